@@ -1,2 +1,33 @@
 export { DomainError, isDomainError } from './errors/domain-error';
 export type { DomainErrorCode } from './errors/domain-error';
+
+export {
+  ErrorInfoSchema,
+  HostObservationSchema,
+  IsoDateSchema,
+  PortObservationSchema,
+  PortRangeSchema,
+  PortSetSchema,
+  PortStateSchema,
+  ProtocolSchema,
+  SiteNameSchema,
+  UuidSchema,
+} from './common/primitives.schema';
+export type { ErrorInfo, HostObservation, PortObservation, PortRange, PortSet, Protocol } from './common/primitives.schema';
+
+export { createEnvelope, EnvelopeHeaderSchema } from './envelope/envelope';
+export type { Envelope } from './envelope/envelope';
+
+export { defineMessage, filterFor, subjectFor } from './messages/message-definition';
+export type { MessageDefinition, PayloadOf, ReplyOf, StreamName, Transport } from './messages/message-definition';
+export { Messages, Streams, streamOf } from './messages/registry';
+export type { StreamDefinition, SubjectPayloads } from './messages/registry';
+
+export { EventKindSchema, EventRecordedSchema } from './messages/event-recorded/event-recorded.message';
+export type { EventKind, EventRecorded } from './messages/event-recorded/event-recorded.message';
+export type { Ping, Pong } from './messages/ping/ping.message';
+export type { RunRequested } from './messages/run-requested/run-requested.message';
+export type { ScanCompleted } from './messages/scan-completed/scan-completed.message';
+export type { ScanFailed } from './messages/scan-failed/scan-failed.message';
+export type { ScanProgress } from './messages/scan-progress/scan-progress.message';
+export type { ScanRequested } from './messages/scan-requested/scan-requested.message';

@@ -1,0 +1,51 @@
+import { createEnvelope, Envelope, EnvelopeHeaderSchema, MessageDefinition } from '@portolan/contracts';
+
+export class InvalidMessageError extends Error {
+  constructor(subject: string, reason: string) {
+    super(`invalid message on ${subject}: ${reason}`);
+    this.name = 'InvalidMessageError';
+  }
+}
+
+/** Validates a payload before it leaves, so a producer bug fails at the producer. */
+export function seal<P>(definition: MessageDefinition<string, P, unknown>, payload: P, producer: string, correlationId?: string, messageId?: string): Envelope<P> {
+  const checked = definition.schema.safeParse(payload);
+  if (!checked.success) throw new InvalidMessageError(definition.subject, checked.error.issues.map(describeIssue).join('; '));
+  const envelope = createEnvelope(checked.data, producer, correlationId);
+  return messageId ? { ...envelope, id: messageId, correlationId: correlationId ?? messageId } : envelope;
+}
+
+export function encode(envelope: Envelope<unknown>): Uint8Array {
+  return Buffer.from(JSON.stringify(envelope));
+}
+
+/** Parses and validates the envelope and payload of a received message. */
+export function open<P>(definition: MessageDefinition<string, P, unknown>, subject: string, data: Uint8Array | string): Envelope<P> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(typeof data === 'string' ? data : Buffer.from(data).toString('utf8'));
+  } catch {
+    throw new InvalidMessageError(subject, 'body is not JSON');
+  }
+  const header = EnvelopeHeaderSchema.safeParse(raw);
+  if (!header.success) throw new InvalidMessageError(subject, `envelope: ${header.error.issues.map(describeIssue).join('; ')}`);
+  const payload = definition.schema.safeParse(header.data.payload);
+  if (!payload.success) throw new InvalidMessageError(subject, `payload: ${payload.error.issues.map(describeIssue).join('; ')}`);
+  return { ...header.data, payload: payload.data };
+}
+
+function describeIssue(issue: { path: PropertyKey[]; message: string }): string {
+  return issue.path.length ? `${issue.path.map(String).join('.')}: ${issue.message}` : issue.message;
+}
+
+/** NATS subject matching with `*` (one token) and `>` (the rest). */
+export function subjectMatches(filter: string, subject: string): boolean {
+  const f = filter.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < f.length; i += 1) {
+    if (f[i] === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (f[i] !== '*' && f[i] !== s[i]) return false;
+  }
+  return f.length === s.length;
+}

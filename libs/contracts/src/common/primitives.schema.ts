@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+/** Site names become NATS subject tokens: lower-case letters, digits and dashes only. */
+export const SiteNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'site name must be 1-63 lower-case letters, digits or dashes, starting with a letter or digit');
+
+export const UuidSchema = z.uuid();
+export const IsoDateSchema = z.iso.datetime({ offset: true });
+
+export const ProtocolSchema = z.enum(['tcp', 'udp']);
+export const PortRangeSchema = z
+  .object({ from: z.number().int().min(1).max(65535), to: z.number().int().min(1).max(65535) })
+  .refine((r) => r.from <= r.to, 'port range "from" must not exceed "to"');
+export const PortSetSchema = z.object({ tcp: z.array(PortRangeSchema), udp: z.array(PortRangeSchema) });
+
+export const PortStateSchema = z.enum(['open', 'closed', 'filtered', 'unfiltered', 'open|filtered', 'closed|filtered']);
+
+export const PortObservationSchema = z.object({
+  protocol: ProtocolSchema,
+  port: z.number().int().min(1).max(65535),
+  state: PortStateSchema,
+  reason: z.string().max(64).optional(),
+  service: z.string().max(128).optional(),
+  product: z.string().max(256).optional(),
+  version: z.string().max(256).optional(),
+  process: z.string().max(256).optional(),
+});
+
+export const HostObservationSchema = z.object({
+  address: z.string().min(1).max(255),
+  hostnames: z.array(z.string().max(255)).max(32),
+  state: z.enum(['up', 'down', 'unknown']),
+  reason: z.string().max(64).optional(),
+  ports: z.array(PortObservationSchema).max(131070),
+});
+
+export const ErrorInfoSchema = z.object({ code: z.string().max(64), message: z.string().max(2000) });
+
+export type Protocol = z.infer<typeof ProtocolSchema>;
+export type PortRange = z.infer<typeof PortRangeSchema>;
+export type PortSet = z.infer<typeof PortSetSchema>;
+export type PortObservation = z.infer<typeof PortObservationSchema>;
+export type HostObservation = z.infer<typeof HostObservationSchema>;
+export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { HostObservationSchema, IsoDateSchema, PortSetSchema, UuidSchema } from '../../common/primitives.schema';
+import { defineMessage } from '../message-definition';
+
+/**
+ * The complete observation set of one chunk. `coverage` is what was looked at: the ports, and
+ * through `hosts` (with their state) the hosts. Only hosts that were `up` are comparable.
+ */
+export const ScanCompletedSchema = z.object({
+  jobId: UuidSchema,
+  chunkId: UuidSchema,
+  trackerId: UuidSchema,
+  deviceId: UuidSchema,
+  worker: z.string().min(1).max(128),
+  engine: z.enum(['nmap', 'connect', 'ss', 'netstat']),
+  engineVersion: z.string().max(128),
+  args: z.array(z.string().max(4096)).max(512),
+  startedAt: IsoDateSchema,
+  finishedAt: IsoDateSchema,
+  durationMs: z.number().int().min(0),
+  coverage: z.object({ ports: PortSetSchema }),
+  hosts: z.array(HostObservationSchema).max(65536),
+});
+export type ScanCompleted = z.infer<typeof ScanCompletedSchema>;
+
+export const ScanCompletedMessage = defineMessage({
+  subject: 'portolan.result.scan.completed.v1',
+  transport: 'durable',
+  routed: false,
+  stream: 'PORTOLAN_RESULTS_V1',
+  schema: ScanCompletedSchema,
+});

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { IsoDateSchema, PortSetSchema, UuidSchema } from '../../common/primitives.schema';
+import { defineMessage } from '../message-definition';
+
+/** One chunk of a scan for the scanner workers of a site (routing token: the site name). */
+export const ScanRequestedSchema = z.object({
+  jobId: UuidSchema,
+  chunkId: UuidSchema,
+  chunkIndex: z.number().int().min(0),
+  chunkCount: z.number().int().min(1),
+  trackerId: UuidSchema,
+  deviceId: UuidSchema,
+  site: z.string().min(1).max(63),
+  /** nmap-ready target tokens: addresses and `a.b.c.x-y` ranges, already inside the scope guard. */
+  targets: z.array(z.string().min(1).max(64)).min(1).max(4096),
+  ipv6: z.boolean(),
+  /** Host names by address, for display. */
+  hostNames: z.record(z.string(), z.string()),
+  hostCount: z.number().int().min(1),
+  ports: PortSetSchema,
+  tcpTechnique: z.enum(['auto', 'connect', 'syn']),
+  skipHostDiscovery: z.boolean(),
+  timeoutMs: z.number().int().min(1000),
+  deadline: IsoDateSchema,
+});
+export type ScanRequested = z.infer<typeof ScanRequestedSchema>;
+
+export const ScanRequestedMessage = defineMessage({
+  subject: 'portolan.job.scan.requested.v1',
+  transport: 'durable',
+  routed: true,
+  stream: 'PORTOLAN_JOBS_V1',
+  schema: ScanRequestedSchema,
+});
