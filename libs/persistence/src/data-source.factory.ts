@@ -1,0 +1,88 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { types } from '@electric-sql/pglite';
+import { DataSource } from 'typeorm';
+import { PGliteDriver } from 'typeorm-pglite';
+import { BaselineEntity } from './entities/baseline.entity';
+import { CredentialEntity } from './entities/credential.entity';
+import { CurrentItemEntity } from './entities/current-item.entity';
+import { DeviceEntity } from './entities/device.entity';
+import { EventEntity } from './entities/event.entity';
+import { InboxEntity } from './entities/inbox.entity';
+import { LeaderLeaseEntity } from './entities/leader-lease.entity';
+import { ScanChunkEntity } from './entities/scan-chunk.entity';
+import { ScanJobEntity } from './entities/scan-job.entity';
+import { SiteEntity } from './entities/site.entity';
+import { TrackerEntity } from './entities/tracker.entity';
+import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-schema.migration';
+
+export const ENTITIES = [
+  SiteEntity,
+  CredentialEntity,
+  DeviceEntity,
+  TrackerEntity,
+  ScanJobEntity,
+  ScanChunkEntity,
+  BaselineEntity,
+  CurrentItemEntity,
+  EventEntity,
+  InboxEntity,
+  LeaderLeaseEntity,
+];
+export const MIGRATIONS = [InitialSchema1763800000000];
+export const MIGRATIONS_TABLE = 'portolan_migrations';
+
+export interface DatabaseOptions {
+  /** `postgres://...`: real Postgres. Absent: embedded PGlite in `dataDir`. */
+  readonly url?: string;
+  readonly dataDir: string;
+  readonly poolSize?: number;
+  readonly logging?: boolean;
+}
+
+/**
+ * The one DataSource definition of Portolan, shared by every app and the migration CLI.
+ * Postgres when a URL is given, otherwise PGlite (one process per data directory: PGlite has
+ * no locking, so two processes on one directory would lose rows).
+ */
+export function createDataSource(options: DatabaseOptions): DataSource {
+  const common = {
+    type: 'postgres' as const,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: MIGRATIONS_TABLE,
+    synchronize: false,
+    migrationsRun: false,
+    logging: options.logging ?? false,
+  };
+  if (options.url) {
+    return new DataSource({ ...common, url: options.url, extra: { max: options.poolSize ?? 10 }, applicationName: 'portolan' });
+  }
+  const dataDir = options.dataDir.startsWith('memory://') ? options.dataDir : resolve(options.dataDir);
+  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
+  const driver = new PGliteDriver({
+    dataDir,
+    // node-postgres returns INT8 as text; so must PGlite, or counts differ in type by backend.
+    parsers: { [types.INT8]: (value: string) => value },
+  }).driver;
+  return new DataSource({ ...common, driver, installExtensions: false, uuidExtension: 'pgcrypto', extra: { max: 1 } });
+}
+
+/**
+ * Runs pending migrations under an advisory lock, so replicas starting together do not race.
+ */
+export async function migrate(dataSource: DataSource): Promise<string[]> {
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock(7243101)');
+    try {
+      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      return applied.map((m) => m.name);
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock(7243101)');
+    }
+  } finally {
+    await runner.release();
+  }
+}

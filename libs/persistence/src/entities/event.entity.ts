@@ -1,0 +1,22 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export type EventKindRecord = 'added' | 'removed' | 'modified' | 'baseline' | 'communications';
+
+/** Change and communications events; the table is partitioned by `occurred_at`. */
+@Entity({ name: 'events' })
+export class EventEntity {
+  @PrimaryColumn('uuid') id!: string;
+  @PrimaryColumn({ name: 'occurred_at', type: 'timestamptz' }) occurredAt!: Date;
+  @Column({ type: 'text' }) kind!: EventKindRecord;
+  @Column({ name: 'device_id', type: 'uuid' }) deviceId!: string;
+  @Column({ name: 'tracker_id', type: 'uuid', nullable: true }) trackerId!: string | null;
+  @Column({ name: 'job_id', type: 'uuid', nullable: true }) jobId!: string | null;
+  @Column({ type: 'text', nullable: true }) host!: string | null;
+  @Column({ name: 'item_type', type: 'text', nullable: true }) itemType!: string | null;
+  @Column({ name: 'item_key', type: 'text', nullable: true }) itemKey!: string | null;
+  @Column({ type: 'jsonb', nullable: true }) before!: Record<string, unknown> | null;
+  @Column({ type: 'jsonb', nullable: true }) after!: Record<string, unknown> | null;
+  @Column({ type: 'boolean', default: false }) planned!: boolean;
+  /** Communications details: what happened (scan finished, failed), duration, reason. */
+  @Column({ type: 'jsonb', nullable: true }) details!: Record<string, unknown> | null;
+}

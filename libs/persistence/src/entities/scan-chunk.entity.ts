@@ -1,0 +1,27 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+export type ScanChunkStatus = 'queued' | 'running' | 'done' | 'failed';
+
+@Entity({ name: 'scan_chunks' })
+@Index('scan_chunks_job_idx', ['jobId', 'index'], { unique: true })
+@Index('scan_chunks_open_idx', ['status', 'deadline'])
+export class ScanChunkEntity {
+  @PrimaryColumn('uuid') id!: string;
+  @Column({ name: 'job_id', type: 'uuid' }) jobId!: string;
+  @Column({ name: 'chunk_index', type: 'integer' }) index!: number;
+  @Column({ type: 'jsonb' }) targets!: string[];
+  @Column({ name: 'host_count', type: 'integer' }) hostCount!: number;
+  @Column({ name: 'probe_count', type: 'integer' }) probeCount!: number;
+  @Column({ type: 'text' }) status!: ScanChunkStatus;
+  @Column({ type: 'real', default: 0 }) progress!: number;
+  @Column({ name: 'hosts_done', type: 'integer', default: 0 }) hostsDone!: number;
+  @Column({ type: 'text', nullable: true }) worker!: string | null;
+  @Column({ type: 'text', nullable: true }) engine!: string | null;
+  @Column({ name: 'engine_version', type: 'text', nullable: true }) engineVersion!: string | null;
+  @Column({ type: 'jsonb', nullable: true }) args!: string[] | null;
+  @Column({ name: 'queued_at', type: 'timestamptz' }) queuedAt!: Date;
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;
+  @Column({ name: 'finished_at', type: 'timestamptz', nullable: true }) finishedAt!: Date | null;
+  @Column({ type: 'timestamptz' }) deadline!: Date;
+  @Column({ type: 'text', nullable: true }) error!: string | null;
+}

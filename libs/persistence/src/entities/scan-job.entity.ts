@@ -1,0 +1,28 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+export type ScanJobStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'partial' | 'failed';
+
+/** One run of a tracker; a network scan runs as several chunks (scan_chunks). */
+@Entity({ name: 'scan_jobs' })
+@Index('scan_jobs_tracker_idx', ['trackerId', 'requestedAt'])
+export class ScanJobEntity {
+  @PrimaryColumn('uuid') id!: string;
+  @Column({ name: 'tracker_id', type: 'uuid' }) trackerId!: string;
+  @Column({ name: 'device_id', type: 'uuid' }) deviceId!: string;
+  @Column({ type: 'text', nullable: true }) site!: string | null;
+  @Column({ type: 'text' }) trigger!: 'manual' | 'schedule' | 'agent-startup';
+  @Column({ type: 'text' }) status!: ScanJobStatus;
+  @Column({ name: 'hosts_planned', type: 'integer', default: 0 }) hostsPlanned!: number;
+  @Column({ name: 'probes_planned', type: 'integer', default: 0 }) probesPlanned!: number;
+  @Column({ name: 'hosts_done', type: 'integer', default: 0 }) hostsDone!: number;
+  @Column({ name: 'probes_done', type: 'integer', default: 0 }) probesDone!: number;
+  @Column({ name: 'hosts_up', type: 'integer', default: 0 }) hostsUp!: number;
+  @Column({ name: 'chunk_count', type: 'integer', default: 0 }) chunkCount!: number;
+  @Column({ name: 'chunks_done', type: 'integer', default: 0 }) chunksDone!: number;
+  @Column({ name: 'chunks_failed', type: 'integer', default: 0 }) chunksFailed!: number;
+  @Column({ name: 'requested_at', type: 'timestamptz' }) requestedAt!: Date;
+  @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;
+  @Column({ name: 'finished_at', type: 'timestamptz', nullable: true }) finishedAt!: Date | null;
+  @Column({ name: 'duration_ms', type: 'integer', nullable: true }) durationMs!: number | null;
+  @Column({ type: 'text', nullable: true }) error!: string | null;
+}

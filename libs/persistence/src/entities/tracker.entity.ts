@@ -1,0 +1,37 @@
+import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+
+export interface PortRuleRecord {
+  range: string;
+  protocol: 'tcp' | 'udp' | 'both';
+  exclude: boolean;
+}
+export interface PortSetRecord {
+  tcp: { from: number; to: number }[];
+  udp: { from: number; to: number }[];
+}
+export interface ScheduleRecord {
+  kind: 'once' | 'interval' | 'cron';
+  every?: string;
+  cron?: string;
+  at?: string;
+}
+
+@Entity({ name: 'trackers' })
+@Index('trackers_due_idx', ['enabled', 'nextRunAt'])
+export class TrackerEntity {
+  @PrimaryGeneratedColumn('uuid') id!: string;
+  @Column({ type: 'text' }) name!: string;
+  @Index() @Column({ name: 'device_id', type: 'uuid' }) deviceId!: string;
+  @Column({ type: 'text' }) type!: 'network-port';
+  @Column({ type: 'text' }) mode!: 'network' | 'remote';
+  @Column({ name: 'port_rules', type: 'jsonb' }) portRules!: PortRuleRecord[];
+  @Column({ name: 'port_set', type: 'jsonb' }) portSet!: PortSetRecord;
+  @Column({ type: 'jsonb' }) schedule!: ScheduleRecord;
+  @Column({ name: 'send_baseline_events', type: 'boolean' }) sendBaselineEvents!: boolean;
+  @Column({ name: 'tcp_technique', type: 'text' }) tcpTechnique!: 'auto' | 'connect' | 'syn';
+  @Column({ name: 'skip_host_discovery', type: 'boolean' }) skipHostDiscovery!: boolean;
+  @Column({ type: 'boolean' }) enabled!: boolean;
+  @Column({ name: 'next_run_at', type: 'timestamptz', nullable: true }) nextRunAt!: Date | null;
+  @Column({ name: 'last_run_at', type: 'timestamptz', nullable: true }) lastRunAt!: Date | null;
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
+}
