@@ -1,0 +1,13 @@
+export { fields, loadConfig, redactConfig, secret } from './env.loader';
+export type { Env } from './env.loader';
+export {
+  gatewayShape,
+  loadGatewayConfig,
+  loadPlatformConfig,
+  loadScannerConfig,
+  loadSchedulerConfig,
+  platformShape,
+  scannerShape,
+  schedulerShape,
+} from './platform.config';
+export type { GatewayConfig, PlatformConfig, ScannerConfig, SchedulerConfig } from './platform.config';

@@ -1,0 +1,48 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { Env, fields, loadConfig, secret } from './env.loader';
+
+/** Settings every service shares: where the database and the bus are, and logging. */
+export const platformShape = {
+  databaseUrl: { env: 'DATABASE_URL', schema: secret(fields.url(['postgres', 'postgresql'])) },
+  dataDir: { env: 'PORTOLAN_DATA_DIR', schema: fields.text('./data') },
+  natsUrl: { env: 'NATS_URL', schema: fields.url(['nats', 'tls']) },
+  logLevel: { env: 'LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') },
+  instance: { env: 'PORTOLAN_INSTANCE', schema: fields.text(`${hostname()}-${process.pid}`) },
+  scopeAllow: { env: 'PORTOLAN_SCOPE_ALLOW', schema: fields.text('127.0.0.0/8, ::1/128') },
+  scopeExclude: { env: 'PORTOLAN_SCOPE_EXCLUDE', schema: fields.text('') },
+};
+export type PlatformConfig = ReturnType<typeof loadPlatformConfig>;
+export const loadPlatformConfig = (env?: Env) => loadConfig(platformShape, env);
+
+export const gatewayShape = {
+  host: { env: 'GATEWAY_HOST', schema: fields.text('0.0.0.0') },
+  port: { env: 'GATEWAY_PORT', schema: fields.port(8443) },
+  plainHttp: { env: 'GATEWAY_PLAIN_HTTP', schema: fields.boolean(false) },
+  tlsCertFile: { env: 'GATEWAY_TLS_CERT_FILE', schema: fields.optionalText() },
+  tlsKeyFile: { env: 'GATEWAY_TLS_KEY_FILE', schema: fields.optionalText() },
+  bodyLimitBytes: { env: 'GATEWAY_BODY_LIMIT_BYTES', schema: fields.positiveInt(256 * 1024) },
+};
+export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
+export const loadGatewayConfig = (env?: Env) => loadConfig(gatewayShape, env);
+
+export const schedulerShape = {
+  tickMs: { env: 'SCHEDULER_TICK_MS', schema: fields.positiveInt(2000) },
+  chunkMaxHosts: { env: 'SCHEDULER_CHUNK_MAX_HOSTS', schema: fields.positiveInt(256) },
+  /** Chunk deadline = base + per-probe allowance; past it, the chunk is failed. */
+  chunkTimeoutBaseMs: { env: 'SCHEDULER_CHUNK_TIMEOUT_BASE_MS', schema: fields.positiveInt(10 * 60_000) },
+  chunkTimeoutPerProbeMs: { env: 'SCHEDULER_CHUNK_TIMEOUT_PER_PROBE_MS', schema: z.coerce.number().min(0).default(5) },
+  defaultSite: { env: 'PORTOLAN_DEFAULT_SITE', schema: fields.text('default') },
+};
+export type SchedulerConfig = ReturnType<typeof loadSchedulerConfig>;
+export const loadSchedulerConfig = (env?: Env) => loadConfig(schedulerShape, env);
+
+export const scannerShape = {
+  site: { env: 'SCANNER_SITE', schema: fields.text('default') },
+  engine: { env: 'SCANNER_ENGINE', schema: z.enum(['auto', 'nmap', 'connect']).default('auto') },
+  concurrency: { env: 'SCANNER_CONCURRENCY', schema: fields.positiveInt(1) },
+  /** How often a busy worker tells JetStream it is still working on a chunk. */
+  heartbeatMs: { env: 'SCANNER_HEARTBEAT_MS', schema: fields.positiveInt(5000) },
+};
+export type ScannerConfig = ReturnType<typeof loadScannerConfig>;
+export const loadScannerConfig = (env?: Env) => loadConfig(scannerShape, env);

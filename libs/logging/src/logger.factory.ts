@@ -1,0 +1,50 @@
+import pino, { Logger } from 'pino';
+
+/** Field paths that may carry secrets; pino replaces their values before a line is written. */
+export const REDACTED_PATHS = [
+  'password',
+  '*.password',
+  'secret',
+  '*.secret',
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'databaseUrl',
+  '*.databaseUrl',
+  'privateKey',
+  '*.privateKey',
+];
+
+export type { Logger };
+
+export interface LoggerOptions {
+  readonly service: string;
+  readonly version: string;
+  readonly level: string;
+  readonly instance?: string;
+}
+
+/** pino JSON logs to stdout, every line carrying the service name and version. */
+export function createLogger(options: LoggerOptions): Logger {
+  return pino({
+    level: options.level,
+    base: { service: options.service, version: options.version, instance: options.instance },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}
+
+/** Removes credentials from a connection URL so it can be logged. */
+export function redactUrl(url: string | undefined): string | undefined {
+  if (!url) return url;
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = 'redacted';
+    return parsed.toString();
+  } catch {
+    return '[unparseable url]';
+  }
+}
