@@ -1,0 +1,7 @@
+import { Module } from '@nestjs/common';
+import { EventRecorder, ScanJobLedger } from '@portolan/platform';
+import { ResultApplier } from './result.applier';
+
+/** Applies scan results to baselines and turns differences into change events. */
+@Module({ providers: [EventRecorder, ScanJobLedger, ResultApplier], exports: [ResultApplier] })
+export class ComparerModule {}

@@ -1,0 +1,194 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
+import { Messages, ScanCompleted, ScanFailed } from '@portolan/contracts';
+import { Item, PORT_ITEM_TYPE, portItemsFromHosts } from '@portolan/diff';
+import { Logger } from '@portolan/logging';
+import { BaselineEntity, CurrentItemEntity, EventEntity, ScanChunkEntity } from '@portolan/persistence';
+import { BUS, claimMessage, DATA_SOURCE, EventRecorder, LOGGER, NewEvent, ScanJobLedger } from '@portolan/platform';
+import { portSetContains, Protocol } from '@portolan/targets';
+import { HostChange, planBaselineChanges } from './baseline.plan';
+
+const RESULTS_CONSUMER = 'comparer-results';
+const FAILURES_CONSUMER = 'comparer-failures';
+
+/**
+ * The baseline comparer. Each complete chunk result is applied in one transaction: the inbox
+ * row (idempotency), the baseline and current items of every host that was up, the change
+ * events, the chunk and job bookkeeping, and the scan's communications event when the job is
+ * finished. A redelivered result finds its inbox row and changes nothing.
+ */
+@Injectable()
+export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly consumers: ConsumerHandle[] = [];
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(BUS) private readonly bus: Bus,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly ledger: ScanJobLedger,
+    private readonly events: EventRecorder,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.consumers.push(
+      await this.bus.consume({ message: Messages.scanCompleted, durable: RESULTS_CONSUMER, concurrency: 4, ackWaitMs: 60_000 }, (d) => this.applyCompleted(d.envelope.id, d.envelope.payload)),
+      await this.bus.consume({ message: Messages.scanFailed, durable: FAILURES_CONSUMER, concurrency: 2 }, (d) => this.applyFailed(d.envelope.id, d.envelope.payload)),
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    for (const consumer of this.consumers.splice(0)) await consumer.stop();
+  }
+
+  async applyCompleted(messageId: string, result: ScanCompleted): Promise<Outcome> {
+    const rows = await this.db.transaction(async (manager) => {
+      if (!(await claimMessage(manager, messageId, RESULTS_CONSUMER))) return [];
+      const tracker: { send_baseline_events: boolean }[] = await manager.query('SELECT send_baseline_events FROM trackers WHERE id = $1 FOR UPDATE', [result.trackerId]);
+      const job = await this.ledger.lockJob(manager, result.jobId);
+      const chunk = await manager.findOneBy(ScanChunkEntity, { id: result.chunkId });
+      if (!tracker.length || !job || !chunk) {
+        this.logger.warn({ jobId: result.jobId, chunkId: result.chunkId }, 'result for an unknown tracker, job or chunk; ignored');
+        return [];
+      }
+      if (chunk.status === 'done' || chunk.status === 'failed') {
+        this.logger.warn({ jobId: job.id, chunkId: chunk.id, status: chunk.status }, 'result for a chunk already settled; ignored');
+        return [];
+      }
+      const observedAt = new Date(result.startedAt);
+      const upHosts = result.hosts.filter((h) => h.state === 'up').map((h) => h.address);
+      const inCoverage = (item: Item) =>
+        item.type === PORT_ITEM_TYPE && portSetContains(result.coverage.ports, item.attributes['protocol'] as Protocol, Number(item.attributes['port']));
+      const plan = planBaselineChanges({
+        upHosts,
+        baselines: await this.loadBaselines(manager, result.trackerId, upHosts),
+        current: await this.loadCurrent(manager, result.trackerId, upHosts),
+        observed: portItemsFromHosts(result.hosts),
+        inCoverage,
+        observedAt,
+      });
+      if (plan.staleHosts.length) this.logger.info({ jobId: job.id, hosts: plan.staleHosts.length }, 'hosts skipped: a newer observation was already applied');
+      const now = new Date();
+      const events = await this.writeChanges(manager, result, plan.changes, tracker[0].send_baseline_events, observedAt, now);
+      await this.ledger.settleChunk(manager, job, chunk, {
+        worker: result.worker,
+        engine: result.engine,
+        engineVersion: result.engineVersion,
+        args: result.args,
+        startedAt: observedAt,
+        finishedAt: new Date(result.finishedAt),
+        hostsUp: upHosts.length,
+      });
+      return [...events, ...(await this.ledger.finishIfComplete(manager, job, now))];
+    });
+    await this.events.announce(rows);
+    return Outcomes.ack();
+  }
+
+  async applyFailed(messageId: string, failure: ScanFailed): Promise<Outcome> {
+    const rows = await this.db.transaction(async (manager) => {
+      if (!(await claimMessage(manager, messageId, FAILURES_CONSUMER))) return [];
+      const job = await this.ledger.lockJob(manager, failure.jobId);
+      const chunk = await manager.findOneBy(ScanChunkEntity, { id: failure.chunkId });
+      if (!job || !chunk) return [];
+      const settled = await this.ledger.settleChunk(manager, job, chunk, {
+        worker: failure.worker,
+        startedAt: failure.startedAt ? new Date(failure.startedAt) : undefined,
+        finishedAt: new Date(failure.failedAt),
+        error: failure.error.message,
+      });
+      return settled ? this.ledger.finishIfComplete(manager, job, new Date()) : [];
+    });
+    await this.events.announce(rows);
+    return Outcomes.ack();
+  }
+
+  private async loadBaselines(manager: EntityManager, trackerId: string, hosts: string[]) {
+    if (!hosts.length) return new Map();
+    const rows: { host: string; observed_at: Date }[] = await manager.query('SELECT host, observed_at FROM baselines WHERE tracker_id = $1 AND host = ANY($2)', [trackerId, hosts]);
+    return new Map(rows.map((r) => [r.host, { host: r.host, observedAt: new Date(r.observed_at) }]));
+  }
+
+  private async loadCurrent(manager: EntityManager, trackerId: string, hosts: string[]): Promise<Item[]> {
+    if (!hosts.length) return [];
+    const rows: { host: string; item_type: string; item_key: string; attributes: Item['attributes'] }[] = await manager.query(
+      'SELECT host, item_type, item_key, attributes FROM current_items WHERE tracker_id = $1 AND host = ANY($2)',
+      [trackerId, hosts],
+    );
+    return rows.map((r) => ({ type: r.item_type, host: r.host, key: r.item_key, attributes: r.attributes }));
+  }
+
+  private async writeChanges(manager: EntityManager, result: ScanCompleted, changes: HostChange[], sendBaselineEvents: boolean, observedAt: Date, now: Date): Promise<EventEntity[]> {
+    const events: NewEvent[] = [];
+    const upserts: Item[] = [];
+    const removals: Item[] = [];
+    const event = (kind: NewEvent['kind'], item: Item, before: Item | null, after: Item | null, extra: Record<string, unknown> = {}): NewEvent => ({
+      kind,
+      deviceId: result.deviceId,
+      trackerId: result.trackerId,
+      jobId: result.jobId,
+      host: item.host,
+      itemType: item.type,
+      itemKey: item.key,
+      before: before ? { ...before.attributes } : null,
+      after: after ? { ...after.attributes } : null,
+      details: Object.keys(extra).length ? extra : null,
+      occurredAt: now,
+    });
+    for (const change of changes) {
+      if (change.firstPoll) {
+        upserts.push(...change.observed);
+        if (sendBaselineEvents) events.push(...change.observed.map((item) => event('baseline', item, null, item)));
+        continue;
+      }
+      upserts.push(...change.added, ...change.modified.map((m) => m.after));
+      removals.push(...change.removed);
+      events.push(...change.added.map((item) => event('added', item, null, item)));
+      events.push(...change.removed.map((item) => event('removed', item, item, null)));
+      events.push(...change.modified.map((m) => event('modified', m.after, m.before, m.after, { changed: m.changed })));
+    }
+    await this.upsertItems(manager, result, upserts, observedAt);
+    await this.deleteItems(manager, result.trackerId, removals);
+    const hosts = changes.map((c) => c.host);
+    if (hosts.length) {
+      await manager.query('UPDATE current_items SET last_seen_at = $3, last_job_id = $4 WHERE tracker_id = $1 AND host = ANY($2)', [result.trackerId, hosts, observedAt, result.jobId]);
+      const baselines = changes.map((c) => ({ trackerId: result.trackerId, host: c.host, deviceId: result.deviceId, baselinedAt: now, observedAt, lastJobId: result.jobId }));
+      await manager.createQueryBuilder().insert().into(BaselineEntity).values(baselines).orUpdate(['observed_at', 'last_job_id'], ['tracker_id', 'host']).updateEntity(false).execute();
+    }
+    return this.events.insert(manager, events);
+  }
+
+  private async upsertItems(manager: EntityManager, result: ScanCompleted, items: Item[], seenAt: Date): Promise<void> {
+    for (let i = 0; i < items.length; i += 500) {
+      const values = items.slice(i, i + 500).map((item) => ({
+        trackerId: result.trackerId,
+        host: item.host,
+        itemType: item.type,
+        itemKey: item.key,
+        deviceId: result.deviceId,
+        attributes: item.attributes,
+        firstSeenAt: seenAt,
+        lastSeenAt: seenAt,
+        lastJobId: result.jobId,
+      }));
+      await manager
+        .createQueryBuilder()
+        .insert()
+        .into(CurrentItemEntity)
+        .values(values as QueryDeepPartialEntity<CurrentItemEntity>[])
+        .orUpdate(['attributes', 'last_seen_at', 'last_job_id'], ['tracker_id', 'host', 'item_type', 'item_key'])
+        .updateEntity(false)
+        .execute();
+    }
+  }
+
+  private async deleteItems(manager: EntityManager, trackerId: string, items: Item[]): Promise<void> {
+    if (!items.length) return;
+    await manager.query(
+      `DELETE FROM current_items c USING unnest($2::text[], $3::text[], $4::text[]) AS r(host, item_type, item_key)
+        WHERE c.tracker_id = $1 AND c.host = r.host AND c.item_type = r.item_type AND c.item_key = r.item_key`,
+      [trackerId, items.map((i) => i.host), items.map((i) => i.type), items.map((i) => i.key)],
+    );
+  }
+}

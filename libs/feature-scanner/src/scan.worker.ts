@@ -1,0 +1,147 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Bus, ConsumerHandle, Delivery, Outcome, Outcomes, retryDelayMs } from '@portolan/bus';
+import { isDomainError, Messages, ScanCompleted, ScanRequested } from '@portolan/contracts';
+import { PlatformConfig, ScannerConfig } from '@portolan/config';
+import { Logger } from '@portolan/logging';
+import { defaultTcpTechnique, ScanEngine, ScanOutcome, scanFailureReason, selectScanEngine } from '@portolan/nmap';
+import { BUS, LOGGER, PLATFORM_CONFIG } from '@portolan/platform';
+
+export const SCANNER_CONFIG = Symbol('portolan.scanner-config');
+/** All sites: the all-in-one hub's scanner serves every site's subject. */
+export const ALL_SITES = '*';
+/** Failures worth another attempt on another delivery; the rest are final at once. */
+const FINAL_REASONS = new Set(['timeout', 'no_hosts', 'cancelled']);
+const MAX_ATTEMPTS = 3;
+
+/**
+ * A scanner worker: takes chunk jobs of its site from the shared durable consumer, runs the
+ * scan engine (nmap, or the built-in connect scanner where nmap is absent), holds its lease
+ * with working() while the scan runs, streams progress, and publishes the complete
+ * observation set, or a failure, before acking.
+ */
+@Injectable()
+export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+  private engine?: ScanEngine;
+  private consumer?: ConsumerHandle;
+  private readonly inFlight = new Set<AbortController>();
+
+  constructor(
+    @Inject(BUS) private readonly bus: Bus,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SCANNER_CONFIG) private readonly config: ScannerConfig,
+    @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
+  ) {}
+
+  get worker(): string {
+    return this.platform.instance;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.engine = await selectScanEngine(this.config.engine);
+    const allSites = this.config.site === ALL_SITES;
+    this.consumer = await this.bus.consume(
+      {
+        message: Messages.scanRequested,
+        durable: allSites ? 'scanner-all-sites' : `scanner-${this.config.site}`,
+        route: allSites ? undefined : this.config.site,
+        concurrency: this.config.concurrency,
+        ackWaitMs: Math.max(30_000, this.config.heartbeatMs * 4),
+        maxDeliver: MAX_ATTEMPTS + 2,
+      },
+      (delivery) => this.handle(delivery),
+    );
+    this.logger.info({ site: this.config.site, engine: this.engine.name, concurrency: this.config.concurrency }, 'scanner worker ready');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const controller of this.inFlight) controller.abort();
+    await this.consumer?.stop();
+  }
+
+  async handle(delivery: Delivery<ScanRequested>): Promise<Outcome> {
+    const job = delivery.envelope.payload;
+    const engine = this.engine;
+    if (!engine) return Outcomes.nak(1000);
+    if (Date.parse(job.deadline) < Date.now()) {
+      this.logger.warn({ jobId: job.jobId, chunkId: job.chunkId }, 'chunk arrived after its deadline; skipped');
+      return Outcomes.ack();
+    }
+    const startedAt = new Date();
+    const log = this.logger.child({ jobId: job.jobId, chunkId: job.chunkId, chunk: `${job.chunkIndex + 1}/${job.chunkCount}` });
+    const controller = new AbortController();
+    this.inFlight.add(controller);
+    const heartbeat = setInterval(() => delivery.working(), this.config.heartbeatMs);
+    let lastProgress = 0;
+    const progress = (percent: number, hostsDone: number) =>
+      this.bus.emit(
+        Messages.scanProgress,
+        { jobId: job.jobId, chunkId: job.chunkId, worker: this.worker, engine: engine.name, percent, hostsDone, startedAt: startedAt.toISOString(), at: new Date().toISOString() },
+        { route: job.jobId },
+      );
+    try {
+      progress(0, 0);
+      const technique = job.tcpTechnique === 'auto' ? defaultTcpTechnique(engine) : job.tcpTechnique;
+      log.info({ engine: engine.name, technique, targets: job.targets.length, hosts: job.hostCount }, 'scan started');
+      const outcome = await engine.scan(
+        { targets: job.targets, ipv6: job.ipv6, ports: job.ports, tcpTechnique: technique, skipHostDiscovery: job.skipHostDiscovery, timeoutMs: job.timeoutMs, signal: controller.signal },
+        (p) => {
+          if (Date.now() - lastProgress < 1000) return;
+          lastProgress = Date.now();
+          progress(Math.min(99, Math.max(p.percent, (p.hostsDone / job.hostCount) * 100)), p.hostsDone);
+        },
+      );
+      await this.bus.publish(Messages.scanCompleted, this.toResult(job, outcome), { correlationId: job.jobId });
+      log.info({ durationMs: outcome.durationMs, hostsUp: outcome.hostsUp, hostsTotal: outcome.hostsTotal }, 'scan finished');
+      return Outcomes.ack();
+    } catch (error) {
+      if (controller.signal.aborted) return Outcomes.nak(0); // shutting down: let another worker have it
+      const message = error instanceof Error ? error.message : String(error);
+      const reason = scanFailureReason(error);
+      const final = (isDomainError(error) && error.code !== 'scan_failed') || (reason !== undefined && FINAL_REASONS.has(reason)) || delivery.deliveryCount >= MAX_ATTEMPTS;
+      log.warn({ err: message, reason, attempt: delivery.deliveryCount, final }, 'scan failed');
+      if (!final) return Outcomes.nak(retryDelayMs(delivery.deliveryCount));
+      await this.bus.publish(
+        Messages.scanFailed,
+        {
+          jobId: job.jobId,
+          chunkId: job.chunkId,
+          trackerId: job.trackerId,
+          deviceId: job.deviceId,
+          worker: this.worker,
+          startedAt: startedAt.toISOString(),
+          failedAt: new Date().toISOString(),
+          error: { code: reason ?? (isDomainError(error) ? error.code : 'internal'), message: message.slice(0, 2000) },
+        },
+        { correlationId: job.jobId },
+      );
+      return Outcomes.ack();
+    } finally {
+      clearInterval(heartbeat);
+      this.inFlight.delete(controller);
+    }
+  }
+
+  private toResult(job: ScanRequested, outcome: ScanOutcome): ScanCompleted {
+    return {
+      jobId: job.jobId,
+      chunkId: job.chunkId,
+      trackerId: job.trackerId,
+      deviceId: job.deviceId,
+      worker: this.worker,
+      engine: outcome.engine,
+      engineVersion: outcome.engineVersion,
+      args: outcome.args,
+      startedAt: outcome.startedAt.toISOString(),
+      finishedAt: outcome.finishedAt.toISOString(),
+      durationMs: Math.round(outcome.durationMs),
+      coverage: { ports: job.ports },
+      hosts: outcome.hosts.map((host) => ({
+        address: host.address,
+        hostnames: [...new Set([...host.hostnames, ...(job.hostNames[host.address] ? [job.hostNames[host.address]] : [])])].slice(0, 32),
+        state: host.state,
+        reason: host.reason,
+        ports: host.ports.map((p) => ({ protocol: p.protocol, port: p.port, state: p.state, reason: p.reason, service: p.service, product: p.product, version: p.version })),
+      })),
+    };
+  }
+}

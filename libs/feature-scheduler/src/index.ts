@@ -1,0 +1,3 @@
+export { RunPlanner } from './run.planner';
+export { SchedulerLoop } from './scheduler.loop';
+export { SchedulerModule } from './scheduler.module';

@@ -1,0 +1,45 @@
+import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { Bus, ConsumerHandle } from '@portolan/bus';
+import { Messages, ScanProgress } from '@portolan/contracts';
+import { Logger } from '@portolan/logging';
+import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
+
+/**
+ * Keeps chunk and job progress current from the workers' live progress messages (core NATS,
+ * so some may be lost; the result is what settles a chunk). Updates only chunks still open.
+ */
+@Injectable()
+export class ProgressTracker implements OnApplicationBootstrap, OnModuleDestroy {
+  private subscription?: ConsumerHandle;
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(BUS) private readonly bus: Bus,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.subscription = await this.bus.subscribe(Messages.scanProgress, (envelope) => {
+      this.record(envelope.payload).catch((error) => this.logger.debug({ err: String(error) }, 'progress update failed'));
+    });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.subscription?.stop();
+  }
+
+  async record(progress: ScanProgress): Promise<void> {
+    await this.db.query(
+      `UPDATE scan_chunks SET status = 'running', progress = GREATEST(progress, $2), hosts_done = GREATEST(hosts_done, $3),
+              worker = $4, engine = $5, started_at = COALESCE(started_at, $6)
+        WHERE id = $1 AND status IN ('queued', 'running')`,
+      [progress.chunkId, progress.percent, progress.hostsDone, progress.worker, progress.engine, progress.startedAt],
+    );
+    await this.db.query(
+      `UPDATE scan_jobs SET status = 'running', started_at = LEAST(COALESCE(started_at, $2), $2)
+        WHERE id = $1 AND status IN ('queued', 'running')`,
+      [progress.jobId, progress.startedAt],
+    );
+  }
+}

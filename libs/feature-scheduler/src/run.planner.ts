@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
+import { DomainError, isDomainError, Messages, RunRequested, ScanRequested } from '@portolan/contracts';
+import { Logger } from '@portolan/logging';
+import { DeviceEntity, ScanChunkEntity, ScanJobEntity, SiteEntity, TrackerEntity } from '@portolan/persistence';
+import { BUS, claimMessage, DATA_SOURCE, EventRecorder, LOGGER, SCOPE_GUARD, ScanJobLedger } from '@portolan/platform';
+import { chunkTargets, countHosts, countPorts, parseTargetSpec, resolveHostnames, ScopeGuard, toNmapTargets } from '@portolan/targets';
+import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
+
+const CONSUMER = 'scheduler-run-requests';
+
+/**
+ * Turns a requested run into chunk jobs: re-parses the device's address, resolves host names,
+ * applies the scope guard, splits into chunks of at most N hosts, stores the chunks and
+ * publishes one scan job per chunk to the site's subject. A run that cannot be planned fails
+ * with a communications event naming the reason; nothing is scanned.
+ */
+@Injectable()
+export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
+  private consumer?: ConsumerHandle;
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(BUS) private readonly bus: Bus,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SCOPE_GUARD) private readonly scope: ScopeGuard,
+    @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
+    private readonly ledger: ScanJobLedger,
+    private readonly events: EventRecorder,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.consumer = await this.bus.consume({ message: Messages.runRequested, durable: CONSUMER, concurrency: 2, ackWaitMs: 60_000 }, (d) =>
+      this.plan(d.envelope.id, d.envelope.payload),
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.consumer?.stop();
+  }
+
+  async plan(messageId: string, request: RunRequested): Promise<Outcome> {
+    const now = new Date();
+    const planned = await this.db.transaction(async (manager) => {
+      if (!(await claimMessage(manager, messageId, CONSUMER))) return { publish: [] as ScanRequested[], site: '', failed: [] };
+      const job = await this.ledger.lockJob(manager, request.jobId);
+      if (!job || job.status !== 'pending') return { publish: [], site: '', failed: [] };
+      try {
+        return await this.createChunks(manager, job, now);
+      } catch (error) {
+        if (!isDomainError(error)) throw error;
+        this.logger.warn({ jobId: job.id, code: error.code, err: error.message }, 'run could not be planned');
+        return { publish: [], site: '', failed: await this.ledger.failJob(manager, job, error.message, now) };
+      }
+    });
+    await this.events.announce(planned.failed);
+    for (const chunk of planned.publish) {
+      // The chunk id is the message id: re-publishing after a crash stores it once.
+      await this.bus.publish(Messages.scanRequested, chunk, { route: planned.site, messageId: chunk.chunkId, correlationId: chunk.jobId });
+    }
+    if (planned.publish.length) this.logger.info({ jobId: request.jobId, chunks: planned.publish.length, site: planned.site }, 'scan planned');
+    return Outcomes.ack();
+  }
+
+  private async createChunks(manager: EntityManager, job: ScanJobEntity, now: Date) {
+    const tracker = await manager.findOneBy(TrackerEntity, { id: job.trackerId });
+    const device = await manager.findOneBy(DeviceEntity, { id: job.deviceId });
+    if (!tracker || !device) throw new DomainError('not_found', 'the tracker or device of this job no longer exists');
+    const site = device.siteId ? ((await manager.findOneBy(SiteEntity, { id: device.siteId }))?.name ?? this.config.defaultSite) : this.config.defaultSite;
+
+    const resolved = await resolveHostnames(parseTargetSpec(device.address));
+    this.scope.check(resolved.spec);
+    const ports = tracker.portSet;
+    const portCount = countPorts(ports).total;
+    const chunks = chunkTargets(resolved.spec, tracker.mode === 'remote' ? Number.MAX_SAFE_INTEGER : this.config.chunkMaxHosts);
+    const hosts = countHosts(resolved.spec);
+    if (hosts === 0) throw new DomainError('invalid_target', `device address "${device.address}" selects no hosts`);
+
+    const messages: ScanRequested[] = [];
+    const rows: ScanChunkEntity[] = [];
+    chunks.forEach((spec, index) => {
+      const hostCount = countHosts(spec);
+      const probeCount = hostCount * portCount;
+      const timeoutMs = Math.round(this.config.chunkTimeoutBaseMs + probeCount * this.config.chunkTimeoutPerProbeMs);
+      const deadline = new Date(now.getTime() + timeoutMs + 60_000);
+      const chunkId = randomUUID();
+      const targets = toNmapTargets(spec.entries);
+      rows.push(
+        Object.assign(new ScanChunkEntity(), {
+          id: chunkId,
+          jobId: job.id,
+          index,
+          targets,
+          hostCount,
+          probeCount,
+          status: 'queued',
+          progress: 0,
+          hostsDone: 0,
+          queuedAt: now,
+          deadline,
+        }),
+      );
+      messages.push({
+        jobId: job.id,
+        chunkId,
+        chunkIndex: index,
+        chunkCount: chunks.length,
+        trackerId: tracker.id,
+        deviceId: device.id,
+        site,
+        targets,
+        ipv6: spec.entries.some((e) => e.kind === 'ipv6'),
+        hostNames: Object.fromEntries(Object.entries(resolved.names).filter(([address]) => targets.includes(address))),
+        hostCount,
+        ports,
+        tcpTechnique: tracker.tcpTechnique,
+        skipHostDiscovery: tracker.skipHostDiscovery,
+        timeoutMs,
+        deadline: deadline.toISOString(),
+      });
+    });
+    await manager.save(ScanChunkEntity, rows, { chunk: 200 });
+    await manager.update(ScanJobEntity, job.id, {
+      status: 'queued',
+      site,
+      chunkCount: rows.length,
+      hostsPlanned: hosts,
+      probesPlanned: hosts * portCount,
+    });
+    return { publish: messages, site, failed: [] };
+  }
+}

@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource, In, LessThan } from 'typeorm';
+import { Bus } from '@portolan/bus';
+import { Messages } from '@portolan/contracts';
+import { Logger } from '@portolan/logging';
+import { ScanChunkEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
+import { BUS, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
+import { nextRunAfter, Schedule } from '@portolan/schedule';
+import { LeaderLease } from './leader.lease';
+import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
+
+const LEASE = 'scheduler';
+const DUE_BATCH = 100;
+
+/**
+ * The scheduler's clock: while it holds the leader lease, each tick starts the trackers that
+ * are due and fails chunks whose deadline passed without a result (lost worker, no worker at
+ * the site), which finishes their job.
+ */
+@Injectable()
+export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutdown {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private leading = false;
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(BUS) private readonly bus: Bus,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
+    private readonly lease: LeaderLease,
+    private readonly ledger: ScanJobLedger,
+    private readonly events: EventRecorder,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => {
+      if (!this.running) this.running = this.tick().finally(() => (this.running = undefined));
+    }, this.config.tickMs);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+    if (this.leading) await this.lease.release(LEASE).catch(() => undefined);
+  }
+
+  async tick(now = new Date()): Promise<void> {
+    try {
+      const leading = await this.lease.acquire(LEASE, Math.max(15_000, this.config.tickMs * 5));
+      if (leading !== this.leading) this.logger.info({ holder: this.lease.holder }, leading ? 'scheduler leads' : 'scheduler stands by');
+      this.leading = leading;
+      if (!leading) return;
+      await this.startDueTrackers(now);
+      await this.expireLostChunks(now);
+    } catch (error) {
+      this.logger.error({ err: String(error) }, 'scheduler tick failed');
+    }
+  }
+
+  /** Creates a job for each due tracker and moves its next run, then asks for the runs. */
+  async startDueTrackers(now: Date): Promise<number> {
+    const requests = await this.db.transaction(async (manager) => {
+      const due = await manager
+        .getRepository(TrackerEntity)
+        .createQueryBuilder('t')
+        .where('t.enabled AND t.next_run_at IS NOT NULL AND t.next_run_at <= :now', { now })
+        .orderBy('t.next_run_at')
+        .limit(DUE_BATCH)
+        .setLock('pessimistic_write')
+        .setOnLocked('skip_locked')
+        .getMany();
+      const created: { jobId: string; trackerId: string }[] = [];
+      for (const tracker of due) {
+        const jobId = randomUUID();
+        await manager.insert(ScanJobEntity, { id: jobId, trackerId: tracker.id, deviceId: tracker.deviceId, trigger: 'schedule', status: 'pending', requestedAt: now });
+        const next = nextRunAfter(tracker.schedule as Schedule, tracker.nextRunAt ?? now, now);
+        await manager.update(TrackerEntity, tracker.id, { nextRunAt: next, lastRunAt: now });
+        created.push({ jobId, trackerId: tracker.id });
+      }
+      return created;
+    });
+    for (const r of requests) {
+      await this.bus.publish(Messages.runRequested, { ...r, trigger: 'schedule', requestedAt: now.toISOString() }, { messageId: r.jobId, correlationId: r.jobId });
+    }
+    if (requests.length) this.logger.info({ runs: requests.length }, 'scheduled runs started');
+    return requests.length;
+  }
+
+  /** Fails chunks that no worker finished by their deadline; finishes their jobs. */
+  async expireLostChunks(now: Date): Promise<number> {
+    const lost = await this.db.getRepository(ScanChunkEntity).find({ where: { status: In(['queued', 'running']), deadline: LessThan(now) }, take: 500 });
+    let expired = 0;
+    for (const candidate of lost) {
+      const rows = await this.db.transaction(async (manager) => {
+        const job = await this.ledger.lockJob(manager, candidate.jobId);
+        const chunk = await manager.findOneBy(ScanChunkEntity, { id: candidate.id });
+        if (!job || !chunk) return [];
+        const reason = chunk.status === 'queued' ? 'no scanner worker picked the chunk up before its deadline' : `worker ${chunk.worker ?? '?'} did not finish the chunk before its deadline`;
+        if (!(await this.ledger.settleChunk(manager, job, chunk, { finishedAt: now, error: `timed out: ${reason}` }))) return [];
+        expired += 1;
+        return this.ledger.finishIfComplete(manager, job, now);
+      });
+      await this.events.announce(rows);
+    }
+    if (expired) this.logger.warn({ chunks: expired }, 'chunks timed out');
+    return expired;
+  }
+}

@@ -1,0 +1,23 @@
+import { Module } from '@nestjs/common';
+import { loadSchedulerConfig } from '@portolan/config';
+import { EventRecorder, ScanJobLedger } from '@portolan/platform';
+import { LeaderLease } from './leader.lease';
+import { ProgressTracker } from './progress.tracker';
+import { RunPlanner } from './run.planner';
+import { SchedulerLoop } from './scheduler.loop';
+import { SCHEDULER_CONFIG } from './scheduler.options';
+
+/** Decides when trackers run, plans runs into chunk jobs, and times out lost chunks. */
+@Module({
+  providers: [
+    { provide: SCHEDULER_CONFIG, useFactory: () => loadSchedulerConfig() },
+    EventRecorder,
+    ScanJobLedger,
+    LeaderLease,
+    RunPlanner,
+    SchedulerLoop,
+    ProgressTracker,
+  ],
+  exports: [SchedulerLoop, RunPlanner],
+})
+export class SchedulerModule {}
