@@ -11,7 +11,7 @@ export interface PortSetRecord {
 }
 export interface ScheduleRecord {
   kind: 'once' | 'interval' | 'cron';
-  every?: string;
+  every?: string | number;
   cron?: string;
   at?: string;
 }

@@ -1,0 +1,64 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject } from '@nestjs/common';
+import type { Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import { DomainErrorCode, isDomainError } from '@portolan/contracts';
+import { Logger } from '@portolan/logging';
+import { LOGGER } from '@portolan/platform';
+
+const STATUS: Record<DomainErrorCode, number> = {
+  invalid_target: 400,
+  invalid_port_spec: 400,
+  out_of_scope: 400,
+  invalid_payload: 400,
+  invalid_config: 400,
+  not_found: 404,
+  conflict: 409,
+  scan_failed: 502,
+  engine_unavailable: 503,
+};
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  limit?: number;
+}
+
+/**
+ * The one place where errors become HTTP answers: `{ error: { code, message, details } }`.
+ * Domain errors map by code; body-parser errors (bad JSON, too large) are 400s that say so;
+ * anything unexpected is a 500 with an error id that is logged with the cause.
+ */
+@Catch()
+export class ErrorFilter implements ExceptionFilter {
+  constructor(@Inject(LOGGER) private readonly logger: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const { status, body } = this.describe(exception);
+    response.status(status).json({ error: body });
+  }
+
+  private describe(exception: unknown): { status: number; body: Record<string, unknown> } {
+    if (isDomainError(exception)) {
+      return { status: STATUS[exception.code] ?? 400, body: { code: exception.code, message: exception.message, details: exception.details } };
+    }
+    const parserError = exception as BodyParserError;
+    if (parserError?.type === 'entity.parse.failed') {
+      return { status: 400, body: { code: 'invalid_json', message: `request body is not valid JSON: ${(exception as Error).message}` } };
+    }
+    if (parserError?.type === 'entity.too.large') {
+      return { status: 400, body: { code: 'body_too_large', message: `request body exceeds the limit of ${parserError.limit} bytes` } };
+    }
+    if (parserError?.type === 'encoding.unsupported' || parserError?.type === 'charset.unsupported') {
+      return { status: 400, body: { code: 'invalid_encoding', message: (exception as Error).message } };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const code = status === 404 ? 'not_found' : status === 415 ? 'unsupported_media_type' : 'http_error';
+      return { status, body: { code, message: exception.message } };
+    }
+    const errorId = randomUUID();
+    this.logger.error({ errorId, err: exception instanceof Error ? { message: exception.message, stack: exception.stack } : String(exception) }, 'unhandled error');
+    return { status: 500, body: { code: 'internal', message: 'internal error; quote the error id to an administrator', errorId } };
+  }
+}

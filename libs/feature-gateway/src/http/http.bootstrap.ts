@@ -1,0 +1,46 @@
+import { Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { loadGatewayConfig, loadPlatformConfig } from '@portolan/config';
+import { createLogger, Logger, PinoNestLogger } from '@portolan/logging';
+import { LOGGER } from '@portolan/platform';
+import { loadTls } from './tls.loader';
+
+export interface HttpServiceOptions {
+  readonly service: string;
+  readonly version: string;
+}
+
+export interface RunningHttpService {
+  readonly app: NestExpressApplication;
+  readonly url: string;
+  readonly fingerprint?: string;
+}
+
+/**
+ * Starts a Nest application that serves the gateway over HTTPS (self-signed on first start
+ * unless a certificate is configured; plain HTTP only when GATEWAY_PLAIN_HTTP=true), with the
+ * JSON body limit, the /api prefix, pino logs and graceful shutdown.
+ */
+export async function startHttpService(rootModule: Type, options: HttpServiceOptions): Promise<RunningHttpService> {
+  const gateway = loadGatewayConfig();
+  const platform = loadPlatformConfig();
+  const bootLogger = createLogger({ service: options.service, version: options.version, level: platform.logLevel, instance: platform.instance });
+  const tls = gateway.plainHttp ? undefined : await loadTls(gateway, platform.dataDir, bootLogger);
+  const app = await NestFactory.create<NestExpressApplication>(rootModule, {
+    bodyParser: false,
+    bufferLogs: true,
+    httpsOptions: tls ? { key: tls.key, cert: tls.cert } : undefined,
+  });
+  const logger = app.get<Logger>(LOGGER);
+  app.useLogger(new PinoNestLogger(logger));
+  app.useBodyParser('json', { limit: gateway.bodyLimitBytes });
+  app.disable('x-powered-by');
+  app.setGlobalPrefix('api');
+  app.enableShutdownHooks();
+  await app.listen(gateway.port, gateway.host);
+  const shownHost = gateway.host === '0.0.0.0' ? '127.0.0.1' : gateway.host;
+  const url = `${tls ? 'https' : 'http'}://${shownHost}:${gateway.port}/api`;
+  logger.info({ url, tls: tls ? { source: tls.source, fingerprint: tls.fingerprint } : 'plain http' }, 'gateway listening');
+  return { app, url, fingerprint: tls?.fingerprint };
+}

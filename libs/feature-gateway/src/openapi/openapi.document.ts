@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { CreateCredentialSchema } from '../credentials/credentials.controller';
+import { CreateDeviceSchema } from '../devices/devices.service';
+import { ListEventsQuerySchema } from '../events/events.controller';
+import { CreateSiteSchema } from '../sites/sites.controller';
+import { CreateTrackerSchema } from '../trackers/trackers.service';
+
+const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (body: object) => ({ content: { 'application/json': { schema: body } } });
+const error = { description: 'invalid input; the message names the problem', ...json(ref('Error')) };
+const idParam = (what: string) => ({ name: 'id', in: 'path', required: true, description: `${what} id`, schema: { type: 'string', format: 'uuid' } });
+const listOf = (what: string) => ({ type: 'object', properties: { items: { type: 'array', items: { type: 'object', description: what } }, nextCursor: { type: ['string', 'null'] } } });
+const queryParams = (s: z.ZodObject) =>
+  Object.entries(s.shape).map(([name, field]) => ({ name, in: 'query', required: false, schema: schema(field as z.ZodType) }));
+
+const create = (what: string, body: string) => ({
+  post: {
+    summary: `Create a ${what}`,
+    requestBody: { required: true, ...json(ref(body)) },
+    responses: { 201: { description: `the created ${what} with its id`, ...json({ type: 'object' }) }, 400: error },
+  },
+  get: { summary: `List ${what}s, newest first`, parameters: queryParams(z.object({ limit: z.number(), cursor: z.string() })), responses: { 200: json(listOf(what)) } },
+});
+
+/** The OpenAPI 3.1 document of the REST API, generated from the same schemas that validate it. */
+export function buildOpenApiDocument(version: string): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Portolan hub API', version, description: 'Network port change tracking: devices, trackers, scan jobs, baselines and change events.' },
+    servers: [{ url: '/' }],
+    paths: {
+      '/api/sites': create('site', 'CreateSite'),
+      '/api/credentials': create('credential', 'CreateCredential'),
+      '/api/devices': create('device', 'CreateDevice'),
+      '/api/devices/{id}': { get: { summary: 'A device', parameters: [idParam('device')], responses: { 200: json({ type: 'object' }), 404: error } } },
+      '/api/devices/{id}/ports': {
+        get: { summary: 'The current port baseline of a device', parameters: [idParam('device'), ...queryParams(z.object({ limit: z.number(), cursor: z.string() }))], responses: { 200: json(listOf('port')), 404: error } },
+      },
+      '/api/trackers': create('tracker', 'CreateTracker'),
+      '/api/trackers/{id}': { get: { summary: 'A tracker', parameters: [idParam('tracker')], responses: { 200: json({ type: 'object' }), 404: error } } },
+      '/api/trackers/{id}/run': {
+        post: { summary: 'Run a tracker now', parameters: [idParam('tracker')], responses: { 202: json({ type: 'object', properties: { jobId: { type: 'string', format: 'uuid' } } }), 404: error } },
+      },
+      '/api/jobs/{id}': { get: { summary: 'Status and progress of a scan job', parameters: [idParam('job')], responses: { 200: json({ type: 'object' }), 404: error } } },
+      '/api/events': { get: { summary: 'Change and communications events, newest first', parameters: queryParams(ListEventsQuerySchema), responses: { 200: json(listOf('event')), 400: error } } },
+      '/api/health': { get: { summary: 'Readiness of the database and the bus', responses: { 200: json({ type: 'object' }), 503: json({ type: 'object' }) } } },
+      '/api/docs': { get: { summary: 'This document', responses: { 200: json({ type: 'object' }) } } },
+    },
+    components: {
+      schemas: {
+        CreateSite: schema(CreateSiteSchema),
+        CreateCredential: schema(CreateCredentialSchema),
+        CreateDevice: schema(CreateDeviceSchema),
+        CreateTracker: schema(CreateTrackerSchema),
+        Error: {
+          type: 'object',
+          properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'object' }, errorId: { type: 'string' } }, required: ['code', 'message'] } },
+        },
+      },
+    },
+  };
+}

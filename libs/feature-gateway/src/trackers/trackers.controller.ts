@@ -1,0 +1,38 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { z } from 'zod';
+import { TrackerEntity } from '@portolan/persistence';
+import { DATA_SOURCE } from '@portolan/platform';
+import { Page } from '../http/pagination';
+import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { listNewestFirst, ListQuerySchema } from '../sites/sites.controller';
+import { CreateTracker, CreateTrackerSchema, TrackersService } from './trackers.service';
+
+@Controller('trackers')
+export class TrackersController {
+  constructor(
+    private readonly trackers: TrackersService,
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+  ) {}
+
+  @Post()
+  create(@Body(new ZodValidationPipe(CreateTrackerSchema)) body: CreateTracker): Promise<TrackerEntity> {
+    return this.trackers.create(body);
+  }
+
+  @Get()
+  list(@Query(new ZodValidationPipe(ListQuerySchema, 'query')) query: z.infer<typeof ListQuerySchema>): Promise<Page<TrackerEntity>> {
+    return listNewestFirst(this.db, TrackerEntity, query);
+  }
+
+  @Get(':id')
+  get(@Param('id', ParseUUIDPipe) id: string): Promise<TrackerEntity> {
+    return this.trackers.get(id);
+  }
+
+  @Post(':id/run')
+  @HttpCode(202)
+  run(@Param('id', ParseUUIDPipe) id: string): Promise<{ jobId: string }> {
+    return this.trackers.runNow(id);
+  }
+}

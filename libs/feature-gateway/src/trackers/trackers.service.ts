@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { z } from 'zod';
+import { Bus } from '@portolan/bus';
+import { DomainError, Messages } from '@portolan/contracts';
+import { Logger } from '@portolan/logging';
+import { DeviceEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
+import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
+import { firstRunAt, ScheduleSchema, validateSchedule } from '@portolan/schedule';
+import { buildPortSet, countPorts } from '@portolan/targets';
+
+export const PortRuleSchema = z
+  .object({
+    range: z.string().trim().min(1, 'range must not be empty').max(2000),
+    protocol: z.enum(['tcp', 'udp', 'both']),
+    exclude: z.boolean().optional(),
+  })
+  .strict();
+
+export const CreateTrackerSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    deviceId: z.uuid(),
+    type: z.literal('network-port'),
+    mode: z.enum(['network', 'remote']),
+    ports: z.array(PortRuleSchema).min(1, 'ports needs at least one rule').max(200),
+    schedule: ScheduleSchema,
+    sendBaselineEvents: z.boolean(),
+    tcpTechnique: z.enum(['auto', 'connect', 'syn']).optional(),
+    skipHostDiscovery: z.boolean().optional(),
+    enabled: z.boolean().optional(),
+  })
+  .strict();
+export type CreateTracker = z.infer<typeof CreateTrackerSchema>;
+
+@Injectable()
+export class TrackersService {
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(BUS) private readonly bus: Bus,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async create(body: CreateTracker): Promise<TrackerEntity> {
+    const device = await this.db.getRepository(DeviceEntity).findOneBy({ id: body.deviceId });
+    if (!device) throw new DomainError('invalid_payload', `deviceId ${body.deviceId} does not exist`, { field: 'deviceId' });
+    if (body.mode === 'remote' && device.hostCount !== 1) {
+      throw new DomainError('invalid_payload', `a remote scan targets one device address; device "${device.name}" covers ${device.hostCount} hosts (use mode "network")`, { field: 'mode' });
+    }
+    const rules = body.ports.map((r) => ({ range: r.range, protocol: r.protocol, exclude: r.exclude ?? false }));
+    const portSet = buildPortSet(rules);
+    validateSchedule(body.schedule);
+    const enabled = body.enabled ?? true;
+    const tracker = await this.db.getRepository(TrackerEntity).save({
+      name: body.name,
+      deviceId: device.id,
+      type: body.type,
+      mode: body.mode,
+      portRules: rules,
+      portSet,
+      schedule: body.schedule,
+      sendBaselineEvents: body.sendBaselineEvents,
+      tcpTechnique: body.tcpTechnique ?? 'auto',
+      skipHostDiscovery: body.skipHostDiscovery ?? false,
+      enabled,
+      nextRunAt: enabled ? firstRunAt(body.schedule, new Date()) : null,
+      lastRunAt: null,
+    });
+    this.logger.info({ trackerId: tracker.id, deviceId: device.id, ports: countPorts(portSet).total }, 'tracker created');
+    return tracker;
+  }
+
+  async get(id: string): Promise<TrackerEntity> {
+    const tracker = await this.db.getRepository(TrackerEntity).findOneBy({ id });
+    if (!tracker) throw new DomainError('not_found', `tracker ${id} does not exist`);
+    return tracker;
+  }
+
+  /** Run now: a pending job row, then the request to the scheduler. */
+  async runNow(id: string): Promise<{ jobId: string }> {
+    const tracker = await this.get(id);
+    const jobId = randomUUID();
+    const requestedAt = new Date();
+    await this.db.getRepository(ScanJobEntity).insert({ id: jobId, trackerId: tracker.id, deviceId: tracker.deviceId, trigger: 'manual', status: 'pending', requestedAt });
+    try {
+      await this.bus.publish(Messages.runRequested, { jobId, trackerId: tracker.id, trigger: 'manual', requestedAt: requestedAt.toISOString() }, { messageId: jobId, correlationId: jobId });
+    } catch (error) {
+      await this.db.getRepository(ScanJobEntity).update(jobId, { status: 'failed', finishedAt: new Date(), error: 'could not hand the run to the scheduler: bus unavailable' });
+      throw new DomainError('engine_unavailable', 'the run could not be queued: the message bus is unavailable', { cause: String(error) });
+    }
+    return { jobId };
+  }
+}

@@ -1,0 +1,87 @@
+import { DomainError } from '@portolan/contracts';
+import type { PortRange, PortSet, ScanRequest } from './scan-request';
+
+/** How often nmap writes <taskprogress> into its XML (--stats-every). */
+export const NMAP_STATS_EVERY = '2s';
+export const NMAP_MAX_RETRIES = 2;
+
+const MAX_TOKEN_LENGTH = 255;
+/**
+ * nmap target syntax needs letters, digits and . : - / , % _ (ranges, CIDR, IPv6 scopes).
+ * nmap has no `--` to end options, so a token starting with '-' would be read as an option;
+ * everything else (spaces, quotes, globs, $ ; | & < >) is refused outright.
+ */
+const SAFE_TOKEN = /^[A-Za-z0-9:][A-Za-z0-9.:\-/,%_]*$/;
+
+export function assertSafeTargetToken(token: string): void {
+  if (typeof token !== 'string' || token.length === 0) {
+    throw new DomainError('invalid_target', 'A scan target is empty', { token });
+  }
+  if (token.startsWith('-')) {
+    throw new DomainError('invalid_target', `Scan target "${token}" starts with '-' and would be read as an nmap option`, {
+      token,
+    });
+  }
+  if (token.length > MAX_TOKEN_LENGTH || !SAFE_TOKEN.test(token)) {
+    throw new DomainError('invalid_target', `Scan target "${token}" contains characters nmap targets never need`, {
+      token,
+    });
+  }
+}
+
+function formatRanges(protocol: string, ranges: PortRange[]): string {
+  return ranges
+    .map((range) => {
+      const { from, to } = range;
+      const valid = Number.isInteger(from) && Number.isInteger(to) && from >= 1 && to <= 65535 && from <= to;
+      if (!valid) {
+        throw new DomainError('invalid_port_spec', `Invalid ${protocol} port range ${from}-${to}`, { protocol, from, to });
+      }
+      return from === to ? String(from) : `${from}-${to}`;
+    })
+    .join(',');
+}
+
+/** nmap -p value: 'T:22,80-90,U:53'. Throws when both protocols are empty. */
+export function formatNmapPortSpec(ports: PortSet): string {
+  const parts: string[] = [];
+  if (ports.tcp.length > 0) parts.push(`T:${formatRanges('tcp', ports.tcp)}`);
+  if (ports.udp.length > 0) parts.push(`U:${formatRanges('udp', ports.udp)}`);
+  if (parts.length === 0) {
+    throw new DomainError('invalid_port_spec', 'A scan needs at least one TCP or UDP port');
+  }
+  return parts.join(',');
+}
+
+export type NmapArgsRequest = Pick<
+  ScanRequest,
+  'targets' | 'ipv6' | 'ports' | 'tcpTechnique' | 'skipHostDiscovery' | 'hostTimeoutMs'
+>;
+
+/**
+ * The argv (after the binary) for one nmap run. XML goes to stdout with progress every 2 s; no
+ * reverse DNS; closed ports stay in the output (folded into <extraports>) so a diff can tell
+ * "closed" from "not scanned". The result is passed to spawn(), never to a shell.
+ */
+export function buildNmapArgs(request: NmapArgsRequest): string[] {
+  if (request.targets.length === 0) {
+    throw new DomainError('invalid_target', 'A scan needs at least one target');
+  }
+  request.targets.forEach(assertSafeTargetToken);
+  const portSpec = formatNmapPortSpec(request.ports);
+
+  const args = ['-oX', '-', '--stats-every', NMAP_STATS_EVERY, '-n', '--max-retries', String(NMAP_MAX_RETRIES)];
+  if (request.ports.tcp.length > 0) args.push(request.tcpTechnique === 'syn' ? '-sS' : '-sT');
+  if (request.ports.udp.length > 0) args.push('-sU');
+  args.push('-p', portSpec);
+  if (request.ipv6) args.push('-6');
+  if (request.skipHostDiscovery) args.push('-Pn');
+  if (request.hostTimeoutMs !== undefined) {
+    if (!Number.isFinite(request.hostTimeoutMs) || request.hostTimeoutMs <= 0) {
+      throw new DomainError('invalid_payload', `hostTimeoutMs must be a positive number, got ${request.hostTimeoutMs}`);
+    }
+    args.push('--host-timeout', `${Math.ceil(request.hostTimeoutMs)}ms`);
+  }
+  args.push(...request.targets);
+  return args;
+}
