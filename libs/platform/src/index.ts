@@ -7,3 +7,4 @@ export type { ChunkOutcome } from './scan-job.ledger';
 export { BUS, DATA_SOURCE, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD, SERVICE_INFO } from './tokens';
 export type { ServiceInfo } from './tokens';
 export { claimMessage } from './inbox';
+export { PORTOLAN_VERSION, runMain, startWorkerService } from './service.bootstrap';

@@ -1,11 +1,11 @@
-import { Body, Controller, Get, Inject, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Inject, Param, Post, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { DomainError } from '@portolan/contracts';
 import { DeviceEntity } from '@portolan/persistence';
 import { DATA_SOURCE } from '@portolan/platform';
 import { LimitSchema, Page } from '../http/pagination';
-import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
 import { listNewestFirst, ListQuerySchema } from '../sites/sites.controller';
 import { CreateDeviceSchema, DevicesService, PortView } from './devices.service';
 
@@ -29,7 +29,7 @@ export class DevicesController {
   }
 
   @Get(':id')
-  async get(@Param('id', ParseUUIDPipe) id: string): Promise<DeviceEntity> {
+  async get(@Param('id', UUID_PARAM) id: string): Promise<DeviceEntity> {
     const device = await this.db.getRepository(DeviceEntity).findOneBy({ id });
     if (!device) throw new DomainError('not_found', `device ${id} does not exist`);
     return device;
@@ -37,7 +37,7 @@ export class DevicesController {
 
   /** The current baseline of the device's ports. */
   @Get(':id/ports')
-  ports(@Param('id', ParseUUIDPipe) id: string, @Query(new ZodValidationPipe(PortsQuerySchema, 'query')) query: z.infer<typeof PortsQuerySchema>): Promise<Page<PortView>> {
+  ports(@Param('id', UUID_PARAM) id: string, @Query(new ZodValidationPipe(PortsQuerySchema, 'query')) query: z.infer<typeof PortsQuerySchema>): Promise<Page<PortView>> {
     return this.devices.ports(id, query.limit, query.cursor);
   }
 }

@@ -54,6 +54,10 @@ export class ErrorFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
+      // Nest turns body-parser's SyntaxError into a bare BadRequestException carrying its message.
+      if (status === 400 && /JSON/.test(exception.message)) {
+        return { status, body: { code: 'invalid_json', message: `request body is not valid JSON: ${exception.message}` } };
+      }
       const code = status === 404 ? 'not_found' : status === 415 ? 'unsupported_media_type' : 'http_error';
       return { status, body: { code, message: exception.message } };
     }

@@ -1,4 +1,4 @@
-import { PipeTransform } from '@nestjs/common';
+import { ParseUUIDPipe, PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
 import { DomainError } from '@portolan/contracts';
 
@@ -20,3 +20,8 @@ export class ZodValidationPipe<T> implements PipeTransform<unknown, T> {
     throw new DomainError('invalid_payload', `invalid ${this.what}: ${summary}`, { problems });
   }
 }
+
+/** Path `:id` parameters: a UUID, or a 400 that says so. */
+export const UUID_PARAM = new ParseUUIDPipe({
+  exceptionFactory: () => new DomainError('invalid_payload', 'the id in the path must be a UUID', { field: 'id' }),
+});

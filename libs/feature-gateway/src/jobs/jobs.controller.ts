@@ -1,8 +1,9 @@
-import { Controller, Get, Inject, Param, ParseUUIDPipe } from '@nestjs/common';
+import { Controller, Get, Inject, Param } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { DomainError } from '@portolan/contracts';
 import { ScanChunkEntity, ScanJobEntity } from '@portolan/persistence';
 import { DATA_SOURCE } from '@portolan/platform';
+import { UUID_PARAM } from '../http/zod-validation.pipe';
 
 export interface JobView {
   id: string;
@@ -28,7 +29,7 @@ export class JobsController {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
   @Get(':id')
-  async get(@Param('id', ParseUUIDPipe) id: string): Promise<JobView> {
+  async get(@Param('id', UUID_PARAM) id: string): Promise<JobView> {
     const job = await this.db.getRepository(ScanJobEntity).findOneBy({ id });
     if (!job) throw new DomainError('not_found', `job ${id} does not exist`);
     const chunks = await this.db.getRepository(ScanChunkEntity).find({ where: { jobId: id }, order: { index: 'ASC' } });

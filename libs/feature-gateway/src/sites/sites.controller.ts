@@ -1,11 +1,11 @@
-import { Body, Controller, Get, Inject, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Inject, Param, Post, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { DomainError, SiteNameSchema } from '@portolan/contracts';
 import { SiteEntity } from '@portolan/persistence';
 import { DATA_SOURCE } from '@portolan/platform';
 import { z } from 'zod';
 import { LimitSchema, Page, pageOf, decodeCursor } from '../http/pagination';
-import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
 
 export const CreateSiteSchema = z.object({ name: SiteNameSchema }).strict();
 export const ListQuerySchema = z.object({ limit: LimitSchema(500, 100), cursor: z.string().max(200).optional() });
@@ -29,7 +29,7 @@ export class SitesController {
   }
 
   @Get(':id')
-  async get(@Param('id', ParseUUIDPipe) id: string): Promise<SiteEntity> {
+  async get(@Param('id', UUID_PARAM) id: string): Promise<SiteEntity> {
     const site = await this.db.getRepository(SiteEntity).findOneBy({ id });
     if (!site) throw new DomainError('not_found', `site ${id} does not exist`);
     return site;

@@ -1,10 +1,10 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { TrackerEntity } from '@portolan/persistence';
 import { DATA_SOURCE } from '@portolan/platform';
 import { Page } from '../http/pagination';
-import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
 import { listNewestFirst, ListQuerySchema } from '../sites/sites.controller';
 import { CreateTracker, CreateTrackerSchema, TrackersService } from './trackers.service';
 
@@ -26,13 +26,13 @@ export class TrackersController {
   }
 
   @Get(':id')
-  get(@Param('id', ParseUUIDPipe) id: string): Promise<TrackerEntity> {
+  get(@Param('id', UUID_PARAM) id: string): Promise<TrackerEntity> {
     return this.trackers.get(id);
   }
 
   @Post(':id/run')
   @HttpCode(202)
-  run(@Param('id', ParseUUIDPipe) id: string): Promise<{ jobId: string }> {
+  run(@Param('id', UUID_PARAM) id: string): Promise<{ jobId: string }> {
     return this.trackers.runNow(id);
   }
 }

@@ -1,0 +1,112 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiClient } from './api.client';
+import { LoopbackListeners } from './loopback.listeners';
+import { runPortChangeScenario } from './port-change.scenario';
+import { freePort, ServiceProcess } from './service.process';
+
+/** All-in-one mode (`npm start`): one process, embedded PGlite, in-process bus. */
+describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
+  const listeners = new LoopbackListeners();
+  const dataDir = mkdtempSync(join(tmpdir(), 'portolan-aio-'));
+  let hub: ServiceProcess;
+  let api: ApiClient;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    hub = new ServiceProcess('hub', 'hub', {
+      PORTOLAN_DATA_DIR: dataDir,
+      GATEWAY_PLAIN_HTTP: 'true',
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_PORT: String(port),
+      SCHEDULER_TICK_MS: '500',
+    });
+    api = new ApiClient(`http://127.0.0.1:${port}/api`);
+    await api.waitForHealth(90_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await hub.stop();
+    await listeners.closeAll();
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('turns an opened and a closed port into exactly one added and one removed event', async () => {
+    try {
+      await runPortChangeScenario(api, listeners);
+    } catch (error) {
+      process.stderr.write(`--- hub ---\n${hub.log.slice(-4000)}\n`);
+      throw error;
+    }
+  }, 120_000);
+
+  describe('bad input gets a 400 that names the problem and stores nothing', () => {
+    const count = async (path: string) => ((await api.get<{ items: unknown[] }>(`${path}?limit=500`)).body.items ?? []).length;
+
+    it.each([
+      ['a malformed address', { name: 'x', kind: 'network', address: '127.0.0.1-300' }, /127\.0\.0\.1-300/],
+      ['a reversed range', { name: 'x', kind: 'network', address: '127.0.0.9-3' }, /127\.0\.0\.9-3/],
+      ['an address outside the scope guard', { name: 'x', kind: 'network', address: '127.0.0.1 10.1.2.3' }, /10\.1\.2\.3.*outside the allowed scope/],
+      ['an unknown field', { name: 'x', kind: 'network', address: '127.0.0.1', color: 'red' }, /color/],
+    ])('device with %s', async (_what, body, message) => {
+      const before = await count('/devices');
+      const response = await api.post<{ error: { message: string } }>('/devices', body);
+      expect(response.status).toBe(400);
+      expect(response.body.error.message).toMatch(message);
+      expect(await count('/devices')).toBe(before);
+    });
+
+    it.each([
+      ['a malformed port spec', [{ range: '40000-70000', protocol: 'tcp' }], /70000/],
+      ['an unknown protocol', [{ range: '22', protocol: 'sctp' }], /protocol/],
+      ['rules that select no port', [{ range: '22', protocol: 'tcp' }, { range: '22', protocol: 'tcp', exclude: true }], /no ports/],
+    ])('tracker with %s', async (_what, ports, message) => {
+      const device = await api.post('/devices', { name: 'ok', kind: 'host', address: '127.0.0.1' });
+      const before = await count('/trackers');
+      const response = await api.post<{ error: { message: string } }>('/trackers', {
+        name: 't',
+        deviceId: device.body['id'],
+        type: 'network-port',
+        mode: 'remote',
+        ports,
+        schedule: { kind: 'once' },
+        sendBaselineEvents: false,
+      });
+      expect(response.status).toBe(400);
+      expect(response.body.error.message).toMatch(message);
+      expect(await count('/trackers')).toBe(before);
+    });
+
+    it('tracker for an unknown device', async () => {
+      const response = await api.post<{ error: { message: string } }>('/trackers', {
+        name: 't',
+        deviceId: '3f1e9c6a-0000-4000-8000-000000000000',
+        type: 'network-port',
+        mode: 'network',
+        ports: [{ range: '22', protocol: 'tcp' }],
+        schedule: { kind: 'once' },
+        sendBaselineEvents: false,
+      });
+      expect(response.status).toBe(400);
+      expect(response.body.error.message).toMatch(/deviceId 3f1e9c6a-0000-4000-8000-000000000000 does not exist/);
+    });
+
+    it('invalid JSON and an oversized body', async () => {
+      const before = await count('/sites');
+      const invalid = await api.post<{ error: { code: string; message: string } }>('/sites', '{"name": ', true);
+      expect(invalid.status).toBe(400);
+      expect(invalid.body.error).toMatchObject({ code: 'invalid_json', message: expect.stringMatching(/not valid JSON/) });
+      const huge = await api.post<{ error: { code: string; message: string } }>('/sites', { name: 'a'.repeat(400_000) });
+      expect(huge.status).toBe(400);
+      expect(huge.body.error).toMatchObject({ code: 'body_too_large', message: expect.stringMatching(/exceeds the limit/) });
+      expect(await count('/sites')).toBe(before);
+    });
+  });
+
+  it('serves its OpenAPI document', async () => {
+    const docs = await api.get<{ openapi: string; paths: Record<string, unknown> }>('/docs');
+    expect(docs.body.openapi).toBe('3.1.0');
+    expect(Object.keys(docs.body.paths)).toEqual(expect.arrayContaining(['/api/trackers/{id}/run', '/api/events', '/api/devices/{id}/ports']));
+  });
+});

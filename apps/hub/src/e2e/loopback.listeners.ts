@@ -1,0 +1,29 @@
+import { createServer, Server } from 'node:net';
+
+/** TCP listeners on 127.0.0.x addresses that stand in for hosts with open ports. */
+export class LoopbackListeners {
+  private readonly servers = new Map<string, Server>();
+
+  async open(host: string, port: number): Promise<void> {
+    const server = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port, exclusive: true }, () => resolve());
+    });
+    this.servers.set(`${host}:${port}`, server);
+  }
+
+  async close(host: string, port: number): Promise<void> {
+    const server = this.servers.get(`${host}:${port}`);
+    if (!server) return;
+    this.servers.delete(`${host}:${port}`);
+    await new Promise((resolve) => server.close(resolve));
+  }
+
+  async closeAll(): Promise<void> {
+    for (const key of [...this.servers.keys()]) {
+      const [host, port] = key.split(':');
+      await this.close(host, Number(port));
+    }
+  }
+}
