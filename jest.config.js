@@ -33,6 +33,7 @@ const common = {
 };
 
 module.exports = {
+  reporters: ['default', '<rootDir>/tools/jest/summary.reporter.js'],
   projects: [
     { ...common, displayName: 'unit', testMatch: ['**/*.spec.ts'] },
     {
