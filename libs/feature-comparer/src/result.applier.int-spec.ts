@@ -1,0 +1,162 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { INestApplicationContext, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { loadPlatformConfig } from '@portolan/config';
+import { ScanCompleted } from '@portolan/contracts';
+import { createTestDatabase } from '@portolan/persistence';
+import { DATA_SOURCE, PlatformModule } from '@portolan/platform';
+import { ComparerModule } from './comparer.module';
+import { ResultApplier } from './result.applier';
+
+/** The comparer against the real Postgres: idempotency, coverage and host-down semantics. */
+describe('ResultApplier (Postgres)', () => {
+  let app: INestApplicationContext;
+  let db: DataSource;
+  let applier: ResultApplier;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    const database = await createTestDatabase('portolan_comparer');
+    drop = database.drop;
+    const config = loadPlatformConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' });
+    @Module({ imports: [PlatformModule.forRoot({ service: 'comparer-test', version: 'test', config }), ComparerModule] })
+    class TestModule {}
+    app = await NestFactory.createApplicationContext(TestModule, { logger: false });
+    db = app.get(DATA_SOURCE);
+    applier = app.get(ResultApplier);
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await drop?.();
+  });
+
+  /** A device over 127.0.0.31-33, a tracker on 40000-40100, and a job of `chunks` chunks. */
+  async function fixture(chunks = 1) {
+    const [device] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('d', 'network', '127.0.0.31-33', '127.0.0.31-33', 3) RETURNING id`);
+    const [tracker] = await db.query(
+      `INSERT INTO trackers (name, device_id, type, mode, port_rules, port_set, schedule, send_baseline_events, tcp_technique)
+       VALUES ('t', $1, 'network-port', 'network', '[]', '{"tcp":[{"from":40000,"to":40100}],"udp":[]}', '{"kind":"once"}', false, 'auto') RETURNING id`,
+      [device.id],
+    );
+    return { deviceId: device.id as string, trackerId: tracker.id as string, job: () => job(device.id, tracker.id, chunks) };
+  }
+
+  async function job(deviceId: string, trackerId: string, chunks: number) {
+    const jobId = randomUUID();
+    await db.query(`INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at, chunk_count, hosts_planned) VALUES ($1, $2, $3, 'manual', 'queued', now(), $4, 3)`, [jobId, trackerId, deviceId, chunks]);
+    const chunkIds: string[] = [];
+    for (let i = 0; i < chunks; i += 1) {
+      const id = randomUUID();
+      chunkIds.push(id);
+      await db.query(`INSERT INTO scan_chunks (id, job_id, chunk_index, targets, host_count, probe_count, status, queued_at, deadline) VALUES ($1, $2, $3, '[]', 1, 101, 'queued', now(), now() + interval '1 hour')`, [id, jobId, i]);
+    }
+    return { jobId, chunkIds };
+  }
+
+  function result(ids: { deviceId: string; trackerId: string }, jobId: string, chunkId: string, hosts: [string, 'up' | 'down', number[]][], startedAt = new Date()): ScanCompleted {
+    return {
+      jobId,
+      chunkId,
+      trackerId: ids.trackerId,
+      deviceId: ids.deviceId,
+      worker: 'w1',
+      engine: 'nmap',
+      engineVersion: '7.93',
+      args: ['-sT'],
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date(startedAt.getTime() + 100).toISOString(),
+      durationMs: 100,
+      coverage: { ports: { tcp: [{ from: 40000, to: 40100 }], udp: [] } },
+      hosts: hosts.map(([address, state, ports]) => ({ address, hostnames: [], state, ports: ports.map((port) => ({ protocol: 'tcp' as const, port, state: 'open' as const })) })),
+    };
+  }
+
+  const changes = async (trackerId: string) =>
+    ((await db.query(`SELECT kind, host, item_key FROM events WHERE tracker_id = $1 AND kind <> 'communications' ORDER BY kind, host, item_key`, [trackerId])) as { kind: string; host: string; item_key: string }[]).map(
+      (e) => `${e.kind} ${e.host} ${e.item_key}`,
+    );
+  const ports = async (trackerId: string) =>
+    ((await db.query(`SELECT host, item_key FROM current_items WHERE tracker_id = $1 ORDER BY host, item_key`, [trackerId])) as { host: string; item_key: string }[]).map((r) => `${r.host} ${r.item_key}`);
+
+  it('baselines the first poll, then records differences; a redelivered result changes nothing twice', async () => {
+    const ids = await fixture();
+    const first = await ids.job();
+    await applier.applyCompleted(randomUUID(), result(ids, first.jobId, first.chunkIds[0], [['127.0.0.31', 'up', [40001, 40002]]]));
+    expect(await changes(ids.trackerId)).toEqual([]);
+    expect(await ports(ids.trackerId)).toEqual(['127.0.0.31 tcp/40001', '127.0.0.31 tcp/40002']);
+
+    const second = await ids.job();
+    const messageId = randomUUID();
+    const changed = result(ids, second.jobId, second.chunkIds[0], [['127.0.0.31', 'up', [40002, 40003]]]);
+    await applier.applyCompleted(messageId, changed);
+    await applier.applyCompleted(messageId, changed);
+    expect(await changes(ids.trackerId)).toEqual(['added 127.0.0.31 tcp/40003', 'removed 127.0.0.31 tcp/40001']);
+    const [jobRow] = await db.query(`SELECT status, duration_ms FROM scan_jobs WHERE id = $1`, [second.jobId]);
+    expect(jobRow.status).toBe('succeeded');
+    const comms = await db.query(`SELECT details FROM events WHERE job_id = $1 AND kind = 'communications'`, [second.jobId]);
+    expect(comms).toHaveLength(1);
+    expect(comms[0].details).toMatchObject({ what: 'scan-finished', durationMs: expect.any(Number) });
+  });
+
+  it('never turns a host that was down into closed ports', async () => {
+    const ids = await fixture();
+    const first = await ids.job();
+    await applier.applyCompleted(randomUUID(), result(ids, first.jobId, first.chunkIds[0], [['127.0.0.32', 'up', [40010]]]));
+    const second = await ids.job();
+    await applier.applyCompleted(randomUUID(), result(ids, second.jobId, second.chunkIds[0], [['127.0.0.32', 'down', []]]));
+    expect(await changes(ids.trackerId)).toEqual([]);
+    expect(await ports(ids.trackerId)).toEqual(['127.0.0.32 tcp/40010']);
+  });
+
+  it('compares only ports inside the scanned ranges', async () => {
+    const ids = await fixture();
+    await db.query(
+      `INSERT INTO baselines (tracker_id, host, device_id, baselined_at, observed_at, last_job_id) VALUES ($1, '127.0.0.33', $2, now() - interval '1 day', now() - interval '1 day', gen_random_uuid())`,
+      [ids.trackerId, ids.deviceId],
+    );
+    await db.query(
+      `INSERT INTO current_items (tracker_id, host, item_type, item_key, device_id, attributes, first_seen_at, last_seen_at, last_job_id)
+       VALUES ($1, '127.0.0.33', 'port', 'tcp/22', $2, '{"protocol":"tcp","port":22,"state":"open"}', now(), now(), gen_random_uuid())`,
+      [ids.trackerId, ids.deviceId],
+    );
+    const run = await ids.job();
+    await applier.applyCompleted(randomUUID(), result(ids, run.jobId, run.chunkIds[0], [['127.0.0.33', 'up', [40020]]]));
+    expect(await changes(ids.trackerId)).toEqual(['added 127.0.0.33 tcp/40020']);
+    expect(await ports(ids.trackerId)).toEqual(['127.0.0.33 tcp/22', '127.0.0.33 tcp/40020']);
+  });
+
+  it('finishes a job with a failed chunk as partial, and the failed chunk closes nothing', async () => {
+    const ids = await fixture(2);
+    const first = await ids.job();
+    await applier.applyCompleted(randomUUID(), result(ids, first.jobId, first.chunkIds[0], [['127.0.0.31', 'up', [40001]]]));
+    await applier.applyCompleted(randomUUID(), result(ids, first.jobId, first.chunkIds[1], [['127.0.0.32', 'up', [40002]]]));
+    const second = await ids.job();
+    await applier.applyCompleted(randomUUID(), result(ids, second.jobId, second.chunkIds[0], [['127.0.0.31', 'up', [40001]]]));
+    await applier.applyFailed(randomUUID(), {
+      jobId: second.jobId,
+      chunkId: second.chunkIds[1],
+      trackerId: ids.trackerId,
+      deviceId: ids.deviceId,
+      worker: 'w2',
+      failedAt: new Date().toISOString(),
+      error: { code: 'timeout', message: 'nmap scan did not finish within 1000 ms and was stopped' },
+    });
+    const [jobRow] = await db.query(`SELECT status, error FROM scan_jobs WHERE id = $1`, [second.jobId]);
+    expect(jobRow).toMatchObject({ status: 'partial', error: expect.stringMatching(/chunk 2\/2: nmap scan did not finish/) });
+    expect(await changes(ids.trackerId)).toEqual([]);
+    expect(await ports(ids.trackerId)).toEqual(['127.0.0.31 tcp/40001', '127.0.0.32 tcp/40002']);
+  });
+
+  it('ignores a result older than the one already applied', async () => {
+    const ids = await fixture();
+    const newer = await ids.job();
+    await applier.applyCompleted(randomUUID(), result(ids, newer.jobId, newer.chunkIds[0], [['127.0.0.31', 'up', [40005]]]));
+    const older = await ids.job();
+    await applier.applyCompleted(randomUUID(), result(ids, older.jobId, older.chunkIds[0], [['127.0.0.31', 'up', []]], new Date(Date.now() - 3_600_000)));
+    expect(await changes(ids.trackerId)).toEqual([]);
+    expect(await ports(ids.trackerId)).toEqual(['127.0.0.31 tcp/40005']);
+  });
+});

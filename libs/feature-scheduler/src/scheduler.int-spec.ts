@@ -1,0 +1,113 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { INestApplicationContext, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { Bus, Outcomes } from '@portolan/bus';
+import { loadPlatformConfig } from '@portolan/config';
+import { Messages, RunRequested, ScanRequested } from '@portolan/contracts';
+import { createTestDatabase } from '@portolan/persistence';
+import { BUS, DATA_SOURCE, PlatformModule } from '@portolan/platform';
+import { RunPlanner } from './run.planner';
+import { SchedulerLoop } from './scheduler.loop';
+import { SchedulerModule } from './scheduler.module';
+
+/** The scheduler against the real Postgres, with the in-process bus. */
+describe('scheduler (Postgres)', () => {
+  let app: INestApplicationContext;
+  let db: DataSource;
+  let bus: Bus;
+  let drop: () => Promise<void>;
+  const scanJobs: ScanRequested[] = [];
+  const runRequests: RunRequested[] = [];
+
+  beforeAll(async () => {
+    const database = await createTestDatabase('portolan_scheduler');
+    drop = database.drop;
+    process.env['SCHEDULER_CHUNK_MAX_HOSTS'] = '2';
+    process.env['SCHEDULER_TICK_MS'] = '3600000';
+    const config = loadPlatformConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' });
+    @Module({ imports: [PlatformModule.forRoot({ service: 'scheduler-test', version: 'test', config }), SchedulerModule] })
+    class TestModule {}
+    app = await NestFactory.createApplicationContext(TestModule, { logger: false });
+    db = app.get(DATA_SOURCE);
+    bus = app.get(BUS);
+    await bus.consume({ message: Messages.scanRequested, durable: 'test-scanner', route: 'branch-1' }, async (d) => (scanJobs.push(d.envelope.payload), Outcomes.ack()));
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await drop?.();
+  });
+
+  async function tracker(address: string, site?: string, nextRunAt: Date | null = null) {
+    const [siteRow] = site ? await db.query(`INSERT INTO sites (name) VALUES ($1) RETURNING id`, [site]) : [{ id: null }];
+    const [device] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count, site_id) VALUES ('d', 'network', $1, $1, 5, $2) RETURNING id`, [address, siteRow.id]);
+    const [row] = await db.query(
+      `INSERT INTO trackers (name, device_id, type, mode, port_rules, port_set, schedule, send_baseline_events, tcp_technique, next_run_at)
+       VALUES ('t', $1, 'network-port', 'network', '[]', '{"tcp":[{"from":40000,"to":40009}],"udp":[]}', '{"kind":"interval","every":"1h"}', false, 'auto', $2) RETURNING id`,
+      [device.id, nextRunAt],
+    );
+    return { trackerId: row.id as string, deviceId: device.id as string };
+  }
+
+  async function pendingJob(ids: { trackerId: string; deviceId: string }) {
+    const jobId = randomUUID();
+    await db.query(`INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at) VALUES ($1, $2, $3, 'manual', 'pending', now())`, [jobId, ids.trackerId, ids.deviceId]);
+    return jobId;
+  }
+
+  const until = async (condition: () => boolean) => {
+    for (let i = 0; i < 100 && !condition(); i += 1) await new Promise((r) => setTimeout(r, 20));
+  };
+
+  it('splits a network scan into chunks published to the site subject, once per request', async () => {
+    const ids = await tracker('127.0.0.1-5', 'branch-1');
+    const jobId = await pendingJob(ids);
+    const request = { jobId, trackerId: ids.trackerId, trigger: 'manual' as const, requestedAt: new Date().toISOString() };
+    const messageId = randomUUID();
+    await app.get(RunPlanner).plan(messageId, request);
+    await app.get(RunPlanner).plan(messageId, request);
+    await until(() => scanJobs.filter((j) => j.jobId === jobId).length >= 3);
+    const mine = scanJobs.filter((j) => j.jobId === jobId).sort((a, b) => a.chunkIndex - b.chunkIndex);
+    expect(mine.map((j) => j.targets)).toEqual([['127.0.0.1-2'], ['127.0.0.3-4'], ['127.0.0.5']]);
+    expect(mine.every((j) => j.site === 'branch-1' && j.chunkCount === 3)).toBe(true);
+    const [job] = await db.query(`SELECT status, chunk_count, hosts_planned, probes_planned, site FROM scan_jobs WHERE id = $1`, [jobId]);
+    expect(job).toEqual({ status: 'queued', chunk_count: 3, hosts_planned: 5, probes_planned: 50, site: 'branch-1' });
+  });
+
+  it('fails a run whose device now lies outside the scope guard, with a communications event', async () => {
+    const ids = await tracker('127.0.0.1 10.9.8.7');
+    const jobId = await pendingJob(ids);
+    await app.get(RunPlanner).plan(randomUUID(), { jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
+    const [job] = await db.query(`SELECT status, error FROM scan_jobs WHERE id = $1`, [jobId]);
+    expect(job).toMatchObject({ status: 'failed', error: expect.stringMatching(/10\.9\.8\.7 is outside the allowed scope/) });
+    const [event] = await db.query(`SELECT details FROM events WHERE job_id = $1 AND kind = 'communications'`, [jobId]);
+    expect(event.details).toMatchObject({ what: 'scan-failed', reason: expect.stringMatching(/outside the allowed scope/) });
+    expect(await db.query(`SELECT 1 FROM scan_chunks WHERE job_id = $1`, [jobId])).toEqual([]);
+  });
+
+  it('starts due trackers and moves their next run', async () => {
+    const seen = await bus.consume({ message: Messages.runRequested, durable: 'test-run-requests' }, async (d) => (runRequests.push(d.envelope.payload), Outcomes.ack()));
+    const due = new Date(Date.now() - 5_000);
+    const ids = await tracker('127.0.0.1', undefined, due);
+    const notDue = await tracker('127.0.0.2', undefined, new Date(Date.now() + 600_000));
+    await app.get(SchedulerLoop).startDueTrackers(new Date());
+    await until(() => runRequests.some((r) => r.trackerId === ids.trackerId));
+    await seen.stop();
+    expect(runRequests.filter((r) => r.trackerId === ids.trackerId)).toHaveLength(1);
+    expect(runRequests.some((r) => r.trackerId === notDue.trackerId)).toBe(false);
+    const [row] = await db.query(`SELECT next_run_at FROM trackers WHERE id = $1`, [ids.trackerId]);
+    expect(new Date(row.next_run_at).getTime()).toBe(due.getTime() + 3_600_000);
+  });
+
+  it('fails a chunk that no worker finished by its deadline, and its job', async () => {
+    const ids = await tracker('127.0.0.1');
+    const jobId = randomUUID();
+    await db.query(`INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at, chunk_count) VALUES ($1, $2, $3, 'manual', 'queued', now(), 1)`, [jobId, ids.trackerId, ids.deviceId]);
+    await db.query(`INSERT INTO scan_chunks (id, job_id, chunk_index, targets, host_count, probe_count, status, queued_at, deadline) VALUES ($1, $2, 0, '["127.0.0.1"]', 1, 10, 'queued', now(), now() - interval '1 second')`, [randomUUID(), jobId]);
+    expect(await app.get(SchedulerLoop).expireLostChunks(new Date())).toBeGreaterThanOrEqual(1);
+    const [job] = await db.query(`SELECT status, error FROM scan_jobs WHERE id = $1`, [jobId]);
+    expect(job).toMatchObject({ status: 'failed', error: expect.stringMatching(/no scanner worker picked the chunk up before its deadline/) });
+  });
+});
