@@ -1,17 +1,8 @@
 import fc from 'fast-check';
-import { DomainError } from '@portolan/contracts';
 import { buildPortSet, parsePortList } from './port-spec.parser';
 import type { PortRule } from './port-spec.model';
+import { errorOf } from './test/domain-error.helper';
 
-function errorOf(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof DomainError) return error;
-    throw error;
-  }
-  throw new Error('expected a DomainError');
-}
 
 describe('parsePortList', () => {
   it('reads single ports, ranges and lists, sorted and merged', () => {

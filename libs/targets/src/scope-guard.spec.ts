@@ -1,18 +1,9 @@
 import fc from 'fast-check';
-import { DomainError } from '@portolan/contracts';
 import { DEFAULT_SCOPE, ScopeGuard } from './scope-guard';
 import { parseTargetSpec } from './target-spec.parser';
 import { ipv4ToString } from './ipv4';
+import { errorOf } from './test/domain-error.helper';
 
-function errorOf(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof DomainError) return error;
-    throw error;
-  }
-  throw new Error('expected a DomainError');
-}
 
 describe('ScopeGuard', () => {
   const loopback = new ScopeGuard(DEFAULT_SCOPE);

@@ -1,20 +1,11 @@
 import fc from 'fast-check';
-import { DomainError } from '@portolan/contracts';
 import { parseTargetSpec } from './target-spec.parser';
 import { countHosts } from './target-spec.model';
 import { formatTargetSpec, listHosts } from './target-spec.format';
 import { ipv4FromString } from './ipv4';
 import { specCase } from './test/target-arbitraries';
+import { errorOf } from './test/domain-error.helper';
 
-function errorOf(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof DomainError) return error;
-    throw error;
-  }
-  throw new Error('expected a DomainError');
-}
 
 const v4 = (from: string, to = from) => ({ kind: 'ipv4', from: ipv4FromString(from), to: ipv4FromString(to) });
 
