@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from './api.client';
@@ -6,7 +6,10 @@ import { LoopbackListeners } from './loopback.listeners';
 import { runPortChangeScenario } from './port-change.scenario';
 import { freePort, ServiceProcess } from './service.process';
 
-/** All-in-one mode (`npm start`): one process, embedded PGlite, in-process bus. */
+/**
+ * All-in-one mode as `npm start` runs it: one process, embedded PGlite, in-process bus, HTTPS
+ * with the self-signed certificate the hub generates on first start (trusted here by pinning it).
+ */
 describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
   const listeners = new LoopbackListeners();
   const dataDir = mkdtempSync(join(tmpdir(), 'portolan-aio-'));
@@ -17,13 +20,15 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
     const port = await freePort();
     hub = new ServiceProcess('hub', 'hub', {
       PORTOLAN_DATA_DIR: dataDir,
-      GATEWAY_PLAIN_HTTP: 'true',
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_PORT: String(port),
       SCHEDULER_TICK_MS: '500',
     });
-    api = new ApiClient(`http://127.0.0.1:${port}/api`);
-    await api.waitForHealth(90_000);
+    await hub.waitForLog('gateway listening', 90_000);
+    const certFile = join(dataDir, 'tls', 'gateway.crt');
+    expect(existsSync(certFile)).toBe(true);
+    api = new ApiClient(`https://127.0.0.1:${port}/api`, readFileSync(certFile));
+    await api.waitForHealth(30_000);
   }, 120_000);
 
   afterAll(async () => {
@@ -102,6 +107,11 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
       expect(huge.body.error).toMatchObject({ code: 'body_too_large', message: expect.stringMatching(/exceeds the limit/) });
       expect(await count('/sites')).toBe(before);
     });
+  });
+
+  it('refuses a client that does not trust its certificate', async () => {
+    const untrusting = new ApiClient(api.baseUrl);
+    await expect(untrusting.get('/health')).rejects.toThrow(/self[- ]signed/i);
   });
 
   it('serves its OpenAPI document', async () => {

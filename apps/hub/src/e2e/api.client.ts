@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { sleep } from './service.process';
 
 export interface ApiResponse<T = Record<string, unknown>> {
@@ -5,22 +7,47 @@ export interface ApiResponse<T = Record<string, unknown>> {
   body: T;
 }
 
-/** A small client of the REST API for tests (plain HTTP on loopback). */
+/**
+ * A small client of the REST API for tests. Over HTTPS it trusts exactly the certificate it is
+ * given (the hub's self-signed one), with normal host name verification.
+ */
 export class ApiClient {
-  constructor(readonly baseUrl: string) {}
+  constructor(
+    readonly baseUrl: string,
+    private readonly ca?: Buffer,
+  ) {}
 
-  async get<T = Record<string, unknown>>(path: string): Promise<ApiResponse<T>> {
-    const response = await fetch(`${this.baseUrl}${path}`);
-    return { status: response.status, body: (await response.json()) as T };
+  get<T = Record<string, unknown>>(path: string): Promise<ApiResponse<T>> {
+    return this.send<T>('GET', path);
   }
 
-  async post<T = Record<string, unknown>>(path: string, body: unknown, raw = false): Promise<ApiResponse<T>> {
-    const response = await fetch(`${this.baseUrl}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: raw ? String(body) : JSON.stringify(body),
+  post<T = Record<string, unknown>>(path: string, body: unknown, raw = false): Promise<ApiResponse<T>> {
+    return this.send<T>('POST', path, raw ? String(body) : JSON.stringify(body));
+  }
+
+  private send<T>(method: string, path: string, body?: string): Promise<ApiResponse<T>> {
+    const url = new URL(`${this.baseUrl}${path}`);
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        url,
+        { method, headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, ca: this.ca, timeout: 30_000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            try {
+              resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as T });
+            } catch (error) {
+              reject(error);
+            }
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
+      req.on('error', reject);
+      req.end(body);
     });
-    return { status: response.status, body: (await response.json()) as T };
   }
 
   async waitForHealth(timeoutMs = 60_000): Promise<void> {
