@@ -43,6 +43,8 @@ export const scannerShape = {
   concurrency: { env: 'SCANNER_CONCURRENCY', schema: fields.positiveInt(1) },
   /** How often a busy worker tells JetStream it is still working on a chunk. */
   heartbeatMs: { env: 'SCANNER_HEARTBEAT_MS', schema: fields.positiveInt(5000) },
+  /** Results larger than this travel in several messages (NATS allows 1 MiB by default). */
+  maxResultBytes: { env: 'SCANNER_MAX_RESULT_BYTES', schema: z.coerce.number().int().min(16_384).default(512 * 1024) },
 };
 export type ScannerConfig = ReturnType<typeof loadScannerConfig>;
 export const loadScannerConfig = (env?: Env) => loadConfig(scannerShape, env);

@@ -150,6 +150,24 @@ describe('ResultApplier (Postgres)', () => {
     expect(await ports(ids.trackerId)).toEqual(['127.0.0.31 tcp/40001', '127.0.0.32 tcp/40002']);
   });
 
+  it('settles a chunk whose result came in several parts only when every part has arrived', async () => {
+    const ids = await fixture();
+    const run = await ids.job();
+    const scanId = randomUUID();
+    const whole = result(ids, run.jobId, run.chunkIds[0], [['127.0.0.31', 'up', [40001]], ['127.0.0.32', 'up', [40002]], ['127.0.0.33', 'down', []]]);
+    const part = (index: number, hosts: typeof whole.hosts): ScanCompleted => ({ ...whole, hosts, scanId, part: { index, count: 2 } });
+    const chunkStatus = async () => (await db.query(`SELECT status FROM scan_chunks WHERE id = $1`, [run.chunkIds[0]]))[0].status;
+
+    await applier.applyCompleted(randomUUID(), part(0, whole.hosts.slice(0, 1)));
+    await applier.applyCompleted(randomUUID(), part(0, whole.hosts.slice(0, 1))); // the same part published twice
+    expect(await chunkStatus()).toBe('running');
+    await applier.applyCompleted(randomUUID(), part(1, whole.hosts.slice(1)));
+    expect(await chunkStatus()).toBe('done');
+    const [job] = await db.query(`SELECT status, hosts_up FROM scan_jobs WHERE id = $1`, [run.jobId]);
+    expect(job).toEqual({ status: 'succeeded', hosts_up: 2 });
+    expect(await ports(ids.trackerId)).toEqual(['127.0.0.31 tcp/40001', '127.0.0.32 tcp/40002']);
+  });
+
   it('ignores a result older than the one already applied', async () => {
     const ids = await fixture();
     const newer = await ids.job();

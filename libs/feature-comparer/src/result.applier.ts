@@ -5,7 +5,7 @@ import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
 import { Messages, ScanCompleted, ScanFailed } from '@portolan/contracts';
 import { Item, PORT_ITEM_TYPE, portItemsFromHosts } from '@portolan/diff';
 import { Logger } from '@portolan/logging';
-import { BaselineEntity, CurrentItemEntity, EventEntity, ScanChunkEntity } from '@portolan/persistence';
+import { BaselineEntity, CurrentItemEntity, EventEntity, ResultPartsRecord, ScanChunkEntity } from '@portolan/persistence';
 import { BUS, claimMessage, DATA_SOURCE, EventRecorder, LOGGER, NewEvent, ScanJobLedger } from '@portolan/platform';
 import { portSetContains, Protocol } from '@portolan/targets';
 import { HostChange, planBaselineChanges } from './baseline.plan';
@@ -71,6 +71,8 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       if (plan.staleHosts.length) this.logger.info({ jobId: job.id, hosts: plan.staleHosts.length }, 'hosts skipped: a newer observation was already applied');
       const now = new Date();
       const events = await this.writeChanges(manager, result, plan.changes, tracker[0].send_baseline_events, observedAt, now);
+      const hostsUp = await this.countPart(manager, chunk, result, upHosts.length);
+      if (hostsUp === undefined) return events; // more parts of this result to come
       await this.ledger.settleChunk(manager, job, chunk, {
         worker: result.worker,
         engine: result.engine,
@@ -78,7 +80,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
         args: result.args,
         startedAt: observedAt,
         finishedAt: new Date(result.finishedAt),
-        hostsUp: upHosts.length,
+        hostsUp,
       });
       return [...events, ...(await this.ledger.finishIfComplete(manager, job, now))];
     });
@@ -102,6 +104,26 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     });
     await this.events.announce(rows);
     return Outcomes.ack();
+  }
+
+  /**
+   * Records one part of a multi-part result. Returns the chunk's hosts-up count once every part
+   * of the scan attempt has arrived, undefined while parts are missing. A part of a newer
+   * attempt (the chunk was scanned again after a worker died) restarts the count.
+   */
+  private async countPart(manager: EntityManager, chunk: ScanChunkEntity, result: ScanCompleted, hostsUp: number): Promise<number | undefined> {
+    const part = result.part ?? { index: 0, count: 1 };
+    if (part.count === 1) return hostsUp;
+    const scanId = result.scanId ?? result.chunkId;
+    const state: ResultPartsRecord =
+      chunk.resultParts?.scanId === scanId ? chunk.resultParts : { scanId, count: part.count, seen: [], hostsUp: 0 };
+    if (!state.seen.includes(part.index)) {
+      state.seen.push(part.index);
+      state.hostsUp += hostsUp;
+    }
+    if (state.seen.length >= state.count) return state.hostsUp;
+    await manager.update(ScanChunkEntity, chunk.id, { resultParts: state, status: 'running' });
+    return undefined;
   }
 
   private async loadBaselines(manager: EntityManager, trackerId: string, hosts: string[]) {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Bus, ConsumerHandle, Delivery, Outcome, Outcomes, retryDelayMs } from '@portolan/bus';
 import { isDomainError, Messages, ScanCompleted, ScanRequested } from '@portolan/contracts';
@@ -5,12 +6,13 @@ import { PlatformConfig, ScannerConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { defaultTcpTechnique, ScanEngine, ScanOutcome, scanFailureReason, selectScanEngine } from '@portolan/nmap';
 import { BUS, LOGGER, PLATFORM_CONFIG } from '@portolan/platform';
+import { splitResult } from './result.splitter';
 
 export const SCANNER_CONFIG = Symbol('portolan.scanner-config');
 /** All sites: the all-in-one hub's scanner serves every site's subject. */
 export const ALL_SITES = '*';
 /** Failures worth another attempt on another delivery; the rest are final at once. */
-const FINAL_REASONS = new Set(['timeout', 'no_hosts', 'cancelled']);
+const FINAL_REASONS = new Set(['timeout', 'no_hosts', 'cancelled', 'result_too_large']);
 const MAX_ATTEMPTS = 3;
 
 /**
@@ -90,8 +92,9 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
           progress(Math.min(99, Math.max(p.percent, (p.hostsDone / job.hostCount) * 100)), p.hostsDone);
         },
       );
-      await this.bus.publish(Messages.scanCompleted, this.toResult(job, outcome), { correlationId: job.jobId });
-      log.info({ durationMs: outcome.durationMs, hostsUp: outcome.hostsUp, hostsTotal: outcome.hostsTotal }, 'scan finished');
+      const parts = splitResult(this.toResult(job, outcome), randomUUID(), this.config.maxResultBytes);
+      for (const part of parts) await this.bus.publish(Messages.scanCompleted, part, { correlationId: job.jobId });
+      log.info({ durationMs: outcome.durationMs, hostsUp: outcome.hostsUp, hostsTotal: outcome.hostsTotal, parts: parts.length }, 'scan finished');
       return Outcomes.ack();
     } catch (error) {
       if (controller.signal.aborted) return Outcomes.nak(0); // shutting down: let another worker have it
@@ -121,7 +124,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
     }
   }
 
-  private toResult(job: ScanRequested, outcome: ScanOutcome): ScanCompleted {
+  private toResult(job: ScanRequested, outcome: ScanOutcome): Omit<ScanCompleted, 'scanId' | 'part'> {
     return {
       jobId: job.jobId,
       chunkId: job.chunkId,

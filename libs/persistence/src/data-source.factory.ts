@@ -15,6 +15,7 @@ import { ScanJobEntity } from './entities/scan-job.entity';
 import { SiteEntity } from './entities/site.entity';
 import { TrackerEntity } from './entities/tracker.entity';
 import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-schema.migration';
+import { ChunkResultParts1763900000000 } from './migrations/1763900000000-chunk-result-parts.migration';
 
 export const ENTITIES = [
   SiteEntity,
@@ -29,7 +30,7 @@ export const ENTITIES = [
   InboxEntity,
   LeaderLeaseEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763800000000];
+export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000];
 export const MIGRATIONS_TABLE = 'portolan_migrations';
 
 export interface DatabaseOptions {

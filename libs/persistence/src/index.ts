@@ -11,7 +11,7 @@ export type { EventKindRecord } from './entities/event.entity';
 export { InboxEntity } from './entities/inbox.entity';
 export { LeaderLeaseEntity } from './entities/leader-lease.entity';
 export { ScanChunkEntity } from './entities/scan-chunk.entity';
-export type { ScanChunkStatus } from './entities/scan-chunk.entity';
+export type { ResultPartsRecord, ScanChunkStatus } from './entities/scan-chunk.entity';
 export { ScanJobEntity } from './entities/scan-job.entity';
 export type { ScanJobStatus } from './entities/scan-job.entity';
 export { SiteEntity } from './entities/site.entity';

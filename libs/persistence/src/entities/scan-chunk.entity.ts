@@ -2,6 +2,14 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 export type ScanChunkStatus = 'queued' | 'running' | 'done' | 'failed';
 
+/** Parts of one scan attempt's result applied so far (results too large for one message). */
+export interface ResultPartsRecord {
+  scanId: string;
+  count: number;
+  seen: number[];
+  hostsUp: number;
+}
+
 @Entity({ name: 'scan_chunks' })
 @Index('scan_chunks_job_idx', ['jobId', 'index'], { unique: true })
 @Index('scan_chunks_open_idx', ['status', 'deadline'])
@@ -24,4 +32,5 @@ export class ScanChunkEntity {
   @Column({ name: 'finished_at', type: 'timestamptz', nullable: true }) finishedAt!: Date | null;
   @Column({ type: 'timestamptz' }) deadline!: Date;
   @Column({ type: 'text', nullable: true }) error!: string | null;
+  @Column({ name: 'result_parts', type: 'jsonb', nullable: true }) resultParts!: ResultPartsRecord | null;
 }

@@ -5,6 +5,8 @@ import { defineMessage } from '../message-definition';
 /**
  * The complete observation set of one chunk. `coverage` is what was looked at: the ports, and
  * through `hosts` (with their state) the hosts. Only hosts that were `up` are comparable.
+ * A result too large for one message travels in `part.count` messages of one `scanId`, each
+ * complete for the hosts it carries; the chunk is done when every part has arrived.
  */
 export const ScanCompletedSchema = z.object({
   jobId: UuidSchema,
@@ -20,6 +22,11 @@ export const ScanCompletedSchema = z.object({
   durationMs: z.number().int().min(0),
   coverage: z.object({ ports: PortSetSchema }),
   hosts: z.array(HostObservationSchema).max(65536),
+  scanId: UuidSchema.optional(),
+  part: z
+    .object({ index: z.number().int().min(0), count: z.number().int().min(1).max(10_000) })
+    .refine((p) => p.index < p.count, 'part.index must be below part.count')
+    .optional(),
 });
 export type ScanCompleted = z.infer<typeof ScanCompletedSchema>;
 
