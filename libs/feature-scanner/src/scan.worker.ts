@@ -5,7 +5,8 @@ import { isDomainError, Messages, ScanCompleted, ScanRequested } from '@portolan
 import { PlatformConfig, ScannerConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { defaultTcpTechnique, ScanEngine, ScanOutcome, scanFailureReason, selectScanEngine } from '@portolan/nmap';
-import { BUS, LOGGER, PLATFORM_CONFIG } from '@portolan/platform';
+import { BUS, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
+import { parseTargetSpec, ScopeGuard } from '@portolan/targets';
 import { splitResult } from './result.splitter';
 
 export const SCANNER_CONFIG = Symbol('portolan.scanner-config');
@@ -32,6 +33,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SCANNER_CONFIG) private readonly config: ScannerConfig,
     @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
+    @Inject(SCOPE_GUARD) private readonly scope: ScopeGuard,
   ) {}
 
   get worker(): string {
@@ -81,6 +83,8 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
         { route: job.jobId },
       );
     try {
+      // The worker's own scope guard, whatever the hub asked: a site scans only what it allows.
+      this.scope.check(parseTargetSpec(job.targets.join(' ')));
       progress(0, 0);
       const technique = job.tcpTechnique === 'auto' ? defaultTcpTechnique(engine) : job.tcpTechnique;
       log.info({ engine: engine.name, technique, targets: job.targets.length, hosts: job.hostCount }, 'scan started');

@@ -1,0 +1,77 @@
+import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
+import { createServer, Server } from 'node:net';
+import { INestApplicationContext, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Bus, Outcomes } from '@portolan/bus';
+import { loadPlatformConfig } from '@portolan/config';
+import { Messages, ScanCompleted, ScanFailed, ScanRequested } from '@portolan/contracts';
+import { BUS, PlatformModule } from '@portolan/platform';
+import { ScannerModule } from './scanner.module';
+
+/** A scanner worker with real nmap, fed through the in-process bus (PGlite in memory). */
+describe('ScanWorker', () => {
+  let app: INestApplicationContext;
+  let bus: Bus;
+  let listener: Server;
+  const completed: ScanCompleted[] = [];
+  const failed: ScanFailed[] = [];
+
+  beforeAll(async () => {
+    listener = createServer((s) => s.destroy());
+    await new Promise<void>((resolve) => listener.listen(40077, '127.0.0.41', resolve));
+    const config = loadPlatformConfig({ PORTOLAN_DATA_DIR: 'memory://', LOG_LEVEL: 'silent', PORTOLAN_SCOPE_ALLOW: '127.0.0.40/29' });
+    @Module({ imports: [PlatformModule.forRoot({ service: 'scanner-test', version: 'test', config }), ScannerModule.forRoot({ site: 'lab' })] })
+    class TestModule {}
+    app = await NestFactory.createApplicationContext(TestModule, { logger: false });
+    bus = app.get(BUS);
+    await bus.consume({ message: Messages.scanCompleted, durable: 'test-results' }, async (d) => (completed.push(d.envelope.payload), Outcomes.ack()));
+    await bus.consume({ message: Messages.scanFailed, durable: 'test-failures' }, async (d) => (failed.push(d.envelope.payload), Outcomes.ack()));
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await new Promise((resolve) => listener.close(resolve));
+  });
+
+  const job = (targets: string[]): ScanRequested => ({
+    jobId: randomUUID(),
+    chunkId: randomUUID(),
+    chunkIndex: 0,
+    chunkCount: 1,
+    trackerId: randomUUID(),
+    deviceId: randomUUID(),
+    site: 'lab',
+    targets,
+    ipv6: false,
+    hostNames: {},
+    hostCount: 2,
+    ports: { tcp: [{ from: 40070, to: 40080 }], udp: [] },
+    tcpTechnique: 'auto',
+    skipHostDiscovery: false,
+    timeoutMs: 60_000,
+    deadline: new Date(Date.now() + 120_000).toISOString(),
+  });
+
+  const until = async (condition: () => boolean) => {
+    for (let i = 0; i < 300 && !condition(); i += 1) await new Promise((r) => setTimeout(r, 50));
+  };
+
+  it('scans its site jobs with nmap and publishes the complete observation set', async () => {
+    const request = job(['127.0.0.41-42']);
+    await bus.publish(Messages.scanRequested, request, { route: 'lab' });
+    await until(() => completed.some((c) => c.chunkId === request.chunkId));
+    const result = completed.find((c) => c.chunkId === request.chunkId);
+    expect(result).toMatchObject({ engine: 'nmap', coverage: { ports: request.ports }, part: { index: 0, count: 1 } });
+    const open = result?.hosts.flatMap((h) => h.ports.filter((p) => p.state === 'open').map((p) => `${h.address}:${p.port}`));
+    expect(open).toEqual(['127.0.0.41:40077']);
+  }, 30_000);
+
+  it('refuses a job outside its own scope guard without scanning', async () => {
+    const request = job(['127.0.0.41', '127.0.0.99']);
+    await bus.publish(Messages.scanRequested, request, { route: 'lab' });
+    await until(() => failed.some((f) => f.chunkId === request.chunkId));
+    expect(failed.find((f) => f.chunkId === request.chunkId)?.error).toMatchObject({ code: 'out_of_scope', message: expect.stringMatching(/127\.0\.0\.99 is outside the allowed scope/) });
+    expect(completed.some((c) => c.chunkId === request.chunkId)).toBe(false);
+  }, 30_000);
+});
