@@ -20,10 +20,39 @@ async function exercise(dataSource: DataSource): Promise<void> {
   await dataSource.query(`INSERT INTO events (id, occurred_at, kind, device_id) VALUES (gen_random_uuid(), now(), 'added', gen_random_uuid())`);
   const [partition] = await dataSource.query(`SELECT tableoid::regclass::text AS p FROM events`);
   expect(partition.p).toBe('events_default');
+  await isolation(dataSource);
   await dataSource.undoLastMigration();
   await dataSource.undoLastMigration();
   const tables = await dataSource.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'devices'`);
   expect(tables).toEqual([]);
+}
+
+/** Concurrent transactions are isolated: row locks wait and a rollback undoes only its own work. */
+async function isolation(dataSource: DataSource): Promise<void> {
+  await dataSource.query(`CREATE TABLE counter (id int PRIMARY KEY, n int NOT NULL)`);
+  await dataSource.query(`INSERT INTO counter VALUES (1, 0)`);
+  await Promise.all(
+    Array.from({ length: 4 }, () =>
+      dataSource.transaction(async (m) => {
+        const [row] = await m.query(`SELECT n FROM counter WHERE id = 1 FOR UPDATE`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await m.query(`UPDATE counter SET n = $1 WHERE id = 1`, [row.n + 1]);
+      }),
+    ),
+  );
+  const failing = dataSource.transaction(async (m) => {
+    await m.query(`INSERT INTO counter VALUES (2, 0)`);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    throw new Error('roll back');
+  });
+  const committing = dataSource.transaction((m) => m.query(`INSERT INTO counter VALUES (3, 0)`));
+  await expect(failing).rejects.toThrow('roll back');
+  await committing;
+  expect(await dataSource.query(`SELECT id, n FROM counter ORDER BY id`)).toEqual([
+    { id: 1, n: 4 },
+    { id: 3, n: 0 },
+  ]);
+  await dataSource.query(`DROP TABLE counter`);
 }
 
 describe('createDataSource + migrate', () => {

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { types } from '@electric-sql/pglite';
 import { DataSource } from 'typeorm';
 import { PGliteDriver } from 'typeorm-pglite';
+import { ExclusivePGlitePool } from './pglite-exclusive.pool';
 import { BaselineEntity } from './entities/baseline.entity';
 import { CredentialEntity } from './entities/credential.entity';
 import { CurrentItemEntity } from './entities/current-item.entity';
@@ -61,18 +62,24 @@ export function createDataSource(options: DatabaseOptions): DataSource {
   }
   const dataDir = options.dataDir.startsWith('memory://') ? options.dataDir : resolve(options.dataDir);
   if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-  const driver = new PGliteDriver({
+  // The driver's constructor configures the one PGlite instance; its pool is replaced by one
+  // that lends the single session to one holder at a time (see ExclusivePGlitePool).
+  new PGliteDriver({
     dataDir,
     // node-postgres returns INT8 as text; so must PGlite, or counts differ in type by backend.
     parsers: { [types.INT8]: (value: string) => value },
-  }).driver;
+  });
+  const driver = { Pool: ExclusivePGlitePool };
   return new DataSource({ ...common, driver, installExtensions: false, uuidExtension: 'pgcrypto', extra: { max: 1 } });
 }
 
 /**
  * Runs pending migrations under an advisory lock, so replicas starting together do not race.
+ * PGlite serves one process and one session, so there is nobody to race and no second session
+ * to take the lock from.
  */
 export async function migrate(dataSource: DataSource): Promise<string[]> {
+  if (isEmbedded(dataSource)) return (await dataSource.runMigrations({ transaction: 'each' })).map((m) => m.name);
   const runner = dataSource.createQueryRunner();
   await runner.connect();
   try {
@@ -86,4 +93,8 @@ export async function migrate(dataSource: DataSource): Promise<string[]> {
   } finally {
     await runner.release();
   }
+}
+
+function isEmbedded(dataSource: DataSource): boolean {
+  return (dataSource.options as { driver?: { Pool?: unknown } }).driver?.Pool === ExclusivePGlitePool;
 }
