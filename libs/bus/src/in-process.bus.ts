@@ -6,7 +6,12 @@ interface Stored {
   readonly seq: number;
   readonly subject: string;
   readonly data: Uint8Array;
+  readonly at: number;
 }
+
+/** Memory bounds of the in-process streams (the hub runs for months). */
+const MAX_STREAM_MESSAGES = 10_000;
+const DUPLICATE_WINDOW_MS = 2 * 60_000;
 
 interface Pending {
   readonly stored: Stored;
@@ -25,9 +30,20 @@ interface Worker {
 
 class StreamLog {
   readonly messages: Stored[] = [];
-  readonly ids = new Set<string>();
+  /** Message ids seen within the duplicate window, oldest first. */
+  readonly ids = new Map<string, number>();
   seq = 0;
   constructor(readonly definition: StreamDefinition) {}
+
+  rememberId(id: string, now: number): boolean {
+    for (const [old, at] of this.ids) {
+      if (now - at < DUPLICATE_WINDOW_MS) break;
+      this.ids.delete(old);
+    }
+    if (this.ids.has(id)) return false;
+    this.ids.set(id, now);
+    return true;
+  }
 }
 
 class DurableState {
@@ -71,10 +87,11 @@ export class InProcessBus implements Bus {
     const envelope = seal(message, payload, this.producer, options.correlationId, options.messageId);
     const subject = subjectFor(message, options.route);
     const log = this.streamLog(streamOf(message).name);
-    if (log.ids.has(envelope.id)) return envelope;
-    log.ids.add(envelope.id);
+    const now = Date.now();
+    if (!log.rememberId(envelope.id, now)) return envelope;
     log.seq += 1;
-    log.messages.push({ seq: log.seq, subject, data: encode(envelope) });
+    log.messages.push({ seq: log.seq, subject, data: encode(envelope), at: now });
+    this.trim(log, now);
     for (const durable of this.durables.values()) if (durable.stream === log) this.pump(durable);
     return envelope;
   }
@@ -160,6 +177,11 @@ export class InProcessBus implements Bus {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Messages a stream holds now (for tests and diagnostics). */
+  storedMessages(stream: string): number {
+    return this.streamLog(stream).messages.length;
   }
 
   async health(): Promise<BusHealth> {
@@ -248,11 +270,31 @@ export class InProcessBus implements Bus {
     state.pending.delete(pending.stored.seq);
     if (state.stream.definition.retention === 'workqueue') {
       const index = state.stream.messages.indexOf(pending.stored);
-      if (index >= 0) {
-        state.stream.messages.splice(index, 1);
-        for (const durable of this.durables.values()) if (durable.stream === state.stream && durable.cursor > index) durable.cursor -= 1;
-      }
+      if (index >= 0) this.remove(state.stream, index);
     }
+    this.trim(state.stream, Date.now());
+  }
+
+  /**
+   * Drops from the head of a stream what no one needs: messages every consumer of the stream has
+   * settled, and beyond those whatever is over the stream's age or the count bound (as JetStream
+   * limits would). A message still being delivered keeps its own reference and is unaffected.
+   */
+  private trim(log: StreamLog, now: number): void {
+    const durables = [...this.durables.values()].filter((d) => d.stream === log);
+    const maxAgeMs = log.definition.maxAgeSeconds * 1000;
+    while (log.messages.length > 0) {
+      const head = log.messages[0];
+      const settledByAll = durables.length > 0 && durables.every((d) => d.cursor > 0 && !d.pending.has(head.seq));
+      const overLimit = log.messages.length > MAX_STREAM_MESSAGES || now - head.at > maxAgeMs;
+      if (!settledByAll && !overLimit) return;
+      this.remove(log, 0);
+    }
+  }
+
+  private remove(log: StreamLog, index: number): void {
+    log.messages.splice(index, 1);
+    for (const durable of this.durables.values()) if (durable.stream === log && durable.cursor > index) durable.cursor -= 1;
   }
 
   private async deliver<M extends AnyMessage>(

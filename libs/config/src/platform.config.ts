@@ -6,7 +6,7 @@ import { Env, fields, loadConfig, secret } from './env.loader';
 export const platformShape = {
   databaseUrl: { env: 'DATABASE_URL', schema: secret(fields.url(['postgres', 'postgresql'])) },
   dataDir: { env: 'PORTOLAN_DATA_DIR', schema: fields.text('./data') },
-  natsUrl: { env: 'NATS_URL', schema: fields.url(['nats', 'tls']) },
+  natsUrl: { env: 'NATS_URL', schema: secret(fields.url(['nats', 'tls'])) },
   logLevel: { env: 'LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') },
   instance: { env: 'PORTOLAN_INSTANCE', schema: fields.text(`${hostname()}-${process.pid}`) },
   scopeAllow: { env: 'PORTOLAN_SCOPE_ALLOW', schema: fields.text('127.0.0.0/8, ::1/128') },
@@ -29,7 +29,9 @@ export const loadGatewayConfig = (env?: Env) => loadConfig(gatewayShape, env);
 export const schedulerShape = {
   tickMs: { env: 'SCHEDULER_TICK_MS', schema: fields.positiveInt(2000) },
   chunkMaxHosts: { env: 'SCHEDULER_CHUNK_MAX_HOSTS', schema: fields.positiveInt(256) },
-  /** Chunk deadline = base + per-probe allowance; past it, the chunk is failed. */
+  /** A chunk no worker has started within this time fails (workers busy, or none at the site). */
+  chunkQueueTimeoutMs: { env: 'SCHEDULER_CHUNK_QUEUE_TIMEOUT_MS', schema: fields.positiveInt(6 * 3_600_000) },
+  /** Run timeout of a started chunk = base + per-probe allowance; past it, the chunk is failed. */
   chunkTimeoutBaseMs: { env: 'SCHEDULER_CHUNK_TIMEOUT_BASE_MS', schema: fields.positiveInt(10 * 60_000) },
   chunkTimeoutPerProbeMs: { env: 'SCHEDULER_CHUNK_TIMEOUT_PER_PROBE_MS', schema: z.coerce.number().min(0).default(5) },
   defaultSite: { env: 'PORTOLAN_DEFAULT_SITE', schema: fields.text('default') },

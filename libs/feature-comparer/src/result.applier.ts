@@ -109,14 +109,17 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
   /**
    * Records one part of a multi-part result. Returns the chunk's hosts-up count once every part
    * of the scan attempt has arrived, undefined while parts are missing. A part of a newer
-   * attempt (the chunk was scanned again after a worker died) restarts the count.
+   * attempt (the chunk was scanned again after a worker died) restarts the count; a part of an
+   * older attempt does not count (its hosts were still applied, as any observation is).
    */
   private async countPart(manager: EntityManager, chunk: ScanChunkEntity, result: ScanCompleted, hostsUp: number): Promise<number | undefined> {
     const part = result.part ?? { index: 0, count: 1 };
     if (part.count === 1) return hostsUp;
     const scanId = result.scanId ?? result.chunkId;
+    const recorded = chunk.resultParts;
+    if (recorded && recorded.scanId !== scanId && Date.parse(recorded.startedAt) > Date.parse(result.startedAt)) return undefined; // an older attempt
     const state: ResultPartsRecord =
-      chunk.resultParts?.scanId === scanId ? chunk.resultParts : { scanId, count: part.count, seen: [], hostsUp: 0 };
+      recorded?.scanId === scanId ? recorded : { scanId, startedAt: result.startedAt, count: part.count, seen: [], hostsUp: 0 };
     if (!state.seen.includes(part.index)) {
       state.seen.push(part.index);
       state.hostsUp += hostsUp;

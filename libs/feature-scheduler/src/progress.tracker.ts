@@ -9,6 +9,9 @@ import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
  * Keeps chunk and job progress current from the workers' live progress messages (core NATS,
  * so some may be lost; the result is what settles a chunk). Updates only chunks still open.
  */
+/** Room past a chunk's scan timeout for a redelivery to another worker after one died. */
+const RUN_GRACE_MS = 120_000;
+
 @Injectable()
 export class ProgressTracker implements OnApplicationBootstrap, OnModuleDestroy {
   private subscription?: ConsumerHandle;
@@ -31,10 +34,15 @@ export class ProgressTracker implements OnApplicationBootstrap, OnModuleDestroy 
 
   async record(progress: ScanProgress): Promise<void> {
     await this.db.query(
+      // The first progress of a chunk starts its run timeout (the scan's own timeout plus grace
+      // for a redelivery after a worker died); until then it had only its queue deadline.
       `UPDATE scan_chunks SET status = 'running', progress = GREATEST(progress, $2), hosts_done = GREATEST(hosts_done, $3),
-              worker = $4, engine = $5, started_at = COALESCE(started_at, $6)
+              worker = $4, engine = $5, started_at = COALESCE(started_at, $6),
+              deadline = CASE WHEN started_at IS NULL
+                THEN $6::timestamptz + (COALESCE((request->>'timeoutMs')::bigint, 600000) + $7) * interval '1 millisecond'
+                ELSE deadline END
         WHERE id = $1 AND status IN ('queued', 'running')`,
-      [progress.chunkId, progress.percent, progress.hostsDone, progress.worker, progress.engine, progress.startedAt],
+      [progress.chunkId, progress.percent, progress.hostsDone, progress.worker, progress.engine, progress.startedAt, RUN_GRACE_MS],
     );
     await this.db.query(
       `UPDATE scan_jobs SET status = 'running', started_at = LEAST(COALESCE(started_at, $2), $2)

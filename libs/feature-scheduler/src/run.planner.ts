@@ -5,8 +5,9 @@ import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
 import { DomainError, isDomainError, Messages, RunRequested, ScanRequested } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { DeviceEntity, ScanChunkEntity, ScanJobEntity, SiteEntity, TrackerEntity } from '@portolan/persistence';
-import { BUS, claimMessage, DATA_SOURCE, EventRecorder, LOGGER, SCOPE_GUARD, ScanJobLedger } from '@portolan/platform';
+import { BUS, DATA_SOURCE, EventRecorder, LOGGER, SCOPE_GUARD, ScanJobLedger } from '@portolan/platform';
 import { chunkTargets, countHosts, countPorts, parseTargetSpec, resolveHostnames, ScopeGuard, toNmapTargets } from '@portolan/targets';
+import { ChunkDispatcher } from './chunk.dispatcher';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
 const CONSUMER = 'scheduler-run-requests';
@@ -29,11 +30,12 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
     private readonly ledger: ScanJobLedger,
     private readonly events: EventRecorder,
+    private readonly dispatcher: ChunkDispatcher,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     this.consumer = await this.bus.consume({ message: Messages.runRequested, durable: CONSUMER, concurrency: 2, ackWaitMs: 60_000 }, (d) =>
-      this.plan(d.envelope.id, d.envelope.payload),
+      this.plan(d.envelope.payload),
     );
   }
 
@@ -41,12 +43,12 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
     await this.consumer?.stop();
   }
 
-  async plan(messageId: string, request: RunRequested): Promise<Outcome> {
+  async plan(request: RunRequested): Promise<Outcome> {
     const now = new Date();
+    // Planning is idempotent by the job's status: only a pending job is planned, once.
     const planned = await this.db.transaction(async (manager) => {
-      if (!(await claimMessage(manager, messageId, CONSUMER))) return { publish: [] as ScanRequested[], site: '', failed: [] };
       const job = await this.ledger.lockJob(manager, request.jobId);
-      if (!job || job.status !== 'pending') return { publish: [], site: '', failed: [] };
+      if (!job || job.status !== 'pending') return { publish: [] as ScanRequested[], site: '', failed: [] };
       try {
         return await this.createChunks(manager, job, now);
       } catch (error) {
@@ -56,10 +58,7 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
       }
     });
     await this.events.announce(planned.failed);
-    for (const chunk of planned.publish) {
-      // The chunk id is the message id: re-publishing after a crash stores it once.
-      await this.bus.publish(Messages.scanRequested, chunk, { route: planned.site, messageId: chunk.chunkId, correlationId: chunk.jobId });
-    }
+    await this.dispatcher.dispatch(planned.publish);
     if (planned.publish.length) this.logger.info({ jobId: request.jobId, chunks: planned.publish.length, site: planned.site }, 'scan planned');
     return Outcomes.ack();
   }
@@ -84,7 +83,8 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
       const hostCount = countHosts(spec);
       const probeCount = hostCount * portCount;
       const timeoutMs = Math.round(this.config.chunkTimeoutBaseMs + probeCount * this.config.chunkTimeoutPerProbeMs);
-      const deadline = new Date(now.getTime() + timeoutMs + 60_000);
+      // Until a worker starts it, a chunk waits in its site's queue; the run timeout starts then.
+      const deadline = new Date(now.getTime() + this.config.chunkQueueTimeoutMs);
       const chunkId = randomUUID();
       const targets = toNmapTargets(spec.entries);
       rows.push(
@@ -121,6 +121,7 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
         deadline: deadline.toISOString(),
       });
     });
+    rows.forEach((row, index) => (row.request = messages[index]));
     await manager.save(ScanChunkEntity, rows, { chunk: 200 });
     await manager.update(ScanJobEntity, job.id, {
       status: 'queued',

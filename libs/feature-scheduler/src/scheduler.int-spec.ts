@@ -8,6 +8,9 @@ import { loadPlatformConfig } from '@portolan/config';
 import { Messages, RunRequested, ScanRequested } from '@portolan/contracts';
 import { createTestDatabase } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, PlatformModule } from '@portolan/platform';
+import { EventRecorder } from '@portolan/platform';
+import { ChunkDispatcher } from './chunk.dispatcher';
+import { ProgressTracker } from './progress.tracker';
 import { RunPlanner } from './run.planner';
 import { SchedulerLoop } from './scheduler.loop';
 import { SchedulerModule } from './scheduler.module';
@@ -41,7 +44,7 @@ describe('scheduler (Postgres)', () => {
   });
 
   async function tracker(address: string, site?: string, nextRunAt: Date | null = null) {
-    const [siteRow] = site ? await db.query(`INSERT INTO sites (name) VALUES ($1) RETURNING id`, [site]) : [{ id: null }];
+    const [siteRow] = site ? await db.query(`INSERT INTO sites (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`, [site]) : [{ id: null }];
     const [device] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count, site_id) VALUES ('d', 'network', $1, $1, 5, $2) RETURNING id`, [address, siteRow.id]);
     const [row] = await db.query(
       `INSERT INTO trackers (name, device_id, type, mode, port_rules, port_set, schedule, send_baseline_events, tcp_technique, next_run_at)
@@ -61,13 +64,12 @@ describe('scheduler (Postgres)', () => {
     for (let i = 0; i < 100 && !condition(); i += 1) await new Promise((r) => setTimeout(r, 20));
   };
 
-  it('splits a network scan into chunks published to the site subject, once per request', async () => {
+  it('splits a network scan into chunks published to the site subject, once per job', async () => {
     const ids = await tracker('127.0.0.1-5', 'branch-1');
     const jobId = await pendingJob(ids);
     const request = { jobId, trackerId: ids.trackerId, trigger: 'manual' as const, requestedAt: new Date().toISOString() };
-    const messageId = randomUUID();
-    await app.get(RunPlanner).plan(messageId, request);
-    await app.get(RunPlanner).plan(messageId, request);
+    await app.get(RunPlanner).plan(request);
+    await app.get(RunPlanner).plan(request);
     await until(() => scanJobs.filter((j) => j.jobId === jobId).length >= 3);
     const mine = scanJobs.filter((j) => j.jobId === jobId).sort((a, b) => a.chunkIndex - b.chunkIndex);
     expect(mine.map((j) => j.targets)).toEqual([['127.0.0.1-2'], ['127.0.0.3-4'], ['127.0.0.5']]);
@@ -79,7 +81,7 @@ describe('scheduler (Postgres)', () => {
   it('fails a run whose device now lies outside the scope guard, with a communications event', async () => {
     const ids = await tracker('127.0.0.1 10.9.8.7');
     const jobId = await pendingJob(ids);
-    await app.get(RunPlanner).plan(randomUUID(), { jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
+    await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
     const [job] = await db.query(`SELECT status, error FROM scan_jobs WHERE id = $1`, [jobId]);
     expect(job).toMatchObject({ status: 'failed', error: expect.stringMatching(/10\.9\.8\.7 is outside the allowed scope/) });
     const [event] = await db.query(`SELECT details FROM events WHERE job_id = $1 AND kind = 'communications'`, [jobId]);
@@ -109,5 +111,50 @@ describe('scheduler (Postgres)', () => {
     expect(await app.get(SchedulerLoop).expireLostChunks(new Date())).toBeGreaterThanOrEqual(1);
     const [job] = await db.query(`SELECT status, error FROM scan_jobs WHERE id = $1`, [jobId]);
     expect(job).toMatchObject({ status: 'failed', error: expect.stringMatching(/no scanner worker picked the chunk up before its deadline/) });
+  });
+
+  it('recovers what was committed but never published: run requests, chunk jobs, event announcements', async () => {
+    const seen = await bus.consume({ message: Messages.runRequested, durable: 'test-run-requests-2' }, async (d) => (runRequests.push(d.envelope.payload), Outcomes.ack()));
+    const ids = await tracker('127.0.0.1', 'branch-1');
+    const lostRun = randomUUID();
+    await db.query(`INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at) VALUES ($1, $2, $3, 'manual', 'pending', now() - interval '1 minute')`, [lostRun, ids.trackerId, ids.deviceId]);
+    const loop = app.get(SchedulerLoop);
+    await loop.republishPendingRuns(new Date());
+    await until(() => runRequests.some((r) => r.jobId === lostRun));
+    await seen.stop();
+    expect(runRequests.some((r) => r.jobId === lostRun)).toBe(true);
+
+    const jobId = randomUUID();
+    const chunkId = randomUUID();
+    await db.query(`INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at, chunk_count) VALUES ($1, $2, $3, 'manual', 'queued', now(), 1)`, [jobId, ids.trackerId, ids.deviceId]);
+    const request: ScanRequested = {
+      jobId, chunkId, chunkIndex: 0, chunkCount: 1, trackerId: ids.trackerId, deviceId: ids.deviceId, site: 'branch-1', targets: ['127.0.0.1'], ipv6: false,
+      hostNames: {}, hostCount: 1, ports: { tcp: [{ from: 40000, to: 40009 }], udp: [] }, tcpTechnique: 'auto', skipHostDiscovery: false, timeoutMs: 60_000,
+      deadline: new Date(Date.now() + 3_600_000).toISOString(),
+    };
+    await db.query(
+      `INSERT INTO scan_chunks (id, job_id, chunk_index, targets, host_count, probe_count, status, queued_at, deadline, request) VALUES ($1, $2, 0, '["127.0.0.1"]', 1, 10, 'queued', now() - interval '1 minute', now() + interval '1 hour', $3)`,
+      [chunkId, jobId, JSON.stringify(request)],
+    );
+    expect(await app.get(ChunkDispatcher).dispatchUnpublished(new Date())).toBe(1);
+    await until(() => scanJobs.some((j) => j.chunkId === chunkId));
+    expect(scanJobs.some((j) => j.chunkId === chunkId)).toBe(true);
+    expect(await app.get(ChunkDispatcher).dispatchUnpublished(new Date())).toBe(0);
+
+    const startedAt = new Date();
+    await app.get(ProgressTracker).record({ jobId, chunkId, worker: 'w', engine: 'nmap', percent: 5, hostsDone: 0, startedAt: startedAt.toISOString(), at: startedAt.toISOString() });
+    const [chunk] = await db.query(`SELECT status, deadline FROM scan_chunks WHERE id = $1`, [chunkId]);
+    expect(chunk.status).toBe('running');
+    expect(new Date(chunk.deadline).getTime()).toBe(startedAt.getTime() + 60_000 + 120_000);
+
+    const announced: string[] = [];
+    const events = await bus.consume({ message: Messages.eventRecorded, durable: 'test-events' }, async (d) => (announced.push(d.envelope.payload.eventId), Outcomes.ack()));
+    const [event] = await db.query(`INSERT INTO events (id, occurred_at, kind, device_id) VALUES (gen_random_uuid(), now() - interval '1 minute', 'added', $1) RETURNING id`, [ids.deviceId]);
+    expect(await app.get(EventRecorder).announceUnannounced(new Date())).toBeGreaterThanOrEqual(1);
+    await until(() => announced.includes(event.id));
+    await events.stop();
+    expect(announced).toContain(event.id);
+    const [row] = await db.query(`SELECT announced_at FROM events WHERE id = $1`, [event.id]);
+    expect(row.announced_at).not.toBeNull();
   });
 });

@@ -7,11 +7,14 @@ import { Logger } from '@portolan/logging';
 import { ScanChunkEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
 import { nextRunAfter, Schedule } from '@portolan/schedule';
+import { ChunkDispatcher } from './chunk.dispatcher';
 import { LeaderLease } from './leader.lease';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
 const LEASE = 'scheduler';
 const DUE_BATCH = 100;
+/** A run still pending this long after it was asked for has lost its request. */
+const PENDING_GRACE_MS = 30_000;
 
 /**
  * The scheduler's clock: while it holds the leader lease, each tick starts the trackers that
@@ -32,6 +35,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
     private readonly lease: LeaderLease,
     private readonly ledger: ScanJobLedger,
     private readonly events: EventRecorder,
+    private readonly dispatcher: ChunkDispatcher,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -53,7 +57,10 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
       this.leading = leading;
       if (!leading) return;
       await this.startDueTrackers(now);
+      await this.republishPendingRuns(now);
+      await this.dispatcher.dispatchUnpublished(now);
       await this.expireLostChunks(now);
+      await this.events.announceUnannounced(now);
     } catch (error) {
       this.logger.error({ err: String(error) }, 'scheduler tick failed');
     }
@@ -86,6 +93,19 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
     }
     if (requests.length) this.logger.info({ runs: requests.length }, 'scheduled runs started');
     return requests.length;
+  }
+
+  /**
+   * Asks again for runs whose request never reached the scheduler (the job row was committed but
+   * the publish failed). The job id is the message id, and planning only takes pending jobs.
+   */
+  async republishPendingRuns(now: Date): Promise<number> {
+    const stale = await this.db.getRepository(ScanJobEntity).find({ where: { status: 'pending', requestedAt: LessThan(new Date(now.getTime() - PENDING_GRACE_MS)) }, take: DUE_BATCH });
+    for (const job of stale) {
+      await this.bus.publish(Messages.runRequested, { jobId: job.id, trackerId: job.trackerId, trigger: job.trigger, requestedAt: job.requestedAt.toISOString() }, { messageId: job.id, correlationId: job.id });
+    }
+    if (stale.length) this.logger.info({ runs: stale.length }, 'asked again for runs still pending');
+    return stale.length;
   }
 
   /** Fails chunks that no worker finished by their deadline; finishes their jobs. */

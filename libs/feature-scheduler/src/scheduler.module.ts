@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { loadSchedulerConfig } from '@portolan/config';
 import { EventRecorder, ScanJobLedger } from '@portolan/platform';
+import { ChunkDispatcher } from './chunk.dispatcher';
 import { LeaderLease } from './leader.lease';
 import { ProgressTracker } from './progress.tracker';
 import { RunPlanner } from './run.planner';
@@ -14,6 +15,7 @@ import { SCHEDULER_CONFIG } from './scheduler.options';
     EventRecorder,
     ScanJobLedger,
     LeaderLease,
+    ChunkDispatcher,
     RunPlanner,
     SchedulerLoop,
     ProgressTracker,

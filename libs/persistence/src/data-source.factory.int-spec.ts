@@ -7,7 +7,7 @@ import { createTestDatabase } from './testing/test-database';
 
 async function exercise(dataSource: DataSource): Promise<void> {
   await dataSource.initialize();
-  expect(await migrate(dataSource)).toEqual(['InitialSchema1763800000000', 'ChunkResultParts1763900000000']);
+  expect(await migrate(dataSource)).toEqual(['InitialSchema1763800000000', 'ChunkResultParts1763900000000', 'DispatchOutbox1764000000000']);
   expect(await migrate(dataSource)).toEqual([]);
   const [site] = await dataSource.query(`INSERT INTO sites (name) VALUES ('hq') RETURNING id`);
   await expect(dataSource.query(`INSERT INTO sites (name) VALUES ('hq')`)).rejects.toThrow(/duplicate key/);
@@ -21,6 +21,7 @@ async function exercise(dataSource: DataSource): Promise<void> {
   const [partition] = await dataSource.query(`SELECT tableoid::regclass::text AS p FROM events`);
   expect(partition.p).toBe('events_default');
   await isolation(dataSource);
+  await dataSource.undoLastMigration();
   await dataSource.undoLastMigration();
   await dataSource.undoLastMigration();
   const tables = await dataSource.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'devices'`);

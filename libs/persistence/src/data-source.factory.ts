@@ -17,6 +17,7 @@ import { SiteEntity } from './entities/site.entity';
 import { TrackerEntity } from './entities/tracker.entity';
 import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-schema.migration';
 import { ChunkResultParts1763900000000 } from './migrations/1763900000000-chunk-result-parts.migration';
+import { DispatchOutbox1764000000000 } from './migrations/1764000000000-dispatch-outbox.migration';
 
 export const ENTITIES = [
   SiteEntity,
@@ -31,7 +32,7 @@ export const ENTITIES = [
   InboxEntity,
   LeaderLeaseEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000];
+export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000];
 export const MIGRATIONS_TABLE = 'portolan_migrations';
 
 export interface DatabaseOptions {

@@ -1,12 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { EntityManager } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Bus } from '@portolan/bus';
 import { EventRecorded, Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { EventEntity, EventKindRecord } from '@portolan/persistence';
-import { BUS, LOGGER } from './tokens';
+import { BUS, DATA_SOURCE, LOGGER } from './tokens';
+
+/** Events not announced this long after they occurred are announced again by the leader. */
+const ANNOUNCE_GRACE_MS = 30_000;
 
 export interface NewEvent {
   readonly kind: EventKindRecord;
@@ -24,13 +27,16 @@ export interface NewEvent {
 
 /**
  * Writes events inside the caller's transaction and, once that committed, announces them on
- * the events stream for alerting. Rows are written in multi-row batches.
+ * the events stream for alerting, recording when it did. Events whose announcement was lost
+ * (a crash after commit, the bus down) are announced again by `announceUnannounced`; the event
+ * id is the message id, so the stream stores each once within its duplicate window.
  */
 @Injectable()
 export class EventRecorder {
   constructor(
     @Inject(BUS) private readonly bus: Bus,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
   ) {}
 
   async insert(manager: EntityManager, events: readonly NewEvent[]): Promise<EventEntity[]> {
@@ -49,6 +55,7 @@ export class EventRecorder {
         after: e.after ?? null,
         planned: false,
         details: e.details ?? null,
+        announcedAt: null,
       }),
     );
     for (let i = 0; i < rows.length; i += 500) {
@@ -59,6 +66,7 @@ export class EventRecorder {
 
   /** Call after commit. A lost announcement never loses the event: it is in the database. */
   async announce(rows: readonly EventEntity[]): Promise<void> {
+    const announced: EventEntity[] = [];
     for (const row of rows) {
       const payload: EventRecorded = {
         eventId: row.id,
@@ -72,13 +80,32 @@ export class EventRecorder {
         before: row.before,
         after: row.after,
         planned: row.planned,
-        occurredAt: row.occurredAt.toISOString(),
+        occurredAt: new Date(row.occurredAt).toISOString(),
       };
       try {
         await this.bus.publish(Messages.eventRecorded, payload, { messageId: row.id, correlationId: row.jobId ?? undefined });
+        announced.push(row);
       } catch (error) {
-        this.logger.warn({ eventId: row.id, err: String(error) }, 'could not announce an event on the bus');
+        this.logger.warn({ eventId: row.id, err: String(error) }, 'could not announce an event on the bus; will retry');
+        break;
       }
     }
+    if (!announced.length) return;
+    const since = new Date(Math.min(...announced.map((r) => new Date(r.occurredAt).getTime())));
+    await this.db.query(`UPDATE events SET announced_at = now() WHERE occurred_at >= $1 AND id = ANY($2)`, [since, announced.map((r) => r.id)]);
+  }
+
+  /** Announces events whose announcement was lost, oldest first. */
+  async announceUnannounced(now: Date): Promise<number> {
+    const rows = await this.db
+      .getRepository(EventEntity)
+      .createQueryBuilder('e')
+      .where('e.announced_at IS NULL AND e.occurred_at < :before', { before: new Date(now.getTime() - ANNOUNCE_GRACE_MS) })
+      .orderBy('e.occurred_at', 'ASC')
+      .take(500)
+      .getMany();
+    await this.announce(rows);
+    if (rows.length) this.logger.info({ events: rows.length }, 'announced events whose announcement had been lost');
+    return rows.length;
   }
 }

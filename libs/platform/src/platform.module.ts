@@ -58,7 +58,7 @@ export class PlatformModule implements OnApplicationShutdown {
             ? await JetStreamBus.connect({ servers: config.natsUrl, name: `${options.service}:${config.instance}`, logger: busLogger })
             : new InProcessBus(options.service, busLogger);
           await bus.start();
-          logger.info({ bus: bus.kind, nats: config.natsUrl }, 'bus ready');
+          logger.info({ bus: bus.kind, nats: config.natsUrl?.split(',').map((url) => redactUrl(url.trim())) }, 'bus ready');
           return bus;
         },
       },

@@ -81,8 +81,11 @@ export class ScanJobLedger {
 
   private async finish(manager: EntityManager, job: ScanJobEntity, status: ScanJobStatus, error: string | null, now: Date) {
     const startedAt = job.startedAt ?? job.requestedAt;
-    const durationMs = Math.max(0, now.getTime() - startedAt.getTime());
-    await manager.update(ScanJobEntity, job.id, { status, finishedAt: now, durationMs, error });
+    // The scan ended when its last chunk did, not when the comparer got round to it.
+    const [last]: { finished_at: Date | null }[] = await manager.query('SELECT max(finished_at) AS finished_at FROM scan_chunks WHERE job_id = $1', [job.id]);
+    const finishedAt = last?.finished_at ? new Date(last.finished_at) : now;
+    const durationMs = Math.max(0, finishedAt.getTime() - startedAt.getTime());
+    await manager.update(ScanJobEntity, job.id, { status, finishedAt, durationMs, error });
     const event: NewEvent = {
       kind: 'communications',
       deviceId: job.deviceId,
@@ -94,7 +97,7 @@ export class ScanJobLedger {
         status,
         durationMs,
         startedAt: startedAt.toISOString(),
-        finishedAt: now.toISOString(),
+        finishedAt: finishedAt.toISOString(),
         hostsPlanned: job.hostsPlanned,
         hostsUp: job.hostsUp,
         probesPlanned: job.probesPlanned,

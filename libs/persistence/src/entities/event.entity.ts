@@ -19,4 +19,6 @@ export class EventEntity {
   @Column({ type: 'boolean', default: false }) planned!: boolean;
   /** Communications details: what happened (scan finished, failed), duration, reason. */
   @Column({ type: 'jsonb', nullable: true }) details!: Record<string, unknown> | null;
+  /** When the event was announced on the bus for alerting; null until then. */
+  @Column({ name: 'announced_at', type: 'timestamptz', nullable: true }) announcedAt!: Date | null;
 }

@@ -5,6 +5,8 @@ export type ScanChunkStatus = 'queued' | 'running' | 'done' | 'failed';
 /** Parts of one scan attempt's result applied so far (results too large for one message). */
 export interface ResultPartsRecord {
   scanId: string;
+  /** When that scan attempt started; an older attempt never displaces a newer one. */
+  startedAt: string;
   count: number;
   seen: number[];
   hostsUp: number;
@@ -33,4 +35,7 @@ export class ScanChunkEntity {
   @Column({ type: 'timestamptz' }) deadline!: Date;
   @Column({ type: 'text', nullable: true }) error!: string | null;
   @Column({ name: 'result_parts', type: 'jsonb', nullable: true }) resultParts!: ResultPartsRecord | null;
+  /** The scan request as published to the site's workers, kept to publish it again if lost. */
+  @Column({ type: 'jsonb', nullable: true }) request!: Record<string, unknown> | null;
+  @Column({ name: 'published_at', type: 'timestamptz', nullable: true }) publishedAt!: Date | null;
 }

@@ -1,0 +1,49 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, IsNull } from 'typeorm';
+import { Bus } from '@portolan/bus';
+import { Messages, ScanRequested, ScanRequestedSchema } from '@portolan/contracts';
+import { Logger } from '@portolan/logging';
+import { ScanChunkEntity } from '@portolan/persistence';
+import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
+
+/** How long a chunk may sit unpublished before the leader publishes it again. */
+const UNPUBLISHED_GRACE_MS = 10_000;
+
+/**
+ * Publishes chunk scan requests to their site's workers and records that it did, so a publish
+ * lost between commit and bus (a crash, a NATS hiccup) is retried from the stored request.
+ * The chunk id is the message id: a retried publish is stored once.
+ */
+@Injectable()
+export class ChunkDispatcher {
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(BUS) private readonly bus: Bus,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async dispatch(requests: readonly ScanRequested[]): Promise<number> {
+    const published: string[] = [];
+    try {
+      for (const request of requests) {
+        await this.bus.publish(Messages.scanRequested, request, { route: request.site, messageId: request.chunkId, correlationId: request.jobId });
+        published.push(request.chunkId);
+      }
+    } catch (error) {
+      this.logger.warn({ err: String(error), unpublished: requests.length - published.length }, 'could not publish scan requests; will retry');
+    }
+    if (published.length) await this.db.query(`UPDATE scan_chunks SET published_at = now() WHERE id = ANY($1)`, [published]);
+    return published.length;
+  }
+
+  /** Publishes again the queued chunks whose publish never completed. */
+  async dispatchUnpublished(now: Date): Promise<number> {
+    const before = new Date(now.getTime() - UNPUBLISHED_GRACE_MS);
+    const chunks = await this.db.getRepository(ScanChunkEntity).find({ where: { status: 'queued', publishedAt: IsNull() }, order: { queuedAt: 'ASC' }, take: 500 });
+    const requests = chunks.filter((c) => c.queuedAt < before && c.request).map((c) => ScanRequestedSchema.parse(c.request));
+    if (!requests.length) return 0;
+    const count = await this.dispatch(requests);
+    this.logger.info({ chunks: count }, 'published scan requests that had not been published');
+    return count;
+  }
+}
