@@ -9,8 +9,11 @@ import { Messages, ScanCompleted, ScanFailed, ScanRequested } from '@portolan/co
 import { BUS, PlatformModule } from '@portolan/platform';
 import { ScannerModule } from './scanner.module';
 
-/** A scanner worker with real nmap, fed through the in-process bus (PGlite in memory). */
-describe('ScanWorker', () => {
+/** A scanner worker fed through the in-process bus (PGlite in memory), with each engine. */
+describe.each([
+  ['nmap', 'nmap'],
+  ['the built-in connect scanner (no nmap installed)', 'connect'],
+] as const)('ScanWorker with %s', (_name, engine) => {
   let app: INestApplicationContext;
   let bus: Bus;
   let listener: Server;
@@ -21,7 +24,7 @@ describe('ScanWorker', () => {
     listener = createServer((s) => s.destroy());
     await new Promise<void>((resolve) => listener.listen(40077, '127.0.0.41', resolve));
     const config = loadPlatformConfig({ PORTOLAN_DATA_DIR: 'memory://', LOG_LEVEL: 'silent', PORTOLAN_SCOPE_ALLOW: '127.0.0.40/29' });
-    @Module({ imports: [PlatformModule.forRoot({ service: 'scanner-test', version: 'test', config }), ScannerModule.forRoot({ site: 'lab' })] })
+    @Module({ imports: [PlatformModule.forRoot({ service: 'scanner-test', version: 'test', config }), ScannerModule.forRoot({ site: 'lab', engine })] })
     class TestModule {}
     app = await NestFactory.createApplicationContext(TestModule, { logger: false });
     bus = app.get(BUS);
@@ -57,14 +60,22 @@ describe('ScanWorker', () => {
     for (let i = 0; i < 300 && !condition(); i += 1) await new Promise((r) => setTimeout(r, 50));
   };
 
-  it('scans its site jobs with nmap and publishes the complete observation set', async () => {
+  it('scans its site jobs and publishes the complete observation set', async () => {
     const request = job(['127.0.0.41-42']);
     await bus.publish(Messages.scanRequested, request, { route: 'lab' });
     await until(() => completed.some((c) => c.chunkId === request.chunkId));
     const result = completed.find((c) => c.chunkId === request.chunkId);
-    expect(result).toMatchObject({ engine: 'nmap', coverage: { ports: request.ports }, part: { index: 0, count: 1 } });
+    expect(result).toMatchObject({ engine, coverage: { ports: request.ports }, part: { index: 0, count: 1 } });
     const open = result?.hosts.flatMap((h) => h.ports.filter((p) => p.state === 'open').map((p) => `${h.address}:${p.port}`));
     expect(open).toEqual(['127.0.0.41:40077']);
+  }, 30_000);
+
+  it('scans UDP with nmap, and says clearly that it needs nmap otherwise', async () => {
+    const request = { ...job(['127.0.0.41']), ports: { tcp: [], udp: [{ from: 40070, to: 40071 }] } };
+    await bus.publish(Messages.scanRequested, request, { route: 'lab' });
+    await until(() => [...completed, ...failed].some((r) => r.chunkId === request.chunkId));
+    if (engine === 'nmap') expect(completed.some((c) => c.chunkId === request.chunkId)).toBe(true);
+    else expect(failed.find((f) => f.chunkId === request.chunkId)?.error.message).toBe('UDP scanning needs nmap, which is not installed on this scanner');
   }, 30_000);
 
   it('refuses a job outside its own scope guard without scanning', async () => {
