@@ -1,57 +1,62 @@
 /**
  * The Portolan side of the diff benchmark, run as its own process so its peak RSS can be set
- * against ndiff's: stream-parse both nmap XML files, turn open ports into items, diff them.
+ * against ndiff's: stream-read both nmap XML files in 64 KiB chunks (NmapXmlFastReader),
+ * turning each host's open ports into items as its element closes. File A fills
+ * StreamingItemDiff's compact baseline index; file B is compared with it host by host. No
+ * host or item outlives its own </host>.
  *
  *   node -r @swc-node/register bench/diff/portolan-diff.ts a.xml b.xml
  *
- * Prints one JSON line: phase timings (ms) and change counts.
+ * Prints one JSON line: phase timings (ms), change counts, and every change found as
+ * "+ host proto/port" (added), "- ..." (removed) or "~ ..." (modified), for run.ts to set
+ * against ndiff's report.
  */
-import { diffItems, portItemsFromHosts } from '@portolan/diff';
+import { portItemsFromHosts, StreamingItemDiff } from '@portolan/diff';
 import type { Item } from '@portolan/diff';
-import { NmapXmlStreamParser } from '@portolan/nmap';
-import { createReadStream } from 'node:fs';
+import { NmapXmlFastReader } from '@portolan/nmap';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
-async function readPortItems(path: string): Promise<{ items: Item[]; hosts: number }> {
-  const items: Item[] = [];
-  const parser = new NmapXmlStreamParser({
-    onHost: (host) => {
-      for (const item of portItemsFromHosts([host])) items.push(item);
-    },
-  });
-  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 })) parser.write(chunk as Buffer);
-  parser.end();
-  return { items, hosts: parser.hostsSeen };
+/** Streams the file through the reader in 64 KiB chunks (the size of a pipe read from nmap). */
+function readHosts(path: string, onItems: (items: Item[]) => void): number {
+  const reader = new NmapXmlFastReader({ onHost: (host) => onItems(portItemsFromHosts([host])) });
+  const chunk = Buffer.allocUnsafe(64 * 1024);
+  const fd = openSync(path, 'r');
+  try {
+    for (let read = readSync(fd, chunk); read > 0; read = readSync(fd, chunk)) reader.write(chunk.subarray(0, read));
+  } finally {
+    closeSync(fd);
+  }
+  reader.end();
+  return reader.hostsSeen;
 }
 
-async function main(): Promise<void> {
+function main(): void {
   const [baselinePath, observedPath] = process.argv.slice(2);
   if (!baselinePath || !observedPath) throw new Error('usage: portolan-diff.ts a.xml b.xml');
+  const changes: string[] = [];
+  const diff = new StreamingItemDiff({
+    onAdded: (item) => changes.push(`+ ${item.host} ${item.key}`),
+    onRemoved: (item) => changes.push(`- ${item.host} ${item.key}`),
+    onModified: (m) => changes.push(`~ ${m.after.host} ${m.after.key}`),
+  });
   const t0 = performance.now();
-  const baseline = await readPortItems(baselinePath);
+  const hostsA = readHosts(baselinePath, (items) => diff.addBaseline(items));
   const t1 = performance.now();
-  const observed = await readPortItems(observedPath);
+  const hostsB = readHosts(observedPath, (items) => diff.addObserved(items));
+  const counts = diff.finish();
   const t2 = performance.now();
-  const result = diffItems(baseline.items, observed.items);
-  const t3 = performance.now();
   const round = (ms: number): number => Math.round(ms);
   console.log(
     JSON.stringify({
-      parseAMs: round(t1 - t0),
-      parseBMs: round(t2 - t1),
-      diffMs: round(t3 - t2),
-      totalMs: round(t3 - t0),
-      hosts: [baseline.hosts, observed.hosts],
-      items: [baseline.items.length, observed.items.length],
-      added: result.added.length,
-      removed: result.removed.length,
-      modified: result.modified.length,
-      unchanged: result.unchanged,
+      readAMs: round(t1 - t0),
+      readAndDiffBMs: round(t2 - t1),
+      totalMs: round(t2 - t0),
+      hosts: [hostsA, hostsB],
+      ...counts,
+      changes,
     }),
   );
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+main();

@@ -57,7 +57,8 @@ export function diffItems(
   return { added, removed, modified, unchanged };
 }
 
-function changedAttributes(type: string, a: Attributes, b: Attributes): string[] {
+/** Names of the compared attributes of `type` whose values differ between a and b. */
+export function changedAttributes(type: string, a: Attributes, b: Attributes): string[] {
   const names = comparedAttributes(type) ?? [...new Set([...Object.keys(a), ...Object.keys(b)])];
   return names.filter((name) => (a[name] ?? null) !== (b[name] ?? null));
 }

@@ -4,3 +4,7 @@ export { diffItems } from './diff';
 export type { DiffResult, Modification } from './diff';
 export { PORT_ITEM_TYPE, parsePortKey, portItem, portItemsFromHosts, portKey } from './port-item';
 export type { HostLike, PortLike } from './port-item';
+export { ItemCodec } from './item.codec';
+export { StreamingItemDiff } from './streaming.diff';
+export type { StreamingDiffCounts, StreamingDiffHandlers } from './streaming.diff';
+export { ByteArena } from './byte-arena';

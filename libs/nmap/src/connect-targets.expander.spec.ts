@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { expandConnectTargets } from './connect-targets.expander';
 
 function errorOf(action: () => unknown): DomainError {

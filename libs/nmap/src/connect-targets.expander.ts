@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { isIPv4, isIPv6 } from 'node:net';
 
 /** Largest host list the built-in scanner will expand (a /16). */

@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { ConnectScanner } from './connect.scanner';
 import { scanFailed, scanFailureReason } from './scan-failure';
 import type { ScanProgress } from './scan-outcome';

@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { expandConnectTargets } from './connect-targets.expander';

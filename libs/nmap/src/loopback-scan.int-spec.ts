@@ -2,7 +2,7 @@
  * Real scans, on loopback only: listeners on 127.0.0.2-4 (and ::1) on ports this file opens in
  * 40000-40100, scanned with nmap -sT, nmap -sS (root) and the built-in connect scanner.
  */
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { ConnectScanner } from './connect.scanner';
 import { detectNmap } from './nmap.detector';
 import type { NmapBinary } from './nmap.detector';

@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import fc from 'fast-check';
 import { assertSafeTargetToken, buildNmapArgs, formatNmapPortSpec } from './nmap-args.builder';
 import type { NmapArgsRequest } from './nmap-args.builder';

@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import type { PortRange, PortSet, ScanRequest } from './scan-request';
 
 /** How often nmap writes <taskprogress> into its XML (--stats-every). */

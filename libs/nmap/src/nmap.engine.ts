@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { isAbsolute } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildNmapArgs } from './nmap-args.builder';

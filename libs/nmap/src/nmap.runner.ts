@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { NmapXmlError, NmapXmlStreamParser } from './nmap-xml.parser';
-import type { NmapRunInfo, NmapRunSummary, NmapXmlHandlers } from './nmap-xml.parser';
+import { NmapXmlFastReader } from './nmap-xml.fast-reader';
+import { NmapXmlError } from './nmap-xml.types';
+import type { NmapRunInfo, NmapRunSummary, NmapXmlHandlers } from './nmap-xml.types';
 import { cancelled, scanFailed, timedOut } from './scan-failure';
 
 export interface NmapRunOptions {
@@ -31,7 +32,7 @@ const DEFAULT_STDERR_LIMIT = 16 * 1024;
 const EXIT_WAIT_AFTER_KILL_MS = 1000;
 
 /**
- * Runs nmap once (spawn, never a shell), streaming stdout through NmapXmlStreamParser. Rejects
+ * Runs nmap once (spawn, never a shell), streaming stdout through NmapXmlFastReader. Rejects
  * for timeout, cancellation, a failure to start, malformed XML or a throwing handler, always
  * after nmap has been stopped; otherwise resolves with what nmap said and leaves judging it to
  * the caller. The child is not detached, so it is signalled by its own pid.
@@ -48,7 +49,7 @@ export function runNmap(path: string, args: string[], options: NmapRunOptions): 
     }
     let info: NmapRunInfo | null = null;
     const handlers = options.handlers ?? {};
-    const parser = new NmapXmlStreamParser({
+    const reader = new NmapXmlFastReader({
       ...handlers,
       onRunInfo: (runInfo) => {
         info = runInfo;
@@ -92,7 +93,7 @@ export function runNmap(path: string, args: string[], options: NmapRunOptions): 
     child.stdout.on('data', (chunk: Buffer) => {
       if (stopReason !== null) return;
       try {
-        parser.write(chunk);
+        reader.write(chunk);
       } catch (error) {
         stop(
           error instanceof NmapXmlError
@@ -125,7 +126,7 @@ export function runNmap(path: string, args: string[], options: NmapRunOptions): 
       if (settled) return;
       let parseError: NmapXmlError | null = null;
       try {
-        parser.end();
+        reader.end();
       } catch (error) {
         if (!(error instanceof NmapXmlError)) {
           fail(error as Error);
@@ -137,12 +138,12 @@ export function runNmap(path: string, args: string[], options: NmapRunOptions): 
       cleanup();
       resolve({
         info,
-        summary: parser.finished,
+        summary: reader.finished,
         exitCode,
         exitSignal,
         stderr,
         parseError,
-        hostsSeen: parser.hostsSeen,
+        hostsSeen: reader.hostsSeen,
       });
     });
   });

@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { defaultTcpTechnique, selectScanEngine } from './scan-engine.selector';
 
 const nmapFound = async () => ({ path: '/usr/bin/nmap', version: '7.93' });

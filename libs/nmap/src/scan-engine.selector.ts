@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { ConnectScanner } from './connect.scanner';
 import type { ConnectScannerOptions } from './connect.scanner';
 import { detectNmap } from './nmap.detector';

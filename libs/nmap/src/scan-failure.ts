@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 
 /** Why a scan failed; carried in `DomainError.details.reason` next to code 'scan_failed'. */
 export type ScanFailureReason =

@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { parseCidr, parseCidrList } from './cidr-list.parser';
 
 describe('parseCidrList', () => {

@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { ipv4CidrRange, ipv4ToString, parseIpv4, parsePrefix, type ParseResult } from './ipv4';
 import { ipv6ToString, parseIpv6Cidr } from './ipv6';
 

@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { resolveHostnames, type HostLookup } from './hostname-resolver';
 import { parseTargetSpec } from './target-spec.parser';
 import { formatTargetSpec } from './target-spec.format';

@@ -1,5 +1,5 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { ipv4ToString, parseIpv4 } from './ipv4';
 import { ipv6ToString, parseIpv6 } from './ipv6';
 import { normalizeTargets, type TargetEntry, type TargetSpec } from './target-spec.model';

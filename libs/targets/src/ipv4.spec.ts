@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { ipv4FromString, ipv4RangeAsPrefix, ipv4ToString, parseIpv4 } from './ipv4';
 
 describe('ipv4', () => {

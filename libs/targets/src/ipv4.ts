@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 
 /** Outcome of a non-throwing parse: the value, or a reason a person can act on. */
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; reason: string };

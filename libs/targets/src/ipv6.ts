@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { ipv4ToString, parseIpv4, parsePrefix, type ParseResult } from './ipv4';
 
 const HEX_GROUP = /^[0-9a-f]{1,4}$/i;

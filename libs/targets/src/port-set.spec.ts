@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { countPorts, formatPortRanges, portSetContains, toNmapPortArg } from './port-set';
 import { buildPortSet, parsePortList } from './port-spec.parser';
 

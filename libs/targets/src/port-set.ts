@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { findInterval, intervalsSize } from './intervals';
 import type { PortRange, PortSet, Protocol } from './port-spec.model';
 

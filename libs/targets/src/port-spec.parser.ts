@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { mergeIntervals, subtractIntervals } from './intervals';
 import { MAX_PORT, MIN_PORT, type PortRange, type PortRule, type PortSet } from './port-spec.model';
 

@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { findInterval, mergeIntervals, subtractIntervals, type Interval } from './intervals';
 import { ipv4ToString, parseIpv4 } from './ipv4';
 import { ipv6InCidr, isIpv4Mapped, mappedIpv4, parseIpv6 } from './ipv6';

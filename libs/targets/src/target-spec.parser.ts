@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 import { insertInterval, type Interval } from './intervals';
 import { ipv4CidrRange, parseIpv4, parseOctet, parsePrefix } from './ipv4';
 import { ipv6ToString, parseIpv6Cidr } from './ipv6';

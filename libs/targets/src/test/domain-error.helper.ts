@@ -1,4 +1,4 @@
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 
 /** The DomainError that `fn` throws; fails the test when it throws nothing or something else. */
 export function errorOf(fn: () => unknown): DomainError {
