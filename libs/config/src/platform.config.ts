@@ -22,6 +22,12 @@ export const gatewayShape = {
   tlsCertFile: { env: 'GATEWAY_TLS_CERT_FILE', schema: fields.optionalText() },
   tlsKeyFile: { env: 'GATEWAY_TLS_KEY_FILE', schema: fields.optionalText() },
   bodyLimitBytes: { env: 'GATEWAY_BODY_LIMIT_BYTES', schema: fields.positiveInt(256 * 1024) },
+  /** An agent's result upload: at most this many bytes as sent (gzip) and once inflated. */
+  agentUploadLimitBytes: { env: 'GATEWAY_AGENT_UPLOAD_LIMIT_BYTES', schema: fields.positiveInt(4 * 1024 * 1024) },
+  agentUploadInflatedLimitBytes: { env: 'GATEWAY_AGENT_UPLOAD_INFLATED_LIMIT_BYTES', schema: fields.positiveInt(32 * 1024 * 1024) },
+  /** Per-agent rate limit: a bucket of `burst` requests refilled at `perSecond`. */
+  agentRatePerSecond: { env: 'GATEWAY_AGENT_RATE_PER_SECOND', schema: z.coerce.number().positive().default(5) },
+  agentRateBurst: { env: 'GATEWAY_AGENT_RATE_BURST', schema: fields.positiveInt(30) },
 };
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 export const loadGatewayConfig = (env?: Env) => loadConfig(gatewayShape, env);
@@ -35,6 +41,10 @@ export const schedulerShape = {
   chunkTimeoutBaseMs: { env: 'SCHEDULER_CHUNK_TIMEOUT_BASE_MS', schema: fields.positiveInt(10 * 60_000) },
   chunkTimeoutPerProbeMs: { env: 'SCHEDULER_CHUNK_TIMEOUT_PER_PROBE_MS', schema: z.coerce.number().min(0).default(5) },
   defaultSite: { env: 'PORTOLAN_DEFAULT_SITE', schema: fields.text('default') },
+  /** An online agent not heard from for this long is offline (a communications event). */
+  agentOfflineAfterMs: { env: 'SCHEDULER_AGENT_OFFLINE_AFTER_MS', schema: fields.positiveInt(120_000) },
+  /** A run asked of an agent that it has not picked up within this time fails. */
+  agentPickupTimeoutMs: { env: 'SCHEDULER_AGENT_PICKUP_TIMEOUT_MS', schema: fields.positiveInt(15 * 60_000) },
 };
 export type SchedulerConfig = ReturnType<typeof loadSchedulerConfig>;
 export const loadSchedulerConfig = (env?: Env) => loadConfig(schedulerShape, env);

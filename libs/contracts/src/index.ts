@@ -32,3 +32,37 @@ export type { ScanFailed } from './messages/scan-failed/scan-failed.message';
 export type { ScanProgress } from './messages/scan-progress/scan-progress.message';
 export { ScanRequestedSchema } from './messages/scan-requested/scan-requested.message';
 export type { ScanRequested } from './messages/scan-requested/scan-requested.message';
+export type { AgentJobAvailable } from './messages/agent-job-available/agent-job-available.message';
+
+export {
+  AGENT_API_PREFIX,
+  AGENT_AUTH_SCHEME,
+  AGENT_MAX_WAIT_SECONDS,
+  AgentConfigSchema,
+  AgentJobSchema,
+  AgentPollQuerySchema,
+  AgentPollResponseSchema,
+  AgentResultResponseSchema,
+  AgentResultSchema,
+  AgentScanStartedSchema,
+  AgentScheduleSchema,
+  AgentTrackerSchema,
+  EnrolRequestSchema,
+  EnrolResponseSchema,
+  RotateSecretResponseSchema,
+} from './agent-api/agent-api.schema';
+export type {
+  AgentConfig,
+  AgentJob,
+  AgentPollQuery,
+  AgentPollResponse,
+  AgentResult,
+  AgentResultResponse,
+  AgentScanStarted,
+  AgentTracker,
+  EnrolRequest,
+  EnrolResponse,
+  RotateSecretResponse,
+} from './agent-api/agent-api.schema';
+export { ScanCompletedSchema } from './messages/scan-completed/scan-completed.message';
+export { ScanFailedSchema } from './messages/scan-failed/scan-failed.message';

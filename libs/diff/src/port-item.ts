@@ -2,7 +2,9 @@ import { Item, registerItemType } from './item';
 
 export const PORT_ITEM_TYPE = 'port';
 
-registerItemType({ type: PORT_ITEM_TYPE, compared: ['service', 'product', 'version'] });
+// `process` is compared (a different program now owns the port); `pid` is not (it changes on
+// every restart of the same service).
+registerItemType({ type: PORT_ITEM_TYPE, compared: ['service', 'product', 'version', 'process'] });
 
 /** Port states that make a port present in a baseline. Everything else is "not open". */
 const PRESENT_STATES: ReadonlySet<string> = new Set(['open']);
@@ -15,6 +17,8 @@ export interface PortLike {
   readonly product?: string;
   readonly version?: string;
   readonly process?: string;
+  readonly bindAddress?: string;
+  readonly pid?: number;
 }
 
 export interface HostLike {
@@ -23,22 +27,28 @@ export interface HostLike {
   readonly ports: readonly PortLike[];
 }
 
-export function portKey(protocol: string, port: number): string {
-  return `${protocol}/${port}`;
+/**
+ * `tcp/443` for a port seen from the network; `tcp/443@0.0.0.0` for a socket seen on the host
+ * itself (self-scan), where the same port can be bound to several local addresses.
+ */
+export function portKey(protocol: string, port: number, bindAddress?: string): string {
+  return bindAddress === undefined ? `${protocol}/${port}` : `${protocol}/${port}@${bindAddress}`;
 }
 
-export function parsePortKey(key: string): { protocol: string; port: number } | undefined {
+export function parsePortKey(key: string): { protocol: string; port: number; bindAddress?: string } | undefined {
   const slash = key.indexOf('/');
-  const port = Number(key.slice(slash + 1));
-  if (slash <= 0 || !Number.isInteger(port)) return undefined;
-  return { protocol: key.slice(0, slash), port };
+  const at = key.indexOf('@', slash + 1);
+  const port = Number(key.slice(slash + 1, at < 0 ? undefined : at));
+  if (slash <= 0 || !Number.isInteger(port) || (at >= 0 && at === key.length - 1)) return undefined;
+  const parsed = { protocol: key.slice(0, slash), port };
+  return at < 0 ? parsed : { ...parsed, bindAddress: key.slice(at + 1) };
 }
 
 export function portItem(host: string, port: PortLike): Item {
   return {
     type: PORT_ITEM_TYPE,
     host,
-    key: portKey(port.protocol, port.port),
+    key: portKey(port.protocol, port.port, port.bindAddress),
     attributes: {
       protocol: port.protocol,
       port: port.port,
@@ -46,6 +56,7 @@ export function portItem(host: string, port: PortLike): Item {
       service: port.service ?? null,
       product: port.product ?? null,
       version: port.version ?? null,
+      ...(port.bindAddress === undefined ? {} : { bindAddress: port.bindAddress, process: port.process ?? null, pid: port.pid ?? null }),
     },
   };
 }

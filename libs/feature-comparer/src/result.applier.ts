@@ -12,6 +12,10 @@ import { HostChange, planBaselineChanges } from './baseline.plan';
 
 const RESULTS_CONSUMER = 'comparer-results';
 const FAILURES_CONSUMER = 'comparer-failures';
+/** An agent result waits at most this long for an earlier result of its tracker to be applied. */
+const ORDER_WAIT_MS = 120_000;
+/** Deliveries of a result: enough for an agent result to wait for its predecessor (see above). */
+const RESULT_MAX_DELIVER = 60;
 
 /**
  * The baseline comparer. Each complete chunk result is applied in one transaction: the inbox
@@ -33,8 +37,13 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onApplicationBootstrap(): Promise<void> {
     this.consumers.push(
-      await this.bus.consume({ message: Messages.scanCompleted, durable: RESULTS_CONSUMER, concurrency: 4, ackWaitMs: 60_000 }, (d) => this.applyCompleted(d.envelope.id, d.envelope.payload)),
-      await this.bus.consume({ message: Messages.scanFailed, durable: FAILURES_CONSUMER, concurrency: 2 }, (d) => this.applyFailed(d.envelope.id, d.envelope.payload)),
+      await this.bus.consume(
+        { message: Messages.scanCompleted, durable: RESULTS_CONSUMER, concurrency: 4, ackWaitMs: 60_000, maxDeliver: RESULT_MAX_DELIVER },
+        (d) => this.applyCompleted(d.envelope.id, d.envelope.payload, d.deliveryCount),
+      ),
+      await this.bus.consume({ message: Messages.scanFailed, durable: FAILURES_CONSUMER, concurrency: 2, maxDeliver: RESULT_MAX_DELIVER }, (d) =>
+        this.applyFailed(d.envelope.id, d.envelope.payload, d.deliveryCount),
+      ),
     );
   }
 
@@ -42,9 +51,11 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     for (const consumer of this.consumers.splice(0)) await consumer.stop();
   }
 
-  async applyCompleted(messageId: string, result: ScanCompleted): Promise<Outcome> {
+  async applyCompleted(messageId: string, result: ScanCompleted, deliveryCount = 1): Promise<Outcome> {
     const rows = await this.db.transaction(async (manager) => {
+      if (await this.earlierUploadPending(manager, messageId)) return undefined;
       if (!(await claimMessage(manager, messageId, RESULTS_CONSUMER))) return [];
+      await markUploadApplied(manager, messageId);
       const tracker: { send_baseline_events: boolean }[] = await manager.query('SELECT send_baseline_events FROM trackers WHERE id = $1 FOR UPDATE', [result.trackerId]);
       const job = await this.ledger.lockJob(manager, result.jobId);
       const chunk = await manager.findOneBy(ScanChunkEntity, { id: result.chunkId });
@@ -84,13 +95,16 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       });
       return [...events, ...(await this.ledger.finishIfComplete(manager, job, now))];
     });
+    if (rows === undefined) return Outcomes.nak(orderWaitDelayMs(deliveryCount));
     await this.events.announce(rows);
     return Outcomes.ack();
   }
 
-  async applyFailed(messageId: string, failure: ScanFailed): Promise<Outcome> {
+  async applyFailed(messageId: string, failure: ScanFailed, deliveryCount = 1): Promise<Outcome> {
     const rows = await this.db.transaction(async (manager) => {
+      if (await this.earlierUploadPending(manager, messageId)) return undefined;
       if (!(await claimMessage(manager, messageId, FAILURES_CONSUMER))) return [];
+      await markUploadApplied(manager, messageId);
       const job = await this.ledger.lockJob(manager, failure.jobId);
       const chunk = await manager.findOneBy(ScanChunkEntity, { id: failure.chunkId });
       if (!job || !chunk) return [];
@@ -102,8 +116,25 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       });
       return settled ? this.ledger.finishIfComplete(manager, job, new Date()) : [];
     });
+    if (rows === undefined) return Outcomes.nak(orderWaitDelayMs(deliveryCount));
     await this.events.announce(rows);
     return Outcomes.ack();
+  }
+
+  /**
+   * Agent results of one tracker apply in the order the hub accepted them (an agent uploads its
+   * spool oldest first): a result whose predecessor is not applied yet waits for it, for at most
+   * ORDER_WAIT_MS, so one lost predecessor cannot hold its tracker back for ever. Scanner
+   * results have no upload row and never wait.
+   */
+  private async earlierUploadPending(manager: EntityManager, messageId: string): Promise<boolean> {
+    const rows: unknown[] = await manager.query(
+      `SELECT 1 FROM agent_uploads mine JOIN agent_uploads earlier ON earlier.tracker_id = mine.tracker_id AND earlier.seq < mine.seq
+        WHERE mine.id = $1 AND mine.applied_at IS NULL AND earlier.applied_at IS NULL AND earlier.received_at > $2 LIMIT 1`,
+      [messageId, new Date(Date.now() - ORDER_WAIT_MS)],
+    );
+    if (rows.length) this.logger.debug({ messageId }, 'agent result waits for an earlier result of its tracker');
+    return rows.length > 0;
   }
 
   /**
@@ -216,4 +247,12 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       [trackerId, items.map((i) => i.host), items.map((i) => i.type), items.map((i) => i.key)],
     );
   }
+}
+
+async function markUploadApplied(manager: EntityManager, messageId: string): Promise<void> {
+  await manager.query('UPDATE agent_uploads SET applied_at = now() WHERE id = $1 AND applied_at IS NULL', [messageId]);
+}
+
+function orderWaitDelayMs(deliveryCount: number): number {
+  return Math.min(5_000, 200 * deliveryCount);
 }

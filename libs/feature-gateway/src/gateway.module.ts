@@ -1,8 +1,23 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { GatewayConfig, loadGatewayConfig } from '@portolan/config';
+import { AgentUploadOutbox, EventRecorder } from '@portolan/platform';
+import { AgentApiController } from './agent-api/agent-api.controller';
+import { AGENT_RATE_LIMITER, ENROL_RATE_LIMITER, GATEWAY_CONFIG } from './agent-api/agent-api.tokens';
+import { AgentAuthGuard } from './agent-api/agent-auth.guard';
+import { AgentConfigService } from './agent-api/agent-config.service';
+import { AgentDirectory } from './agent-api/agent.directory';
+import { AgentPollService } from './agent-api/agent-poll.service';
+import { AgentResultsService } from './agent-api/agent-results.service';
+import { AgentSecretsService } from './agent-api/agent-secrets.service';
+import { EnrolmentService } from './agent-api/enrolment.service';
+import { RateLimiter } from './agent-api/rate.limiter';
+import { AgentsController } from './agents/agents.controller';
 import { CredentialsController } from './credentials/credentials.controller';
 import { DevicesController } from './devices/devices.controller';
 import { DevicesService } from './devices/devices.service';
+import { EnrollmentTokensController } from './enrollment/enrollment-tokens.controller';
+import { EnrollmentTokensService } from './enrollment/enrollment-tokens.service';
 import { EventsController } from './events/events.controller';
 import { HealthController } from './health/health.controller';
 import { ErrorFilter } from './http/error.filter';
@@ -12,9 +27,38 @@ import { SitesController } from './sites/sites.controller';
 import { TrackersController } from './trackers/trackers.controller';
 import { TrackersService } from './trackers/trackers.service';
 
-/** The hub's REST API under /api. */
+/** The hub's REST API under /api, and the agent API under /api/agent. */
 @Module({
-  controllers: [SitesController, CredentialsController, DevicesController, TrackersController, JobsController, EventsController, HealthController, DocsController],
-  providers: [DevicesService, TrackersService, { provide: APP_FILTER, useClass: ErrorFilter }],
+  controllers: [
+    SitesController,
+    CredentialsController,
+    DevicesController,
+    TrackersController,
+    JobsController,
+    EventsController,
+    HealthController,
+    DocsController,
+    EnrollmentTokensController,
+    AgentsController,
+    AgentApiController,
+  ],
+  providers: [
+    DevicesService,
+    TrackersService,
+    EnrollmentTokensService,
+    EnrolmentService,
+    AgentDirectory,
+    AgentAuthGuard,
+    AgentConfigService,
+    AgentPollService,
+    AgentResultsService,
+    AgentSecretsService,
+    AgentUploadOutbox,
+    EventRecorder,
+    { provide: GATEWAY_CONFIG, useFactory: () => loadGatewayConfig() },
+    { provide: AGENT_RATE_LIMITER, inject: [GATEWAY_CONFIG], useFactory: (c: GatewayConfig) => new RateLimiter(c.agentRatePerSecond, c.agentRateBurst) },
+    { provide: ENROL_RATE_LIMITER, useFactory: () => new RateLimiter(1, 10) },
+    { provide: APP_FILTER, useClass: ErrorFilter },
+  ],
 })
 export class GatewayModule {}

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { DataSource, In, LessThan } from 'typeorm';
+import { DataSource, In, IsNull, LessThan } from 'typeorm';
 import { Bus } from '@portolan/bus';
 import { Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { ScanChunkEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
-import { BUS, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
+import { AgentUploadOutbox, BUS, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
 import { nextRunAfter, Schedule } from '@portolan/schedule';
+import { AgentLiveness } from './agent.liveness';
 import { ChunkDispatcher } from './chunk.dispatcher';
 import { LeaderLease } from './leader.lease';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
@@ -36,6 +37,8 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
     private readonly ledger: ScanJobLedger,
     private readonly events: EventRecorder,
     private readonly dispatcher: ChunkDispatcher,
+    private readonly agents: AgentLiveness,
+    private readonly uploads: AgentUploadOutbox,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -60,6 +63,9 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
       await this.republishPendingRuns(now);
       await this.dispatcher.dispatchUnpublished(now);
       await this.expireLostChunks(now);
+      await this.uploads.publishUnpublished(now);
+      await this.agents.markOffline(now);
+      await this.agents.failUnpickedRuns(now);
       await this.events.announceUnannounced(now);
     } catch (error) {
       this.logger.error({ err: String(error) }, 'scheduler tick failed');
@@ -72,7 +78,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
       const due = await manager
         .getRepository(TrackerEntity)
         .createQueryBuilder('t')
-        .where('t.enabled AND t.next_run_at IS NOT NULL AND t.next_run_at <= :now', { now })
+        .where('t.enabled AND t.agent_id IS NULL AND t.next_run_at IS NOT NULL AND t.next_run_at <= :now', { now })
         .orderBy('t.next_run_at')
         .limit(DUE_BATCH)
         .setLock('pessimistic_write')
@@ -98,9 +104,12 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
   /**
    * Asks again for runs whose request never reached the scheduler (the job row was committed but
    * the publish failed). The job id is the message id, and planning only takes pending jobs.
+   * Runs asked of an agent wait for its poll instead (AgentLiveness times them out).
    */
   async republishPendingRuns(now: Date): Promise<number> {
-    const stale = await this.db.getRepository(ScanJobEntity).find({ where: { status: 'pending', requestedAt: LessThan(new Date(now.getTime() - PENDING_GRACE_MS)) }, take: DUE_BATCH });
+    const stale = await this.db
+      .getRepository(ScanJobEntity)
+      .find({ where: { status: 'pending', agentId: IsNull(), requestedAt: LessThan(new Date(now.getTime() - PENDING_GRACE_MS)) }, take: DUE_BATCH });
     for (const job of stale) {
       await this.bus.publish(Messages.runRequested, { jobId: job.id, trackerId: job.trackerId, trigger: job.trigger, requestedAt: job.requestedAt.toISOString() }, { messageId: job.id, correlationId: job.id });
     }

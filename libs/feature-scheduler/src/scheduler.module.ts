@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { loadSchedulerConfig } from '@portolan/config';
-import { EventRecorder, ScanJobLedger } from '@portolan/platform';
+import { AgentUploadOutbox, EventRecorder, ScanJobLedger } from '@portolan/platform';
+import { AgentLiveness } from './agent.liveness';
 import { ChunkDispatcher } from './chunk.dispatcher';
 import { LeaderLease } from './leader.lease';
 import { ProgressTracker } from './progress.tracker';
@@ -19,6 +20,8 @@ import { SCHEDULER_CONFIG } from './scheduler.options';
     RunPlanner,
     SchedulerLoop,
     ProgressTracker,
+    AgentLiveness,
+    AgentUploadOutbox,
   ],
   exports: [SchedulerLoop, RunPlanner],
 })

@@ -15,6 +15,11 @@ import { ScanChunkEntity } from './entities/scan-chunk.entity';
 import { ScanJobEntity } from './entities/scan-job.entity';
 import { SiteEntity } from './entities/site.entity';
 import { TrackerEntity } from './entities/tracker.entity';
+import { AgentEntity } from './entities/agent.entity';
+import { AgentUploadEntity } from './entities/agent-upload.entity';
+import { DeviceGroupEntity, DeviceGroupMemberEntity } from './entities/device-group.entity';
+import { EnrollmentTokenEntity } from './entities/enrollment-token.entity';
+import { Agents1764100000000 } from './migrations/1764100000000-agents.migration';
 import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-schema.migration';
 import { ChunkResultParts1763900000000 } from './migrations/1763900000000-chunk-result-parts.migration';
 import { DispatchOutbox1764000000000 } from './migrations/1764000000000-dispatch-outbox.migration';
@@ -31,8 +36,13 @@ export const ENTITIES = [
   EventEntity,
   InboxEntity,
   LeaderLeaseEntity,
+  AgentEntity,
+  AgentUploadEntity,
+  DeviceGroupEntity,
+  DeviceGroupMemberEntity,
+  EnrollmentTokenEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000];
+export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000, Agents1764100000000];
 export const MIGRATIONS_TABLE = 'portolan_migrations';
 
 export interface DatabaseOptions {

@@ -1,5 +1,11 @@
 export { createDataSource, ENTITIES, migrate, MIGRATIONS, MIGRATIONS_TABLE } from './data-source.factory';
 export type { DatabaseOptions } from './data-source.factory';
+export { AgentEntity } from './entities/agent.entity';
+export type { AgentStatus } from './entities/agent.entity';
+export { AgentUploadEntity } from './entities/agent-upload.entity';
+export { DeviceGroupEntity, DeviceGroupMemberEntity, NEW_DEVICES_GROUP } from './entities/device-group.entity';
+export { EnrollmentTokenEntity } from './entities/enrollment-token.entity';
+export type { GroupRuleRecord } from './entities/enrollment-token.entity';
 export { BaselineEntity } from './entities/baseline.entity';
 export { CredentialEntity } from './entities/credential.entity';
 export type { CredentialType } from './entities/credential.entity';

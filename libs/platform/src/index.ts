@@ -1,3 +1,4 @@
+export { AgentUploadOutbox } from './agent-upload.outbox';
 export { EventRecorder } from './event.recorder';
 export type { NewEvent } from './event.recorder';
 export { PlatformModule } from './platform.module';

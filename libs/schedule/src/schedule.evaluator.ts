@@ -1,13 +1,15 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
-import { DomainError } from '@portolan/contracts';
+import { DomainError } from '@portolan/contracts/errors';
 
 /**
  * When a tracker runs. `once` runs at `at` (or as soon as it is created); `interval` runs now and
  * then every `every` (e.g. `30s`, `15m`, `6h`, `1d`, or seconds as a number); `cron` follows a
- * 5-field cron expression in UTC.
+ * 5-field cron expression in UTC; `at-agent-startup` runs each time the agent that owns the
+ * tracker starts, and does not repeat (for long network scans from a scanning agent).
  */
 export const ScheduleSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('at-agent-startup') }),
   z.object({ kind: z.literal('once'), at: z.iso.datetime({ offset: true }).optional() }),
   z.object({ kind: z.literal('interval'), every: z.union([z.string(), z.number()]) }),
   z.object({ kind: z.literal('cron'), cron: z.string().min(1).max(128) }),
@@ -31,8 +33,9 @@ export function validateSchedule(schedule: Schedule): void {
   if (schedule.kind === 'cron') cronNext(schedule.cron, new Date());
 }
 
-/** The first run of a newly created tracker. */
-export function firstRunAt(schedule: Schedule, now: Date): Date {
+/** The first run of a newly created tracker; null when only an agent's start runs it. */
+export function firstRunAt(schedule: Schedule, now: Date): Date | null {
+  if (schedule.kind === 'at-agent-startup') return null;
   if (schedule.kind === 'once') return schedule.at ? new Date(schedule.at) : now;
   if (schedule.kind === 'interval') return now;
   return cronNext(schedule.cron, now);
@@ -40,7 +43,7 @@ export function firstRunAt(schedule: Schedule, now: Date): Date {
 
 /** The run after one that was due at `due`; null when the schedule does not repeat. */
 export function nextRunAfter(schedule: Schedule, due: Date, now: Date): Date | null {
-  if (schedule.kind === 'once') return null;
+  if (schedule.kind === 'once' || schedule.kind === 'at-agent-startup') return null;
   if (schedule.kind === 'cron') return cronNext(schedule.cron, now);
   const every = parseInterval(schedule.every);
   // Skip the runs missed while the scheduler was down instead of firing them all at once.

@@ -11,7 +11,7 @@ export { chunkTargets } from './chunking';
 export type { PortRange, PortRule, PortSet, Protocol } from './port-spec.model';
 export { MAX_PORT, MIN_PORT } from './port-spec.model';
 export { buildPortSet, parsePortList } from './port-spec.parser';
-export { countPorts, formatPortRanges, portSetContains, toNmapPortArg } from './port-set';
+export { countPorts, formatPortRanges, intersectPortSets, portSetContains, toNmapPortArg } from './port-set';
 
 export type { Cidr } from './cidr-list.parser';
 export { parseCidr, parseCidrList } from './cidr-list.parser';

@@ -26,3 +26,21 @@ export function toNmapPortArg(set: PortSet): string {
   if (parts.length === 0) throw new DomainError('invalid_port_spec', 'port set is empty: nothing to scan', {});
   return parts.join(',');
 }
+
+/** The ports in both sets, per protocol (ranges are sorted and disjoint in a PortSet). */
+export function intersectPortSets(a: PortSet, b: PortSet): PortSet {
+  const both = (x: readonly PortRange[], y: readonly PortRange[]): PortRange[] => {
+    const out: PortRange[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < x.length && j < y.length) {
+      const from = Math.max(x[i].from, y[j].from);
+      const to = Math.min(x[i].to, y[j].to);
+      if (from <= to) out.push({ from, to });
+      if (x[i].to < y[j].to) i += 1;
+      else j += 1;
+    }
+    return out;
+  };
+  return { tcp: both(a.tcp, b.tcp), udp: both(a.udp, b.udp) };
+}

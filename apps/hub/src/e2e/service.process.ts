@@ -9,13 +9,15 @@ export class ServiceProcess {
   private readonly output: string[] = [];
   private readonly child: ChildProcess;
   private exited = false;
+  private code: number | null = null;
 
   constructor(
     readonly name: string,
     app: string,
     env: Record<string, string>,
+    args: string[] = [],
   ) {
-    this.child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', app, 'src', 'main.ts')], {
+    this.child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', app, 'src', 'main.ts'), ...args], {
       cwd: ROOT,
       env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', LOG_LEVEL: 'info', PORTOLAN_INSTANCE: name, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -26,7 +28,15 @@ export class ServiceProcess {
     };
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
-    this.child.on('exit', () => (this.exited = true));
+    this.child.on('exit', (code) => {
+      this.exited = true;
+      this.code = code;
+    });
+  }
+
+  /** The exit code once the process has exited; null while it runs. */
+  get exitCode(): number | null {
+    return this.exited ? (this.code ?? -1) : null;
   }
 
   get log(): string {

@@ -25,6 +25,10 @@ export const PortObservationSchema = z.object({
   product: z.string().max(256).optional(),
   version: z.string().max(256).optional(),
   process: z.string().max(256).optional(),
+  /** Self-scans only: the local address a socket is bound to (`0.0.0.0`, `::`, `127.0.0.1`). */
+  bindAddress: z.string().min(1).max(64).optional(),
+  /** Self-scans only: the owning process id where visible. Informational, never compared. */
+  pid: z.number().int().min(0).max(2 ** 31).optional(),
 });
 
 export const HostObservationSchema = z.object({

@@ -12,7 +12,11 @@ export type DomainErrorCode =
   | 'conflict'
   | 'scan_failed'
   | 'engine_unavailable'
-  | 'invalid_config';
+  | 'invalid_config'
+  | 'invalid_output'
+  | 'unauthorized'
+  | 'rate_limited'
+  | 'too_large';
 
 export class DomainError extends Error {
   constructor(

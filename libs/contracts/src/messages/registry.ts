@@ -1,3 +1,4 @@
+import { AgentJobAvailableMessage } from './agent-job-available/agent-job-available.message';
 import { EventRecordedMessage } from './event-recorded/event-recorded.message';
 import { MessageDefinition, PayloadOf, StreamName } from './message-definition';
 import { PingMessage } from './ping/ping.message';
@@ -15,6 +16,7 @@ export const Messages = {
   scanProgress: ScanProgressMessage,
   eventRecorded: EventRecordedMessage,
   ping: PingMessage,
+  agentJobAvailable: AgentJobAvailableMessage,
 } as const;
 
 type AllMessages = (typeof Messages)[keyof typeof Messages];

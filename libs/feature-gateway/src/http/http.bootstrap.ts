@@ -34,7 +34,8 @@ export async function startHttpService(rootModule: Type, options: HttpServiceOpt
   });
   const logger = app.get<Logger>(LOGGER);
   app.useLogger(new PinoNestLogger(logger));
-  app.useBodyParser('json', { limit: gateway.bodyLimitBytes });
+  // Agent result uploads are read by their controller (gzip, their own limits); all else is JSON here.
+  app.useBodyParser('json', { limit: gateway.bodyLimitBytes, type: (req) => isJson(req.headers['content-type']) && !(req.url ?? '').startsWith('/api/agent/results') });
   app.disable('x-powered-by');
   app.setGlobalPrefix('api');
   app.enableShutdownHooks();
@@ -43,4 +44,8 @@ export async function startHttpService(rootModule: Type, options: HttpServiceOpt
   const url = `${tls ? 'https' : 'http'}://${shownHost}:${gateway.port}/api`;
   logger.info({ url, tls: tls ? { source: tls.source, fingerprint: tls.fingerprint } : 'plain http' }, 'gateway listening');
   return { app, url, fingerprint: tls?.fingerprint };
+}
+
+function isJson(contentType: string | undefined): boolean {
+  return /^application\/([\w.+-]*\+)?json\b/i.test(contentType ?? '');
 }

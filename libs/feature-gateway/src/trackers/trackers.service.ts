@@ -5,10 +5,11 @@ import { z } from 'zod';
 import { Bus } from '@portolan/bus';
 import { DomainError, Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { DeviceEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
+import { AgentEntity, DeviceEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
 import { firstRunAt, ScheduleSchema, validateSchedule } from '@portolan/schedule';
 import { buildPortSet, countPorts } from '@portolan/targets';
+import { AgentPollService } from '../agent-api/agent-poll.service';
 
 export const PortRuleSchema = z
   .object({
@@ -23,7 +24,10 @@ export const CreateTrackerSchema = z
     name: z.string().trim().min(1).max(200),
     deviceId: z.uuid(),
     type: z.literal('network-port'),
-    mode: z.enum(['network', 'remote']),
+    /** `self`: the agent on the device lists its own sockets; `remote`/`network`: nmap from a scanner worker or `agentId`. */
+    mode: z.enum(['network', 'remote', 'self']),
+    /** A scanning agent that runs this remote or network scan on its own schedule, instead of the site's scanner workers. */
+    agentId: z.uuid().optional(),
     ports: z.array(PortRuleSchema).min(1, 'ports needs at least one rule').max(200),
     schedule: ScheduleSchema,
     sendBaselineEvents: z.boolean(),
@@ -40,6 +44,7 @@ export class TrackersService {
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(BUS) private readonly bus: Bus,
     @Inject(LOGGER) private readonly logger: Logger,
+    private readonly agents: AgentPollService,
   ) {}
 
   async create(body: CreateTracker): Promise<TrackerEntity> {
@@ -47,6 +52,10 @@ export class TrackersService {
     if (!device) throw new DomainError('invalid_payload', `deviceId ${body.deviceId} does not exist`, { field: 'deviceId' });
     if (body.mode === 'remote' && device.hostCount !== 1) {
       throw new DomainError('invalid_payload', `a remote scan targets one device address; device "${device.name}" covers ${device.hostCount} hosts (use mode "network")`, { field: 'mode' });
+    }
+    const agent = await this.agentFor(body, device);
+    if (body.schedule.kind === 'at-agent-startup' && !agent) {
+      throw new DomainError('invalid_payload', 'schedule "at-agent-startup" needs a tracker run by an agent (mode "self", or agentId)', { field: 'schedule.kind' });
     }
     const rules = body.ports.map((r) => ({ range: r.range, protocol: r.protocol, exclude: r.exclude ?? false }));
     const portSet = buildPortSet(rules);
@@ -64,11 +73,35 @@ export class TrackersService {
       tcpTechnique: body.tcpTechnique ?? 'auto',
       skipHostDiscovery: body.skipHostDiscovery ?? false,
       enabled,
-      nextRunAt: enabled ? firstRunAt(body.schedule, new Date()) : null,
+      agentId: agent?.id ?? null,
+      // An agent keeps its trackers' schedules itself (it runs them while the hub is unreachable).
+      nextRunAt: enabled && !agent ? firstRunAt(body.schedule, new Date()) : null,
       lastRunAt: null,
     });
-    this.logger.info({ trackerId: tracker.id, deviceId: device.id, ports: countPorts(portSet).total }, 'tracker created');
+    if (agent) {
+      await this.db.query('UPDATE agents SET config_version = config_version + 1 WHERE id = $1', [agent.id]);
+      this.agents.notify(agent.id, 'config');
+    }
+    this.logger.info({ trackerId: tracker.id, deviceId: device.id, agentId: agent?.id, ports: countPorts(portSet).total }, 'tracker created');
     return tracker;
+  }
+
+  /** The agent that runs the tracker: the device's own agent for `self`, the named scanning agent otherwise. */
+  private async agentFor(body: CreateTracker, device: DeviceEntity): Promise<AgentEntity | null> {
+    const agents = this.db.getRepository(AgentEntity);
+    if (body.mode === 'self') {
+      if (body.agentId) throw new DomainError('invalid_payload', 'a self-scan runs on the device\'s own agent; leave agentId out', { field: 'agentId' });
+      const own = await agents.findOneBy({ deviceId: device.id });
+      if (!own) throw new DomainError('invalid_payload', `device "${device.name}" has no agent; mode "self" needs a device enrolled by an agent`, { field: 'mode' });
+      if (own.status === 'revoked') throw new DomainError('invalid_payload', `the agent of device "${device.name}" is revoked`, { field: 'mode' });
+      return own;
+    }
+    if (!body.agentId) return null;
+    const agent = await agents.findOneBy({ id: body.agentId });
+    if (!agent) throw new DomainError('invalid_payload', `agentId ${body.agentId} does not exist`, { field: 'agentId' });
+    if (!agent.scanner) throw new DomainError('invalid_payload', `agent "${agent.name}" is not a scanning agent (its enrolment token did not allow scanning)`, { field: 'agentId' });
+    if (agent.status === 'revoked') throw new DomainError('invalid_payload', `agent "${agent.name}" is revoked`, { field: 'agentId' });
+    return agent;
   }
 
   async get(id: string): Promise<TrackerEntity> {
@@ -82,7 +115,12 @@ export class TrackersService {
     const tracker = await this.get(id);
     const jobId = randomUUID();
     const requestedAt = new Date();
-    await this.db.getRepository(ScanJobEntity).insert({ id: jobId, trackerId: tracker.id, deviceId: tracker.deviceId, trigger: 'manual', status: 'pending', requestedAt });
+    await this.db.getRepository(ScanJobEntity).insert({ id: jobId, trackerId: tracker.id, deviceId: tracker.deviceId, trigger: 'manual', status: 'pending', requestedAt, agentId: tracker.agentId });
+    if (tracker.agentId) {
+      // The agent picks the run up on its next poll; the wake-up answers a poll in progress now.
+      this.agents.notify(tracker.agentId, 'job');
+      return { jobId };
+    }
     try {
       await this.bus.publish(Messages.runRequested, { jobId, trackerId: tracker.id, trigger: 'manual', requestedAt: requestedAt.toISOString() }, { messageId: jobId, correlationId: jobId });
     } catch (error) {

@@ -11,6 +11,8 @@ export class ScanJobEntity {
   @Column({ name: 'device_id', type: 'uuid' }) deviceId!: string;
   @Column({ type: 'text', nullable: true }) site!: string | null;
   @Column({ type: 'text' }) trigger!: 'manual' | 'schedule' | 'agent-startup';
+  /** The agent that runs this job; null for the hub's scanner workers. */
+  @Column({ name: 'agent_id', type: 'uuid', nullable: true }) agentId!: string | null;
   @Column({ type: 'text' }) status!: ScanJobStatus;
   @Column({ name: 'hosts_planned', type: 'integer', default: 0 }) hostsPlanned!: number;
   @Column({ name: 'probes_planned', type: 'integer', default: 0 }) probesPlanned!: number;

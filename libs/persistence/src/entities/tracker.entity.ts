@@ -10,7 +10,7 @@ export interface PortSetRecord {
   udp: { from: number; to: number }[];
 }
 export interface ScheduleRecord {
-  kind: 'once' | 'interval' | 'cron';
+  kind: 'at-agent-startup' | 'once' | 'interval' | 'cron';
   every?: string | number;
   cron?: string;
   at?: string;
@@ -23,7 +23,9 @@ export class TrackerEntity {
   @Column({ type: 'text' }) name!: string;
   @Index() @Column({ name: 'device_id', type: 'uuid' }) deviceId!: string;
   @Column({ type: 'text' }) type!: 'network-port';
-  @Column({ type: 'text' }) mode!: 'network' | 'remote';
+  @Column({ type: 'text' }) mode!: 'network' | 'remote' | 'self';
+  /** The agent that runs this tracker on its own schedule (self-scans, scanning agents); null: the hub's scanner workers. */
+  @Index() @Column({ name: 'agent_id', type: 'uuid', nullable: true }) agentId!: string | null;
   @Column({ name: 'port_rules', type: 'jsonb' }) portRules!: PortRuleRecord[];
   @Column({ name: 'port_set', type: 'jsonb' }) portSet!: PortSetRecord;
   @Column({ type: 'jsonb' }) schedule!: ScheduleRecord;

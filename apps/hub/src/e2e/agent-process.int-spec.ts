@@ -1,0 +1,240 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { createTestDatabase } from '@portolan/persistence';
+import { ApiClient } from './api.client';
+import { LoopbackListeners } from './loopback.listeners';
+import { freePort, ServiceProcess, sleep } from './service.process';
+
+interface EventItem {
+  kind: string;
+  trackerId: string | null;
+  jobId: string | null;
+  itemKey: string | null;
+  port: number | null;
+  details: Record<string, unknown> | null;
+  occurredAt: string;
+}
+
+/**
+ * Real agent PROCESSES against the distributed hub (gateway over HTTPS with its self-signed
+ * certificate pinned by the agents, scheduler, comparer; Postgres and NATS JetStream): a
+ * self-scanning agent, the hub going away while the agent keeps scanning, and a scanning agent
+ * running a network scan of a 127.0.0.x range.
+ */
+describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)', () => {
+  const listeners = new LoopbackListeners();
+  const processes: ServiceProcess[] = [];
+  const dataDir = mkdtempSync(join(tmpdir(), 'portolan-agent-e2e-'));
+  let gateway: ServiceProcess;
+  let gatewayEnv: Record<string, string>;
+  let api: ApiClient;
+  let fingerprint: string;
+  let hubUrl: string;
+  let sql: Client;
+  let dropDatabase: () => Promise<void> = async () => undefined;
+
+  const startGateway = async () => {
+    gateway = new ServiceProcess('gateway', 'gateway', gatewayEnv);
+    processes.push(gateway);
+    await gateway.waitForLog('gateway listening', 60_000);
+    await api.waitForHealth(30_000);
+  };
+
+  const startAgent = (name: string, token: string, extra: Record<string, string> = {}, command = 'run') => {
+    const agent = new ServiceProcess(name, 'agent', {
+      PORTOLAN_HUB_URL: `${hubUrl}/`,
+      PORTOLAN_ENROL_TOKEN: token,
+      PORTOLAN_HUB_PIN_SHA256: fingerprint,
+      PORTOLAN_AGENT_STATE_DIR: join(dataDir, name),
+      PORTOLAN_AGENT_POLL_WAIT_SECONDS: '5',
+      ...extra,
+    }, [command]);
+    processes.push(agent);
+    return agent;
+  };
+
+  const newToken = async (body: Record<string, unknown> = {}) => {
+    const { status, body: token } = await api.post('/enrollment-tokens', { name: `token-${randomBytes(2).toString('hex')}`, maxUses: 5, ...body });
+    expect(status).toBe(201);
+    return String(token['token']);
+  };
+
+  const agentByName = async (name: string) => {
+    const { body } = await api.get<{ items: { id: string; name: string; deviceId: string; status: string; spool: { entries: number } }[] }>('/agents?limit=100');
+    return body.items.find((a) => a.name === name);
+  };
+
+  const changeEvents = async (trackerId: string): Promise<EventItem[]> => {
+    const { body } = await api.get<{ items: EventItem[] }>(`/events?trackerId=${trackerId}&type=added,removed,modified&limit=500`);
+    return body.items.reverse();
+  };
+
+  const finishedJobs = async (trackerId: string): Promise<number> => {
+    const { rows } = await sql.query(`SELECT count(*)::int AS n FROM scan_jobs WHERE tracker_id = $1 AND status IN ('succeeded', 'failed', 'partial')`, [trackerId]);
+    return rows[0].n as number;
+  };
+
+  const waitFor = async <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${processes.map((p) => `--- ${p.name}\n${p.log.slice(-1500)}`).join('\n')}`);
+      await sleep(250);
+    }
+  };
+
+  const runsLogged = (agent: ServiceProcess, trackerId: string) => agent.log.split('\n').filter((line) => line.includes('"run finished"') && line.includes(trackerId)).length;
+
+  beforeAll(async () => {
+    const db = await createTestDatabase('portolan_agent_e2e');
+    dropDatabase = db.drop;
+    sql = new Client({ connectionString: db.url });
+    await sql.connect();
+    const port = await freePort();
+    hubUrl = `https://127.0.0.1:${port}/api`;
+    const env = { DATABASE_URL: db.url, NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', PORTOLAN_DATA_DIR: join(dataDir, 'hub'), SCHEDULER_TICK_MS: '500' };
+    gatewayEnv = { ...env, GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port) };
+    gateway = new ServiceProcess('gateway', 'gateway', gatewayEnv);
+    processes.push(gateway);
+    await gateway.waitForLog('gateway listening', 60_000);
+    fingerprint = /"fingerprint":"([0-9A-F:]+)"/.exec(gateway.log)![1];
+    api = new ApiClient(hubUrl, readFileSync(join(dataDir, 'hub', 'tls', 'gateway.crt')));
+    await api.waitForHealth(30_000);
+    const others = [new ServiceProcess('scheduler', 'scheduler', env), new ServiceProcess('comparer', 'comparer', env)];
+    processes.push(...others);
+    await Promise.all(others.map((p) => p.waitForLog('service started')));
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await listeners.closeAll();
+    await sql?.end();
+    await dropDatabase();
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('enrols, self-scans at agent startup, and turns an opened and a closed listener into exactly one added and one removed event', async () => {
+    const token = await newToken({ groupRules: [{ field: 'os', pattern: 'linux', group: 'Linux hosts' }] });
+    const name = `self-${randomBytes(2).toString('hex')}`;
+    const enrol = startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}` }, 'enrol');
+    await enrol.waitForLog('agent enrolled', 30_000);
+    const agent = await waitFor('the enrolled agent', async () => (await api.get<{ items: { id: string; name: string; deviceId: string; status: string }[] }>('/agents')).body.items.find((a) => a.name.endsWith(`-${name}`)));
+    expect(agent.status).toBe('enrolled');
+
+    await listeners.open('127.0.0.61', 40010);
+    const { status, body: tracker } = await api.post('/trackers', {
+      name: 'own listening ports',
+      deviceId: agent.deviceId,
+      type: 'network-port',
+      mode: 'self',
+      ports: [{ range: '40000-40100', protocol: 'tcp' }],
+      schedule: { kind: 'at-agent-startup' },
+      sendBaselineEvents: false,
+    });
+    expect(status).toBe(201);
+    const trackerId = String(tracker['id']);
+
+    const running = startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}` });
+    await waitFor('the startup baseline', async () => (await finishedJobs(trackerId)) === 1);
+    const ports = await api.get<{ items: { port: number }[] }>(`/devices/${agent.deviceId}/ports`);
+    expect(ports.body.items.map((p) => p.port)).toContain(40010);
+
+    await listeners.open('127.0.0.61', 40011);
+    await listeners.close('127.0.0.61', 40010);
+    const run = await api.post(`/trackers/${trackerId}/run`, {});
+    expect(run.status).toBe(202);
+    await api.waitForJob(String(run.body['jobId']), 60_000);
+    const events = await changeEvents(trackerId);
+    expect(events.map((e) => `${e.kind} ${e.itemKey}`)).toEqual(expect.arrayContaining(['added tcp/40011@127.0.0.61', 'removed tcp/40010@127.0.0.61']));
+    expect(events).toHaveLength(2);
+    expect((await agentByName(`${agent.name}`))?.status).toBe('online');
+    expect(running.log).toContain('"trigger":"agent-startup"');
+  }, 150_000);
+
+  it('keeps scanning while the hub is unreachable and delivers every result once, in order, with the same events', async () => {
+    const token = await newToken();
+    const name = `spool-${randomBytes(2).toString('hex')}`;
+    const agentProcess = startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}` });
+    const agent = await waitFor('the agent', async () => (await api.get<{ items: { id: string; name: string; deviceId: string }[] }>('/agents')).body.items.find((a) => a.name.endsWith(`-${name}`)));
+    await listeners.open('127.0.0.62', 40201);
+    const { body: tracker } = await api.post('/trackers', {
+      name: 'every ten seconds',
+      deviceId: agent.deviceId,
+      type: 'network-port',
+      mode: 'self',
+      ports: [{ range: '40200-40300', protocol: 'tcp' }],
+      schedule: { kind: 'interval', every: '10s' },
+      sendBaselineEvents: false,
+    });
+    const trackerId = String(tracker['id']);
+    await waitFor('the baseline', async () => (await finishedJobs(trackerId)) >= 1);
+
+    await gateway.stop();
+    const before = runsLogged(agentProcess, trackerId);
+    const step = async (change: () => Promise<void>, runs: number) => {
+      await change();
+      await waitFor(`run ${runs} while the hub is away`, async () => runsLogged(agentProcess, trackerId) >= before + runs, 30_000);
+    };
+    await step(() => listeners.open('127.0.0.62', 40202), 1);
+    await step(() => listeners.close('127.0.0.62', 40201), 2);
+    await step(() => listeners.open('127.0.0.62', 40203), 3);
+    expect(agentProcess.log).toContain('hub unreachable');
+
+    await startGateway();
+    const runs = runsLogged(agentProcess, trackerId);
+    const baselineJobs = await finishedJobs(trackerId);
+    expect(runs).toBeGreaterThanOrEqual(before + 3);
+    await waitFor('every spooled result applied', async () => (await finishedJobs(trackerId)) >= baselineJobs + (runs - before) - 1 && (await agentByName(agent.name))?.spool.entries === 0, 90_000);
+    await waitFor('the events', async () => (await changeEvents(trackerId)).length >= 3, 30_000);
+    await sleep(2000);
+    const events = await changeEvents(trackerId);
+    expect(events.map((e) => `${e.kind} ${e.port}`)).toEqual(['added 40202', 'removed 40201', 'added 40203']);
+    const { rows } = await sql.query(`SELECT job_id, count(*)::int AS n FROM agent_uploads WHERE tracker_id = $1 GROUP BY job_id HAVING count(*) > 1`, [trackerId]);
+    expect(rows).toEqual([]);
+  }, 240_000);
+
+  it('lets a scanning agent run a network scan of a 127.0.0.x range', async () => {
+    const token = await newToken({ scanner: true });
+    const name = `scan-${randomBytes(2).toString('hex')}`;
+    startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}`, PORTOLAN_AGENT_SCANNER: 'true' });
+    const agent = await waitFor('the scanning agent', async () => (await api.get<{ items: { id: string; name: string; scanner: boolean }[] }>('/agents')).body.items.find((a) => a.name.endsWith(`-${name}`)));
+    expect(agent.scanner).toBe(true);
+    await listeners.open('127.0.0.71', 40050);
+    await listeners.open('127.0.0.72', 40060);
+    const device = await api.post('/devices', { name: 'lab range', kind: 'network', address: '127.0.0.70-73' });
+    const { status, body: tracker } = await api.post('/trackers', {
+      name: 'lab range from the agent',
+      deviceId: device.body['id'],
+      agentId: agent.id,
+      type: 'network-port',
+      mode: 'network',
+      ports: [{ range: '40000-40100', protocol: 'tcp' }],
+      schedule: { kind: 'interval', every: '1h' },
+      sendBaselineEvents: false,
+    });
+    expect(status).toBe(201);
+    const trackerId = String(tracker['id']);
+    await waitFor('the network baseline', async () => (await finishedJobs(trackerId)) === 1, 90_000);
+
+    await listeners.open('127.0.0.73', 40070);
+    await listeners.close('127.0.0.71', 40050);
+    const run = await api.post(`/trackers/${trackerId}/run`, {});
+    const job = await api.waitForJob(String(run.body['jobId']), 90_000);
+    expect(job['status']).toBe('succeeded');
+    const events = await changeEvents(trackerId);
+    expect(events.map((e) => `${e.kind} ${e.itemKey}`).sort()).toEqual(['added tcp/40070', 'removed tcp/40050']);
+  }, 180_000);
+
+  it('refuses a hub whose certificate does not match the pinned fingerprint, and says so', async () => {
+    const token = await newToken();
+    const wrong = fingerprint.replace(/^[0-9A-F]{2}/, (pair) => (pair === '00' ? '11' : '00'));
+    const agent = startAgent(`pin-${randomBytes(2).toString('hex')}`, token, { PORTOLAN_HUB_PIN_SHA256: wrong });
+    await agent.waitForLog('does not match the pinned fingerprint', 30_000);
+    await waitFor('the agent to stop', async () => agent.exitCode !== null, 15_000);
+    expect(agent.exitCode).not.toBe(0);
+  }, 60_000);
+});

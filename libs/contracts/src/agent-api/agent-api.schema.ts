@@ -1,0 +1,133 @@
+import { z } from 'zod';
+import { ErrorInfoSchema, HostObservationSchema, IsoDateSchema, PortSetSchema, UuidSchema } from '../common/primitives.schema';
+
+/**
+ * The agent API (`/api/agent/...`): the only way an agent and the hub talk. The agent opens
+ * every connection (outbound HTTPS); the hub never connects to an agent. Authenticated calls
+ * carry `Authorization: Bearer <agentId>.<secret>`.
+ */
+export const AGENT_API_PREFIX = 'agent';
+export const AGENT_AUTH_SCHEME = 'Bearer';
+/** Long-poll for jobs: the agent waits at most this long for the hub to answer. */
+export const AGENT_MAX_WAIT_SECONDS = 30;
+
+const HostNameSchema = z.string().trim().min(1, 'hostname must not be empty').max(253);
+
+export const EnrolRequestSchema = z
+  .object({
+    token: z.string().min(16, 'token is too short to be an enrolment token').max(256),
+    /** The device name: the host name with the configured prefix and suffix. */
+    name: z.string().trim().min(1).max(200),
+    hostname: HostNameSchema,
+    os: z.object({ platform: z.string().min(1).max(32), release: z.string().max(128), description: z.string().max(256).optional() }).strict(),
+    version: z.string().min(1).max(64),
+    /** Whether the agent may run nmap for remote and network scans. */
+    scanner: z.boolean(),
+  })
+  .strict();
+export type EnrolRequest = z.infer<typeof EnrolRequestSchema>;
+
+export const EnrolResponseSchema = z.object({
+  agentId: UuidSchema,
+  /** Shown once; the hub keeps only its hash. */
+  secret: z.string().min(32),
+  deviceId: UuidSchema,
+  site: z.string(),
+  groups: z.array(z.string()),
+});
+export type EnrolResponse = z.infer<typeof EnrolResponseSchema>;
+
+export const AgentScheduleSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('at-agent-startup') }),
+  z.object({ kind: z.literal('once'), at: IsoDateSchema.optional() }),
+  z.object({ kind: z.literal('interval'), every: z.union([z.string(), z.number()]) }),
+  z.object({ kind: z.literal('cron'), cron: z.string().min(1).max(128) }),
+]);
+
+/** A tracker the agent runs on its own schedule (and when the hub asks for a run now). */
+export const AgentTrackerSchema = z.object({
+  id: UuidSchema,
+  name: z.string(),
+  mode: z.enum(['self', 'remote', 'network']),
+  deviceId: UuidSchema,
+  ports: PortSetSchema,
+  schedule: AgentScheduleSchema,
+  /** remote and network scans only: nmap-ready targets, already inside the hub's scope guard. */
+  scan: z
+    .object({
+      targets: z.array(z.string().min(1).max(64)).min(1).max(4096),
+      ipv6: z.boolean(),
+      hostNames: z.record(z.string(), z.string()),
+      hostCount: z.number().int().min(1),
+      tcpTechnique: z.enum(['auto', 'connect', 'syn']),
+      skipHostDiscovery: z.boolean(),
+      timeoutMs: z.number().int().min(1000),
+    })
+    .optional(),
+});
+export type AgentTracker = z.infer<typeof AgentTrackerSchema>;
+
+export const AgentConfigSchema = z.object({
+  agentId: UuidSchema,
+  /** Changes whenever anything below changes; the jobs poll carries the current one. */
+  configVersion: z.number().int().min(0),
+  site: z.string(),
+  scanner: z.boolean(),
+  trackers: z.array(AgentTrackerSchema),
+});
+export type AgentConfig = z.infer<typeof AgentConfigSchema>;
+
+/** Query of `GET /api/agent/jobs`: the heartbeat rides on the long-poll. */
+export const AgentPollQuerySchema = z
+  .object({
+    wait: z.coerce.number().int().min(0).max(AGENT_MAX_WAIT_SECONDS).default(AGENT_MAX_WAIT_SECONDS),
+    /** Changes each time the agent process starts. */
+    boot: UuidSchema,
+    version: z.string().min(1).max(64),
+    spoolEntries: z.coerce.number().int().min(0).max(1_000_000).default(0),
+    spoolDropped: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
+  })
+  .strict();
+export type AgentPollQuery = z.infer<typeof AgentPollQuerySchema>;
+
+export const AgentJobSchema = z.object({ jobId: UuidSchema, trackerId: UuidSchema, trigger: z.enum(['manual']) });
+export type AgentJob = z.infer<typeof AgentJobSchema>;
+export const AgentPollResponseSchema = z.object({ configVersion: z.number().int().min(0), jobs: z.array(AgentJobSchema) });
+export type AgentPollResponse = z.infer<typeof AgentPollResponseSchema>;
+
+/**
+ * `POST /api/agent/results` (gzip JSON, `Idempotency-Key` header): one finished or failed run of
+ * one tracker. `jobId` is the hub's job for a run asked for by the hub, or a new id the agent
+ * made for a run of its own schedule.
+ */
+export const AgentResultSchema = z
+  .object({
+    jobId: UuidSchema,
+    trackerId: UuidSchema,
+    trigger: z.enum(['manual', 'schedule', 'agent-startup']),
+    status: z.enum(['completed', 'failed']),
+    engine: z.enum(['nmap', 'connect', 'ss', 'netstat']),
+    engineVersion: z.string().max(128),
+    args: z.array(z.string().max(4096)).max(512),
+    startedAt: IsoDateSchema,
+    finishedAt: IsoDateSchema,
+    coverage: z.object({ ports: PortSetSchema }),
+    hosts: z.array(HostObservationSchema).max(4096),
+    error: ErrorInfoSchema.optional(),
+  })
+  .strict()
+  .refine((r) => Date.parse(r.finishedAt) >= Date.parse(r.startedAt), { message: 'finishedAt must not be before startedAt', path: ['finishedAt'] })
+  .refine((r) => (r.status === 'failed') === (r.error !== undefined), { message: 'a failed result carries an error and only a failed one does', path: ['error'] });
+export type AgentResult = z.infer<typeof AgentResultSchema>;
+
+export const AgentResultResponseSchema = z.object({ jobId: UuidSchema, duplicate: z.boolean() });
+export type AgentResultResponse = z.infer<typeof AgentResultResponseSchema>;
+
+/** `POST /api/agent/scans`: the agent started a run (for the `scan-started` communications event). */
+export const AgentScanStartedSchema = z
+  .object({ jobId: UuidSchema, trackerId: UuidSchema, trigger: z.enum(['manual', 'schedule', 'agent-startup']), startedAt: IsoDateSchema })
+  .strict();
+export type AgentScanStarted = z.infer<typeof AgentScanStartedSchema>;
+
+export const RotateSecretResponseSchema = z.object({ secret: z.string().min(32) });
+export type RotateSecretResponse = z.infer<typeof RotateSecretResponseSchema>;

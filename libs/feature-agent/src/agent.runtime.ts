@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto';
+import { hostname, release, type as osType, version as osVersion } from 'node:os';
+import { AgentConfig, AgentTracker } from '@portolan/contracts';
+import { Logger } from '@portolan/logging';
+import { AgentSettings } from './config/agent.config';
+import { HubClient, HubError, HubUnreachableError } from './hub/hub.client';
+import { createHubAgent, HubTrustError } from './hub/hub.tls';
+import { RunTrigger, TrackerRunner } from './scan/tracker.runner';
+import { LocalSchedule } from './schedule/local.schedule';
+import { ResultSpool } from './spool/result.spool';
+import { AgentIdentity, AgentStateStore } from './state/agent-state.store';
+import { ResultUploader } from './upload/result.uploader';
+
+const MAX_BACKOFF_MS = 30_000;
+const TICK_MS = 500;
+
+/** Why the agent stopped for good: it must not keep knocking with a secret the hub refuses. */
+export class AgentFatalError extends Error {}
+
+/**
+ * The agent: enrols once (identity kept in its state directory), keeps its trackers'
+ * schedules itself from the last configuration the hub gave it (so scans go on while the hub
+ * is unreachable), long-polls the hub for runs asked of it and for configuration changes (the
+ * poll is its heartbeat), and hands every result to the spool-backed uploader.
+ */
+export class AgentRuntime {
+  readonly boot = randomUUID();
+  private readonly state: AgentStateStore;
+  private readonly hub: HubClient;
+  private readonly runner: TrackerRunner;
+  private readonly schedule = new LocalSchedule();
+  private spool?: ResultSpool;
+  private uploader?: ResultUploader;
+  private config?: AgentConfig;
+  private queue: Promise<void> = Promise.resolve();
+  private fatal?: Error;
+
+  constructor(
+    private readonly settings: AgentSettings,
+    private readonly logger: Logger,
+    private readonly version: string,
+  ) {
+    this.state = new AgentStateStore(settings.stateDir);
+    this.hub = new HubClient(settings.hubUrl, createHubAgent(settings));
+    this.runner = new TrackerRunner({ scanner: settings.scanner });
+  }
+
+  /** Enrols with the configured token unless already enrolled; returns the identity. */
+  async enrol(signal?: AbortSignal): Promise<AgentIdentity> {
+    await this.state.init();
+    const existing = await this.state.readIdentity();
+    if (existing) return existing;
+    const token = this.settings.enrolToken;
+    if (!token) throw new AgentFatalError('the agent is not enrolled and no enrolment token is configured (enrolToken / PORTOLAN_ENROL_TOKEN)');
+    const host = hostname();
+    const answer = await this.retrying('enrol', signal, () =>
+      this.hub.enrol({
+        token,
+        name: `${this.settings.namePrefix}${host}${this.settings.nameSuffix}`,
+        hostname: host,
+        os: { platform: process.platform, release: release(), description: `${osType()} ${osVersion()}`.slice(0, 256) },
+        version: this.version,
+        scanner: this.settings.scanner,
+      }),
+    );
+    const identity: AgentIdentity = { agentId: answer.agentId, secret: answer.secret, deviceId: answer.deviceId, site: answer.site, hubUrl: this.settings.hubUrl, enrolledAt: new Date().toISOString() };
+    await this.state.writeIdentity(identity);
+    this.logger.info({ agentId: identity.agentId, deviceId: identity.deviceId, site: identity.site, groups: answer.groups }, 'agent enrolled');
+    return identity;
+  }
+
+  async rotateSecret(): Promise<void> {
+    const identity = await this.enrol();
+    this.hub.useCredentials(identity);
+    const { secret } = await this.hub.rotateSecret();
+    await this.state.writeIdentity({ ...identity, secret });
+    this.logger.info({ agentId: identity.agentId }, 'agent secret rotated');
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const identity = await this.enrol(signal);
+    this.hub.useCredentials(identity);
+    this.spool = new ResultSpool(this.state.spoolDir, { maxEntries: this.settings.spoolMaxEntries, maxBytes: this.settings.spoolMaxBytes }, (level, msg, fields) =>
+      this.logger[level](fields ?? {}, msg),
+    );
+    await this.spool.open();
+    this.uploader = new ResultUploader(this.spool, this.hub, this.logger, (error) => this.stopFatally(error));
+    this.applyConfig(await this.state.readConfig(), 'cached');
+    this.logger.info({ agentId: identity.agentId, boot: this.boot, spooled: this.spool.depth().entries, scanner: this.settings.scanner }, 'agent started');
+    void this.uploader.drain();
+    try {
+      await Promise.all([this.pollLoop(signal), this.scheduleLoop(signal)]);
+    } finally {
+      this.uploader.stop();
+      await this.queue.catch(() => undefined);
+      await this.spool.close();
+    }
+    if (this.fatal) throw this.fatal;
+  }
+
+  private async pollLoop(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    let fetchConfig = true;
+    while (!signal.aborted && !this.fatal) {
+      try {
+        if (fetchConfig) {
+          const config = await this.hub.config();
+          await this.state.writeConfig(config);
+          this.applyConfig(config, 'hub');
+          fetchConfig = false;
+        }
+        const depth = this.spool!.depth();
+        const answer = await this.hub.poll({ wait: this.settings.pollWaitSeconds, boot: this.boot, version: this.version, spoolEntries: depth.entries, spoolDropped: depth.dropped });
+        if (failures > 0) {
+          this.logger.info({ after: failures }, 'hub reachable again');
+          void this.uploader!.drain();
+        }
+        failures = 0;
+        for (const job of answer.jobs) {
+          const tracker = this.config?.trackers.find((t) => t.id === job.trackerId);
+          if (tracker) this.enqueue(tracker, job.jobId, 'manual');
+          else fetchConfig = true; // a tracker this agent does not know yet: new configuration first
+        }
+        if (this.config && answer.configVersion !== this.config.configVersion) fetchConfig = true;
+        if (!this.settings.pollWaitSeconds) await sleep(5_000, signal);
+      } catch (error) {
+        if (error instanceof HubError && error.status === 401) return this.stopFatally(error);
+        if (error instanceof HubTrustError) return this.stopFatally(error);
+        failures += 1;
+        const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(5, failures - 1));
+        this.logger.warn({ err: (error as Error).message, retryInMs: delay }, error instanceof HubUnreachableError ? 'hub unreachable' : 'poll failed');
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  private async scheduleLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted && !this.fatal) {
+      const trackers = this.config?.trackers ?? [];
+      for (const tracker of this.schedule.takeDue(trackers, new Date())) {
+        this.enqueue(tracker, randomUUID(), tracker.schedule.kind === 'at-agent-startup' ? 'agent-startup' : 'schedule');
+      }
+      await sleep(Math.min(TICK_MS, this.schedule.msUntilNext(new Date(), TICK_MS)) || TICK_MS, signal);
+    }
+  }
+
+  /** Runs are done one at a time, in the order they became due. */
+  private enqueue(tracker: AgentTracker, jobId: string, trigger: RunTrigger): void {
+    this.queue = this.queue.then(async () => {
+      if (this.fatal) return;
+      const log = this.logger.child({ trackerId: tracker.id, jobId, mode: tracker.mode, trigger });
+      const startedAt = new Date().toISOString();
+      // Best effort: the scan-started event; the result carries the start time anyway.
+      await this.hub.scanStarted({ jobId, trackerId: tracker.id, trigger, startedAt }).catch((error: Error) => log.debug({ err: error.message }, 'scan start not reported'));
+      const result = await this.runner.run(tracker, jobId, trigger);
+      log.info({ status: result.status, hosts: result.hosts.length, ports: result.hosts.reduce((n, h) => n + h.ports.length, 0), error: result.error?.message }, 'run finished');
+      await this.uploader!.submit(result);
+    });
+    this.queue = this.queue.catch((error: Error) => this.logger.error({ err: error.message }, 'run could not be recorded'));
+  }
+
+  private applyConfig(config: AgentConfig | undefined, source: 'cached' | 'hub'): void {
+    if (!config) return;
+    this.config = config;
+    this.schedule.update(config.trackers, new Date());
+    this.logger.info({ source, configVersion: config.configVersion, trackers: config.trackers.length }, 'configuration applied');
+  }
+
+  private stopFatally(error: Error): void {
+    if (this.fatal) return;
+    const message = error instanceof HubError && error.status === 401 ? `the hub refused this agent's credentials (${error.message}); revoked or rotated elsewhere — enrol again` : error.message;
+    this.fatal = new AgentFatalError(message);
+    this.logger.fatal({ err: message }, 'agent stopping');
+  }
+
+  private async retrying<T>(what: string, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await call();
+      } catch (error) {
+        if (!(error instanceof HubUnreachableError) && !(error instanceof HubError && error.transient)) throw error;
+        if (signal?.aborted) throw error;
+        const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(5, attempt - 1));
+        this.logger.warn({ err: error.message, retryInMs: delay }, `${what}: hub unreachable`);
+        await sleep(delay, signal);
+      }
+    }
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

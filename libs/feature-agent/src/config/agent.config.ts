@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { DomainError } from '@portolan/contracts';
+
+/**
+ * The agent's settings: a JSON file (`--config`, or PORTOLAN_AGENT_CONFIG) with the same
+ * fields overridable by environment variables. Trust in the hub is a CA file or a pinned
+ * SHA-256 certificate fingerprint (for a self-signed hub); there is no "don't verify" switch.
+ */
+const FINGERPRINT = /^([0-9a-f]{2}:){31}[0-9a-f]{2}$/i;
+
+export const AgentSettingsSchema = z
+  .object({
+    /** `https://HUB:PORT/api/`. */
+    hubUrl: z
+      .string()
+      .url()
+      .refine((u) => u.startsWith('https://'), 'hubUrl must be an https:// URL (the agent talks to the hub only over HTTPS)'),
+    /** Needed only until the agent is enrolled. */
+    enrolToken: z.string().min(16).optional(),
+    namePrefix: z.string().max(50).default(''),
+    nameSuffix: z.string().max(50).default(''),
+    caFile: z.string().min(1).optional(),
+    pinSha256: z
+      .string()
+      .transform((s) => s.trim().toUpperCase())
+      .refine((s) => FINGERPRINT.test(s), 'pinSha256 must be a SHA-256 fingerprint: 32 hex pairs separated by ":"')
+      .optional(),
+    stateDir: z.string().min(1).default('./data/agent'),
+    /** Ask to run nmap for remote and network scans (the enrolment token must allow it). */
+    scanner: z.boolean().default(false),
+    pollWaitSeconds: z.number().int().min(0).max(30).default(30),
+    spoolMaxEntries: z.number().int().min(1).default(10_000),
+    spoolMaxBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict()
+  .refine((s) => !(s.caFile && s.pinSha256), { message: 'set either caFile or pinSha256, not both', path: ['pinSha256'] });
+export type AgentSettings = z.infer<typeof AgentSettingsSchema>;
+
+const ENV: Record<string, { field: keyof AgentSettings; kind: 'text' | 'bool' | 'int' }> = {
+  PORTOLAN_HUB_URL: { field: 'hubUrl', kind: 'text' },
+  PORTOLAN_ENROL_TOKEN: { field: 'enrolToken', kind: 'text' },
+  PORTOLAN_AGENT_NAME_PREFIX: { field: 'namePrefix', kind: 'text' },
+  PORTOLAN_AGENT_NAME_SUFFIX: { field: 'nameSuffix', kind: 'text' },
+  PORTOLAN_HUB_CA_FILE: { field: 'caFile', kind: 'text' },
+  PORTOLAN_HUB_PIN_SHA256: { field: 'pinSha256', kind: 'text' },
+  PORTOLAN_AGENT_STATE_DIR: { field: 'stateDir', kind: 'text' },
+  PORTOLAN_AGENT_SCANNER: { field: 'scanner', kind: 'bool' },
+  PORTOLAN_AGENT_POLL_WAIT_SECONDS: { field: 'pollWaitSeconds', kind: 'int' },
+  PORTOLAN_AGENT_SPOOL_MAX_ENTRIES: { field: 'spoolMaxEntries', kind: 'int' },
+  PORTOLAN_AGENT_SPOOL_MAX_BYTES: { field: 'spoolMaxBytes', kind: 'int' },
+  LOG_LEVEL: { field: 'logLevel', kind: 'text' },
+};
+
+/** Reads the file (if any), applies the environment over it, validates; errors name the setting, never a token's value. */
+export function loadAgentSettings(options: { file?: string; env?: NodeJS.ProcessEnv } = {}): AgentSettings {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env['PORTOLAN_AGENT_CONFIG'];
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new DomainError('invalid_config', `agent configuration file ${file} could not be read: ${(error as Error).message}`);
+    }
+  }
+  for (const [name, { field, kind }] of Object.entries(ENV)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    raw[field] = kind === 'bool' ? ['true', '1', 'yes'].includes(value.toLowerCase()) : kind === 'int' ? Number(value) : value;
+  }
+  const parsed = AgentSettingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new DomainError('invalid_config', `invalid agent configuration${file ? ` (${file} and environment)` : ''}: ${problems.join('; ')}`, { problems });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,10 @@
+export { AGENT_VERSION } from './agent.version';
+export { AgentFatalError, AgentRuntime } from './agent.runtime';
+export { AgentSettingsSchema, loadAgentSettings } from './config/agent.config';
+export type { AgentSettings } from './config/agent.config';
+export { HubClient, HubError, HubUnreachableError } from './hub/hub.client';
+export { createHubAgent, HubTrustError } from './hub/hub.tls';
+export { TrackerRunner } from './scan/tracker.runner';
+export { LocalSchedule } from './schedule/local.schedule';
+export { ResultSpool, SpoolError } from './spool/result.spool';
+export { AgentStateStore } from './state/agent-state.store';

@@ -1,0 +1,36 @@
+import { CanActivate, ExecutionContext, Inject, Injectable, createParamDecorator } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { DomainError } from '@portolan/contracts';
+import { AuthenticatedAgent, AgentDirectory } from './agent.directory';
+import { AGENT_RATE_LIMITER } from './agent-api.tokens';
+import { RateLimiter } from './rate.limiter';
+
+type AgentRequest = Request & { agent?: AuthenticatedAgent };
+
+/** Every agent call except enrolment: authenticate, then the per-agent rate limit (429 with Retry-After). */
+@Injectable()
+export class AgentAuthGuard implements CanActivate {
+  constructor(
+    private readonly directory: AgentDirectory,
+    @Inject(AGENT_RATE_LIMITER) private readonly limiter: RateLimiter,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<AgentRequest>();
+    const agent = await this.directory.authenticate(request.headers.authorization, request.socket.remoteAddress);
+    const waitMs = this.limiter.take(agent.id);
+    if (waitMs > 0) {
+      context.switchToHttp().getResponse<Response>().setHeader('Retry-After', String(Math.ceil(waitMs / 1000)));
+      throw new DomainError('rate_limited', `agent ${agent.id} is over its request rate; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
+    }
+    request.agent = agent;
+    return true;
+  }
+}
+
+/** The authenticated agent of the request (set by AgentAuthGuard). */
+export const CurrentAgent = createParamDecorator((_data: unknown, context: ExecutionContext): AuthenticatedAgent => {
+  const agent = context.switchToHttp().getRequest<AgentRequest>().agent;
+  if (!agent) throw new Error('CurrentAgent used on a route without AgentAuthGuard');
+  return agent;
+});

@@ -1,0 +1,73 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AgentConfig, AgentTracker, isDomainError } from '@portolan/contracts';
+import { Logger } from '@portolan/logging';
+import { DeviceEntity, SiteEntity, TrackerEntity } from '@portolan/persistence';
+import { DATA_SOURCE, LOGGER, SCOPE_GUARD } from '@portolan/platform';
+import { countHosts, countPorts, parseTargetSpec, resolveHostnames, ScopeGuard, toNmapTargets } from '@portolan/targets';
+import { AuthenticatedAgent } from './agent.directory';
+
+/** The run timeout an agent gives nmap: a base plus an allowance per probe (as the scheduler does for chunks). */
+const TIMEOUT_BASE_MS = 10 * 60_000;
+const TIMEOUT_PER_PROBE_MS = 5;
+
+/**
+ * What an agent runs: its enabled trackers with their schedules and port sets. For remote and
+ * network scans the hub resolves the device's address and applies its scope guard here, so a
+ * scanning agent gets only nmap-ready targets that the operator allowed; a tracker whose
+ * address fails that is left out and logged.
+ */
+@Injectable()
+export class AgentConfigService {
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SCOPE_GUARD) private readonly scope: ScopeGuard,
+  ) {}
+
+  async configVersion(agentId: string): Promise<number> {
+    const rows: { config_version: number }[] = await this.db.query('SELECT config_version FROM agents WHERE id = $1', [agentId]);
+    return rows[0]?.config_version ?? 0;
+  }
+
+  async configFor(agent: AuthenticatedAgent): Promise<AgentConfig> {
+    const [version, site, trackers] = await Promise.all([
+      this.configVersion(agent.id),
+      agent.siteId ? this.db.getRepository(SiteEntity).findOneBy({ id: agent.siteId }) : null,
+      this.db.getRepository(TrackerEntity).find({ where: { agentId: agent.id, enabled: true }, order: { createdAt: 'ASC' } }),
+    ]);
+    const devices = new Map((await this.db.getRepository(DeviceEntity).findBy(trackers.map((t) => ({ id: t.deviceId })))).map((d) => [d.id, d]));
+    const out: AgentTracker[] = [];
+    for (const tracker of trackers) {
+      const device = devices.get(tracker.deviceId);
+      if (!device) continue;
+      const base = { id: tracker.id, name: tracker.name, mode: tracker.mode, deviceId: tracker.deviceId, ports: tracker.portSet, schedule: tracker.schedule as AgentTracker['schedule'] };
+      if (tracker.mode === 'self') {
+        out.push(base);
+        continue;
+      }
+      try {
+        const resolved = await resolveHostnames(parseTargetSpec(device.address));
+        this.scope.check(resolved.spec);
+        const targets = toNmapTargets(resolved.spec.entries);
+        const hostCount = countHosts(resolved.spec);
+        out.push({
+          ...base,
+          scan: {
+            targets,
+            ipv6: resolved.spec.entries.some((e) => e.kind === 'ipv6'),
+            hostNames: Object.fromEntries(Object.entries(resolved.names).filter(([address]) => targets.includes(address))),
+            hostCount,
+            tcpTechnique: tracker.tcpTechnique,
+            skipHostDiscovery: tracker.skipHostDiscovery,
+            timeoutMs: Math.round(TIMEOUT_BASE_MS + hostCount * countPorts(tracker.portSet).total * TIMEOUT_PER_PROBE_MS),
+          },
+        });
+      } catch (error) {
+        if (!isDomainError(error)) throw error;
+        this.logger.warn({ agentId: agent.id, trackerId: tracker.id, code: error.code, err: error.message }, 'tracker left out of the agent configuration');
+      }
+    }
+    return { agentId: agent.id, configVersion: version, site: site?.name ?? 'default', scanner: agent.scanner, trackers: out };
+  }
+}

@@ -1,0 +1,96 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { DomainError } from '@portolan/contracts';
+import { Logger } from '@portolan/logging';
+import { AgentStatus } from '@portolan/persistence';
+import { DATA_SOURCE, LOGGER } from '@portolan/platform';
+import { credentialMatches, parseAgentAuthorization } from './agent-credentials';
+
+/** What a request handler knows about the agent that made it. */
+export interface AuthenticatedAgent {
+  readonly id: string;
+  readonly name: string;
+  readonly deviceId: string;
+  readonly siteId: string | null;
+  readonly scanner: boolean;
+}
+
+interface CachedAgent extends AuthenticatedAgent {
+  readonly secretHash: Buffer;
+  readonly status: AgentStatus;
+  readonly loadedAt: number;
+}
+
+/** How long a looked-up agent is trusted before the database is asked again (revocation by another replica). */
+const CACHE_TTL_MS = 5_000;
+const CACHE_MAX = 50_000;
+
+/**
+ * Authenticates agent calls: the secret's SHA-256 compared in constant time with the stored
+ * one. Lookups are cached for a few seconds so thousands of polling agents cost few queries;
+ * a revocation through this replica takes effect at once, through another within the TTL.
+ * Failures are counted (per agent in the database, in total here) and logged without secrets.
+ */
+@Injectable()
+export class AgentDirectory {
+  private readonly cache = new Map<string, CachedAgent>();
+  private failures = 0;
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  get authFailures(): number {
+    return this.failures;
+  }
+
+  async authenticate(authorization: string | undefined, remote: string | undefined): Promise<AuthenticatedAgent> {
+    const credentials = parseAgentAuthorization(authorization);
+    if (!credentials) return this.fail(undefined, remote, 'missing or malformed Authorization header (expected "Bearer <agentId>.<secret>")');
+    const agent = await this.lookup(credentials.agentId);
+    if (!agent) return this.fail(undefined, remote, `unknown agent ${credentials.agentId}`);
+    if (!credentialMatches(credentials.secret, agent.secretHash)) return this.fail(agent.id, remote, `wrong secret for agent ${agent.id}`);
+    if (agent.status === 'revoked') return this.fail(agent.id, remote, `agent ${agent.id} is revoked`);
+    return { id: agent.id, name: agent.name, deviceId: agent.deviceId, siteId: agent.siteId, scanner: agent.scanner };
+  }
+
+  /** Forgets a cached agent (revoked, secret rotated) so the next call reads the database. */
+  forget(agentId: string): void {
+    this.cache.delete(agentId);
+  }
+
+  private async lookup(agentId: string): Promise<CachedAgent | undefined> {
+    const cached = this.cache.get(agentId);
+    if (cached && Date.now() - cached.loadedAt < CACHE_TTL_MS) return cached;
+    const rows: { id: string; name: string; device_id: string; site_id: string | null; scanner: boolean; secret_hash: Buffer; status: AgentStatus }[] = await this.db.query(
+      'SELECT id, name, device_id, site_id, scanner, secret_hash, status FROM agents WHERE id = $1',
+      [agentId],
+    );
+    if (!rows.length) {
+      this.cache.delete(agentId);
+      return undefined;
+    }
+    const row = rows[0];
+    const agent: CachedAgent = {
+      id: row.id,
+      name: row.name,
+      deviceId: row.device_id,
+      siteId: row.site_id,
+      scanner: row.scanner,
+      secretHash: Buffer.from(row.secret_hash),
+      status: row.status,
+      loadedAt: Date.now(),
+    };
+    if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(agentId, agent);
+    return agent;
+  }
+
+  private async fail(agentId: string | undefined, remote: string | undefined, reason: string): Promise<never> {
+    this.failures += 1;
+    this.logger.warn({ agentId, remote, reason, authFailures: this.failures }, 'agent authentication failed');
+    if (agentId) await this.db.query('UPDATE agents SET auth_failures = auth_failures + 1 WHERE id = $1', [agentId]).catch(() => undefined);
+    throw new DomainError('unauthorized', reason);
+  }
+}

@@ -1,0 +1,12 @@
+export type { ListeningSocket, SocketProtocol } from './listening-socket.model';
+export { compareSockets } from './listening-socket.model';
+export type { ParseResult, SocketAddress, WildcardAddress } from './socket-address';
+export { normalizeBindAddress, parsePort, parseSocketAddress } from './socket-address';
+export { parseSsOutput } from './ss-output.parser';
+export { parseLinuxNetstatOutput } from './netstat-linux-output.parser';
+export { parseWindowsNetstatOutput } from './netstat-windows-output.parser';
+export type { CommandOptions, CommandResult, CommandRunner } from './command.runner';
+export { execFileRunner } from './command.runner';
+export type { CollectListeningSocketsOptions, ListeningSocketsScan } from './listening-sockets.collector';
+export { collectListeningSockets } from './listening-sockets.collector';
+export { toHostObservation } from './host-observation.mapper';

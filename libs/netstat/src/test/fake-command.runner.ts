@@ -1,0 +1,30 @@
+import type { CommandOptions, CommandResult, CommandRunner } from '../command.runner';
+
+/** What a command does in a fake: print and exit, or fail to run (`ENOENT`, `ETIMEDOUT`). */
+export type FakeOutcome = Partial<CommandResult> | { errorCode: string };
+
+export interface FakeRunner {
+  run: CommandRunner;
+  /** Every call, as `file args...` with its options. */
+  calls: Array<{ command: string; options: CommandOptions }>;
+}
+
+/**
+ * A CommandRunner answering from a table keyed by `file args...`. A command not in the table is
+ * missing from the system (rejects with code ENOENT), like an uninstalled tool.
+ */
+export function fakeRunner(table: Record<string, FakeOutcome>): FakeRunner {
+  const calls: FakeRunner['calls'] = [];
+  const run: CommandRunner = async (file, args, options) => {
+    const command = [file, ...args].join(' ');
+    calls.push({ command, options });
+    const outcome = table[command] ?? { errorCode: 'ENOENT' };
+    if ('errorCode' in outcome) {
+      const error: NodeJS.ErrnoException = new Error(`${file}: ${outcome.errorCode}`);
+      error.code = outcome.errorCode;
+      throw error;
+    }
+    return { stdout: '', stderr: '', exitCode: 0, ...outcome };
+  };
+  return { run, calls };
+}

@@ -1,0 +1,22 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+/**
+ * One accepted result upload of an agent: the idempotency record (a replayed upload finds it)
+ * and the outbox of the result message (published after commit, again by the scheduler's
+ * leader if that publish was lost). `seq` orders one tracker's results: the comparer applies
+ * them in the order the hub accepted them.
+ */
+@Entity({ name: 'agent_uploads' })
+export class AgentUploadEntity {
+  @PrimaryColumn('uuid') id!: string;
+  @Column({ type: 'bigint', generated: 'increment', insert: false }) seq!: string;
+  @Column({ name: 'agent_id', type: 'uuid' }) agentId!: string;
+  @Column({ name: 'idempotency_key', type: 'text' }) idempotencyKey!: string;
+  @Column({ name: 'job_id', type: 'uuid' }) jobId!: string;
+  @Column({ name: 'tracker_id', type: 'uuid' }) trackerId!: string;
+  @Column({ type: 'text' }) kind!: 'completed' | 'failed';
+  @Column({ type: 'jsonb' }) payload!: Record<string, unknown>;
+  @Column({ name: 'received_at', type: 'timestamptz' }) receivedAt!: Date;
+  @Column({ name: 'published_at', type: 'timestamptz', nullable: true }) publishedAt!: Date | null;
+  @Column({ name: 'applied_at', type: 'timestamptz', nullable: true }) appliedAt!: Date | null;
+}

@@ -1,0 +1,31 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+export type AgentStatus = 'enrolled' | 'online' | 'offline' | 'revoked';
+
+/** An enrolled agent. The hub keeps only the SHA-256 of its secret. */
+@Entity({ name: 'agents' })
+@Index('agents_liveness_idx', ['status', 'lastSeenAt'])
+export class AgentEntity {
+  @PrimaryColumn('uuid') id!: string;
+  @Column({ type: 'text' }) name!: string;
+  @Column({ type: 'text' }) hostname!: string;
+  @Column({ name: 'os_platform', type: 'text' }) osPlatform!: string;
+  @Column({ name: 'os_release', type: 'text' }) osRelease!: string;
+  @Column({ name: 'os_description', type: 'text', nullable: true }) osDescription!: string | null;
+  @Column({ type: 'text' }) version!: string;
+  @Column({ name: 'site_id', type: 'uuid', nullable: true }) siteId!: string | null;
+  @Index({ unique: true }) @Column({ name: 'device_id', type: 'uuid' }) deviceId!: string;
+  @Column({ name: 'token_id', type: 'uuid', nullable: true }) tokenId!: string | null;
+  @Column({ type: 'boolean' }) scanner!: boolean;
+  @Column({ name: 'secret_hash', type: 'bytea', select: false }) secretHash!: Buffer;
+  @Column({ type: 'text' }) status!: AgentStatus;
+  @Column({ name: 'boot_id', type: 'uuid', nullable: true }) bootId!: string | null;
+  @Column({ name: 'last_seen_at', type: 'timestamptz', nullable: true }) lastSeenAt!: Date | null;
+  @Column({ name: 'spool_entries', type: 'integer', default: 0 }) spoolEntries!: number;
+  @Column({ name: 'spool_dropped', type: 'integer', default: 0 }) spoolDropped!: number;
+  @Column({ name: 'config_version', type: 'integer', default: 1 }) configVersion!: number;
+  @Column({ name: 'auth_failures', type: 'integer', default: 0 }) authFailures!: number;
+  @Column({ name: 'enrolled_at', type: 'timestamptz' }) enrolledAt!: Date;
+  @Column({ name: 'secret_rotated_at', type: 'timestamptz', nullable: true }) secretRotatedAt!: Date | null;
+  @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true }) revokedAt!: Date | null;
+}
