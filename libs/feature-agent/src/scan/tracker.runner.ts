@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { AgentResult, AgentTracker, isDomainError } from '@portolan/contracts';
-import { collectListeningSockets, toHostObservation } from '@portolan/netstat';
+import { collectListeningSockets, CommandRunner, toHostObservation } from '@portolan/netstat';
 import { defaultTcpTechnique, ScanEngine, scanFailureReason, selectScanEngine } from '@portolan/nmap';
 
 export type RunTrigger = AgentResult['trigger'];
@@ -14,7 +14,7 @@ export type RunTrigger = AgentResult['trigger'];
 export class TrackerRunner {
   private engine?: Promise<ScanEngine>;
 
-  constructor(private readonly options: { scanner: boolean; selfScanTimeoutMs?: number } = { scanner: false }) {}
+  constructor(private readonly options: { scanner: boolean; selfScanTimeoutMs?: number; commandRunner?: CommandRunner } = { scanner: false }) {}
 
   async run(tracker: AgentTracker, jobId: string, trigger: RunTrigger, signal?: AbortSignal): Promise<AgentResult> {
     const startedAt = new Date();
@@ -38,7 +38,7 @@ export class TrackerRunner {
   }
 
   private async selfScan(tracker: AgentTracker, base: Pick<AgentResult, 'jobId' | 'trackerId' | 'trigger' | 'startedAt' | 'coverage'>): Promise<AgentResult> {
-    const listing = await collectListeningSockets({ timeoutMs: this.options.selfScanTimeoutMs ?? 30_000 });
+    const listing = await collectListeningSockets({ timeoutMs: this.options.selfScanTimeoutMs ?? 30_000, run: this.options.commandRunner, platform: this.options.commandRunner ? 'linux' : undefined });
     return {
       ...base,
       status: 'completed',

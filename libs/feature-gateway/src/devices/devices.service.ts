@@ -27,6 +27,10 @@ export interface PortView {
   service: string | null;
   product: string | null;
   version: string | null;
+  /** Self-scans (agents) only: the local address, owning process and pid of the socket. */
+  bindAddress?: string;
+  process?: string | null;
+  pid?: number | null;
   firstSeenAt: Date;
   lastSeenAt: Date;
 }
@@ -87,10 +91,13 @@ export class DevicesService {
       service: (r.attributes['service'] as string | null) ?? null,
       product: (r.attributes['product'] as string | null) ?? null,
       version: (r.attributes['version'] as string | null) ?? null,
+      ...(typeof r.attributes['bindAddress'] === 'string'
+        ? { bindAddress: r.attributes['bindAddress'], process: (r.attributes['process'] as string | null) ?? null, pid: (r.attributes['pid'] as number | null) ?? null }
+        : {}),
       firstSeenAt: r.first_seen_at,
       lastSeenAt: r.last_seen_at,
     }));
-    items.sort((a, b) => compareHosts(a.host, b.host) || a.protocol.localeCompare(b.protocol) || a.port - b.port);
+    items.sort((a, b) => compareHosts(a.host, b.host) || a.protocol.localeCompare(b.protocol) || a.port - b.port || (a.bindAddress ?? '').localeCompare(b.bindAddress ?? ''));
     return { items, nextCursor: rows.length > limit && last ? Buffer.from(JSON.stringify([last.host, last.item_key, last.tracker_id])).toString('base64url') : null };
   }
 }

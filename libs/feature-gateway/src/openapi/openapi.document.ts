@@ -3,6 +3,8 @@ import { CreateCredentialSchema } from '../credentials/credentials.controller';
 import { CreateDeviceSchema } from '../devices/devices.service';
 import { ListEventsQuerySchema } from '../events/events.controller';
 import { CreateSiteSchema } from '../sites/sites.controller';
+import { AgentPollQuerySchema, AgentResultSchema, AgentScanStartedSchema, EnrolRequestSchema } from '@portolan/contracts';
+import { CreateEnrollmentTokenSchema } from '../enrollment/enrollment-tokens.service';
 import { CreateTrackerSchema } from '../trackers/trackers.service';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
@@ -44,6 +46,26 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       },
       '/api/jobs/{id}': { get: { summary: 'Status and progress of a scan job', parameters: [idParam('job')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/events': { get: { summary: 'Change and communications events, newest first', parameters: queryParams(ListEventsQuerySchema), responses: { 200: json(listOf('event')), 400: error } } },
+      '/api/enrollment-tokens': create('enrolment token', 'CreateEnrollmentToken'),
+      '/api/enrollment-tokens/{id}/revoke': { post: { summary: 'Revoke an enrolment token', parameters: [idParam('token')], responses: { 200: json({ type: 'object' }), 404: error } } },
+      '/api/agents': { get: { summary: 'Agents: status, version, OS, site, last seen, spool depth', parameters: queryParams(z.object({ limit: z.number(), cursor: z.string(), status: z.string() })), responses: { 200: json(listOf('agent')) } } },
+      '/api/agents/{id}': { get: { summary: 'An agent', parameters: [idParam('agent')], responses: { 200: json({ type: 'object' }), 404: error } } },
+      '/api/agents/{id}/revoke': { post: { summary: 'Revoke an agent: its secret stops working', parameters: [idParam('agent')], responses: { 200: json({ type: 'object' }), 404: error } } },
+      '/api/agent/enrol': {
+        post: { summary: 'Agent: exchange an enrolment token for an agent id and secret', requestBody: { required: true, ...json(ref('EnrolRequest')) }, responses: { 201: json({ type: 'object' }), 400: error, 401: error, 429: error } },
+      },
+      '/api/agent/config': { get: { summary: 'Agent: its trackers and schedules (Authorization: Bearer <agentId>.<secret>)', responses: { 200: json({ type: 'object' }), 401: error } } },
+      '/api/agent/jobs': { get: { summary: 'Agent: heartbeat and long-poll for runs asked of it', parameters: queryParams(AgentPollQuerySchema), responses: { 200: json({ type: 'object' }), 401: error, 429: error } } },
+      '/api/agent/scans': { post: { summary: 'Agent: a run started', requestBody: { required: true, ...json(ref('AgentScanStarted')) }, responses: { 202: json({ type: 'object' }), 401: error, 404: error } } },
+      '/api/agent/results': {
+        post: {
+          summary: 'Agent: a finished or failed run; gzip JSON with an Idempotency-Key header. 202 accepted, 200 for a replay',
+          parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,128}$' } }],
+          requestBody: { required: true, ...json(ref('AgentResult')) },
+          responses: { 200: json({ type: 'object' }), 202: json({ type: 'object' }), 400: error, 401: error, 404: error, 409: error, 413: error, 429: error },
+        },
+      },
+      '/api/agent/rotate-secret': { post: { summary: 'Agent: a new secret; the old one stops working', responses: { 200: json({ type: 'object' }), 401: error } } },
       '/api/health': { get: { summary: 'Readiness of the database and the bus', responses: { 200: json({ type: 'object' }), 503: json({ type: 'object' }) } } },
       '/api/docs': { get: { summary: 'This document', responses: { 200: json({ type: 'object' }) } } },
     },
@@ -53,6 +75,10 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         CreateCredential: schema(CreateCredentialSchema),
         CreateDevice: schema(CreateDeviceSchema),
         CreateTracker: schema(CreateTrackerSchema),
+        CreateEnrollmentToken: schema(CreateEnrollmentTokenSchema),
+        EnrolRequest: schema(EnrolRequestSchema),
+        AgentScanStarted: schema(AgentScanStartedSchema),
+        AgentResult: schema(AgentResultSchema),
         Error: {
           type: 'object',
           properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'object' }, errorId: { type: 'string' } }, required: ['code', 'message'] } },
