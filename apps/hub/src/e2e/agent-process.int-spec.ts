@@ -87,7 +87,12 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     }
   };
 
-  const runsLogged = (agent: ServiceProcess, trackerId: string) => agent.log.split('\n').filter((line) => line.includes('"run finished"') && line.includes(trackerId)).length;
+  /** Runs of the tracker the agent logged as finished, optionally only those finished at or after `sinceMs`. */
+  const runsLogged = (agent: ServiceProcess, trackerId: string, sinceMs = 0) =>
+    agent.log
+      .split('\n')
+      .filter((line) => line.includes('"run finished"') && line.includes(trackerId))
+      .filter((line) => !sinceMs || Date.parse(/"time":"([^"]+)"/.exec(line)?.[1] ?? '') >= sinceMs).length;
 
   beforeAll(async () => {
     const db = await createTestDatabase('portolan_agent_e2e');
@@ -174,23 +179,31 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     await waitFor('the baseline', async () => (await finishedJobs(trackerId)) >= 1);
 
     await gateway.stop();
-    const before = runsLogged(agentProcess, trackerId);
-    const step = async (change: () => Promise<void>, runs: number) => {
+    // Each change must be seen by a run of its own: wait for a run that finished at least a
+    // second after the change (ss takes milliseconds, runs are 10 s apart), so it started after it.
+    const step = async (change: () => Promise<void>) => {
+      const changedAt = Date.now();
       await change();
-      await waitFor(`run ${runs} while the hub is away`, async () => runsLogged(agentProcess, trackerId) >= before + runs, 30_000);
+      await waitFor('a run after the change while the hub is away', async () => runsLogged(agentProcess, trackerId, changedAt + 1000) > 0, 30_000);
     };
-    await step(() => listeners.open('127.0.0.62', 40202), 1);
-    await step(() => listeners.close('127.0.0.62', 40201), 2);
-    await step(() => listeners.open('127.0.0.62', 40203), 3);
+    await step(() => listeners.open('127.0.0.62', 40202));
+    await step(() => listeners.close('127.0.0.62', 40201));
+    await step(() => listeners.open('127.0.0.62', 40203));
     expect(agentProcess.log).toContain('hub unreachable');
 
+    // The agent restarts too while the hub is away: the spool and the cached configuration
+    // survive, and the restarted agent scans again (nothing changed, so no new events).
+    await agentProcess.stop();
+    const restarted = startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}` });
+    await waitFor('a run of the restarted agent', async () => runsLogged(restarted, trackerId) >= 1, 30_000);
+    expect(restarted.log).toMatch(/"spooled":[1-9]/);
+
     await startGateway();
-    const runs = runsLogged(agentProcess, trackerId);
-    const baselineJobs = await finishedJobs(trackerId);
-    expect(runs).toBeGreaterThanOrEqual(before + 3);
-    await waitFor('every spooled result applied', async () => (await finishedJobs(trackerId)) >= baselineJobs + (runs - before) - 1 && (await agentByName(agent.name))?.spool.entries === 0, 90_000);
-    await waitFor('the events', async () => (await changeEvents(trackerId)).length >= 3, 30_000);
-    await sleep(2000);
+    // Every run is one job: all of them, from both agent processes, end up applied.
+    const allRuns = () => runsLogged(agentProcess, trackerId) + runsLogged(restarted, trackerId);
+    await waitFor('every spooled result applied', async () => (await finishedJobs(trackerId)) >= allRuns() && (await agentByName(agent.name))?.spool.entries === 0, 90_000);
+    expect(await finishedJobs(trackerId)).toBeGreaterThanOrEqual(5);
+    await sleep(1000);
     const events = await changeEvents(trackerId);
     expect(events.map((e) => `${e.kind} ${e.port}`)).toEqual(['added 40202', 'removed 40201', 'added 40203']);
     const { rows } = await sql.query(`SELECT job_id, count(*)::int AS n FROM agent_uploads WHERE tracker_id = $1 GROUP BY job_id HAVING count(*) > 1`, [trackerId]);
