@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, In } from 'typeorm';
 import { AgentConfig, AgentTracker, isDomainError } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { DeviceEntity, SiteEntity, TrackerEntity } from '@portolan/persistence';
@@ -36,7 +36,9 @@ export class AgentConfigService {
       agent.siteId ? this.db.getRepository(SiteEntity).findOneBy({ id: agent.siteId }) : null,
       this.db.getRepository(TrackerEntity).find({ where: { agentId: agent.id, enabled: true }, order: { createdAt: 'ASC' } }),
     ]);
-    const devices = new Map((await this.db.getRepository(DeviceEntity).findBy(trackers.map((t) => ({ id: t.deviceId })))).map((d) => [d.id, d]));
+    // `findBy([])` would have no WHERE at all (every device), so an agent without trackers asks nothing.
+    const deviceIds = [...new Set(trackers.map((t) => t.deviceId))];
+    const devices = new Map(deviceIds.length ? (await this.db.getRepository(DeviceEntity).findBy({ id: In(deviceIds) })).map((d) => [d.id, d]) : []);
     const out: AgentTracker[] = [];
     for (const tracker of trackers) {
       const device = devices.get(tracker.deviceId);

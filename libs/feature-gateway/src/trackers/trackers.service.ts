@@ -113,6 +113,11 @@ export class TrackersService {
   /** Run now: a pending job row, then the request to the scheduler. */
   async runNow(id: string): Promise<{ jobId: string }> {
     const tracker = await this.get(id);
+    if (tracker.agentId) {
+      // A revoked agent never polls again: its run would only wait for the pickup timeout.
+      const agent = await this.db.getRepository(AgentEntity).findOneBy({ id: tracker.agentId });
+      if (!agent || agent.status === 'revoked') throw new DomainError('conflict', `tracker ${tracker.id} is run by agent ${tracker.agentId}, which is revoked; no run can be handed to it`, { field: 'agentId' });
+    }
     const jobId = randomUUID();
     const requestedAt = new Date();
     await this.db.getRepository(ScanJobEntity).insert({ id: jobId, trackerId: tracker.id, deviceId: tracker.deviceId, trigger: 'manual', status: 'pending', requestedAt, agentId: tracker.agentId });
