@@ -1,0 +1,542 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { Client } from 'pg';
+import { createTestDatabase } from '@portolan/persistence';
+import { AgentItem, ErrorBody, EventItem, PORTS, SELF_TRACKER, selfResult, waitFor } from './agent-e2e.support';
+import { AgentHttpClient, EnrolledAgent, enrol, RawResponse, TestAgent } from './agent-http.client';
+import { ApiClient } from './api.client';
+import { freePort, ServiceProcess, sleep } from './service.process';
+
+const UPLOAD_LIMIT = 65_536;
+const INFLATED_LIMIT = 1_048_576;
+const OFFLINE_AFTER_MS = 3_000;
+const PICKUP_TIMEOUT_MS = 4_000;
+
+/**
+ * The agent API against real processes: gateway, scheduler and comparer over the real Postgres
+ * and NATS JetStream. The test is the agent: it enrols, polls and uploads over HTTP exactly as
+ * the agent program would, and also sends what a broken or hostile agent might.
+ */
+describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)', () => {
+  const processes: ServiceProcess[] = [];
+  const dataDir = mkdtempSync(join(tmpdir(), 'portolan-agent-'));
+  let dropDatabase: () => Promise<void> = async () => undefined;
+  let sql: Client;
+  let env: Record<string, string>;
+  let api: ApiClient;
+  let http: AgentHttpClient;
+  let comparer: ServiceProcess;
+
+  let a: TestAgent; // web-01: self tracker, uploads
+  let b: TestAgent; // db-01: liveness
+  let trackerId = '';
+  let deviceA = '';
+  let replay: { body: Record<string, unknown>; key: string; jobId: string } | undefined;
+
+  const count = async (table: string, where = 'true'): Promise<number> => Number((await sql.query(`SELECT count(*)::int AS n FROM ${table} WHERE ${where}`)).rows[0].n);
+  /** What an upload, a scan report or an enrolment may store. Liveness events come and go on their own, so they are left out. */
+  const stored = async () => ({
+    agents: await count('agents'),
+    devices: await count('devices'),
+    uploads: await count('agent_uploads'),
+    jobs: await count('scan_jobs'),
+    chunks: await count('scan_chunks'),
+    events: await count('events', `NOT (kind = 'communications' AND details->>'what' IN ('agent-online', 'agent-offline'))`),
+    items: await count('current_items'),
+  });
+  const events = async (query: string) => (await api.get<{ items: EventItem[] }>(`/events?${query}`)).body.items;
+  const agentView = async (id: string) => (await api.get<AgentItem>(`/agents/${id}`)).body;
+  const expectError = (response: RawResponse<unknown>, status: number, message: RegExp) => {
+    expect({ status: response.status, message: (response.body as ErrorBody | undefined)?.error?.message ?? response.text }).toEqual({ status, message: expect.stringMatching(message) });
+  };
+  const dumpLogs = () => {
+    for (const p of processes) process.stderr.write(`--- ${p.name} ---\n${p.log.slice(-5000)}\n`);
+  };
+  const startComparer = async (name: string) => {
+    comparer = new ServiceProcess(name, 'comparer', env);
+    processes.push(comparer);
+    await comparer.waitForLog('service started');
+  };
+  const waitForJob = (jobId: string) =>
+    api.waitForJob(jobId, 30_000).catch((error: unknown) => {
+      dumpLogs();
+      throw error;
+    });
+
+  beforeAll(async () => {
+    const db = await createTestDatabase('portolan_e2e_agent');
+    dropDatabase = db.drop;
+    sql = new Client({ connectionString: db.url });
+    await sql.connect();
+    const port = await freePort();
+    env = {
+      DATABASE_URL: db.url,
+      NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
+      PORTOLAN_DATA_DIR: dataDir,
+      GATEWAY_PLAIN_HTTP: 'true',
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_PORT: String(port),
+      GATEWAY_AGENT_UPLOAD_LIMIT_BYTES: String(UPLOAD_LIMIT),
+      GATEWAY_AGENT_UPLOAD_INFLATED_LIMIT_BYTES: String(INFLATED_LIMIT),
+      // Generous here; the rate limit has its own gateway at the end.
+      GATEWAY_AGENT_RATE_BURST: '1000',
+      GATEWAY_AGENT_RATE_PER_SECOND: '100',
+      SCHEDULER_TICK_MS: '500',
+      SCHEDULER_AGENT_OFFLINE_AFTER_MS: String(OFFLINE_AFTER_MS),
+      SCHEDULER_AGENT_PICKUP_TIMEOUT_MS: String(PICKUP_TIMEOUT_MS),
+    };
+    processes.push(new ServiceProcess('gateway', 'gateway', env));
+    api = new ApiClient(`http://127.0.0.1:${port}/api`);
+    http = new AgentHttpClient(`http://127.0.0.1:${port}/api`);
+    await api.waitForHealth();
+    const scheduler = new ServiceProcess('scheduler', 'scheduler', env);
+    processes.push(scheduler);
+    await startComparer('comparer');
+    await scheduler.waitForLog('service started');
+    await scheduler.waitForLog('scheduler leads', 10_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await sql?.end();
+    await dropDatabase();
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  afterEach(() => {
+    const state = expect.getState();
+    if (state.assertionCalls !== state.numPassingAsserts) dumpLogs();
+  });
+
+  describe('enrolment', () => {
+    it('places devices in groups by the token rules, "New Devices" when none matches', async () => {
+      const token = await api.post('/enrollment-tokens', {
+        name: 'lab',
+        maxUses: 2,
+        groupRules: [
+          { field: 'hostname', pattern: '^web-', group: 'Web servers' },
+          { field: 'os', pattern: 'linux', group: 'Linux' },
+        ],
+      });
+      expect(token.status).toBe(201);
+      const secretToken = String(token.body['token']);
+      expect(secretToken).toMatch(/^pten_/);
+      const listed = await api.get<{ items: Record<string, unknown>[] }>('/enrollment-tokens');
+      expect(JSON.stringify(listed.body)).not.toContain(secretToken);
+
+      const first = await enrol(http, secretToken, { name: 'web-01', hostname: 'web-01', platform: 'linux', release: '6.1.0' });
+      expect(first.status).toBe(201);
+      expect(first.body).toMatchObject({ site: 'default', groups: ['Web servers', 'Linux'] });
+      const second = await enrol(http, secretToken, { name: 'db-01', hostname: 'db-01', platform: 'freebsd', release: '14.1' });
+      expect(second.status).toBe(201);
+      expect(second.body.groups).toEqual(['New Devices']);
+
+      a = new TestAgent(http, first.body);
+      b = new TestAgent(http, second.body);
+      deviceA = a.identity.deviceId;
+      const membership = await sql.query(
+        `SELECT g.name FROM device_group_members m JOIN device_groups g ON g.id = m.group_id WHERE m.device_id = $1 ORDER BY g.name`,
+        [deviceA],
+      );
+      expect(membership.rows.map((r: { name: string }) => r.name)).toEqual(['Linux', 'Web servers']);
+      expect((await sql.query(`SELECT kind, address FROM devices WHERE id = $1`, [deviceA])).rows).toEqual([{ kind: 'host', address: 'web-01' }]);
+      expect((await agentView(a.id)).status).toBe('enrolled');
+
+      const before = await stored();
+      const usedUp = await enrol(http, secretToken, { name: 'web-02', hostname: 'web-02', platform: 'linux', release: '6.1.0' });
+      expectError(usedUp, 401, /used up \(2 of 2 uses\)/);
+      expect(await stored()).toEqual(before);
+    }, 60_000);
+
+    it('refuses a revoked, an expired and an unknown token, and stores nothing', async () => {
+      const revoked = await api.post('/enrollment-tokens', { name: 'revoked', maxUses: 5 });
+      expect((await api.post(`/enrollment-tokens/${String(revoked.body['id'])}/revoke`, {})).status).toBe(200);
+      // 0.0003 h is about one second.
+      const expiring = await api.post('/enrollment-tokens', { name: 'expiring', maxUses: 5, expiresInHours: 0.0003 });
+      expect(expiring.status).toBe(201);
+      await sleep(1_300);
+
+      const before = await stored();
+      const facts = { name: 'web-09', hostname: 'web-09', platform: 'linux', release: '6.1.0' };
+      expectError(await enrol(http, String(revoked.body['token']), facts), 401, /was revoked/);
+      expectError(await enrol(http, String(expiring.body['token']), facts), 401, /expired at/);
+      expectError(await enrol(http, `pten_${randomBytes(32).toString('base64url')}`, facts), 401, /unknown enrolment token/);
+      expectError(await enrol(http, 'short', facts), 400, /token/);
+      expect(await stored()).toEqual(before);
+      expect(await count('enrollment_tokens', 'uses > 0')).toBe(1);
+    }, 60_000);
+  });
+
+  describe('a self-scanning agent', () => {
+    it('gets its self tracker in its configuration and comes online with its first poll', async () => {
+      const network = await api.post('/devices', { name: 'no agent here', kind: 'network', address: '127.0.0.41-42' });
+      const refused = await api.post('/trackers', {
+        name: 'self without agent',
+        deviceId: network.body['id'],
+        ...SELF_TRACKER,
+      });
+      expect(refused.status).toBe(400);
+      expect(JSON.stringify(refused.body)).toMatch(/has no agent/);
+
+      const tracker = await api.post('/trackers', {
+        name: 'own sockets',
+        deviceId: deviceA,
+        ...SELF_TRACKER,
+      });
+      expect(tracker.status).toBe(201);
+      expect(tracker.body).toMatchObject({ mode: 'self', agentId: a.id, nextRunAt: null });
+      trackerId = String(tracker.body['id']);
+
+      const config = await a.config<{ agentId: string; configVersion: number; trackers: Record<string, unknown>[] }>();
+      expect(config.status).toBe(200);
+      expect(config.body.agentId).toBe(a.id);
+      expect(config.body.trackers).toEqual([expect.objectContaining({ id: trackerId, mode: 'self', deviceId: deviceA, ports: PORTS, schedule: { kind: 'at-agent-startup' } })]);
+      expect(config.body.configVersion).toBeGreaterThanOrEqual(2);
+
+      const poll = await a.poll({ wait: 0, spoolEntries: 3, spoolDropped: 1 });
+      expect(poll.status).toBe(200);
+      expect(poll.body).toEqual({ configVersion: config.body.configVersion, jobs: [] });
+
+      const online = await events(`deviceId=${deviceA}&type=communications`);
+      expect(online.map((e) => e.details?.['what'])).toEqual(['agent-online']);
+      expect(online[0].details).toMatchObject({ agentId: a.id, previousStatus: 'enrolled' });
+
+      const listed = await api.get<{ items: AgentItem[] }>('/agents');
+      expect(listed.status).toBe(200);
+      const item = listed.body.items.find((x) => x.id === a.id);
+      expect(item).toMatchObject({ status: 'online', version: '0.9.0-test', spool: { entries: 3, dropped: 1 }, authFailures: 0 });
+      expect(item?.lastSeenAt).toEqual(expect.any(String));
+      expect(listed.body.items.find((x) => x.id === b.id)?.status).toBe('enrolled');
+    }, 60_000);
+
+    it('turns a baseline and a change into exactly one added and one removed event', async () => {
+      const job1 = randomUUID();
+      const started = await a.started({ jobId: job1, trackerId, trigger: 'agent-startup', startedAt: new Date(Date.now() - 1_500).toISOString() });
+      expect(started.status).toBe(202);
+      // Port 22 lies outside the tracker's ports: not part of its baseline.
+      const first = await a.upload(selfResult(job1, trackerId, [{ port: 40010 }, { port: 22, process: 'sshd' }]), { gzip: true });
+      expect(first.status).toBe(202);
+      expect(first.body).toEqual({ jobId: job1, duplicate: false });
+      const done1 = await waitForJob(job1);
+      expect(done1).toMatchObject({ status: 'succeeded', trigger: 'agent-startup', hosts: { planned: 1, done: 1, up: 1 } });
+      expect((done1['scans'] as { worker: string; engine: string }[])[0]).toMatchObject({ worker: 'agent:web-01', engine: 'ss' });
+
+      const baseline = await api.get<{ items: { host: string; port: number; protocol: string }[] }>(`/devices/${deviceA}/ports`);
+      expect(baseline.body.items.map((p) => `${p.host} ${p.protocol}/${p.port}`)).toEqual(['web-01 tcp/40010']);
+      expect((await events(`trackerId=${trackerId}`)).map((e) => `${e.kind} ${String(e.details?.['what'])}`).sort()).toEqual([
+        'communications scan-finished',
+        'communications scan-started',
+      ]);
+
+      const job2 = randomUUID();
+      const key = `upload-${randomUUID()}`;
+      const body = selfResult(job2, trackerId, [{ port: 40011 }]);
+      const second = await a.upload(body, { idempotencyKey: key });
+      expect(second.status).toBe(202);
+      replay = { body, key, jobId: job2 };
+      expect((await waitForJob(job2))['status']).toBe('succeeded');
+
+      const changes = await events(`trackerId=${trackerId}&type=added,removed,modified`);
+      expect(changes.map((e) => `${e.kind} ${e.host} ${e.protocol}/${e.port} ${e.jobId === job2}`).sort()).toEqual(['added web-01 tcp/40011 true', 'removed web-01 tcp/40010 true']);
+      expect(changes.find((e) => e.kind === 'added')?.after).toMatchObject({ bindAddress: '127.0.0.1', process: 'node' });
+      const comms = await events(`trackerId=${trackerId}&type=communications`);
+      expect(comms.map((e) => `${String(e.details?.['what'])} ${e.jobId === job2 ? 'job2' : 'job1'}`).sort()).toEqual([
+        'scan-finished job1',
+        'scan-finished job2',
+        'scan-started job1',
+        'scan-started job2',
+      ]);
+    }, 60_000);
+
+    it('applies two results in upload order when the second arrives before the first is applied', async () => {
+      await comparer.stop();
+      const job3 = randomUUID();
+      const job4 = randomUUID();
+      // In order: job3 adds 40012 (40011 stays), job4 removes 40011. Out of order, job4 would
+      // report both and job3 would then be skipped as older.
+      // Both observed after job2 (an observation older than the baseline would be skipped as stale).
+      const at3 = Date.now();
+      const third = await a.upload(selfResult(job3, trackerId, [{ port: 40011 }, { port: 40012 }], { startedAt: new Date(at3 - 200).toISOString(), finishedAt: new Date(at3).toISOString() }));
+      const fourth = await a.upload(selfResult(job4, trackerId, [{ port: 40012 }], { startedAt: new Date(at3 - 100).toISOString(), finishedAt: new Date(at3 + 1).toISOString() }));
+      expect([third.status, fourth.status]).toEqual([202, 202]);
+      expect((await sql.query(`SELECT count(*)::int AS n FROM agent_uploads WHERE job_id = ANY($1) AND applied_at IS NULL`, [[job3, job4]])).rows[0].n).toBe(2);
+      await startComparer('comparer-2');
+
+      expect((await waitForJob(job3))['status']).toBe('succeeded');
+      expect((await waitForJob(job4))['status']).toBe('succeeded');
+      const changes = (await events(`trackerId=${trackerId}&type=added,removed,modified`)).filter((e) => e.jobId === job3 || e.jobId === job4);
+      expect(changes.map((e) => `${e.kind} ${e.protocol}/${e.port} ${e.jobId === job3 ? 'job3' : 'job4'}`).sort()).toEqual(['added tcp/40012 job3', 'removed tcp/40011 job4']);
+      const applied = await sql.query(`SELECT job_id, applied_at FROM agent_uploads WHERE job_id = ANY($1)`, [[job3, job4]]);
+      const at = Object.fromEntries(applied.rows.map((r: { job_id: string; applied_at: Date }) => [r.job_id, new Date(r.applied_at).getTime()]));
+      expect(at[job3]).toBeLessThanOrEqual(at[job4]);
+      const current = await api.get<{ items: { port: number }[] }>(`/devices/${deviceA}/ports`);
+      expect(current.body.items.map((p) => p.port)).toEqual([40012]);
+    }, 60_000);
+
+    it('hands a run asked through the API to the agent, answering a poll in progress', async () => {
+      const t0 = Date.now();
+      const waiting = a.poll({ wait: 20 });
+      await sleep(500);
+      const run = await api.post(`/trackers/${trackerId}/run`, {});
+      expect(run.status).toBe(202);
+      const jobId = String(run.body['jobId']);
+      const answered = await waiting;
+      expect(answered.status).toBe(200);
+      expect(answered.body.jobs).toEqual([{ jobId, trackerId, trigger: 'manual' }]);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect((await a.poll({ wait: 0 })).body.jobs).toEqual([]);
+      expect((await api.get(`/jobs/${jobId}`)).body['status']).toBe('queued');
+
+      expect((await a.started({ jobId, trackerId, trigger: 'manual', startedAt: new Date(Date.now() - 500).toISOString() })).status).toBe(202);
+      const upload = await a.upload(selfResult(jobId, trackerId, [{ port: 40012 }], { trigger: 'manual' }), { gzip: true });
+      expect(upload.status).toBe(202);
+      expect(await waitForJob(jobId)).toMatchObject({ status: 'succeeded', trigger: 'manual' });
+      expect(await events(`jobId=${jobId}&type=added,removed,modified`)).toEqual([]);
+      expect((await events(`jobId=${jobId}&type=communications`)).map((e) => e.details?.['what']).sort()).toEqual(['scan-finished', 'scan-started']);
+    }, 60_000);
+
+    it('records a failed run with its reason and leaves the baseline as it was', async () => {
+      const jobId = randomUUID();
+      const failed = await a.upload(selfResult(jobId, trackerId, [], { status: 'failed', hosts: [], error: { code: 'engine_failed', message: 'ss: command not found' } }));
+      expect(failed.status).toBe(202);
+      expect(await waitForJob(jobId)).toMatchObject({ status: 'failed', chunks: { total: 1, done: 0, failed: 1 } });
+      expect(await events(`jobId=${jobId}&type=added,removed,modified`)).toEqual([]);
+      const comms = await events(`jobId=${jobId}&type=communications`);
+      expect(comms.map((e) => e.details?.['what']).sort()).toEqual(['scan-failed', 'scan-started']);
+      expect(comms.find((e) => e.details?.['what'] === 'scan-failed')?.details?.['reason']).toMatch(/ss: command not found/);
+      const current = await api.get<{ items: { port: number }[] }>(`/devices/${deviceA}/ports`);
+      expect(current.body.items.map((p) => p.port)).toEqual([40012]);
+    }, 60_000);
+
+    it('accepts a result once when it arrives twice at the same time, under one key or two', async () => {
+      const before = { uploads: await count('agent_uploads'), jobs: await count('scan_jobs') };
+      const sameKey = randomUUID();
+      const job1 = randomUUID();
+      const body1 = selfResult(job1, trackerId, [{ port: 40012 }]);
+      const twice = await Promise.all([a.upload(body1, { idempotencyKey: sameKey }), a.upload(body1, { idempotencyKey: sameKey })]);
+      expect(twice.map((r) => r.status).sort()).toEqual([200, 202]);
+      expect(twice.map((r) => r.body)).toEqual(expect.arrayContaining([{ jobId: job1, duplicate: false }, { jobId: job1, duplicate: true }]));
+
+      const job2 = randomUUID();
+      const body2 = selfResult(job2, trackerId, [{ port: 40012 }]);
+      const twoKeys = await Promise.all([a.upload(body2), a.upload(body2)]);
+      expect(twoKeys.map((r) => r.status).sort()).toEqual([202, 409]);
+      expect(twoKeys.find((r) => r.status === 409)?.text).toMatch(new RegExp(`job ${job2} already has a result`));
+
+      expect({ uploads: await count('agent_uploads'), jobs: await count('scan_jobs') }).toEqual({ uploads: before.uploads + 2, jobs: before.jobs + 2 });
+      expect((await waitForJob(job1))['status']).toBe('succeeded');
+      expect((await waitForJob(job2))['status']).toBe('succeeded');
+    }, 60_000);
+
+    it('goes offline after a silence and comes back online with its next poll', async () => {
+      const deviceB = b.identity.deviceId;
+      expect((await b.poll({ wait: 0 })).status).toBe(200);
+      const whats = async () => (await events(`deviceId=${deviceB}&type=communications`)).map((e) => String(e.details?.['what'])).reverse();
+      expect(await whats()).toEqual(['agent-online']);
+
+      const offline = await waitFor('agent-offline event', whats, (w) => w.includes('agent-offline'), OFFLINE_AFTER_MS + 10_000);
+      expect(offline).toEqual(['agent-online', 'agent-offline']);
+      expect((await agentView(b.id)).status).toBe('offline');
+      const offlineEvent = (await events(`deviceId=${deviceB}&type=communications`))[0];
+      expect(offlineEvent.details).toMatchObject({ what: 'agent-offline', agentId: b.id, thresholdMs: OFFLINE_AFTER_MS });
+
+      expect((await b.poll({ wait: 0 })).status).toBe(200);
+      expect(await whats()).toEqual(['agent-online', 'agent-offline', 'agent-online']);
+      expect((await events(`deviceId=${deviceB}&type=communications`))[0].details).toMatchObject({ what: 'agent-online', previousStatus: 'offline', restarted: false });
+      expect((await agentView(b.id)).status).toBe('online');
+    }, 30_000);
+
+    it('fails a run asked of an agent that does not pick it up in time', async () => {
+      const tracker = await api.post('/trackers', {
+        name: "db-01's sockets",
+        deviceId: b.identity.deviceId,
+        ...SELF_TRACKER,
+      });
+      expect(tracker.status).toBe(201);
+      const run = await api.post(`/trackers/${String(tracker.body['id'])}/run`, {});
+      expect(run.status).toBe(202);
+      const jobId = String(run.body['jobId']);
+      expect((await api.get(`/jobs/${jobId}`)).body['status']).toBe('pending');
+      const job = await waitFor('run timed out', () => api.get(`/jobs/${jobId}`).then((r) => r.body), (j) => j['status'] !== 'pending', PICKUP_TIMEOUT_MS + 10_000);
+      expect(job).toMatchObject({ status: 'failed', error: expect.stringMatching(/did not pick the run up/) });
+      expect((await events(`jobId=${jobId}&type=communications`)).map((e) => e.details?.['what'])).toEqual(['scan-failed']);
+    }, 30_000);
+  });
+
+  describe('refuses bad calls with a reason and stores nothing', () => {
+    let before: Awaited<ReturnType<typeof stored>>;
+    beforeEach(async () => {
+      before = await stored();
+    });
+    afterEach(async () => {
+      expect(await stored()).toEqual(before);
+    });
+
+    it('a wrong secret, an unknown agent, a malformed Authorization header (401; failures counted)', async () => {
+      const failuresBefore = (await agentView(a.id)).authFailures;
+      const wrong = `Bearer ${a.id}.${randomBytes(32).toString('base64url')}`;
+      expectError(await a.poll({ authorization: wrong }), 401, /wrong secret/);
+      expectError(await a.upload(selfResult(randomUUID(), trackerId, [{ port: 40013 }]), { authorization: wrong }), 401, /wrong secret/);
+      expect((await agentView(a.id)).authFailures).toBe(failuresBefore + 2);
+
+      expectError(await a.config(`Bearer ${randomUUID()}.${a.identity.secret}`), 401, /unknown agent/);
+      for (const header of ['', 'Basic dXNlcjpwYXNz', `Bearer ${a.id}`, `Bearer not-a-uuid.${a.identity.secret}`, `${a.id}.${a.identity.secret}`]) {
+        expectError(await a.config(header), 401, /missing or malformed Authorization header/);
+      }
+      const total = await api.get<{ total: number }>('/agents/-/auth-failures');
+      expect(total.body.total).toBeGreaterThanOrEqual(8);
+    }, 60_000);
+
+    it('a replayed upload (same Idempotency-Key): 200 duplicate, no second job or events', async () => {
+      expect(replay).toBeDefined();
+      const again = await a.upload(replay!.body, { idempotencyKey: replay!.key });
+      expect(again.status).toBe(200);
+      expect(again.body).toEqual({ jobId: replay!.jobId, duplicate: true });
+      await sleep(1_000); // a second publish, were there one, would be applied by now
+    }, 60_000);
+
+    it('a missing or malformed Idempotency-Key, bad JSON, bad gzip, a wrong Content-Type (400)', async () => {
+      const result = selfResult(randomUUID(), trackerId, [{ port: 40013 }]);
+      expectError(await a.upload(result, { idempotencyKey: null }), 400, /Idempotency-Key header is required/);
+      expectError(await a.upload(result, { idempotencyKey: 'no spaces allowed' }), 400, /Idempotency-Key/);
+      expectError(await a.upload('{"jobId": "x", ', {}), 400, /not valid JSON/);
+      const notGzip = await a.http.send({
+        method: 'POST',
+        path: '/agent/results',
+        headers: { authorization: a.authorization, 'content-type': 'application/json', 'content-encoding': 'gzip', 'idempotency-key': randomUUID() },
+        body: JSON.stringify(result),
+      });
+      expectError(notGzip, 400, /not valid gzip/);
+      const plain = await a.http.send({ method: 'POST', path: '/agent/results', headers: { authorization: a.authorization, 'content-type': 'text/plain', 'idempotency-key': randomUUID() }, body: JSON.stringify(result) });
+      expectError(plain, 400, /application\/json/);
+    }, 60_000);
+
+    it('bodies over the upload limits, as sent and once inflated (413)', async () => {
+      const big = selfResult(randomUUID(), trackerId, [{ port: 40013, process: 'x'.repeat(200) }]);
+      (big['args'] as string[]).push(...Array.from({ length: 40 }, () => 'y'.repeat(2_000)));
+      const json = JSON.stringify(big);
+      expect(json.length).toBeGreaterThan(UPLOAD_LIMIT);
+      expectError(await a.upload(json), 413, new RegExp(`more than ${UPLOAD_LIMIT} bytes sent`));
+      const chunked = await a.http.send({
+        method: 'POST',
+        path: '/agent/results',
+        headers: { authorization: a.authorization, 'content-type': 'application/json', 'idempotency-key': randomUUID(), 'transfer-encoding': 'chunked' },
+        body: json,
+      });
+      expectError(chunked, 413, new RegExp(`more than ${UPLOAD_LIMIT} bytes sent`));
+
+      const bomb = gzipSync(Buffer.from(`{"pad": "${' '.repeat(8 * INFLATED_LIMIT)}"}`));
+      expect(bomb.length).toBeLessThan(UPLOAD_LIMIT);
+      const inflated = await a.http.send({
+        method: 'POST',
+        path: '/agent/results',
+        headers: { authorization: a.authorization, 'content-type': 'application/json', 'content-encoding': 'gzip', 'idempotency-key': randomUUID() },
+        body: bomb,
+      });
+      expectError(inflated, 413, new RegExp(`over ${INFLATED_LIMIT} bytes inflated`));
+    }, 60_000);
+
+    it('schema violations, naming the field (400)', async () => {
+      const job = randomUUID();
+      const badPort = selfResult(job, trackerId, [{ port: 40013 }]);
+      (badPort['hosts'] as { ports: { port: number }[] }[])[0].ports[0].port = 70_000;
+      expectError(await a.upload(badPort), 400, /hosts\.0\.ports\.0\.port/);
+      const backwards = selfResult(job, trackerId, [{ port: 40013 }], { startedAt: new Date().toISOString(), finishedAt: new Date(Date.now() - 60_000).toISOString() });
+      expectError(await a.upload(backwards), 400, /finishedAt: finishedAt must not be before startedAt/);
+      expectError(await a.upload(selfResult(job, trackerId, [], { status: 'failed' })), 400, /error: a failed result carries an error/);
+      expectError(await a.upload(selfResult(job, trackerId, [], { unexpected: true })), 400, /unexpected|Unrecognized/i);
+      const twoHosts = selfResult(job, trackerId, [{ port: 40013 }]);
+      (twoHosts['hosts'] as unknown[]).push({ address: '127.0.0.2', hostnames: [], state: 'up', ports: [] });
+      expectError(await a.upload(twoHosts), 400, /exactly one host; this one has 2/);
+      expectError(await a.poll({ wait: 31 } as { wait: number }), 400, /wait/);
+      expectError(await a.started({ jobId: 'nope', trackerId, trigger: 'manual', startedAt: new Date().toISOString() }), 400, /jobId/);
+    }, 60_000);
+
+    it('a result or scan report for a tracker not assigned to the agent (404)', async () => {
+      const other = await api.post('/trackers', {
+        name: "db-01's other sockets",
+        deviceId: b.identity.deviceId,
+        ...SELF_TRACKER,
+      });
+      expect(other.status).toBe(201);
+      // The tracker is (deliberately) the one row this test adds; it must not get a job or an upload.
+      before = await stored();
+      const foreign = String(other.body['id']);
+      expectError(await a.upload(selfResult(randomUUID(), foreign, [{ port: 40013 }])), 404, new RegExp(`tracker ${foreign} is not assigned to agent ${a.id}`));
+      expectError(await a.upload(selfResult(randomUUID(), randomUUID(), [{ port: 40013 }])), 404, /is not assigned to agent/);
+      expectError(await a.started({ jobId: randomUUID(), trackerId: foreign, trigger: 'manual', startedAt: new Date().toISOString() }), 404, /is not assigned to agent/);
+    }, 60_000);
+
+    it('a rotated secret and a revoked agent (401 "revoked")', async () => {
+      const token = await api.post('/enrollment-tokens', { name: 'one more', maxUses: 1 });
+      const enrolled = await enrol(http, String(token.body['token']), { name: 'app-01', hostname: 'app-01', platform: 'linux', release: '6.1.0' });
+      expect(enrolled.status).toBe(201);
+      const c = new TestAgent(http, enrolled.body);
+      const own = await api.post('/trackers', { name: "app-01's sockets", deviceId: c.identity.deviceId, ...SELF_TRACKER });
+      expect(own.status).toBe(201);
+      before = await stored();
+      expect((await c.poll()).status).toBe(200);
+
+      const rotated = await c.http.send<{ secret: string }>({ method: 'POST', path: '/agent/rotate-secret', headers: { authorization: c.authorization } });
+      expect(rotated.status).toBe(200);
+      expectError(await c.config(), 401, /wrong secret/);
+      const renewed = new TestAgent(http, { ...c.identity, secret: rotated.body.secret } satisfies EnrolledAgent);
+      expect((await renewed.config()).status).toBe(200);
+
+      const revoked = await api.post(`/agents/${c.id}/revoke`, {});
+      expect(revoked.status).toBe(200);
+      expect(revoked.body).toMatchObject({ id: c.id, status: 'revoked', revokedAt: expect.any(String) });
+      expectError(await renewed.poll(), 401, /is revoked/);
+      expectError(await renewed.config(), 401, /is revoked/);
+      expectError(await renewed.upload(selfResult(randomUUID(), trackerId, [{ port: 40013 }])), 401, /is revoked/);
+      expect((await api.get<{ items: AgentItem[] }>('/agents?status=revoked')).body.items.map((x) => x.id)).toEqual([c.id]);
+      const run = await api.post(`/trackers/${String(own.body['id'])}/run`, {});
+      expect(run.status).toBe(409);
+      expect(JSON.stringify(run.body)).toMatch(/revoked; no run can be handed to it/);
+      const tracker = await api.post('/trackers', {
+        name: 'revoked self',
+        deviceId: c.identity.deviceId,
+        ...SELF_TRACKER,
+      });
+      expect(tracker.status).toBe(400);
+      expect(JSON.stringify(tracker.body)).toMatch(/revoked/);
+    }, 60_000);
+  });
+
+  it('limits each agent to its request rate (429 with Retry-After), on a gateway of its own', async () => {
+    const port = await freePort();
+    const limited = new ServiceProcess('gateway-limited', 'gateway', { ...env, GATEWAY_PORT: String(port), GATEWAY_AGENT_RATE_BURST: '5', GATEWAY_AGENT_RATE_PER_SECOND: '1' });
+    processes.push(limited);
+    const limitedApi = new ApiClient(`http://127.0.0.1:${port}/api`);
+    await limitedApi.waitForHealth();
+    const agent = a.via(new AgentHttpClient(`http://127.0.0.1:${port}/api`));
+    const before = await stored();
+
+    const statuses: number[] = [];
+    let refused: RawResponse | undefined;
+    for (let i = 0; i < 8 && !refused; i += 1) {
+      const response = await agent.config();
+      statuses.push(response.status);
+      if (response.status === 429) refused = response;
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    expectError(refused!, 429, /over its request rate; retry in \d+ ms/);
+    const retryAfter = Number(refused!.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expectError(await agent.upload(selfResult(randomUUID(), trackerId, [{ port: 40013 }])), 429, /request rate/);
+
+    await sleep(retryAfter * 1_000 + 100);
+    expect((await agent.config()).status).toBe(200);
+    // Each replica limits what it serves: the first gateway still answers this agent.
+    expect((await a.config()).status).toBe(200);
+    expect(await stored()).toEqual(before);
+    await limited.stop();
+  }, 60_000);
+
+  it('reports database and bus readiness', async () => {
+    expect(await api.get('/health')).toMatchObject({ status: 200, body: { status: 'ok', database: { ok: true, detail: 'postgres' }, bus: { ok: true, kind: 'nats' } } });
+  }, 60_000);
+});

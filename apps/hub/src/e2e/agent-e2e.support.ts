@@ -1,0 +1,75 @@
+import { sleep } from './service.process';
+
+/** What the agent tests read back from the REST API. */
+export interface EventItem {
+  kind: string;
+  host: string | null;
+  protocol: string | null;
+  port: number | null;
+  trackerId: string | null;
+  jobId: string | null;
+  after: Record<string, unknown> | null;
+  details: Record<string, unknown> | null;
+}
+
+export interface AgentItem {
+  id: string;
+  status: string;
+  version: string;
+  lastSeenAt: string | null;
+  spool: { entries: number; dropped: number };
+  authFailures: number;
+}
+
+export type ErrorBody = { error: { code: string; message: string; details?: Record<string, unknown> } };
+
+/** The tracker's ports in the agent tests: TCP 40000-40100. */
+export const PORTS = { tcp: [{ from: 40000, to: 40100 }], udp: [] };
+export const SELF_TRACKER = {
+  type: 'network-port',
+  mode: 'self',
+  ports: [{ range: '40000-40100', protocol: 'tcp' }],
+  schedule: { kind: 'at-agent-startup' },
+  sendBaselineEvents: false,
+} as const;
+
+export interface Port {
+  port: number;
+  process?: string;
+}
+
+/** A self-scan result as an agent uploads it: one host (its own), listening sockets on 127.0.0.1. */
+export function selfResult(jobId: string, trackerId: string, ports: Port[], overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    jobId,
+    trackerId,
+    trigger: 'agent-startup',
+    status: 'completed',
+    engine: 'ss',
+    engineVersion: 'iproute2-6.1',
+    args: ['-H', '-l', '-n', '-t', '-p'],
+    startedAt: new Date(Date.now() - 1_000).toISOString(),
+    finishedAt: new Date().toISOString(),
+    coverage: { ports: PORTS },
+    hosts: [
+      {
+        address: '127.0.0.1',
+        hostnames: [],
+        state: 'up',
+        ports: ports.map((p) => ({ protocol: 'tcp', port: p.port, state: 'open', bindAddress: '127.0.0.1', process: p.process ?? 'node', pid: 123 })),
+      },
+    ],
+    ...overrides,
+  };
+}
+
+/** Reads until `done` holds, bounded in time; returns the last value read. */
+export async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; last: ${JSON.stringify(value).slice(0, 1500)}`);
+    await sleep(200);
+  }
+}
