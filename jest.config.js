@@ -33,6 +33,10 @@ const common = {
 };
 
 module.exports = {
+  // One test file at a time: the integration tests share one NATS server, where the hub's
+  // durable consumers (e.g. the comparer's) are shared by name, so two hubs under test at once
+  // would take each other's messages. Each test file uses its own database.
+  maxWorkers: 1,
   reporters: ['default', '<rootDir>/tools/jest/summary.reporter.js'],
   projects: [
     { ...common, displayName: 'unit', testMatch: ['**/*.spec.ts'] },

@@ -1,0 +1,313 @@
+/**
+ * The load generator: its own process, forked by run.ts, so its CPU is neither the gateway's
+ * nor the orchestrator's. It drives one phase at a time against 127.0.0.1 over HTTPS (the
+ * gateway's certificate as the only CA) with node's https client and keep-alive agents, and
+ * answers each phase with its figures. Every loop is bounded in time and in count.
+ */
+import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:https';
+import type { Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { LatencyRecorder } from './latency.recorder';
+import type { AgentIdentity, LoadCommand, LoadReply, PhaseResult, Target, UploadIdentity } from './load.protocol';
+
+const MAX_SAMPLES = 2_000_000;
+const SHORT_TIMEOUT_MS = 10_000;
+const DRAIN_MS = 15_000;
+
+interface Answer {
+  readonly status: number;
+  readonly body: Buffer;
+}
+
+let ca = '';
+let agents: readonly AgentIdentity[] = [];
+let uploaders: readonly UploadIdentity[] = [];
+let maxSockets = 128;
+const boots = new Map<string, string>();
+
+function send(reply: LoadReply): void {
+  process.send?.(reply);
+}
+
+/** One HTTPS request; resolves with the answer or rejects with a short error code. */
+function call(agent: Agent, target: Target, method: 'GET' | 'POST', path: string, headers: Record<string, string | number>, body: Buffer | undefined, timeoutMs: number, onSocket: (socket: Socket) => void): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: target.port, method, path, headers, agent, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', (error: NodeJS.ErrnoException) => reject(new Error(error.code ?? 'response-error')));
+    });
+    req.on('socket', onSocket);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (error: NodeJS.ErrnoException) => reject(new Error(error.code ?? error.message)));
+    req.end(body);
+  });
+}
+
+/** Counts the TLS connections a phase opens (a socket is new the first time a request gets it). */
+function socketCounter(): { onSocket: (socket: Socket) => void; readonly opened: number } {
+  const seen = new WeakSet<Socket>();
+  let opened = 0;
+  return {
+    onSocket: (socket) => {
+      if (seen.has(socket)) return;
+      seen.add(socket);
+      opened += 1;
+    },
+    get opened() {
+      return opened;
+    },
+  };
+}
+
+function auth(agent: AgentIdentity): string {
+  return `Bearer ${agent.id}.${agent.secret}`;
+}
+
+function pollPath(agent: AgentIdentity, wait: number): string {
+  let boot = boots.get(agent.id);
+  if (!boot) boots.set(agent.id, (boot = randomUUID()));
+  return `/api/agent/jobs?wait=${wait}&boot=${boot}&version=0.1.0&spoolEntries=0&spoolDropped=0`;
+}
+
+function outcomeOf(answer: Answer, expected: number): { outcome: string; ok: boolean } {
+  if (answer.status !== expected) return { outcome: `http-${answer.status}`, ok: false };
+  try {
+    JSON.parse(answer.body.toString('utf8'));
+  } catch {
+    return { outcome: 'bad-json', ok: false };
+  }
+  return { outcome: `http-${answer.status}`, ok: true };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits (bounded) until nothing is in flight; returns how many were still unanswered. */
+async function drain(inFlight: () => number, ms: number): Promise<number> {
+  const deadline = performance.now() + ms;
+  while (inFlight() > 0 && performance.now() < deadline) await sleep(10);
+  return inFlight();
+}
+
+async function openLoopPolls(command: Extract<LoadCommand, { kind: 'poll' }>): Promise<PhaseResult> {
+  const count = Math.min(command.agents, agents.length);
+  const periodMs = command.periodSeconds * 1000;
+  const durationMs = command.durationSeconds * 1000;
+  // Each agent polls at its own random phase in the period, each poll jittered by up to ±1 %.
+  const schedule: { at: number; agent: number }[] = [];
+  for (let a = 0; a < count; a++) {
+    const phase = Math.random() * periodMs;
+    for (let at = phase; at < durationMs; at += periodMs) schedule.push({ at: Math.max(0, at + (Math.random() - 0.5) * 0.02 * periodMs), agent: a });
+  }
+  schedule.sort((x, y) => x.at - y.at);
+  const agent = new Agent({ keepAlive: true, maxSockets, ca, scheduling: 'lifo' });
+  const sockets = socketCounter();
+  const recorder = new LatencyRecorder(MAX_SAMPLES);
+  const lags = new LatencyRecorder(MAX_SAMPLES);
+  let inFlight = 0;
+  const start = performance.now();
+  const fire = (entry: { at: number; agent: number }) => {
+    const due = start + entry.at;
+    lags.record('sent', performance.now() - due, true);
+    const identity = agents[entry.agent];
+    inFlight += 1;
+    call(agent, command.target, 'GET', pollPath(identity, 0), { authorization: auth(identity) }, undefined, SHORT_TIMEOUT_MS, sockets.onSocket)
+      .then((answer) => {
+        const { outcome, ok } = outcomeOf(answer, 200);
+        recorder.record(outcome, performance.now() - due, ok);
+      })
+      .catch((error: Error) => recorder.record(error.message, performance.now() - due, false))
+      .finally(() => (inFlight -= 1));
+  };
+  await new Promise<void>((resolve) => {
+    let next = 0;
+    const pump = () => {
+      const now = performance.now() - start;
+      while (next < schedule.length && schedule[next].at <= now) fire(schedule[next++]);
+      if (next >= schedule.length || now > durationMs + 5_000) return resolve();
+      setTimeout(pump, Math.max(0, Math.min(20, schedule[next].at - now)));
+    };
+    pump();
+  });
+  const unanswered = await drain(() => inFlight, DRAIN_MS);
+  const elapsedSeconds = (performance.now() - start) / 1000;
+  agent.destroy();
+  const lag = lags.summary();
+  return {
+    ...figures(recorder, elapsedSeconds, sockets.opened, unanswered),
+    okPerSecond: round(recorder.ok / command.durationSeconds, 1),
+    sendLagMs: { p99: lag.p99, max: lag.max },
+  };
+}
+
+/** The ports of every simulated self-scan: 50 open TCP sockets spread over the range. */
+function observedPorts(count: number): Record<string, unknown>[] {
+  return Array.from({ length: count }, (_, i) => ({ protocol: 'tcp', port: 1000 + i * 997, state: 'open', bindAddress: '0.0.0.0', process: 'svc', pid: 123 }));
+}
+
+function uploadBody(trackerId: string, ports: readonly Record<string, unknown>[]): { json: number; gzip: Buffer } {
+  const finished = Date.now();
+  const json = JSON.stringify({
+    jobId: randomUUID(),
+    trackerId,
+    trigger: 'schedule',
+    status: 'completed',
+    engine: 'ss',
+    engineVersion: 'ss-bench',
+    args: ['-tulpnH'],
+    startedAt: new Date(finished - 1_000).toISOString(),
+    finishedAt: new Date(finished).toISOString(),
+    coverage: { ports: { tcp: [{ from: 1, to: 65535 }], udp: [] } },
+    hosts: [{ address: 'bench', hostnames: [], state: 'up', ports }],
+  });
+  return { json: json.length, gzip: gzipSync(json) };
+}
+
+async function closedLoopUploads(command: Extract<LoadCommand, { kind: 'upload' }>): Promise<PhaseResult> {
+  if (!uploaders.length) throw new Error('no upload agents were given');
+  const ports = observedPorts(command.ports);
+  const agent = new Agent({ keepAlive: true, maxSockets: Math.max(maxSockets, command.concurrency), ca, scheduling: 'lifo' });
+  const sockets = socketCounter();
+  const recorder = new LatencyRecorder(MAX_SAMPLES);
+  const sample = uploadBody(uploaders[0].trackerId, ports);
+  let issued = 0;
+  let next = Math.floor(Math.random() * uploaders.length);
+  const start = performance.now();
+  const deadline = start + command.durationSeconds * 1000;
+  let lastAnswer = start;
+  const worker = async () => {
+    while (performance.now() < deadline && issued < command.maxRequests) {
+      issued += 1;
+      const identity = uploaders[next++ % uploaders.length];
+      const body = uploadBody(identity.trackerId, ports).gzip;
+      const headers = {
+        authorization: auth(identity),
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+        'content-length': body.length,
+        'idempotency-key': `bench-${randomUUID()}`,
+      };
+      const sent = performance.now();
+      try {
+        const answer = await call(agent, command.target, 'POST', '/api/agent/results', headers, body, SHORT_TIMEOUT_MS, sockets.onSocket);
+        const { outcome, ok } = outcomeOf(answer, 202);
+        recorder.record(outcome, performance.now() - sent, ok);
+      } catch (error) {
+        recorder.record((error as Error).message, performance.now() - sent, false);
+        await sleep(50);
+      }
+      lastAnswer = performance.now();
+    }
+  };
+  await Promise.all(Array.from({ length: command.concurrency }, worker));
+  const elapsedSeconds = (lastAnswer - start) / 1000;
+  agent.destroy();
+  return { ...figures(recorder, elapsedSeconds, sockets.opened, 0), uploadBytes: { gzip: sample.gzip.length, json: sample.json } };
+}
+
+async function heldPolls(command: Extract<LoadCommand, { kind: 'held' }>): Promise<PhaseResult> {
+  const count = Math.min(command.agents, agents.length);
+  const agent = new Agent({ keepAlive: true, maxSockets: Infinity, ca, scheduling: 'lifo' });
+  const sockets = socketCounter();
+  const recorder = new LatencyRecorder(MAX_SAMPLES);
+  const start = performance.now();
+  const rampEnd = start + command.rampSeconds * 1000;
+  const end = start + command.durationSeconds * 1000;
+  const timeoutMs = (command.waitSeconds + 20) * 1000;
+  let held = 0;
+  let heldMin = Infinity;
+  let heldMax = 0;
+  let answeredInSteady = 0;
+  let steadyStarted = false;
+  let stopping = false;
+  const loop = async (index: number) => {
+    await sleep((command.rampSeconds * 1000 * index) / count);
+    const identity = agents[index];
+    for (let round = 0; round < 1_000 && performance.now() < end && !stopping; round++) {
+      const sent = performance.now();
+      held += 1;
+      try {
+        const answer = await call(agent, command.target, 'GET', pollPath(identity, command.waitSeconds), { authorization: auth(identity) }, undefined, timeoutMs, sockets.onSocket);
+        const { outcome, ok } = outcomeOf(answer, 200);
+        // The time beyond the requested wait: what the hub adds to a held poll.
+        recorder.record(outcome, performance.now() - sent - command.waitSeconds * 1000, ok);
+        if (steadyStarted && performance.now() < end) answeredInSteady += 1;
+        if (!ok) await sleep(1_000);
+      } catch (error) {
+        if (!stopping) {
+          recorder.record((error as Error).message, 0, false);
+          await sleep(1_000);
+        }
+      } finally {
+        held -= 1;
+      }
+    }
+  };
+  const loops = Promise.all(Array.from({ length: count }, (_, i) => loop(i)));
+  await sleep(Math.max(0, rampEnd - performance.now()) + 2_000);
+  steadyStarted = true;
+  const steadyStart = performance.now();
+  send({ id: command.id, kind: 'steady-start' });
+  while (performance.now() < end) {
+    heldMin = Math.min(heldMin, held);
+    heldMax = Math.max(heldMax, held);
+    await sleep(250);
+  }
+  const steadySeconds = (performance.now() - steadyStart) / 1000;
+  send({ id: command.id, kind: 'steady-end' });
+  stopping = true;
+  agent.destroy();
+  await Promise.race([loops, sleep(DRAIN_MS)]);
+  const elapsedSeconds = (performance.now() - start) / 1000;
+  return {
+    ...figures(recorder, elapsedSeconds, sockets.opened, 0),
+    steady: { seconds: round(steadySeconds, 1), answered: answeredInSteady, answeredPerSecond: round(answeredInSteady / steadySeconds, 1), heldMin: heldMin === Infinity ? 0 : heldMin, heldMax },
+  };
+}
+
+function figures(recorder: LatencyRecorder, elapsedSeconds: number, socketsOpened: number, unanswered: number): Omit<PhaseResult, 'sendLagMs' | 'steady' | 'uploadBytes'> {
+  const outcomes = Object.fromEntries(recorder.outcomes);
+  if (unanswered) outcomes['unanswered'] = unanswered;
+  return {
+    requests: recorder.total + unanswered,
+    ok: recorder.ok,
+    outcomes,
+    elapsedSeconds: round(elapsedSeconds, 2),
+    okPerSecond: round(recorder.ok / Math.max(0.001, elapsedSeconds), 1),
+    latencyMs: recorder.summary(),
+    socketsOpened,
+    unanswered,
+  };
+}
+
+function round(value: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+async function handle(command: LoadCommand): Promise<void> {
+  switch (command.kind) {
+    case 'init':
+      ca = command.ca;
+      agents = command.agents;
+      uploaders = command.uploaders;
+      maxSockets = command.maxSockets;
+      send({ id: -1, kind: 'ready' });
+      return;
+    case 'exit':
+      process.exit(0);
+      return;
+    default: {
+      const run = command.kind === 'poll' ? openLoopPolls(command) : command.kind === 'upload' ? closedLoopUploads(command) : heldPolls(command);
+      await run.then(
+        (result) => send({ id: command.id, kind: 'done', result }),
+        (error: unknown) => send({ id: command.id, kind: 'failed', error: String((error as Error)?.stack ?? error) }),
+      );
+    }
+  }
+}
+
+process.on('message', (command: LoadCommand) => void handle(command));
+process.on('disconnect', () => process.exit(0));
