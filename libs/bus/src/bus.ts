@@ -44,6 +44,12 @@ export interface PublishOptions {
   readonly correlationId?: string;
   /** Reuse to make a retried publish idempotent: the same id is stored once. */
   readonly messageId?: string;
+  /**
+   * The payload was built by this process from data it had already validated, and its type was
+   * checked at compile time: skip the check before it leaves (hot paths). Receivers validate
+   * every payload whatever this says.
+   */
+  readonly prevalidated?: boolean;
 }
 
 export interface BusLogger {

@@ -7,11 +7,18 @@ export class InvalidMessageError extends Error {
   }
 }
 
-/** Validates a payload before it leaves, so a producer bug fails at the producer. */
-export function seal<P>(definition: MessageDefinition<string, P, unknown>, payload: P, producer: string, correlationId?: string, messageId?: string): Envelope<P> {
-  const checked = definition.schema.safeParse(payload);
-  if (!checked.success) throw new InvalidMessageError(definition.subject, checked.error.issues.map(describeIssue).join('; '));
-  const envelope = createEnvelope(checked.data, producer, correlationId);
+/**
+ * Validates a payload before it leaves, so a producer bug fails at the producer; `prevalidated`
+ * payloads (see PublishOptions) go as they are.
+ */
+export function seal<P>(definition: MessageDefinition<string, P, unknown>, payload: P, producer: string, correlationId?: string, messageId?: string, prevalidated = false): Envelope<P> {
+  let data = payload;
+  if (!prevalidated) {
+    const checked = definition.schema.safeParse(payload);
+    if (!checked.success) throw new InvalidMessageError(definition.subject, checked.error.issues.map(describeIssue).join('; '));
+    data = checked.data;
+  }
+  const envelope = createEnvelope(data, producer, correlationId);
   return messageId ? { ...envelope, id: messageId, correlationId: correlationId ?? messageId } : envelope;
 }
 

@@ -84,7 +84,7 @@ export class InProcessBus implements Bus {
 
   async publish<M extends AnyMessage>(message: M, payload: PayloadOf<M>, options: PublishOptions = {}): Promise<Envelope<PayloadOf<M>>> {
     this.assertOpen();
-    const envelope = seal(message, payload, this.producer, options.correlationId, options.messageId);
+    const envelope = seal(message, payload, this.producer, options.correlationId, options.messageId, options.prevalidated);
     const subject = subjectFor(message, options.route);
     const log = this.streamLog(streamOf(message).name);
     const now = Date.now();

@@ -59,7 +59,7 @@ export class JetStreamBus implements Bus {
   }
 
   async publish<M extends AnyMessage>(message: M, payload: PayloadOf<M>, options: PublishOptions = {}): Promise<Envelope<PayloadOf<M>>> {
-    const envelope = seal(message, payload, this.options.name, options.correlationId, options.messageId);
+    const envelope = seal(message, payload, this.options.name, options.correlationId, options.messageId, options.prevalidated);
     await this.js.publish(subjectFor(message, options.route), encode(envelope), { msgID: envelope.id });
     return envelope;
   }

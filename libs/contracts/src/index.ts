@@ -33,6 +33,7 @@ export type { ScanProgress } from './messages/scan-progress/scan-progress.messag
 export { ScanRequestedSchema } from './messages/scan-requested/scan-requested.message';
 export type { ScanRequested } from './messages/scan-requested/scan-requested.message';
 export type { AgentJobAvailable } from './messages/agent-job-available/agent-job-available.message';
+export type { AgentCredentialsChanged } from './messages/agent-credentials-changed/agent-credentials-changed.message';
 
 export {
   AGENT_API_PREFIX,

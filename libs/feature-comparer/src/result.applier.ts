@@ -6,15 +6,15 @@ import { Messages, ScanCompleted, ScanFailed } from '@portolan/contracts';
 import { Item, PORT_ITEM_TYPE, portItemsFromHosts } from '@portolan/diff';
 import { Logger } from '@portolan/logging';
 import { BaselineEntity, CurrentItemEntity, EventEntity, ResultPartsRecord, ScanChunkEntity } from '@portolan/persistence';
-import { BUS, claimMessage, DATA_SOURCE, EventRecorder, LOGGER, NewEvent, ScanJobLedger } from '@portolan/platform';
+import { BUS, claimMessage, DATA_SOURCE, EventRecorder, LOGGER, NewEvent, OutboxUpload, ScanJobLedger, storedUpload } from '@portolan/platform';
 import { portSetContains, Protocol } from '@portolan/targets';
 import { HostChange, planBaselineChanges } from './baseline.plan';
 
 const RESULTS_CONSUMER = 'comparer-results';
 const FAILURES_CONSUMER = 'comparer-failures';
-/** An agent result waits at most this long for an earlier result of its tracker to be applied. */
-const ORDER_WAIT_MS = 120_000;
-/** Deliveries of a result: enough for an agent result to wait for its predecessor (see above). */
+/** Earlier agent results of a tracker a result applies before itself, in one transaction. */
+const PREDECESSORS_PER_TRANSACTION = 50;
+/** Deliveries of a result before it is given up on (a long spool takes a few, see applyInOrder). */
 const RESULT_MAX_DELIVER = 60;
 
 /**
@@ -52,89 +52,113 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async applyCompleted(messageId: string, result: ScanCompleted, deliveryCount = 1): Promise<Outcome> {
-    const rows = await this.db.transaction(async (manager) => {
-      if (await this.earlierUploadPending(manager, messageId)) return undefined;
-      if (!(await claimMessage(manager, messageId, RESULTS_CONSUMER))) return [];
-      await markUploadApplied(manager, messageId);
-      const tracker: { send_baseline_events: boolean }[] = await manager.query('SELECT send_baseline_events FROM trackers WHERE id = $1 FOR UPDATE', [result.trackerId]);
-      const job = await this.ledger.lockJob(manager, result.jobId);
-      const chunk = await manager.findOneBy(ScanChunkEntity, { id: result.chunkId });
-      if (!tracker.length || !job || !chunk) {
-        this.logger.warn({ jobId: result.jobId, chunkId: result.chunkId }, 'result for an unknown tracker, job or chunk; ignored');
-        return [];
-      }
-      if (chunk.status === 'done' || chunk.status === 'failed') {
-        this.logger.warn({ jobId: job.id, chunkId: chunk.id, status: chunk.status }, 'result for a chunk already settled; ignored');
-        return [];
-      }
-      const observedAt = new Date(result.startedAt);
-      const upHosts = result.hosts.filter((h) => h.state === 'up').map((h) => h.address);
-      const inCoverage = (item: Item) =>
-        item.type === PORT_ITEM_TYPE && portSetContains(result.coverage.ports, item.attributes['protocol'] as Protocol, Number(item.attributes['port']));
-      const plan = planBaselineChanges({
-        upHosts,
-        baselines: await this.loadBaselines(manager, result.trackerId, upHosts),
-        current: await this.loadCurrent(manager, result.trackerId, upHosts),
-        observed: portItemsFromHosts(result.hosts),
-        inCoverage,
-        observedAt,
-      });
-      if (plan.staleHosts.length) this.logger.info({ jobId: job.id, hosts: plan.staleHosts.length }, 'hosts skipped: a newer observation was already applied');
-      const now = new Date();
-      const events = await this.writeChanges(manager, result, plan.changes, tracker[0].send_baseline_events, observedAt, now);
-      const hostsUp = await this.countPart(manager, chunk, result, upHosts.length);
-      if (hostsUp === undefined) return events; // more parts of this result to come
-      await this.ledger.settleChunk(manager, job, chunk, {
-        worker: result.worker,
-        engine: result.engine,
-        engineVersion: result.engineVersion,
-        args: result.args,
-        startedAt: observedAt,
-        finishedAt: new Date(result.finishedAt),
-        hostsUp,
-      });
-      return [...events, ...(await this.ledger.finishIfComplete(manager, job, now))];
-    });
-    if (rows === undefined) return Outcomes.nak(orderWaitDelayMs(deliveryCount));
-    await this.events.announce(rows);
-    return Outcomes.ack();
+    return this.applyInOrder(messageId, result.trackerId, RESULTS_CONSUMER, deliveryCount, (manager) => this.applyResult(manager, result));
   }
 
   async applyFailed(messageId: string, failure: ScanFailed, deliveryCount = 1): Promise<Outcome> {
-    const rows = await this.db.transaction(async (manager) => {
-      if (await this.earlierUploadPending(manager, messageId)) return undefined;
-      if (!(await claimMessage(manager, messageId, FAILURES_CONSUMER))) return [];
-      await markUploadApplied(manager, messageId);
-      const job = await this.ledger.lockJob(manager, failure.jobId);
-      const chunk = await manager.findOneBy(ScanChunkEntity, { id: failure.chunkId });
-      if (!job || !chunk) return [];
-      const settled = await this.ledger.settleChunk(manager, job, chunk, {
-        worker: failure.worker,
-        startedAt: failure.startedAt ? new Date(failure.startedAt) : undefined,
-        finishedAt: new Date(failure.failedAt),
-        error: failure.error.message,
-      });
-      return settled ? this.ledger.finishIfComplete(manager, job, new Date()) : [];
-    });
-    if (rows === undefined) return Outcomes.nak(orderWaitDelayMs(deliveryCount));
-    await this.events.announce(rows);
-    return Outcomes.ack();
+    return this.applyInOrder(messageId, failure.trackerId, FAILURES_CONSUMER, deliveryCount, (manager) => this.applyFailure(manager, failure));
   }
 
   /**
-   * Agent results of one tracker apply in the order the hub accepted them (an agent uploads its
-   * spool oldest first): a result whose predecessor is not applied yet waits for it, for at most
-   * ORDER_WAIT_MS, so one lost predecessor cannot hold its tracker back for ever. Scanner
-   * results have no upload row and never wait.
+   * One transaction per message, under the tracker's row lock. Agent results of one tracker
+   * apply in the order the hub accepted them (an agent uploads its spool oldest first): a
+   * result whose predecessors have not been applied yet applies them first, from the payloads
+   * their upload rows keep, at most PREDECESSORS_PER_TRANSACTION at a time (then it is
+   * delivered again at once to go on). A message applied already (the inbox has it) changes
+   * nothing. Scanner results have no upload row and no predecessors.
    */
-  private async earlierUploadPending(manager: EntityManager, messageId: string): Promise<boolean> {
-    const rows: unknown[] = await manager.query(
-      `SELECT 1 FROM agent_uploads mine JOIN agent_uploads earlier ON earlier.tracker_id = mine.tracker_id AND earlier.seq < mine.seq
-        WHERE mine.id = $1 AND mine.applied_at IS NULL AND earlier.applied_at IS NULL AND earlier.received_at > $2 LIMIT 1`,
-      [messageId, new Date(Date.now() - ORDER_WAIT_MS)],
+  private async applyInOrder(messageId: string, trackerId: string, consumer: string, deliveryCount: number, apply: (manager: EntityManager) => Promise<EventEntity[]>): Promise<Outcome> {
+    const { rows, more } = await this.db.transaction(async (manager) => {
+      await manager.query('SELECT 1 FROM trackers WHERE id = $1 FOR UPDATE', [trackerId]);
+      const earlier = await this.unappliedPredecessors(manager, messageId);
+      const out: EventEntity[] = [];
+      for (const upload of earlier.slice(0, PREDECESSORS_PER_TRANSACTION)) out.push(...(await this.applyStored(manager, upload)));
+      if (earlier.length > PREDECESSORS_PER_TRANSACTION) return { rows: out, more: true };
+      if (await claimMessage(manager, messageId, consumer)) {
+        await markUploadApplied(manager, messageId);
+        out.push(...(await apply(manager)));
+      }
+      return { rows: out, more: false };
+    });
+    await this.events.announce(rows);
+    if (more) {
+      this.logger.info({ messageId, trackerId }, 'applied earlier agent results of the tracker first; more to go');
+      return Outcomes.nak(Math.min(1_000, 10 * deliveryCount));
+    }
+    return Outcomes.ack();
+  }
+
+  /** Earlier agent uploads of the same tracker not applied yet, oldest first (none for a scanner result). */
+  private async unappliedPredecessors(manager: EntityManager, messageId: string): Promise<OutboxUpload[]> {
+    const rows: { id: string; kind: 'completed' | 'failed'; job_id: string; payload: Record<string, unknown> | null; payload_gzip: Buffer | null }[] = await manager.query(
+      `SELECT earlier.id, earlier.kind, earlier.job_id, earlier.payload, earlier.payload_gzip
+         FROM agent_uploads mine JOIN agent_uploads earlier ON earlier.tracker_id = mine.tracker_id AND earlier.seq < mine.seq AND earlier.applied_at IS NULL
+        WHERE mine.id = $1 AND mine.applied_at IS NULL
+        ORDER BY earlier.seq LIMIT ${PREDECESSORS_PER_TRANSACTION + 1}`,
+      [messageId],
     );
-    if (rows.length) this.logger.debug({ messageId }, 'agent result waits for an earlier result of its tracker');
-    return rows.length > 0;
+    return rows.map((r) => storedUpload({ id: r.id, kind: r.kind, jobId: r.job_id, payload: r.payload, payloadGzip: r.payload_gzip }));
+  }
+
+  /** Applies an upload from its stored payload, as its own message would (its later delivery then changes nothing). */
+  private async applyStored(manager: EntityManager, upload: OutboxUpload): Promise<EventEntity[]> {
+    if (!(await claimMessage(manager, upload.id, upload.kind === 'completed' ? RESULTS_CONSUMER : FAILURES_CONSUMER))) return [];
+    await markUploadApplied(manager, upload.id);
+    return upload.kind === 'completed' ? this.applyResult(manager, upload.payload) : this.applyFailure(manager, upload.payload);
+  }
+
+  private async applyResult(manager: EntityManager, result: ScanCompleted): Promise<EventEntity[]> {
+    const tracker: { send_baseline_events: boolean }[] = await manager.query('SELECT send_baseline_events FROM trackers WHERE id = $1 FOR UPDATE', [result.trackerId]);
+    const job = await this.ledger.lockJob(manager, result.jobId);
+    const chunk = await manager.findOneBy(ScanChunkEntity, { id: result.chunkId });
+    if (!tracker.length || !job || !chunk) {
+      this.logger.warn({ jobId: result.jobId, chunkId: result.chunkId }, 'result for an unknown tracker, job or chunk; ignored');
+      return [];
+    }
+    if (chunk.status === 'done' || chunk.status === 'failed') {
+      this.logger.warn({ jobId: job.id, chunkId: chunk.id, status: chunk.status }, 'result for a chunk already settled; ignored');
+      return [];
+    }
+    const observedAt = new Date(result.startedAt);
+    const upHosts = result.hosts.filter((h) => h.state === 'up').map((h) => h.address);
+    const inCoverage = (item: Item) =>
+      item.type === PORT_ITEM_TYPE && portSetContains(result.coverage.ports, item.attributes['protocol'] as Protocol, Number(item.attributes['port']));
+    const plan = planBaselineChanges({
+      upHosts,
+      baselines: await this.loadBaselines(manager, result.trackerId, upHosts),
+      current: await this.loadCurrent(manager, result.trackerId, upHosts),
+      observed: portItemsFromHosts(result.hosts),
+      inCoverage,
+      observedAt,
+    });
+    if (plan.staleHosts.length) this.logger.info({ jobId: job.id, hosts: plan.staleHosts.length }, 'hosts skipped: a newer observation was already applied');
+    const now = new Date();
+    const events = await this.writeChanges(manager, result, plan.changes, tracker[0].send_baseline_events, observedAt, now);
+    const hostsUp = await this.countPart(manager, chunk, result, upHosts.length);
+    if (hostsUp === undefined) return events; // more parts of this result to come
+    await this.ledger.settleChunk(manager, job, chunk, {
+      worker: result.worker,
+      engine: result.engine,
+      engineVersion: result.engineVersion,
+      args: result.args,
+      startedAt: observedAt,
+      finishedAt: new Date(result.finishedAt),
+      hostsUp,
+    });
+    return [...events, ...(await this.ledger.finishIfComplete(manager, job, now))];
+  }
+
+  private async applyFailure(manager: EntityManager, failure: ScanFailed): Promise<EventEntity[]> {
+    const job = await this.ledger.lockJob(manager, failure.jobId);
+    const chunk = await manager.findOneBy(ScanChunkEntity, { id: failure.chunkId });
+    if (!job || !chunk) return [];
+    const settled = await this.ledger.settleChunk(manager, job, chunk, {
+      worker: failure.worker,
+      startedAt: failure.startedAt ? new Date(failure.startedAt) : undefined,
+      finishedAt: new Date(failure.failedAt),
+      error: failure.error.message,
+    });
+    return settled ? this.ledger.finishIfComplete(manager, job, new Date()) : [];
   }
 
   /**
@@ -253,6 +277,3 @@ async function markUploadApplied(manager: EntityManager, messageId: string): Pro
   await manager.query('UPDATE agent_uploads SET applied_at = now() WHERE id = $1 AND applied_at IS NULL', [messageId]);
 }
 
-function orderWaitDelayMs(deliveryCount: number): number {
-  return Math.min(5_000, 200 * deliveryCount);
-}

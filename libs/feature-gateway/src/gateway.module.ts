@@ -7,11 +7,13 @@ import { AGENT_RATE_LIMITER, ENROL_RATE_LIMITER, GATEWAY_CONFIG } from './agent-
 import { AgentAuthGuard } from './agent-api/agent-auth.guard';
 import { AgentConfigService } from './agent-api/agent-config.service';
 import { AgentDirectory } from './agent-api/agent.directory';
+import { AgentHeartbeats } from './agent-api/agent-heartbeats';
 import { AgentPollService } from './agent-api/agent-poll.service';
 import { AgentResultsService } from './agent-api/agent-results.service';
 import { AgentSecretsService } from './agent-api/agent-secrets.service';
 import { EnrolmentService } from './agent-api/enrolment.service';
 import { RateLimiter } from './agent-api/rate.limiter';
+import { UploadIngest } from './agent-api/upload.ingest';
 import { AgentsController } from './agents/agents.controller';
 import { CredentialsController } from './credentials/credentials.controller';
 import { DevicesController } from './devices/devices.controller';
@@ -50,8 +52,10 @@ import { TrackersService } from './trackers/trackers.service';
     AgentDirectory,
     AgentAuthGuard,
     AgentConfigService,
+    AgentHeartbeats,
     AgentPollService,
     AgentResultsService,
+    UploadIngest,
     AgentSecretsService,
     AgentUploadOutbox,
     EventRecorder,

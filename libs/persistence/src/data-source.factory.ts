@@ -23,6 +23,7 @@ import { Agents1764100000000 } from './migrations/1764100000000-agents.migration
 import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-schema.migration';
 import { ChunkResultParts1763900000000 } from './migrations/1763900000000-chunk-result-parts.migration';
 import { DispatchOutbox1764000000000 } from './migrations/1764000000000-dispatch-outbox.migration';
+import { AgentIngest1764200000000 } from './migrations/1764200000000-agent-ingest.migration';
 
 export const ENTITIES = [
   SiteEntity,
@@ -42,7 +43,7 @@ export const ENTITIES = [
   DeviceGroupMemberEntity,
   EnrollmentTokenEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000, Agents1764100000000];
+export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000, Agents1764100000000, AgentIngest1764200000000];
 export const MIGRATIONS_TABLE = 'portolan_migrations';
 
 export interface DatabaseOptions {

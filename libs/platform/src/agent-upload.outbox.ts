@@ -1,10 +1,29 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, IsNull, LessThan } from 'typeorm';
 import { Bus } from '@portolan/bus';
-import { Messages, ScanCompletedSchema, ScanFailedSchema } from '@portolan/contracts';
+import { Messages, ScanCompleted, ScanCompletedSchema, ScanFailed, ScanFailedSchema } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { AgentUploadEntity } from '@portolan/persistence';
+import { settleInWindows } from './settle-in-windows';
 import { BUS, DATA_SOURCE, LOGGER } from './tokens';
+
+/** An upload's result message, ready to publish. */
+export type OutboxUpload = { readonly id: string; readonly jobId: string } & (
+  | { readonly kind: 'completed'; readonly payload: ScanCompleted }
+  | { readonly kind: 'failed'; readonly payload: ScanFailed }
+);
+
+/** The gzip-compressed JSON of a payload, as `agent_uploads.payload_gzip` keeps it. */
+export function compressPayload(payload: ScanCompleted | ScanFailed): Buffer {
+  return gzipSync(JSON.stringify(payload), { level: 1 });
+}
+
+/** A stored upload as a message to publish, its payload checked (it comes back from the database). */
+export function storedUpload(u: Pick<AgentUploadEntity, 'id' | 'kind' | 'payload' | 'payloadGzip' | 'jobId'>): OutboxUpload {
+  const raw: unknown = u.payloadGzip ? JSON.parse(gunzipSync(u.payloadGzip).toString('utf8')) : u.payload;
+  return u.kind === 'completed' ? { id: u.id, jobId: u.jobId, kind: 'completed', payload: ScanCompletedSchema.parse(raw) } : { id: u.id, jobId: u.jobId, kind: 'failed', payload: ScanFailedSchema.parse(raw) };
+}
 
 /** How long an accepted upload may sit unpublished before the leader publishes it again. */
 const UNPUBLISHED_GRACE_MS = 10_000;
@@ -23,19 +42,25 @@ export class AgentUploadOutbox {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  /** Publishes the uploads; returns how many were. A failure leaves them for the leader. */
-  async publish(uploads: readonly Pick<AgentUploadEntity, 'id' | 'kind' | 'payload' | 'jobId'>[]): Promise<number> {
-    const published: string[] = [];
-    try {
-      for (const upload of uploads) {
-        const options = { messageId: upload.id, correlationId: upload.jobId };
-        if (upload.kind === 'completed') await this.bus.publish(Messages.scanCompleted, ScanCompletedSchema.parse(upload.payload), options);
-        else await this.bus.publish(Messages.scanFailed, ScanFailedSchema.parse(upload.payload), options);
-        published.push(upload.id);
-      }
-    } catch (error) {
-      this.logger.warn({ err: String(error), unpublished: uploads.length - published.length }, 'could not publish agent results; will retry');
-    }
+  /** Publishes stored uploads (payloads read back from the database are checked first). */
+  async publish(uploads: readonly Pick<AgentUploadEntity, 'id' | 'kind' | 'payload' | 'payloadGzip' | 'jobId'>[]): Promise<number> {
+    return this.publishBuilt(uploads.map(storedUpload));
+  }
+
+  /**
+   * Publishes uploads whose payloads the caller has just built, all in flight at once (one
+   * connection keeps them in order), and marks the ones the stream acknowledged; returns how
+   * many were. A failure leaves the rest for the leader's sweep.
+   */
+  async publishBuilt(uploads: readonly OutboxUpload[]): Promise<number> {
+    const outcomes = await settleInWindows(uploads, async (u): Promise<void> => {
+      const options = { messageId: u.id, correlationId: u.jobId, prevalidated: true };
+      if (u.kind === 'completed') await this.bus.publish(Messages.scanCompleted, u.payload, options);
+      else await this.bus.publish(Messages.scanFailed, u.payload, options);
+    });
+    const published = uploads.filter((_, i) => outcomes[i].status === 'fulfilled').map((u) => u.id);
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) this.logger.warn({ err: String(failed.reason), unpublished: uploads.length - published.length }, 'could not publish agent results; will retry');
     if (published.length) await this.db.query('UPDATE agent_uploads SET published_at = now() WHERE id = ANY($1)', [published]);
     return published.length;
   }

@@ -1,4 +1,5 @@
-export { AgentUploadOutbox } from './agent-upload.outbox';
+export { AgentUploadOutbox, compressPayload, storedUpload } from './agent-upload.outbox';
+export type { OutboxUpload } from './agent-upload.outbox';
 export { EventRecorder } from './event.recorder';
 export type { NewEvent } from './event.recorder';
 export { PlatformModule } from './platform.module';
@@ -9,3 +10,5 @@ export { BUS, DATA_SOURCE, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD, SERVICE_INFO } 
 export type { ServiceInfo } from './tokens';
 export { claimMessage } from './inbox';
 export { PORTOLAN_VERSION, runMain, startWorkerService } from './service.bootstrap';
+export { BatcherOverloadedError, MicroBatcher } from './micro.batcher';
+export type { BatchAnswer, MicroBatcherOptions } from './micro.batcher';

@@ -99,7 +99,7 @@ describe('agent API on the all-in-one hub (PGlite + in-process bus)', () => {
     await waitFor('agent-offline event', whats, (w) => w.includes('agent-offline'), OFFLINE_AFTER_MS + 10_000);
     expect((await api.get(`/agents/${agent.id}`)).body['status']).toBe('offline');
     expect((await agent.poll()).status).toBe(200);
-    expect(await whats()).toEqual(['agent-online', 'agent-offline', 'agent-online']);
+    expect(await waitFor('agent-online again', whats, (w) => w.length === 3, 5_000)).toEqual(['agent-online', 'agent-offline', 'agent-online']);
   }, 30_000);
 
   it('refuses a revoked agent', async () => {

@@ -331,6 +331,35 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       expect((await waitForJob(job2))['status']).toBe('succeeded');
     }, 60_000);
 
+    it('stores each upload of a burst on its own merits: one bad upload never fails the others', async () => {
+      const before = await stored();
+      const accepted = Array.from({ length: 24 }, () => randomUUID());
+      const at = Date.now();
+      const good = accepted.map((jobId, i) =>
+        a.upload(selfResult(jobId, trackerId, [{ port: 40012 }], { startedAt: new Date(at + i).toISOString(), finishedAt: new Date(at + i + 1).toISOString() }), { gzip: i % 2 === 0 }),
+      );
+      const badJob = randomUUID();
+      const bad = [
+        a.upload(replay!.body, { idempotencyKey: replay!.key }), // a replay of an upload accepted long ago
+        b.upload(selfResult(randomUUID(), trackerId, [{ port: 40012 }])), // b does not own a's tracker
+        a.upload({ ...selfResult(badJob, trackerId, []), hosts: [selfResult(badJob, trackerId, [])['hosts'], selfResult(badJob, trackerId, [])['hosts']].flat() }), // two hosts
+      ];
+      const answers = await Promise.all([...good, ...bad]);
+      expect(answers.slice(0, 24).map((r) => r.status)).toEqual(Array(24).fill(202));
+      expect(answers.slice(0, 24).map((r) => r.body)).toEqual(accepted.map((jobId) => ({ jobId, duplicate: false })));
+      const [replayed, foreign, twoHosts] = answers.slice(24);
+      expect({ status: replayed.status, body: replayed.body }).toEqual({ status: 200, body: { jobId: replay!.jobId, duplicate: true } });
+      expectError(foreign, 404, new RegExp(`tracker ${trackerId} is not assigned to agent ${b.id}`));
+      expectError(twoHosts, 400, /a self-scan result has exactly one host; this one has 2/);
+
+      const after = await stored();
+      expect({ uploads: after.uploads - before.uploads, jobs: after.jobs - before.jobs, chunks: after.chunks - before.chunks, agents: after.agents - before.agents }).toEqual({ uploads: 24, jobs: 24, chunks: 24, agents: 0 });
+      // In upload order: seq follows the order in which the hub accepted the results.
+      const { rows } = await sql.query(`SELECT job_id FROM agent_uploads WHERE job_id = ANY($1) ORDER BY seq`, [accepted]);
+      expect(rows).toHaveLength(24);
+      for (const jobId of accepted) expect((await waitForJob(jobId))['status']).toBe('succeeded');
+    }, 120_000);
+
     it('goes offline after a silence and comes back online with its next poll', async () => {
       const deviceB = b.identity.deviceId;
       expect((await b.poll({ wait: 0 })).status).toBe(200);
@@ -343,8 +372,12 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       const offlineEvent = (await events(`deviceId=${deviceB}&type=communications`))[0];
       expect(offlineEvent.details).toMatchObject({ what: 'agent-offline', agentId: b.id, thresholdMs: OFFLINE_AFTER_MS });
 
+      // A known agent's poll is written with the others once a second; finding it offline then,
+      // the gateway records it online again with its event.
+      const polledAt = Date.now();
       expect((await b.poll({ wait: 0 })).status).toBe(200);
-      expect(await whats()).toEqual(['agent-online', 'agent-offline', 'agent-online']);
+      expect(await waitFor('agent-online again', whats, (w) => w.length === 3, 5_000)).toEqual(['agent-online', 'agent-offline', 'agent-online']);
+      expect(Date.now() - polledAt).toBeLessThan(3_000);
       expect((await events(`deviceId=${deviceB}&type=communications`))[0].details).toMatchObject({ what: 'agent-online', previousStatus: 'offline', restarted: false });
       expect((await agentView(b.id)).status).toBe('online');
     }, 30_000);
@@ -505,6 +538,31 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       expect(JSON.stringify(tracker.body)).toMatch(/revoked/);
     }, 60_000);
   });
+
+  it('tells every gateway replica at once of a rotated secret and a revoked agent, though each caches credentials', async () => {
+    const port = await freePort();
+    const second = new ServiceProcess('gateway-2', 'gateway', { ...env, GATEWAY_PORT: String(port) });
+    processes.push(second);
+    await new ApiClient(`http://127.0.0.1:${port}/api`).waitForHealth();
+    const token = await api.post('/enrollment-tokens', { name: 'replicas', maxUses: 1 });
+    const enrolled = await enrol(http, String(token.body['token']), { name: 'rep-01', hostname: 'rep-01', platform: 'linux', release: '6.1.0' });
+    expect(enrolled.status).toBe(201);
+    const viaFirst = new TestAgent(http, enrolled.body);
+    const viaSecond = viaFirst.via(new AgentHttpClient(`http://127.0.0.1:${port}/api`));
+    expect((await viaSecond.poll()).status).toBe(200); // the second replica now caches the agent
+
+    const rotated = await viaFirst.http.send<{ secret: string }>({ method: 'POST', path: '/agent/rotate-secret', headers: { authorization: viaFirst.authorization } });
+    expect(rotated.status).toBe(200);
+    await sleep(300); // the broadcast is core NATS: milliseconds, far below the cache's minute
+    expectError(await viaSecond.poll(), 401, /wrong secret/);
+    const renewed = new TestAgent(new AgentHttpClient(`http://127.0.0.1:${port}/api`), { ...viaFirst.identity, secret: rotated.body.secret } satisfies EnrolledAgent);
+    expect((await renewed.poll()).status).toBe(200);
+
+    expect((await api.post(`/agents/${viaFirst.id}/revoke`, {})).status).toBe(200);
+    await sleep(300);
+    expectError(await renewed.poll(), 401, /is revoked/);
+    await second.stop();
+  }, 60_000);
 
   it('limits each agent to its request rate (429 with Retry-After), on a gateway of its own', async () => {
     const port = await freePort();

@@ -127,6 +127,18 @@ export function busContract(name: string, harness: BusHarness): void {
       expect(called).toBe(1);
     });
 
+    it('checks a payload before it leaves unless the producer says it is prevalidated; the receiver checks it anyway', async () => {
+      let called = 0;
+      handles.push(await bus.consume({ message: Work, durable, route }, async () => (called++, Outcomes.ack())));
+      const bad = { n: 'not a number' } as unknown as { n: number };
+      await expect(bus.publish(Work, bad, { route })).rejects.toThrow(/invalid message on portolan\.job\.contract\.work\.v1: n:/);
+      await bus.publish(Work, bad, { route, prevalidated: true });
+      await bus.publish(Work, { n: 4 }, { route, prevalidated: true });
+      await until(() => called === 1, 5000);
+      await sleep(1000);
+      expect(called).toBe(1);
+    });
+
     it('redelivers after the ack wait unless the handler calls working()', async () => {
       const deliveries = { quiet: 0, busy: 0 };
       handles.push(

@@ -16,6 +16,8 @@ export type DomainErrorCode =
   | 'invalid_output'
   | 'unauthorized'
   | 'rate_limited'
+  /** The service is overloaded for the moment; the same request later will do. */
+  | 'busy'
   | 'too_large';
 
 export class DomainError extends Error {

@@ -1,3 +1,4 @@
+import { AgentCredentialsChangedMessage } from './agent-credentials-changed/agent-credentials-changed.message';
 import { AgentJobAvailableMessage } from './agent-job-available/agent-job-available.message';
 import { EventRecordedMessage } from './event-recorded/event-recorded.message';
 import { MessageDefinition, PayloadOf, StreamName } from './message-definition';
@@ -17,6 +18,7 @@ export const Messages = {
   eventRecorded: EventRecordedMessage,
   ping: PingMessage,
   agentJobAvailable: AgentJobAvailableMessage,
+  agentCredentialsChanged: AgentCredentialsChangedMessage,
 } as const;
 
 type AllMessages = (typeof Messages)[keyof typeof Messages];

@@ -3,54 +3,69 @@ import { DataSource } from 'typeorm';
 import { Bus, ConsumerHandle } from '@portolan/bus';
 import { AgentJob, AgentPollQuery, AgentPollResponse, Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { BUS, DATA_SOURCE, EventRecorder, LOGGER } from '@portolan/platform';
+import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
 import { AuthenticatedAgent } from './agent.directory';
 import { AgentConfigService } from './agent-config.service';
+import { AgentHeartbeats } from './agent-heartbeats';
+
+/** Runs handed over in one answer, at most. */
+const CLAIM_LIMIT = 20;
+/** How often pending runs are looked for in the database, in case a wake-up was lost. */
+const PENDING_SWEEP_MS = 2_000;
 
 /**
- * The agent's long-poll, which is also its heartbeat: it records that the agent was seen (with
- * its version, boot and spool depth; an agent that was not online comes online with a
- * communications event), hands over runs asked of it, and otherwise waits up to `wait`
- * seconds for a wake-up (a run asked, configuration changed) that any replica may publish.
+ * The agent's long-poll, which is also its heartbeat (`AgentHeartbeats`): it hands over runs
+ * asked of the agent and otherwise waits up to `wait` seconds for a wake-up (a run asked,
+ * configuration changed) that any replica may publish. A steady poll asks nothing of the
+ * database: the credentials are cached, the heartbeat is written with the others once a
+ * second, the configuration version comes back with it, and runs are claimed only for an
+ * agent that may have some: one woken up, polling for the first time here, or seen pending by
+ * the sweep every few seconds that covers a lost wake-up.
  */
 @Injectable()
 export class AgentPollService implements OnModuleInit, OnModuleDestroy {
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Agents that may have pending runs. */
+  private readonly hints = new Set<string>();
+  /** Agents this replica has claimed runs for since it started. */
+  private readonly claimedOnce = new Set<string>();
   private subscription?: ConsumerHandle;
+  private sweepTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(BUS) private readonly bus: Bus,
     @Inject(LOGGER) private readonly logger: Logger,
-    private readonly events: EventRecorder,
+    private readonly heartbeats: AgentHeartbeats,
     private readonly config: AgentConfigService,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.subscription = await this.bus.subscribe(Messages.agentJobAvailable, (envelope) => this.wake(envelope.payload.agentId));
+    this.subscription = await this.bus.subscribe(Messages.agentJobAvailable, (envelope) => this.wake(envelope.payload.agentId, envelope.payload.reason));
+    this.sweepTimer = setInterval(() => void this.sweepPending(), PENDING_SWEEP_MS);
+    this.sweepTimer.unref();
   }
 
   async onModuleDestroy(): Promise<void> {
+    clearInterval(this.sweepTimer);
     await this.subscription?.stop();
-    for (const agentId of [...this.waiters.keys()]) this.wake(agentId);
+    for (const agentId of [...this.waiters.keys()]) this.release(agentId);
   }
 
   /** Tells the replica holding the agent's poll (this one or another) to answer it now. */
   notify(agentId: string, reason: 'job' | 'config'): void {
-    this.wake(agentId);
+    this.wake(agentId, reason);
     this.bus.emit(Messages.agentJobAvailable, { agentId, reason });
   }
 
   async poll(agent: AuthenticatedAgent, query: AgentPollQuery, closed: Promise<void>): Promise<AgentPollResponse> {
-    await this.heartbeat(agent, query);
-    let jobs = await this.claimJobs(agent.id);
-    const known = await this.config.configVersion(agent.id);
+    await this.heartbeats.seen(agent, query);
+    let jobs = await this.claimIfHinted(agent.id);
     if (!jobs.length && query.wait > 0) {
       await this.waitForWork(agent.id, query.wait * 1000, closed);
-      jobs = await this.claimJobs(agent.id);
+      jobs = await this.claimIfHinted(agent.id);
     }
-    const configVersion = jobs.length || query.wait === 0 ? known : await this.config.configVersion(agent.id);
-    return { configVersion, jobs };
+    return { configVersion: await this.configVersion(agent.id), jobs };
   }
 
   get waiting(): number {
@@ -59,40 +74,37 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
     return count;
   }
 
-  private async heartbeat(agent: AuthenticatedAgent, query: AgentPollQuery): Promise<void> {
-    const [rows]: [{ previous: string; previous_boot: string | null }[], number] = await this.db.query(
-      `UPDATE agents a SET last_seen_at = now(), status = 'online', boot_id = $2, version = $3, spool_entries = $4, spool_dropped = $5
-         FROM (SELECT status, boot_id FROM agents WHERE id = $1 FOR UPDATE) old
-        WHERE a.id = $1 AND a.status <> 'revoked'
-        RETURNING old.status AS previous, old.boot_id AS previous_boot`,
-      [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped],
-    );
-    const row = rows[0];
-    if (!row || row.previous === 'online') return;
-    const recorded = await this.db.transaction((manager) =>
-      this.events.insert(manager, [
-        {
-          kind: 'communications',
-          deviceId: agent.deviceId,
-          trackerId: null,
-          jobId: null,
-          occurredAt: new Date(),
-          details: { what: 'agent-online', agentId: agent.id, agent: agent.name, version: query.version, previousStatus: row.previous, restarted: row.previous_boot !== query.boot },
-        },
-      ]),
-    );
-    await this.events.announce(recorded);
-    this.logger.info({ agentId: agent.id, previous: row.previous }, 'agent online');
+  private async configVersion(agentId: string): Promise<number> {
+    const cached = this.heartbeats.configVersion(agentId);
+    if (cached !== undefined) return cached;
+    const version = await this.config.configVersion(agentId);
+    this.heartbeats.rememberConfigVersion(agentId, version);
+    return version;
   }
 
-  private async claimJobs(agentId: string): Promise<AgentJob[]> {
+  private async claimIfHinted(agentId: string): Promise<AgentJob[]> {
+    if (this.claimedOnce.has(agentId) && !this.hints.has(agentId)) return [];
+    this.hints.delete(agentId);
+    this.claimedOnce.add(agentId);
     const [rows]: [{ id: string; tracker_id: string }[], number] = await this.db.query(
       `UPDATE scan_jobs SET status = 'queued' WHERE id IN (
-         SELECT id FROM scan_jobs WHERE agent_id = $1 AND status = 'pending' ORDER BY requested_at LIMIT 20 FOR UPDATE SKIP LOCKED)
+         SELECT id FROM scan_jobs WHERE agent_id = $1 AND status = 'pending' ORDER BY requested_at LIMIT ${CLAIM_LIMIT} FOR UPDATE SKIP LOCKED)
        RETURNING id, tracker_id`,
       [agentId],
     );
+    if (rows.length >= CLAIM_LIMIT) this.hints.add(agentId); // there may be more
     return rows.map((row) => ({ jobId: row.id, trackerId: row.tracker_id, trigger: 'manual' as const }));
+  }
+
+  /** Pending runs of agents polling here, whatever their wake-up became: hinted, and their polls answered. */
+  private async sweepPending(): Promise<void> {
+    if (!this.claimedOnce.size) return;
+    try {
+      const rows: { agent_id: string }[] = await this.db.query(`SELECT DISTINCT agent_id FROM scan_jobs WHERE agent_id IS NOT NULL AND status = 'pending'`);
+      for (const { agent_id } of rows) if (this.claimedOnce.has(agent_id) && !this.hints.has(agent_id)) this.wake(agent_id, 'job');
+    } catch (error) {
+      this.logger.warn({ err: String(error) }, 'could not look for pending agent runs; will retry');
+    }
   }
 
   private waitForWork(agentId: string, ms: number, closed: Promise<void>): Promise<void> {
@@ -111,7 +123,13 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  private wake(agentId: string): void {
+  private wake(agentId: string, reason: 'job' | 'config'): void {
+    if (reason === 'job') this.hints.add(agentId);
+    else this.heartbeats.configChanged(agentId);
+    this.release(agentId);
+  }
+
+  private release(agentId: string): void {
     for (const done of [...(this.waiters.get(agentId) ?? [])]) done();
   }
 }

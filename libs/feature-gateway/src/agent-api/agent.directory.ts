@@ -1,9 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { DomainError } from '@portolan/contracts';
+import { Bus, ConsumerHandle } from '@portolan/bus';
+import { DomainError, Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { AgentStatus } from '@portolan/persistence';
-import { DATA_SOURCE, LOGGER } from '@portolan/platform';
+import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
 import { credentialMatches, parseAgentAuthorization } from './agent-credentials';
 
 /** What a request handler knows about the agent that made it. */
@@ -21,25 +22,40 @@ interface CachedAgent extends AuthenticatedAgent {
   readonly loadedAt: number;
 }
 
-/** How long a looked-up agent is trusted before the database is asked again (revocation by another replica). */
-const CACHE_TTL_MS = 5_000;
+/**
+ * How long a looked-up agent is trusted before the database is asked again. Revocation and
+ * rotation reach every replica at once (`agentCredentialsChanged`); this bounds how long a
+ * replica that missed that message goes on trusting a revoked or rotated secret.
+ */
+const CACHE_TTL_MS = 60_000;
 const CACHE_MAX = 50_000;
 
 /**
  * Authenticates agent calls: the secret's SHA-256 compared in constant time with the stored
- * one. Lookups are cached for a few seconds so thousands of polling agents cost few queries;
- * a revocation through this replica takes effect at once, through another within the TTL.
- * Failures are counted (per agent in the database, in total here) and logged without secrets.
+ * one. Lookups are cached for a minute so thousands of polling agents cost few queries (an
+ * agent polls about every 30 s); a revocation or rotation takes effect at once on every
+ * replica that hears of it, and within the TTL on one that does not. Failures are counted (per
+ * agent in the database, in total here) and logged without secrets.
  */
 @Injectable()
-export class AgentDirectory {
+export class AgentDirectory implements OnModuleInit, OnModuleDestroy {
   private readonly cache = new Map<string, CachedAgent>();
   private failures = 0;
+  private subscription?: ConsumerHandle;
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(BUS) private readonly bus: Bus,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
+
+  async onModuleInit(): Promise<void> {
+    this.subscription = await this.bus.subscribe(Messages.agentCredentialsChanged, (envelope) => this.cache.delete(envelope.payload.agentId));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.subscription?.stop();
+  }
 
   get authFailures(): number {
     return this.failures;
@@ -55,9 +71,10 @@ export class AgentDirectory {
     return { id: agent.id, name: agent.name, deviceId: agent.deviceId, siteId: agent.siteId, scanner: agent.scanner };
   }
 
-  /** Forgets a cached agent (revoked, secret rotated) so the next call reads the database. */
-  forget(agentId: string): void {
+  /** Forgets a revoked or rotated agent here and on every other replica, so the next call reads the database. */
+  credentialsChanged(agentId: string, reason: 'revoked' | 'rotated'): void {
     this.cache.delete(agentId);
+    this.bus.emit(Messages.agentCredentialsChanged, { agentId, reason });
   }
 
   private async lookup(agentId: string): Promise<CachedAgent | undefined> {

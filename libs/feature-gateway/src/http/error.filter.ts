@@ -14,6 +14,7 @@ const STATUS: Record<DomainErrorCode, number> = {
   invalid_output: 400,
   unauthorized: 401,
   rate_limited: 429,
+  busy: 503,
   too_large: 413,
   not_found: 404,
   conflict: 409,
@@ -39,6 +40,8 @@ export class ErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
     const { status, body } = this.describe(exception);
+    const retryAfterMs = isDomainError(exception) ? exception.details['retryAfterMs'] : undefined;
+    if (typeof retryAfterMs === 'number' && !response.getHeader('Retry-After')) response.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
     response.status(status).json({ error: body });
   }
 

@@ -37,6 +37,8 @@ export async function startHttpService(rootModule: Type, options: HttpServiceOpt
   // Agent result uploads are read by their controller (gzip, their own limits); all else is JSON here.
   app.useBodyParser('json', { limit: gateway.bodyLimitBytes, type: (req) => isJson(req.headers['content-type']) && !(req.url ?? '').startsWith('/api/agent/results') });
   app.disable('x-powered-by');
+  // API answers are never cached by validators: no SHA-1 of every body for an ETag.
+  app.set('etag', false);
   app.setGlobalPrefix('api');
   app.enableShutdownHooks();
   await app.listen(gateway.port, gateway.host);

@@ -15,7 +15,10 @@ export class AgentUploadEntity {
   @Column({ name: 'job_id', type: 'uuid' }) jobId!: string;
   @Column({ name: 'tracker_id', type: 'uuid' }) trackerId!: string;
   @Column({ type: 'text' }) kind!: 'completed' | 'failed';
-  @Column({ type: 'jsonb' }) payload!: Record<string, unknown>;
+  /** The result message as JSON (rows written before payloads were compressed). */
+  @Column({ type: 'jsonb', nullable: true }) payload!: Record<string, unknown> | null;
+  /** The result message as gzip-compressed JSON. */
+  @Column({ name: 'payload_gzip', type: 'bytea', nullable: true }) payloadGzip!: Buffer | null;
   @Column({ name: 'received_at', type: 'timestamptz' }) receivedAt!: Date;
   @Column({ name: 'published_at', type: 'timestamptz', nullable: true }) publishedAt!: Date | null;
   @Column({ name: 'applied_at', type: 'timestamptz', nullable: true }) appliedAt!: Date | null;

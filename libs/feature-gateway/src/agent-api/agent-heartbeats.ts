@@ -1,0 +1,148 @@
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AgentPollQuery } from '@portolan/contracts';
+import { Logger } from '@portolan/logging';
+import { DATA_SOURCE, EventRecorder, LOGGER } from '@portolan/platform';
+import { AuthenticatedAgent } from './agent.directory';
+
+/** How often the heartbeats of agents known to be online are written, all in one statement. */
+const FLUSH_MS = 1_000;
+/** Agents whose state this replica remembers (an entry is a few hundred bytes). */
+const MAX_KNOWN = 200_000;
+
+interface Seen {
+  readonly agent: AuthenticatedAgent;
+  readonly query: AgentPollQuery;
+  readonly at: Date;
+}
+
+/**
+ * Records that agents were seen. The first poll of an agent's boot (or after a change of
+ * version, or when the agent was not online) is written at once, with the `agent-online`
+ * communications event when it comes back. Every other poll is only noted, and the notes of
+ * all agents are written once a second in one UPDATE: an agent that another process marked
+ * offline meanwhile is not touched by it, and goes the first way instead (so its event is never
+ * missed, at most a second late). The same UPDATE reads back each agent's configuration
+ * version, so a poll can answer it without asking the database.
+ */
+@Injectable()
+export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
+  /** What this replica last wrote for an agent that is online: its boot and version. */
+  private readonly known = new Map<string, { boot: string; version: string }>();
+  private readonly configVersions = new Map<string, number>();
+  private pending = new Map<string, Seen>();
+  private timer?: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly events: EventRecorder,
+  ) {}
+
+  onModuleInit(): void {
+    this.timer = setInterval(() => void this.flush(), FLUSH_MS);
+    this.timer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+
+  /** The agent polled now. Resolves once what must be written at once is written. */
+  async seen(agent: AuthenticatedAgent, query: AgentPollQuery): Promise<void> {
+    const known = this.known.get(agent.id);
+    if (known && known.boot === query.boot && known.version === query.version) {
+      this.pending.set(agent.id, { agent, query, at: new Date() });
+      return;
+    }
+    await this.writeNow({ agent, query, at: new Date() });
+  }
+
+  /** The agent's configuration version as last read, if this replica has read it. */
+  configVersion(agentId: string): number | undefined {
+    return this.configVersions.get(agentId);
+  }
+
+  /** Forgets the configuration version (it changed), so the next poll reads it again. */
+  configChanged(agentId: string): void {
+    this.configVersions.delete(agentId);
+  }
+
+  rememberConfigVersion(agentId: string, version: number): void {
+    remember(this.configVersions, agentId, version);
+  }
+
+  /** Writes the noted heartbeats (one statement), then, one by one, those of agents no longer online. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.flushOnce()).catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not write agent heartbeats; will retry'));
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
+    if (!this.pending.size) return;
+    const batch = [...this.pending.values()];
+    this.pending = new Map();
+    let rows: { id: string; config_version: number }[];
+    try {
+      [rows] = await this.db.query(
+        `UPDATE agents a SET last_seen_at = v.at, spool_entries = v.spool_entries, spool_dropped = v.spool_dropped
+           FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, at timestamptz, spool_entries int, spool_dropped int)
+          WHERE a.id = v.id AND a.status = 'online'
+          RETURNING a.id, a.config_version`,
+        [JSON.stringify(batch.map((s) => ({ id: s.agent.id, at: s.at, spool_entries: s.query.spoolEntries, spool_dropped: s.query.spoolDropped })))],
+      );
+    } catch (error) {
+      // Newer polls noted meanwhile win; these go again with the next flush.
+      for (const s of batch) if (!this.pending.has(s.agent.id)) this.pending.set(s.agent.id, s);
+      throw error;
+    }
+    const written = new Set<string>();
+    for (const row of rows) {
+      written.add(row.id);
+      this.rememberConfigVersion(row.id, row.config_version);
+    }
+    for (const s of batch) {
+      if (written.has(s.agent.id)) continue;
+      this.known.delete(s.agent.id); // marked offline (or revoked) by another process meanwhile
+      await this.writeNow(s).catch((error: unknown) => this.logger.warn({ agentId: s.agent.id, err: String(error) }, 'could not write an agent heartbeat'));
+    }
+  }
+
+  private async writeNow({ agent, query, at }: Seen): Promise<void> {
+    const [rows]: [{ previous: string; previous_boot: string | null; config_version: number }[], number] = await this.db.query(
+      `UPDATE agents a SET last_seen_at = $6, status = 'online', boot_id = $2, version = $3, spool_entries = $4, spool_dropped = $5
+         FROM (SELECT status, boot_id FROM agents WHERE id = $1 FOR UPDATE) old
+        WHERE a.id = $1 AND a.status <> 'revoked'
+        RETURNING old.status AS previous, old.boot_id AS previous_boot, a.config_version`,
+      [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at],
+    );
+    const row = rows[0];
+    if (!row) return;
+    remember(this.known, agent.id, { boot: query.boot, version: query.version });
+    this.rememberConfigVersion(agent.id, row.config_version);
+    if (row.previous === 'online') return;
+    const recorded = await this.db.transaction((manager) =>
+      this.events.insert(manager, [
+        {
+          kind: 'communications',
+          deviceId: agent.deviceId,
+          trackerId: null,
+          jobId: null,
+          occurredAt: at,
+          details: { what: 'agent-online', agentId: agent.id, agent: agent.name, version: query.version, previousStatus: row.previous, restarted: row.previous_boot !== query.boot },
+        },
+      ]),
+    );
+    await this.events.announce(recorded);
+    this.logger.info({ agentId: agent.id, previous: row.previous }, 'agent online');
+  }
+}
+
+/** Sets a key, dropping the oldest entries beyond MAX_KNOWN. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > MAX_KNOWN) map.delete(map.keys().next().value as string);
+}

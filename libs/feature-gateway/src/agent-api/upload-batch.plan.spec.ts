@@ -1,0 +1,126 @@
+import { AgentResult, DomainError } from '@portolan/contracts';
+import { planUploadBatch, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
+
+const AGENT = { id: 'a1', name: 'web-01', deviceId: 'dev-a1', siteId: null, scanner: true };
+const OTHER = { id: 'a2', name: 'db-01', deviceId: 'dev-a2', siteId: null, scanner: false };
+const TCP_40000 = { tcp: [{ from: 40000, to: 40100 }], udp: [] };
+
+function result(jobId: string, overrides: Partial<AgentResult> = {}): AgentResult {
+  return {
+    jobId,
+    trackerId: 'self-1',
+    trigger: 'schedule',
+    status: 'completed',
+    engine: 'ss',
+    engineVersion: 'iproute2-6.1',
+    args: ['-tulpnH'],
+    startedAt: '2026-12-01T10:00:00.000Z',
+    finishedAt: '2026-12-01T10:00:00.250Z',
+    coverage: { ports: { tcp: [{ from: 1, to: 65535 }], udp: [] } },
+    hosts: [{ address: '127.0.0.1', hostnames: [], state: 'up', ports: [{ protocol: 'tcp', port: 40001, state: 'open' }] }],
+    ...overrides,
+  } as AgentResult;
+}
+
+function state(overrides: Partial<UploadBatchState> = {}): UploadBatchState {
+  return {
+    accepted: new Map(),
+    trackers: new Map([
+      ['self-1', { agentId: 'a1', deviceId: 'dev-a1', mode: 'self', portSet: TCP_40000, deviceAddress: '10.1.2.3' }],
+      ['net-1', { agentId: 'a1', deviceId: 'dev-net', mode: 'network', portSet: TCP_40000, deviceAddress: '127.0.0.70-73' }],
+    ]),
+    jobs: new Map(),
+    ...overrides,
+  };
+}
+
+const request = (jobId: string, key: string, overrides: Partial<AgentResult> = {}, agent = AGENT): UploadRequest => ({ agent, idempotencyKey: key, result: result(jobId, overrides) });
+const ids = () => {
+  let n = 0;
+  return () => `id-${++n}`;
+};
+const summary = (d: UploadDecision) => (d.kind === 'accepted' ? `accepted ${d.upload.jobId}` : d.kind === 'duplicate' ? `duplicate ${d.jobId}` : `refused ${d.error.code}: ${d.error.message}`);
+
+describe('planUploadBatch', () => {
+  it('accepts a self-scan under the device address, inside the tracker ports, with a new job and its scan-started event', () => {
+    const [decision] = planUploadBatch([request('j1', 'key-0001')], state(), ids());
+    if (decision.kind !== 'accepted') throw new Error(summary(decision));
+    expect('insert' in decision.job && decision.job.insert).toMatchObject({ id: 'j1', trackerId: 'self-1', deviceId: 'dev-a1', agentId: 'a1', hosts: 1, probes: 101 });
+    expect(decision.upload.kind).toBe('completed');
+    if (decision.upload.kind !== 'completed') return;
+    expect(decision.upload.payload.hosts.map((h) => h.address)).toEqual(['10.1.2.3']);
+    expect(decision.upload.payload.coverage.ports).toEqual(TCP_40000);
+    expect(decision.upload.payload.durationMs).toBe(250);
+    expect(decision.chunk).toMatchObject({ jobId: 'j1', targets: ['10.1.2.3'], worker: 'agent:web-01' });
+    expect(decision.upload.payload.chunkId).toBe(decision.chunk.id);
+    expect(decision.started?.details).toMatchObject({ what: 'scan-started', agentId: 'a1', trigger: 'schedule' });
+  });
+
+  it('answers a key accepted before, or earlier in the same batch, as a replay of its job', () => {
+    const decisions = planUploadBatch(
+      [request('j1', 'key-0001'), request('j2', 'key-0002'), request('j2', 'key-0002')],
+      state({ accepted: new Map([[uploadKey('a1', 'key-0001'), 'j1']]) }),
+      ids(),
+    );
+    expect(decisions.map(summary)).toEqual(['duplicate j1', 'accepted j2', 'duplicate j2']);
+  });
+
+  it('keeps one agent key apart from the same key of another agent', () => {
+    const st = state({ accepted: new Map([[uploadKey('a2', 'key-0001'), 'jx']]) });
+    expect(planUploadBatch([request('j1', 'key-0001')], st, ids()).map(summary)).toEqual(['accepted j1']);
+  });
+
+  it('refuses a tracker of another agent or an unknown one, and accepts the rest of the batch', () => {
+    const decisions = planUploadBatch([request('j1', 'key-0001', {}, OTHER), request('j2', 'key-0002', { trackerId: 'nope' }), request('j3', 'key-0003')], state(), ids());
+    expect(decisions.map(summary)).toEqual(['refused not_found: tracker self-1 is not assigned to agent a2', 'refused not_found: tracker nope is not assigned to agent a1', 'accepted j3']);
+  });
+
+  it('refuses a job of another tracker or agent, a job with a result, and a second result for one job in the batch', () => {
+    const jobs = new Map([
+      ['j-other', { agentId: 'a1', trackerId: 'net-1', status: 'running', hasResult: false }],
+      ['j-done', { agentId: 'a1', trackerId: 'self-1', status: 'succeeded', hasResult: true }],
+    ]);
+    const decisions = planUploadBatch([request('j-other', 'key-0001'), request('j-done', 'key-0002'), request('j4', 'key-0003'), request('j4', 'key-0004')], state({ jobs }), ids());
+    expect(decisions.map(summary)).toEqual([
+      'refused conflict: job j-other belongs to another agent or tracker',
+      'refused conflict: job j-done already has a result; a new run needs a new job id',
+      'accepted j4',
+      'refused conflict: job j4 already has a result; a new run needs a new job id',
+    ]);
+  });
+
+  it('starts a job the hub asked for (the scan-started event only if the agent had not reported the start)', () => {
+    const jobs = new Map([
+      ['j-asked', { agentId: 'a1', trackerId: 'self-1', status: 'queued', hasResult: false }],
+      ['j-started', { agentId: 'a1', trackerId: 'self-1', status: 'running', hasResult: false }],
+    ]);
+    const [asked, started] = planUploadBatch([request('j-asked', 'key-0001', { trigger: 'manual' }), request('j-started', 'key-0002')], state({ jobs }), ids());
+    if (asked.kind !== 'accepted' || started.kind !== 'accepted') throw new Error('not accepted');
+    expect(asked.job).toMatchObject({ startNow: true });
+    expect(asked.started).toBeDefined();
+    expect(started.job).toMatchObject({ startNow: false });
+    expect(started.started).toBeUndefined();
+  });
+
+  it('refuses a self-scan with other than one host, naming the count', () => {
+    const twoHosts = result('j1').hosts.concat(result('j1').hosts);
+    const [decision] = planUploadBatch([request('j1', 'key-0001', { hosts: twoHosts })], state(), ids());
+    expect(decision.kind === 'refused' && decision.error).toEqual(new DomainError('invalid_payload', 'a self-scan result has exactly one host; this one has 2'));
+  });
+
+  it('keeps the hosts of a network scan and sizes the job by them; a failed run carries its error', () => {
+    const hosts = ['127.0.0.70', '127.0.0.71'].map((address) => ({ address, hostnames: [], state: 'up' as const, ports: [] }));
+    const [scan, failed] = planUploadBatch(
+      [
+        request('j1', 'key-0001', { trackerId: 'net-1', engine: 'nmap', hosts }),
+        request('j2', 'key-0002', { trackerId: 'net-1', status: 'failed', hosts: [], error: { code: 'scan_failed', message: 'nmap exited 1' } }),
+      ],
+      state(),
+      ids(),
+    );
+    if (scan.kind !== 'accepted' || failed.kind !== 'accepted') throw new Error('not accepted');
+    expect(scan.chunk).toMatchObject({ targets: ['127.0.0.70', '127.0.0.71'], hosts: 2, probes: 202 });
+    expect(failed.upload).toMatchObject({ kind: 'failed', payload: { error: { message: 'nmap exited 1' }, failedAt: '2026-12-01T10:00:00.250Z' } });
+    expect(failed.chunk.hosts).toBe(1);
+  });
+});

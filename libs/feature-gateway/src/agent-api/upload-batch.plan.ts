@@ -1,0 +1,160 @@
+import { AgentResult, DomainError } from '@portolan/contracts';
+import { PortSetRecord } from '@portolan/persistence';
+import type { NewEvent, OutboxUpload } from '@portolan/platform';
+import { countPorts, intersectPortSets } from '@portolan/targets';
+import { AuthenticatedAgent } from './agent.directory';
+
+/** One result upload as the request handler passed it on: authenticated, parsed and validated. */
+export interface UploadRequest {
+  readonly agent: AuthenticatedAgent;
+  readonly idempotencyKey: string;
+  readonly result: AgentResult;
+}
+
+/** What the database holds that the uploads of one batch refer to (read under the job locks). */
+export interface UploadBatchState {
+  /** Accepted uploads by `uploadKey(agentId, idempotencyKey)` → their job id. */
+  readonly accepted: ReadonlyMap<string, string>;
+  readonly trackers: ReadonlyMap<string, { readonly agentId: string | null; readonly deviceId: string; readonly mode: 'network' | 'remote' | 'self'; readonly portSet: PortSetRecord; readonly deviceAddress: string }>;
+  readonly jobs: ReadonlyMap<string, { readonly agentId: string | null; readonly trackerId: string; readonly status: string; readonly hasResult: boolean }>;
+}
+
+export interface NewJobRow {
+  readonly id: string;
+  readonly trackerId: string;
+  readonly deviceId: string;
+  readonly trigger: AgentResult['trigger'];
+  readonly agentId: string;
+  readonly startedAt: Date;
+  readonly hosts: number;
+  readonly probes: number;
+}
+
+export interface ChunkRow {
+  readonly id: string;
+  readonly jobId: string;
+  readonly targets: string[];
+  readonly hosts: number;
+  readonly probes: number;
+  readonly worker: string;
+  readonly startedAt: Date;
+}
+
+/** The outbox row: the idempotency record and the result message to publish. */
+export type UploadRow = OutboxUpload & { readonly agentId: string; readonly idempotencyKey: string; readonly trackerId: string };
+
+export type UploadDecision =
+  | { readonly kind: 'duplicate'; readonly jobId: string }
+  | { readonly kind: 'refused'; readonly error: DomainError }
+  | {
+      readonly kind: 'accepted';
+      /** Insert a job (the agent ran on its own schedule), or start and size the one the hub asked for. */
+      readonly job: { readonly insert: NewJobRow } | { readonly update: NewJobRow; readonly startNow: boolean };
+      readonly chunk: ChunkRow;
+      readonly upload: UploadRow;
+      /** The `scan-started` event, when this upload is the first the hub hears of the run. */
+      readonly started?: NewEvent;
+    };
+
+export const uploadKey = (agentId: string, idempotencyKey: string) => `${agentId}\u0000${idempotencyKey}`;
+
+/** Most targets a chunk row keeps (the full host list is in the result). */
+const MAX_CHUNK_TARGETS = 4096;
+
+/**
+ * Decides, for each upload of a batch, what to store: pure, given what the database holds. An
+ * upload is a replay when its key was accepted before (or earlier in the same batch); it is
+ * refused when its tracker is not the agent's, its job belongs elsewhere or already has a
+ * result (also from earlier in the batch), or a self-scan does not have exactly one host.
+ * Every other upload is accepted with its job, its chunk, its outbox row and, when the hub
+ * had not heard of the run, its `scan-started` event.
+ */
+export function planUploadBatch(requests: readonly UploadRequest[], state: UploadBatchState, newId: () => string): UploadDecision[] {
+  const keys = new Map<string, string>(state.accepted);
+  const jobsWithResult = new Set<string>();
+  return requests.map((request): UploadDecision => {
+    const { agent, idempotencyKey, result } = request;
+    const key = uploadKey(agent.id, idempotencyKey);
+    const earlier = keys.get(key);
+    if (earlier) return { kind: 'duplicate', jobId: earlier };
+    try {
+      const decision = accept(request, state, jobsWithResult, newId);
+      keys.set(key, result.jobId);
+      jobsWithResult.add(result.jobId);
+      return decision;
+    } catch (error) {
+      if (error instanceof DomainError) return { kind: 'refused', error };
+      throw error;
+    }
+  });
+}
+
+function accept({ agent, idempotencyKey, result }: UploadRequest, state: UploadBatchState, jobsWithResult: ReadonlySet<string>, newId: () => string): UploadDecision {
+  const tracker = state.trackers.get(result.trackerId);
+  if (!tracker || tracker.agentId !== agent.id) throw new DomainError('not_found', `tracker ${result.trackerId} is not assigned to agent ${agent.id}`, { field: 'trackerId' });
+  const job = state.jobs.get(result.jobId);
+  if (job && (job.agentId !== agent.id || job.trackerId !== result.trackerId)) throw new DomainError('conflict', `job ${result.jobId} belongs to another agent or tracker`, { field: 'jobId' });
+  if (job?.hasResult || jobsWithResult.has(result.jobId)) throw new DomainError('conflict', `job ${result.jobId} already has a result; a new run needs a new job id`, { field: 'jobId' });
+
+  const coverage = intersectPortSets(result.coverage.ports, tracker.portSet);
+  const hosts = tracker.mode === 'self' ? selfHost(result, tracker.deviceAddress) : result.hosts;
+  const hostCount = tracker.mode === 'self' ? 1 : Math.max(1, hosts.length);
+  const probes = hostCount * countPorts(coverage).total;
+  const startedAt = new Date(result.startedAt);
+  const worker = `agent:${agent.name}`.slice(0, 128);
+  const chunkId = newId();
+  const row: NewJobRow = { id: result.jobId, trackerId: result.trackerId, deviceId: tracker.deviceId, trigger: result.trigger, agentId: agent.id, startedAt, hosts: hostCount, probes };
+  const startNow = !job || job.status === 'pending' || job.status === 'queued';
+  const base = { id: newId(), agentId: agent.id, idempotencyKey, jobId: result.jobId, trackerId: result.trackerId };
+  const upload: UploadRow =
+    result.status === 'completed'
+      ? {
+          ...base,
+          kind: 'completed',
+          payload: {
+            jobId: result.jobId,
+            chunkId,
+            trackerId: result.trackerId,
+            deviceId: tracker.deviceId,
+            worker,
+            engine: result.engine,
+            engineVersion: result.engineVersion,
+            args: result.args,
+            startedAt: result.startedAt,
+            finishedAt: result.finishedAt,
+            durationMs: Date.parse(result.finishedAt) - Date.parse(result.startedAt),
+            coverage: { ports: coverage },
+            hosts,
+          },
+        }
+      : {
+          ...base,
+          kind: 'failed',
+          payload: { jobId: result.jobId, chunkId, trackerId: result.trackerId, deviceId: tracker.deviceId, worker, startedAt: result.startedAt, failedAt: result.finishedAt, error: result.error! },
+        };
+  return {
+    kind: 'accepted',
+    job: job ? { update: row, startNow } : { insert: row },
+    chunk: { id: chunkId, jobId: result.jobId, targets: hosts.slice(0, MAX_CHUNK_TARGETS).map((h) => h.address), hosts: hostCount, probes, worker, startedAt },
+    upload,
+    started: startNow ? scanStartedEvent(agent, tracker.deviceId, result.trackerId, result.jobId, result.trigger, startedAt) : undefined,
+  };
+}
+
+/** A self-scan observes exactly the agent's own host, under the device's address. */
+function selfHost(result: AgentResult, deviceAddress: string): AgentResult['hosts'] {
+  if (result.status === 'failed') return [];
+  if (result.hosts.length !== 1) throw new DomainError('invalid_payload', `a self-scan result has exactly one host; this one has ${result.hosts.length}`, { field: 'hosts' });
+  return [{ ...result.hosts[0], address: deviceAddress, state: 'up' }];
+}
+
+export function scanStartedEvent(agent: AuthenticatedAgent, deviceId: string, trackerId: string, jobId: string, trigger: string, startedAt: Date): NewEvent {
+  return {
+    kind: 'communications',
+    deviceId,
+    trackerId,
+    jobId,
+    occurredAt: startedAt,
+    details: { what: 'scan-started', agentId: agent.id, agent: agent.name, trigger, startedAt: startedAt.toISOString() },
+  };
+}

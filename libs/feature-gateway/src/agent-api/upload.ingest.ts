@@ -1,0 +1,216 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { AgentResultResponse, DomainError } from '@portolan/contracts';
+import { Logger } from '@portolan/logging';
+import { EventEntity, PortSetRecord } from '@portolan/persistence';
+import { AgentUploadOutbox, BatchAnswer, compressPayload, BatcherOverloadedError, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher } from '@portolan/platform';
+import { planUploadBatch, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
+
+/** A started agent run that sends no result within this time is failed by the scheduler. */
+const RESULT_DEADLINE_MS = 10 * 60_000;
+/** Postgres (and PGlite) SQLSTATE of a unique constraint violation. */
+const UNIQUE_VIOLATION = '23505';
+const BATCH = { maxBatch: 200, concurrency: 2, maxQueued: 4_000 };
+/** Committed batches whose messages may be in flight at once; the next batch waits for one of them. */
+const MAX_PUBLISHING = 4;
+
+type Accepted = Extract<UploadDecision, { kind: 'accepted' }>;
+interface Committed {
+  readonly decisions: UploadDecision[];
+  /** The `scan-started` events written, to announce after the commit. */
+  readonly events: EventEntity[];
+}
+
+/**
+ * Stores agent result uploads with group commit: the uploads that arrive while a batch is
+ * being written are written together in the next one, in one transaction of a fixed number of
+ * statements whatever its size (the replay check, the trackers, the job locks, then one insert
+ * per table). A request is answered once its batch has committed: the upload is then durable,
+ * and its result message is published from the outbox row right after, in the background; what
+ * that misses, the scheduler's leader publishes again (`AgentUploadOutbox`).
+ *
+ * One upload never fails the others: each is decided on its own (`planUploadBatch`), and a
+ * batch whose transaction fails (a race with another replica on a unique key) is written again,
+ * then upload by upload.
+ */
+@Injectable()
+export class UploadIngest implements OnModuleDestroy {
+  private readonly batcher = new MicroBatcher<UploadRequest, AgentResultResponse>((requests) => this.writeBatch(requests), BATCH);
+  /** Committed batches whose messages are being published. */
+  private readonly publishing = new Set<Promise<void>>();
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly events: EventRecorder,
+    private readonly outbox: AgentUploadOutbox,
+  ) {}
+
+  async accept(request: UploadRequest): Promise<AgentResultResponse> {
+    try {
+      return await this.batcher.submit(request);
+    } catch (error) {
+      if (error instanceof BatcherOverloadedError) throw new DomainError('busy', `the hub is taking in too many results at once (${error.message})`, { retryAfterMs: 2_000 });
+      throw error;
+    }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.batcher.idle();
+    await Promise.all(this.publishing);
+  }
+
+  private async writeBatch(requests: readonly UploadRequest[]): Promise<BatchAnswer<AgentResultResponse>[]> {
+    while (this.publishing.size >= MAX_PUBLISHING) await Promise.race(this.publishing);
+    let committed: Committed;
+    try {
+      committed = await onceMoreIfRaced(() => this.commit(requests));
+    } catch (error) {
+      if (requests.length === 1) throw error;
+      this.logger.warn({ uploads: requests.length, err: String(error) }, 'a batch of agent results failed; writing them one by one');
+      return this.writeOneByOne(requests);
+    }
+    this.afterCommit(requests, committed);
+    return committed.decisions.map(answerOf);
+  }
+
+  private async writeOneByOne(requests: readonly UploadRequest[]): Promise<BatchAnswer<AgentResultResponse>[]> {
+    const answers: BatchAnswer<AgentResultResponse>[] = [];
+    for (const request of requests) {
+      try {
+        const committed = await onceMoreIfRaced(() => this.commit([request]));
+        this.afterCommit([request], committed);
+        answers.push(answerOf(committed.decisions[0]));
+      } catch (error) {
+        answers.push(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    return answers;
+  }
+
+  /** One transaction: read what the uploads refer to, decide, write the accepted ones. */
+  private commit(requests: readonly UploadRequest[]): Promise<Committed> {
+    return this.db.transaction(async (manager) => {
+      const decisions = planUploadBatch(requests, await readState(manager, requests), randomUUID);
+      const accepted = decisions.filter((d): d is Accepted => d.kind === 'accepted');
+      if (!accepted.length) return { decisions, events: [] };
+      await writeJobs(manager, accepted);
+      await writeChunks(manager, accepted);
+      await writeUploads(manager, accepted);
+      const started = accepted.flatMap((d) => (d.started ? [d.started] : []));
+      return { decisions, events: started.length ? await this.events.insert(manager, started) : [] };
+    });
+  }
+
+  /** Logs the batch and publishes its messages in the background (a few batches at a time). */
+  private afterCommit(requests: readonly UploadRequest[], { decisions, events }: Committed): void {
+    const accepted = decisions.filter((d): d is Accepted => d.kind === 'accepted');
+    const duplicates = decisions.filter((d) => d.kind === 'duplicate').length;
+    const refused = decisions.length - accepted.length - duplicates;
+    decisions.forEach((d, i) => {
+      const { agent, result } = requests[i];
+      if (d.kind === 'accepted') this.logger.debug({ agentId: agent.id, jobId: result.jobId, trackerId: result.trackerId, status: result.status, hosts: result.hosts.length }, 'agent result accepted');
+      else if (d.kind === 'duplicate') this.logger.info({ agentId: agent.id, jobId: d.jobId }, 'replayed agent upload; already accepted');
+      else this.logger.info({ agentId: agent.id, jobId: result.jobId, code: d.error.code, reason: d.error.message }, 'agent result refused');
+    });
+    if (accepted.length) this.logger.info({ accepted: accepted.length, duplicates, refused }, 'agent results stored');
+    if (!accepted.length) return;
+    const publishing: Promise<void> = Promise.all([this.events.announce(events), this.outbox.publishBuilt(accepted.map((d) => d.upload))])
+      .then(() => undefined)
+      .catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not publish agent results; the leader will'))
+      .finally(() => this.publishing.delete(publishing));
+    this.publishing.add(publishing);
+  }
+}
+
+function answerOf(decision: UploadDecision): BatchAnswer<AgentResultResponse> {
+  if (decision.kind === 'refused') return decision.error;
+  return { jobId: decision.kind === 'duplicate' ? decision.jobId : decision.upload.jobId, duplicate: decision.kind === 'duplicate' };
+}
+
+async function readState(manager: EntityManager, requests: readonly UploadRequest[]): Promise<UploadBatchState> {
+  const accepted: { agent_id: string; idempotency_key: string; job_id: string }[] = await manager.query(
+    `SELECT u.agent_id, u.idempotency_key, u.job_id FROM agent_uploads u
+       JOIN unnest($1::uuid[], $2::text[]) AS k(agent_id, idempotency_key) USING (agent_id, idempotency_key)`,
+    [requests.map((r) => r.agent.id), requests.map((r) => r.idempotencyKey)],
+  );
+  const trackers: { id: string; agent_id: string | null; device_id: string; mode: 'network' | 'remote' | 'self'; port_set: PortSetRecord; address: string }[] = await manager.query(
+    `SELECT t.id, t.agent_id, t.device_id, t.mode, t.port_set, d.address FROM trackers t JOIN devices d ON d.id = t.device_id WHERE t.id = ANY($1::uuid[])`,
+    [[...new Set(requests.map((r) => r.result.trackerId))]],
+  );
+  // Locked in id order, so two batches never wait on each other in a cycle. A job's one upload
+  // is also a unique key: a result that commits meanwhile elsewhere fails this batch, which is
+  // then written again and finds it.
+  const jobs: { id: string; agent_id: string | null; tracker_id: string; status: string; has_result: boolean }[] = await manager.query(
+    `SELECT j.id, j.agent_id, j.tracker_id, j.status, EXISTS (SELECT 1 FROM agent_uploads u WHERE u.job_id = j.id) AS has_result
+       FROM scan_jobs j WHERE j.id = ANY($1::uuid[]) ORDER BY j.id FOR UPDATE OF j`,
+    [[...new Set(requests.map((r) => r.result.jobId))]],
+  );
+  return {
+    accepted: new Map(accepted.map((u) => [uploadKey(u.agent_id, u.idempotency_key), u.job_id])),
+    trackers: new Map(trackers.map((t) => [t.id, { agentId: t.agent_id, deviceId: t.device_id, mode: t.mode, portSet: t.port_set, deviceAddress: t.address }])),
+    jobs: new Map(jobs.map((j) => [j.id, { agentId: j.agent_id, trackerId: j.tracker_id, status: j.status, hasResult: j.has_result }])),
+  };
+}
+
+async function writeJobs(manager: EntityManager, accepted: readonly Accepted[]): Promise<void> {
+  const inserts = accepted.flatMap((d) => ('insert' in d.job ? [d.job.insert] : []));
+  const updates = accepted.flatMap((d) => ('update' in d.job ? [{ ...d.job.update, startNow: d.job.startNow }] : []));
+  if (inserts.length) {
+    await manager.query(
+      `INSERT INTO scan_jobs (id, tracker_id, device_id, site, trigger, agent_id, status, requested_at, started_at, chunk_count, hosts_planned, probes_planned)
+       SELECT v.id, v.tracker_id, v.device_id, NULL, v.trigger, v.agent_id, 'running', v.started_at, v.started_at, 1, v.hosts, v.probes
+         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, tracker_id uuid, device_id uuid, trigger text, agent_id uuid, started_at timestamptz, hosts int, probes int)`,
+      [JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt, hosts: j.hosts, probes: j.probes })))],
+    );
+  }
+  if (updates.length) {
+    await manager.query(
+      `UPDATE scan_jobs j SET status = CASE WHEN v.start_now THEN 'running' ELSE j.status END,
+              started_at = CASE WHEN v.start_now THEN v.started_at ELSE j.started_at END,
+              chunk_count = 1, hosts_planned = v.hosts, probes_planned = v.probes
+         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, start_now boolean, started_at timestamptz, hosts int, probes int)
+        WHERE j.id = v.id`,
+      [JSON.stringify(updates.map((j) => ({ id: j.id, start_now: j.startNow, started_at: j.startedAt, hosts: j.hosts, probes: j.probes })))],
+    );
+  }
+}
+
+async function writeChunks(manager: EntityManager, accepted: readonly Accepted[]): Promise<void> {
+  await manager.query(
+    `INSERT INTO scan_chunks (id, job_id, chunk_index, targets, host_count, probe_count, status, progress, hosts_done, worker, queued_at, started_at, deadline, published_at)
+     SELECT v.id, v.job_id, 0, v.targets, v.hosts, v.probes, 'running', 0, 0, v.worker, v.started_at, v.started_at, $2, now()
+       FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, job_id uuid, targets jsonb, hosts int, probes int, worker text, started_at timestamptz)`,
+    [
+      JSON.stringify(accepted.map(({ chunk: c }) => ({ id: c.id, job_id: c.jobId, targets: c.targets, hosts: c.hosts, probes: c.probes, worker: c.worker, started_at: c.startedAt }))),
+      new Date(Date.now() + RESULT_DEADLINE_MS),
+    ],
+  );
+}
+
+/** The outbox rows, in batch order: `seq` then orders one tracker's results as they arrived. */
+async function writeUploads(manager: EntityManager, accepted: readonly Accepted[]): Promise<void> {
+  await manager.query(
+    `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, payload_gzip, received_at)
+     SELECT (e.u->>'id')::uuid, (e.u->>'agent_id')::uuid, e.u->>'idempotency_key', (e.u->>'job_id')::uuid, (e.u->>'tracker_id')::uuid, e.u->>'kind', decode(e.u->>'payload', 'base64'), now()
+       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(u, n)
+      ORDER BY e.n`,
+    [JSON.stringify(accepted.map(({ upload: u }) => ({ id: u.id, agent_id: u.agentId, idempotency_key: u.idempotencyKey, job_id: u.jobId, tracker_id: u.trackerId, kind: u.kind, payload: compressPayload(u.payload).toString('base64') })))],
+  );
+}
+
+/**
+ * Runs `work` (one transaction) again once if it lost a race on a unique key: two copies of one
+ * upload at the same time (an agent retrying after a timeout, two replicas) both find no job
+ * and no upload, and the second insert fails. Run again, it finds what the first committed and
+ * answers as for any replay, instead of a 500.
+ */
+export async function onceMoreIfRaced<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof QueryFailedError) || (error.driverError as { code?: string } | undefined)?.code !== UNIQUE_VIOLATION) throw error;
+    return work();
+  }
+}

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { Envelope, Messages, ScanCompleted, ScanFailed } from '@portolan/contracts';
+import { InProcessBus, Outcomes } from '@portolan/bus';
+import { createDataSource, createTestDatabase, migrate } from '@portolan/persistence';
+import { createLogger } from '@portolan/logging';
+import { AgentUploadOutbox, compressPayload } from './agent-upload.outbox';
+
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** The outbox of agent results on real Postgres: what a lost publish left behind goes out again. */
+describe('AgentUploadOutbox (Postgres)', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let dataSource: DataSource;
+  let agentId: string;
+  let trackerId: string;
+  let deviceId: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('portolan_outbox');
+    dataSource = createDataSource({ url: db.url, dataDir: 'unused' });
+    await dataSource.initialize();
+    await migrate(dataSource);
+    [{ id: deviceId }] = await dataSource.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('h', 'host', '127.0.0.1', '127.0.0.1', 1) RETURNING id`);
+    agentId = randomUUID();
+    await dataSource.query(
+      `INSERT INTO agents (id, name, hostname, os_platform, os_release, version, device_id, scanner, secret_hash, status, enrolled_at)
+       VALUES ($1, 'h', 'h', 'linux', '6', '0.1.0', $2, false, '\\x00', 'online', now())`,
+      [agentId, deviceId],
+    );
+    [{ id: trackerId }] = await dataSource.query(
+      `INSERT INTO trackers (name, device_id, type, mode, agent_id, port_rules, port_set, schedule, send_baseline_events, tcp_technique, skip_host_discovery, enabled)
+       VALUES ('t', $1, 'network-port', 'self', $2, '[]', '{"tcp":[],"udp":[]}', '{"kind":"interval","every":"1h"}', false, 'auto', false, true) RETURNING id`,
+      [deviceId, agentId],
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await db?.drop();
+  });
+
+  const completed = (jobId: string): ScanCompleted => ({
+    jobId,
+    chunkId: randomUUID(),
+    trackerId,
+    deviceId,
+    worker: 'agent:h',
+    engine: 'ss',
+    engineVersion: 'iproute2-6.1',
+    args: ['-tulpnH'],
+    startedAt: '2026-12-01T10:00:00.000Z',
+    finishedAt: '2026-12-01T10:00:00.100Z',
+    durationMs: 100,
+    coverage: { ports: { tcp: [{ from: 40000, to: 40100 }], udp: [] } },
+    hosts: [{ address: '127.0.0.1', hostnames: [], state: 'up', ports: [{ protocol: 'tcp', port: 40001, state: 'open' }] }],
+  });
+
+  it('publishes the uploads whose publish was lost, oldest first (compressed and older jsonb payloads), marks them, and leaves the rest', async () => {
+    const bus = new InProcessBus('outbox-test', quiet);
+    await bus.start();
+    const outbox = new AgentUploadOutbox(dataSource, bus, createLogger({ service: 'test', version: '0', level: 'silent' }));
+    const seen: Envelope<ScanCompleted | ScanFailed>[] = [];
+    await bus.consume({ message: Messages.scanCompleted, durable: 'outbox-test-completed' }, async (d) => (seen.push(d.envelope), Outcomes.ack()));
+    await bus.consume({ message: Messages.scanFailed, durable: 'outbox-test-failed' }, async (d) => (seen.push(d.envelope), Outcomes.ack()));
+
+    const jobs = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    const failed: ScanFailed = { jobId: jobs[2], chunkId: randomUUID(), trackerId, deviceId, worker: 'agent:h', failedAt: '2026-12-01T10:00:01.000Z', error: { code: 'engine_failed', message: 'ss: not found' } };
+    const old = new Date(Date.now() - 60_000);
+    const insert = (id: string, jobId: string, kind: string, column: 'payload' | 'payload_gzip', value: unknown, receivedAt: Date, publishedAt: Date | null) =>
+      dataSource.query(
+        `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, ${column}, received_at, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [id, agentId, `key-${jobId}`, jobId, trackerId, kind, value, receivedAt, publishedAt],
+      );
+    const ids = jobs.map(() => randomUUID());
+    const first = completed(jobs[0]);
+    const legacy = completed(jobs[1]);
+    await insert(ids[0], jobs[0], 'completed', 'payload_gzip', compressPayload(first), old, null);
+    await insert(ids[1], jobs[1], 'completed', 'payload', JSON.stringify(legacy), new Date(old.getTime() + 1), null); // written before compression
+    await insert(ids[2], jobs[2], 'failed', 'payload_gzip', compressPayload(failed), new Date(old.getTime() + 2), null);
+    await insert(ids[3], jobs[3], 'completed', 'payload_gzip', compressPayload(completed(jobs[3])), old, old); // published already
+
+    expect(await outbox.publishUnpublished(new Date())).toBe(3);
+    const deadline = Date.now() + 5_000;
+    while (seen.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // Results and failures go to two consumers; in each, oldest first.
+    const byId = new Map(seen.map((e) => [e.id, e.payload]));
+    expect(seen.filter((e) => e.payload.jobId !== jobs[2]).map((e) => e.id)).toEqual([ids[0], ids[1]]);
+    expect([byId.get(ids[0]), byId.get(ids[1]), byId.get(ids[2])]).toEqual([first, legacy, failed]);
+    expect(seen).toHaveLength(3);
+    const unpublished = await dataSource.query(`SELECT count(*)::int AS n FROM agent_uploads WHERE published_at IS NULL`);
+    expect(unpublished[0].n).toBe(0);
+    expect(await outbox.publishUnpublished(new Date())).toBe(0);
+    await bus.close();
+  }, 30_000);
+
+  it('refuses a row that has no payload at all', async () => {
+    await expect(
+      dataSource.query(`INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, received_at) VALUES ($1, $2, 'k-none', $3, $4, 'completed', now())`, [
+        randomUUID(),
+        agentId,
+        randomUUID(),
+        trackerId,
+      ]),
+    ).rejects.toThrow(/agent_uploads_payload_check/);
+  });
+});
