@@ -5,7 +5,7 @@
  * answers the same requests from the same client in the same run.
  *
  *   node -r @swc-node/register bench/agents/run.ts [--agents 10000] [--poll-seconds 60]
- *     [--upload-seconds 20] [--concurrency 16,32,64] [--upload-agents 2000] [--held 2000,10000|none]
+ *     [--upload-seconds 20] [--concurrency 16,64,128] [--upload-agents 2000] [--held 2000,10000|none]
  *     [--held-seconds 75] [--max-sockets 128] [--profile] [--keep] [--shared-nats]
  *
  * Phases, each against the gateway and then the bare server (method and figures: bench/RESULTS.md):
@@ -72,7 +72,7 @@ function options(argv: string[]): Options {
     agents,
     pollSeconds: int('--poll-seconds', 60, 10, 600),
     uploadSeconds: int('--upload-seconds', 20, 5, 300),
-    concurrency: list('--concurrency', '16,32,64', 1, 512),
+    concurrency: list('--concurrency', '16,64,128', 1, 512),
     uploadAgents: Math.min(agents, int('--upload-agents', 2_000, 1, 15_000)),
     held: list('--held', '2000,10000', 1, 15_000).map((n) => Math.min(n, agents)),
     heldSeconds: int('--held-seconds', 75, 45, 600),

@@ -110,7 +110,7 @@ export class AgentRuntime {
           fetchConfig = false;
         }
         const depth = this.spool!.depth();
-        const answer = await this.hub.poll({ wait: this.settings.pollWaitSeconds, boot: this.boot, version: this.version, spoolEntries: depth.entries, spoolDropped: depth.dropped });
+        const answer = await this.hub.poll({ wait: this.settings.pollWaitSeconds, boot: this.boot, version: this.version, spoolEntries: depth.entries, spoolDropped: depth.dropped }, signal);
         if (failures > 0) {
           this.logger.info({ after: failures }, 'hub reachable again');
           void this.uploader!.drain();
@@ -124,6 +124,7 @@ export class AgentRuntime {
         if (this.config && answer.configVersion !== this.config.configVersion) fetchConfig = true;
         if (!this.settings.pollWaitSeconds) await sleep(5_000, signal);
       } catch (error) {
+        if (signal.aborted) return; // stopping: the poll was cut short on purpose
         if (error instanceof HubError && error.status === 401) return this.stopFatally(error);
         if (error instanceof HubTrustError) return this.stopFatally(error);
         failures += 1;

@@ -158,6 +158,12 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     expect(events).toHaveLength(2);
     expect((await agentByName(`${agent.name}`))?.status).toBe('online');
     expect(running.log).toContain('"trigger":"agent-startup"');
+
+    // SIGTERM cuts the long poll short: the agent exits cleanly at once, not after its 5 s wait.
+    const stopping = Date.now();
+    await running.stop();
+    expect(running.exitCode).toBe(0);
+    expect(Date.now() - stopping).toBeLessThan(2_500);
   }, 150_000);
 
   it('keeps scanning while the hub is unreachable and delivers every result once, in order, with the same events', async () => {

@@ -76,9 +76,10 @@ export class HubClient {
     return this.call('GET', 'agent/config', AgentConfigSchema);
   }
 
-  poll(query: AgentPollQuery): Promise<AgentPollResponse> {
+  /** The long-poll; `signal` ends it at once (the agent is stopping). */
+  poll(query: AgentPollQuery, signal?: AbortSignal): Promise<AgentPollResponse> {
     const search = new URLSearchParams({ wait: String(query.wait), boot: query.boot, version: query.version, spoolEntries: String(query.spoolEntries), spoolDropped: String(query.spoolDropped) });
-    return this.call('GET', `agent/jobs?${search.toString()}`, AgentPollResponseSchema, { timeoutMs: (query.wait + 20) * 1000 });
+    return this.call('GET', `agent/jobs?${search.toString()}`, AgentPollResponseSchema, { timeoutMs: (query.wait + 20) * 1000, signal });
   }
 
   async scanStarted(body: AgentScanStarted): Promise<void> {
@@ -101,7 +102,7 @@ export class HubClient {
     method: string,
     path: string,
     schema: z.ZodType<T>,
-    options: { body?: { data: Buffer; headers: Record<string, string> }; auth?: boolean; timeoutMs?: number } = {},
+    options: { body?: { data: Buffer; headers: Record<string, string> }; auth?: boolean; timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<T> {
     const url = new URL(path, this.base);
     const headers: Record<string, string> = { accept: 'application/json', ...(options.body?.headers ?? {}) };
@@ -112,7 +113,7 @@ export class HubClient {
     }
     const timeoutMs = options.timeoutMs ?? 30_000;
     return new Promise<T>((resolve, reject) => {
-      const req = request(url, { method, headers, agent: this.agent, timeout: timeoutMs }, (res) => {
+      const req = request(url, { method, headers, agent: this.agent, timeout: timeoutMs, signal: options.signal }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
