@@ -11,6 +11,9 @@ export const platformShape = {
   instance: { env: 'PORTOLAN_INSTANCE', schema: fields.text(`${hostname()}-${process.pid}`) },
   scopeAllow: { env: 'PORTOLAN_SCOPE_ALLOW', schema: fields.text('127.0.0.0/8, ::1/128') },
   scopeExclude: { env: 'PORTOLAN_SCOPE_EXCLUDE', schema: fields.text('') },
+  /** Master keys that seal stored credentials, base64, the active one first (or a file of them). */
+  masterKeys: { env: 'PORTOLAN_MASTER_KEYS', schema: secret(fields.optionalText()) },
+  masterKeyFile: { env: 'PORTOLAN_MASTER_KEY_FILE', schema: fields.optionalText() },
 };
 export type PlatformConfig = ReturnType<typeof loadPlatformConfig>;
 export const loadPlatformConfig = (env?: Env) => loadConfig(platformShape, env);

@@ -5,6 +5,8 @@ export {
   ErrorInfoSchema,
   HostObservationSchema,
   IsoDateSchema,
+  ItemObservationSchema,
+  ItemTypeSchema,
   PortObservationSchema,
   PortRangeSchema,
   PortSetSchema,
@@ -13,7 +15,7 @@ export {
   SiteNameSchema,
   UuidSchema,
 } from './common/primitives.schema';
-export type { ErrorInfo, HostObservation, PortObservation, PortRange, PortSet, Protocol } from './common/primitives.schema';
+export type { ErrorInfo, HostObservation, ItemObservation, PortObservation, PortRange, PortSet, Protocol } from './common/primitives.schema';
 
 export { createEnvelope, EnvelopeHeaderSchema } from './envelope/envelope';
 export type { Envelope } from './envelope/envelope';
@@ -31,6 +33,8 @@ export type { ScanCompleted } from './messages/scan-completed/scan-completed.mes
 export type { ScanFailed } from './messages/scan-failed/scan-failed.message';
 export type { ScanProgress } from './messages/scan-progress/scan-progress.message';
 export { ScanRequestedSchema } from './messages/scan-requested/scan-requested.message';
+export { CollectProtocolSchema, CollectRequestedSchema } from './messages/collect-requested/collect-requested.message';
+export type { CollectProtocol, CollectRequested } from './messages/collect-requested/collect-requested.message';
 export type { ScanRequested } from './messages/scan-requested/scan-requested.message';
 export type { AgentJobAvailable } from './messages/agent-job-available/agent-job-available.message';
 export type { AgentCredentialsChanged } from './messages/agent-credentials-changed/agent-credentials-changed.message';
@@ -65,5 +69,5 @@ export type {
   EnrolResponse,
   RotateSecretResponse,
 } from './agent-api/agent-api.schema';
-export { ScanCompletedSchema } from './messages/scan-completed/scan-completed.message';
+export { ScanCompletedSchema, ScanEngineSchema } from './messages/scan-completed/scan-completed.message';
 export { ScanFailedSchema } from './messages/scan-failed/scan-failed.message';

@@ -8,3 +8,5 @@ export { ItemCodec } from './item.codec';
 export { StreamingItemDiff } from './streaming.diff';
 export type { StreamingDiffCounts, StreamingDiffHandlers } from './streaming.diff';
 export { ByteArena } from './byte-arena';
+export { CONFIG_LINE_ITEM_TYPE, FIREWALL_RULE_ITEM_TYPE, itemsFromHosts, REGISTRY_VALUE_ITEM_TYPE } from './collected-items';
+export type { CollectedHostLike, ItemLike } from './collected-items';

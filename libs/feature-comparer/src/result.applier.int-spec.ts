@@ -128,6 +128,35 @@ describe('ResultApplier (Postgres)', () => {
     expect(await ports(ids.trackerId)).toEqual(['127.0.0.33 tcp/22', '127.0.0.33 tcp/40020']);
   });
 
+  it('compares items of other types (configuration lines) as ports, only when the result read them in full', async () => {
+    const ids = await fixture();
+    const collected = (jobId: string, chunkId: string, lines: string[], itemTypes?: string[], startedAt = new Date()): ScanCompleted => ({
+      ...result(ids, jobId, chunkId, [['127.0.0.31', 'up', [40022]]], startedAt),
+      engine: 'ssh',
+      coverage: { ports: { tcp: [{ from: 40000, to: 40100 }], udp: [] }, itemTypes },
+      hosts: [
+        {
+          address: '127.0.0.31',
+          hostnames: [],
+          state: 'up',
+          ports: [{ protocol: 'tcp', port: 40022, state: 'open' }],
+          items: lines.map((line) => ({ type: 'config-line', key: `line vty 0 4 :: ${line}`, attributes: { section: 'line vty 0 4', line } })),
+        },
+      ],
+    });
+    const at = Date.now();
+    const first = await ids.job();
+    await applier.applyCompleted(randomUUID(), collected(first.jobId, first.chunkIds[0], ['login local'], ['config-line'], new Date(at)));
+    const second = await ids.job();
+    await applier.applyCompleted(randomUUID(), collected(second.jobId, second.chunkIds[0], ['login local', 'transport input telnet'], ['config-line'], new Date(at + 1000)));
+    expect(await changes(ids.trackerId)).toEqual(['added 127.0.0.31 line vty 0 4 :: transport input telnet']);
+    // A result that did not read the configuration (ports only) removes no configuration line.
+    const third = await ids.job();
+    await applier.applyCompleted(randomUUID(), collected(third.jobId, third.chunkIds[0], [], undefined, new Date(at + 2000)));
+    expect(await changes(ids.trackerId)).toEqual(['added 127.0.0.31 line vty 0 4 :: transport input telnet']);
+    expect(await ports(ids.trackerId)).toEqual(['127.0.0.31 line vty 0 4 :: login local', '127.0.0.31 line vty 0 4 :: transport input telnet', '127.0.0.31 tcp/40022']);
+  });
+
   it('finishes a job with a failed chunk as partial, and the failed chunk closes nothing', async () => {
     const ids = await fixture(2);
     const first = await ids.job();

@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
 import { Messages, ScanCompleted, ScanFailed } from '@portolan/contracts';
-import { Item, PORT_ITEM_TYPE, portItemsFromHosts } from '@portolan/diff';
+import { Item, itemsFromHosts, PORT_ITEM_TYPE } from '@portolan/diff';
 import { Logger } from '@portolan/logging';
 import { BaselineEntity, CurrentItemEntity, EventEntity, ResultPartsRecord, ScanChunkEntity } from '@portolan/persistence';
 import { BUS, claimMessage, DATA_SOURCE, EventRecorder, LOGGER, NewEvent, OutboxUpload, ScanJobLedger, storedUpload } from '@portolan/platform';
@@ -121,13 +121,17 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     }
     const observedAt = new Date(result.startedAt);
     const upHosts = result.hosts.filter((h) => h.state === 'up').map((h) => h.address);
+    // Ports inside the scanned ranges; other item types only when the result read them in full.
+    const coveredTypes = new Set(result.coverage.itemTypes ?? []);
     const inCoverage = (item: Item) =>
-      item.type === PORT_ITEM_TYPE && portSetContains(result.coverage.ports, item.attributes['protocol'] as Protocol, Number(item.attributes['port']));
+      item.type === PORT_ITEM_TYPE
+        ? portSetContains(result.coverage.ports, item.attributes['protocol'] as Protocol, Number(item.attributes['port']))
+        : coveredTypes.has(item.type);
     const plan = planBaselineChanges({
       upHosts,
       baselines: await this.loadBaselines(manager, result.trackerId, upHosts),
       current: await this.loadCurrent(manager, result.trackerId, upHosts),
-      observed: portItemsFromHosts(result.hosts),
+      observed: itemsFromHosts(result.hosts),
       inCoverage,
       observedAt,
     });

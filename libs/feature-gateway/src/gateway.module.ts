@@ -16,6 +16,7 @@ import { RateLimiter } from './agent-api/rate.limiter';
 import { UploadIngest } from './agent-api/upload.ingest';
 import { AgentsController } from './agents/agents.controller';
 import { CredentialsController } from './credentials/credentials.controller';
+import { CredentialsService } from './credentials/credentials.service';
 import { DevicesController } from './devices/devices.controller';
 import { DevicesService } from './devices/devices.service';
 import { EnrollmentTokensController } from './enrollment/enrollment-tokens.controller';
@@ -46,6 +47,7 @@ import { TrackersService } from './trackers/trackers.service';
   ],
   providers: [
     DevicesService,
+    CredentialsService,
     TrackersService,
     EnrollmentTokensService,
     EnrolmentService,

@@ -16,6 +16,12 @@ export const REDACTED_PATHS = [
   '*.databaseUrl',
   'privateKey',
   '*.privateKey',
+  'passphrase',
+  '*.passphrase',
+  'enableSecret',
+  '*.enableSecret',
+  'masterKeys',
+  '*.masterKeys',
 ];
 
 export type { Logger };

@@ -24,6 +24,8 @@ import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-s
 import { ChunkResultParts1763900000000 } from './migrations/1763900000000-chunk-result-parts.migration';
 import { DispatchOutbox1764000000000 } from './migrations/1764000000000-dispatch-outbox.migration';
 import { AgentIngest1764200000000 } from './migrations/1764200000000-agent-ingest.migration';
+import { Collectors1764300000000 } from './migrations/1764300000000-collectors.migration';
+import { DeviceHostKeyEntity } from './entities/device-host-key.entity';
 
 export const ENTITIES = [
   SiteEntity,
@@ -42,8 +44,9 @@ export const ENTITIES = [
   DeviceGroupEntity,
   DeviceGroupMemberEntity,
   EnrollmentTokenEntity,
+  DeviceHostKeyEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000, Agents1764100000000, AgentIngest1764200000000];
+export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000, Agents1764100000000, AgentIngest1764200000000, Collectors1764300000000];
 export const MIGRATIONS_TABLE = 'portolan_migrations';
 
 export interface DatabaseOptions {

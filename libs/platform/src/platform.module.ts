@@ -5,7 +5,9 @@ import { loadPlatformConfig, PlatformConfig } from '@portolan/config';
 import { createLogger, Logger, redactUrl } from '@portolan/logging';
 import { createDataSource, migrate } from '@portolan/persistence';
 import { ScopeGuard } from '@portolan/targets';
-import { BUS, DATA_SOURCE, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD, SERVICE_INFO, ServiceInfo } from './tokens';
+import { loadKeyRing, SecretBox } from '@portolan/vault';
+import { CredentialVault } from './credential.vault';
+import { BUS, DATA_SOURCE, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD, SECRET_BOX, SERVICE_INFO, ServiceInfo } from './tokens';
 
 export interface PlatformOptions {
   /** Service name in logs and as the bus producer, e.g. `gateway` or `hub`. */
@@ -63,12 +65,25 @@ export class PlatformModule implements OnApplicationShutdown {
         },
       },
       {
+        provide: SECRET_BOX,
+        inject: [PLATFORM_CONFIG, LOGGER],
+        useFactory: (config: PlatformConfig, logger: Logger) => {
+          const ring = loadKeyRing({ keys: config.masterKeys, file: config.masterKeyFile, dataDir: config.dataDir });
+          const fields = { source: ring.source, file: ring.file, keyIds: ring.keys.map((k) => k.id) };
+          if (ring.source === 'generated' || ring.source === 'data-dir') {
+            logger.warn(fields, 'credentials are sealed with a master key kept in the data directory; in production give the hub its own (PORTOLAN_MASTER_KEY_FILE)');
+          } else logger.info(fields, 'master keys loaded');
+          return new SecretBox(ring.keys);
+        },
+      },
+      CredentialVault,
+      {
         provide: SCOPE_GUARD,
         inject: [PLATFORM_CONFIG],
         useFactory: (config: PlatformConfig) => new ScopeGuard({ allow: cidrs(config.scopeAllow), exclude: cidrs(config.scopeExclude) }),
       },
     ];
-    return { module: PlatformModule, providers, exports: providers.map((p) => p.provide) };
+    return { module: PlatformModule, providers, exports: providers.map((p) => ('provide' in p ? p.provide : p)) };
   }
 
   async onApplicationShutdown(): Promise<void> {

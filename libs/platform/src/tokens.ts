@@ -5,6 +5,8 @@ export const LOGGER = Symbol('portolan.logger');
 export const PLATFORM_CONFIG = Symbol('portolan.platform-config');
 export const SCOPE_GUARD = Symbol('portolan.scope-guard');
 export const SERVICE_INFO = Symbol('portolan.service-info');
+/** The master key ring (`SecretBox`) that seals stored credentials. */
+export const SECRET_BOX = Symbol('portolan.secret-box');
 
 export interface ServiceInfo {
   readonly name: string;

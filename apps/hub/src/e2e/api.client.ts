@@ -25,6 +25,14 @@ export class ApiClient {
     return this.send<T>('POST', path, raw ? String(body) : JSON.stringify(body));
   }
 
+  patch<T = Record<string, unknown>>(path: string, body: unknown): Promise<ApiResponse<T>> {
+    return this.send<T>('PATCH', path, JSON.stringify(body));
+  }
+
+  delete<T = Record<string, unknown>>(path: string): Promise<ApiResponse<T>> {
+    return this.send<T>('DELETE', path);
+  }
+
   private send<T>(method: string, path: string, body?: string): Promise<ApiResponse<T>> {
     const url = new URL(`${this.baseUrl}${path}`);
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -37,7 +45,8 @@ export class ApiClient {
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
             try {
-              resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as T });
+              const text = Buffer.concat(chunks).toString('utf8');
+              resolve({ status: res.statusCode ?? 0, body: (text ? JSON.parse(text) : undefined) as T });
             } catch (error) {
               reject(error);
             }

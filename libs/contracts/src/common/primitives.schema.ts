@@ -31,12 +31,27 @@ export const PortObservationSchema = z.object({
   pid: z.number().int().min(0).max(2 ** 31).optional(),
 });
 
+/** Names of item types other than ports: lower-case words joined by dashes (`config-line`). */
+export const ItemTypeSchema = z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'an item type is a lower-case name such as config-line');
+
+/**
+ * An observed item of another type than a port (a configuration line, a firewall rule, a
+ * registry value), with its stable key and attributes; the comparer treats it as it treats ports.
+ */
+export const ItemObservationSchema = z.object({
+  type: ItemTypeSchema.refine((t) => t !== 'port', 'ports are observed as ports'),
+  key: z.string().min(1).max(2048),
+  attributes: z.record(z.string().max(64), z.union([z.string().max(8192), z.number(), z.boolean(), z.null()])),
+});
+
 export const HostObservationSchema = z.object({
   address: z.string().min(1).max(255),
   hostnames: z.array(z.string().max(255)).max(32),
   state: z.enum(['up', 'down', 'unknown']),
   reason: z.string().max(64).optional(),
   ports: z.array(PortObservationSchema).max(131070),
+  /** Items of other types read from the host (collectors). */
+  items: z.array(ItemObservationSchema).max(200_000).optional(),
 });
 
 export const ErrorInfoSchema = z.object({ code: z.string().max(64), message: z.string().max(2000) });
@@ -46,4 +61,5 @@ export type PortRange = z.infer<typeof PortRangeSchema>;
 export type PortSet = z.infer<typeof PortSetSchema>;
 export type PortObservation = z.infer<typeof PortObservationSchema>;
 export type HostObservation = z.infer<typeof HostObservationSchema>;
+export type ItemObservation = z.infer<typeof ItemObservationSchema>;
 export type ErrorInfo = z.infer<typeof ErrorInfoSchema>;

@@ -1,4 +1,5 @@
 import { AgentCredentialsChangedMessage } from './agent-credentials-changed/agent-credentials-changed.message';
+import { CollectRequestedMessage } from './collect-requested/collect-requested.message';
 import { AgentJobAvailableMessage } from './agent-job-available/agent-job-available.message';
 import { EventRecordedMessage } from './event-recorded/event-recorded.message';
 import { MessageDefinition, PayloadOf, StreamName } from './message-definition';
@@ -12,6 +13,7 @@ import { ScanRequestedMessage } from './scan-requested/scan-requested.message';
 export const Messages = {
   runRequested: RunRequestedMessage,
   scanRequested: ScanRequestedMessage,
+  collectRequested: CollectRequestedMessage,
   scanCompleted: ScanCompletedMessage,
   scanFailed: ScanFailedMessage,
   scanProgress: ScanProgressMessage,

@@ -42,7 +42,8 @@ export class AgentConfigService {
     const out: AgentTracker[] = [];
     for (const tracker of trackers) {
       const device = devices.get(tracker.deviceId);
-      if (!device) continue;
+      // Agentless trackers are the collectors' (the API never gives one an agent).
+      if (!device || tracker.mode === 'agentless') continue;
       const base = { id: tracker.id, name: tracker.name, mode: tracker.mode, deviceId: tracker.deviceId, ports: tracker.portSet, schedule: tracker.schedule as AgentTracker['schedule'] };
       if (tracker.mode === 'self') {
         out.push(base);

@@ -1,45 +1,53 @@
-import { Body, Controller, Get, Inject, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { DomainError } from '@portolan/contracts';
 import { CredentialEntity } from '@portolan/persistence';
-import { DATA_SOURCE } from '@portolan/platform';
+import { CredentialVault, DATA_SOURCE } from '@portolan/platform';
 import { Page } from '../http/pagination';
-import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
 import { listNewestFirst, ListQuerySchema } from '../sites/sites.controller';
+import { CreateCredential, CreateCredentialSchema, CredentialsService, CredentialView, UpdateCredential, UpdateCredentialSchema } from './credentials.service';
 
-/** Only `no-connection-required` for now; typed secrets (ssh, smb, telnet) come with the collectors. */
-export const CreateCredentialSchema = z
-  .object({ name: z.string().trim().min(1).max(200), type: z.literal('no-connection-required', { message: 'type must be "no-connection-required" (other credential types are not available yet)' }) })
-  .strict();
-
-export interface CredentialView {
-  id: string;
-  name: string;
-  type: string;
-  createdAt: Date;
-}
-
-/** Credentials never leave the hub with their secret: views carry name and type only. */
-function view(c: CredentialEntity): CredentialView {
-  return { id: c.id, name: c.name, type: c.type, createdAt: c.createdAt };
-}
-
+/** Credentials: secrets go in, never out (views say which secrets are stored, not what they are). */
 @Controller('credentials')
 export class CredentialsController {
-  constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    private readonly credentials: CredentialsService,
+    private readonly vault: CredentialVault,
+  ) {}
 
   @Post()
-  async create(@Body(new ZodValidationPipe(CreateCredentialSchema)) body: z.infer<typeof CreateCredentialSchema>): Promise<CredentialView> {
-    if (await this.db.getRepository(CredentialEntity).existsBy({ name: body.name })) {
-      throw new DomainError('conflict', `a credential named "${body.name}" already exists`, { field: 'name' });
-    }
-    return view(await this.db.getRepository(CredentialEntity).save({ name: body.name, type: body.type, secretCiphertext: null }));
+  create(@Body(new ZodValidationPipe(CreateCredentialSchema)) body: CreateCredential): Promise<CredentialView> {
+    return this.credentials.create(body);
   }
 
   @Get()
   async list(@Query(new ZodValidationPipe(ListQuerySchema, 'query')) query: z.infer<typeof ListQuerySchema>): Promise<Page<CredentialView>> {
     const page = await listNewestFirst(this.db, CredentialEntity, query);
-    return { items: page.items.map(view), nextCursor: page.nextCursor };
+    return { items: page.items.map((c) => this.credentials.view(c)), nextCursor: page.nextCursor };
+  }
+
+  /** Re-encrypts every credential with the active master key (the last step of a key rotation). */
+  @Post('reseal')
+  @HttpCode(200)
+  reseal(): Promise<{ total: number; resealed: number; activeKeyId: string }> {
+    return this.vault.reseal();
+  }
+
+  @Get(':id')
+  async get(@Param('id', UUID_PARAM) id: string): Promise<CredentialView> {
+    return this.credentials.view(await this.credentials.get(id));
+  }
+
+  @Patch(':id')
+  update(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(UpdateCredentialSchema)) body: UpdateCredential): Promise<CredentialView> {
+    return this.credentials.update(id, body);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  remove(@Param('id', UUID_PARAM) id: string): Promise<void> {
+    return this.credentials.remove(id);
   }
 }

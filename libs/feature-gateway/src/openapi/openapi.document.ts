@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CreateCredentialSchema } from '../credentials/credentials.controller';
+import { CreateCredentialSchema, UpdateCredentialSchema } from '../credentials/credentials.service';
 import { CreateDeviceSchema } from '../devices/devices.service';
 import { ListEventsQuerySchema } from '../events/events.controller';
 import { CreateSiteSchema } from '../sites/sites.controller';
@@ -34,6 +34,12 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
     paths: {
       '/api/sites': create('site', 'CreateSite'),
       '/api/credentials': create('credential', 'CreateCredential'),
+      '/api/credentials/{id}': {
+        get: { summary: 'A credential: which secrets it holds, never the secrets', parameters: [idParam('credential')], responses: { 200: json({ type: 'object' }), 404: error } },
+        patch: { summary: 'Change a credential (secrets are write-only)', parameters: [idParam('credential')], requestBody: { required: true, ...json(ref('UpdateCredential')) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } },
+        delete: { summary: 'Delete a credential no device uses', parameters: [idParam('credential')], responses: { 204: { description: 'deleted' }, 404: error, 409: error } },
+      },
+      '/api/credentials/reseal': { post: { summary: 'Re-encrypt every credential with the active master key', responses: { 200: json({ type: 'object' }) } } },
       '/api/devices': create('device', 'CreateDevice'),
       '/api/devices/{id}': { get: { summary: 'A device', parameters: [idParam('device')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/devices/{id}/ports': {
@@ -73,6 +79,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       schemas: {
         CreateSite: schema(CreateSiteSchema),
         CreateCredential: schema(CreateCredentialSchema),
+        UpdateCredential: schema(UpdateCredentialSchema),
         CreateDevice: schema(CreateDeviceSchema),
         CreateTracker: schema(CreateTrackerSchema),
         CreateEnrollmentToken: schema(CreateEnrollmentTokenSchema),

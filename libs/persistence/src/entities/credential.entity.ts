@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 
 export type CredentialType = 'no-connection-required' | 'ssh-password' | 'ssh-key' | 'telnet' | 'smb';
 
@@ -7,7 +7,16 @@ export class CredentialEntity {
   @PrimaryGeneratedColumn('uuid') id!: string;
   @Column({ type: 'text', unique: true }) name!: string;
   @Column({ type: 'text' }) type!: CredentialType;
-  /** Encrypted secret material; null for types that need none. Never leaves the hub in clear. */
+  /** Who logs in; not a secret (shown in the API). */
+  @Column({ type: 'text', nullable: true }) username!: string | null;
+  /** Windows domain of an `smb` credential. */
+  @Column({ type: 'text', nullable: true }) domain!: string | null;
+  /**
+   * The secrets (password, private key and passphrase, enable secret) as JSON sealed with the
+   * hub's master key (AES-256-GCM, bound to the credential id); null for types that need none.
+   * Never leaves the hub in clear, never logged.
+   */
   @Column({ name: 'secret_ciphertext', type: 'bytea', nullable: true }) secretCiphertext!: Buffer | null;
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
 }

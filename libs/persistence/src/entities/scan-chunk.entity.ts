@@ -19,6 +19,8 @@ export class ScanChunkEntity {
   @PrimaryColumn('uuid') id!: string;
   @Column({ name: 'job_id', type: 'uuid' }) jobId!: string;
   @Column({ name: 'chunk_index', type: 'integer' }) index!: number;
+  /** A scan (nmap, a scanner worker) or a collection (SSH, Telnet, SMB, a collector). */
+  @Column({ type: 'text', default: 'scan' }) kind!: 'scan' | 'collect';
   @Column({ type: 'jsonb' }) targets!: string[];
   @Column({ name: 'host_count', type: 'integer' }) hostCount!: number;
   @Column({ name: 'probe_count', type: 'integer' }) probeCount!: number;

@@ -16,6 +16,13 @@ export interface ScheduleRecord {
   at?: string;
 }
 
+/** How an agentless tracker reaches its device: the protocol, the device profile (commands and parsers) and the port. */
+export interface CollectorRecord {
+  protocol: 'ssh' | 'telnet' | 'smb';
+  profile: string;
+  port: number;
+}
+
 @Entity({ name: 'trackers' })
 @Index('trackers_due_idx', ['enabled', 'nextRunAt'])
 export class TrackerEntity {
@@ -23,7 +30,9 @@ export class TrackerEntity {
   @Column({ type: 'text' }) name!: string;
   @Index() @Column({ name: 'device_id', type: 'uuid' }) deviceId!: string;
   @Column({ type: 'text' }) type!: 'network-port';
-  @Column({ type: 'text' }) mode!: 'network' | 'remote' | 'self';
+  @Column({ type: 'text' }) mode!: 'network' | 'remote' | 'self' | 'agentless';
+  /** Set exactly for `agentless` trackers: a collector reads the device over SSH, Telnet or SMB. */
+  @Column({ type: 'jsonb', nullable: true }) collector!: CollectorRecord | null;
   /** The agent that runs this tracker on its own schedule (self-scans, scanning agents); null: the hub's scanner workers. */
   @Index() @Column({ name: 'agent_id', type: 'uuid', nullable: true }) agentId!: string | null;
   @Column({ name: 'port_rules', type: 'jsonb' }) portRules!: PortRuleRecord[];
