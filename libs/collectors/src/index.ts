@@ -1,0 +1,14 @@
+export { collectDevice } from './collect';
+export type { CollectCredential, CollectInput, CollectOutcome } from './collect';
+export { configLineKey, parseIndentedConfig, parseJunosSetConfig } from './parsers/config.parsers';
+export type { ConfigLine } from './parsers/config.parsers';
+export type { DeviceSocket } from './parsers/device-output';
+export { parseFirewallRule } from './parsers/firewall-rule.parser';
+export type { FirewallRule } from './parsers/firewall-rule.parser';
+export { parseAsaSocketTable, parseIosOpenPorts, parseJunosConnections } from './parsers/open-ports.parsers';
+export { parseRegFile } from './parsers/reg-file.parser';
+export type { RegistryValue } from './parsers/reg-file.parser';
+export { DEFAULT_PORTS, isCliProfile, profileById, PROFILES } from './profiles/device.profiles';
+export type { CliProfile, DeviceProfile, RegistryProfile } from './profiles/device.profiles';
+export { HostKeyChangedError, hostKeyOf } from './transports/ssh.transport';
+export type { HostKey } from './transports/ssh.transport';
