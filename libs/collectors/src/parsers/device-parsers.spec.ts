@@ -6,7 +6,7 @@ import { parseFirewallRule } from './firewall-rule.parser';
 import { parseAsaSocketTable, parseIosOpenPorts, parseJunosConnections } from './open-ports.parsers';
 import { parseRegFile } from './reg-file.parser';
 
-const profile = (id: string) => PROFILES.find((p) => p.id === id) as { config: { volatile: RegExp[]; commentPrefixes: string[] } };
+const profile = (id: string) => PROFILES.find((p) => p.id === id) as unknown as { config: { volatile: RegExp[]; commentPrefixes: string[] } };
 const ports = (sockets: { protocol: string; port: number; bindAddress: string }[]) => sockets.map((s) => `${s.protocol}/${s.port}@${s.bindAddress}`);
 
 describe('open-port listings', () => {

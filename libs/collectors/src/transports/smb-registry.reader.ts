@@ -84,7 +84,7 @@ export class SmbRegistryReader {
             return reject(new DomainError('scan_failed', `${where}: the Remote Registry service does not answer (is it running?)`, { reason: 'no_remote_registry' }));
           }
           if (MISSING.test(said)) return resolve('missing');
-          reject(new DomainError('scan_failed', `${where}: net rpc registry ${command[0]} failed: ${said.trim().split('\n').slice(-2).join(' ').slice(0, 300)}`, { reason: 'smb_failed' }));
+          reject(new DomainError('scan_failed', `${where}: net rpc registry ${command[1]} failed: ${said.trim().split('\n').slice(-2).join(' ').slice(0, 300)}`, { reason: 'smb_failed' }));
         },
       );
     });
