@@ -1,7 +1,9 @@
 export { fields, loadConfig, redactConfig, secret } from './env.loader';
 export type { Env } from './env.loader';
 export {
+  collectorShape,
   gatewayShape,
+  loadCollectorConfig,
   loadGatewayConfig,
   loadPlatformConfig,
   loadScannerConfig,
@@ -10,4 +12,4 @@ export {
   scannerShape,
   schedulerShape,
 } from './platform.config';
-export type { GatewayConfig, PlatformConfig, ScannerConfig, SchedulerConfig } from './platform.config';
+export type { CollectorConfig, GatewayConfig, PlatformConfig, ScannerConfig, SchedulerConfig } from './platform.config';

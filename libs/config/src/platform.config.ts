@@ -63,3 +63,18 @@ export const scannerShape = {
 };
 export type ScannerConfig = ReturnType<typeof loadScannerConfig>;
 export const loadScannerConfig = (env?: Env) => loadConfig(scannerShape, env);
+
+export const collectorShape = {
+  site: { env: 'COLLECTOR_SITE', schema: fields.text('default') },
+  /** Devices read at the same time by one collector. */
+  concurrency: { env: 'COLLECTOR_CONCURRENCY', schema: fields.positiveInt(16) },
+  /** Sessions to one host at the same time (sshd drops connections beyond ~10 by default). */
+  perHostConcurrency: { env: 'COLLECTOR_PER_HOST_CONCURRENCY', schema: fields.positiveInt(4) },
+  connectTimeoutMs: { env: 'COLLECTOR_CONNECT_TIMEOUT_MS', schema: fields.positiveInt(15_000) },
+  commandTimeoutMs: { env: 'COLLECTOR_COMMAND_TIMEOUT_MS', schema: fields.positiveInt(60_000) },
+  /** A command whose output is larger than this fails the collection (a runaway device, a wrong command). */
+  maxOutputBytes: { env: 'COLLECTOR_MAX_OUTPUT_BYTES', schema: fields.positiveInt(16 * 1024 * 1024) },
+  heartbeatMs: { env: 'COLLECTOR_HEARTBEAT_MS', schema: fields.positiveInt(5000) },
+};
+export type CollectorConfig = ReturnType<typeof loadCollectorConfig>;
+export const loadCollectorConfig = (env?: Env) => loadConfig(collectorShape, env);

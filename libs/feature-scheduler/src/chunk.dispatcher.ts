@@ -1,10 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, IsNull } from 'typeorm';
 import { Bus } from '@portolan/bus';
-import { Messages, ScanRequested, ScanRequestedSchema } from '@portolan/contracts';
+import { CollectRequested, CollectRequestedSchema, Messages, ScanRequested, ScanRequestedSchema } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { ScanChunkEntity } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
+
+/** A chunk's job message: a scan for the scanner workers or a collection for the collectors of its site. */
+export type ChunkRequest = (ScanRequested & { kind: 'scan' }) | (CollectRequested & { kind: 'collect' });
+
+/** The message as the chunk row keeps it (without the kind, which the row has in its own column). */
+export function requestOf(request: ChunkRequest): Record<string, unknown> {
+  const { kind: _kind, ...message } = request;
+  return message;
+}
 
 /** How long a chunk may sit unpublished before the leader publishes it again. */
 const UNPUBLISHED_GRACE_MS = 10_000;
@@ -22,11 +31,14 @@ export class ChunkDispatcher {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  async dispatch(requests: readonly ScanRequested[]): Promise<number> {
+  async dispatch(requests: readonly ChunkRequest[]): Promise<number> {
     const published: string[] = [];
     try {
       for (const request of requests) {
-        await this.bus.publish(Messages.scanRequested, request, { route: request.site, messageId: request.chunkId, correlationId: request.jobId });
+        const options = { route: request.site, messageId: request.chunkId, correlationId: request.jobId };
+        const { kind: _kind, ...message } = request;
+        if (request.kind === 'collect') await this.bus.publish(Messages.collectRequested, message as CollectRequested, options);
+        else await this.bus.publish(Messages.scanRequested, message as ScanRequested, options);
         published.push(request.chunkId);
       }
     } catch (error) {
@@ -40,7 +52,9 @@ export class ChunkDispatcher {
   async dispatchUnpublished(now: Date): Promise<number> {
     const before = new Date(now.getTime() - UNPUBLISHED_GRACE_MS);
     const chunks = await this.db.getRepository(ScanChunkEntity).find({ where: { status: 'queued', publishedAt: IsNull() }, order: { queuedAt: 'ASC' }, take: 500 });
-    const requests = chunks.filter((c) => c.queuedAt < before && c.request).map((c) => ScanRequestedSchema.parse(c.request));
+    const requests = chunks
+      .filter((c) => c.queuedAt < before && c.request)
+      .map((c): ChunkRequest => (c.kind === 'collect' ? { kind: 'collect', ...CollectRequestedSchema.parse(c.request) } : { kind: 'scan', ...ScanRequestedSchema.parse(c.request) }));
     if (!requests.length) return 0;
     const count = await this.dispatch(requests);
     this.logger.info({ chunks: count }, 'published scan requests that had not been published');

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
-import { DomainError, isDomainError, Messages, RunRequested, ScanRequested } from '@portolan/contracts';
+import { CollectRequested, DomainError, isDomainError, Messages, RunRequested } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { DeviceEntity, ScanChunkEntity, ScanJobEntity, SiteEntity, TrackerEntity } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, SCOPE_GUARD, ScanJobLedger } from '@portolan/platform';
 import { chunkTargets, countHosts, countPorts, parseTargetSpec, resolveHostnames, ScopeGuard, toNmapTargets } from '@portolan/targets';
-import { ChunkDispatcher } from './chunk.dispatcher';
+import { ChunkDispatcher, ChunkRequest, requestOf } from './chunk.dispatcher';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
 const CONSUMER = 'scheduler-run-requests';
@@ -48,7 +48,7 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
     // Planning is idempotent by the job's status: only a pending job is planned, once.
     const planned = await this.db.transaction(async (manager) => {
       const job = await this.ledger.lockJob(manager, request.jobId);
-      if (!job || job.status !== 'pending') return { publish: [] as ScanRequested[], site: '', failed: [] };
+      if (!job || job.status !== 'pending') return { publish: [] as ChunkRequest[], site: '', failed: [] };
       try {
         return await this.createChunks(manager, job, now);
       } catch (error) {
@@ -71,13 +71,14 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
 
     const resolved = await resolveHostnames(parseTargetSpec(device.address));
     this.scope.check(resolved.spec);
+    if (tracker.mode === 'agentless') return this.createCollection(manager, job, tracker, device, resolved, site, now);
     const ports = tracker.portSet;
     const portCount = countPorts(ports).total;
     const chunks = chunkTargets(resolved.spec, tracker.mode === 'remote' ? Number.MAX_SAFE_INTEGER : this.config.chunkMaxHosts);
     const hosts = countHosts(resolved.spec);
     if (hosts === 0) throw new DomainError('invalid_target', `device address "${device.address}" selects no hosts`);
 
-    const messages: ScanRequested[] = [];
+    const messages: ChunkRequest[] = [];
     const rows: ScanChunkEntity[] = [];
     chunks.forEach((spec, index) => {
       const hostCount = countHosts(spec);
@@ -103,6 +104,7 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
         }),
       );
       messages.push({
+        kind: 'scan',
         jobId: job.id,
         chunkId,
         chunkIndex: index,
@@ -121,7 +123,7 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
         deadline: deadline.toISOString(),
       });
     });
-    rows.forEach((row, index) => (row.request = messages[index]));
+    rows.forEach((row, index) => (row.request = requestOf(messages[index])));
     await manager.save(ScanChunkEntity, rows, { chunk: 200 });
     await manager.update(ScanJobEntity, job.id, {
       status: 'queued',
@@ -131,5 +133,37 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
       probesPlanned: hosts * portCount,
     });
     return { publish: messages, site, failed: [] };
+  }
+
+  /** An agentless tracker: one collection of its one host by the site's collectors, with the device's credential. */
+  private async createCollection(manager: EntityManager, job: ScanJobEntity, tracker: TrackerEntity, device: DeviceEntity, resolved: Awaited<ReturnType<typeof resolveHostnames>>, site: string, now: Date) {
+    const collector = tracker.collector;
+    if (!collector) throw new DomainError('invalid_config', `tracker ${tracker.id} is agentless but has no collector`);
+    if (!device.credentialId) throw new DomainError('invalid_config', `device "${device.name}" has no credential; a collector cannot log in`);
+    const hosts = countHosts(resolved.spec);
+    const targets = toNmapTargets(resolved.spec.entries);
+    if (hosts !== 1 || targets.length !== 1) throw new DomainError('invalid_target', `an agentless collector reads one host; device address "${device.address}" selects ${hosts}`);
+    const deadline = new Date(now.getTime() + this.config.chunkQueueTimeoutMs);
+    const chunkId = randomUUID();
+    const request: CollectRequested & { kind: 'collect' } = {
+      kind: 'collect',
+      jobId: job.id,
+      chunkId,
+      trackerId: tracker.id,
+      deviceId: device.id,
+      site,
+      protocol: collector.protocol,
+      profile: collector.profile,
+      host: targets[0],
+      port: collector.port,
+      credentialId: device.credentialId,
+      ports: tracker.portSet,
+      timeoutMs: this.config.chunkTimeoutBaseMs,
+      deadline: deadline.toISOString(),
+    };
+    const row = Object.assign(new ScanChunkEntity(), { id: chunkId, jobId: job.id, index: 0, kind: 'collect', targets, hostCount: 1, probeCount: 1, status: 'queued', progress: 0, hostsDone: 0, queuedAt: now, deadline, request: requestOf(request) });
+    await manager.save(ScanChunkEntity, row);
+    await manager.update(ScanJobEntity, job.id, { status: 'queued', site, chunkCount: 1, hostsPlanned: 1, probesPlanned: 1 });
+    return { publish: [request] as ChunkRequest[], site, failed: [] };
   }
 }

@@ -14,3 +14,5 @@ export { claimMessage } from './inbox';
 export { PORTOLAN_VERSION, runMain, startWorkerService } from './service.bootstrap';
 export { BatcherOverloadedError, MicroBatcher } from './micro.batcher';
 export type { BatchAnswer, MicroBatcherOptions } from './micro.batcher';
+export { HostKeyStore } from './host-key.store';
+export type { PinnedHostKey } from './host-key.store';

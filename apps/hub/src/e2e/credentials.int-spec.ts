@@ -101,7 +101,7 @@ describe('credentials (gateway, Postgres)', () => {
     await refused({ type: 'kerberos', name: 'k', username: 'ops', password }, 400, /type must be one of no-connection-required, ssh-password, ssh-key, telnet, smb/);
     await refused({ type: 'ssh-key', name: 'bad key', username: 'ops', privateKey: 'not a key' }, 400, /privateKey is not a usable SSH private key: Unsupported key format/);
     await refused({ type: 'ssh-key', name: 'wrong passphrase', username: 'ops', privateKey: key.private, passphrase: 'nope' }, 400, /privateKey is not a usable SSH private key: .*passphrase/);
-    await refused({ type: 'ssh-password', name: 'extra', username: 'ops', password, enableSecret }, 400, /enableSecret|Unrecognized/);
+    await refused({ type: 'ssh-password', name: 'extra', username: 'ops', password, domain: 'CORP' }, 400, /domain|Unrecognized/);
     await refused({ type: 'ssh-password', name: 'linux', username: 'ops', password }, 409, /a credential named "linux" already exists/);
     expect((await sql.query('SELECT count(*)::int AS n FROM credentials')).rows[0].n).toBe(before);
   });

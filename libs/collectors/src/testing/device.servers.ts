@@ -47,7 +47,7 @@ function serveCli(stream: Duplex, cli: DeviceCli): void {
  * A network device emulated on ssh2's `Server` at 127.0.0.x: password and public-key logins,
  * its own host key (so tests can change it), an interactive shell with the device's prompt.
  */
-export async function startSshDevice(kind: EmulatedKind, host: string, login: EmulatorLogin, state: EmulatedDeviceState, hostKeyPem?: string): Promise<RunningEmulator> {
+export async function startSshDevice(kind: EmulatedKind, host: string, login: EmulatorLogin, state: EmulatedDeviceState, hostKeyPem?: string, port = 0): Promise<RunningEmulator> {
   const hostKey = hostKeyPem ?? sshUtils.generateKeyPairSync('ed25519').private;
   const allowedKey = login.publicKey ? sshUtils.parseKey(login.publicKey) : undefined;
   const logins = { ok: 0, refused: 0 };
@@ -87,10 +87,24 @@ export async function startSshDevice(kind: EmulatedKind, host: string, login: Em
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, () => resolve());
+    server.listen(port, host, () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
-  return { host, port, state, logins, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  const clients = new Set<{ end(): void }>();
+  server.on('connection', (client) => {
+    clients.add(client);
+    client.on('close', () => clients.delete(client));
+  });
+  return {
+    host,
+    port: (server.address() as AddressInfo).port,
+    state,
+    logins,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const client of clients) client.end();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 /**

@@ -22,8 +22,9 @@ export const CreateCredentialSchema = z.discriminatedUnion(
   'type',
   [
     z.object({ type: z.literal('no-connection-required'), name, username: z.string().max(256).optional(), password: z.string().max(256).optional() }).strict(),
-    z.object({ type: z.literal('ssh-password'), name, username, password: secret('password') }).strict(),
-    z.object({ type: z.literal('ssh-key'), name, username, privateKey: secret('privateKey').max(65_536), passphrase: secret('passphrase').optional() }).strict(),
+    // Network devices read over SSH may need an enable secret for privileged mode.
+    z.object({ type: z.literal('ssh-password'), name, username, password: secret('password'), enableSecret: secret('enableSecret').optional() }).strict(),
+    z.object({ type: z.literal('ssh-key'), name, username, privateKey: secret('privateKey').max(65_536), passphrase: secret('passphrase').optional(), enableSecret: secret('enableSecret').optional() }).strict(),
     z.object({ type: z.literal('telnet'), name, username, password: secret('password'), enableSecret: secret('enableSecret').optional() }).strict(),
     z.object({ type: z.literal('smb'), name, domain: z.string().min(1).max(256).optional(), username, password: secret('password') }).strict(),
   ],
@@ -49,8 +50,8 @@ export type UpdateCredential = z.infer<typeof UpdateCredentialSchema>;
 /** Which fields each type may hold. */
 const FIELDS: Record<CredentialEntity['type'], readonly (keyof CredentialSecrets | 'username' | 'domain')[]> = {
   'no-connection-required': [],
-  'ssh-password': ['username', 'password'],
-  'ssh-key': ['username', 'privateKey', 'passphrase'],
+  'ssh-password': ['username', 'password', 'enableSecret'],
+  'ssh-key': ['username', 'privateKey', 'passphrase', 'enableSecret'],
   telnet: ['username', 'password', 'enableSecret'],
   smb: ['username', 'domain', 'password'],
 };

@@ -1,20 +1,23 @@
-import { Body, Controller, Get, Inject, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { DomainError } from '@portolan/contracts';
-import { DeviceEntity } from '@portolan/persistence';
-import { DATA_SOURCE } from '@portolan/platform';
+import { DomainError, ItemTypeSchema } from '@portolan/contracts';
+import { DeviceEntity, DeviceHostKeyEntity } from '@portolan/persistence';
+import { DATA_SOURCE, HostKeyStore } from '@portolan/platform';
 import { LimitSchema, Page } from '../http/pagination';
 import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
 import { listNewestFirst, ListQuerySchema } from '../sites/sites.controller';
-import { CreateDeviceSchema, DevicesService, PortView } from './devices.service';
+import { CreateDeviceSchema, DevicesService, ItemView, PortView } from './devices.service';
 
 const PortsQuerySchema = z.object({ limit: LimitSchema(10_000, 1000), cursor: z.string().max(500).optional() });
+const ItemsQuerySchema = PortsQuerySchema.extend({ type: ItemTypeSchema.optional() });
+const AcceptHostKeySchema = z.object({ fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'fingerprint is SHA256: and 43 base64 characters, as ssh-keygen -lf shows it').optional() }).strict();
 
 @Controller('devices')
 export class DevicesController {
   constructor(
     private readonly devices: DevicesService,
+    private readonly hostKeys: HostKeyStore,
     @Inject(DATA_SOURCE) private readonly db: DataSource,
   ) {}
 
@@ -33,6 +36,27 @@ export class DevicesController {
     const device = await this.db.getRepository(DeviceEntity).findOneBy({ id });
     if (!device) throw new DomainError('not_found', `device ${id} does not exist`);
     return device;
+  }
+
+  /** The current baseline of every item type of the device (or `type` only). */
+  @Get(':id/items')
+  items(@Param('id', UUID_PARAM) id: string, @Query(new ZodValidationPipe(ItemsQuerySchema, 'query')) query: z.infer<typeof ItemsQuerySchema>): Promise<Page<ItemView>> {
+    return this.devices.items(id, query.type, query.limit, query.cursor);
+  }
+
+  /** The SSH host key pinned for the device, and a changed one waiting for an operator. */
+  @Get(':id/host-key')
+  async hostKey(@Param('id', UUID_PARAM) id: string): Promise<DeviceHostKeyEntity> {
+    const key = await this.hostKeys.get(id);
+    if (!key) throw new DomainError('not_found', `device ${id} has no pinned SSH host key (no collection has reached it over SSH yet)`);
+    return key;
+  }
+
+  /** Accepts the changed host key (give the fingerprint checked out of band to accept only that one). */
+  @Post(':id/host-key/accept')
+  @HttpCode(200)
+  acceptHostKey(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(AcceptHostKeySchema)) body: z.infer<typeof AcceptHostKeySchema>): Promise<DeviceHostKeyEntity> {
+    return this.hostKeys.accept(id, body.fingerprint);
   }
 
   /** The current baseline of the device's ports. */

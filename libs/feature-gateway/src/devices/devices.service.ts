@@ -71,6 +71,27 @@ export class DevicesService {
     });
   }
 
+  /** The current baseline of every item type (or one type): ports, configuration lines, firewall rules, registry values. */
+  async items(deviceId: string, type: string | undefined, limit: number, cursor?: string): Promise<Page<ItemView>> {
+    if (!(await this.db.getRepository(DeviceEntity).existsBy({ id: deviceId }))) throw new DomainError('not_found', `device ${deviceId} does not exist`);
+    const after = cursor ? decodeCursor(cursor, 4) : null;
+    const params: unknown[] = [deviceId, limit + 1];
+    const where = ['device_id = $1'];
+    if (type) where.push(`item_type = $${params.push(type)}`);
+    if (after) where.push(`(item_type, host, item_key, tracker_id) > (${after.map((v) => `$${params.push(v)}`).join(', ')})`);
+    const rows: { tracker_id: string; host: string; item_type: string; item_key: string; attributes: Record<string, unknown>; first_seen_at: Date; last_seen_at: Date }[] = await this.db.query(
+      `SELECT tracker_id, host, item_type, item_key, attributes, first_seen_at, last_seen_at FROM current_items
+        WHERE ${where.join(' AND ')} ORDER BY item_type, host, item_key, tracker_id LIMIT $2`,
+      params,
+    );
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => ({ trackerId: r.tracker_id, host: r.host, type: r.item_type, key: r.item_key, attributes: r.attributes, firstSeenAt: r.first_seen_at, lastSeenAt: r.last_seen_at })),
+      nextCursor: rows.length > limit && last ? Buffer.from(JSON.stringify([last.item_type, last.host, last.item_key, last.tracker_id])).toString('base64url') : null,
+    };
+  }
+
   async ports(deviceId: string, limit: number, cursor?: string): Promise<Page<PortView>> {
     if (!(await this.db.getRepository(DeviceEntity).existsBy({ id: deviceId }))) throw new DomainError('not_found', `device ${deviceId} does not exist`);
     const after = cursor ? decodePortCursor(cursor) : null;
@@ -102,10 +123,25 @@ export class DevicesService {
   }
 }
 
+export interface ItemView {
+  trackerId: string;
+  host: string;
+  type: string;
+  key: string;
+  attributes: Record<string, unknown>;
+  firstSeenAt: Date;
+  lastSeenAt: Date;
+}
+
 function decodePortCursor(cursor: string): [string, string, string] {
+  return decodeCursor(cursor, 3) as [string, string, string];
+}
+
+/** A keyset cursor this API issued: a base64url JSON array of `length` strings. */
+function decodeCursor(cursor: string, length: number): string[] {
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === 'string')) return value as [string, string, string];
+    if (Array.isArray(value) && value.length === length && value.every((v) => typeof v === 'string')) return value as string[];
   } catch {
     // fall through
   }

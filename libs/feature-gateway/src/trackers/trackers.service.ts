@@ -3,9 +3,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { Bus } from '@portolan/bus';
-import { DomainError, Messages } from '@portolan/contracts';
+import { CollectProtocol, CollectProtocolSchema, DomainError, Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { AgentEntity, DeviceEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
+import { AgentEntity, CollectorRecord, CredentialEntity, CredentialType, DeviceEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
+import { DEFAULT_PORTS, profileById, PROFILES } from '@portolan/collectors';
 import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
 import { firstRunAt, ScheduleSchema, validateSchedule } from '@portolan/schedule';
 import { buildPortSet, countPorts } from '@portolan/targets';
@@ -24,8 +25,20 @@ export const CreateTrackerSchema = z
     name: z.string().trim().min(1).max(200),
     deviceId: z.uuid(),
     type: z.literal('network-port'),
-    /** `self`: the agent on the device lists its own sockets; `remote`/`network`: nmap from a scanner worker or `agentId`. */
-    mode: z.enum(['network', 'remote', 'self']),
+    /**
+     * `self`: the agent on the device lists its own sockets; `remote`/`network`: nmap from a
+     * scanner worker or `agentId`; `agentless`: a collector reads the device over SSH, Telnet or
+     * SMB with the device's credential (`collector`).
+     */
+    mode: z.enum(['network', 'remote', 'self', 'agentless']),
+    collector: z
+      .object({
+        protocol: CollectProtocolSchema,
+        profile: z.string().min(1).max(64),
+        port: z.number().int().min(1).max(65535).optional(),
+      })
+      .strict()
+      .optional(),
     /** A scanning agent that runs this remote or network scan on its own schedule, instead of the site's scanner workers. */
     agentId: z.uuid().optional(),
     ports: z.array(PortRuleSchema).min(1, 'ports needs at least one rule').max(200),
@@ -37,6 +50,9 @@ export const CreateTrackerSchema = z
   })
   .strict();
 export type CreateTracker = z.infer<typeof CreateTrackerSchema>;
+
+/** Which credentials each collector protocol logs in with. */
+const CREDENTIAL_TYPES: Record<CollectProtocol, CredentialType[]> = { ssh: ['ssh-password', 'ssh-key'], telnet: ['telnet'], smb: ['smb'] };
 
 @Injectable()
 export class TrackersService {
@@ -53,6 +69,7 @@ export class TrackersService {
     if (body.mode === 'remote' && device.hostCount !== 1) {
       throw new DomainError('invalid_payload', `a remote scan targets one device address; device "${device.name}" covers ${device.hostCount} hosts (use mode "network")`, { field: 'mode' });
     }
+    const collector = await this.collectorFor(body, device);
     const agent = await this.agentFor(body, device);
     if (body.schedule.kind === 'at-agent-startup' && !agent) {
       throw new DomainError('invalid_payload', 'schedule "at-agent-startup" needs a tracker run by an agent (mode "self", or agentId)', { field: 'schedule.kind' });
@@ -74,6 +91,7 @@ export class TrackersService {
       skipHostDiscovery: body.skipHostDiscovery ?? false,
       enabled,
       agentId: agent?.id ?? null,
+      collector,
       // An agent keeps its trackers' schedules itself (it runs them while the hub is unreachable).
       nextRunAt: enabled && !agent ? firstRunAt(body.schedule, new Date()) : null,
       lastRunAt: null,
@@ -84,6 +102,29 @@ export class TrackersService {
     }
     this.logger.info({ trackerId: tracker.id, deviceId: device.id, agentId: agent?.id, ports: countPorts(portSet).total }, 'tracker created');
     return tracker;
+  }
+
+  /** An agentless tracker's collector: a known profile read over its protocol, of a one-host device whose credential fits. */
+  private async collectorFor(body: CreateTracker, device: DeviceEntity): Promise<CollectorRecord | null> {
+    if (body.mode !== 'agentless') {
+      if (body.collector) throw new DomainError('invalid_payload', 'collector is for mode "agentless" only', { field: 'collector' });
+      return null;
+    }
+    if (!body.collector) throw new DomainError('invalid_payload', 'mode "agentless" needs collector {protocol, profile, port?}', { field: 'collector' });
+    if (body.agentId) throw new DomainError('invalid_payload', 'an agentless tracker is run by the collectors; leave agentId out', { field: 'agentId' });
+    const { protocol, profile: profileId } = body.collector;
+    const profile = profileById(profileId);
+    if (!profile) throw new DomainError('invalid_payload', `collector.profile "${profileId}" is not a device profile (${PROFILES.map((p) => p.id).join(', ')})`, { field: 'collector.profile' });
+    if (!(profile.protocols as readonly string[]).includes(protocol)) {
+      throw new DomainError('invalid_payload', `profile ${profile.id} is read over ${profile.protocols.join(' or ')}, not ${protocol}`, { field: 'collector.protocol' });
+    }
+    if (device.hostCount !== 1) throw new DomainError('invalid_payload', `an agentless collector reads one device; device "${device.name}" covers ${device.hostCount} hosts`, { field: 'deviceId' });
+    const credential = device.credentialId ? await this.db.getRepository(CredentialEntity).findOneBy({ id: device.credentialId }) : null;
+    if (!credential) throw new DomainError('invalid_payload', `device "${device.name}" has no credential; ${protocol} needs one (${CREDENTIAL_TYPES[protocol].join(' or ')})`, { field: 'deviceId' });
+    if (!CREDENTIAL_TYPES[protocol].includes(credential.type)) {
+      throw new DomainError('invalid_payload', `the credential of device "${device.name}" is ${credential.type}; ${protocol} needs ${CREDENTIAL_TYPES[protocol].join(' or ')}`, { field: 'collector.protocol' });
+    }
+    return { protocol, profile: profile.id, port: body.collector.port ?? DEFAULT_PORTS[protocol] };
   }
 
   /** The agent that runs the tracker: the device's own agent for `self`, the named scanning agent otherwise. */

@@ -1,0 +1,3 @@
+export { ALL_SITES, CollectWorker } from './collect.worker';
+export { CollectorModule } from './collector.module';
+export type { CollectorModuleOptions } from './collector.module';
