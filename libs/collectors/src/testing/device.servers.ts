@@ -77,7 +77,10 @@ export async function startSshDevice(kind: EmulatedKind, host: string, login: Em
         session.on('shell', (acceptShell) => serveCli(acceptShell(), new DeviceCli(kind, state)));
         session.on('exec', (acceptExec, _reject, info) => {
           const channel = acceptExec();
-          channel.write(new DeviceCli(kind, state).answer(info.command));
+          // An exec channel has no terminal: no paging, as on the devices themselves.
+          const cli = new DeviceCli(kind, state);
+          cli.answer('terminal length 0');
+          channel.write(cli.answer(info.command));
           channel.exit(0);
           channel.end();
         });
@@ -85,6 +88,8 @@ export async function startSshDevice(kind: EmulatedKind, host: string, login: Em
     });
     client.on('error', () => undefined);
   });
+  // Interactive sessions go out at once (TCP_NODELAY), as OpenSSH and device SSH servers send them.
+  (server as unknown as { _srv?: NetServer })._srv?.on('connection', (socket: Socket) => socket.setNoDelay(true));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
@@ -116,6 +121,7 @@ export async function startTelnetDevice(kind: EmulatedKind, host: string, login:
   const logins = { ok: 0, refused: 0 };
   const sockets = new Set<Socket>();
   const server: NetServer = createServer((socket) => {
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);

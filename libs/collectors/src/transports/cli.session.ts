@@ -3,11 +3,18 @@ import { DomainError } from '@portolan/contracts/errors';
 
 /** A command-line prompt at the very end of the output: `rtr1>`, `rtr1#`, `asa(config)#`, `ops@mx1> `, `$ `. */
 const PROMPT = /(?:^|[\r\n])([^\r\n]{0,120}?[>#$%]) ?$/;
-/** How long a prompt must stay last (no more output) to count: a banner line ending in `#` does not. */
-const SETTLE_MS = 150;
+/**
+ * How long a prompt must stay last (no more output) to count, until the prompt is known: a
+ * banner line cut after a `#` or `>` by a packet boundary does not stay last that long.
+ */
+const SETTLE_MS = 60;
 /** Output kept while waiting; a device that talks more than this without a prompt is refused. */
 const MAX_BUFFER = 64 * 1024 * 1024;
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]|\u001b[()][A-Z0-9]|\u0007/g;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 
 export class CliTimeoutError extends DomainError {
   constructor(what: string, ms: number, tail: string) {
@@ -106,11 +113,17 @@ export class CliSession {
     }
   }
 
-  /** Runs a command and returns its output: the echoed command and the prompt that follows are cut. */
+  /**
+   * Runs a command and returns its output: the echoed command and the prompt that follows are
+   * cut. Once the prompt is known, the output ends where that exact prompt starts a line and ends
+   * the output (no settling wait); before, at the first prompt that stays last.
+   */
   async run(command: string, timeoutMs: number): Promise<string> {
     this.buffer = '';
     this.send(command);
-    const raw = await this.waitForPrompt(timeoutMs, `"${command}"`);
+    const raw = this.prompt
+      ? (await this.expect([new RegExp(`(?:^|[\\r\\n])${escapeRegExp(this.prompt)} ?$`)], timeoutMs, `"${command}"`)).output
+      : await this.waitForPrompt(timeoutMs, `"${command}"`);
     const lines = raw.split(/\r?\n/);
     if (lines.length && lines[0].trim().endsWith(command.trim())) lines.shift();
     return lines.join('\n').replace(/\r/g, '').replace(/\n+$/, '');
