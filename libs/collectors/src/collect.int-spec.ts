@@ -129,6 +129,16 @@ describe('collectDevice (real servers on loopback)', () => {
       expect(Date.now() - t0).toBeLessThan(5_000);
     }, 30_000);
 
+    it('fails with the command and the line on garbage output, and refuses an output over the limit', async () => {
+      const input = base({ host: ios.host, port: ios.port, profile: profileById('cisco-ios')!, credential: { ...login, enableSecret: 'en-secret' } });
+      ios.state.garbagePorts = 'Prot Local Address Foreign Address Service State\n tcp *:http *:0 HTTP LISTEN\n';
+      await expect(collectDevice(input)).rejects.toThrow('"show control-plane host open-ports" output line 2: local address "*:http" has no port: " tcp *:http *:0 HTTP LISTEN"');
+      ios.state.garbagePorts = undefined;
+      ios.state.hugeConfigBytes = 3 * 1024 * 1024;
+      await expect(collectDevice({ ...input, maxOutputBytes: 1024 * 1024 })).rejects.toThrow('"show running-config" wrote more than 1048576 bytes; refused');
+      ios.state.hugeConfigBytes = undefined;
+    }, 30_000);
+
     it('reads ASA and Junos emulators', async () => {
       const asa = await startSshDevice('cisco-asa', '127.0.0.94', login, state('lab-asa1'));
       const junos = await startSshDevice('junos', '127.0.0.95', login, { ...state('lab-mx1'), enableSecret: undefined });

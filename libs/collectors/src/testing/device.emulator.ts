@@ -10,6 +10,9 @@ export interface EmulatedDeviceState {
   enableSecret?: string;
   /** Seconds since boot, shown in volatile lines so they differ on every read. */
   clock: () => string;
+  /** Misbehaviour for the bad-input tests: this answer instead of the open-port table, or a configuration of this many bytes. */
+  garbagePorts?: string;
+  hugeConfigBytes?: number;
 }
 
 /**
@@ -75,7 +78,8 @@ export class DeviceCli {
     const stamp = (text: string) => text.replace('10:41:07', this.state.clock()).replace('17179864', String(17179864 + Math.floor(Math.random() * 50)));
     switch (this.kind) {
       case 'cisco-ios':
-        if (command === 'show control-plane host open-ports') return IOS_OPEN_PORTS;
+        if (command === 'show control-plane host open-ports') return this.state.garbagePorts ?? IOS_OPEN_PORTS;
+        if (command === 'show running-config' && this.state.hugeConfigBytes) return `${'interface Loopback0\n description filler line for the size test\n'.repeat(Math.ceil(this.state.hugeConfigBytes / 60))}end`;
         if (command === 'show running-config') return this.privileged ? stamp(fill(IOS_RUNNING_CONFIG, extras)).replace('lab-rtr1', this.state.hostname) : undefined;
         return undefined;
       case 'cisco-asa':
