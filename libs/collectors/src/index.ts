@@ -8,7 +8,7 @@ export type { FirewallRule } from './parsers/firewall-rule.parser';
 export { parseAsaSocketTable, parseIosOpenPorts, parseJunosConnections } from './parsers/open-ports.parsers';
 export { parseRegFile } from './parsers/reg-file.parser';
 export type { RegistryValue } from './parsers/reg-file.parser';
-export { DEFAULT_PORTS, isCliProfile, profileById, PROFILES } from './profiles/device.profiles';
+export { CREDENTIAL_TYPES, DEFAULT_PORTS, isCliProfile, profileById, PROFILES } from './profiles/device.profiles';
 export type { CliProfile, DeviceProfile, RegistryProfile } from './profiles/device.profiles';
 export { HostKeyChangedError, hostKeyOf } from './transports/ssh.transport';
 export type { HostKey } from './transports/ssh.transport';

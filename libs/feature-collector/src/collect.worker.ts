@@ -1,10 +1,9 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Bus, ConsumerHandle, Delivery, Outcome, Outcomes, retryDelayMs } from '@portolan/bus';
-import { collectDevice, CollectOutcome, HostKeyChangedError, profileById } from '@portolan/collectors';
-import { CollectProtocol, CollectRequested, DomainError, isDomainError, Messages, ScanCompleted } from '@portolan/contracts';
+import { collectDevice, CollectOutcome, CREDENTIAL_TYPES, HostKeyChangedError, profileById } from '@portolan/collectors';
+import { CollectRequested, DomainError, isDomainError, Messages, ScanCompleted } from '@portolan/contracts';
 import { CollectorConfig, PlatformConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
-import { CredentialType } from '@portolan/persistence';
 import { BUS, CredentialVault, HostKeyStore, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
 import { parseTargetSpec, ScopeGuard } from '@portolan/targets';
 import { KeyedLimiter } from './keyed.limiter';
@@ -15,7 +14,6 @@ export const ALL_SITES = '*';
 const MAX_ATTEMPTS = 3;
 /** Failures another attempt may cure (the device busy, a network blip); the rest are final at once. */
 const RETRYABLE = new Set(['timeout', 'refused', 'unreachable', 'closed', 'connect_failed', 'ssh_failed', 'smb_failed']);
-const CREDENTIAL_TYPES: Record<CollectProtocol, CredentialType[]> = { ssh: ['ssh-password', 'ssh-key'], telnet: ['telnet'], smb: ['smb'] };
 
 /**
  * An agentless collector: takes collection jobs of its site from the shared durable consumer,
@@ -120,7 +118,7 @@ export class CollectWorker implements OnApplicationBootstrap, OnApplicationShutd
     const profile = profileById(job.profile);
     if (!profile) throw new DomainError('invalid_config', `device profile "${job.profile}" is not known to this collector`, { reason: 'unknown_profile' });
     const credential = await this.vault.open(job.credentialId);
-    if (!CREDENTIAL_TYPES[job.protocol].includes(credential.type)) {
+    if (!(CREDENTIAL_TYPES[job.protocol] as readonly string[]).includes(credential.type)) {
       throw new DomainError('invalid_config', `credential "${credential.name}" is ${credential.type}; ${job.protocol} needs ${CREDENTIAL_TYPES[job.protocol].join(' or ')}`, { reason: 'wrong_credential_type' });
     }
     return collectDevice({

@@ -176,6 +176,34 @@ describe('agentless collectors end to end (distributed hub, Postgres, NATS JetSt
     expect(changes.map((e) => `${e.kind} ${e.itemType} ${e.itemKey}`)).toEqual(['added firewall-rule Open-9443-In']);
   }, 120_000);
 
+  it('flags a device read over Telnet as insecure', async () => {
+    const deviceId = await device('legacy-1', '127.0.0.108', { type: 'telnet', username: 'admin', password: 'x-legacy' });
+    expect((await api.get(`/devices/${deviceId}`)).body['insecure']).toBe(false);
+    await tracker(deviceId, { protocol: 'telnet', profile: 'cisco-ios', port: 2323 });
+    expect((await api.get(`/devices/${deviceId}`)).body).toMatchObject({ insecure: true, insecureReason: expect.stringContaining('Telnet') });
+  }, 30_000);
+
+  it('refuses an agentless tracker it could never run, naming why, and stores nothing', async () => {
+    const before = (await sql.query('SELECT count(*)::int AS n FROM trackers')).rows[0].n;
+    const smbDevice = await device('win-2', '127.0.0.104', { type: 'smb', username: TEST_USER, password });
+    const bare = await api.post('/devices', { name: 'no-cred', kind: 'host', address: '127.0.0.105' });
+    const range = await api.post('/devices', { name: 'a-range', kind: 'network', address: '127.0.0.106-107' });
+    const attempt = (deviceId: unknown, collector: Record<string, unknown> | undefined) =>
+      api.post<{ error: { message: string } }>('/trackers', { name: 'x', deviceId, type: 'network-port', mode: 'agentless', collector, ports: [{ range: '22', protocol: 'tcp' }], schedule: { kind: 'interval', every: '1h' }, sendBaselineEvents: false });
+    for (const [deviceId, collector, message] of [
+      [smbDevice, { protocol: 'ssh', profile: 'nokia-sros' }, 'collector.profile "nokia-sros" is not a device profile'],
+      [smbDevice, { protocol: 'ssh', profile: 'windows' }, 'profile windows is read over smb, not ssh'],
+      [smbDevice, { protocol: 'ssh', profile: 'linux' }, 'the credential of device "win-2" is smb; ssh needs ssh-password or ssh-key'],
+      [bare.body['id'], { protocol: 'ssh', profile: 'linux' }, 'device "no-cred" has no credential'],
+      [range.body['id'], { protocol: 'ssh', profile: 'linux' }, 'an agentless collector reads one device; device "a-range" covers 2 hosts'],
+      [smbDevice, undefined, 'mode "agentless" needs collector'],
+    ] as const) {
+      const refused = await attempt(deviceId, collector);
+      expect({ status: refused.status, message: refused.body.error.message }).toEqual({ status: 400, message: expect.stringContaining(message) });
+    }
+    expect((await sql.query('SELECT count(*)::int AS n FROM trackers')).rows[0].n).toBe(before);
+  }, 60_000);
+
   it('records what went wrong as a communications event and keeps the baseline: wrong credentials, a refused port', async () => {
     const { body: devices } = await api.get<{ items: { id: string; name: string }[] }>('/devices');
     const deviceId = devices.items.find((d) => d.name === 'lab-rtr9')!.id;

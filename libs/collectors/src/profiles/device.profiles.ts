@@ -120,3 +120,6 @@ export function isCliProfile(profile: DeviceProfile): profile is CliProfile {
 
 /** The port a protocol listens on unless the tracker says otherwise. */
 export const DEFAULT_PORTS: Record<CollectProtocol, number> = { ssh: 22, telnet: 23, smb: 445 };
+
+/** The credential types each protocol logs in with. */
+export const CREDENTIAL_TYPES: Record<CollectProtocol, readonly ('ssh-password' | 'ssh-key' | 'telnet' | 'smb')[]> = { ssh: ['ssh-password', 'ssh-key'], telnet: ['telnet'], smb: ['smb'] };

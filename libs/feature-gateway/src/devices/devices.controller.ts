@@ -31,11 +31,14 @@ export class DevicesController {
     return listNewestFirst(this.db, DeviceEntity, query);
   }
 
+  /** A device; `insecure` when it is read over Telnet (its password crosses the network in clear). */
   @Get(':id')
-  async get(@Param('id', UUID_PARAM) id: string): Promise<DeviceEntity> {
+  async get(@Param('id', UUID_PARAM) id: string): Promise<DeviceEntity & { insecure: boolean; insecureReason: string | null }> {
     const device = await this.db.getRepository(DeviceEntity).findOneBy({ id });
     if (!device) throw new DomainError('not_found', `device ${id} does not exist`);
-    return device;
+    const [telnet]: { n: number }[] = await this.db.query(`SELECT count(*)::int AS n FROM trackers WHERE device_id = $1 AND collector->>'protocol' = 'telnet'`, [id]);
+    const insecure = telnet.n > 0;
+    return { ...device, insecure, insecureReason: insecure ? 'read over Telnet: the login crosses the network in clear' : null };
   }
 
   /** The current baseline of every item type of the device (or `type` only). */

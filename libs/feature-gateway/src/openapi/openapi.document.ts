@@ -45,6 +45,13 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/api/devices/{id}/ports': {
         get: { summary: 'The current port baseline of a device', parameters: [idParam('device'), ...queryParams(z.object({ limit: z.number(), cursor: z.string() }))], responses: { 200: json(listOf('port')), 404: error } },
       },
+      '/api/devices/{id}/items': {
+        get: { summary: 'The current baseline of every item type of a device (ports, configuration lines, firewall rules, registry values)', parameters: [idParam('device'), ...queryParams(z.object({ type: z.string(), limit: z.number(), cursor: z.string() }))], responses: { 200: json(listOf('item')), 404: error } },
+      },
+      '/api/devices/{id}/host-key': { get: { summary: 'The pinned SSH host key of a device and a changed one waiting', parameters: [idParam('device')], responses: { 200: json({ type: 'object' }), 404: error } } },
+      '/api/devices/{id}/host-key/accept': {
+        post: { summary: 'Accept the changed SSH host key (optionally only the given fingerprint)', parameters: [idParam('device')], requestBody: { required: false, ...json({ type: 'object', properties: { fingerprint: { type: 'string' } } }) }, responses: { 200: json({ type: 'object' }), 404: error, 409: error } },
+      },
       '/api/trackers': create('tracker', 'CreateTracker'),
       '/api/trackers/{id}': { get: { summary: 'A tracker', parameters: [idParam('tracker')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/trackers/{id}/run': {

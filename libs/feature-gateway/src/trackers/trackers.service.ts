@@ -3,10 +3,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { Bus } from '@portolan/bus';
-import { CollectProtocol, CollectProtocolSchema, DomainError, Messages } from '@portolan/contracts';
+import { CollectProtocolSchema, DomainError, Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { AgentEntity, CollectorRecord, CredentialEntity, CredentialType, DeviceEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
-import { DEFAULT_PORTS, profileById, PROFILES } from '@portolan/collectors';
+import { AgentEntity, CollectorRecord, CredentialEntity, DeviceEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
+import { CREDENTIAL_TYPES, DEFAULT_PORTS, profileById, PROFILES } from '@portolan/collectors';
 import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
 import { firstRunAt, ScheduleSchema, validateSchedule } from '@portolan/schedule';
 import { buildPortSet, countPorts } from '@portolan/targets';
@@ -51,8 +51,6 @@ export const CreateTrackerSchema = z
   .strict();
 export type CreateTracker = z.infer<typeof CreateTrackerSchema>;
 
-/** Which credentials each collector protocol logs in with. */
-const CREDENTIAL_TYPES: Record<CollectProtocol, CredentialType[]> = { ssh: ['ssh-password', 'ssh-key'], telnet: ['telnet'], smb: ['smb'] };
 
 @Injectable()
 export class TrackersService {
@@ -121,7 +119,7 @@ export class TrackersService {
     if (device.hostCount !== 1) throw new DomainError('invalid_payload', `an agentless collector reads one device; device "${device.name}" covers ${device.hostCount} hosts`, { field: 'deviceId' });
     const credential = device.credentialId ? await this.db.getRepository(CredentialEntity).findOneBy({ id: device.credentialId }) : null;
     if (!credential) throw new DomainError('invalid_payload', `device "${device.name}" has no credential; ${protocol} needs one (${CREDENTIAL_TYPES[protocol].join(' or ')})`, { field: 'deviceId' });
-    if (!CREDENTIAL_TYPES[protocol].includes(credential.type)) {
+    if (!(CREDENTIAL_TYPES[protocol] as readonly string[]).includes(credential.type)) {
       throw new DomainError('invalid_payload', `the credential of device "${device.name}" is ${credential.type}; ${protocol} needs ${CREDENTIAL_TYPES[protocol].join(' or ')}`, { field: 'collector.protocol' });
     }
     return { protocol, profile: profile.id, port: body.collector.port ?? DEFAULT_PORTS[protocol] };
