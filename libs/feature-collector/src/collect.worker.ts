@@ -4,7 +4,7 @@ import { collectDevice, CollectOutcome, CREDENTIAL_TYPES, HostKeyChangedError, p
 import { CollectRequested, DomainError, isDomainError, Messages, ScanCompleted } from '@portolan/contracts';
 import { CollectorConfig, PlatformConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
-import { BUS, CredentialVault, HostKeyStore, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
+import { BUS, chunkFailure, CredentialVault, HostKeyStore, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
 import { parseTargetSpec, ScopeGuard } from '@portolan/targets';
 import { KeyedLimiter } from './keyed.limiter';
 
@@ -92,20 +92,7 @@ export class CollectWorker implements OnApplicationBootstrap, OnApplicationShutd
       const final = !RETRYABLE.has(reason) || delivery.deliveryCount >= MAX_ATTEMPTS;
       log.warn({ err: message, reason, attempt: delivery.deliveryCount, final }, 'collection failed');
       if (!final) return Outcomes.nak(retryDelayMs(delivery.deliveryCount));
-      await this.bus.publish(
-        Messages.scanFailed,
-        {
-          jobId: job.jobId,
-          chunkId: job.chunkId,
-          trackerId: job.trackerId,
-          deviceId: job.deviceId,
-          worker: this.worker,
-          startedAt: startedAt.toISOString(),
-          failedAt: new Date().toISOString(),
-          error: { code: reason.slice(0, 64), message: message.slice(0, 2000) },
-        },
-        { correlationId: job.jobId },
-      );
+      await this.bus.publish(Messages.scanFailed, chunkFailure(job, this.worker, startedAt, reason, message), { correlationId: job.jobId });
       return Outcomes.ack();
     } finally {
       clearInterval(heartbeat);

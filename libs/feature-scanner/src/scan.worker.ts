@@ -5,7 +5,7 @@ import { isDomainError, Messages, ScanCompleted, ScanRequested } from '@portolan
 import { PlatformConfig, ScannerConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { defaultTcpTechnique, ScanEngine, ScanOutcome, scanFailureReason, selectScanEngine } from '@portolan/nmap';
-import { BUS, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
+import { BUS, chunkFailure, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
 import { parseTargetSpec, ScopeGuard } from '@portolan/targets';
 import { splitResult } from './result.splitter';
 
@@ -107,20 +107,8 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
       const final = (isDomainError(error) && error.code !== 'scan_failed') || (reason !== undefined && FINAL_REASONS.has(reason)) || delivery.deliveryCount >= MAX_ATTEMPTS;
       log.warn({ err: message, reason, attempt: delivery.deliveryCount, final }, 'scan failed');
       if (!final) return Outcomes.nak(retryDelayMs(delivery.deliveryCount));
-      await this.bus.publish(
-        Messages.scanFailed,
-        {
-          jobId: job.jobId,
-          chunkId: job.chunkId,
-          trackerId: job.trackerId,
-          deviceId: job.deviceId,
-          worker: this.worker,
-          startedAt: startedAt.toISOString(),
-          failedAt: new Date().toISOString(),
-          error: { code: reason ?? (isDomainError(error) ? error.code : 'internal'), message: message.slice(0, 2000) },
-        },
-        { correlationId: job.jobId },
-      );
+      const code = reason ?? (isDomainError(error) ? error.code : 'internal');
+      await this.bus.publish(Messages.scanFailed, chunkFailure(job, this.worker, startedAt, code, message), { correlationId: job.jobId });
       return Outcomes.ack();
     } finally {
       clearInterval(heartbeat);

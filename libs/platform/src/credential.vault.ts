@@ -41,21 +41,22 @@ export class CredentialVault {
     return this.box.activeKeyId;
   }
 
-  seal(credentialId: string, secrets: CredentialSecrets): Buffer | null {
+  /** The columns that store these secrets: the sealed value (null when there are none) and their names. */
+  seal(credentialId: string, secrets: CredentialSecrets): Pick<CredentialEntity, 'secretCiphertext' | 'secretFields'> {
     const present = Object.fromEntries(Object.entries(secrets).filter(([, v]) => v !== undefined && v !== ''));
-    if (!Object.keys(present).length) return null;
-    return this.box.seal(Buffer.from(JSON.stringify(present), 'utf8'), credentialId);
+    const fields = Object.keys(present).sort();
+    return { secretCiphertext: fields.length ? this.box.seal(Buffer.from(JSON.stringify(present), 'utf8'), credentialId) : null, secretFields: fields };
   }
 
-  /** Which secrets a sealed value holds (for the API's `has…` flags), without returning them. */
-  describe(credential: Pick<CredentialEntity, 'id' | 'secretCiphertext'>): { [K in keyof CredentialSecrets]-?: boolean } & { keyId: string | null } {
-    const secrets = credential.secretCiphertext ? this.openSecrets(credential.id, credential.secretCiphertext) : {};
+  /** Which secrets a credential holds (for the API's flags) and the key that sealed them, without opening them. */
+  describe(credential: Pick<CredentialEntity, 'secretCiphertext' | 'secretFields'>): { [K in keyof CredentialSecrets]-?: boolean } & { keyId: string | null } {
+    const has = (name: keyof CredentialSecrets) => credential.secretFields.includes(name);
     return {
-      password: Boolean(secrets.password),
-      privateKey: Boolean(secrets.privateKey),
-      passphrase: Boolean(secrets.passphrase),
-      enableSecret: Boolean(secrets.enableSecret),
-      keyId: credential.secretCiphertext ? this.box.keyIdOf(credential.secretCiphertext) : null,
+      password: has('password'),
+      privateKey: has('privateKey'),
+      passphrase: has('passphrase'),
+      enableSecret: has('enableSecret'),
+      keyId: credential.secretCiphertext ? this.box.keyIdOf(Buffer.from(credential.secretCiphertext)) : null,
     };
   }
 

@@ -16,3 +16,5 @@ export { BatcherOverloadedError, MicroBatcher } from './micro.batcher';
 export type { BatchAnswer, MicroBatcherOptions } from './micro.batcher';
 export { HostKeyStore } from './host-key.store';
 export type { PinnedHostKey } from './host-key.store';
+export { chunkFailure } from './chunk-failure';
+export type { ChunkJob } from './chunk-failure';

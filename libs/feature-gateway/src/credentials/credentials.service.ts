@@ -96,7 +96,7 @@ export class CredentialsService {
       type: body.type,
       username: 'username' in kept ? (kept.username ?? null) : null,
       domain: 'domain' in kept ? (kept.domain ?? null) : null,
-      secretCiphertext: this.vault.seal(id, pickSecrets(kept)),
+      ...this.vault.seal(id, pickSecrets(kept)),
     } as QueryDeepPartialEntity<CredentialEntity>);
     this.logger.info({ credentialId: id, type: body.type }, 'credential created');
     return this.view(await repository.findOneByOrFail({ id }));
@@ -125,8 +125,8 @@ export class CredentialsService {
         name: body.name ?? row.name,
         username: body.username ?? row.username,
         domain: body.domain ?? row.domain,
-        secretCiphertext: this.vault.seal(id, secrets),
-      });
+        ...this.vault.seal(id, secrets),
+      } as QueryDeepPartialEntity<CredentialEntity>);
       this.logger.info({ credentialId: id, changed: Object.keys(body) }, 'credential changed');
       return this.view(await manager.findOneByOrFail(CredentialEntity, { id }));
     });

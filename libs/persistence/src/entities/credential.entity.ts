@@ -17,6 +17,8 @@ export class CredentialEntity {
    * Never leaves the hub in clear, never logged.
    */
   @Column({ name: 'secret_ciphertext', type: 'bytea', nullable: true }) secretCiphertext!: Buffer | null;
+  /** Names of the sealed secrets (`password`, `privateKey`, ...): what the API may say about them. */
+  @Column({ name: 'secret_fields', type: 'jsonb', default: () => "'[]'" }) secretFields!: string[];
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
 }

@@ -1,8 +1,8 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Agentless collectors: credentials get a clear username and domain beside their sealed
- * secrets; trackers get an `agentless` mode with its collector (protocol, profile, port);
+ * Agentless collectors: credentials get a clear username and domain, and the names of their
+ * sealed secrets, beside the secrets; trackers get an `agentless` mode with its collector (protocol, profile, port);
  * chunks say whether they are a scan or a collection; SSH host keys are pinned per device
  * (trust on first use), with a changed key held apart until an operator accepts it.
  */
@@ -12,6 +12,8 @@ export class Collectors1764300000000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE credentials ADD COLUMN username text`);
     await q.query(`ALTER TABLE credentials ADD COLUMN domain text`);
+    // Which secrets are sealed (names only), so listing credentials never has to open them.
+    await q.query(`ALTER TABLE credentials ADD COLUMN secret_fields jsonb NOT NULL DEFAULT '[]'`);
     await q.query(`ALTER TABLE credentials ADD COLUMN updated_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now())`);
     await q.query(`ALTER TABLE trackers ADD COLUMN collector jsonb`);
     await q.query(`ALTER TABLE trackers DROP CONSTRAINT trackers_mode_check`);
@@ -38,6 +40,7 @@ export class Collectors1764300000000 implements MigrationInterface {
     await q.query(`ALTER TABLE trackers ADD CONSTRAINT trackers_mode_check CHECK (mode IN ('network','remote','self'))`);
     await q.query(`ALTER TABLE trackers DROP COLUMN collector`);
     await q.query(`ALTER TABLE credentials DROP COLUMN updated_at`);
+    await q.query(`ALTER TABLE credentials DROP COLUMN secret_fields`);
     await q.query(`ALTER TABLE credentials DROP COLUMN domain`);
     await q.query(`ALTER TABLE credentials DROP COLUMN username`);
   }
