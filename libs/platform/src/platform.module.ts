@@ -73,6 +73,8 @@ export class PlatformModule implements OnApplicationShutdown {
           const fields = { source: ring.source, file: ring.file, keyIds: ring.keys.map((k) => k.id) };
           if (ring.source === 'generated' || ring.source === 'data-dir') {
             logger.warn(fields, 'credentials are sealed with a master key kept in the data directory; in production give the hub its own (PORTOLAN_MASTER_KEY_FILE)');
+          } else if (ring.source === 'ephemeral') {
+            logger.warn(fields, 'in-memory database: credentials are sealed with a key that lives only as long as this process');
           } else logger.info(fields, 'master keys loaded');
           return new SecretBox(ring.keys);
         },

@@ -14,7 +14,7 @@ export interface KeyRingSource {
 
 export interface LoadedKeyRing {
   readonly keys: MasterKey[];
-  readonly source: 'environment' | 'file' | 'generated' | 'data-dir';
+  readonly source: 'environment' | 'file' | 'generated' | 'data-dir' | 'ephemeral';
   readonly file?: string;
 }
 
@@ -30,6 +30,9 @@ export function loadKeyRing(source: KeyRingSource): LoadedKeyRing {
     if (!existsSync(source.file)) throw new DomainError('invalid_config', `PORTOLAN_MASTER_KEY_FILE: ${source.file} does not exist`);
     return { keys: parseKeys(readFileSync(source.file, 'utf8'), source.file), source: 'file', file: source.file };
   }
+  // An in-memory database (PGlite `memory://`, tests and demos) keeps nothing on disk, and
+  // neither does its key: writing `memory:/master.key` would leave a key in the working tree.
+  if (source.dataDir.startsWith('memory://')) return { keys: [masterKey(newMasterKey())], source: 'ephemeral' };
   const file = join(source.dataDir, 'master.key');
   if (existsSync(file)) {
     if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);

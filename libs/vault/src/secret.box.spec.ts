@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -66,6 +66,20 @@ describe('loadKeyRing', () => {
     const again = loadKeyRing({ dataDir: dir });
     expect(again.source).toBe('data-dir');
     expect(again.keys.map((k) => k.id)).toEqual(first.keys.map((k) => k.id));
+  });
+
+  it('gives an in-memory database a key of its own that is never written anywhere', () => {
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const ring = loadKeyRing({ dataDir: 'memory://' });
+      expect(ring.source).toBe('ephemeral');
+      expect(ring.keys).toHaveLength(1);
+      expect(readdirSync(dir)).toEqual([]);
+      expect(loadKeyRing({ dataDir: 'memory://' }).keys[0].id).not.toBe(ring.keys[0].id);
+    } finally {
+      process.chdir(cwd);
+    }
   });
 
   it('takes keys from the environment or a file, the active one first', () => {
