@@ -6,7 +6,7 @@ import { Messages, ScanCompleted, ScanFailed } from '@portolan/contracts';
 import { Item, itemsFromHosts, PORT_ITEM_TYPE } from '@portolan/diff';
 import { Logger } from '@portolan/logging';
 import { BaselineEntity, CurrentItemEntity, EventEntity, ResultPartsRecord, ScanChunkEntity } from '@portolan/persistence';
-import { BUS, claimMessage, DATA_SOURCE, EventRecorder, LOGGER, NewEvent, OutboxUpload, ScanJobLedger, storedUpload } from '@portolan/platform';
+import { BUS, claimMessage, DATA_SOURCE, EventRecorder, LOGGER, NewEvent, OutboxUpload, PlannedChangeStore, ScanJobLedger, storedUpload } from '@portolan/platform';
 import { portSetContains, Protocol } from '@portolan/targets';
 import { HostChange, planBaselineChanges } from './baseline.plan';
 
@@ -33,6 +33,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly ledger: ScanJobLedger,
     private readonly events: EventRecorder,
+    private readonly planned: PlannedChangeStore,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -240,7 +241,11 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       const baselines = changes.map((c) => ({ trackerId: result.trackerId, host: c.host, deviceId: result.deviceId, baselinedAt: now, observedAt, lastJobId: result.jobId }));
       await manager.createQueryBuilder().insert().into(BaselineEntity).values(baselines).orUpdate(['observed_at', 'last_job_id'], ['tracker_id', 'host']).updateEntity(false).execute();
     }
-    return this.events.insert(manager, events);
+    // Planned or unplanned: decided once, as the event is recorded, by the observation's time.
+    const classified = await this.planned.classify(manager, result.deviceId, observedAt, events);
+    const rows = await this.events.insert(manager, classified.events);
+    await this.planned.recordProposals(manager, rows, classified.matches);
+    return rows;
   }
 
   private async upsertItems(manager: EntityManager, result: ScanCompleted, items: Item[], seenAt: Date): Promise<void> {

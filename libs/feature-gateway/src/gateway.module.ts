@@ -28,6 +28,10 @@ import { JobsController } from './jobs/jobs.controller';
 import { DocsController } from './openapi/docs.controller';
 import { SitesController } from './sites/sites.controller';
 import { TrackersController } from './trackers/trackers.controller';
+import { GroupsController } from './groups/groups.controller';
+import { PlannedChangesController } from './planned-changes/planned-changes.controller';
+import { PlannedChangeReevaluator } from './planned-changes/planned-change.reevaluator';
+import { PlannedChangesService } from './planned-changes/planned-changes.service';
 import { TrackersService } from './trackers/trackers.service';
 
 /** The hub's REST API under /api, and the agent API under /api/agent. */
@@ -44,6 +48,8 @@ import { TrackersService } from './trackers/trackers.service';
     EnrollmentTokensController,
     AgentsController,
     AgentApiController,
+    GroupsController,
+    PlannedChangesController,
   ],
   providers: [
     DevicesService,
@@ -61,6 +67,8 @@ import { TrackersService } from './trackers/trackers.service';
     AgentSecretsService,
     AgentUploadOutbox,
     EventRecorder,
+    PlannedChangesService,
+    PlannedChangeReevaluator,
     { provide: GATEWAY_CONFIG, useFactory: () => loadGatewayConfig() },
     { provide: AGENT_RATE_LIMITER, inject: [GATEWAY_CONFIG], useFactory: (c: GatewayConfig) => new RateLimiter(c.agentRatePerSecond, c.agentRateBurst) },
     { provide: ENROL_RATE_LIMITER, useFactory: () => new RateLimiter(1, 10) },

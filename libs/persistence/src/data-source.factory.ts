@@ -26,6 +26,9 @@ import { DispatchOutbox1764000000000 } from './migrations/1764000000000-dispatch
 import { AgentIngest1764200000000 } from './migrations/1764200000000-agent-ingest.migration';
 import { Collectors1764300000000 } from './migrations/1764300000000-collectors.migration';
 import { DeviceHostKeyEntity } from './entities/device-host-key.entity';
+import { PlannedChangeEntity, PlannedChangeProposalEntity } from './entities/planned-change.entity';
+import { AuditEntryEntity } from './entities/audit-entry.entity';
+import { PlannedChanges1764400000000 } from './migrations/1764400000000-planned-changes.migration';
 
 export const ENTITIES = [
   SiteEntity,
@@ -45,8 +48,11 @@ export const ENTITIES = [
   DeviceGroupMemberEntity,
   EnrollmentTokenEntity,
   DeviceHostKeyEntity,
+  PlannedChangeEntity,
+  PlannedChangeProposalEntity,
+  AuditEntryEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000, Agents1764100000000, AgentIngest1764200000000, Collectors1764300000000];
+export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000, Agents1764100000000, AgentIngest1764200000000, Collectors1764300000000, PlannedChanges1764400000000];
 export const MIGRATIONS_TABLE = 'portolan_migrations';
 
 export interface DatabaseOptions {

@@ -25,6 +25,10 @@ export interface NewEvent {
   readonly after?: Record<string, unknown> | null;
   readonly details?: Record<string, unknown> | null;
   readonly occurredAt: Date;
+  /** Change events: when the change was observed. */
+  readonly observedAt?: Date | null;
+  /** Set by the comparer's classification: the planned change the event falls under. */
+  readonly plannedChangeId?: string | null;
 }
 
 /**
@@ -55,7 +59,9 @@ export class EventRecorder {
         itemKey: e.itemKey ?? null,
         before: e.before ?? null,
         after: e.after ?? null,
-        planned: false,
+        planned: Boolean(e.plannedChangeId),
+        plannedChangeId: e.plannedChangeId ?? null,
+        observedAt: e.observedAt ?? null,
         details: e.details ?? null,
         announcedAt: null,
       }),
@@ -63,10 +69,10 @@ export class EventRecorder {
     // One statement per few thousand events, rows as one JSON document: no per-row SQL to build.
     for (let i = 0; i < rows.length; i += INSERT_ROWS) {
       await manager.query(
-        `INSERT INTO events (id, occurred_at, kind, device_id, tracker_id, job_id, host, item_type, item_key, before, after, planned, details)
-         SELECT id, occurred_at, kind, device_id, tracker_id, job_id, host, item_type, item_key, before, after, planned, details
+        `INSERT INTO events (id, occurred_at, kind, device_id, tracker_id, job_id, host, item_type, item_key, before, after, planned, planned_change_id, observed_at, details)
+         SELECT id, occurred_at, kind, device_id, tracker_id, job_id, host, item_type, item_key, before, after, planned, planned_change_id, observed_at, details
            FROM jsonb_to_recordset($1::jsonb) AS e(id uuid, occurred_at timestamptz, kind text, device_id uuid, tracker_id uuid, job_id uuid, host text,
-                item_type text, item_key text, before jsonb, after jsonb, planned boolean, details jsonb)`,
+                item_type text, item_key text, before jsonb, after jsonb, planned boolean, planned_change_id uuid, observed_at timestamptz, details jsonb)`,
         [
           JSON.stringify(
             rows.slice(i, i + INSERT_ROWS).map((r) => ({
@@ -82,6 +88,8 @@ export class EventRecorder {
               before: r.before,
               after: r.after,
               planned: r.planned,
+              planned_change_id: r.plannedChangeId,
+              observed_at: r.observedAt,
               details: r.details,
             })),
           ),
@@ -111,6 +119,7 @@ export class EventRecorder {
         before: row.before,
         after: row.after,
         planned: row.planned,
+        plannedChangeId: row.plannedChangeId ?? null,
         occurredAt: new Date(row.occurredAt).toISOString(),
       };
       return this.bus.publish(Messages.eventRecorded, payload, { messageId: row.id, correlationId: row.jobId ?? undefined });

@@ -18,3 +18,4 @@ export { HostKeyStore } from './host-key.store';
 export type { PinnedHostKey } from './host-key.store';
 export { chunkFailure } from './chunk-failure';
 export type { ChunkJob } from './chunk-failure';
+export { classifiable, compileStored, PlannedChangeStore, ruleKey } from './planned-change.store';

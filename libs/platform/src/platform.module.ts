@@ -7,6 +7,7 @@ import { createDataSource, migrate } from '@portolan/persistence';
 import { ScopeGuard } from '@portolan/targets';
 import { loadKeyRing, SecretBox } from '@portolan/vault';
 import { CredentialVault } from './credential.vault';
+import { PlannedChangeStore } from './planned-change.store';
 import { HostKeyStore } from './host-key.store';
 import { BUS, DATA_SOURCE, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD, SECRET_BOX, SERVICE_INFO, ServiceInfo } from './tokens';
 
@@ -81,6 +82,7 @@ export class PlatformModule implements OnApplicationShutdown {
       },
       CredentialVault,
       HostKeyStore,
+      PlannedChangeStore,
       {
         provide: SCOPE_GUARD,
         inject: [PLATFORM_CONFIG],

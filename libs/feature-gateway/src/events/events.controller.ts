@@ -1,125 +1,92 @@
-import { Controller, Get, Inject, Query } from '@nestjs/common';
+import { Controller, Get, Inject, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { EventKindSchema } from '@portolan/contracts';
-import { PORT_ITEM_TYPE } from '@portolan/diff';
+import { DomainError } from '@portolan/contracts';
 import { DATA_SOURCE } from '@portolan/platform';
 import { decodeCursor, LimitSchema, Page, pageOf } from '../http/pagination';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { EventFilter, EventFilterSchema, eventWhere } from './event.filter';
+import { streamEvents } from './event.export';
+import { EVENT_COLUMNS, EventRow, eventView, EventView } from './event.view';
 
-export const ListEventsQuerySchema = z.object({
-  deviceId: z.uuid().optional(),
-  trackerId: z.uuid().optional(),
-  jobId: z.uuid().optional(),
-  /** One kind or a comma-separated list. */
-  type: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (!v) return undefined;
-      const kinds = v.split(',').map((k) => k.trim());
-      for (const kind of kinds) {
-        if (!EventKindSchema.safeParse(kind).success) {
-          ctx.addIssue({ code: 'custom', message: `unknown event type "${kind}" (expected ${EventKindSchema.options.join(', ')})` });
-          return z.NEVER;
-        }
-      }
-      return kinds;
-    }),
-  since: z.iso.datetime({ offset: true }).optional(),
+export const ListEventsQuerySchema = EventFilterSchema.extend({
   limit: LimitSchema(500, 100),
   cursor: z.string().max(200).optional(),
 });
 type ListEventsQuery = z.infer<typeof ListEventsQuerySchema>;
 
-export interface EventView {
-  id: string;
-  kind: string;
-  device: { id: string; name: string | null };
-  trackerId: string | null;
-  jobId: string | null;
-  host: string | null;
-  itemType: string | null;
-  itemKey: string | null;
-  protocol: string | null;
-  port: number | null;
-  before: Record<string, unknown> | null;
-  after: Record<string, unknown> | null;
-  planned: boolean;
-  details: Record<string, unknown> | null;
-  occurredAt: Date;
-}
+export const EventCountsQuerySchema = EventFilterSchema.extend({
+  /** Group by day (UTC), by kind, or both (`day,kind`). */
+  by: z.enum(['day', 'kind', 'day,kind', 'kind,day']).default('day,kind'),
+});
+type EventCountsQuery = z.infer<typeof EventCountsQuerySchema>;
 
-interface EventRow {
-  id: string;
-  kind: string;
-  device_id: string;
-  device_name: string | null;
-  tracker_id: string | null;
-  job_id: string | null;
-  host: string | null;
-  item_type: string | null;
-  item_key: string | null;
-  before: Record<string, unknown> | null;
-  after: Record<string, unknown> | null;
-  planned: boolean;
-  details: Record<string, unknown> | null;
-  occurred_at: Date;
-}
+export const ExportEventsQuerySchema = EventFilterSchema.extend({ format: z.enum(['csv', 'json']).default('csv') });
+type ExportEventsQuery = z.infer<typeof ExportEventsQuerySchema>;
 
-/** Change and communications events, newest first, with keyset pagination. */
+/**
+ * Change and communications events: filtered lists newest first with keyset pagination (a
+ * stable order: time, then id), counts by day and kind, and a streamed export of any filter.
+ */
 @Controller('events')
 export class EventsController {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
   @Get()
   async list(@Query(new ZodValidationPipe(ListEventsQuerySchema, 'query')) query: ListEventsQuery): Promise<Page<EventView>> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (sql: string, value: unknown) => {
-      params.push(value);
-      where.push(sql.replace('?', `$${params.length}`));
-    };
-    if (query.deviceId) add('e.device_id = ?', query.deviceId);
-    if (query.trackerId) add('e.tracker_id = ?', query.trackerId);
-    if (query.jobId) add('e.job_id = ?', query.jobId);
-    if (query.type) add('e.kind = ANY(?)', query.type);
-    if (query.since) add('e.occurred_at >= ?', new Date(query.since));
+    await this.checkReferences(query);
+    const { sql, params } = eventWhere(query);
+    const where = [sql];
     if (query.cursor) {
       const { at, id } = decodeCursor(query.cursor);
       params.push(at, id);
-      where.push(`(e.occurred_at, e.id) < ($${params.length - 1}, $${params.length})`);
+      where.push(`${sql ? 'AND' : 'WHERE'} (e.occurred_at, e.id) < ($${params.length - 1}, $${params.length})`);
     }
     params.push(query.limit + 1);
     const rows: EventRow[] = await this.db.query(
-      `SELECT e.*, d.name AS device_name FROM events e LEFT JOIN devices d ON d.id = e.device_id
-        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      `SELECT ${EVENT_COLUMNS} FROM events e LEFT JOIN devices d ON d.id = e.device_id ${where.join(' ')}
         ORDER BY e.occurred_at DESC, e.id DESC LIMIT $${params.length}`,
       params,
     );
     const page = pageOf(rows, query.limit, (r) => new Date(r.occurred_at));
-    return { items: page.items.map(view), nextCursor: page.nextCursor };
+    return { items: page.items.map(eventView), nextCursor: page.nextCursor };
   }
-}
 
-function view(r: EventRow): EventView {
-  const attributes = r.after ?? r.before;
-  const isPort = r.item_type === PORT_ITEM_TYPE && attributes;
-  return {
-    id: r.id,
-    kind: r.kind,
-    device: { id: r.device_id, name: r.device_name },
-    trackerId: r.tracker_id,
-    jobId: r.job_id,
-    host: r.host,
-    itemType: r.item_type,
-    itemKey: r.item_key,
-    protocol: isPort ? String(attributes['protocol']) : null,
-    port: isPort ? Number(attributes['port']) : null,
-    before: r.before,
-    after: r.after,
-    planned: r.planned,
-    details: r.details,
-    occurredAt: new Date(r.occurred_at),
-  };
+  @Get('counts')
+  async counts(@Query(new ZodValidationPipe(EventCountsQuerySchema, 'query')) query: EventCountsQuery): Promise<{ items: { day?: string; kind?: string; planned?: number; count: number }[] }> {
+    await this.checkReferences(query);
+    const { sql, params } = eventWhere(query);
+    const byDay = query.by.includes('day');
+    const byKind = query.by.includes('kind');
+    const keys = [...(byDay ? [`to_char(date_trunc('day', e.occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day`] : []), ...(byKind ? ['e.kind AS kind'] : [])];
+    const groups = [...(byDay ? ['1'] : []), ...(byKind ? [byDay ? '2' : '1'] : [])];
+    const rows: { day?: string; kind?: string; planned: number; count: number }[] = await this.db.query(
+      `SELECT ${keys.join(', ')}, count(*)::int AS count, count(*) FILTER (WHERE e.planned)::int AS planned
+         FROM events e LEFT JOIN devices d ON d.id = e.device_id ${sql}
+        GROUP BY ${groups.join(', ')} ORDER BY ${groups.join(', ')}`,
+      params,
+    );
+    return { items: rows };
+  }
+
+  /** Streams every matching event, oldest first, as CSV or JSON, in pages: memory stays flat whatever the count. */
+  @Get('export')
+  async export(@Query(new ZodValidationPipe(ExportEventsQuerySchema, 'query')) query: ExportEventsQuery, @Res() res: Response): Promise<void> {
+    await this.checkReferences(query);
+    eventWhere(query); // a bad filter is a 400 before anything is sent
+    await streamEvents(this.db, query, query.format, res);
+  }
+
+  /** An unknown group or site in a filter is a mistake to name, not an empty answer. */
+  private async checkReferences(filter: EventFilter): Promise<void> {
+    for (const [table, id, field] of [
+      ['device_groups', filter.groupId, 'groupId'],
+      ['sites', filter.siteId, 'siteId'],
+    ] as const) {
+      if (!id) continue;
+      const rows: unknown[] = await this.db.query(`SELECT 1 FROM ${table} WHERE id = $1`, [id]);
+      if (!rows.length) throw new DomainError('invalid_payload', `${field} ${id} does not exist`, { field });
+    }
+  }
 }

@@ -1,7 +1,17 @@
 import { z } from 'zod';
 import { CreateCredentialSchema, UpdateCredentialSchema } from '../credentials/credentials.service';
 import { CreateDeviceSchema } from '../devices/devices.service';
-import { ListEventsQuerySchema } from '../events/events.controller';
+import { EventCountsQuerySchema, ExportEventsQuerySchema, ListEventsQuerySchema } from '../events/events.controller';
+import {
+  ApprovePlannedChangeSchema,
+  ConfirmProposalsSchema,
+  CreatePlannedChangeSchema,
+  ExtendWithEventsSchema,
+  ListPlannedChangesSchema,
+  PlanFromEventsSchema,
+  ReevaluateSchema,
+  UpdatePlannedChangeSchema,
+} from '../planned-changes/planned-change.dto';
 import { CreateSiteSchema } from '../sites/sites.controller';
 import { AgentPollQuerySchema, AgentResultSchema, AgentScanStartedSchema, EnrolRequestSchema } from '@portolan/contracts';
 import { CreateEnrollmentTokenSchema } from '../enrollment/enrollment-tokens.service';
@@ -58,7 +68,37 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         post: { summary: 'Run a tracker now', parameters: [idParam('tracker')], responses: { 202: json({ type: 'object', properties: { jobId: { type: 'string', format: 'uuid' } } }), 404: error } },
       },
       '/api/jobs/{id}': { get: { summary: 'Status and progress of a scan job', parameters: [idParam('job')], responses: { 200: json({ type: 'object' }), 404: error } } },
-      '/api/events': { get: { summary: 'Change and communications events, newest first', parameters: queryParams(ListEventsQuerySchema), responses: { 200: json(listOf('event')), 400: error } } },
+      '/api/events': { get: { summary: 'Change and communications events, newest first, filtered', parameters: queryParams(ListEventsQuerySchema), responses: { 200: json(listOf('event')), 400: error } } },
+      '/api/events/counts': { get: { summary: 'Event counts (and planned counts) by day and kind for a filter', parameters: queryParams(EventCountsQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } } },
+      '/api/events/export': {
+        get: { summary: 'Every event of a filter, oldest first, streamed as CSV or JSON', parameters: queryParams(ExportEventsQuerySchema), responses: { 200: { description: 'text/csv or application/json' }, 400: error } },
+      },
+      '/api/groups': create('device group', 'CreateGroup'),
+      '/api/groups/{id}': { get: { summary: 'A device group and its devices', parameters: [idParam('group')], responses: { 200: json({ type: 'object' }), 404: error } } },
+      '/api/groups/{id}/members': {
+        post: { summary: 'Add devices to a group', parameters: [idParam('group')], requestBody: { required: true, ...json({ type: 'object', properties: { deviceIds: { type: 'array', items: { type: 'string', format: 'uuid' } } } }) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } },
+      },
+      '/api/planned-changes': {
+        post: { summary: 'Create a planned change (a draft)', requestBody: { required: true, ...json(ref('CreatePlannedChange')) }, responses: { 201: json({ type: 'object' }), 400: error } },
+        get: { summary: 'Planned changes, newest first', parameters: queryParams(ListPlannedChangesSchema), responses: { 200: json(listOf('planned change')) } },
+      },
+      '/api/planned-changes/from-events': { post: { summary: 'A draft planned change that plans exactly the selected events', requestBody: { required: true, ...json(schema(PlanFromEventsSchema)) }, responses: { 201: json({ type: 'object' }), 400: error } } },
+      '/api/planned-changes/{id}': {
+        get: { summary: 'A planned change with its proposals, planned event count and history', parameters: [idParam('planned change')], responses: { 200: json({ type: 'object' }), 404: error } },
+        patch: { summary: 'Edit; widening an approved planned change sends it back to draft', parameters: [idParam('planned change')], requestBody: { required: true, ...json(schema(UpdatePlannedChangeSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } },
+      },
+      '/api/planned-changes/{id}/approve': {
+        post: { summary: 'Approve (recording the approver) and re-evaluate past events', parameters: [idParam('planned change')], requestBody: { required: true, ...json(schema(ApprovePlannedChangeSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error, 409: error } },
+      },
+      '/api/planned-changes/{id}/reevaluate': {
+        post: { summary: 'Classify again the change events since a time (default 7 days) in its scope', parameters: [idParam('planned change')], requestBody: { required: true, ...json(schema(ReevaluateSchema)) }, responses: { 200: json({ type: 'object' }), 404: error } },
+      },
+      '/api/planned-changes/{id}/events': {
+        post: { summary: 'Extend a planned change to plan the selected events too', parameters: [idParam('planned change')], requestBody: { required: true, ...json(schema(ExtendWithEventsSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } },
+      },
+      '/api/planned-changes/{id}/proposals/confirm': {
+        post: { summary: "Make recording mode's proposals rules", parameters: [idParam('planned change')], requestBody: { required: true, ...json(schema(ConfirmProposalsSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } },
+      },
       '/api/enrollment-tokens': create('enrolment token', 'CreateEnrollmentToken'),
       '/api/enrollment-tokens/{id}/revoke': { post: { summary: 'Revoke an enrolment token', parameters: [idParam('token')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/agents': { get: { summary: 'Agents: status, version, OS, site, last seen, spool depth', parameters: queryParams(z.object({ limit: z.number(), cursor: z.string(), status: z.string() })), responses: { 200: json(listOf('agent')) } } },
@@ -89,6 +129,8 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         UpdateCredential: schema(UpdateCredentialSchema),
         CreateDevice: schema(CreateDeviceSchema),
         CreateTracker: schema(CreateTrackerSchema),
+        CreateGroup: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+        CreatePlannedChange: schema(CreatePlannedChangeSchema),
         CreateEnrollmentToken: schema(CreateEnrollmentTokenSchema),
         EnrolRequest: schema(EnrolRequestSchema),
         AgentScanStarted: schema(AgentScanStartedSchema),

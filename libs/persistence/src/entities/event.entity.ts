@@ -17,6 +17,10 @@ export class EventEntity {
   @Column({ type: 'jsonb', nullable: true }) before!: Record<string, unknown> | null;
   @Column({ type: 'jsonb', nullable: true }) after!: Record<string, unknown> | null;
   @Column({ type: 'boolean', default: false }) planned!: boolean;
+  /** The planned change that classified this event, when planned. */
+  @Column({ name: 'planned_change_id', type: 'uuid', nullable: true }) plannedChangeId!: string | null;
+  /** Change events: when the change was observed (the scan's start); `occurredAt` is when it was recorded. */
+  @Column({ name: 'observed_at', type: 'timestamptz', nullable: true }) observedAt!: Date | null;
   /** Communications details: what happened (scan finished, failed), duration, reason. */
   @Column({ type: 'jsonb', nullable: true }) details!: Record<string, unknown> | null;
   /** When the event was announced on the bus for alerting; null until then. */

@@ -18,6 +18,8 @@ export const EventRecordedSchema = z.object({
   before: z.record(z.string(), z.unknown()).nullable(),
   after: z.record(z.string(), z.unknown()).nullable(),
   planned: z.boolean(),
+  /** The planned change that made the event planned (absent from producers before it existed). */
+  plannedChangeId: UuidSchema.nullable().optional(),
   occurredAt: IsoDateSchema,
 });
 export type EventRecorded = z.infer<typeof EventRecordedSchema>;

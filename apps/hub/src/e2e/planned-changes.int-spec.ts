@@ -1,0 +1,217 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase } from '@portolan/persistence';
+import { ApiClient } from './api.client';
+import { LoopbackListeners } from './loopback.listeners';
+import { freePort, ServiceProcess } from './service.process';
+
+interface EventItem {
+  id: string;
+  kind: string;
+  host: string;
+  itemKey: string;
+  port: number;
+  planned: boolean;
+  plannedChangeId: string | null;
+  observedAt: string;
+}
+type Page<T> = { items: T[]; nextCursor: string | null };
+
+/**
+ * Planned changes through the distributed hub (gateway, scheduler, comparer and a scanner as
+ * processes over the real Postgres and NATS JetStream, real nmap on 127.0.0.41-42): inside an
+ * approved window one opened port is planned and another is not; a planned change made from
+ * the unplanned event re-evaluates it; recording mode plans what it sees and proposes rules.
+ */
+describe('planned changes (distributed hub)', () => {
+  const listeners = new LoopbackListeners();
+  const processes: ServiceProcess[] = [];
+  let api: ApiClient;
+  let baseUrl: string;
+  let dropDatabase: () => Promise<void> = async () => undefined;
+  const dataDir = mkdtempSync(join(tmpdir(), 'portolan-planned-'));
+  const site = `pc-${randomBytes(3).toString('hex')}`;
+  let deviceId: string;
+  let trackerId: string;
+  let groupId: string;
+
+  const run = async () => {
+    const started = await api.post(`/trackers/${trackerId}/run`, {});
+    expect(started.status).toBe(202);
+    const job = await api.waitForJob(String(started.body['jobId']));
+    expect(job['status']).toBe('succeeded');
+    return String(started.body['jobId']);
+  };
+  const changesOf = async (jobId: string) => (await api.get<Page<EventItem>>(`/events?jobId=${jobId}&type=added,removed,modified`)).body.items;
+
+  beforeAll(async () => {
+    const db = await createTestDatabase('portolan_planned');
+    dropDatabase = db.drop;
+    const port = await freePort();
+    const env = {
+      DATABASE_URL: db.url,
+      NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
+      PORTOLAN_DATA_DIR: dataDir,
+      GATEWAY_PLAIN_HTTP: 'true',
+      GATEWAY_HOST: '127.0.0.1',
+      GATEWAY_PORT: String(port),
+      SCHEDULER_TICK_MS: '500',
+      SCANNER_SITE: site,
+    };
+    processes.push(new ServiceProcess('gateway', 'gateway', env));
+    baseUrl = `http://127.0.0.1:${port}/api`;
+    api = new ApiClient(baseUrl);
+    await api.waitForHealth();
+    const others = [new ServiceProcess('scheduler', 'scheduler', env), new ServiceProcess('comparer', 'comparer', env), new ServiceProcess('scanner', 'scanner', env)];
+    processes.push(...others);
+    await Promise.all(others.map((p) => p.waitForLog('service started')));
+    await others[0].waitForLog('scheduler leads', 10_000);
+
+    const siteRow = await api.post('/sites', { name: site });
+    const device = await api.post('/devices', { name: 'change lab', kind: 'network', address: '127.0.0.41-42', siteId: siteRow.body['id'] });
+    deviceId = String(device.body['id']);
+    const tracker = await api.post('/trackers', {
+      name: 'lab ports',
+      deviceId,
+      type: 'network-port',
+      mode: 'network',
+      ports: [{ range: '40000-40100', protocol: 'tcp' }],
+      schedule: { kind: 'cron', cron: '0 0 1 1 *' },
+      sendBaselineEvents: false,
+    });
+    trackerId = String(tracker.body['id']);
+    const group = await api.post('/groups', { name: `web servers ${site}` });
+    expect(group.status).toBe(201);
+    groupId = String(group.body['id']);
+    expect((await api.post(`/groups/${groupId}/members`, { deviceIds: [deviceId] })).body).toEqual({ added: 1 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await listeners.closeAll();
+    await dropDatabase();
+    rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  const dumpLogsOnFailure = async (test: () => Promise<void>) => {
+    try {
+      await test();
+    } catch (error) {
+      for (const p of processes) process.stderr.write(`--- ${p.name} ---\n${p.log.slice(-3000)}\n`);
+      throw error;
+    }
+  };
+
+  it('refuses a window that ends before it starts, an invalid pattern, and unknown references, naming the field', async () => {
+    const base = { name: 'bad', start: new Date().toISOString(), scope: { groupIds: [groupId] }, rules: [{ keyPattern: 'tcp/443' }], createdBy: 'alice' };
+    const endBefore = await api.post('/planned-changes', { ...base, end: new Date(Date.now() - 60_000).toISOString() });
+    expect(endBefore.status).toBe(400);
+    expect(endBefore.body['error']).toMatchObject({ code: 'invalid_payload', details: { field: 'end' } });
+    expect(String((endBefore.body['error'] as Record<string, unknown>)['message'])).toMatch(/^end: .* is not after the start/);
+    const badPattern = await api.post('/planned-changes', { ...base, rules: [{ itemType: 'port', keyPattern: 'tcp/70000' }] });
+    expect(badPattern.status).toBe(400);
+    expect((badPattern.body['error'] as Record<string, unknown>)['message']).toBe('rules[0].keyPattern: port 70000 in "tcp/70000" is out of range (1-65535)');
+    const unknownGroup = await api.post('/planned-changes', { ...base, scope: { groupIds: ['00000000-0000-4000-8000-000000000009'] } });
+    expect(unknownGroup.status).toBe(400);
+    expect((unknownGroup.body['error'] as Record<string, unknown>)['message']).toBe('scope.groupIds: 00000000-0000-4000-8000-000000000009 does not exist');
+    const unknownGroupEvents = await api.get('/events?groupId=00000000-0000-4000-8000-000000000009');
+    expect(unknownGroupEvents.status).toBe(400);
+    const badKey = await api.get('/events?key=tcp/9000-8000');
+    expect(badKey.status).toBe(400);
+    expect((badKey.body['error'] as Record<string, unknown>)['message']).toBe('key: the range 9000-8000 in "tcp/9000-8000" ends before it starts');
+    expect((await api.get<Page<unknown>>('/planned-changes')).body.items).toHaveLength(0); // nothing half-stored
+  });
+
+  it('inside an approved window, the opened port its rule names is planned and another opened port is not', async () => {
+    await dumpLogsOnFailure(async () => {
+      await listeners.open('127.0.0.41', 40041);
+      await run(); // the baseline
+
+      const created = await api.post('/planned-changes', {
+        name: 'CHG-1042 web tier',
+        start: new Date(Date.now() - 60_000).toISOString(),
+        end: new Date(Date.now() + 3_600_000).toISOString(),
+        scope: { groupIds: [groupId] },
+        rules: [{ trackerId, itemType: 'port', kinds: ['added'], keyPattern: 'tcp/40050-40060' }],
+        createdBy: 'alice',
+      });
+      expect(created.status).toBe(201);
+      expect(created.body['status']).toBe('draft');
+      const planId = String(created.body['id']);
+
+      // A draft classifies nothing.
+      await listeners.open('127.0.0.41', 40052);
+      const draftJob = await run();
+      expect((await changesOf(draftJob)).map((e) => [e.itemKey, e.planned])).toEqual([['tcp/40052', false]]);
+
+      const approved = await api.post(`/planned-changes/${planId}/approve`, { approvedBy: 'bob' });
+      expect(approved.status).toBe(200);
+      expect(approved.body).toMatchObject({ status: 'approved', approvedBy: 'bob', reevaluation: { examined: 1, nowPlanned: 1, nowUnplanned: 0 } });
+      expect((await changesOf(draftJob))[0]).toMatchObject({ planned: true, plannedChangeId: planId }); // re-evaluated
+
+      await listeners.open('127.0.0.41', 40055);
+      await listeners.open('127.0.0.42', 40077);
+      const jobId = await run();
+      const changes = await changesOf(jobId);
+      expect(changes.map((e) => `${e.kind} ${e.host} ${e.itemKey} ${e.planned ? `planned:${e.plannedChangeId === planId}` : 'unplanned'}`).sort()).toEqual([
+        'added 127.0.0.41 tcp/40055 planned:true',
+        'added 127.0.0.42 tcp/40077 unplanned',
+      ]);
+
+      // Filters: planned, key pattern, group, free text; counts; export.
+      expect((await api.get<Page<EventItem>>(`/events?planned=false&type=added`)).body.items.map((e) => e.itemKey)).toEqual(['tcp/40077']);
+      expect((await api.get<Page<EventItem>>(`/events?key=tcp/40050-40060`)).body.items.map((e) => e.itemKey).sort()).toEqual(['tcp/40052', 'tcp/40055']);
+      expect((await api.get<Page<EventItem>>(`/events?groupId=${groupId}&q=127.0.0.42`)).body.items.map((e) => e.itemKey)).toEqual(['tcp/40077']);
+      const counts = await api.get<{ items: { kind: string; count: number; planned: number }[] }>(`/events/counts?by=kind&trackerId=${trackerId}`);
+      expect(counts.body.items.find((c) => c.kind === 'added')).toEqual({ kind: 'added', count: 3, planned: 2 });
+      const csv = await (await fetch(`${baseUrl}/events/export?format=csv&type=added`)).text();
+      const lines = csv.trim().split('\r\n');
+      expect(lines[0]).toBe('occurredAt,observedAt,id,kind,planned,plannedChangeId,deviceId,deviceName,host,itemType,itemKey,protocol,port,trackerId,jobId,before,after,details');
+      expect(lines.slice(1).map((l) => l.split(',').slice(3, 5).join(' ') + ' ' + l.split(',')[10]).sort()).toEqual(['added false tcp/40077', 'added true tcp/40052', 'added true tcp/40055']);
+      const json = (await (await fetch(`${baseUrl}/events/export?format=json&type=added&planned=true`)).json()) as EventItem[];
+      expect(json.map((e) => e.itemKey).sort()).toEqual(['tcp/40052', 'tcp/40055']);
+
+      // The unplanned one, planned after the fact from the event itself.
+      const unplanned = changes.find((e) => !e.planned) as EventItem;
+      const fromEvent = await api.post('/planned-changes/from-events', { name: 'CHG-1043 late ticket', eventIds: [unplanned.id], createdBy: 'carol' });
+      expect(fromEvent.status).toBe(201);
+      expect(fromEvent.body).toMatchObject({ status: 'draft', scope: { deviceIds: [deviceId] }, rules: [{ trackerId, itemType: 'port', kinds: ['added'], keyPattern: 'tcp/40077' }] });
+      const late = await api.post(`/planned-changes/${fromEvent.body['id']}/approve`, { approvedBy: 'bob' });
+      expect(late.body['reevaluation']).toMatchObject({ nowPlanned: 1, nowUnplanned: 0 });
+      expect((await api.get<Page<EventItem>>(`/events?planned=false&type=added`)).body.items).toHaveLength(0);
+
+      const detail = await api.get<{ plannedEvents: number; history: { action: string; actor: string }[] }>(`/planned-changes/${planId}`);
+      expect(detail.body.plannedEvents).toBe(2);
+      expect(detail.body.history.map((h) => `${h.action} ${h.actor}`)).toEqual(['planned-change.created alice', 'planned-change.approved bob', 'planned-change.reevaluated bob']);
+
+      // Widening an approved planned change sends it back to draft.
+      const edited = await api.patch(`/planned-changes/${planId}`, { rules: [{ keyPattern: 'tcp/40000-40100' }], editedBy: 'alice', justification: 'whole range' });
+      expect(edited.body).toMatchObject({ status: 'draft', approvedBy: null });
+    });
+  }, 240_000);
+
+  it('recording mode plans every change in scope and proposes a rule for each, which an operator confirms', async () => {
+    await dumpLogsOnFailure(async () => {
+      const recording = await api.post('/planned-changes', {
+        name: 'CHG-1050 install monitoring agent',
+        mode: 'recording',
+        start: new Date(Date.now() - 60_000).toISOString(),
+        scope: { deviceIds: [deviceId] },
+        createdBy: 'alice',
+      });
+      expect(recording.status).toBe(201);
+      const id = String(recording.body['id']);
+      await api.post(`/planned-changes/${id}/approve`, { approvedBy: 'bob', reevaluateSince: false });
+      await listeners.close('127.0.0.41', 40041);
+      const jobId = await run();
+      expect((await changesOf(jobId)).map((e) => `${e.kind} ${e.itemKey} ${e.plannedChangeId === id}`)).toEqual(['removed tcp/40041 true']);
+      const detail = await api.get<{ proposals: { ruleKey: string; rule: Record<string, unknown>; seen: number }[] }>(`/planned-changes/${id}`);
+      expect(detail.body.proposals).toEqual([expect.objectContaining({ rule: { trackerId, itemType: 'port', kinds: ['removed'], keyPattern: 'tcp/40041' }, seen: 1 })]);
+      const confirmed = await api.post(`/planned-changes/${id}/proposals/confirm`, { confirmedBy: 'bob', stopRecording: true });
+      expect(confirmed.body).toMatchObject({ status: 'approved', mode: 'rules', rules: [{ keyPattern: 'tcp/40041', kinds: ['removed'] }] });
+      expect((await api.get<{ proposals: unknown[] }>(`/planned-changes/${id}`)).body.proposals).toEqual([]);
+    });
+  }, 180_000);
+});

@@ -1,0 +1,109 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { PlannedChangeEntity } from '@portolan/persistence';
+import { classifyChange, CompiledPlannedChange } from '@portolan/planning';
+import { classifiable, compileStored, DATA_SOURCE } from '@portolan/platform';
+
+/** Events read and updated per transaction. */
+const BATCH = 5_000;
+/** At most this many batches per request (10 million events). */
+const MAX_BATCHES = 2_000;
+
+export interface ReevaluationResult {
+  readonly since: Date;
+  /** Change events in the planned change's scope recorded since then. */
+  readonly examined: number;
+  /** Events now planned that were not, or planned by another change before. */
+  readonly nowPlanned: number;
+  /** Events that were planned and no longer are. */
+  readonly nowUnplanned: number;
+}
+
+interface CandidateRow {
+  id: string;
+  occurred_at: Date;
+  kind: string;
+  device_id: string;
+  tracker_id: string | null;
+  item_type: string | null;
+  item_key: string | null;
+  observed_at: Date;
+  planned_change_id: string | null;
+  group_ids: string[];
+}
+
+/**
+ * Classifies again the change events recorded since a time in one planned change's scope, with
+ * the approved planned changes as they are now: the same answer the comparer would have given
+ * had they been so when the events were recorded. Works in batches, each its own transaction,
+ * so a long history never holds one huge transaction.
+ */
+@Injectable()
+export class PlannedChangeReevaluator {
+  constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
+
+  async reevaluate(plan: PlannedChangeEntity, since: Date): Promise<ReevaluationResult> {
+    const plans = await this.approvedSince(since);
+    let examined = 0;
+    let nowPlanned = 0;
+    let nowUnplanned = 0;
+    let after: { at: Date; id: string } | undefined;
+    for (let batch = 0; batch < MAX_BATCHES; batch++) {
+      const rows = await this.candidates(plan, since, after);
+      if (!rows.length) break;
+      examined += rows.length;
+      const changed = rows.flatMap((row) => {
+        const match = classifyChange(classifiable({ kind: row.kind, deviceId: row.device_id, trackerId: row.tracker_id, itemType: row.item_type, itemKey: row.item_key }, row.group_ids, new Date(row.observed_at)), plans);
+        const next = match?.plannedChangeId ?? null;
+        if (next === row.planned_change_id) return [];
+        if (next && !row.planned_change_id) nowPlanned++;
+        else if (!next) nowUnplanned++;
+        else nowPlanned++;
+        return [{ id: row.id, at: row.occurred_at, plannedChangeId: next }];
+      });
+      if (changed.length) {
+        await this.db.query(
+          `UPDATE events e SET planned = v.planned_change_id IS NOT NULL, planned_change_id = v.planned_change_id
+             FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, at timestamptz, planned_change_id uuid)
+            WHERE e.occurred_at = v.at AND e.id = v.id`,
+          [JSON.stringify(changed.map((c) => ({ id: c.id, at: c.at, planned_change_id: c.plannedChangeId })))],
+        );
+      }
+      const last = rows[rows.length - 1];
+      after = { at: last.occurred_at, id: last.id };
+      if (rows.length < BATCH) break;
+    }
+    return { since, examined, nowPlanned, nowUnplanned };
+  }
+
+  /** Approved planned changes whose window reaches past `since`. */
+  private async approvedSince(since: Date): Promise<CompiledPlannedChange[]> {
+    const rows = await this.db
+      .getRepository(PlannedChangeEntity)
+      .createQueryBuilder('p')
+      .where(`p.status = 'approved' AND (p.window_end IS NULL OR p.window_end >= :since)`, { since })
+      .getMany();
+    return rows.map(compileStored);
+  }
+
+  private candidates(plan: PlannedChangeEntity, since: Date, after?: { at: Date; id: string }): Promise<CandidateRow[]> {
+    const params: unknown[] = [since, plan.deviceIds, plan.groupIds, BATCH, plan.id];
+    let keyset = '';
+    if (after) {
+      params.push(after.at, after.id);
+      keyset = 'AND (e.occurred_at, e.id) > ($6, $7)';
+    }
+    return this.db.query(
+      `SELECT e.id, e.occurred_at, e.kind, e.device_id, e.tracker_id, e.item_type, e.item_key, COALESCE(e.observed_at, e.occurred_at) AS observed_at, e.planned_change_id,
+              ARRAY(SELECT m.group_id FROM device_group_members m WHERE m.device_id = e.device_id) AS group_ids
+         FROM events e
+        WHERE e.occurred_at >= $1 AND e.kind IN ('added', 'removed', 'modified')
+          AND (e.device_id = ANY($2::uuid[]) OR e.device_id IN (SELECT m.device_id FROM device_group_members m WHERE m.group_id = ANY($3::uuid[]))
+               OR e.planned_change_id = $5)
+          ${keyset}
+        ORDER BY e.occurred_at, e.id
+        LIMIT $4`,
+      params,
+    );
+  }
+}
