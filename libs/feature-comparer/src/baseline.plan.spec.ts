@@ -32,6 +32,25 @@ describe('planBaselineChanges', () => {
     expect(changes[0].removed.map((i) => i.key)).toEqual(['tcp/40001']);
   });
 
+  it('a wider port spec baselines the ports it brings into range; a narrower one drops the ports it leaves out; neither is a change', () => {
+    const range = (from: number, to: number) => (item: Item) => Number(item.attributes['port']) >= from && Number(item.attributes['port']) <= to;
+    const { changes } = planBaselineChanges({
+      upHosts: ['127.0.0.2'],
+      baselines: new Map([['127.0.0.2', { host: '127.0.0.2', observedAt: t('09:00:00') }]]),
+      // The baseline was made over 40000-40100; the tracker now scans 40050-40200.
+      current: [open('127.0.0.2', 40010), open('127.0.0.2', 40060), open('127.0.0.2', 40070)],
+      observed: [open('127.0.0.2', 40060), open('127.0.0.2', 40150), open('127.0.0.2', 40080)],
+      inCoverage: range(40050, 40200),
+      baselineCovers: () => range(40000, 40100),
+      observedAt: t('10:00:00'),
+    });
+    const [host] = changes;
+    expect(host.added.map((i) => i.key)).toEqual(['tcp/40080']); // in both ranges: a real change
+    expect(host.removed.map((i) => i.key)).toEqual(['tcp/40070']);
+    expect(host.baselined.map((i) => i.key)).toEqual(['tcp/40150']);
+    expect(host.dropped.map((i) => i.key)).toEqual(['tcp/40010']);
+  });
+
   it('never turns a host that was not up into closed ports', () => {
     const { changes } = planBaselineChanges({
       upHosts: [],

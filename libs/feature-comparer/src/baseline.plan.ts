@@ -14,6 +14,10 @@ export interface HostChange {
   readonly modified: { before: Item; after: Item; changed: readonly string[] }[];
   /** The items the host has after applying the observation (within coverage). */
   readonly observed: Item[];
+  /** Items newly brought into coverage (a wider port spec, a newly read item type): baselined, not reported. */
+  readonly baselined: Item[];
+  /** Baseline items taken out of the port coverage (a narrower port spec): they leave the baseline, not reported. */
+  readonly dropped: Item[];
 }
 
 export interface BaselinePlanInput {
@@ -24,6 +28,18 @@ export interface BaselinePlanInput {
   readonly observed: readonly Item[];
   /** Whether an item lies in the scanned port coverage. */
   readonly inCoverage: (item: Item) => boolean;
+  /**
+   * Whether an item lay in the coverage the host's baseline was made over; undefined when that is
+   * not known (baselines made before it was recorded), which counts as the same coverage.
+   */
+  readonly baselineCovers?: (host: string) => ((item: Item) => boolean) | undefined;
+  /** Whether an item is a port (only ports leave the baseline when taken out of coverage). */
+  readonly isPort?: (item: Item) => boolean;
+  /**
+   * Whether a port is inside the scanned port ranges (default: `inCoverage`). A port inside the
+   * ranges that this observation could not judge (not in coverage, but in range) stays in the baseline.
+   */
+  readonly inRange?: (item: Item) => boolean;
   readonly observedAt: Date;
 }
 
@@ -45,11 +61,24 @@ export function planBaselineChanges(input: BaselinePlanInput): { changes: HostCh
       continue;
     }
     if (!baseline) {
-      changes.push({ host, firstPoll: true, added: [], removed: [], modified: [], observed: dedupe(observed) });
+      changes.push({ host, firstPoll: true, added: [], removed: [], modified: [], observed: dedupe(observed), baselined: [], dropped: [] });
       continue;
     }
-    const diff = diffItems(currentByHost.get(host) ?? [], observed, input.inCoverage);
-    changes.push({ host, firstPoll: false, added: diff.added, removed: diff.removed, modified: diff.modified, observed: dedupe(observed) });
+    const current = currentByHost.get(host) ?? [];
+    const covered = input.baselineCovers?.(host);
+    if (!covered) {
+      const diff = diffItems(current, observed, input.inCoverage);
+      changes.push({ host, firstPoll: false, added: diff.added, removed: diff.removed, modified: diff.modified, observed: dedupe(observed), baselined: [], dropped: [] });
+      continue;
+    }
+    // Compared only where both the baseline and this observation looked.
+    const diff = diffItems(current, observed, (item) => input.inCoverage(item) && covered(item));
+    const known = new Set(current.map(itemId));
+    const baselined = dedupe(observed.filter((item) => !covered(item) && !known.has(itemId(item))));
+    const isPort = input.isPort ?? (() => true);
+    const inRange = input.inRange ?? input.inCoverage;
+    const dropped = current.filter((item) => isPort(item) && covered(item) && !inRange(item));
+    changes.push({ host, firstPoll: false, added: diff.added, removed: diff.removed, modified: diff.modified, observed: dedupe(observed), baselined, dropped });
   }
   return { changes, staleHosts };
 }

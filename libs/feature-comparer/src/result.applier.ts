@@ -1,14 +1,14 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
 import { Messages, ScanCompleted, ScanFailed } from '@portolan/contracts';
-import { Item, itemsFromHosts, PORT_ITEM_TYPE } from '@portolan/diff';
+import { Item, itemId, itemsFromHosts, PORT_ITEM_TYPE, portItem } from '@portolan/diff';
 import { Logger } from '@portolan/logging';
-import { BaselineEntity, CurrentItemEntity, EventEntity, ResultPartsRecord, ScanChunkEntity } from '@portolan/persistence';
-import { BUS, claimMessage, DATA_SOURCE, EventRecorder, LOGGER, NewEvent, OutboxUpload, PlannedChangeStore, ScanJobLedger, storedUpload } from '@portolan/platform';
+import { BaselineCoverageRecord, EventEntity, FlappingRecord, ResultPartsRecord, ScanChunkEntity } from '@portolan/persistence';
+import { BUS, claimMessage, DATA_SOURCE, EventRecorder, LOGGER, OutboxUpload, ScanJobLedger, storedUpload } from '@portolan/platform';
 import { portSetContains, Protocol } from '@portolan/targets';
-import { HostChange, planBaselineChanges } from './baseline.plan';
+import { planBaselineChanges } from './baseline.plan';
+import { BaselineWriter } from './baseline.writer';
 
 const RESULTS_CONSUMER = 'comparer-results';
 const FAILURES_CONSUMER = 'comparer-failures';
@@ -33,7 +33,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly ledger: ScanJobLedger,
     private readonly events: EventRecorder,
-    private readonly planned: PlannedChangeStore,
+    private readonly writer: BaselineWriter,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -109,7 +109,11 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async applyResult(manager: EntityManager, result: ScanCompleted): Promise<EventEntity[]> {
-    const tracker: { send_baseline_events: boolean }[] = await manager.query('SELECT send_baseline_events FROM trackers WHERE id = $1 FOR UPDATE', [result.trackerId]);
+    const tracker: TrackerSettingsRow[] = await manager.query(
+      `SELECT t.send_baseline_events, d.send_baseline_events AS device_send_baseline_events, t.confirmations, t.flapping, t.udp_open_filtered
+         FROM trackers t JOIN devices d ON d.id = t.device_id WHERE t.id = $1 FOR UPDATE OF t`,
+      [result.trackerId],
+    );
     const job = await this.ledger.lockJob(manager, result.jobId);
     const chunk = await manager.findOneBy(ScanChunkEntity, { id: result.chunkId });
     if (!tracker.length || !job || !chunk) {
@@ -120,25 +124,49 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.warn({ jobId: job.id, chunkId: chunk.id, status: chunk.status }, 'result for a chunk already settled; ignored');
       return [];
     }
+    const settings = tracker[0];
     const observedAt = new Date(result.startedAt);
     const upHosts = result.hosts.filter((h) => h.state === 'up').map((h) => h.address);
+    const { observed, unknownUdp } = observedItems(result, settings.udp_open_filtered);
     // Ports inside the scanned ranges; other item types only when the result read them in full.
+    // UDP ports nmap could not tell open from filtered are, under the "ignore" policy, not looked at.
     const coveredTypes = new Set(result.coverage.itemTypes ?? []);
-    const inCoverage = (item: Item) =>
-      item.type === PORT_ITEM_TYPE
-        ? portSetContains(result.coverage.ports, item.attributes['protocol'] as Protocol, Number(item.attributes['port']))
-        : coveredTypes.has(item.type);
+    const inRange = (item: Item) => item.type === PORT_ITEM_TYPE && portSetContains(result.coverage.ports, item.attributes['protocol'] as Protocol, Number(item.attributes['port']));
+    const inCoverage = (item: Item) => (item.type === PORT_ITEM_TYPE ? inRange(item) && !unknownUdp.has(itemId(item)) : coveredTypes.has(item.type));
+    const baselines = await this.loadBaselines(manager, result.trackerId, upHosts);
     const plan = planBaselineChanges({
       upHosts,
-      baselines: await this.loadBaselines(manager, result.trackerId, upHosts),
+      baselines,
       current: await this.loadCurrent(manager, result.trackerId, upHosts),
-      observed: itemsFromHosts(result.hosts),
+      observed,
       inCoverage,
+      baselineCovers: (host) => coverageTest(baselines.get(host)?.coverage ?? null),
+      isPort: (item) => item.type === PORT_ITEM_TYPE,
+      inRange,
       observedAt,
     });
     if (plan.staleHosts.length) this.logger.info({ jobId: job.id, hosts: plan.staleHosts.length }, 'hosts skipped: a newer observation was already applied');
     const now = new Date();
-    const events = await this.writeChanges(manager, result, plan.changes, tracker[0].send_baseline_events, observedAt, now);
+    const events = await this.writer.write(
+      manager,
+      {
+        trackerId: result.trackerId,
+        deviceId: result.deviceId,
+        jobId: result.jobId,
+        observedAt,
+        now,
+        sendBaselineEvents: settings.device_send_baseline_events ?? settings.send_baseline_events,
+        confirmations: settings.confirmations,
+        flapping: settings.flapping,
+        // Item types stay covered once read in full: a later partial read does not un-cover them.
+        coverageFor: (host) => ({ ports: result.coverage.ports, itemTypes: [...new Set([...(baselines.get(host)?.coverage?.itemTypes ?? []), ...coveredTypes])].sort() }),
+        compared: (item) => {
+          const covers = coverageTest(baselines.get(item.host)?.coverage ?? null);
+          return inCoverage(item) && (!covers || covers(item));
+        },
+      },
+      plan.changes,
+    );
     const hostsUp = await this.countPart(manager, chunk, result, upHosts.length);
     if (hostsUp === undefined) return events; // more parts of this result to come
     await this.ledger.settleChunk(manager, job, chunk, {
@@ -189,10 +217,13 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     return undefined;
   }
 
-  private async loadBaselines(manager: EntityManager, trackerId: string, hosts: string[]) {
+  private async loadBaselines(manager: EntityManager, trackerId: string, hosts: string[]): Promise<Map<string, { host: string; observedAt: Date; coverage: BaselineCoverageRecord | null }>> {
     if (!hosts.length) return new Map();
-    const rows: { host: string; observed_at: Date }[] = await manager.query('SELECT host, observed_at FROM baselines WHERE tracker_id = $1 AND host = ANY($2)', [trackerId, hosts]);
-    return new Map(rows.map((r) => [r.host, { host: r.host, observedAt: new Date(r.observed_at) }]));
+    const rows: { host: string; observed_at: Date; coverage: BaselineCoverageRecord | null }[] = await manager.query(
+      'SELECT host, observed_at, coverage FROM baselines WHERE tracker_id = $1 AND host = ANY($2)',
+      [trackerId, hosts],
+    );
+    return new Map(rows.map((r) => [r.host, { host: r.host, observedAt: new Date(r.observed_at), coverage: r.coverage }]));
   }
 
   private async loadCurrent(manager: EntityManager, trackerId: string, hosts: string[]): Promise<Item[]> {
@@ -203,86 +234,45 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     );
     return rows.map((r) => ({ type: r.item_type, host: r.host, key: r.item_key, attributes: r.attributes }));
   }
-
-  private async writeChanges(manager: EntityManager, result: ScanCompleted, changes: HostChange[], sendBaselineEvents: boolean, observedAt: Date, now: Date): Promise<EventEntity[]> {
-    const events: NewEvent[] = [];
-    const upserts: Item[] = [];
-    const removals: Item[] = [];
-    const event = (kind: NewEvent['kind'], item: Item, before: Item | null, after: Item | null, extra: Record<string, unknown> = {}): NewEvent => ({
-      kind,
-      deviceId: result.deviceId,
-      trackerId: result.trackerId,
-      jobId: result.jobId,
-      host: item.host,
-      itemType: item.type,
-      itemKey: item.key,
-      before: before ? { ...before.attributes } : null,
-      after: after ? { ...after.attributes } : null,
-      details: Object.keys(extra).length ? extra : null,
-      occurredAt: now,
-    });
-    for (const change of changes) {
-      if (change.firstPoll) {
-        upserts.push(...change.observed);
-        if (sendBaselineEvents) events.push(...change.observed.map((item) => event('baseline', item, null, item)));
-        continue;
-      }
-      upserts.push(...change.added, ...change.modified.map((m) => m.after));
-      removals.push(...change.removed);
-      events.push(...change.added.map((item) => event('added', item, null, item)));
-      events.push(...change.removed.map((item) => event('removed', item, item, null)));
-      events.push(...change.modified.map((m) => event('modified', m.after, m.before, m.after, { changed: m.changed })));
-    }
-    await this.upsertItems(manager, result, upserts, observedAt);
-    await this.deleteItems(manager, result.trackerId, removals);
-    const hosts = changes.map((c) => c.host);
-    if (hosts.length) {
-      await manager.query('UPDATE current_items SET last_seen_at = $3, last_job_id = $4 WHERE tracker_id = $1 AND host = ANY($2)', [result.trackerId, hosts, observedAt, result.jobId]);
-      const baselines = changes.map((c) => ({ trackerId: result.trackerId, host: c.host, deviceId: result.deviceId, baselinedAt: now, observedAt, lastJobId: result.jobId }));
-      await manager.createQueryBuilder().insert().into(BaselineEntity).values(baselines).orUpdate(['observed_at', 'last_job_id'], ['tracker_id', 'host']).updateEntity(false).execute();
-    }
-    // Planned or unplanned: decided once, as the event is recorded, by the observation's time.
-    const classified = await this.planned.classify(manager, result.deviceId, observedAt, events);
-    const rows = await this.events.insert(manager, classified.events);
-    await this.planned.recordProposals(manager, rows, classified.matches);
-    return rows;
-  }
-
-  private async upsertItems(manager: EntityManager, result: ScanCompleted, items: Item[], seenAt: Date): Promise<void> {
-    for (let i = 0; i < items.length; i += 500) {
-      const values = items.slice(i, i + 500).map((item) => ({
-        trackerId: result.trackerId,
-        host: item.host,
-        itemType: item.type,
-        itemKey: item.key,
-        deviceId: result.deviceId,
-        attributes: item.attributes,
-        firstSeenAt: seenAt,
-        lastSeenAt: seenAt,
-        lastJobId: result.jobId,
-      }));
-      await manager
-        .createQueryBuilder()
-        .insert()
-        .into(CurrentItemEntity)
-        .values(values as QueryDeepPartialEntity<CurrentItemEntity>[])
-        .orUpdate(['attributes', 'last_seen_at', 'last_job_id'], ['tracker_id', 'host', 'item_type', 'item_key'])
-        .updateEntity(false)
-        .execute();
-    }
-  }
-
-  private async deleteItems(manager: EntityManager, trackerId: string, items: Item[]): Promise<void> {
-    if (!items.length) return;
-    await manager.query(
-      `DELETE FROM current_items c USING unnest($2::text[], $3::text[], $4::text[]) AS r(host, item_type, item_key)
-        WHERE c.tracker_id = $1 AND c.host = r.host AND c.item_type = r.item_type AND c.item_key = r.item_key`,
-      [trackerId, items.map((i) => i.host), items.map((i) => i.type), items.map((i) => i.key)],
-    );
-  }
 }
 
 async function markUploadApplied(manager: EntityManager, messageId: string): Promise<void> {
   await manager.query('UPDATE agent_uploads SET applied_at = now() WHERE id = $1 AND applied_at IS NULL', [messageId]);
 }
 
+
+interface TrackerSettingsRow {
+  send_baseline_events: boolean;
+  device_send_baseline_events: boolean | null;
+  confirmations: number;
+  flapping: FlappingRecord | null;
+  udp_open_filtered: 'open' | 'closed' | 'ignore';
+}
+
+/**
+ * The items a result observed. UDP ports nmap reports `open|filtered` count, by the tracker's
+ * policy, as open (items), as closed (absent: the default), or as unknown (left out of the
+ * comparison, so they are neither added nor removed).
+ */
+function observedItems(result: ScanCompleted, policy: TrackerSettingsRow['udp_open_filtered']): { observed: Item[]; unknownUdp: Set<string> } {
+  const observed = itemsFromHosts(result.hosts);
+  const unknownUdp = new Set<string>();
+  if (policy === 'closed') return { observed, unknownUdp };
+  for (const host of result.hosts) {
+    if (host.state !== 'up') continue;
+    for (const port of host.ports) {
+      if (port.protocol !== 'udp' || port.state !== 'open|filtered') continue;
+      const item = portItem(host.address, port);
+      if (policy === 'open') observed.push(item);
+      else unknownUdp.add(itemId(item));
+    }
+  }
+  return { observed, unknownUdp };
+}
+
+/** Whether a baseline made over `coverage` looked at an item; undefined when that is not recorded. */
+function coverageTest(coverage: BaselineCoverageRecord | null): ((item: Item) => boolean) | undefined {
+  if (!coverage) return undefined;
+  const types = new Set(coverage.itemTypes);
+  return (item) => (item.type === PORT_ITEM_TYPE ? portSetContains(coverage.ports, item.attributes['protocol'] as Protocol, Number(item.attributes['port'])) : types.has(item.type));
+}

@@ -7,6 +7,7 @@ export { DeviceGroupEntity, DeviceGroupMemberEntity, NEW_DEVICES_GROUP } from '.
 export { EnrollmentTokenEntity } from './entities/enrollment-token.entity';
 export type { GroupRuleRecord } from './entities/enrollment-token.entity';
 export { BaselineEntity } from './entities/baseline.entity';
+export type { BaselineCoverageRecord } from './entities/baseline.entity';
 export { CredentialEntity } from './entities/credential.entity';
 export type { CredentialType } from './entities/credential.entity';
 export { CurrentItemEntity } from './entities/current-item.entity';
@@ -26,5 +27,5 @@ export { ScanJobEntity } from './entities/scan-job.entity';
 export type { ScanJobStatus } from './entities/scan-job.entity';
 export { SiteEntity } from './entities/site.entity';
 export { TrackerEntity } from './entities/tracker.entity';
-export type { CollectorRecord, PortRuleRecord, PortSetRecord, ScheduleRecord } from './entities/tracker.entity';
+export type { CollectorRecord, FlappingRecord, PortRuleRecord, PortSetRecord, ScheduleRecord } from './entities/tracker.entity';
 export { createTestDatabase, TEST_POSTGRES_URL } from './testing/test-database';

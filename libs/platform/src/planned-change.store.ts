@@ -47,15 +47,15 @@ export function ruleKey(rule: PlannedRuleRecord): string {
 export class PlannedChangeStore {
   constructor(@Inject(LOGGER) private readonly logger: Logger) {}
 
-  /** The device's groups, and the approved planned changes that may cover it at `at`. */
-  async candidates(manager: EntityManager, deviceId: string, at: Date): Promise<{ groupIds: string[]; plans: CompiledPlannedChange[] }> {
+  /** The device's groups, and the approved planned changes that may cover it between `from` and `to`. */
+  async candidates(manager: EntityManager, deviceId: string, from: Date, to: Date = from): Promise<{ groupIds: string[]; plans: CompiledPlannedChange[] }> {
     const groups: { group_id: string }[] = await manager.query('SELECT group_id FROM device_group_members WHERE device_id = $1', [deviceId]);
     const groupIds = groups.map((g) => g.group_id);
     const rows: PlannedChangeRow[] = await manager.query(
       `SELECT id, status, mode, window_start, window_end, device_ids, group_ids, rules FROM planned_changes
-        WHERE status = 'approved' AND window_start <= $2 AND (window_end IS NULL OR window_end >= $2)
+        WHERE status = 'approved' AND window_start <= $2 AND (window_end IS NULL OR window_end >= $4)
           AND ($1::uuid = ANY(device_ids) OR group_ids && $3::uuid[])`,
-      [deviceId, at, groupIds],
+      [deviceId, to, groupIds, from],
     );
     const plans: CompiledPlannedChange[] = [];
     for (const row of rows) {
@@ -70,15 +70,16 @@ export class PlannedChangeStore {
   }
 
   /**
-   * Sets `plannedChangeId` on the change events of one device observed at `observedAt`, and
+   * Sets `plannedChangeId` on the change events of one device, each by its own `observedAt`, and
    * returns them with the matches (for proposals, once the events have ids).
    */
-  async classify(manager: EntityManager, deviceId: string, observedAt: Date, events: readonly NewEvent[]): Promise<{ events: NewEvent[]; matches: (PlannedMatch | undefined)[] }> {
+  async classify(manager: EntityManager, deviceId: string, events: readonly NewEvent[]): Promise<{ events: NewEvent[]; matches: (PlannedMatch | undefined)[] }> {
     const changes = events.filter((e) => e.kind === 'added' || e.kind === 'removed' || e.kind === 'modified');
-    if (!changes.length) return { events: events.map((e) => ({ ...e, observedAt })), matches: events.map(() => undefined) };
-    const { groupIds, plans } = await this.candidates(manager, deviceId, observedAt);
-    const matches = events.map((e) => (plans.length ? classifyChange(classifiable(e, groupIds, observedAt), plans) : undefined));
-    return { events: events.map((e, i) => ({ ...e, observedAt, plannedChangeId: matches[i]?.plannedChangeId ?? null })), matches };
+    if (!changes.length) return { events: [...events], matches: events.map(() => undefined) };
+    const times = changes.map((e) => (e.observedAt ?? e.occurredAt).getTime());
+    const { groupIds, plans } = await this.candidates(manager, deviceId, new Date(Math.min(...times)), new Date(Math.max(...times)));
+    const matches = events.map((e) => (plans.length ? classifyChange(classifiable(e, groupIds, e.observedAt ?? e.occurredAt), plans) : undefined));
+    return { events: events.map((e, i) => ({ ...e, plannedChangeId: matches[i]?.plannedChangeId ?? null })), matches };
   }
 
   /** Recording mode: each change it planned becomes (or counts again for) a proposed rule. */

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { DomainError, ItemTypeSchema } from '@portolan/contracts';
@@ -11,6 +11,13 @@ import { CreateDeviceSchema, DevicesService, ItemView, PortView } from './device
 
 const PortsQuerySchema = z.object({ limit: LimitSchema(10_000, 1000), cursor: z.string().max(500).optional() });
 const ItemsQuerySchema = PortsQuerySchema.extend({ type: ItemTypeSchema.optional() });
+const UpdateDeviceSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    /** Overrides its trackers' "send baseline events"; null: the trackers decide. */
+    sendBaselineEvents: z.boolean().nullable().optional(),
+  })
+  .strict();
 const AcceptHostKeySchema = z.object({ fingerprint: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'fingerprint is SHA256: and 43 base64 characters, as ssh-keygen -lf shows it').optional() }).strict();
 
 @Controller('devices')
@@ -24,6 +31,17 @@ export class DevicesController {
   @Post()
   create(@Body(new ZodValidationPipe(CreateDeviceSchema)) body: z.infer<typeof CreateDeviceSchema>): Promise<DeviceEntity> {
     return this.devices.create(body);
+  }
+
+  @Patch(':id')
+  async update(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(UpdateDeviceSchema)) body: z.infer<typeof UpdateDeviceSchema>): Promise<DeviceEntity> {
+    const repo = this.db.getRepository(DeviceEntity);
+    if (!(await repo.existsBy({ id }))) throw new DomainError('not_found', `device ${id} does not exist`);
+    const next: Partial<DeviceEntity> = {};
+    if (body.name !== undefined) next.name = body.name;
+    if (body.sendBaselineEvents !== undefined) next.sendBaselineEvents = body.sendBaselineEvents;
+    if (Object.keys(next).length) await repo.update(id, next);
+    return (await repo.findOneBy({ id })) as DeviceEntity;
   }
 
   @Get()

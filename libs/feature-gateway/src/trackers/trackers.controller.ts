@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { TrackerEntity } from '@portolan/persistence';
@@ -6,7 +6,7 @@ import { DATA_SOURCE } from '@portolan/platform';
 import { Page } from '../http/pagination';
 import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
 import { listNewestFirst, ListQuerySchema } from '../sites/sites.controller';
-import { CreateTracker, CreateTrackerSchema, TrackersService } from './trackers.service';
+import { CreateTracker, CreateTrackerSchema, TrackersService, UpdateTracker, UpdateTrackerSchema } from './trackers.service';
 
 @Controller('trackers')
 export class TrackersController {
@@ -28,6 +28,11 @@ export class TrackersController {
   @Get(':id')
   get(@Param('id', UUID_PARAM) id: string): Promise<TrackerEntity> {
     return this.trackers.get(id);
+  }
+
+  @Patch(':id')
+  update(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(UpdateTrackerSchema)) body: UpdateTracker): Promise<TrackerEntity> {
+    return this.trackers.update(id, body);
   }
 
   @Post(':id/run')

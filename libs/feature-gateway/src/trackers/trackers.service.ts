@@ -20,6 +20,20 @@ export const PortRuleSchema = z
   })
   .strict();
 
+/** Noise control of a tracker. */
+const NoiseSettings = {
+  /** Consecutive complete scans a change must be seen in before it is reported (default 1: at once). */
+  confirmations: z.number().int().min(1).max(10).optional(),
+  /** More than `threshold` changes of one item within `windowSeconds` is flapping; null: off (the default). */
+  flapping: z
+    .object({ threshold: z.number().int().min(2).max(100), windowSeconds: z.number().int().min(60).max(7 * 86_400) })
+    .strict()
+    .nullable()
+    .optional(),
+  /** What a UDP port nmap reports `open|filtered` counts as (default `closed`). */
+  udpOpenFiltered: z.enum(['open', 'closed', 'ignore']).optional(),
+};
+
 export const CreateTrackerSchema = z
   .object({
     name: z.string().trim().min(1).max(200),
@@ -47,9 +61,26 @@ export const CreateTrackerSchema = z
     tcpTechnique: z.enum(['auto', 'connect', 'syn']).optional(),
     skipHostDiscovery: z.boolean().optional(),
     enabled: z.boolean().optional(),
+    ...NoiseSettings,
   })
   .strict();
 export type CreateTracker = z.infer<typeof CreateTrackerSchema>;
+
+/**
+ * An edit. A new port spec takes effect from the next scan: ports it brings into range are
+ * baselined there, ports it leaves out leave the baseline; neither is reported as a change.
+ */
+export const UpdateTrackerSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    ports: z.array(PortRuleSchema).min(1, 'ports needs at least one rule').max(200).optional(),
+    schedule: ScheduleSchema.optional(),
+    sendBaselineEvents: z.boolean().optional(),
+    enabled: z.boolean().optional(),
+    ...NoiseSettings,
+  })
+  .strict();
+export type UpdateTracker = z.infer<typeof UpdateTrackerSchema>;
 
 
 @Injectable()
@@ -90,6 +121,9 @@ export class TrackersService {
       enabled,
       agentId: agent?.id ?? null,
       collector,
+      confirmations: body.confirmations ?? 1,
+      flapping: body.flapping ?? null,
+      udpOpenFiltered: body.udpOpenFiltered ?? 'closed',
       // An agent keeps its trackers' schedules itself (it runs them while the hub is unreachable).
       nextRunAt: enabled && !agent ? firstRunAt(body.schedule, new Date()) : null,
       lastRunAt: null,
@@ -146,6 +180,40 @@ export class TrackersService {
   async get(id: string): Promise<TrackerEntity> {
     const tracker = await this.db.getRepository(TrackerEntity).findOneBy({ id });
     if (!tracker) throw new DomainError('not_found', `tracker ${id} does not exist`);
+    return tracker;
+  }
+
+  async update(id: string, body: UpdateTracker): Promise<TrackerEntity> {
+    const tracker = await this.db.transaction(async (manager) => {
+      const row = await manager.getRepository(TrackerEntity).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!row) throw new DomainError('not_found', `tracker ${id} does not exist`);
+      const next: Partial<TrackerEntity> = {};
+      if (body.name !== undefined) next.name = body.name;
+      if (body.ports) {
+        next.portRules = body.ports.map((r) => ({ range: r.range, protocol: r.protocol, exclude: r.exclude ?? false }));
+        next.portSet = buildPortSet(next.portRules);
+      }
+      if (body.schedule) {
+        if (body.schedule.kind === 'at-agent-startup' && !row.agentId) throw new DomainError('invalid_payload', 'schedule "at-agent-startup" needs a tracker run by an agent (mode "self", or agentId)', { field: 'schedule.kind' });
+        validateSchedule(body.schedule);
+        next.schedule = body.schedule;
+      }
+      if (body.sendBaselineEvents !== undefined) next.sendBaselineEvents = body.sendBaselineEvents;
+      if (body.enabled !== undefined) next.enabled = body.enabled;
+      if (body.confirmations !== undefined) next.confirmations = body.confirmations;
+      if (body.flapping !== undefined) next.flapping = body.flapping;
+      if (body.udpOpenFiltered !== undefined) next.udpOpenFiltered = body.udpOpenFiltered;
+      const enabled = next.enabled ?? row.enabled;
+      if ((next.schedule || next.enabled !== undefined) && !row.agentId) next.nextRunAt = enabled ? firstRunAt((body.schedule ?? row.schedule) as Parameters<typeof firstRunAt>[0], new Date()) : null;
+      await manager.update(TrackerEntity, id, next);
+      // Changes waiting for confirmation, and flap histories, were counted under the old settings.
+      if (next.confirmations !== undefined && next.confirmations !== row.confirmations) await manager.query('DELETE FROM pending_changes WHERE tracker_id = $1', [id]);
+      if (next.flapping !== undefined) await manager.query('DELETE FROM item_flaps WHERE tracker_id = $1 AND flapping_since IS NULL', [id]);
+      if (row.agentId) await manager.query('UPDATE agents SET config_version = config_version + 1 WHERE id = $1', [row.agentId]);
+      return { ...row, ...next } as TrackerEntity;
+    });
+    if (tracker.agentId) this.agents.notify(tracker.agentId, 'config');
+    this.logger.info({ trackerId: id, fields: Object.keys(body), ports: countPorts(tracker.portSet).total }, 'tracker updated');
     return tracker;
   }
 

@@ -1,5 +1,10 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
+export interface BaselineCoverageRecord {
+  ports: { tcp: { from: number; to: number }[]; udp: { from: number; to: number }[] };
+  itemTypes: string[];
+}
+
 /** A host of a tracker has a baseline once its first complete poll was applied. */
 @Entity({ name: 'baselines' })
 export class BaselineEntity {
@@ -10,4 +15,6 @@ export class BaselineEntity {
   /** When the observation last applied to this host was made; older results are stale. */
   @Column({ name: 'observed_at', type: 'timestamptz' }) observedAt!: Date;
   @Column({ name: 'last_job_id', type: 'uuid' }) lastJobId!: string;
+  /** What the baseline was made over (ports, item types); null for baselines older than this record. */
+  @Column({ type: 'jsonb', nullable: true }) coverage!: BaselineCoverageRecord | null;
 }

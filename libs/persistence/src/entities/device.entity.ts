@@ -14,5 +14,7 @@ export class DeviceEntity {
   @Column({ name: 'host_count', type: 'integer' }) hostCount!: number;
   @Index() @Column({ name: 'site_id', type: 'uuid', nullable: true }) siteId!: string | null;
   @Column({ name: 'credential_id', type: 'uuid', nullable: true }) credentialId!: string | null;
+  /** Overrides its trackers' "send baseline events" when set. */
+  @Column({ name: 'send_baseline_events', type: 'boolean', nullable: true }) sendBaselineEvents!: boolean | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
 }

@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export type EventKindRecord = 'added' | 'removed' | 'modified' | 'baseline' | 'communications';
+export type EventKindRecord = 'added' | 'removed' | 'modified' | 'baseline' | 'communications' | 'flapping-started' | 'flapping-stopped';
 
 /** Change and communications events; the table is partitioned by `occurred_at`. */
 @Entity({ name: 'events' })

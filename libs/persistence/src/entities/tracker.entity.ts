@@ -16,6 +16,11 @@ export interface ScheduleRecord {
   at?: string;
 }
 
+export interface FlappingRecord {
+  threshold: number;
+  windowSeconds: number;
+}
+
 /** How an agentless tracker reaches its device: the protocol, the device profile (commands and parsers) and the port. */
 export interface CollectorRecord {
   protocol: 'ssh' | 'telnet' | 'smb';
@@ -42,6 +47,12 @@ export class TrackerEntity {
   @Column({ name: 'tcp_technique', type: 'text' }) tcpTechnique!: 'auto' | 'connect' | 'syn';
   @Column({ name: 'skip_host_discovery', type: 'boolean' }) skipHostDiscovery!: boolean;
   @Column({ type: 'boolean' }) enabled!: boolean;
+  /** Consecutive complete scans a change must be seen in before it is reported (1: at once). */
+  @Column({ type: 'integer', default: 1 }) confirmations!: number;
+  /** More than `threshold` changes of one item within `windowSeconds` is flapping; null: off. */
+  @Column({ type: 'jsonb', nullable: true }) flapping!: FlappingRecord | null;
+  /** What a UDP port nmap reports `open|filtered` counts as. */
+  @Column({ name: 'udp_open_filtered', type: 'text', default: 'closed' }) udpOpenFiltered!: 'open' | 'closed' | 'ignore';
   @Column({ name: 'next_run_at', type: 'timestamptz', nullable: true }) nextRunAt!: Date | null;
   @Column({ name: 'last_run_at', type: 'timestamptz', nullable: true }) lastRunAt!: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { IsoDateSchema, UuidSchema } from '../../common/primitives.schema';
 import { defineMessage } from '../message-definition';
 
-export const EventKindSchema = z.enum(['added', 'removed', 'modified', 'baseline', 'communications']);
+export const EventKindSchema = z.enum(['added', 'removed', 'modified', 'baseline', 'communications', 'flapping-started', 'flapping-stopped']);
 export type EventKind = z.infer<typeof EventKindSchema>;
 
 /** A change or communications event after it was committed; alerting consumes these. */

@@ -1,0 +1,252 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { Item, itemId, parsePortKey, PORT_ITEM_TYPE } from '@portolan/diff';
+import { BaselineCoverageRecord, BaselineEntity, CurrentItemEntity, EventEntity, FlappingRecord } from '@portolan/persistence';
+import { EventRecorder, NewEvent, PlannedChangeStore } from '@portolan/platform';
+import { HostChange } from './baseline.plan';
+import { confirmChanges, DetectedChange, PendingChange } from './noise/confirmation';
+import { FlapState, stepFlapping } from './noise/flapping';
+
+/** What the writer needs to know of the result and its tracker. */
+export interface WriteContext {
+  readonly trackerId: string;
+  readonly deviceId: string;
+  readonly jobId: string;
+  readonly observedAt: Date;
+  readonly now: Date;
+  readonly sendBaselineEvents: boolean;
+  readonly confirmations: number;
+  readonly flapping: FlappingRecord | null;
+  /** The coverage a host's baseline is made over once this result is applied. */
+  readonly coverageFor: (host: string) => BaselineCoverageRecord;
+  /** Whether an item is inside what this result compared (its coverage, and the baseline's). */
+  readonly compared: (item: Item) => boolean;
+}
+
+interface PendingRow {
+  host: string;
+  item_type: string;
+  item_key: string;
+  kind: 'added' | 'removed' | 'modified';
+  before: Item['attributes'] | null;
+  after: Item['attributes'] | null;
+  seen: number;
+  first_seen_at: Date;
+  first_job_id: string;
+}
+
+/**
+ * Moves baselines and records change events for one applied result, through noise control:
+ * confirmation (a change moves the baseline and is reported only once seen in the tracker's
+ * number of consecutive complete scans), then flapping (an item changing too often raises one
+ * flapping-started event and is quiet until flapping-stopped). Items newly brought into
+ * coverage are baselined and items taken out of it dropped, without events. Events are
+ * classified planned or unplanned as they are recorded.
+ */
+@Injectable()
+export class BaselineWriter {
+  constructor(
+    private readonly events: EventRecorder,
+    private readonly planned: PlannedChangeStore,
+  ) {}
+
+  async write(manager: EntityManager, ctx: WriteContext, changes: readonly HostChange[]): Promise<EventEntity[]> {
+    const events: NewEvent[] = [];
+    const upserts: Item[] = [];
+    const removals: Item[] = [];
+    const detected: DetectedChange[] = [];
+    for (const change of changes) {
+      if (change.firstPoll) {
+        upserts.push(...change.observed);
+        if (ctx.sendBaselineEvents) events.push(...change.observed.map((item) => event(ctx, 'baseline', item, null, item)));
+        continue;
+      }
+      upserts.push(...change.baselined);
+      removals.push(...change.dropped);
+      detected.push(...change.added.map((item): DetectedChange => ({ kind: 'added', item, before: null, after: item })));
+      detected.push(...change.removed.map((item): DetectedChange => ({ kind: 'removed', item, before: item, after: null })));
+      detected.push(...change.modified.map((m): DetectedChange => ({ kind: 'modified', item: m.after, before: m.before, after: m.after, changed: m.changed })));
+    }
+    const compared = changes.filter((c) => !c.firstPoll).map((c) => c.host);
+    const confirmed = await this.confirm(manager, ctx, compared, detected);
+    for (const change of confirmed) {
+      if (change.after) upserts.push(change.after);
+      else removals.push(change.item);
+    }
+    events.push(...(await this.flapAndReport(manager, ctx, compared, confirmed)));
+
+    await this.upsertItems(manager, ctx, upserts);
+    await this.deleteItems(manager, ctx.trackerId, removals);
+    const hosts = changes.map((c) => c.host);
+    if (hosts.length) {
+      await manager.query('UPDATE current_items SET last_seen_at = $3, last_job_id = $4 WHERE tracker_id = $1 AND host = ANY($2)', [ctx.trackerId, hosts, ctx.observedAt, ctx.jobId]);
+      const baselines = changes.map((c) => ({ trackerId: ctx.trackerId, host: c.host, deviceId: ctx.deviceId, baselinedAt: ctx.now, observedAt: ctx.observedAt, lastJobId: ctx.jobId, coverage: ctx.coverageFor(c.host) }));
+      await manager
+        .createQueryBuilder()
+        .insert()
+        .into(BaselineEntity)
+        .values(baselines as QueryDeepPartialEntity<BaselineEntity>[])
+        .orUpdate(['observed_at', 'last_job_id', 'coverage'], ['tracker_id', 'host'])
+        .updateEntity(false)
+        .execute();
+    }
+    // Planned or unplanned: decided once, as the event is recorded, by the observation's time.
+    const classified = await this.planned.classify(manager, ctx.deviceId, events);
+    const rows = await this.events.insert(manager, classified.events);
+    await this.planned.recordProposals(manager, rows, classified.matches);
+    return rows;
+  }
+
+  /** Confirmation: which detected changes are confirmed; the waiting ones are kept for the next scans. */
+  private async confirm(manager: EntityManager, ctx: WriteContext, hosts: string[], detected: DetectedChange[]): Promise<(DetectedChange & { firstSeenAt: Date })[]> {
+    if (ctx.confirmations <= 1) return detected.map((d) => ({ ...d, firstSeenAt: ctx.observedAt }));
+    if (!hosts.length) return [];
+    const rows: PendingRow[] = await manager.query('SELECT * FROM pending_changes WHERE tracker_id = $1 AND host = ANY($2)', [ctx.trackerId, hosts]);
+    // A scan that did not look at an item neither confirms nor cancels its pending change.
+    const looked = rows.filter((r) => ctx.compared(pendingItem(r)));
+    const pending: PendingChange[] = looked.map((r) => ({ host: r.host, itemType: r.item_type, itemKey: r.item_key, kind: r.kind, after: r.after, seen: r.seen, firstSeenAt: new Date(r.first_seen_at), firstJobId: r.first_job_id }));
+    const outcome = confirmChanges(detected, pending, ctx.confirmations, ctx.observedAt, ctx.jobId);
+    if (outcome.dropped.length) {
+      await manager.query(
+        `DELETE FROM pending_changes p USING unnest($2::text[], $3::text[], $4::text[]) AS r(host, item_type, item_key)
+          WHERE p.tracker_id = $1 AND p.host = r.host AND p.item_type = r.item_type AND p.item_key = r.item_key`,
+        [ctx.trackerId, outcome.dropped.map((p) => p.host), outcome.dropped.map((p) => p.itemType), outcome.dropped.map((p) => p.itemKey)],
+      );
+    }
+    if (outcome.pending.length) {
+      const before = new Map(detected.map((d) => [itemId(d.item), d.before?.attributes ?? null]));
+      await manager.query(
+        `INSERT INTO pending_changes (tracker_id, host, item_type, item_key, kind, before, after, seen, first_seen_at, first_job_id)
+         SELECT $1, v.host, v.item_type, v.item_key, v.kind, v.before, v.after, v.seen, v.first_seen_at, v.first_job_id
+           FROM jsonb_to_recordset($2::jsonb) AS v(host text, item_type text, item_key text, kind text, before jsonb, after jsonb, seen int, first_seen_at timestamptz, first_job_id uuid)
+         ON CONFLICT (tracker_id, host, item_type, item_key) DO UPDATE SET kind = EXCLUDED.kind, before = EXCLUDED.before, after = EXCLUDED.after, seen = EXCLUDED.seen,
+           first_seen_at = EXCLUDED.first_seen_at, first_job_id = EXCLUDED.first_job_id`,
+        [
+          ctx.trackerId,
+          JSON.stringify(
+            outcome.pending.map((p) => ({
+              host: p.host,
+              item_type: p.itemType,
+              item_key: p.itemKey,
+              kind: p.kind,
+              before: before.get(itemId({ type: p.itemType, host: p.host, key: p.itemKey })) ?? null,
+              after: p.after,
+              seen: p.seen,
+              first_seen_at: p.firstSeenAt,
+              first_job_id: p.firstJobId,
+            })),
+          ),
+        ],
+      );
+    }
+    return outcome.confirmed;
+  }
+
+  /** Flapping over the confirmed changes; returns the events to record (changes and flapping marks). */
+  private async flapAndReport(manager: EntityManager, ctx: WriteContext, hosts: string[], confirmed: (DetectedChange & { firstSeenAt: Date })[]): Promise<NewEvent[]> {
+    const changeEvent = (c: DetectedChange & { firstSeenAt: Date }) => event(ctx, c.kind, c.item, c.before, c.after, c.changed ? { changed: c.changed } : {}, c.firstSeenAt);
+    if (!ctx.flapping || !hosts.length) return confirmed.map(changeEvent);
+    const policy = { threshold: ctx.flapping.threshold, windowMs: ctx.flapping.windowSeconds * 1000 };
+    const rows: { host: string; item_type: string; item_key: string; changes: number[]; flapping_since: Date | null }[] = await manager.query(
+      'SELECT host, item_type, item_key, changes, flapping_since FROM item_flaps WHERE tracker_id = $1 AND host = ANY($2)',
+      [ctx.trackerId, hosts],
+    );
+    const states = new Map(rows.map((r) => [itemId({ type: r.item_type, host: r.host, key: r.item_key }), { row: r, state: { changes: r.changes, flappingSince: r.flapping_since ? new Date(r.flapping_since).getTime() : null } as FlapState }]));
+    const now = ctx.observedAt.getTime();
+    const out: NewEvent[] = [];
+    const keep: { host: string; item_type: string; item_key: string; changes: readonly number[]; flapping_since: Date | null }[] = [];
+    const forget: { host: string; type: string; key: string }[] = [];
+    const visit = (item: Pick<Item, 'type' | 'host' | 'key'>, state: FlapState | null, change: (DetectedChange & { firstSeenAt: Date }) | null) => {
+      const step = stepFlapping(state, change ? now : null, now, policy);
+      if (change && step.report) out.push(changeEvent(change));
+      if (step.emit === 'started' && change) out.push(event(ctx, 'flapping-started', change.item, change.before, change.after, { changes: step.state?.changes.length, windowSeconds: ctx.flapping?.windowSeconds }));
+      if (step.emit === 'stopped') out.push({ ...event(ctx, 'flapping-stopped', { type: item.type, host: item.host, key: item.key, attributes: {} }, null, null, { flappingSince: state?.flappingSince ? new Date(state.flappingSince).toISOString() : null }), after: null });
+      if (step.state) keep.push({ host: item.host, item_type: item.type, item_key: item.key, changes: step.state.changes, flapping_since: step.state.flappingSince === null ? null : new Date(step.state.flappingSince) });
+      else if (state) forget.push({ host: item.host, type: item.type, key: item.key });
+    };
+    for (const change of confirmed) {
+      const id = itemId(change.item);
+      visit(change.item, states.get(id)?.state ?? null, change);
+      states.delete(id);
+    }
+    // Items not changed this scan: a flapping one may have gone quiet long enough to stop.
+    for (const { row, state } of states.values()) {
+      const item = { type: row.item_type, host: row.host, key: row.item_key };
+      if (ctx.compared(pendingItem({ item_type: row.item_type, host: row.host, item_key: row.item_key, after: null, before: null }))) visit(item, state, null);
+    }
+    if (forget.length) {
+      await manager.query(
+        `DELETE FROM item_flaps f USING unnest($2::text[], $3::text[], $4::text[]) AS r(host, item_type, item_key)
+          WHERE f.tracker_id = $1 AND f.host = r.host AND f.item_type = r.item_type AND f.item_key = r.item_key`,
+        [ctx.trackerId, forget.map((f) => f.host), forget.map((f) => f.type), forget.map((f) => f.key)],
+      );
+    }
+    if (keep.length) {
+      await manager.query(
+        `INSERT INTO item_flaps (tracker_id, host, item_type, item_key, changes, flapping_since)
+         SELECT $1, v.host, v.item_type, v.item_key, v.changes, v.flapping_since FROM jsonb_to_recordset($2::jsonb) AS v(host text, item_type text, item_key text, changes jsonb, flapping_since timestamptz)
+         ON CONFLICT (tracker_id, host, item_type, item_key) DO UPDATE SET changes = EXCLUDED.changes, flapping_since = EXCLUDED.flapping_since`,
+        [ctx.trackerId, JSON.stringify(keep)],
+      );
+    }
+    return out;
+  }
+
+  private async upsertItems(manager: EntityManager, ctx: WriteContext, items: Item[]): Promise<void> {
+    for (let i = 0; i < items.length; i += 500) {
+      const values = items.slice(i, i + 500).map((item) => ({
+        trackerId: ctx.trackerId,
+        host: item.host,
+        itemType: item.type,
+        itemKey: item.key,
+        deviceId: ctx.deviceId,
+        attributes: item.attributes,
+        firstSeenAt: ctx.observedAt,
+        lastSeenAt: ctx.observedAt,
+        lastJobId: ctx.jobId,
+      }));
+      await manager
+        .createQueryBuilder()
+        .insert()
+        .into(CurrentItemEntity)
+        .values(values as QueryDeepPartialEntity<CurrentItemEntity>[])
+        .orUpdate(['attributes', 'last_seen_at', 'last_job_id'], ['tracker_id', 'host', 'item_type', 'item_key'])
+        .updateEntity(false)
+        .execute();
+    }
+  }
+
+  private async deleteItems(manager: EntityManager, trackerId: string, items: Item[]): Promise<void> {
+    if (!items.length) return;
+    await manager.query(
+      `DELETE FROM current_items c USING unnest($2::text[], $3::text[], $4::text[]) AS r(host, item_type, item_key)
+        WHERE c.tracker_id = $1 AND c.host = r.host AND c.item_type = r.item_type AND c.item_key = r.item_key`,
+      [trackerId, items.map((i) => i.host), items.map((i) => i.type), items.map((i) => i.key)],
+    );
+  }
+}
+
+function event(ctx: WriteContext, kind: NewEvent['kind'], item: Item, before: Item | null, after: Item | null, extra: Record<string, unknown> = {}, observedAt = ctx.observedAt): NewEvent {
+  return {
+    kind,
+    deviceId: ctx.deviceId,
+    trackerId: ctx.trackerId,
+    jobId: ctx.jobId,
+    host: item.host,
+    itemType: item.type,
+    itemKey: item.key,
+    before: before ? { ...before.attributes } : null,
+    after: after ? { ...after.attributes } : null,
+    details: Object.keys(extra).length ? extra : null,
+    occurredAt: ctx.now,
+    observedAt,
+  };
+}
+
+/** A stored item reference as an item, enough to ask whether a scan covered it. */
+function pendingItem(r: Pick<PendingRow, 'host' | 'item_type' | 'item_key' | 'after' | 'before'>): Item {
+  const port = r.item_type === PORT_ITEM_TYPE ? parsePortKey(r.item_key) : undefined;
+  const attributes = r.after ?? r.before ?? (port ? { protocol: port.protocol, port: port.port } : {});
+  return { type: r.item_type, host: r.host, key: r.item_key, attributes };
+}
