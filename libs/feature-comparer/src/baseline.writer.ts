@@ -78,6 +78,7 @@ export class BaselineWriter {
 
     await this.upsertItems(manager, ctx, upserts);
     await this.deleteItems(manager, ctx.trackerId, removals);
+    await recordCoverageMoves(manager, ctx, changes);
     const hosts = changes.map((c) => c.host);
     if (hosts.length) {
       await manager.query('UPDATE current_items SET last_seen_at = $3, last_job_id = $4 WHERE tracker_id = $1 AND host = ANY($2)', [ctx.trackerId, hosts, ctx.observedAt, ctx.jobId]);
@@ -225,6 +226,28 @@ export class BaselineWriter {
       [trackerId, items.map((i) => i.host), items.map((i) => i.type), items.map((i) => i.key)],
     );
   }
+}
+
+/**
+ * Items a coverage change moved in or out of the baseline raise no event; the audit log keeps
+ * them (with their attributes), so the baseline at a past time can still be rebuilt.
+ */
+async function recordCoverageMoves(manager: EntityManager, ctx: WriteContext, changes: readonly HostChange[]): Promise<void> {
+  const moves = changes.flatMap((c) => [
+    ...c.baselined.map((item) => ({ action: 'baseline.coverage-added', item })),
+    ...c.dropped.map((item) => ({ action: 'baseline.coverage-dropped', item })),
+  ]);
+  if (!moves.length) return;
+  await manager.query(
+    `INSERT INTO audit_log (id, at, actor, action, subject_type, subject_id, justification, details)
+     SELECT gen_random_uuid(), $1, 'comparer', v.action, 'device', $2, 'the coverage of the tracker changed', v.details
+       FROM jsonb_to_recordset($3::jsonb) AS v(action text, details jsonb)`,
+    [
+      ctx.observedAt,
+      ctx.deviceId,
+      JSON.stringify(moves.map(({ action, item }) => ({ action, details: { trackerId: ctx.trackerId, jobId: ctx.jobId, host: item.host, itemType: item.type, itemKey: item.key, attributes: item.attributes } }))),
+    ],
+  );
 }
 
 function event(ctx: WriteContext, kind: NewEvent['kind'], item: Item, before: Item | null, after: Item | null, extra: Record<string, unknown> = {}, observedAt = ctx.observedAt): NewEvent {

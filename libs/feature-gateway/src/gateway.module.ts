@@ -28,7 +28,10 @@ import { JobsController } from './jobs/jobs.controller';
 import { DocsController } from './openapi/docs.controller';
 import { SitesController } from './sites/sites.controller';
 import { TrackersController } from './trackers/trackers.controller';
+import { BaselinesController } from './baselines/baselines.controller';
+import { BaselinesService } from './baselines/baselines.service';
 import { GroupsController } from './groups/groups.controller';
+import { ReportsController } from './reports/reports.controller';
 import { PlannedChangesController } from './planned-changes/planned-changes.controller';
 import { PlannedChangeReevaluator } from './planned-changes/planned-change.reevaluator';
 import { PlannedChangesService } from './planned-changes/planned-changes.service';
@@ -50,6 +53,8 @@ import { TrackersService } from './trackers/trackers.service';
     AgentApiController,
     GroupsController,
     PlannedChangesController,
+    BaselinesController,
+    ReportsController,
   ],
   providers: [
     DevicesService,
@@ -69,6 +74,7 @@ import { TrackersService } from './trackers/trackers.service';
     EventRecorder,
     PlannedChangesService,
     PlannedChangeReevaluator,
+    BaselinesService,
     { provide: GATEWAY_CONFIG, useFactory: () => loadGatewayConfig() },
     { provide: AGENT_RATE_LIMITER, inject: [GATEWAY_CONFIG], useFactory: (c: GatewayConfig) => new RateLimiter(c.agentRatePerSecond, c.agentRateBurst) },
     { provide: ENROL_RATE_LIMITER, useFactory: () => new RateLimiter(1, 10) },

@@ -164,6 +164,11 @@ describe('planned changes (distributed hub)', () => {
       expect((await api.get<Page<EventItem>>(`/events?planned=false&type=added`)).body.items.map((e) => e.itemKey)).toEqual(['tcp/40077']);
       expect((await api.get<Page<EventItem>>(`/events?key=tcp/40050-40060`)).body.items.map((e) => e.itemKey).sort()).toEqual(['tcp/40052', 'tcp/40055']);
       expect((await api.get<Page<EventItem>>(`/events?groupId=${groupId}&q=127.0.0.42`)).body.items.map((e) => e.itemKey)).toEqual(['tcp/40077']);
+      const summary = await api.get<{ items: Record<string, unknown>[] }>(`/reports/planned-vs-unplanned?groupId=${groupId}`);
+      expect(summary.body.items).toEqual([{ groupId, group: `web servers ${site}`, planned: 2, unplanned: 1, devices: 1 }]);
+      const unknownGroupReport = await api.get('/reports/planned-vs-unplanned?groupId=00000000-0000-4000-8000-000000000009');
+      expect(unknownGroupReport.status).toBe(400);
+      expect((unknownGroupReport.body['error'] as Record<string, unknown>)['message']).toBe('groupId 00000000-0000-4000-8000-000000000009 does not exist');
       const counts = await api.get<{ items: { kind: string; count: number; planned: number }[] }>(`/events/counts?by=kind&trackerId=${trackerId}`);
       expect(counts.body.items.find((c) => c.kind === 'added')).toEqual({ kind: 'added', count: 3, planned: 2 });
       const csv = await (await fetch(`${baseUrl}/events/export?format=csv&type=added`)).text();
@@ -214,4 +219,63 @@ describe('planned changes (distributed hub)', () => {
       expect((await api.get<{ proposals: unknown[] }>(`/planned-changes/${id}`)).body.proposals).toEqual([]);
     });
   }, 180_000);
+
+  it('baseline management: confirmation, promote, an expected port, a removed item and a narrower port spec, each with its justification', async () => {
+    await dumpLogsOnFailure(async () => {
+      const before = new Date();
+      type Baseline = { items: { host: string; itemKey: string }[]; pending: { host: string; itemKey: string; kind: string; seen: number }[] };
+      const baseline = async () => (await api.get<Baseline>(`/devices/${deviceId}/baseline`)).body;
+      const changesSince = async (jobIds: string[]) => (await Promise.all(jobIds.map(changesOf))).flat().map((e) => `${e.kind} ${e.host} ${e.itemKey}`);
+      expect((await api.patch(`/trackers/${trackerId}`, { confirmations: 2 })).status).toBe(200);
+
+      await listeners.open('127.0.0.42', 40090);
+      expect(await changesSince([await run()])).toEqual([]);
+      expect((await baseline()).pending).toEqual([{ trackerId, host: '127.0.0.42', itemType: 'port', itemKey: 'tcp/40090', kind: 'added', seen: 1, firstSeenAt: expect.any(String) }]);
+      const noReason = await api.post(`/devices/${deviceId}/baseline/promote`, { trackerId, host: '127.0.0.42', itemType: 'port', itemKey: 'tcp/40090', actor: 'dave', justification: '' });
+      expect(noReason.status).toBe(400);
+      const promoted = await api.post(`/devices/${deviceId}/baseline/promote`, { trackerId, host: '127.0.0.42', itemType: 'port', itemKey: 'tcp/40090', actor: 'dave', justification: 'CHG-1060 monitoring port' });
+      expect(promoted.body).toMatchObject({ kind: 'added' });
+      const after = await baseline();
+      expect(after.pending).toEqual([]);
+      expect(after.items.map((i) => `${i.host} ${i.itemKey}`)).toContain('127.0.0.42 tcp/40090');
+
+      // An expected port that is not open is a removed change (confirmed over two scans).
+      expect((await api.post(`/devices/${deviceId}/baseline/expected-ports`, { trackerId, host: '127.0.0.41', protocol: 'tcp', port: 40099, actor: 'dave', justification: 'the app must listen here' })).status).toBe(200);
+      // An item taken out of the baseline that is still open is an added change.
+      expect((await api.post(`/devices/${deviceId}/baseline/remove`, { trackerId, host: '127.0.0.41', itemType: 'port', itemKey: 'tcp/40055', actor: 'dave', justification: 're-review this port' })).status).toBe(200);
+      const notInBaseline = await api.post(`/devices/${deviceId}/baseline/remove`, { trackerId, host: '127.0.0.41', itemType: 'port', itemKey: 'tcp/40055', actor: 'dave', justification: 'again' });
+      expect(notInBaseline.status).toBe(404);
+      const jobs = [await run(), await run()];
+      expect((await changesSince(jobs)).sort()).toEqual(['added 127.0.0.41 tcp/40055', 'removed 127.0.0.41 tcp/40099']);
+
+      // A narrower port spec: the ports it leaves out leave the baseline, with no event.
+      expect((await api.patch(`/trackers/${trackerId}`, { ports: [{ range: '40050-40060', protocol: 'tcp' }] })).status).toBe(200);
+      expect(await changesSince([await run()])).toEqual([]);
+      expect((await baseline()).items.map((i) => `${i.host} ${i.itemKey}`)).toEqual(['127.0.0.41 tcp/40052', '127.0.0.41 tcp/40055']);
+      const badSpec = await api.patch(`/trackers/${trackerId}`, { ports: [{ range: '40060-40050', protocol: 'tcp' }] });
+      expect(badSpec.status).toBe(400);
+      expect((await api.get<{ portSet: unknown }>(`/trackers/${trackerId}`)).body.portSet).toEqual({ tcp: [{ from: 40050, to: 40060 }], udp: [] }); // unchanged
+
+      const history = await api.get<{ items: { source: string; action: string; actor: string | null; justification: string | null; itemKey: string | null }[] }>(`/devices/${deviceId}/baseline/history`);
+      const operator = history.body.items.filter((h) => h.source !== 'scan').map((h) => `${h.source} ${h.action} ${h.itemKey} ${h.actor}: ${h.justification}`);
+      expect(operator.slice(0, 2).sort()).toEqual([
+        'coverage baseline.coverage-dropped tcp/40077 comparer: the coverage of the tracker changed',
+        'coverage baseline.coverage-dropped tcp/40090 comparer: the coverage of the tracker changed',
+      ]);
+      expect(operator.slice(2)).toEqual([
+        'operator baseline.item-removed tcp/40055 dave: re-review this port',
+        'operator baseline.item-expected tcp/40099 dave: the app must listen here',
+        'operator baseline.promoted tcp/40090 dave: CHG-1060 monitoring port',
+      ]);
+      expect(history.body.items.find((h) => h.source === 'scan' && h.itemKey === 'tcp/40090')).toMatchObject({ action: 'added', actor: 'dave', justification: 'CHG-1060 monitoring port' });
+
+      // Reports: what is open now, and what was open before all of the above, rebuilt.
+      const exposure = await api.get<{ devices: { deviceId: string; openPorts: number }[]; ports: { port: string; devices: number }[] }>(`/reports/exposure?groupId=${groupId}`);
+      expect(exposure.body.devices).toEqual([{ deviceId, name: 'change lab', openPorts: 2, hosts: 1 }]);
+      expect(exposure.body.ports.map((p) => p.port).sort()).toEqual(['tcp/40052', 'tcp/40055']);
+      const then = await api.get<{ ports: { host: string; itemKey: string }[] }>(`/reports/open-at?deviceId=${deviceId}&at=${before.toISOString()}`);
+      expect(then.body.ports.map((p) => `${p.host} ${p.itemKey}`)).toEqual(['127.0.0.41 tcp/40052', '127.0.0.41 tcp/40055', '127.0.0.42 tcp/40077']);
+      expect((await api.get(`/reports/open-at?deviceId=${deviceId}&at=not-a-time`)).status).toBe(400);
+    });
+  }, 240_000);
 });

@@ -64,7 +64,7 @@ export class GroupsController {
   @HttpCode(200)
   async remove(@Param('id', UUID_PARAM) id: string, @Param('deviceId', UUID_PARAM) deviceId: string): Promise<{ removed: number }> {
     await this.group(id);
-    const rows: unknown[] = await this.db.query('DELETE FROM device_group_members WHERE group_id = $1 AND device_id = $2 RETURNING device_id', [id, deviceId]);
+    const rows: unknown[] = await this.db.query('WITH d AS (DELETE FROM device_group_members WHERE group_id = $1 AND device_id = $2 RETURNING device_id) SELECT * FROM d', [id, deviceId]);
     return { removed: rows.length };
   }
 

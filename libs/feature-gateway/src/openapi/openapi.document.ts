@@ -13,9 +13,11 @@ import {
   UpdatePlannedChangeSchema,
 } from '../planned-changes/planned-change.dto';
 import { CreateSiteSchema } from '../sites/sites.controller';
+import { ExpectPortSchema, HistoryQuerySchema, PromoteSchema, RemoveItemSchema } from '../baselines/baseline.dto';
+import { ExposureQuerySchema, OpenAtQuerySchema, PlannedSummaryQuerySchema } from '../reports/reports.controller';
 import { AgentPollQuerySchema, AgentResultSchema, AgentScanStartedSchema, EnrolRequestSchema } from '@portolan/contracts';
 import { CreateEnrollmentTokenSchema } from '../enrollment/enrollment-tokens.service';
-import { CreateTrackerSchema } from '../trackers/trackers.service';
+import { CreateTrackerSchema, UpdateTrackerSchema } from '../trackers/trackers.service';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -63,7 +65,18 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         post: { summary: 'Accept the changed SSH host key (optionally only the given fingerprint)', parameters: [idParam('device')], requestBody: { required: false, ...json({ type: 'object', properties: { fingerprint: { type: 'string' } } }) }, responses: { 200: json({ type: 'object' }), 404: error, 409: error } },
       },
       '/api/trackers': create('tracker', 'CreateTracker'),
-      '/api/trackers/{id}': { get: { summary: 'A tracker', parameters: [idParam('tracker')], responses: { 200: json({ type: 'object' }), 404: error } } },
+      '/api/trackers/{id}': {
+        get: { summary: 'A tracker', parameters: [idParam('tracker')], responses: { 200: json({ type: 'object' }), 404: error } },
+        patch: { summary: 'Edit a tracker: port spec (baselined, not reported), schedule, noise control', parameters: [idParam('tracker')], requestBody: { required: true, ...json(schema(UpdateTrackerSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } },
+      },
+      '/api/devices/{id}/baseline': { get: { summary: 'The baseline of a device: hosts with coverage, items, changes waiting for confirmation', parameters: [idParam('device')], responses: { 200: json({ type: 'object' }), 404: error } } },
+      '/api/devices/{id}/baseline/history': { get: { summary: 'Scan changes and operator changes of the baseline, newest first', parameters: [idParam('device'), ...queryParams(HistoryQuerySchema)], responses: { 200: json({ type: 'object' }), 404: error } } },
+      '/api/devices/{id}/baseline/promote': { post: { summary: 'Accept a change waiting for confirmation into the baseline now', parameters: [idParam('device')], requestBody: { required: true, ...json(schema(PromoteSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } } },
+      '/api/devices/{id}/baseline/expected-ports': { post: { summary: 'Add an expected open port to the baseline', parameters: [idParam('device')], requestBody: { required: true, ...json(schema(ExpectPortSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 409: error } } },
+      '/api/devices/{id}/baseline/remove': { post: { summary: 'Take an item out of the baseline', parameters: [idParam('device')], requestBody: { required: true, ...json(schema(RemoveItemSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } } },
+      '/api/reports/planned-vs-unplanned': { get: { summary: 'Planned and unplanned changes per device group over a period', parameters: queryParams(PlannedSummaryQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } } },
+      '/api/reports/exposure': { get: { summary: 'Open ports now, per device and per port across the estate', parameters: queryParams(ExposureQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } } },
+      '/api/reports/open-at': { get: { summary: 'The open ports of a device at a past time, from its baseline and the changes since', parameters: queryParams(OpenAtQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } } },
       '/api/trackers/{id}/run': {
         post: { summary: 'Run a tracker now', parameters: [idParam('tracker')], responses: { 202: json({ type: 'object', properties: { jobId: { type: 'string', format: 'uuid' } } }), 404: error } },
       },

@@ -6,6 +6,7 @@ import { Logger } from '@portolan/logging';
 import { AuditEntryEntity, PlannedChangeEntity, PlannedChangeProposalEntity, PlannedRuleRecord } from '@portolan/persistence';
 import { compilePlannedChange, exactRule, PlannedChangeError, PlannedRuleDefinition, uniqueRules } from '@portolan/planning';
 import { DATA_SOURCE, LOGGER } from '@portolan/platform';
+import { audit } from '../audit/audit.log';
 import { decodeCursor, Page, pageOf } from '../http/pagination';
 import {
   ApprovePlannedChange,
@@ -268,18 +269,6 @@ async function missing(manager: EntityManager, table: 'devices' | 'device_groups
   const found = new Set(rows.map((r) => r.id));
   const absent = ids.filter((id) => !found.has(id));
   if (absent.length) throw new DomainError('invalid_payload', `${field}: ${absent[0]} does not exist${absent.length > 1 ? ` (and ${absent.length - 1} more)` : ''}`, { field, missing: absent.slice(0, 10) });
-}
-
-export async function audit(manager: EntityManager, actor: string, action: string, subjectId: string, justification: string | null, details: Record<string, unknown> | null, subjectType = 'planned-change'): Promise<void> {
-  await manager.query('INSERT INTO audit_log (id, at, actor, action, subject_type, subject_id, justification, details) VALUES ($1, now(), $2, $3, $4, $5, $6, $7)', [
-    randomUUID(),
-    actor,
-    action,
-    subjectType,
-    subjectId,
-    justification,
-    details === null ? null : JSON.stringify(details),
-  ]);
 }
 
 function sinceOrDefault(since: string | undefined): Date {
