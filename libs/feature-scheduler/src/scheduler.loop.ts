@@ -4,7 +4,7 @@ import { DataSource, In, IsNull, LessThan } from 'typeorm';
 import { Bus } from '@portolan/bus';
 import { Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { ScanChunkEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
+import { ensureEventPartitions, ScanChunkEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
 import { AgentUploadOutbox, BUS, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
 import { nextRunAfter, Schedule } from '@portolan/schedule';
 import { AgentLiveness } from './agent.liveness';
@@ -16,6 +16,10 @@ const LEASE = 'scheduler';
 const DUE_BATCH = 100;
 /** A run still pending this long after it was asked for has lost its request. */
 const PENDING_GRACE_MS = 30_000;
+/** How often the leader checks that the events table has its monthly partitions ahead. */
+const PARTITIONS_EVERY_MS = 3_600_000;
+/** Months of event partitions kept ready ahead of now. */
+const PARTITION_MONTHS_AHEAD = 3;
 
 /**
  * The scheduler's clock: while it holds the leader lease, each tick starts the trackers that
@@ -27,6 +31,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private leading = false;
+  private partitionsCheckedAt = 0;
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -67,9 +72,20 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
       await this.agents.markOffline(now);
       await this.agents.failUnpickedRuns(now);
       await this.events.announceUnannounced(now);
+      await this.maintainEventPartitions(now);
     } catch (error) {
       this.logger.error({ err: String(error) }, 'scheduler tick failed');
     }
+  }
+
+  /** Keeps the events table's monthly partitions a few months ahead (hourly, by the leader). */
+  async maintainEventPartitions(now: Date): Promise<string[]> {
+    if (now.getTime() - this.partitionsCheckedAt < PARTITIONS_EVERY_MS) return [];
+    const ahead = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + PARTITION_MONTHS_AHEAD, 1));
+    const created = await this.db.transaction((manager) => ensureEventPartitions(manager, now, ahead));
+    this.partitionsCheckedAt = now.getTime();
+    if (created.length) this.logger.info({ partitions: created }, 'event partitions created');
+    return created;
   }
 
   /** Creates a job for each due tracker and moves its next run, then asks for the runs. */

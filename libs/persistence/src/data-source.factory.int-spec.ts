@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { createDataSource, migrate, MIGRATIONS } from './data-source.factory';
+import { ensureEventPartitions, monthPartition } from './event-partitions';
 import { createTestDatabase } from './testing/test-database';
 
 async function exercise(dataSource: DataSource): Promise<void> {
@@ -21,9 +22,19 @@ async function exercise(dataSource: DataSource): Promise<void> {
     `INSERT INTO devices (name, kind, address, normalized_address, host_count, site_id) VALUES ('d','network','127.0.0.1','127.0.0.1',1,$1)`,
     [site.id],
   );
+  // Events land in their month's partition; one far outside every month lands in the default
+  // partition, and moves into its month when that month is created.
   await dataSource.query(`INSERT INTO events (id, occurred_at, kind, device_id) VALUES (gen_random_uuid(), now(), 'added', gen_random_uuid())`);
   const [partition] = await dataSource.query(`SELECT tableoid::regclass::text AS p FROM events`);
-  expect(partition.p).toBe('events_default');
+  expect(partition.p).toBe(monthPartition(new Date()).name);
+  await dataSource.query(`INSERT INTO events (id, occurred_at, kind, device_id) VALUES (gen_random_uuid(), '2031-05-17T12:00:00Z', 'removed', gen_random_uuid())`);
+  const where = async () => (await dataSource.query(`SELECT tableoid::regclass::text AS p FROM events WHERE kind = 'removed'`))[0].p;
+  expect(await where()).toBe('events_default');
+  expect(await dataSource.transaction((m) => ensureEventPartitions(m, new Date('2031-05-01T00:00:00Z'), new Date('2031-06-30T00:00:00Z')))).toEqual(['events_y2031m05', 'events_y2031m06']);
+  expect(await where()).toBe('events_y2031m05');
+  expect(await dataSource.transaction((m) => ensureEventPartitions(m, new Date('2031-05-01T00:00:00Z'), new Date('2031-06-30T00:00:00Z')))).toEqual([]);
+  const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM events`);
+  expect(n).toBe(2);
   await isolation(dataSource);
   for (let i = 0; i < MIGRATIONS.length; i++) await dataSource.undoLastMigration();
   const tables = await dataSource.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'devices'`);
