@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { Item, itemId, parsePortKey, PORT_ITEM_TYPE } from '@portolan/diff';
-import { BaselineCoverageRecord, BaselineEntity, CurrentItemEntity, EventEntity, FlappingRecord } from '@portolan/persistence';
+import { BaselineCoverageRecord, EventEntity, FlappingRecord } from '@portolan/persistence';
 import { EventRecorder, NewEvent, PlannedChangeStore } from '@portolan/platform';
 import { HostChange } from './baseline.plan';
 import { confirmChanges, DetectedChange, PendingChange } from './noise/confirmation';
@@ -81,16 +80,13 @@ export class BaselineWriter {
     await recordCoverageMoves(manager, ctx, changes);
     const hosts = changes.map((c) => c.host);
     if (hosts.length) {
-      await manager.query('UPDATE current_items SET last_seen_at = $3, last_job_id = $4 WHERE tracker_id = $1 AND host = ANY($2)', [ctx.trackerId, hosts, ctx.observedAt, ctx.jobId]);
-      const baselines = changes.map((c) => ({ trackerId: ctx.trackerId, host: c.host, deviceId: ctx.deviceId, baselinedAt: ctx.now, observedAt: ctx.observedAt, lastJobId: ctx.jobId, coverage: ctx.coverageFor(c.host) }));
-      await manager
-        .createQueryBuilder()
-        .insert()
-        .into(BaselineEntity)
-        .values(baselines as QueryDeepPartialEntity<BaselineEntity>[])
-        .orUpdate(['observed_at', 'last_job_id', 'coverage'], ['tracker_id', 'host'])
-        .updateEntity(false)
-        .execute();
+      // The host's baseline row says when it was last polled in full; its items are not rewritten each time.
+      await manager.query(
+        `INSERT INTO baselines (tracker_id, host, device_id, baselined_at, observed_at, last_job_id, coverage)
+         SELECT $1, v.host, $2, $3, $4, $5, v.coverage FROM jsonb_to_recordset($6::jsonb) AS v(host text, coverage jsonb)
+         ON CONFLICT (tracker_id, host) DO UPDATE SET observed_at = EXCLUDED.observed_at, last_job_id = EXCLUDED.last_job_id, coverage = EXCLUDED.coverage`,
+        [ctx.trackerId, ctx.deviceId, ctx.now, ctx.observedAt, ctx.jobId, JSON.stringify(changes.map((c) => ({ host: c.host, coverage: ctx.coverageFor(c.host) })))],
+      );
     }
     // Planned or unplanned: decided once, as the event is recorded, by the observation's time.
     const classified = await this.planned.classify(manager, ctx.deviceId, events);
@@ -194,27 +190,15 @@ export class BaselineWriter {
     return out;
   }
 
+  /** One statement per few thousand items, rows as one JSON document (no per-value parameters to build). */
   private async upsertItems(manager: EntityManager, ctx: WriteContext, items: Item[]): Promise<void> {
-    for (let i = 0; i < items.length; i += 500) {
-      const values = items.slice(i, i + 500).map((item) => ({
-        trackerId: ctx.trackerId,
-        host: item.host,
-        itemType: item.type,
-        itemKey: item.key,
-        deviceId: ctx.deviceId,
-        attributes: item.attributes,
-        firstSeenAt: ctx.observedAt,
-        lastSeenAt: ctx.observedAt,
-        lastJobId: ctx.jobId,
-      }));
-      await manager
-        .createQueryBuilder()
-        .insert()
-        .into(CurrentItemEntity)
-        .values(values as QueryDeepPartialEntity<CurrentItemEntity>[])
-        .orUpdate(['attributes', 'last_seen_at', 'last_job_id'], ['tracker_id', 'host', 'item_type', 'item_key'])
-        .updateEntity(false)
-        .execute();
+    for (let i = 0; i < items.length; i += 5_000) {
+      await manager.query(
+        `INSERT INTO current_items (tracker_id, host, item_type, item_key, device_id, attributes, first_seen_at, last_seen_at, last_job_id)
+         SELECT $1, v.host, v.type, v.key, $2, v.attributes, $3, $3, $4 FROM jsonb_to_recordset($5::jsonb) AS v(host text, type text, key text, attributes jsonb)
+         ON CONFLICT (tracker_id, host, item_type, item_key) DO UPDATE SET attributes = EXCLUDED.attributes, last_seen_at = EXCLUDED.last_seen_at, last_job_id = EXCLUDED.last_job_id`,
+        [ctx.trackerId, ctx.deviceId, ctx.observedAt, ctx.jobId, JSON.stringify(dedupe(items.slice(i, i + 5_000)).map((item) => ({ host: item.host, type: item.type, key: item.key, attributes: item.attributes })))],
+      );
     }
   }
 
@@ -272,4 +256,9 @@ function pendingItem(r: Pick<PendingRow, 'host' | 'item_type' | 'item_key' | 'af
   const port = r.item_type === PORT_ITEM_TYPE ? parsePortKey(r.item_key) : undefined;
   const attributes = r.after ?? r.before ?? (port ? { protocol: port.protocol, port: port.port } : {});
   return { type: r.item_type, host: r.host, key: r.item_key, attributes };
+}
+
+/** The last of each item (ON CONFLICT cannot touch one row twice in a statement). */
+function dedupe(items: readonly Item[]): Item[] {
+  return [...new Map(items.map((item) => [itemId(item), item])).values()];
 }

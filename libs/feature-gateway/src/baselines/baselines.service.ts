@@ -50,7 +50,9 @@ export class BaselinesService {
       [deviceId],
     );
     const items: { tracker_id: string; host: string; item_type: string; item_key: string; attributes: Record<string, unknown>; first_seen_at: Date; last_seen_at: Date }[] = await this.db.query(
-      `SELECT tracker_id, host, item_type, item_key, attributes, first_seen_at, last_seen_at FROM current_items WHERE device_id = $1 ORDER BY host, item_type, item_key LIMIT ${MAX_ITEMS}`,
+      `SELECT c.tracker_id, c.host, c.item_type, c.item_key, c.attributes, c.first_seen_at, GREATEST(c.last_seen_at, b.observed_at) AS last_seen_at
+         FROM current_items c LEFT JOIN baselines b ON b.tracker_id = c.tracker_id AND b.host = c.host
+        WHERE c.device_id = $1 ORDER BY c.host, c.item_type, c.item_key LIMIT ${MAX_ITEMS}`,
       [deviceId],
     );
     const pending: { tracker_id: string; host: string; item_type: string; item_key: string; kind: string; seen: number; first_seen_at: Date }[] = await this.db.query(

@@ -35,6 +35,12 @@ export interface PortView {
   lastSeenAt: Date;
 }
 
+/**
+ * When an item of a baseline was last seen: the last complete poll of its host (the comparer
+ * records that once per host, not on every item), or when the item itself last changed.
+ */
+const LAST_SEEN = 'GREATEST(c.last_seen_at, b.observed_at)';
+
 @Injectable()
 export class DevicesService {
   constructor(
@@ -76,12 +82,13 @@ export class DevicesService {
     if (!(await this.db.getRepository(DeviceEntity).existsBy({ id: deviceId }))) throw new DomainError('not_found', `device ${deviceId} does not exist`);
     const after = cursor ? decodeCursor(cursor, 4) : null;
     const params: unknown[] = [deviceId, limit + 1];
-    const where = ['device_id = $1'];
-    if (type) where.push(`item_type = $${params.push(type)}`);
-    if (after) where.push(`(item_type, host, item_key, tracker_id) > (${after.map((v) => `$${params.push(v)}`).join(', ')})`);
+    const where = ['c.device_id = $1'];
+    if (type) where.push(`c.item_type = $${params.push(type)}`);
+    if (after) where.push(`(c.item_type, c.host, c.item_key, c.tracker_id) > (${after.map((v) => `$${params.push(v)}`).join(', ')})`);
     const rows: { tracker_id: string; host: string; item_type: string; item_key: string; attributes: Record<string, unknown>; first_seen_at: Date; last_seen_at: Date }[] = await this.db.query(
-      `SELECT tracker_id, host, item_type, item_key, attributes, first_seen_at, last_seen_at FROM current_items
-        WHERE ${where.join(' AND ')} ORDER BY item_type, host, item_key, tracker_id LIMIT $2`,
+      `SELECT c.tracker_id, c.host, c.item_type, c.item_key, c.attributes, c.first_seen_at, ${LAST_SEEN} AS last_seen_at FROM current_items c
+         LEFT JOIN baselines b ON b.tracker_id = c.tracker_id AND b.host = c.host
+        WHERE ${where.join(' AND ')} ORDER BY c.item_type, c.host, c.item_key, c.tracker_id LIMIT $2`,
       params,
     );
     const page = rows.slice(0, limit);
@@ -96,9 +103,10 @@ export class DevicesService {
     if (!(await this.db.getRepository(DeviceEntity).existsBy({ id: deviceId }))) throw new DomainError('not_found', `device ${deviceId} does not exist`);
     const after = cursor ? decodePortCursor(cursor) : null;
     const rows: { tracker_id: string; host: string; item_key: string; attributes: Record<string, unknown>; first_seen_at: Date; last_seen_at: Date }[] = await this.db.query(
-      `SELECT tracker_id, host, item_key, attributes, first_seen_at, last_seen_at FROM current_items
-        WHERE device_id = $1 AND item_type = $2 ${after ? 'AND (host, item_key, tracker_id) > ($4, $5, $6)' : ''}
-        ORDER BY host, item_key, tracker_id LIMIT $3`,
+      `SELECT c.tracker_id, c.host, c.item_key, c.attributes, c.first_seen_at, ${LAST_SEEN} AS last_seen_at FROM current_items c
+         LEFT JOIN baselines b ON b.tracker_id = c.tracker_id AND b.host = c.host
+        WHERE c.device_id = $1 AND c.item_type = $2 ${after ? 'AND (c.host, c.item_key, c.tracker_id) > ($4, $5, $6)' : ''}
+        ORDER BY c.host, c.item_key, c.tracker_id LIMIT $3`,
       after ? [deviceId, PORT_ITEM_TYPE, limit + 1, after[0], after[1], after[2]] : [deviceId, PORT_ITEM_TYPE, limit + 1],
     );
     const page = rows.slice(0, limit);
