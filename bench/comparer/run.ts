@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { JetStreamBus } from '@portolan/bus';
 import { Messages, ScanCompleted } from '@portolan/contracts';
+import { createLogger } from '@portolan/logging';
 import { createTestDatabase } from '@portolan/persistence';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
   });
   const pids = () => comparers.map((c) => c.pid as number);
   const pg = new Client({ connectionString: db.url });
-  const bus = await JetStreamBus.connect({ servers: NATS, name: 'bench-comparer' });
+  const bus = await JetStreamBus.connect({ servers: NATS, name: 'bench-comparer', logger: createLogger({ service: 'bench-comparer', version: 'bench', level: 'warn' }) });
   try {
     await pg.connect();
     await waitFor('the comparer migrated the database', async () => (await pg.query(`SELECT to_regclass('public.scan_chunks_job_idx') AS t`)).rows[0].t !== null, 120_000, () => log);

@@ -96,6 +96,7 @@ export class EventRecorder {
         ],
       );
     }
+    await countEvents(manager, rows.map((r) => ({ day: r.occurredAt, deviceId: r.deviceId, kind: r.kind, planned: r.planned, n: 1 })));
     return rows;
   }
 
@@ -145,4 +146,43 @@ export class EventRecorder {
     if (rows.length) this.logger.info({ events: rows.length }, 'announced events whose announcement had been lost');
     return rows.length;
   }
+}
+
+/**
+ * Adds to (or, with a negative n, takes from) the per-day event counts, in the caller's
+ * transaction. Rows are summed per key first and written in key order, so concurrent writers
+ * of the same days never wait on each other in a cycle.
+ */
+export async function countEvents(manager: Pick<EntityManager, 'query'>, deltas: readonly { day: Date; deviceId: string; kind: string; planned: boolean; n: number }[]): Promise<void> {
+  if (!deltas.length) return;
+  const sums = new Map<string, { day: string; device_id: string; kind: string; planned: boolean; n: number }>();
+  for (const d of deltas) {
+    const day = new Date(d.day).toISOString().slice(0, 10);
+    const key = `${day} ${d.deviceId} ${d.kind} ${d.planned}`;
+    const sum = sums.get(key);
+    if (sum) sum.n += d.n;
+    else sums.set(key, { day, device_id: d.deviceId, kind: d.kind, planned: d.planned, n: d.n });
+  }
+  const rows = [...sums.entries()].filter(([, v]) => v.n !== 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+  if (!rows.length) return;
+  await manager.query(
+    `INSERT INTO event_counts (day, device_id, kind, planned, n)
+     SELECT v.day, v.device_id, v.kind, v.planned, v.n FROM jsonb_to_recordset($1::jsonb) AS v(day date, device_id uuid, kind text, planned boolean, n bigint)
+     ON CONFLICT (day, device_id, kind, planned) DO UPDATE SET n = event_counts.n + EXCLUDED.n`,
+    [JSON.stringify(rows)],
+  );
+  const estate = new Map<string, { day: string; shard: number; kind: string; planned: boolean; n: number }>();
+  for (const r of rows) {
+    const shard = parseInt(r.device_id.slice(-1), 16);
+    const key = `${r.day} ${r.kind} ${r.planned} ${String(shard).padStart(2, '0')}`;
+    const sum = estate.get(key);
+    if (sum) sum.n += r.n;
+    else estate.set(key, { day: r.day, shard, kind: r.kind, planned: r.planned, n: r.n });
+  }
+  await manager.query(
+    `INSERT INTO event_counts_estate (day, shard, kind, planned, n)
+     SELECT v.day, v.shard, v.kind, v.planned, v.n FROM jsonb_to_recordset($1::jsonb) AS v(day date, shard smallint, kind text, planned boolean, n bigint)
+     ON CONFLICT (day, kind, planned, shard) DO UPDATE SET n = event_counts_estate.n + EXCLUDED.n`,
+    [JSON.stringify([...estate.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v))],
+  );
 }

@@ -1,6 +1,6 @@
 export { AgentUploadOutbox, compressPayload, storedUpload } from './agent-upload.outbox';
 export type { OutboxUpload } from './agent-upload.outbox';
-export { EventRecorder } from './event.recorder';
+export { countEvents, EventRecorder } from './event.recorder';
 export type { NewEvent } from './event.recorder';
 export { PlatformModule } from './platform.module';
 export type { PlatformOptions } from './platform.module';

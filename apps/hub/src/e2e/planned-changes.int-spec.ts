@@ -171,6 +171,12 @@ describe('planned changes (distributed hub)', () => {
       expect((unknownGroupReport.body['error'] as Record<string, unknown>)['message']).toBe('groupId 00000000-0000-4000-8000-000000000009 does not exist');
       const counts = await api.get<{ items: { kind: string; count: number; planned: number }[] }>(`/events/counts?by=kind&trackerId=${trackerId}`);
       expect(counts.body.items.find((c) => c.kind === 'added')).toEqual({ kind: 'added', count: 3, planned: 2 });
+      // The same from the daily counts the recorder keeps (moved by the re-evaluation too).
+      const rolled = await api.get<{ items: { kind: string; count: number; planned: number }[] }>(`/events/counts?by=kind&groupId=${groupId}&since=${new Date(Date.now() - 86_400_000).toISOString()}`);
+      expect(rolled.body.items.find((c) => c.kind === 'added')).toEqual({ kind: 'added', count: 3, planned: 2 });
+      const estate = await api.get<{ items: { day: string; kind: string; count: number; planned: number }[] }>(`/events/counts?by=day,kind&type=added`);
+      expect(estate.body.items.map((c) => c.kind)).toEqual(estate.body.items.map(() => 'added'));
+      expect(estate.body.items.reduce((sum, c) => [sum[0] + c.count, sum[1] + c.planned], [0, 0])).toEqual([3, 2]);
       const csv = await (await fetch(`${baseUrl}/events/export?format=csv&type=added`)).text();
       const lines = csv.trim().split('\r\n');
       expect(lines[0]).toBe('occurredAt,observedAt,id,kind,planned,plannedChangeId,deviceId,deviceName,host,itemType,itemKey,protocol,port,trackerId,jobId,before,after,details');

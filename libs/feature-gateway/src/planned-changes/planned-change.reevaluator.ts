@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { PlannedChangeEntity } from '@portolan/persistence';
 import { classifyChange, CompiledPlannedChange } from '@portolan/planning';
-import { classifiable, compileStored, DATA_SOURCE } from '@portolan/platform';
+import { classifiable, compileStored, countEvents, DATA_SOURCE } from '@portolan/platform';
 
 /** Events read and updated per transaction. */
 const BATCH = 5_000;
@@ -59,15 +59,25 @@ export class PlannedChangeReevaluator {
         if (next && !row.planned_change_id) nowPlanned++;
         else if (!next) nowUnplanned++;
         else nowPlanned++;
-        return [{ id: row.id, at: row.occurred_at, plannedChangeId: next }];
+        return [{ id: row.id, at: row.occurred_at, plannedChangeId: next, deviceId: row.device_id, kind: row.kind, wasPlanned: row.planned_change_id !== null }];
       });
       if (changed.length) {
-        await this.db.query(
-          `UPDATE events e SET planned = v.planned_change_id IS NOT NULL, planned_change_id = v.planned_change_id
-             FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, at timestamptz, planned_change_id uuid)
-            WHERE e.occurred_at = v.at AND e.id = v.id`,
-          [JSON.stringify(changed.map((c) => ({ id: c.id, at: c.at, planned_change_id: c.plannedChangeId })))],
-        );
+        await this.db.transaction(async (manager) => {
+          await manager.query(
+            `UPDATE events e SET planned = v.planned_change_id IS NOT NULL, planned_change_id = v.planned_change_id
+               FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, at timestamptz, planned_change_id uuid)
+              WHERE e.occurred_at = v.at AND e.id = v.id`,
+            [JSON.stringify(changed.map((c) => ({ id: c.id, at: c.at, planned_change_id: c.plannedChangeId })))],
+          );
+          // The daily counts move with the flag: one fewer on the side it left, one more where it went.
+          await countEvents(
+            manager,
+            changed.flatMap((c) => [
+              { day: c.at, deviceId: c.deviceId, kind: c.kind, planned: c.wasPlanned, n: -1 },
+              { day: c.at, deviceId: c.deviceId, kind: c.kind, planned: c.plannedChangeId !== null, n: 1 },
+            ]),
+          );
+        });
       }
       const last = rows[rows.length - 1];
       after = { at: last.occurred_at, id: last.id };
