@@ -5,7 +5,7 @@
  * 1,000,000 events is streamed, with the gateway's memory sampled. References in the same run:
  * the same SQL asked of Postgres directly, and psql `\copy (SELECT ...) TO` for the export.
  *
- *   node -r @swc-node/register bench/events/run.ts [--events 5000000] [--devices 20000] [--runs 40]
+ *   node -r @swc-node/register bench/events/run.ts [--events 5000000] [--devices 20000] [--runs 40] [--gateway-heap-mb N]
  *
  * Nothing is scanned; the gateway listens on 127.0.0.1. Every wait is bounded.
  */
@@ -95,7 +95,9 @@ async function main(): Promise<void> {
     const seeded = await seed(pg, total, devices, now);
 
     const port = await freePort();
-    gateway = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', 'gateway', 'src', 'main.ts')], {
+    // --gateway-heap-mb N: a small heap proves the export holds no more than a page or so.
+    const heap = process.argv.includes('--gateway-heap-mb') ? [`--max-old-space-size=${option('--gateway-heap-mb', 256, 65_536)}`] : [];
+    gateway = spawn(process.execPath, [...heap, '-r', '@swc-node/register', join(ROOT, 'apps', 'gateway', 'src', 'main.ts')], {
       cwd: ROOT,
       env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', DATABASE_URL: db.url, NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', PORTOLAN_DATA_DIR: dataDir, GATEWAY_PLAIN_HTTP: 'true', GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port), LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -73,7 +73,9 @@ export class BaselineWriter {
       if (change.after) upserts.push(change.after);
       else removals.push(change.item);
     }
-    events.push(...(await this.flapAndReport(manager, ctx, compared, confirmed)));
+    // What each compared host has now, for the state a flapping item settled in.
+    const settled = new Map(changes.flatMap((c) => c.observed.map((item) => [itemId(item), item] as const)));
+    events.push(...(await this.flapAndReport(manager, ctx, compared, confirmed, settled)));
 
     await this.upsertItems(manager, ctx, upserts);
     await this.deleteItems(manager, ctx.trackerId, removals);
@@ -141,7 +143,7 @@ export class BaselineWriter {
   }
 
   /** Flapping over the confirmed changes; returns the events to record (changes and flapping marks). */
-  private async flapAndReport(manager: EntityManager, ctx: WriteContext, hosts: string[], confirmed: (DetectedChange & { firstSeenAt: Date })[]): Promise<NewEvent[]> {
+  private async flapAndReport(manager: EntityManager, ctx: WriteContext, hosts: string[], confirmed: (DetectedChange & { firstSeenAt: Date })[], settled: ReadonlyMap<string, Item>): Promise<NewEvent[]> {
     const changeEvent = (c: DetectedChange & { firstSeenAt: Date }) => event(ctx, c.kind, c.item, c.before, c.after, c.changed ? { changed: c.changed } : {}, c.firstSeenAt);
     if (!ctx.flapping || !hosts.length) return confirmed.map(changeEvent);
     const policy = { threshold: ctx.flapping.threshold, windowMs: ctx.flapping.windowSeconds * 1000 };
@@ -158,7 +160,11 @@ export class BaselineWriter {
       const step = stepFlapping(state, change ? now : null, now, policy);
       if (change && step.report) out.push(changeEvent(change));
       if (step.emit === 'started' && change) out.push(event(ctx, 'flapping-started', change.item, change.before, change.after, { changes: step.state?.changes.length, windowSeconds: ctx.flapping?.windowSeconds }));
-      if (step.emit === 'stopped') out.push({ ...event(ctx, 'flapping-stopped', { type: item.type, host: item.host, key: item.key, attributes: {} }, null, null, { flappingSince: state?.flappingSince ? new Date(state.flappingSince).toISOString() : null }), after: null });
+      if (step.emit === 'stopped') {
+        // It settled present (after: its attributes) or absent (after: null).
+        const now = settled.get(itemId(item)) ?? null;
+        out.push(event(ctx, 'flapping-stopped', { type: item.type, host: item.host, key: item.key, attributes: {} }, null, now, { flappingSince: state?.flappingSince ? new Date(state.flappingSince).toISOString() : null }));
+      }
       if (step.state) keep.push({ host: item.host, item_type: item.type, item_key: item.key, changes: step.state.changes, flapping_since: step.state.flappingSince === null ? null : new Date(step.state.flappingSince) });
       else if (state) forget.push({ host: item.host, type: item.type, key: item.key });
     };

@@ -109,6 +109,8 @@ describe('comparer noise control (Postgres)', () => {
     for (let i = 9; i <= 21; i++) await t.scan(minutes(i), [['tcp', 40001], ['tcp', 40005]]);
     expect(await t.events()).toEqual(['added tcp/40005', 'removed tcp/40005', 'added tcp/40005', 'flapping-started tcp/40005', 'flapping-stopped tcp/40005']);
     expect(await t.baseline()).toEqual(['tcp/40001', 'tcp/40005']); // the baseline followed the port all along
+    const [stopped] = await db.query(`SELECT after FROM events WHERE tracker_id = $1 AND kind = 'flapping-stopped'`, [t.trackerId]);
+    expect(stopped.after).toMatchObject({ protocol: 'tcp', port: 40005, state: 'open' }); // the state it settled in
     await t.scan(minutes(22), [['tcp', 40001]]);
     expect((await t.events()).slice(-1)).toEqual(['removed tcp/40005']); // reported again once it settled
   });

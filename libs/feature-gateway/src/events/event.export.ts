@@ -20,9 +20,9 @@ export async function streamEvents(db: DataSource, filter: EventFilter, format: 
   res.setHeader('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8');
   res.setHeader('content-disposition', `attachment; filename="portolan-events-${stamp}.${format}"`);
   let closed = false;
-  res.on('close', () => (closed = true));
+  const gone = once(res, 'close').then(() => (closed = true));
   const write = async (text: string) => {
-    if (!res.write(text)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    if (!res.write(text) && !closed) await Promise.race([once(res, 'drain'), gone]);
   };
   await write(format === 'csv' ? `${CSV_COLUMNS.join(',')}\r\n` : '[');
   let after: { at: Date; id: string } | undefined;
