@@ -16,8 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { utils as sshUtils } from 'ssh2';
 import { collectDevice, profileById } from '@portolan/collectors';
+import { newEd25519KeyPair } from '@portolan/collectors/testing';
 import { loadCollectorConfig } from '@portolan/config';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
   const config = loadCollectorConfig();
   const dir = mkdtempSync(join(tmpdir(), 'portolan-bench-collect-'));
   const password = randomBytes(12).toString('base64url');
-  const key = sshUtils.generateKeyPairSync('ed25519');
+  const key = newEd25519KeyPair();
   const keyFile = join(dir, 'id_ed25519');
   writeFileSync(keyFile, key.private, { mode: 0o600 });
   const hosts = Array.from({ length: devices }, (_, i) => `127.0.3.${i + 1}`);

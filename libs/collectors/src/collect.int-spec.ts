@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, Server } from 'node:net';
-import { utils as sshUtils } from 'ssh2';
 import { collectDevice, CollectInput } from './collect';
 import { profileById } from './profiles/device.profiles';
 import { EmulatedDeviceState } from './testing/device.emulator';
 import { WINDOWS_REGISTRY } from './testing/device.samples';
-import { RunningEmulator, startSshDevice, startTelnetDevice } from './testing/device.servers';
+import { newEd25519KeyPair, RunningEmulator, startSshDevice, startTelnetDevice } from './testing/device.servers';
 import { prepareTestUser, RealServer, startSamba, startSshd, startTelnetd, TEST_USER } from './testing/real-servers';
 import { HostKey, HostKeyChangedError } from './transports/ssh.transport';
 
@@ -37,7 +36,7 @@ function listen(host: string, port: number): Promise<Server> {
 /** collectDevice against real OpenSSH, inetutils telnetd and Samba on loopback, and emulated network devices. */
 describe('collectDevice (real servers on loopback)', () => {
   let password: string;
-  const key = sshUtils.generateKeyPairSync('ed25519');
+  const key = newEd25519KeyPair();
   const started: { stop?: () => Promise<void>; close?: () => Promise<void> }[] = [];
 
   beforeAll(() => {

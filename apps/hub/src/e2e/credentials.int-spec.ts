@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { utils as sshUtils } from 'ssh2';
+import { newEd25519KeyPair } from '@portolan/collectors/testing';
 import { createTestDatabase } from '@portolan/persistence';
 import { masterKey } from '@portolan/vault';
 import { ApiClient } from './api.client';
@@ -23,7 +23,7 @@ describe('credentials (gateway, Postgres)', () => {
   const password = `pw-${randomBytes(9).toString('base64url')}`;
   const enableSecret = `en-${randomBytes(9).toString('base64url')}`;
   const passphrase = `pp-${randomBytes(9).toString('base64url')}`;
-  const key = sshUtils.generateKeyPairSync('ed25519', { passphrase, cipher: 'aes256-ctr', rounds: 16 });
+  const key = newEd25519KeyPair({ passphrase, cipher: 'aes256-ctr', rounds: 16 });
   const secretsInPlay = [password, enableSecret, passphrase, keyA.toString('base64'), keyB.toString('base64')];
   let gateway: ServiceProcess;
   let api: ApiClient;

@@ -47,8 +47,21 @@ function serveCli(stream: Duplex, cli: DeviceCli): void {
  * A network device emulated on ssh2's `Server` at 127.0.0.x: password and public-key logins,
  * its own host key (so tests can change it), an interactive shell with the device's prompt.
  */
+/**
+ * A fresh ed25519 key pair that ssh2 can read back. ssh2's generateKeyPairSync now and then
+ * (about 3 in 1,000) writes an OpenSSH private key its own parser calls malformed; such a key is
+ * made again (at most 20 tries).
+ */
+export function newEd25519KeyPair(encrypted?: { passphrase: string; cipher: string; rounds: number }): { private: string; public: string } {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const pair = encrypted ? sshUtils.generateKeyPairSync('ed25519', encrypted) : sshUtils.generateKeyPairSync('ed25519');
+    if (!(sshUtils.parseKey(pair.private, encrypted?.passphrase) instanceof Error)) return pair;
+  }
+  throw new Error('ssh2 made 20 unreadable ed25519 keys in a row');
+}
+
 export async function startSshDevice(kind: EmulatedKind, host: string, login: EmulatorLogin, state: EmulatedDeviceState, hostKeyPem?: string, port = 0): Promise<RunningEmulator> {
-  const hostKey = hostKeyPem ?? sshUtils.generateKeyPairSync('ed25519').private;
+  const hostKey = hostKeyPem ?? newEd25519KeyPair().private;
   const allowedKey = login.publicKey ? sshUtils.parseKey(login.publicKey) : undefined;
   const logins = { ok: 0, refused: 0 };
   const server = new SshServer({ hostKeys: [hostKey] }, (client) => {
