@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AlertingModule } from '@portolan/feature-alerting';
 import { CollectorModule } from '@portolan/feature-collector';
 import { ComparerModule } from '@portolan/feature-comparer';
 import { GatewayModule } from '@portolan/feature-gateway';
@@ -18,6 +19,7 @@ import { PlatformModule, PORTOLAN_VERSION } from '@portolan/platform';
     ScannerModule.forRoot({ site: process.env['SCANNER_SITE'] ?? ALL_SITES }),
     CollectorModule.forRoot({ site: process.env['COLLECTOR_SITE'] ?? ALL_SITES }),
     ComparerModule,
+    AlertingModule,
   ],
 })
 export class HubModule {}

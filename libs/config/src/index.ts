@@ -1,8 +1,10 @@
 export { fields, loadConfig, redactConfig, secret } from './env.loader';
 export type { Env } from './env.loader';
 export {
+  alertingShape,
   collectorShape,
   gatewayShape,
+  loadAlertingConfig,
   loadCollectorConfig,
   loadGatewayConfig,
   loadPlatformConfig,
@@ -12,4 +14,4 @@ export {
   scannerShape,
   schedulerShape,
 } from './platform.config';
-export type { CollectorConfig, GatewayConfig, PlatformConfig, ScannerConfig, SchedulerConfig } from './platform.config';
+export type { AlertingConfig, CollectorConfig, GatewayConfig, PlatformConfig, ScannerConfig, SchedulerConfig } from './platform.config';

@@ -78,3 +78,16 @@ export const collectorShape = {
 };
 export type CollectorConfig = ReturnType<typeof loadCollectorConfig>;
 export const loadCollectorConfig = (env?: Env) => loadConfig(collectorShape, env);
+
+export const alertingShape = {
+  /** The console's address, for the link in every alert to its event. */
+  consoleUrl: { env: 'ALERTING_CONSOLE_URL', schema: z.url().default('https://localhost:8443') },
+  /** Deliveries sent at the same time by one alerting process. */
+  concurrency: { env: 'ALERTING_CONCURRENCY', schema: fields.positiveInt(32) },
+  /** Attempts of a delivery before it is dead (kept, retried from the API). */
+  maxAttempts: { env: 'ALERTING_MAX_ATTEMPTS', schema: fields.positiveInt(10) },
+  /** How often the delivery loop looks for due deliveries (it is also woken by new ones). */
+  pollMs: { env: 'ALERTING_POLL_MS', schema: fields.positiveInt(500) },
+};
+export type AlertingConfig = ReturnType<typeof loadAlertingConfig>;
+export const loadAlertingConfig = (env?: Env) => loadConfig(alertingShape, env);

@@ -28,6 +28,7 @@ import { JobsController } from './jobs/jobs.controller';
 import { DocsController } from './openapi/docs.controller';
 import { SitesController } from './sites/sites.controller';
 import { TrackersController } from './trackers/trackers.controller';
+import { AlertingController } from './alerting/alerting.controller';
 import { BaselinesController } from './baselines/baselines.controller';
 import { BaselinesService } from './baselines/baselines.service';
 import { GroupsController } from './groups/groups.controller';
@@ -55,6 +56,7 @@ import { TrackersService } from './trackers/trackers.service';
     PlannedChangesController,
     BaselinesController,
     ReportsController,
+    AlertingController,
   ],
   providers: [
     DevicesService,

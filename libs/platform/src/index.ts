@@ -19,3 +19,5 @@ export type { PinnedHostKey } from './host-key.store';
 export { chunkFailure } from './chunk-failure';
 export type { ChunkJob } from './chunk-failure';
 export { classifiable, compileStored, PlannedChangeStore, ruleKey } from './planned-change.store';
+export { AlertChannelStore } from './alert-channel.store';
+export type { StoredChannel } from './alert-channel.store';

@@ -8,6 +8,7 @@ import { ScopeGuard } from '@portolan/targets';
 import { loadKeyRing, SecretBox } from '@portolan/vault';
 import { CredentialVault } from './credential.vault';
 import { PlannedChangeStore } from './planned-change.store';
+import { AlertChannelStore } from './alert-channel.store';
 import { HostKeyStore } from './host-key.store';
 import { BUS, DATA_SOURCE, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD, SECRET_BOX, SERVICE_INFO, ServiceInfo } from './tokens';
 
@@ -83,6 +84,7 @@ export class PlatformModule implements OnApplicationShutdown {
       CredentialVault,
       HostKeyStore,
       PlannedChangeStore,
+      AlertChannelStore,
       {
         provide: SCOPE_GUARD,
         inject: [PLATFORM_CONFIG],

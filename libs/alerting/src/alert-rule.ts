@@ -1,0 +1,77 @@
+import { KeyPattern, KeyPatternError, matchesKey, parseKeyPattern } from '@portolan/planning';
+
+export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** An alert rule as stored: a scope (empty: the whole estate), a filter, a severity, channels. */
+export interface AlertRuleDefinition {
+  readonly id: string;
+  readonly enabled: boolean;
+  readonly scope: { readonly deviceIds: readonly string[]; readonly groupIds: readonly string[]; readonly siteIds: readonly string[]; readonly trackerIds: readonly string[] };
+  readonly filter: { readonly kinds: readonly string[]; readonly itemTypes: readonly string[]; readonly planned: 'unplanned' | 'planned' | 'both'; readonly keyPattern: string | null };
+  readonly severity: Severity;
+  readonly channelIds: readonly string[];
+}
+
+/** What a rule is matched against: the event and the facts of its device. */
+export interface AlertableEvent {
+  readonly kind: string;
+  readonly deviceId: string;
+  readonly groupIds: readonly string[];
+  readonly siteId: string | null;
+  readonly trackerId: string | null;
+  readonly itemType: string | null;
+  readonly itemKey: string | null;
+  readonly planned: boolean;
+}
+
+export interface CompiledAlertRule extends AlertRuleDefinition {
+  readonly pattern?: KeyPattern;
+}
+
+export class AlertRuleError extends Error {
+  override readonly name = 'AlertRuleError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+/** Checks a rule (its key pattern, that it has channels) and compiles it for matching. */
+export function compileAlertRule(rule: AlertRuleDefinition): CompiledAlertRule {
+  if (!rule.channelIds.length) throw new AlertRuleError('channelIds', 'a rule needs at least one channel');
+  if (!rule.filter.keyPattern) return rule;
+  try {
+    return { ...rule, pattern: parseKeyPattern(rule.filter.keyPattern, rule.filter.itemTypes.length === 1 ? rule.filter.itemTypes[0] : undefined) };
+  } catch (error) {
+    if (error instanceof KeyPatternError) throw new AlertRuleError('filter.keyPattern', error.message);
+    throw error;
+  }
+}
+
+/** Whether a rule fires for an event. An empty scope list or filter list does not narrow. */
+export function ruleMatches(rule: CompiledAlertRule, event: AlertableEvent): boolean {
+  if (!rule.enabled) return false;
+  const { scope, filter } = rule;
+  const scoped = !scope.deviceIds.length && !scope.groupIds.length && !scope.siteIds.length;
+  if (!scoped && !scope.deviceIds.includes(event.deviceId) && !event.groupIds.some((g) => scope.groupIds.includes(g)) && !(event.siteId && scope.siteIds.includes(event.siteId))) return false;
+  if (scope.trackerIds.length && (!event.trackerId || !scope.trackerIds.includes(event.trackerId))) return false;
+  if (filter.kinds.length && !filter.kinds.includes(event.kind)) return false;
+  if (filter.itemTypes.length && (!event.itemType || !filter.itemTypes.includes(event.itemType))) return false;
+  if (filter.planned === 'unplanned' && event.planned) return false;
+  if (filter.planned === 'planned' && !event.planned) return false;
+  if (rule.pattern && (!event.itemKey || !matchesKey(rule.pattern, event.itemKey))) return false;
+  return true;
+}
+
+/**
+ * The delay before delivery attempt `attempt` (1-based) is retried: exponential from 1 s, capped
+ * at 5 minutes, with full jitter (a random share of it), so that a receiver coming back is not
+ * hit by every sender at the same instant.
+ */
+export function retryDelayMs(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(300_000, 1_000 * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}

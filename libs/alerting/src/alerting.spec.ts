@@ -1,0 +1,85 @@
+import { createHmac } from 'node:crypto';
+import fc from 'fast-check';
+import { AlertRuleDefinition, compileAlertRule, retryDelayMs, ruleMatches } from './alert-rule';
+import { Alert, cefMessage, signWebhook, syslogMessage } from './alert.formats';
+import { checkChannel } from './channel.senders';
+
+const rule = (over: Partial<AlertRuleDefinition> = {}): AlertRuleDefinition => ({
+  id: 'r1',
+  enabled: true,
+  scope: { deviceIds: [], groupIds: ['g1'], siteIds: [], trackerIds: [] },
+  filter: { kinds: ['added'], itemTypes: ['port'], planned: 'unplanned', keyPattern: 'tcp/3389' },
+  severity: 'high',
+  channelIds: ['c1'],
+  ...over,
+});
+const event = { kind: 'added', deviceId: 'd1', groupIds: ['g1'], siteId: null, trackerId: 't1', itemType: 'port', itemKey: 'tcp/3389', planned: false };
+
+describe('alert rules', () => {
+  it('fire for an unplanned RDP port opened in the group, and not for a planned one, another port or group', () => {
+    const r = compileAlertRule(rule());
+    expect(ruleMatches(r, event)).toBe(true);
+    expect(ruleMatches(r, { ...event, planned: true })).toBe(false);
+    expect(ruleMatches(r, { ...event, itemKey: 'tcp/22' })).toBe(false);
+    expect(ruleMatches(r, { ...event, groupIds: ['g2'] })).toBe(false);
+    expect(ruleMatches(r, { ...event, kind: 'removed' })).toBe(false);
+    expect(ruleMatches(compileAlertRule(rule({ enabled: false })), event)).toBe(false);
+  });
+
+  it('an empty scope is the whole estate; "both" takes planned and unplanned', () => {
+    const r = compileAlertRule(rule({ scope: { deviceIds: [], groupIds: [], siteIds: [], trackerIds: [] }, filter: { kinds: [], itemTypes: [], planned: 'both', keyPattern: null } }));
+    expect(ruleMatches(r, { ...event, groupIds: [], planned: true, kind: 'communications', itemKey: null, itemType: null })).toBe(true);
+  });
+
+  it('refuses a bad key pattern and a rule without channels, naming the field', () => {
+    expect(() => compileAlertRule(rule({ filter: { kinds: [], itemTypes: ['port'], planned: 'both', keyPattern: 'tcp/99999' } }))).toThrow('filter.keyPattern: port 99999');
+    expect(() => compileAlertRule(rule({ channelIds: [] }))).toThrow('channelIds: a rule needs at least one channel');
+  });
+
+  it('property: retry delays grow, stay within [ceiling/2, ceiling], and cap at 5 minutes', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.double({ min: 0, max: 0.999999, noNaN: true }), (attempt, r) => {
+        const ceiling = Math.min(300_000, 1_000 * 2 ** (attempt - 1));
+        const delay = retryDelayMs(attempt, () => r);
+        expect(delay).toBeGreaterThanOrEqual(Math.floor(ceiling / 2));
+        expect(delay).toBeLessThanOrEqual(ceiling);
+      }),
+    );
+  });
+});
+
+const alert: Alert = {
+  id: 'a1',
+  rule: { id: 'r1', name: 'RDP | exposure' },
+  severity: 'high',
+  event: { id: 'e1', kind: 'added', occurredAt: '2026-12-01T10:00:00.000Z', device: { id: 'd1', name: 'web=01' }, host: '127.0.0.5', itemType: 'port', itemKey: 'tcp/3389', protocol: 'tcp', port: 3389, before: null, after: { protocol: 'tcp', port: 3389, state: 'open' }, planned: false, plannedChangeId: null },
+  link: 'https://hub.example/console/events/e1',
+};
+
+describe('alert formats', () => {
+  it('signs webhooks as HMAC-SHA256 of "<timestamp>.<body>"', () => {
+    expect(signWebhook('s3cret', 1764583200, '{"a":1}')).toBe(`v1=${createHmac('sha256', 's3cret').update('1764583200.{"a":1}').digest('hex')}`);
+  });
+
+  it('CEF escapes | in the header and = in extension values', () => {
+    const cef = cefMessage(alert, '0.1.0');
+    expect(cef.startsWith('CEF:0|Portolan|Portolan|0.1.0|added|Unplanned: tcp/3389 opened on 127.0.0.5 (web=01)|8|')).toBe(true);
+    expect(cef).toContain('dvchost=web\\=01');
+    expect(cef).toContain('cs4=RDP | exposure');
+    expect(cef).toContain('dpt=3389');
+  });
+
+  it('RFC 5424: local0 with the severity, version 1, structured data, then the body', () => {
+    const line = syslogMessage(alert, { hostname: 'hub 1', format: 'cef', version: '0.1.0', now: new Date('2026-12-01T10:00:01.000Z') });
+    expect(line).toMatch(/^<131>1 2026-12-01T10:00:01\.000Z hub_1 portolan - added \[portolan@32473 eventId="e1" kind="added" planned="false"\] CEF:0\|/);
+  });
+
+  it('channel settings: a URL must be http(s) without credentials; syslog needs host, port and transport', () => {
+    expect(() => checkChannel('webhook', { url: 'ftp://x' }, {})).toThrow('url: ftp: is not http or https');
+    expect(() => checkChannel('webhook', { url: 'not a url' }, {})).toThrow('url: "not a url" is not a URL');
+    expect(() => checkChannel('webhook', { url: 'https://u:p@h.example/' }, {})).toThrow('not in the URL');
+    expect(() => checkChannel('slack', {}, {})).toThrow('secrets.url: a URL is required');
+    expect(() => checkChannel('syslog', { host: '127.0.0.1', port: 70000 }, {})).toThrow('port: 1-65535');
+    expect(checkChannel('syslog', { host: '127.0.0.1', port: 5514 }, {})).toEqual({ type: 'syslog', host: '127.0.0.1', port: 5514, transport: 'udp', format: 'cef' });
+  });
+});

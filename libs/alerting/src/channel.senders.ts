@@ -1,0 +1,143 @@
+import { createSocket } from 'node:dgram';
+import { connect as netConnect, Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { Alert, signWebhook, slackMessage, syslogMessage, teamsMessage } from './alert.formats';
+
+export const CHANNEL_TYPES = ['webhook', 'slack', 'teams', 'syslog'] as const;
+export type ChannelType = (typeof CHANNEL_TYPES)[number];
+
+/** A channel's settings (not secret) and its opened secrets. */
+export type ChannelSettings =
+  | { readonly type: 'webhook'; readonly url: string; readonly headers?: Record<string, string> }
+  | { readonly type: 'slack' | 'teams'; readonly url?: never }
+  | { readonly type: 'syslog'; readonly host: string; readonly port: number; readonly transport: 'udp' | 'tcp' | 'tls'; readonly format: 'cef' | 'json'; readonly ca?: string };
+
+export interface ChannelSecrets {
+  /** Webhook: the HMAC secret. */
+  readonly signingSecret?: string;
+  /** Slack and Teams: the webhook URL, which is itself the credential. */
+  readonly url?: string;
+}
+
+export class ChannelError extends Error {
+  override readonly name = 'ChannelError';
+}
+
+const TIMEOUT_MS = 10_000;
+
+/**
+ * Delivers one alert to one channel; resolves when the receiver took it (2xx, or the syslog
+ * bytes written), rejects with a ChannelError saying why not. Never follows redirects and never
+ * puts a secret in an error: a URL is named by its origin only.
+ */
+export async function deliver(settings: ChannelSettings, secrets: ChannelSecrets, alert: Alert, meta: { hostname: string; version: string }): Promise<void> {
+  switch (settings.type) {
+    case 'webhook': {
+      const body = JSON.stringify(alert);
+      const timestamp = Math.floor(Date.now() / 1000);
+      const headers: Record<string, string> = {
+        ...settings.headers,
+        'content-type': 'application/json',
+        'user-agent': `portolan/${meta.version}`,
+        'x-portolan-delivery': alert.id,
+        'x-portolan-timestamp': String(timestamp),
+      };
+      if (secrets.signingSecret) headers['x-portolan-signature'] = signWebhook(secrets.signingSecret, timestamp, body);
+      return post(settings.url, headers, body);
+    }
+    case 'slack':
+    case 'teams': {
+      if (!secrets.url) throw new ChannelError(`the ${settings.type} channel has no webhook URL`);
+      const body = JSON.stringify(settings.type === 'slack' ? slackMessage(alert) : teamsMessage(alert));
+      return post(secrets.url, { 'content-type': 'application/json', 'user-agent': `portolan/${meta.version}` }, body);
+    }
+    case 'syslog':
+      return sendSyslog(settings, syslogMessage(alert, { hostname: meta.hostname, format: settings.format, version: meta.version }));
+  }
+}
+
+async function post(url: string, headers: Record<string, string>, body: string): Promise<void> {
+  const origin = new URL(url).origin;
+  let response: Response;
+  try {
+    response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(TIMEOUT_MS) });
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+    throw new ChannelError(`POST to ${origin} failed: ${cause}`);
+  }
+  await response.arrayBuffer().catch(() => undefined);
+  if (response.status < 200 || response.status >= 300) throw new ChannelError(`POST to ${origin} answered ${response.status}`);
+}
+
+function sendSyslog(settings: Extract<ChannelSettings, { type: 'syslog' }>, message: string): Promise<void> {
+  const where = `syslog ${settings.transport}://${settings.host}:${settings.port}`;
+  if (settings.transport === 'udp') {
+    return new Promise((resolve, reject) => {
+      const socket = createSocket(settings.host.includes(':') ? 'udp6' : 'udp4');
+      socket.send(Buffer.from(message, 'utf8'), settings.port, settings.host, (error) => {
+        socket.close();
+        if (error) reject(new ChannelError(`${where}: ${error.message}`));
+        else resolve();
+      });
+    });
+  }
+  // RFC 6587 octet counting: "<length> <message>".
+  const frame = Buffer.from(message, 'utf8');
+  const data = Buffer.concat([Buffer.from(`${frame.length} `), frame]);
+  return new Promise((resolve, reject) => {
+    const socket: Socket =
+      settings.transport === 'tls'
+        ? tlsConnect({ host: settings.host, port: settings.port, servername: settings.host, ...(settings.ca ? { ca: settings.ca } : {}) })
+        : netConnect({ host: settings.host, port: settings.port });
+    const fail = (error: Error) => {
+      socket.destroy();
+      reject(new ChannelError(`${where}: ${error.message}`));
+    };
+    socket.setTimeout(TIMEOUT_MS, () => fail(new Error('timed out')));
+    socket.once('error', fail);
+    socket.once(settings.transport === 'tls' ? 'secureConnect' : 'connect', () => {
+      socket.end(data, () => resolve());
+    });
+  });
+}
+
+/** Checks a channel's settings and secrets, naming what is wrong; returns them normalised. */
+export function checkChannel(type: ChannelType, settings: Record<string, unknown>, secrets: ChannelSecrets): ChannelSettings {
+  const url = (value: unknown, field: string) => {
+    if (typeof value !== 'string') throw new ChannelError(`${field}: a URL is required`);
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new ChannelError(`${field}: "${value.slice(0, 80)}" is not a URL`);
+    }
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ChannelError(`${field}: ${parsed.protocol} is not http or https`);
+    if (parsed.username || parsed.password) throw new ChannelError(`${field}: put credentials in the channel's secrets, not in the URL`);
+    return value;
+  };
+  switch (type) {
+    case 'webhook': {
+      const headers = (settings['headers'] ?? {}) as Record<string, unknown>;
+      for (const [name, value] of Object.entries(headers)) {
+        if (!/^[A-Za-z0-9-]{1,64}$/.test(name) || typeof value !== 'string' || /[\r\n]/.test(value)) throw new ChannelError(`headers.${name}: not a valid header`);
+        if (/^(content-type|x-portolan-)/i.test(name)) throw new ChannelError(`headers.${name}: set by Portolan`);
+      }
+      return { type, url: url(settings['url'], 'url'), headers: headers as Record<string, string> };
+    }
+    case 'slack':
+    case 'teams':
+      url(secrets.url, 'secrets.url');
+      return { type };
+    case 'syslog': {
+      const host = settings['host'];
+      const port = settings['port'];
+      const transport = settings['transport'] ?? 'udp';
+      const format = settings['format'] ?? 'cef';
+      if (typeof host !== 'string' || !/^[A-Za-z0-9.:-]{1,253}$/.test(host)) throw new ChannelError('host: a host name or address is required');
+      if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65_535) throw new ChannelError('port: 1-65535');
+      if (transport !== 'udp' && transport !== 'tcp' && transport !== 'tls') throw new ChannelError('transport: udp, tcp or tls');
+      if (format !== 'cef' && format !== 'json') throw new ChannelError('format: cef or json');
+      return { type, host, port: port as number, transport, format, ...(typeof settings['ca'] === 'string' ? { ca: settings['ca'] } : {}) };
+    }
+  }
+}

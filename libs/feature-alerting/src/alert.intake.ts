@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { Alert, AlertRuleDefinition, compileAlertRule, CompiledAlertRule, ruleMatches } from '@portolan/alerting';
+import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
+import { AlertingConfig } from '@portolan/config';
+import { EventRecorded, Messages } from '@portolan/contracts';
+import { Logger } from '@portolan/logging';
+import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
+import { ALERTING_CONFIG } from './alerting.tokens';
+import { DeliveryWorker } from './delivery.worker';
+
+const CONSUMER = 'alerting-events';
+/** Rules are read again at most this often (a rule saved is in force within this time). */
+const RULES_TTL_MS = 2_000;
+
+interface RuleRow {
+  id: string;
+  name: string;
+  enabled: boolean;
+  scope: AlertRuleDefinition['scope'];
+  filter: AlertRuleDefinition['filter'];
+  severity: AlertRuleDefinition['severity'];
+  channel_ids: string[];
+}
+
+/**
+ * Turns recorded events into deliveries: each event is matched against the alert rules (with its
+ * device's groups and site), and every rule × channel it fires for becomes one delivery row,
+ * keyed by `event:rule:channel`, so a redelivered event never makes a second alert. The event is
+ * acknowledged once its deliveries are stored; sending them is the DeliveryWorker's.
+ */
+@Injectable()
+export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
+  private consumer?: ConsumerHandle;
+  private rules?: { at: number; rules: (CompiledAlertRule & { name: string })[] };
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(BUS) private readonly bus: Bus,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
+    private readonly worker: DeliveryWorker,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.consumer = await this.bus.consume({ message: Messages.eventRecorded, durable: CONSUMER, concurrency: 8, maxDeliver: 100 }, (d) => this.take(d.envelope.payload));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.consumer?.stop();
+  }
+
+  async take(event: EventRecorded): Promise<Outcome> {
+    const rules = await this.currentRules();
+    if (!rules.length) return Outcomes.ack();
+    const [device]: { name: string | null; site_id: string | null; group_ids: string[] }[] = await this.db.query(
+      `SELECT d.name, d.site_id, ARRAY(SELECT m.group_id FROM device_group_members m WHERE m.device_id = d.id) AS group_ids FROM devices d WHERE d.id = $1`,
+      [event.deviceId],
+    );
+    const facts = { kind: event.kind, deviceId: event.deviceId, groupIds: device?.group_ids ?? [], siteId: device?.site_id ?? null, trackerId: event.trackerId, itemType: event.itemType, itemKey: event.itemKey, planned: event.planned };
+    const deliveries = rules
+      .filter((rule) => ruleMatches(rule, facts))
+      .flatMap((rule) => rule.channelIds.map((channelId) => ({ rule, channelId, alert: this.alert(event, rule, channelId, device?.name ?? null) })));
+    if (!deliveries.length) return Outcomes.ack();
+    const rows: unknown[] = await this.db.query(
+      `INSERT INTO alert_deliveries (id, dedupe_key, event_id, rule_id, channel_id, alert, status, attempts, next_attempt_at, created_at, event_occurred_at)
+       SELECT v.id, v.dedupe_key, v.event_id, v.rule_id, v.channel_id, v.alert, 'pending', 0, now(), now(), v.occurred_at
+         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, dedupe_key text, event_id uuid, rule_id uuid, channel_id uuid, alert jsonb, occurred_at timestamptz)
+         JOIN alert_channels c ON c.id = v.channel_id
+       ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
+      [
+        JSON.stringify(
+          deliveries.map((d) => ({ id: randomUUID(), dedupe_key: d.alert.id, event_id: event.eventId, rule_id: d.rule.id, channel_id: d.channelId, alert: d.alert, occurred_at: event.occurredAt })),
+        ),
+      ],
+    );
+    if (rows.length) this.worker.wake();
+    return Outcomes.ack();
+  }
+
+  private alert(event: EventRecorded, rule: CompiledAlertRule & { name: string }, channelId: string, deviceName: string | null): Alert {
+    const attributes = event.after ?? event.before;
+    const isPort = event.itemType === 'port' && attributes;
+    return {
+      id: `${event.eventId}:${rule.id}:${channelId}`,
+      rule: { id: rule.id, name: rule.name },
+      severity: rule.severity,
+      event: {
+        id: event.eventId,
+        kind: event.kind,
+        occurredAt: event.occurredAt,
+        device: { id: event.deviceId, name: deviceName },
+        host: event.host,
+        itemType: event.itemType,
+        itemKey: event.itemKey,
+        protocol: isPort ? String(attributes['protocol']) : null,
+        port: isPort ? Number(attributes['port']) : null,
+        before: event.before,
+        after: event.after,
+        planned: event.planned,
+        plannedChangeId: event.plannedChangeId ?? null,
+      },
+      link: `${this.config.consoleUrl.replace(/\/$/, '')}/console/events/${event.eventId}`,
+    };
+  }
+
+  private async currentRules(): Promise<(CompiledAlertRule & { name: string })[]> {
+    if (this.rules && Date.now() - this.rules.at < RULES_TTL_MS) return this.rules.rules;
+    const rows: RuleRow[] = await this.db.query('SELECT id, name, enabled, scope, filter, severity, channel_ids FROM alert_rules WHERE enabled');
+    const rules = rows.flatMap((r) => {
+      try {
+        return [{ ...compileAlertRule({ id: r.id, enabled: r.enabled, scope: r.scope, filter: r.filter, severity: r.severity, channelIds: r.channel_ids }), name: r.name }];
+      } catch (error) {
+        this.logger.error({ ruleId: r.id, err: String(error) }, 'a stored alert rule does not compile; ignored');
+        return [];
+      }
+    });
+    this.rules = { at: Date.now(), rules };
+    return rules;
+  }
+}

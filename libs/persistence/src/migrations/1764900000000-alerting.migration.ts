@@ -1,0 +1,56 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * Alerting: channels (their settings, and their secrets sealed under the master key), rules
+ * (scope, filter, severity, channels) and deliveries: one per event, rule and channel (the
+ * dedupe key), with their attempts, next attempt, last error and latency; a dead delivery waits
+ * for an operator's retry.
+ */
+export class Alerting1764900000000 implements MigrationInterface {
+  name = 'Alerting1764900000000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE TABLE alert_channels (
+      id uuid PRIMARY KEY,
+      name text NOT NULL UNIQUE,
+      type text NOT NULL CHECK (type IN ('webhook','slack','teams','syslog')),
+      settings jsonb NOT NULL,
+      secret_ciphertext bytea,
+      secret_fields jsonb NOT NULL DEFAULT '[]',
+      status text NOT NULL DEFAULT 'healthy' CHECK (status IN ('healthy','degraded')),
+      status_reason text,
+      created_at timestamptz NOT NULL)`);
+    await q.query(`CREATE TABLE alert_rules (
+      id uuid PRIMARY KEY,
+      name text NOT NULL,
+      enabled boolean NOT NULL,
+      scope jsonb NOT NULL,
+      filter jsonb NOT NULL,
+      severity text NOT NULL CHECK (severity IN ('info','low','medium','high','critical')),
+      channel_ids uuid[] NOT NULL,
+      created_at timestamptz NOT NULL)`);
+    await q.query(`CREATE TABLE alert_deliveries (
+      id uuid PRIMARY KEY,
+      dedupe_key text NOT NULL UNIQUE,
+      event_id uuid NOT NULL,
+      rule_id uuid NOT NULL REFERENCES alert_rules(id) ON DELETE CASCADE,
+      channel_id uuid NOT NULL REFERENCES alert_channels(id) ON DELETE CASCADE,
+      alert jsonb NOT NULL,
+      status text NOT NULL CHECK (status IN ('pending','delivered','dead')),
+      attempts integer NOT NULL DEFAULT 0,
+      next_attempt_at timestamptz NOT NULL,
+      last_error text,
+      created_at timestamptz NOT NULL,
+      event_occurred_at timestamptz NOT NULL,
+      delivered_at timestamptz,
+      latency_ms integer)`);
+    await q.query(`CREATE INDEX alert_deliveries_due_idx ON alert_deliveries (next_attempt_at) WHERE status = 'pending'`);
+    await q.query(`CREATE INDEX alert_deliveries_channel_idx ON alert_deliveries (channel_id, created_at DESC)`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE alert_deliveries`);
+    await q.query(`DROP TABLE alert_rules`);
+    await q.query(`DROP TABLE alert_channels`);
+  }
+}
