@@ -33,6 +33,12 @@ export interface ConsumerOptions<M extends AnyMessage> {
   readonly ackWaitMs?: number;
   /** Deliveries before a message is given up on. */
   readonly maxDeliver?: number;
+  /**
+   * Where a durable consumer that does not exist yet starts: `all` (the default) replays the
+   * stream's history, `new` takes only messages published from then on (a new alerting
+   * deployment must not alert on last month's events). An existing consumer keeps its place.
+   */
+  readonly startAt?: 'all' | 'new';
 }
 
 export interface ConsumerHandle {

@@ -72,7 +72,7 @@ export class JetStreamBus implements Bus {
     const config = {
       durable_name: options.durable,
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
+      deliver_policy: options.startAt === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
       filter_subject: filterFor(options.message, options.route),
       ack_wait: nanos(options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
       max_deliver: options.maxDeliver ?? DEFAULT_MAX_DELIVER,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Alert, AlertRuleDefinition, compileAlertRule, CompiledAlertRule, ruleMatches } from '@portolan/alerting';
+import { Alert, AlertRuleDefinition, compileAlertRule, CompiledAlertRule, ruleMatches } from '@portolan/alerts';
 import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
 import { AlertingConfig } from '@portolan/config';
 import { EventRecorded, Messages } from '@portolan/contracts';
@@ -44,7 +44,7 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.consumer = await this.bus.consume({ message: Messages.eventRecorded, durable: CONSUMER, concurrency: 8, maxDeliver: 100 }, (d) => this.take(d.envelope.payload));
+    this.consumer = await this.bus.consume({ message: Messages.eventRecorded, durable: CONSUMER, concurrency: 8, maxDeliver: 100, startAt: 'new' }, (d) => this.take(d.envelope.payload));
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Alert, deliver, retryDelayMs } from '@portolan/alerting';
+import { Alert, deliver, retryDelayMs } from '@portolan/alerts';
 import { AlertingConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { AlertChannelStore, DATA_SOURCE, LOGGER, PORTOLAN_VERSION, StoredChannel } from '@portolan/platform';

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { ChannelSecrets, ChannelSettings, ChannelType, checkChannel } from '@portolan/alerting';
+import { ChannelSecrets, ChannelSettings, ChannelType, checkChannel } from '@portolan/alerts';
 import { DomainError } from '@portolan/contracts';
 import { SecretBox } from '@portolan/vault';
 import { SECRET_BOX } from './tokens';

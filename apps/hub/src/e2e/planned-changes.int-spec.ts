@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -284,4 +286,38 @@ describe('planned changes (distributed hub)', () => {
       expect((await api.get(`/reports/open-at?deviceId=${deviceId}&at=not-a-time`)).status).toBe(400);
     });
   }, 240_000);
+
+  it('alert channels and rules through the API: bad input named, secrets write-only, a test alert delivered', async () => {
+    const badUrl = await api.post('/alert-channels', { name: 'bad', type: 'webhook', settings: { url: 'ftp://127.0.0.1/x' } });
+    expect(badUrl.status).toBe(400);
+    expect((badUrl.body['error'] as Record<string, unknown>)['message']).toBe('invalid webhook channel: url: ftp: is not http or https');
+    const received: string[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        received.push(body);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      const channel = await api.post('/alert-channels', { name: 'soc hook', type: 'webhook', settings: { url }, secrets: { signingSecret: 'a-signing-secret-of-32-characters!' } });
+      expect(channel.status).toBe(201);
+      expect(channel.body).toMatchObject({ type: 'webhook', secrets: ['signingSecret'], status: 'healthy' });
+      expect(JSON.stringify(channel.body)).not.toContain('a-signing-secret');
+      const test = await api.post(`/alert-channels/${channel.body['id']}/test`, {});
+      expect(test.body).toMatchObject({ delivered: true });
+      expect(received).toHaveLength(1);
+      const unknownGroup = await api.post('/alert-rules', { name: 'r', scope: { groupIds: ['00000000-0000-4000-8000-000000000009'] }, channelIds: [channel.body['id']] });
+      expect(unknownGroup.status).toBe(400);
+      expect((unknownGroup.body['error'] as Record<string, unknown>)['message']).toBe('scope.groupIds: 00000000-0000-4000-8000-000000000009 does not exist');
+      const rule = await api.post('/alert-rules', { name: 'unplanned in web', scope: { groupIds: [groupId] }, filter: { kinds: ['added'], planned: 'unplanned' }, severity: 'high', channelIds: [channel.body['id']] });
+      expect(rule.status).toBe(201);
+      expect((await api.get<{ items: unknown[] }>('/alert-rules')).body.items).toHaveLength(1);
+    } finally {
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
+  });
 });

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { Alert, AlertRuleError, CHANNEL_TYPES, ChannelError, checkChannel, compileAlertRule, deliver, SEVERITIES } from '@portolan/alerting';
+import { Alert, AlertRuleError, CHANNEL_TYPES, ChannelError, checkChannel, compileAlertRule, deliver, SEVERITIES } from '@portolan/alerts';
 import { DomainError } from '@portolan/contracts';
 import { AlertChannelStore, DATA_SOURCE, PORTOLAN_VERSION } from '@portolan/platform';
 import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';

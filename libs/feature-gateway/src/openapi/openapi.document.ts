@@ -15,6 +15,7 @@ import {
 import { CreateSiteSchema } from '../sites/sites.controller';
 import { ExpectPortSchema, HistoryQuerySchema, PromoteSchema, RemoveItemSchema } from '../baselines/baseline.dto';
 import { ExposureQuerySchema, OpenAtQuerySchema, PlannedSummaryQuerySchema } from '../reports/reports.controller';
+import { CreateChannelSchema, CreateRuleSchema } from '../alerting/alerting.controller';
 import { AgentPollQuerySchema, AgentResultSchema, AgentScanStartedSchema, EnrolRequestSchema } from '@portolan/contracts';
 import { CreateEnrollmentTokenSchema } from '../enrollment/enrollment-tokens.service';
 import { CreateTrackerSchema, UpdateTrackerSchema } from '../trackers/trackers.service';
@@ -74,6 +75,11 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/api/devices/{id}/baseline/promote': { post: { summary: 'Accept a change waiting for confirmation into the baseline now', parameters: [idParam('device')], requestBody: { required: true, ...json(schema(PromoteSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } } },
       '/api/devices/{id}/baseline/expected-ports': { post: { summary: 'Add an expected open port to the baseline', parameters: [idParam('device')], requestBody: { required: true, ...json(schema(ExpectPortSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 409: error } } },
       '/api/devices/{id}/baseline/remove': { post: { summary: 'Take an item out of the baseline', parameters: [idParam('device')], requestBody: { required: true, ...json(schema(RemoveItemSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } } },
+      '/api/alert-channels': create('alert channel', 'CreateAlertChannel'),
+      '/api/alert-channels/{id}/test': { post: { summary: 'Send a test alert through the channel and say how it went', parameters: [idParam('alert channel')], responses: { 200: json({ type: 'object' }), 404: error } } },
+      '/api/alert-rules': create('alert rule', 'CreateAlertRule'),
+      '/api/alert-deliveries': { get: { summary: 'Deliveries with their status, attempts, last error and latency', parameters: queryParams(z.object({ status: z.string(), channelId: z.string(), limit: z.number() })), responses: { 200: json({ type: 'object' }) } } },
+      '/api/alert-deliveries/{id}/retry': { post: { summary: 'Send a dead delivery again', parameters: [idParam('delivery')], responses: { 200: json({ type: 'object' }), 409: error } } },
       '/api/reports/planned-vs-unplanned': { get: { summary: 'Planned and unplanned changes per device group over a period', parameters: queryParams(PlannedSummaryQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } } },
       '/api/reports/exposure': { get: { summary: 'Open ports now, per device and per port across the estate', parameters: queryParams(ExposureQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } } },
       '/api/reports/open-at': { get: { summary: 'The open ports of a device at a past time, from its baseline and the changes since', parameters: queryParams(OpenAtQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } } },
@@ -144,6 +150,8 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         CreateTracker: schema(CreateTrackerSchema),
         CreateGroup: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
         CreatePlannedChange: schema(CreatePlannedChangeSchema),
+        CreateAlertChannel: schema(CreateChannelSchema),
+        CreateAlertRule: schema(CreateRuleSchema),
         CreateEnrollmentToken: schema(CreateEnrollmentTokenSchema),
         EnrolRequest: schema(EnrolRequestSchema),
         AgentScanStarted: schema(AgentScanStartedSchema),

@@ -1,0 +1,210 @@
+import 'reflect-metadata';
+import { createHmac, randomUUID } from 'node:crypto';
+import { createServer as createHttpServer, IncomingMessage, Server } from 'node:http';
+import { AddressInfo, createServer as createTcpServer, Server as TcpServer } from 'node:net';
+import { INestApplicationContext, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { DataSource } from 'typeorm';
+import { Bus } from '@portolan/bus';
+import { loadPlatformConfig } from '@portolan/config';
+import { EventRecorded, Messages } from '@portolan/contracts';
+import { createTestDatabase } from '@portolan/persistence';
+import { AlertChannelStore, BUS, DATA_SOURCE, PlatformModule } from '@portolan/platform';
+import { AlertingModule } from './alerting.module';
+
+const SECRET = 'a-signing-secret-of-32-characters!';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A webhook receiver on 127.0.0.1 that checks each request's signature; `failFirst` answers 503 to that many requests first. */
+async function webhookReceiver() {
+  const received: { body: Record<string, unknown>; headers: IncomingMessage['headers']; signatureValid: boolean }[] = [];
+  const state = { failFirst: 0, requests: 0 };
+  const server: Server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      state.requests += 1;
+      if (state.failFirst > 0) {
+        state.failFirst -= 1;
+        res.writeHead(503).end();
+        return;
+      }
+      const raw = Buffer.concat(chunks).toString('utf8');
+      const expected = `v1=${createHmac('sha256', SECRET).update(`${req.headers['x-portolan-timestamp']}.${raw}`).digest('hex')}`;
+      received.push({ body: JSON.parse(raw) as Record<string, unknown>, headers: req.headers, signatureValid: req.headers['x-portolan-signature'] === expected });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { received, state, port: (server.address() as AddressInfo).port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** A syslog receiver over TCP on 127.0.0.1 that reads RFC 6587 octet-counted frames. */
+async function syslogReceiver() {
+  const frames: string[] = [];
+  const server: TcpServer = createTcpServer((socket) => {
+    let buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (;;) {
+        const space = buffer.indexOf(0x20);
+        if (space < 0) break;
+        const length = Number(buffer.subarray(0, space).toString());
+        if (buffer.length < space + 1 + length) break;
+        frames.push(buffer.subarray(space + 1, space + 1 + length).toString('utf8'));
+        buffer = buffer.subarray(space + 1 + length);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { frames, port: (server.address() as AddressInfo).port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+async function until(what: string, ready: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`not ${what} within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+/**
+ * Alerting against the real Postgres and NATS JetStream, with receivers started by the test on
+ * 127.0.0.1: rules match (unplanned only, port pattern, group scope), webhooks are signed,
+ * syslog carries RFC 5424 with CEF, a redelivered event never alerts twice, a receiver that is
+ * down for a while gets every alert once, and one that stays down ends with dead deliveries and
+ * a degraded channel.
+ */
+describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
+  let app: INestApplicationContext;
+  let db: DataSource;
+  let bus: Bus;
+  let drop: () => Promise<void>;
+  let webhook: Awaited<ReturnType<typeof webhookReceiver>>;
+  let syslog: Awaited<ReturnType<typeof syslogReceiver>>;
+  let deviceId: string;
+  let webhookChannel: string;
+
+  beforeAll(async () => {
+    process.env['ALERTING_POLL_MS'] = '100';
+    process.env['ALERTING_MAX_ATTEMPTS'] = '3';
+    process.env['ALERTING_CONSOLE_URL'] = 'https://hub.example.test:8443';
+    const database = await createTestDatabase('portolan_alerting');
+    drop = database.drop;
+    const config = loadPlatformConfig({ DATABASE_URL: database.url, NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', LOG_LEVEL: 'silent', PORTOLAN_DATA_DIR: 'memory://' });
+    @Module({ imports: [PlatformModule.forRoot({ service: 'alerting-test', version: 'test', config }), AlertingModule] })
+    class TestModule {}
+    app = await NestFactory.createApplicationContext(TestModule, { logger: false });
+    await app.init();
+    db = app.get(DATA_SOURCE);
+    bus = app.get(BUS);
+    webhook = await webhookReceiver();
+    syslog = await syslogReceiver();
+    const store = app.get(AlertChannelStore);
+    [{ id: deviceId }] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('web-01', 'host', '127.0.0.61', '127.0.0.61', 1) RETURNING id`);
+    const groupId = randomUUID();
+    await db.query(`INSERT INTO device_groups (id, name, created_at) VALUES ($1, 'web', now())`, [groupId]);
+    await db.query(`INSERT INTO device_group_members (group_id, device_id) VALUES ($1, $2)`, [groupId, deviceId]);
+    webhookChannel = randomUUID();
+    const sealed = store.seal(webhookChannel, { signingSecret: SECRET });
+    await db.query(`INSERT INTO alert_channels (id, name, type, settings, secret_ciphertext, secret_fields, created_at) VALUES ($1, 'soc webhook', 'webhook', $2, $3, $4, now())`, [
+      webhookChannel,
+      JSON.stringify({ url: `http://127.0.0.1:${webhook.port}/hook`, headers: { 'x-team': 'soc' } }),
+      sealed.ciphertext,
+      JSON.stringify(sealed.fields),
+    ]);
+    const syslogChannel = randomUUID();
+    await db.query(`INSERT INTO alert_channels (id, name, type, settings, created_at) VALUES ($1, 'siem', 'syslog', $2, now())`, [
+      syslogChannel,
+      JSON.stringify({ host: '127.0.0.1', port: syslog.port, transport: 'tcp', format: 'cef' }),
+    ]);
+    await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, created_at) VALUES ($1, 'RDP exposed', true, $2, $3, 'high', $4, now())`, [
+      randomUUID(),
+      JSON.stringify({ deviceIds: [], groupIds: [groupId], siteIds: [], trackerIds: [] }),
+      JSON.stringify({ kinds: ['added'], itemTypes: ['port'], planned: 'unplanned', keyPattern: 'tcp/3389' }),
+      [webhookChannel, syslogChannel],
+    ]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await webhook?.close();
+    await syslog?.close();
+    await drop?.();
+  });
+
+  const event = (over: Partial<EventRecorded> = {}): EventRecorded => ({
+    eventId: randomUUID(),
+    kind: 'added',
+    deviceId,
+    trackerId: null,
+    jobId: null,
+    host: '127.0.0.61',
+    itemType: 'port',
+    itemKey: 'tcp/3389',
+    before: null,
+    after: { protocol: 'tcp', port: 3389, state: 'open', service: 'ms-wbt-server' },
+    planned: false,
+    plannedChangeId: null,
+    occurredAt: new Date().toISOString(),
+    ...over,
+  });
+  const publish = (e: EventRecorded) => bus.publish(Messages.eventRecorded, e, { messageId: randomUUID() });
+  const deliveries = async (status: string) => ((await db.query(`SELECT count(*)::int AS n FROM alert_deliveries WHERE status = $1`, [status])) as { n: number }[])[0].n;
+
+  it('alerts on an unplanned RDP port in the group, signed, to the webhook and the SIEM; not on a planned one or another port; once per event', async () => {
+    const rdp = event();
+    await publish(rdp);
+    await publish(event({ planned: true, plannedChangeId: randomUUID() }));
+    await publish(event({ itemKey: 'tcp/22', after: { protocol: 'tcp', port: 22, state: 'open' } }));
+    await publish(rdp); // the same event delivered again
+    // The shared durable consumer may first work through events other test files left on the stream.
+    await until('the webhook and syslog alerts arrived', () => webhook.received.length >= 1 && syslog.frames.length >= 1, 60_000);
+    await sleep(1_000); // time for anything extra to (wrongly) arrive
+    expect(webhook.received).toHaveLength(1);
+    const [hook] = webhook.received;
+    expect(hook.signatureValid).toBe(true);
+    expect(hook.headers['x-team']).toBe('soc');
+    expect(hook.body).toMatchObject({
+      severity: 'high',
+      rule: { name: 'RDP exposed' },
+      event: { id: rdp.eventId, kind: 'added', host: '127.0.0.61', protocol: 'tcp', port: 3389, planned: false, device: { id: deviceId, name: 'web-01' } },
+      link: `https://hub.example.test:8443/console/events/${rdp.eventId}`,
+    });
+    expect(syslog.frames).toHaveLength(1);
+    expect(syslog.frames[0]).toMatch(/^<131>1 \S+ \S+ portolan - added \[portolan@32473 eventId="[0-9a-f-]+" kind="added" planned="false"\] CEF:0\|Portolan\|Portolan\|[^|]+\|added\|Unplanned: tcp\/3389 opened on 127\.0\.0\.61 \(web-01\)\|8\|/);
+    expect(syslog.frames[0]).toContain('dpt=3389');
+    expect(await deliveries('delivered')).toBe(2);
+  }, 90_000);
+
+  it('a receiver down for a while gets every alert once it is back, none twice', async () => {
+    webhook.received.length = 0;
+    webhook.state.failFirst = 4;
+    const events = [event(), event(), event()];
+    for (const e of events) await publish(e);
+    const ids = new Set(events.map((e) => e.eventId));
+    const mine = () => webhook.received.filter((r) => ids.has((r.body['event'] as { id: string }).id));
+    await until('every alert arrived', () => mine().length >= 3, 25_000);
+    await sleep(1_500);
+    expect(mine().map((r) => (r.body['event'] as { id: string }).id).sort()).toEqual([...ids].sort());
+    const retried: { attempts: number }[] = await db.query(`SELECT attempts FROM alert_deliveries WHERE channel_id = $1 AND attempts > 1`, [webhookChannel]);
+    expect(retried.length).toBeGreaterThan(0);
+  }, 40_000);
+
+  it('a receiver that stays down: the delivery is dead after its attempts, the channel degraded, nothing lost', async () => {
+    webhook.received.length = 0;
+    webhook.state.failFirst = 1_000;
+    const e = event();
+    await publish(e);
+    await until('the delivery is dead', async () => (await deliveries('dead')) === 1, 30_000);
+    const [channel] = await db.query(`SELECT status, status_reason FROM alert_channels WHERE id = $1`, [webhookChannel]);
+    expect(channel).toEqual({ status: 'degraded', status_reason: expect.stringMatching(/^POST to http:\/\/127\.0\.0\.1:\d+ answered 503$/) });
+    const [dead] = await db.query(`SELECT attempts, last_error FROM alert_deliveries WHERE status = 'dead'`);
+    expect(dead.attempts).toBe(3);
+    // Back up, and retried: delivered, and the channel is healthy again.
+    webhook.state.failFirst = 0;
+    await db.query(`UPDATE alert_deliveries SET status = 'pending', attempts = 0, next_attempt_at = now() WHERE status = 'dead'`);
+    await until('the retried alert arrived', () => webhook.received.length === 1, 15_000);
+    await until('the channel is healthy again', async () => (await db.query(`SELECT status FROM alert_channels WHERE id = $1`, [webhookChannel]))[0].status === 'healthy', 5_000);
+  }, 60_000);
+});
