@@ -11,6 +11,14 @@ export interface AlertRuleDefinition {
   readonly filter: { readonly kinds: readonly string[]; readonly itemTypes: readonly string[]; readonly planned: 'unplanned' | 'planned' | 'both'; readonly keyPattern: string | null };
   readonly severity: Severity;
   readonly channelIds: readonly string[];
+  /** Storm control: at most `maxAlerts` events alerted per `windowSeconds`; the rest in one summary. */
+  readonly storm?: { readonly maxAlerts: number; readonly windowSeconds: number } | null;
+}
+
+/** The fixed storm-control window an instant falls in. */
+export function stormWindow(at: Date, windowSeconds: number): Date {
+  const ms = windowSeconds * 1000;
+  return new Date(Math.floor(at.getTime() / ms) * ms);
 }
 
 /** What a rule is matched against: the event and the facts of its device. */

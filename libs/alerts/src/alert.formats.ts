@@ -24,6 +24,8 @@ export interface Alert {
   };
   /** The event in the console. */
   readonly link: string;
+  /** Storm control: this alert stands for `suppressed` alerts of its rule that were held back. */
+  readonly summary?: { readonly suppressed: number; readonly windowStart: string; readonly windowSeconds: number };
 }
 
 const KIND_TITLES: Record<string, string> = {
@@ -34,10 +36,12 @@ const KIND_TITLES: Record<string, string> = {
   communications: 'communications',
   'flapping-started': 'started flapping',
   'flapping-stopped': 'stopped flapping',
+  'storm-summary': 'summary',
 };
 
 /** One line: "Unplanned: tcp/3389 opened on 127.0.0.5 (web-01)". */
 export function alertTitle(alert: Alert): string {
+  if (alert.summary) return `${alert.summary.suppressed} more changes for rule "${alert.rule.name}" in ${Math.round(alert.summary.windowSeconds / 60) || 1} minute(s) from ${alert.summary.windowStart}, held back by storm control`;
   const e = alert.event;
   const what = e.itemKey ?? e.kind;
   const where = e.host ? `${e.host}${e.device.name ? ` (${e.device.name})` : ''}` : (e.device.name ?? e.device.id);

@@ -1,4 +1,4 @@
-export { AlertRuleError, compileAlertRule, retryDelayMs, ruleMatches, SEVERITIES } from './alert-rule';
+export { AlertRuleError, compileAlertRule, retryDelayMs, ruleMatches, SEVERITIES, stormWindow } from './alert-rule';
 export type { AlertableEvent, AlertRuleDefinition, CompiledAlertRule, Severity } from './alert-rule';
 export { alertTitle, cefMessage, signWebhook, slackMessage, syslogMessage, teamsMessage } from './alert.formats';
 export type { Alert } from './alert.formats';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { Alert, AlertRuleDefinition, compileAlertRule, CompiledAlertRule, ruleMatches } from '@portolan/alerts';
+import { DataSource, EntityManager } from 'typeorm';
+import { Alert, AlertRuleDefinition, compileAlertRule, CompiledAlertRule, ruleMatches, stormWindow } from '@portolan/alerts';
 import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
 import { AlertingConfig } from '@portolan/config';
 import { EventRecorded, Messages } from '@portolan/contracts';
@@ -22,6 +22,7 @@ interface RuleRow {
   filter: AlertRuleDefinition['filter'];
   severity: AlertRuleDefinition['severity'];
   channel_ids: string[];
+  storm: AlertRuleDefinition['storm'];
 }
 
 /**
@@ -59,24 +60,45 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
       [event.deviceId],
     );
     const facts = { kind: event.kind, deviceId: event.deviceId, groupIds: device?.group_ids ?? [], siteId: device?.site_id ?? null, trackerId: event.trackerId, itemType: event.itemType, itemKey: event.itemKey, planned: event.planned };
-    const deliveries = rules
-      .filter((rule) => ruleMatches(rule, facts))
-      .flatMap((rule) => rule.channelIds.map((channelId) => ({ rule, channelId, alert: this.alert(event, rule, channelId, device?.name ?? null) })));
-    if (!deliveries.length) return Outcomes.ack();
-    const rows: unknown[] = await this.db.query(
-      `INSERT INTO alert_deliveries (id, dedupe_key, event_id, rule_id, channel_id, alert, status, attempts, next_attempt_at, created_at, event_occurred_at)
-       SELECT v.id, v.dedupe_key, v.event_id, v.rule_id, v.channel_id, v.alert, 'pending', 0, now(), now(), v.occurred_at
-         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, dedupe_key text, event_id uuid, rule_id uuid, channel_id uuid, alert jsonb, occurred_at timestamptz)
-         JOIN alert_channels c ON c.id = v.channel_id
-       ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
-      [
-        JSON.stringify(
-          deliveries.map((d) => ({ id: randomUUID(), dedupe_key: d.alert.id, event_id: event.eventId, rule_id: d.rule.id, channel_id: d.channelId, alert: d.alert, occurred_at: event.occurredAt })),
-        ),
-      ],
-    );
+    const matched = rules.filter((rule) => ruleMatches(rule, facts));
+    if (!matched.length) return Outcomes.ack();
+    const rows = await this.db.transaction(async (manager) => {
+      const sent = [];
+      for (const rule of matched) if (await this.withinStorm(manager, rule, event)) sent.push(rule);
+      const deliveries = sent.flatMap((rule) => rule.channelIds.map((channelId) => ({ rule, channelId, alert: this.alert(event, rule, channelId, device?.name ?? null) })));
+      if (!deliveries.length) return [];
+      return (await manager.query(
+        `INSERT INTO alert_deliveries (id, dedupe_key, event_id, rule_id, channel_id, alert, status, attempts, next_attempt_at, created_at, event_occurred_at)
+         SELECT v.id, v.dedupe_key, v.event_id, v.rule_id, v.channel_id, v.alert, 'pending', 0, now(), now(), v.occurred_at
+           FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, dedupe_key text, event_id uuid, rule_id uuid, channel_id uuid, alert jsonb, occurred_at timestamptz)
+           JOIN alert_channels c ON c.id = v.channel_id
+         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
+        [
+          JSON.stringify(
+            deliveries.map((d) => ({ id: randomUUID(), dedupe_key: d.alert.id, event_id: event.eventId, rule_id: d.rule.id, channel_id: d.channelId, alert: d.alert, occurred_at: event.occurredAt })),
+          ),
+        ],
+      )) as unknown[];
+    });
     if (rows.length) this.worker.wake();
     return Outcomes.ack();
+  }
+
+  /**
+   * Storm control: whether this event is one of the rule's first `maxAlerts` in its window (then
+   * it is alerted) or one more (then it is counted for the window's summary). An event already
+   * alerted (a redelivery) is let through to the dedupe key, and not counted again.
+   */
+  private async withinStorm(manager: EntityManager, rule: CompiledAlertRule, event: EventRecorded): Promise<boolean> {
+    if (!rule.storm) return true;
+    const seen: unknown[] = await manager.query('SELECT 1 FROM alert_deliveries WHERE event_id = $1 AND rule_id = $2 LIMIT 1', [event.eventId, rule.id]);
+    if (seen.length) return true;
+    const window = stormWindow(new Date(), rule.storm.windowSeconds);
+    await manager.query(`INSERT INTO alert_storms (rule_id, window_start, window_seconds) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [rule.id, window, rule.storm.windowSeconds]);
+    const [{ alerted }]: { alerted: number }[] = await manager.query('SELECT alerted FROM alert_storms WHERE rule_id = $1 AND window_start = $2 FOR UPDATE', [rule.id, window]);
+    const send = alerted < rule.storm.maxAlerts;
+    await manager.query(`UPDATE alert_storms SET ${send ? 'alerted = alerted + 1' : 'suppressed = suppressed + 1'} WHERE rule_id = $1 AND window_start = $2`, [rule.id, window]);
+    return send;
   }
 
   private alert(event: EventRecorded, rule: CompiledAlertRule & { name: string }, channelId: string, deviceName: string | null): Alert {
@@ -107,10 +129,10 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async currentRules(): Promise<(CompiledAlertRule & { name: string })[]> {
     if (this.rules && Date.now() - this.rules.at < RULES_TTL_MS) return this.rules.rules;
-    const rows: RuleRow[] = await this.db.query('SELECT id, name, enabled, scope, filter, severity, channel_ids FROM alert_rules WHERE enabled');
+    const rows: RuleRow[] = await this.db.query('SELECT id, name, enabled, scope, filter, severity, channel_ids, storm FROM alert_rules WHERE enabled');
     const rules = rows.flatMap((r) => {
       try {
-        return [{ ...compileAlertRule({ id: r.id, enabled: r.enabled, scope: r.scope, filter: r.filter, severity: r.severity, channelIds: r.channel_ids }), name: r.name }];
+        return [{ ...compileAlertRule({ id: r.id, enabled: r.enabled, scope: r.scope, filter: r.filter, severity: r.severity, channelIds: r.channel_ids, storm: r.storm }), name: r.name }];
       } catch (error) {
         this.logger.error({ ruleId: r.id, err: String(error) }, 'a stored alert rule does not compile; ignored');
         return [];

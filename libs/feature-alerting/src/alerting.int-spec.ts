@@ -207,4 +207,49 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
     await until('the retried alert arrived', () => webhook.received.length === 1, 15_000);
     await until('the channel is healthy again', async () => (await db.query(`SELECT status FROM alert_channels WHERE id = $1`, [webhookChannel]))[0].status === 'healthy', 5_000);
   }, 60_000);
+
+  it('storm control: a burst alerts at most the rule\'s number per window, and the rest arrive as one summary per window', async () => {
+    const burst = await webhookReceiver();
+    try {
+      const [{ id: noisyDevice }] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('noisy', 'host', '127.0.0.62', '127.0.0.62', 1) RETURNING id`);
+      const channel = randomUUID();
+      const sealed = app.get(AlertChannelStore).seal(channel, { signingSecret: SECRET });
+      await db.query(`INSERT INTO alert_channels (id, name, type, settings, secret_ciphertext, secret_fields, created_at) VALUES ($1, 'burst hook', 'webhook', $2, $3, $4, now())`, [
+        channel,
+        JSON.stringify({ url: `http://127.0.0.1:${burst.port}/hook` }),
+        sealed.ciphertext,
+        JSON.stringify(sealed.fields),
+      ]);
+      const ruleId = randomUUID();
+      await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, storm, created_at) VALUES ($1, 'any change on noisy', true, $2, $3, 'medium', $4, $5, now())`, [
+        ruleId,
+        JSON.stringify({ deviceIds: [noisyDevice], groupIds: [], siteIds: [], trackerIds: [] }),
+        JSON.stringify({ kinds: [], itemTypes: [], planned: 'both', keyPattern: null }),
+        [channel],
+        JSON.stringify({ maxAlerts: 5, windowSeconds: 2 }),
+      ]);
+      await sleep(2_100); // the intake reads rules at most every 2 s
+      const events = Array.from({ length: 60 }, (_, i) => event({ deviceId: noisyDevice, host: '127.0.0.62', itemKey: `tcp/${41000 + i}` }));
+      for (const e of events) await publish(e);
+      const storms = async () => (await db.query(`SELECT alerted, suppressed, summarized_at FROM alert_storms WHERE rule_id = $1`, [ruleId])) as { alerted: number; suppressed: number; summarized_at: Date | null }[];
+      await until('every event counted and every window summarized', async () => {
+        const s = await storms();
+        return s.reduce((n, w) => n + w.alerted + w.suppressed, 0) === 60 && s.every((w) => w.suppressed === 0 || w.summarized_at !== null);
+      }, 30_000);
+      const windows = await storms();
+      const alerted = windows.reduce((n, w) => n + w.alerted, 0);
+      const summaries = windows.filter((w) => w.suppressed > 0).length;
+      expect(windows.every((w) => w.alerted <= 5)).toBe(true);
+      await until('the alerts and summaries arrived', () => burst.received.length >= alerted + summaries, 15_000);
+      await sleep(500);
+      const single = burst.received.filter((r) => !r.body['summary']);
+      const summary = burst.received.filter((r) => r.body['summary']);
+      expect(single).toHaveLength(alerted);
+      expect(summary).toHaveLength(summaries);
+      expect(summary.reduce((n, r) => n + (r.body['summary'] as { suppressed: number }).suppressed, 0)).toBe(60 - alerted);
+      expect(burst.received.every((r) => r.signatureValid)).toBe(true);
+    } finally {
+      await burst.close();
+    }
+  }, 60_000);
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
@@ -70,6 +71,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async drain(): Promise<void> {
     try {
+      await this.summarizeStorms();
       for (let round = 0; round < 100 && !this.stopping; round++) {
         const due = await this.claim();
         if (!due.length) return;
@@ -78,6 +80,52 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     } catch (error) {
       this.logger.error({ err: String(error) }, 'alert delivery loop failed; will try again');
     }
+  }
+
+  /**
+   * Storm control: once a window is over, the alerts its rule held back become one summary
+   * alert per channel ("37 more changes for rule …"), stored as deliveries like any other.
+   */
+  private async summarizeStorms(): Promise<void> {
+    const created = await this.db.transaction(async (manager) => {
+      const storms: { rule_id: string; window_start: Date; window_seconds: number; suppressed: number; name: string; severity: Alert['severity']; channel_ids: string[] }[] = await manager.query(
+        `WITH due AS (
+           SELECT rule_id, window_start FROM alert_storms
+            WHERE suppressed > 0 AND summarized_at IS NULL AND window_start + window_seconds * interval '1 second' <= now()
+            ORDER BY window_start LIMIT 50 FOR UPDATE SKIP LOCKED),
+         done AS (
+           UPDATE alert_storms s SET summarized_at = now() FROM due WHERE s.rule_id = due.rule_id AND s.window_start = due.window_start
+           RETURNING s.rule_id, s.window_start, s.window_seconds, s.suppressed)
+         SELECT done.*, r.name, r.severity, r.channel_ids FROM done JOIN alert_rules r ON r.id = done.rule_id`,
+      );
+      const rows = storms.flatMap((storm) =>
+        storm.channel_ids.map((channelId) => {
+          const windowStart = new Date(storm.window_start);
+          const windowEnd = new Date(windowStart.getTime() + storm.window_seconds * 1000).toISOString();
+          const key = `storm:${storm.rule_id}:${windowStart.toISOString()}:${channelId}`;
+          const alert: Alert = {
+            id: key,
+            rule: { id: storm.rule_id, name: storm.name },
+            severity: storm.severity,
+            event: { id: '', kind: 'storm-summary', occurredAt: windowEnd, device: { id: '', name: null }, host: null, itemType: null, itemKey: null, protocol: null, port: null, before: null, after: null, planned: false, plannedChangeId: null },
+            link: `${this.config.consoleUrl.replace(/\/$/, '')}/console/events?since=${encodeURIComponent(windowStart.toISOString())}&until=${encodeURIComponent(windowEnd)}`,
+            summary: { suppressed: storm.suppressed, windowStart: windowStart.toISOString(), windowSeconds: storm.window_seconds },
+          };
+          return { id: randomUUID(), dedupe_key: key, rule_id: storm.rule_id, channel_id: channelId, alert, occurred_at: windowEnd };
+        }),
+      );
+      if (!rows.length) return 0;
+      await manager.query(
+        `INSERT INTO alert_deliveries (id, dedupe_key, event_id, rule_id, channel_id, alert, status, attempts, next_attempt_at, created_at, event_occurred_at)
+         SELECT v.id, v.dedupe_key, NULL, v.rule_id, v.channel_id, v.alert, 'pending', 0, now(), now(), v.occurred_at
+           FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, dedupe_key text, rule_id uuid, channel_id uuid, alert jsonb, occurred_at timestamptz)
+           JOIN alert_channels c ON c.id = v.channel_id
+         ON CONFLICT (dedupe_key) DO NOTHING`,
+        [JSON.stringify(rows)],
+      );
+      return rows.length;
+    });
+    if (created) this.logger.info({ summaries: created }, 'storm control: summaries of held-back alerts queued');
   }
 
   private claim(): Promise<DueRow[]> {

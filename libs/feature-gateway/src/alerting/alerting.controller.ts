@@ -35,6 +35,8 @@ export const CreateRuleSchema = z
       .default({ kinds: [], itemTypes: [], planned: 'unplanned', keyPattern: null }),
     severity: z.enum(SEVERITIES).default('medium'),
     channelIds: z.array(z.uuid()).min(1).max(20),
+    /** Storm control: at most `maxAlerts` events alerted per window of `windowSeconds`; the rest in one summary per window. */
+    storm: z.object({ maxAlerts: z.number().int().min(1).max(100_000), windowSeconds: z.number().int().min(1).max(86_400) }).strict().nullable().default(null),
   })
   .strict();
 const DeliveriesQuerySchema = z.object({ status: z.enum(['pending', 'delivered', 'dead']).optional(), channelId: z.uuid().optional(), limit: z.coerce.number().int().min(1).max(1_000).default(100) });
@@ -116,7 +118,7 @@ export class AlertingController {
   async createRule(@Body(new ZodValidationPipe(CreateRuleSchema)) body: z.infer<typeof CreateRuleSchema>): Promise<Record<string, unknown>> {
     const id = randomUUID();
     try {
-      compileAlertRule({ id, enabled: body.enabled, scope: body.scope, filter: body.filter, severity: body.severity, channelIds: body.channelIds });
+      compileAlertRule({ id, enabled: body.enabled, scope: body.scope, filter: body.filter, severity: body.severity, channelIds: body.channelIds, storm: body.storm });
     } catch (error) {
       if (error instanceof AlertRuleError) throw new DomainError('invalid_payload', error.message, { field: error.field });
       throw error;
@@ -134,8 +136,8 @@ export class AlertingController {
       if (absent.length) throw new DomainError('invalid_payload', `${field}: ${absent[0]} does not exist`, { field, missing: absent.slice(0, 10) });
     }
     await this.db.query(
-      `INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, now())`,
-      [id, body.name, body.enabled, JSON.stringify(body.scope), JSON.stringify(body.filter), body.severity, body.channelIds],
+      `INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, storm, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())`,
+      [id, body.name, body.enabled, JSON.stringify(body.scope), JSON.stringify(body.filter), body.severity, body.channelIds, body.storm ? JSON.stringify(body.storm) : null],
     );
     return { id, ...body };
   }
@@ -143,7 +145,7 @@ export class AlertingController {
   @Get('alert-rules')
   async listRules(): Promise<{ items: Record<string, unknown>[] }> {
     const rows: Record<string, unknown>[] = await this.db.query(
-      'SELECT id, name, enabled, scope, filter, severity, channel_ids AS "channelIds", created_at AS "createdAt" FROM alert_rules ORDER BY created_at DESC LIMIT 1000',
+      'SELECT id, name, enabled, scope, filter, severity, channel_ids AS "channelIds", storm, created_at AS "createdAt" FROM alert_rules ORDER BY created_at DESC LIMIT 1000',
     );
     return { items: rows };
   }

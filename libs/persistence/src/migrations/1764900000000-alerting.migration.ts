@@ -4,7 +4,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * Alerting: channels (their settings, and their secrets sealed under the master key), rules
  * (scope, filter, severity, channels) and deliveries: one per event, rule and channel (the
  * dedupe key), with their attempts, next attempt, last error and latency; a dead delivery waits
- * for an operator's retry.
+ * for an operator's retry; storm control's counts per rule and window.
  */
 export class Alerting1764900000000 implements MigrationInterface {
   name = 'Alerting1764900000000';
@@ -28,11 +28,24 @@ export class Alerting1764900000000 implements MigrationInterface {
       filter jsonb NOT NULL,
       severity text NOT NULL CHECK (severity IN ('info','low','medium','high','critical')),
       channel_ids uuid[] NOT NULL,
+      storm jsonb,
       created_at timestamptz NOT NULL)`);
+    // Storm control: alerts sent and held back per rule and fixed window; a summary of the held
+    // back ones goes out once the window is over.
+    await q.query(`CREATE TABLE alert_storms (
+      rule_id uuid NOT NULL REFERENCES alert_rules(id) ON DELETE CASCADE,
+      window_start timestamptz NOT NULL,
+      window_seconds integer NOT NULL,
+      alerted integer NOT NULL DEFAULT 0,
+      suppressed integer NOT NULL DEFAULT 0,
+      summarized_at timestamptz,
+      PRIMARY KEY (rule_id, window_start))`);
+    await q.query(`CREATE INDEX alert_storms_open_idx ON alert_storms (window_start) WHERE suppressed > 0 AND summarized_at IS NULL`);
     await q.query(`CREATE TABLE alert_deliveries (
       id uuid PRIMARY KEY,
       dedupe_key text NOT NULL UNIQUE,
-      event_id uuid NOT NULL,
+      /** Null for a storm-control summary, which stands for many events. */
+      event_id uuid,
       rule_id uuid NOT NULL REFERENCES alert_rules(id) ON DELETE CASCADE,
       channel_id uuid NOT NULL REFERENCES alert_channels(id) ON DELETE CASCADE,
       alert jsonb NOT NULL,
@@ -49,6 +62,7 @@ export class Alerting1764900000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP TABLE alert_storms`);
     await q.query(`DROP TABLE alert_deliveries`);
     await q.query(`DROP TABLE alert_rules`);
     await q.query(`DROP TABLE alert_channels`);
