@@ -80,6 +80,8 @@ describe('alert formats', () => {
     expect(() => checkChannel('webhook', { url: 'https://u:p@h.example/' }, {})).toThrow('not in the URL');
     expect(() => checkChannel('slack', {}, {})).toThrow('secrets.url: a URL is required');
     expect(() => checkChannel('syslog', { host: '127.0.0.1', port: 70000 }, {})).toThrow('port: 1-65535');
+    expect(() => checkChannel('pagerduty', { url: 'https://events.example/v2/enqueue' }, {})).toThrow('secrets.routingKey: the integration\'s routing key is required');
+    expect(() => checkChannel('splunk-hec', { url: 'https://hec.example/services/collector/event', index: 'Bad Index' }, { token: 't' })).toThrow('index: lower-case letters');
     expect(checkChannel('syslog', { host: '127.0.0.1', port: 5514 }, {})).toEqual({ type: 'syslog', host: '127.0.0.1', port: 5514, transport: 'udp', format: 'cef' });
   });
 });

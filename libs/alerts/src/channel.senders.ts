@@ -1,15 +1,19 @@
 import { createSocket } from 'node:dgram';
 import { connect as netConnect, Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { Alert, signWebhook, slackMessage, syslogMessage, teamsMessage } from './alert.formats';
+import { Alert, alertTitle, signWebhook, slackMessage, syslogMessage, teamsMessage } from './alert.formats';
 
-export const CHANNEL_TYPES = ['webhook', 'slack', 'teams', 'syslog'] as const;
+export const CHANNEL_TYPES = ['webhook', 'slack', 'teams', 'pagerduty', 'splunk-hec', 'syslog'] as const;
 export type ChannelType = (typeof CHANNEL_TYPES)[number];
 
 /** A channel's settings (not secret) and its opened secrets. */
 export type ChannelSettings =
   | { readonly type: 'webhook'; readonly url: string; readonly headers?: Record<string, string> }
   | { readonly type: 'slack' | 'teams'; readonly url?: never }
+  /** PagerDuty Events API v2: `url` is the enqueue endpoint (https://events.pagerduty.com/v2/enqueue, or the EU one). */
+  | { readonly type: 'pagerduty'; readonly url: string }
+  /** Splunk HTTP Event Collector: `url` is the collector's event endpoint (…/services/collector/event). */
+  | { readonly type: 'splunk-hec'; readonly url: string; readonly index?: string; readonly sourcetype: string }
   | { readonly type: 'syslog'; readonly host: string; readonly port: number; readonly transport: 'udp' | 'tcp' | 'tls'; readonly format: 'cef' | 'json'; readonly ca?: string };
 
 export interface ChannelSecrets {
@@ -17,6 +21,10 @@ export interface ChannelSecrets {
   readonly signingSecret?: string;
   /** Slack and Teams: the webhook URL, which is itself the credential. */
   readonly url?: string;
+  /** PagerDuty: the integration's routing key. */
+  readonly routingKey?: string;
+  /** Splunk HEC: the token. */
+  readonly token?: string;
 }
 
 export class ChannelError extends Error {
@@ -51,9 +59,40 @@ export async function deliver(settings: ChannelSettings, secrets: ChannelSecrets
       const body = JSON.stringify(settings.type === 'slack' ? slackMessage(alert) : teamsMessage(alert));
       return post(secrets.url, { 'content-type': 'application/json', 'user-agent': `portolan/${meta.version}` }, body);
     }
+    case 'pagerduty': {
+      if (!secrets.routingKey) throw new ChannelError('the PagerDuty channel has no routing key');
+      return post(settings.url, { 'content-type': 'application/json', 'user-agent': `portolan/${meta.version}` }, JSON.stringify(pagerDutyEvent(alert, secrets.routingKey)));
+    }
+    case 'splunk-hec': {
+      if (!secrets.token) throw new ChannelError('the Splunk HEC channel has no token');
+      const body = { time: Date.parse(alert.event.occurredAt) / 1000, host: meta.hostname, source: 'portolan', sourcetype: settings.sourcetype, ...(settings.index ? { index: settings.index } : {}), event: alert };
+      return post(settings.url, { 'content-type': 'application/json', authorization: `Splunk ${secrets.token}`, 'user-agent': `portolan/${meta.version}` }, JSON.stringify(body));
+    }
     case 'syslog':
       return sendSyslog(settings, syslogMessage(alert, { hostname: meta.hostname, format: settings.format, version: meta.version }));
   }
+}
+
+const PAGERDUTY_SEVERITY: Record<Alert['severity'], string> = { critical: 'critical', high: 'error', medium: 'warning', low: 'info', info: 'info' };
+
+/** A PagerDuty Events API v2 trigger; the alert id is the dedup key, so a retried send opens no second incident. */
+export function pagerDutyEvent(alert: Alert, routingKey: string): Record<string, unknown> {
+  return {
+    routing_key: routingKey,
+    event_action: 'trigger',
+    dedup_key: alert.id.slice(0, 255),
+    payload: {
+      summary: alertTitle(alert).slice(0, 1024),
+      source: alert.event.host ?? alert.event.device.name ?? 'portolan',
+      severity: PAGERDUTY_SEVERITY[alert.severity],
+      timestamp: alert.event.occurredAt,
+      component: alert.event.itemKey ?? undefined,
+      group: alert.event.device.name ?? undefined,
+      class: alert.event.kind,
+      custom_details: { rule: alert.rule.name, planned: alert.event.planned, plannedChangeId: alert.event.plannedChangeId, before: alert.event.before, after: alert.event.after, ...(alert.summary ? { summary: alert.summary } : {}) },
+    },
+    links: [{ href: alert.link, text: 'Open in Portolan' }],
+  };
 }
 
 async function post(url: string, headers: Record<string, string>, body: string): Promise<void> {
@@ -128,6 +167,15 @@ export function checkChannel(type: ChannelType, settings: Record<string, unknown
     case 'teams':
       url(secrets.url, 'secrets.url');
       return { type };
+    case 'pagerduty':
+      if (!secrets.routingKey) throw new ChannelError('secrets.routingKey: the integration\'s routing key is required');
+      return { type, url: url(settings['url'], 'url') };
+    case 'splunk-hec': {
+      if (!secrets.token) throw new ChannelError('secrets.token: the HEC token is required');
+      const index = settings['index'];
+      if (index !== undefined && (typeof index !== 'string' || !/^[a-z0-9_-]{1,80}$/.test(index))) throw new ChannelError('index: lower-case letters, digits, _ and -');
+      return { type, url: url(settings['url'], 'url'), sourcetype: typeof settings['sourcetype'] === 'string' ? settings['sourcetype'] : 'portolan:alert', ...(typeof index === 'string' ? { index } : {}) };
+    }
     case 'syslog': {
       const host = settings['host'];
       const port = settings['port'];

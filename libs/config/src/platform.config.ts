@@ -83,7 +83,7 @@ export const alertingShape = {
   /** The console's address, for the link in every alert to its event. */
   consoleUrl: { env: 'ALERTING_CONSOLE_URL', schema: z.url().default('https://localhost:8443') },
   /** Deliveries sent at the same time by one alerting process. */
-  concurrency: { env: 'ALERTING_CONCURRENCY', schema: fields.positiveInt(32) },
+  concurrency: { env: 'ALERTING_CONCURRENCY', schema: fields.positiveInt(64) },
   /** Attempts of a delivery before it is dead (kept, retried from the API). */
   maxAttempts: { env: 'ALERTING_MAX_ATTEMPTS', schema: fields.positiveInt(10) },
   /** How often the delivery loop looks for due deliveries (it is also woken by new ones). */

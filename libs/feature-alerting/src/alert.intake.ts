@@ -6,13 +6,21 @@ import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
 import { AlertingConfig } from '@portolan/config';
 import { EventRecorded, Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
+import { BatchAnswer, BUS, DATA_SOURCE, LOGGER, MicroBatcher } from '@portolan/platform';
 import { ALERTING_CONFIG } from './alerting.tokens';
 import { DeliveryWorker } from './delivery.worker';
 
 const CONSUMER = 'alerting-events';
 /** Rules are read again at most this often (a rule saved is in force within this time). */
 const RULES_TTL_MS = 2_000;
+/** A device's name, site and groups are read again at most this often. */
+const DEVICE_TTL_MS = 5_000;
+
+interface DeviceFacts {
+  name: string | null;
+  siteId: string | null;
+  groupIds: string[];
+}
 
 interface RuleRow {
   id: string;
@@ -35,6 +43,8 @@ interface RuleRow {
 export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
   private consumer?: ConsumerHandle;
   private rules?: { at: number; rules: (CompiledAlertRule & { name: string })[] };
+  private readonly deviceCache = new Map<string, { at: number; facts: DeviceFacts }>();
+  private readonly batcher = new MicroBatcher<EventRecorded, void>((events) => this.takeBatch(events), { maxBatch: 500, concurrency: 1, maxQueued: 10_000 });
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -45,7 +55,7 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.consumer = await this.bus.consume({ message: Messages.eventRecorded, durable: CONSUMER, concurrency: 8, maxDeliver: 100, startAt: 'new' }, (d) => this.take(d.envelope.payload));
+    this.consumer = await this.bus.consume({ message: Messages.eventRecorded, durable: CONSUMER, concurrency: 256, maxDeliver: 100, startAt: 'new' }, (d) => this.take(d.envelope.payload));
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -53,19 +63,29 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async take(event: EventRecorded): Promise<Outcome> {
+    await this.batcher.submit(event);
+    return Outcomes.ack();
+  }
+
+  /**
+   * One batch of events (those that arrived while the last batch was written): their devices
+   * read in one query, the rules matched in memory, the deliveries written in one statement, in
+   * one transaction with storm control's counts.
+   */
+  private async takeBatch(events: readonly EventRecorded[]): Promise<BatchAnswer<void>[]> {
     const rules = await this.currentRules();
-    if (!rules.length) return Outcomes.ack();
-    const [device]: { name: string | null; site_id: string | null; group_ids: string[] }[] = await this.db.query(
-      `SELECT d.name, d.site_id, ARRAY(SELECT m.group_id FROM device_group_members m WHERE m.device_id = d.id) AS group_ids FROM devices d WHERE d.id = $1`,
-      [event.deviceId],
-    );
-    const facts = { kind: event.kind, deviceId: event.deviceId, groupIds: device?.group_ids ?? [], siteId: device?.site_id ?? null, trackerId: event.trackerId, itemType: event.itemType, itemKey: event.itemKey, planned: event.planned };
-    const matched = rules.filter((rule) => ruleMatches(rule, facts));
-    if (!matched.length) return Outcomes.ack();
-    const rows = await this.db.transaction(async (manager) => {
+    if (!rules.length) return events.map(() => undefined);
+    const devices = await this.devices([...new Set(events.map((e) => e.deviceId))]);
+    const matched = events.flatMap((event) => {
+      const device = devices.get(event.deviceId);
+      const facts = { kind: event.kind, deviceId: event.deviceId, groupIds: device?.groupIds ?? [], siteId: device?.siteId ?? null, trackerId: event.trackerId, itemType: event.itemType, itemKey: event.itemKey, planned: event.planned };
+      return rules.filter((rule) => ruleMatches(rule, facts)).map((rule) => ({ event, rule, deviceName: device?.name ?? null }));
+    });
+    if (!matched.length) return events.map(() => undefined);
+    const stored = await this.db.transaction(async (manager) => {
       const sent = [];
-      for (const rule of matched) if (await this.withinStorm(manager, rule, event)) sent.push(rule);
-      const deliveries = sent.flatMap((rule) => rule.channelIds.map((channelId) => ({ rule, channelId, alert: this.alert(event, rule, channelId, device?.name ?? null) })));
+      for (const m of matched) if (await this.withinStorm(manager, m.rule, m.event)) sent.push(m);
+      const deliveries = sent.flatMap((m) => m.rule.channelIds.map((channelId) => ({ ...m, channelId, alert: this.alert(m.event, m.rule, channelId, m.deviceName) })));
       if (!deliveries.length) return [];
       return (await manager.query(
         `INSERT INTO alert_deliveries (id, dedupe_key, event_id, rule_id, channel_id, alert, status, attempts, next_attempt_at, created_at, event_occurred_at)
@@ -75,13 +95,34 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
          ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
         [
           JSON.stringify(
-            deliveries.map((d) => ({ id: randomUUID(), dedupe_key: d.alert.id, event_id: event.eventId, rule_id: d.rule.id, channel_id: d.channelId, alert: d.alert, occurred_at: event.occurredAt })),
+            deliveries.map((d) => ({ id: randomUUID(), dedupe_key: d.alert.id, event_id: d.event.eventId, rule_id: d.rule.id, channel_id: d.channelId, alert: d.alert, occurred_at: d.event.occurredAt })),
           ),
         ],
       )) as unknown[];
     });
-    if (rows.length) this.worker.wake();
-    return Outcomes.ack();
+    if (stored.length) this.worker.wake();
+    return events.map(() => undefined);
+  }
+
+  /** Name, site and groups of devices, cached a few seconds (they change rarely; events come in bursts). */
+  private async devices(ids: string[]): Promise<Map<string, DeviceFacts>> {
+    const now = Date.now();
+    const missing = ids.filter((id) => {
+      const hit = this.deviceCache.get(id);
+      return !hit || now - hit.at > DEVICE_TTL_MS;
+    });
+    if (missing.length) {
+      const rows: { id: string; name: string | null; site_id: string | null; group_ids: string[] }[] = await this.db.query(
+        `SELECT d.id, d.name, d.site_id, ARRAY(SELECT m.group_id FROM device_group_members m WHERE m.device_id = d.id) AS group_ids FROM devices d WHERE d.id = ANY($1::uuid[])`,
+        [missing],
+      );
+      if (this.deviceCache.size > 50_000) this.deviceCache.clear();
+      for (const r of rows) this.deviceCache.set(r.id, { at: now, facts: { name: r.name, siteId: r.site_id, groupIds: r.group_ids } });
+    }
+    return new Map(ids.flatMap((id) => {
+      const hit = this.deviceCache.get(id);
+      return hit ? [[id, hit.facts] as const] : [];
+    }));
   }
 
   /**

@@ -17,7 +17,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A webhook receiver on 127.0.0.1 that checks each request's signature; `failFirst` answers 503 to that many requests first. */
 async function webhookReceiver() {
-  const received: { body: Record<string, unknown>; headers: IncomingMessage['headers']; signatureValid: boolean }[] = [];
+  const received: { body: Record<string, unknown>; headers: IncomingMessage['headers']; signatureValid: boolean; path: string }[] = [];
   const state = { failFirst: 0, requests: 0 };
   const server: Server = createHttpServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -31,7 +31,7 @@ async function webhookReceiver() {
       }
       const raw = Buffer.concat(chunks).toString('utf8');
       const expected = `v1=${createHmac('sha256', SECRET).update(`${req.headers['x-portolan-timestamp']}.${raw}`).digest('hex')}`;
-      received.push({ body: JSON.parse(raw) as Record<string, unknown>, headers: req.headers, signatureValid: req.headers['x-portolan-signature'] === expected });
+      received.push({ body: JSON.parse(raw) as Record<string, unknown>, headers: req.headers, signatureValid: req.headers['x-portolan-signature'] === expected, path: req.url ?? '' });
       res.writeHead(204).end();
     });
   });
@@ -252,4 +252,44 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
       await burst.close();
     }
   }, 60_000);
+
+  it('Slack, Teams, PagerDuty and Splunk HEC receive their own shapes', async () => {
+    const receiver = await webhookReceiver();
+    try {
+      const [{ id: dbDevice }] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('db-01', 'host', '127.0.0.63', '127.0.0.63', 1) RETURNING id`);
+      const base = `http://127.0.0.1:${receiver.port}`;
+      const store = app.get(AlertChannelStore);
+      const channels: [string, string, Record<string, unknown>, Record<string, string>][] = [
+        ['slack', 'slack', {}, { url: `${base}/slack` }],
+        ['teams', 'teams', {}, { url: `${base}/teams` }],
+        ['pagerduty', 'pagerduty', { url: `${base}/pagerduty` }, { routingKey: 'R0UTINGKEY' }],
+        ['hec', 'splunk-hec', { url: `${base}/hec`, index: 'soc' }, { token: 'hec-token-1' }],
+      ];
+      const ids: string[] = [];
+      for (const [name, type, settings, secrets] of channels) {
+        const id = randomUUID();
+        const sealed = store.seal(id, secrets);
+        await db.query(`INSERT INTO alert_channels (id, name, type, settings, secret_ciphertext, secret_fields, created_at) VALUES ($1, $2, $3, $4, $5, $6, now())`, [id, name, type, JSON.stringify(settings), sealed.ciphertext, JSON.stringify(sealed.fields)]);
+        ids.push(id);
+      }
+      await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, created_at) VALUES ($1, 'db ports', true, $2, $3, 'critical', $4, now())`, [
+        randomUUID(),
+        JSON.stringify({ deviceIds: [dbDevice], groupIds: [], siteIds: [], trackerIds: [] }),
+        JSON.stringify({ kinds: ['added'], itemTypes: [], planned: 'both', keyPattern: null }),
+        ids,
+      ]);
+      await sleep(2_100); // the intake reads rules at most every 2 s
+      const e = event({ deviceId: dbDevice, host: '127.0.0.63', itemKey: 'tcp/5432', after: { protocol: 'tcp', port: 5432, state: 'open' } });
+      await publish(e);
+      await until('four deliveries', () => receiver.received.length >= 4, 20_000);
+      const by = Object.fromEntries(receiver.received.map((r) => [r.path, r]));
+      expect(by['/slack'].body).toMatchObject({ text: 'Unplanned: tcp/5432 opened on 127.0.0.63 (db-01)', blocks: expect.arrayContaining([expect.objectContaining({ type: 'header' })]) });
+      expect(by['/teams'].body).toMatchObject({ type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', content: { type: 'AdaptiveCard' } }] });
+      expect(by['/pagerduty'].body).toMatchObject({ routing_key: 'R0UTINGKEY', event_action: 'trigger', dedup_key: expect.stringContaining(e.eventId), payload: { severity: 'critical', source: '127.0.0.63', component: 'tcp/5432' } });
+      expect(by['/hec'].headers['authorization']).toBe('Splunk hec-token-1');
+      expect(by['/hec'].body).toMatchObject({ source: 'portolan', sourcetype: 'portolan:alert', index: 'soc', event: { event: { id: e.eventId } } });
+    } finally {
+      await receiver.close();
+    }
+  }, 40_000);
 });

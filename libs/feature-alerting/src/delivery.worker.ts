@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { Alert, deliver, retryDelayMs } from '@portolan/alerts';
 import { AlertingConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
-import { AlertChannelStore, DATA_SOURCE, LOGGER, PORTOLAN_VERSION, StoredChannel } from '@portolan/platform';
+import { AlertChannelStore, DATA_SOURCE, LOGGER, MicroBatcher, PORTOLAN_VERSION, StoredChannel } from '@portolan/platform';
 import { ALERTING_CONFIG } from './alerting.tokens';
 
 /** A claimed delivery is someone else's again after this long (the process that claimed it died). */
@@ -35,6 +35,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private again = false;
   private stopping = false;
   private readonly channels = new Map<string, { at: number; channel: StoredChannel | Error }>();
+  private readonly delivered = new MicroBatcher<{ id: string; attempts: number; latency: number }, void>((rows) => this.recordDelivered(rows), { maxBatch: 500, concurrency: 2, maxQueued: 100_000 });
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -51,6 +52,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     this.stopping = true;
     clearInterval(this.timer);
     await this.running;
+    await this.delivered.idle();
   }
 
   /** Looks for due deliveries now (new ones were stored, or the poll interval passed). */
@@ -69,17 +71,42 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
+  /**
+   * Keeps up to `concurrency` sends in flight: claims as many due deliveries as there are free
+   * slots, and claims again as sends finish, so one slow receiver never holds back the others.
+   * Delivered rows are recorded in groups (one statement for the sends that finished together).
+   */
   private async drain(): Promise<void> {
+    const inFlight = new Set<Promise<void>>();
     try {
       await this.summarizeStorms();
-      for (let round = 0; round < 100 && !this.stopping; round++) {
-        const due = await this.claim();
-        if (!due.length) return;
-        await Promise.all(due.map((row) => this.send(row)));
+      for (let round = 0; round < 100_000 && !this.stopping; round++) {
+        const free = this.config.concurrency - inFlight.size;
+        const due = free > 0 ? await this.claim(free) : [];
+        for (const row of due) {
+          const sending: Promise<void> = this.send(row)
+            .then((done) => (done ? this.delivered.submit(done) : undefined))
+            .catch((error: unknown) => this.logger.error({ deliveryId: row.id, err: String(error) }, 'could not record an alert delivery; it will be sent again'))
+            .finally(() => inFlight.delete(sending));
+          inFlight.add(sending);
+        }
+        if (!inFlight.size) return;
+        if (!due.length || inFlight.size >= this.config.concurrency) await Promise.race(inFlight);
       }
     } catch (error) {
       this.logger.error({ err: String(error) }, 'alert delivery loop failed; will try again');
+    } finally {
+      await Promise.allSettled([...inFlight]);
     }
+  }
+
+  private async recordDelivered(rows: readonly { id: string; attempts: number; latency: number }[]): Promise<void[]> {
+    await this.db.query(
+      `UPDATE alert_deliveries d SET status = 'delivered', attempts = v.attempts, delivered_at = now(), latency_ms = v.latency, last_error = NULL
+         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, attempts int, latency int) WHERE d.id = v.id`,
+      [JSON.stringify(rows)],
+    );
+    return rows.map(() => undefined);
   }
 
   /**
@@ -128,7 +155,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     if (created) this.logger.info({ summaries: created }, 'storm control: summaries of held-back alerts queued');
   }
 
-  private claim(): Promise<DueRow[]> {
+  private claim(limit: number): Promise<DueRow[]> {
     return this.db.query(
       `WITH due AS (
          SELECT id FROM alert_deliveries WHERE status = 'pending' AND next_attempt_at <= now()
@@ -137,20 +164,21 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
          UPDATE alert_deliveries d SET next_attempt_at = now() + $2 * interval '1 millisecond' FROM due WHERE d.id = due.id
          RETURNING d.id, d.channel_id, d.alert, d.attempts, d.event_occurred_at)
        SELECT * FROM claimed`,
-      [this.config.concurrency, CLAIM_MS],
+      [limit, CLAIM_MS],
     );
   }
 
-  private async send(row: DueRow): Promise<void> {
+  /** Sends one delivery; answers what to record when it was delivered (recorded in one statement per batch), undefined when not. */
+  private async send(row: DueRow): Promise<{ id: string; attempts: number; latency: number } | undefined> {
     const attempt = row.attempts + 1;
     const started = Date.now();
     try {
       const channel = await this.channel(row.channel_id);
       await deliver(channel.settings, channel.secrets, row.alert, { hostname: hostname(), version: PORTOLAN_VERSION });
       const latency = Date.now() - new Date(row.event_occurred_at).getTime();
-      await this.db.query(`UPDATE alert_deliveries SET status = 'delivered', attempts = $2, delivered_at = now(), latency_ms = $3, last_error = NULL WHERE id = $1`, [row.id, attempt, latency]);
       if (channel.status === 'degraded') await this.markChannel(channel.id, 'healthy', null);
       this.logger.debug({ deliveryId: row.id, channelId: row.channel_id, attempt, sendMs: Date.now() - started }, 'alert delivered');
+      return { id: row.id, attempts: attempt, latency };
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       const dead = attempt >= this.config.maxAttempts;
@@ -163,6 +191,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
         await this.markChannel(row.channel_id, 'degraded', reason.slice(0, 500));
         this.logger.error({ deliveryId: row.id, channelId: row.channel_id, attempts: attempt, reason }, 'alert delivery is dead after its last attempt; retry it from the API');
       } else this.logger.warn({ deliveryId: row.id, channelId: row.channel_id, attempt, reason }, 'alert delivery failed; will retry');
+      return undefined;
     }
   }
 

@@ -12,10 +12,13 @@ export const CreateChannelSchema = z
   .object({
     name: z.string().trim().min(1).max(200),
     type: z.enum(CHANNEL_TYPES),
-    /** webhook: {url, headers?}; syslog: {host, port, transport: udp|tcp|tls, format: cef|json, ca?}; slack/teams: {}. */
+    /** webhook: {url, headers?}; pagerduty: {url}; splunk-hec: {url, index?, sourcetype?}; syslog: {host, port, transport: udp|tcp|tls, format: cef|json, ca?}; slack/teams: {}. */
     settings: z.record(z.string(), z.unknown()).default({}),
-    /** Write-only: webhook {signingSecret}; slack/teams {url}. */
-    secrets: z.object({ signingSecret: z.string().min(16).max(512).optional(), url: z.string().max(2_000).optional() }).strict().default({}),
+    /** Write-only: webhook {signingSecret}; slack/teams {url}; pagerduty {routingKey}; splunk-hec {token}. */
+    secrets: z
+      .object({ signingSecret: z.string().min(16).max(512).optional(), url: z.string().max(2_000).optional(), routingKey: z.string().min(1).max(200).optional(), token: z.string().min(1).max(200).optional() })
+      .strict()
+      .default({}),
   })
   .strict();
 const Uuids = z.array(z.uuid()).max(10_000).default([]);
