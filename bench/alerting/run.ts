@@ -21,23 +21,12 @@ import { JetStreamBus } from '@portolan/bus';
 import { EventRecorded, Messages } from '@portolan/contracts';
 import { createLogger } from '@portolan/logging';
 import { createTestDatabase } from '@portolan/persistence';
+import { option, percentile, round1, sleep } from '../common/cli';
 
 const ROOT = resolve(__dirname, '..', '..');
 const NATS = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function option(name: string, fallback: number, max: number): number {
-  const at = process.argv.indexOf(name);
-  const value = at >= 0 ? Number(process.argv[at + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`${name} must be an integer from 1 to ${max}`);
-  return value;
-}
 
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN;
-};
-const round1 = (n: number) => Math.round(n * 10) / 10;
 
 /** A receiver that notes when each event id arrived (the body's event.id, or id for the relay). */
 async function receiver(): Promise<{ url: string; arrivals: Map<string, number>; close: () => Promise<void> }> {

@@ -19,11 +19,11 @@ import { JetStreamBus } from '@portolan/bus';
 import { Messages, ScanCompleted } from '@portolan/contracts';
 import { createLogger } from '@portolan/logging';
 import { createTestDatabase } from '@portolan/persistence';
+import { option, sleep } from '../common/cli';
 
 const ROOT = resolve(__dirname, '..', '..');
 const NATS = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
 const FIRST_PORT = 20_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TICKS = 100; // USER_HZ on Linux
 
 /** CPU seconds (user + system) of the given processes, from /proc. */
@@ -47,12 +47,6 @@ function postgresPids(): number[] {
   return out.split('\n').filter(Boolean).map(Number);
 }
 
-function option(name: string, fallback: number, max: number): number {
-  const at = process.argv.indexOf(name);
-  const value = at >= 0 ? Number(process.argv[at + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`${name} must be an integer from 1 to ${max}`);
-  return value;
-}
 
 interface Device {
   deviceId: string;

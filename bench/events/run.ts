@@ -17,23 +17,12 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { createDataSource, createTestDatabase, ensureEventPartitions, migrate } from '@portolan/persistence';
+import { option, percentile, round1, sleep } from '../common/cli';
 
 const ROOT = resolve(__dirname, '..', '..');
 const DAY_MS = 86_400_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function option(name: string, fallback: number, max: number): number {
-  const at = process.argv.indexOf(name);
-  const value = at >= 0 ? Number(process.argv[at + 1]) : fallback;
-  if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`${name} must be an integer from 1 to ${max}`);
-  return value;
-}
 
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-};
-const round1 = (n: number) => Math.round(n * 10) / 10;
 
 async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { createHmac, randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, IncomingMessage, Server } from 'node:http';
+import { createSocket } from 'node:dgram';
 import { AddressInfo, createServer as createTcpServer, Server as TcpServer } from 'node:net';
 import { INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -124,6 +125,9 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
       JSON.stringify({ kinds: ['added'], itemTypes: ['port'], planned: 'unplanned', keyPattern: 'tcp/3389' }),
       [webhookChannel, syslogChannel],
     ]);
+    // The intake reads rules at most every 2 s, and it may have read them (none yet) while it
+    // worked through events other test files left on the shared stream.
+    await sleep(2_100);
   }, 60_000);
 
   afterAll(async () => {
@@ -253,13 +257,18 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
     }
   }, 60_000);
 
-  it('Slack, Teams, PagerDuty and Splunk HEC receive their own shapes', async () => {
+  it('Slack, Teams, PagerDuty, Splunk HEC and syslog over UDP (JSON) receive their own shapes', async () => {
     const receiver = await webhookReceiver();
     try {
       const [{ id: dbDevice }] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('db-01', 'host', '127.0.0.63', '127.0.0.63', 1) RETURNING id`);
       const base = `http://127.0.0.1:${receiver.port}`;
       const store = app.get(AlertChannelStore);
+      const udp = createSocket('udp4');
+      const datagrams: string[] = [];
+      udp.on('message', (m) => datagrams.push(m.toString('utf8')));
+      await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
       const channels: [string, string, Record<string, unknown>, Record<string, string>][] = [
+        ['siem-udp', 'syslog', { host: '127.0.0.1', port: udp.address().port, transport: 'udp', format: 'json' }, {}],
         ['slack', 'slack', {}, { url: `${base}/slack` }],
         ['teams', 'teams', {}, { url: `${base}/teams` }],
         ['pagerduty', 'pagerduty', { url: `${base}/pagerduty` }, { routingKey: 'R0UTINGKEY' }],
@@ -281,7 +290,12 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
       await sleep(2_100); // the intake reads rules at most every 2 s
       const e = event({ deviceId: dbDevice, host: '127.0.0.63', itemKey: 'tcp/5432', after: { protocol: 'tcp', port: 5432, state: 'open' } });
       await publish(e);
-      await until('four deliveries', () => receiver.received.length >= 4, 20_000);
+      await until('four deliveries and a datagram', () => receiver.received.length >= 4 && datagrams.length >= 1, 20_000);
+      udp.close();
+      expect(datagrams).toHaveLength(1);
+      const json = datagrams[0].slice(datagrams[0].indexOf('] ') + 2);
+      expect(datagrams[0]).toMatch(/^<130>1 /); // local0, critical
+      expect(JSON.parse(json)).toMatchObject({ severity: 'critical', event: { id: e.eventId, itemKey: 'tcp/5432' } });
       const by = Object.fromEntries(receiver.received.map((r) => [r.path, r]));
       expect(by['/slack'].body).toMatchObject({ text: 'Unplanned: tcp/5432 opened on 127.0.0.63 (db-01)', blocks: expect.arrayContaining([expect.objectContaining({ type: 'header' })]) });
       expect(by['/teams'].body).toMatchObject({ type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', content: { type: 'AdaptiveCard' } }] });
