@@ -170,3 +170,15 @@ function sdValue(s: string): string {
 function printable(s: string): string {
   return s.replace(/[^\x21-\x7e]/g, '_').slice(0, 48) || '-';
 }
+
+/** The e-mail of an alert: the title as subject, the facts as a text and a small HTML table. */
+export function emailMessage(alert: Alert): { subject: string; text: string; html: string } {
+  const title = alertTitle(alert);
+  const rows = facts(alert);
+  const escape = (t: string) => t.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  const text = `${title}\n\n${rows.map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${alert.link}\n`;
+  const html = `<!doctype html><html><body style="font-family:sans-serif"><h2>${escape(title)}</h2><table cellpadding="4">${rows
+    .map(([k, v]) => `<tr><th align="left">${escape(k)}</th><td>${escape(v)}</td></tr>`)
+    .join('')}</table><p><a href="${escape(alert.link)}">Open in Portolan</a></p></body></html>`;
+  return { subject: title.slice(0, 200), text, html };
+}

@@ -80,6 +80,10 @@ describe('alert formats', () => {
     expect(() => checkChannel('webhook', { url: 'https://u:p@h.example/' }, {})).toThrow('not in the URL');
     expect(() => checkChannel('slack', {}, {})).toThrow('secrets.url: a URL is required');
     expect(() => checkChannel('syslog', { host: '127.0.0.1', port: 70000 }, {})).toThrow('port: 1-65535');
+    expect(() => checkChannel('email', { host: '127.0.0.1', security: 'none', from: 'a@b.example', to: ['c@d.example'] }, {})).toThrow('security: starttls or tls (mail is never sent in the clear)');
+    expect(() => checkChannel('email', { host: '127.0.0.1', from: 'a@b.example', to: [] }, {})).toThrow('to: 1 to 50 e-mail addresses');
+    expect(() => checkChannel('email', { host: '127.0.0.1', from: 'a@b.example', to: ['c@d.example'] }, { password: 'p' })).toThrow('secrets.username: a password needs a user name');
+    expect(checkChannel('email', { host: 'smtp.example', from: 'a@b.example', to: ['c@d.example'] }, {})).toEqual({ type: 'email', host: 'smtp.example', port: 587, security: 'starttls', from: 'a@b.example', to: ['c@d.example'] });
     expect(() => checkChannel('pagerduty', { url: 'https://events.example/v2/enqueue' }, {})).toThrow('secrets.routingKey: the integration\'s routing key is required');
     expect(() => checkChannel('splunk-hec', { url: 'https://hec.example/services/collector/event', index: 'Bad Index' }, { token: 't' })).toThrow('index: lower-case letters');
     expect(checkChannel('syslog', { host: '127.0.0.1', port: 5514 }, {})).toEqual({ type: 'syslog', host: '127.0.0.1', port: 5514, transport: 'udp', format: 'cef' });

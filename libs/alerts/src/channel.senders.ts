@@ -1,9 +1,10 @@
 import { createSocket } from 'node:dgram';
-import { connect as netConnect, Socket } from 'node:net';
+import { isIP, connect as netConnect, Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { Alert, alertTitle, signWebhook, slackMessage, syslogMessage, teamsMessage } from './alert.formats';
+import { createTransport } from 'nodemailer';
+import { Alert, alertTitle, emailMessage, signWebhook, slackMessage, syslogMessage, teamsMessage } from './alert.formats';
 
-export const CHANNEL_TYPES = ['webhook', 'slack', 'teams', 'pagerduty', 'splunk-hec', 'syslog'] as const;
+export const CHANNEL_TYPES = ['webhook', 'slack', 'teams', 'pagerduty', 'splunk-hec', 'syslog', 'email'] as const;
 export type ChannelType = (typeof CHANNEL_TYPES)[number];
 
 /** A channel's settings (not secret) and its opened secrets. */
@@ -14,6 +15,8 @@ export type ChannelSettings =
   | { readonly type: 'pagerduty'; readonly url: string }
   /** Splunk HTTP Event Collector: `url` is the collector's event endpoint (…/services/collector/event). */
   | { readonly type: 'splunk-hec'; readonly url: string; readonly index?: string; readonly sourcetype: string }
+  /** E-mail over SMTP: `starttls` (the default) upgrades port 587/25, `tls` is implicit TLS (465); `ca` trusts a private CA. */
+  | { readonly type: 'email'; readonly host: string; readonly port: number; readonly security: 'starttls' | 'tls'; readonly from: string; readonly to: readonly string[]; readonly ca?: string }
   | { readonly type: 'syslog'; readonly host: string; readonly port: number; readonly transport: 'udp' | 'tcp' | 'tls'; readonly format: 'cef' | 'json'; readonly ca?: string };
 
 export interface ChannelSecrets {
@@ -25,6 +28,9 @@ export interface ChannelSecrets {
   readonly routingKey?: string;
   /** Splunk HEC: the token. */
   readonly token?: string;
+  /** E-mail: the SMTP login, if the server asks for one. */
+  readonly username?: string;
+  readonly password?: string;
 }
 
 export class ChannelError extends Error {
@@ -70,6 +76,36 @@ export async function deliver(settings: ChannelSettings, secrets: ChannelSecrets
     }
     case 'syslog':
       return sendSyslog(settings, syslogMessage(alert, { hostname: meta.hostname, format: settings.format, version: meta.version }));
+    case 'email':
+      return sendMail(settings, secrets, alert);
+  }
+}
+
+/**
+ * One alert as an e-mail (text and HTML). TLS is required either way (STARTTLS or implicit), the
+ * server's certificate verified; the password travels only inside TLS, never in an error.
+ */
+async function sendMail(settings: Extract<ChannelSettings, { type: 'email' }>, secrets: ChannelSecrets, alert: Alert): Promise<void> {
+  const transport = createTransport({
+    host: settings.host,
+    port: settings.port,
+    secure: settings.security === 'tls',
+    requireTLS: settings.security === 'starttls',
+    ...(secrets.username ? { auth: { user: secrets.username, pass: secrets.password ?? '' } } : {}),
+    // SNI carries host names only (RFC 6066); an address is verified against the certificate's IP SAN.
+    tls: { ...(isIP(settings.host) ? {} : { servername: settings.host }), ...(settings.ca ? { ca: settings.ca } : {}) },
+    connectionTimeout: TIMEOUT_MS,
+    greetingTimeout: TIMEOUT_MS,
+    socketTimeout: TIMEOUT_MS,
+  });
+  try {
+    const mail = emailMessage(alert);
+    await transport.sendMail({ from: settings.from, to: [...settings.to], subject: mail.subject, text: mail.text, html: mail.html, headers: { 'X-Portolan-Alert': alert.id } });
+  } catch (error) {
+    const e = error as { code?: string; responseCode?: number };
+    throw new ChannelError(`SMTP ${settings.host}:${settings.port}: ${e.code ?? 'error'}${e.responseCode ? ` ${e.responseCode}` : ''}`);
+  } finally {
+    transport.close();
   }
 }
 
@@ -175,6 +211,20 @@ export function checkChannel(type: ChannelType, settings: Record<string, unknown
       const index = settings['index'];
       if (index !== undefined && (typeof index !== 'string' || !/^[a-z0-9_-]{1,80}$/.test(index))) throw new ChannelError('index: lower-case letters, digits, _ and -');
       return { type, url: url(settings['url'], 'url'), sourcetype: typeof settings['sourcetype'] === 'string' ? settings['sourcetype'] : 'portolan:alert', ...(typeof index === 'string' ? { index } : {}) };
+    }
+    case 'email': {
+      const host = settings['host'];
+      const port = settings['port'] ?? 587;
+      const security = settings['security'] ?? 'starttls';
+      const address = /^[^\s@<>]+@[^\s@<>]+$/;
+      const to = settings['to'];
+      if (typeof host !== 'string' || !/^[A-Za-z0-9.:-]{1,253}$/.test(host)) throw new ChannelError('host: the SMTP server\'s host name or address is required');
+      if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65_535) throw new ChannelError('port: 1-65535');
+      if (security !== 'starttls' && security !== 'tls') throw new ChannelError('security: starttls or tls (mail is never sent in the clear)');
+      if (typeof settings['from'] !== 'string' || !address.test(settings['from'])) throw new ChannelError('from: an e-mail address is required');
+      if (!Array.isArray(to) || !to.length || to.length > 50 || !to.every((t) => typeof t === 'string' && address.test(t))) throw new ChannelError('to: 1 to 50 e-mail addresses');
+      if (secrets.password && !secrets.username) throw new ChannelError('secrets.username: a password needs a user name');
+      return { type, host, port: port as number, security, from: settings['from'], to: to as string[], ...(typeof settings['ca'] === 'string' ? { ca: settings['ca'] } : {}) };
     }
     case 'syslog': {
       const host = settings['host'];

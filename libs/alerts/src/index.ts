@@ -1,6 +1,6 @@
 export { AlertRuleError, compileAlertRule, retryDelayMs, ruleMatches, SEVERITIES, stormWindow } from './alert-rule';
 export type { AlertableEvent, AlertRuleDefinition, CompiledAlertRule, Severity } from './alert-rule';
-export { alertTitle, cefMessage, signWebhook, slackMessage, syslogMessage, teamsMessage } from './alert.formats';
+export { alertTitle, cefMessage, emailMessage, signWebhook, slackMessage, syslogMessage, teamsMessage } from './alert.formats';
 export type { Alert } from './alert.formats';
 export { CHANNEL_TYPES, ChannelError, checkChannel, deliver, pagerDutyEvent } from './channel.senders';
 export type { ChannelSecrets, ChannelSettings, ChannelType } from './channel.senders';

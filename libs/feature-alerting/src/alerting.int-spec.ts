@@ -4,6 +4,9 @@ import { createServer as createHttpServer, IncomingMessage, Server } from 'node:
 import { createSocket } from 'node:dgram';
 import { AddressInfo, createServer as createTcpServer, Server as TcpServer } from 'node:net';
 import { INestApplicationContext, Module } from '@nestjs/common';
+import { generate } from 'selfsigned';
+import { SMTPServer } from 'smtp-server';
+import { deliver } from '@portolan/alerts';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { Bus } from '@portolan/bus';
@@ -306,4 +309,69 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
       await receiver.close();
     }
   }, 40_000);
+
+  it('e-mail over SMTP with STARTTLS and a login reaches a real SMTP server; an unreachable one is a clear error', async () => {
+    const pems = await generate([{ name: 'commonName', value: 'smtp.test' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256', extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }] });
+    const mails: { from: string; to: string[]; raw: string; user: string }[] = [];
+    const smtp = new SMTPServer({
+      key: pems.private,
+      cert: pems.cert,
+      authMethods: ['PLAIN', 'LOGIN'],
+      onAuth: (auth, _session, callback) => (auth.username === 'alerts' && auth.password === 'mail-pass' ? callback(null, { user: auth.username }) : callback(new Error('bad login'))),
+      onData: (stream, session, callback) => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => {
+          mails.push({ from: String(session.envelope.mailFrom && session.envelope.mailFrom.address), to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString('utf8'), user: String(session.user) });
+          callback();
+        });
+      },
+      logger: false,
+    });
+    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (smtp.server.address() as AddressInfo).port;
+      const [{ id: mailDevice }] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('mail-01', 'host', '127.0.0.64', '127.0.0.64', 1) RETURNING id`);
+      const channel = randomUUID();
+      const sealed = app.get(AlertChannelStore).seal(channel, { username: 'alerts', password: 'mail-pass' });
+      await db.query(`INSERT INTO alert_channels (id, name, type, settings, secret_ciphertext, secret_fields, created_at) VALUES ($1, 'soc mail', 'email', $2, $3, $4, now())`, [
+        channel,
+        JSON.stringify({ host: '127.0.0.1', port, security: 'starttls', from: 'portolan@hub.example.test', to: ['soc@corp.example.test'], ca: pems.cert }),
+        sealed.ciphertext,
+        JSON.stringify(sealed.fields),
+      ]);
+      await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, created_at) VALUES ($1, 'mail', true, $2, $3, 'low', $4, now())`, [
+        randomUUID(),
+        JSON.stringify({ deviceIds: [mailDevice], groupIds: [], siteIds: [], trackerIds: [] }),
+        JSON.stringify({ kinds: [], itemTypes: [], planned: 'both', keyPattern: null }),
+        [channel],
+      ]);
+      await sleep(2_100); // the intake reads rules at most every 2 s
+      await publish(event({ deviceId: mailDevice, host: '127.0.0.64', itemKey: 'tcp/25', after: { protocol: 'tcp', port: 25, state: 'open' } }));
+      await until('the e-mail arrived', () => mails.length === 1, 20_000);
+      expect(mails[0]).toMatchObject({ from: 'portolan@hub.example.test', to: ['soc@corp.example.test'], user: 'alerts' });
+      expect(mails[0].raw).toContain('Subject: Unplanned: tcp/25 opened on 127.0.0.64 (mail-01)');
+      expect(mails[0].raw).toContain('Content-Type: text/html');
+
+      const store = app.get(AlertChannelStore);
+      const unreachable = randomUUID();
+      await db.query(`INSERT INTO alert_channels (id, name, type, settings, created_at) VALUES ($1, 'nowhere', 'email', $2, now())`, [
+        unreachable,
+        JSON.stringify({ host: '127.0.0.1', port: await closedPort(), security: 'starttls', from: 'portolan@hub.example.test', to: ['soc@corp.example.test'] }),
+      ]);
+      const loaded = await store.load(db.manager, unreachable);
+      await expect(deliver(loaded.settings, loaded.secrets, { id: 'x', rule: { id: 'r', name: 'r' }, severity: 'info', event: { id: 'e', kind: 'added', occurredAt: new Date().toISOString(), device: { id: 'd', name: null }, host: null, itemType: null, itemKey: null, protocol: null, port: null, before: null, after: null, planned: false, plannedChangeId: null }, link: 'about:blank' }, { hostname: 'test', version: 'test' })).rejects.toThrow(/^SMTP 127\.0\.0\.1:\d+: (ECONNECTION|ECONNREFUSED|ESOCKET)/);
+    } finally {
+      await new Promise<void>((resolve) => smtp.close(() => resolve()));
+    }
+  }, 40_000);
 });
+
+/** A loopback port nothing listens on (bound, then closed). */
+async function closedPort(): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

@@ -16,7 +16,7 @@ export const CreateChannelSchema = z
     settings: z.record(z.string(), z.unknown()).default({}),
     /** Write-only: webhook {signingSecret}; slack/teams {url}; pagerduty {routingKey}; splunk-hec {token}. */
     secrets: z
-      .object({ signingSecret: z.string().min(16).max(512).optional(), url: z.string().max(2_000).optional(), routingKey: z.string().min(1).max(200).optional(), token: z.string().min(1).max(200).optional() })
+      .object({ signingSecret: z.string().min(16).max(512).optional(), url: z.string().max(2_000).optional(), routingKey: z.string().min(1).max(200).optional(), token: z.string().min(1).max(200).optional(), username: z.string().min(1).max(200).optional(), password: z.string().min(1).max(500).optional() })
       .strict()
       .default({}),
   })

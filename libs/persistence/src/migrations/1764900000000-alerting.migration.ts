@@ -13,7 +13,7 @@ export class Alerting1764900000000 implements MigrationInterface {
     await q.query(`CREATE TABLE alert_channels (
       id uuid PRIMARY KEY,
       name text NOT NULL UNIQUE,
-      type text NOT NULL CHECK (type IN ('webhook','slack','teams','pagerduty','splunk-hec','syslog')),
+      type text NOT NULL CHECK (type IN ('webhook','slack','teams','pagerduty','splunk-hec','syslog','email')),
       settings jsonb NOT NULL,
       secret_ciphertext bytea,
       secret_fields jsonb NOT NULL DEFAULT '[]',
