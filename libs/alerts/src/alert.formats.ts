@@ -25,7 +25,13 @@ export interface Alert {
   /** The event in the console. */
   readonly link: string;
   /** Storm control: this alert stands for `suppressed` alerts of its rule that were held back. */
-  readonly summary?: { readonly suppressed: number; readonly windowStart: string; readonly windowSeconds: number };
+  readonly summary?: {
+    readonly suppressed: number;
+    readonly windowStart: string;
+    readonly windowSeconds: number;
+    /** The first of them (at most 100). */
+    readonly samples: readonly { readonly eventId: string; readonly kind: string; readonly host: string | null; readonly itemKey: string | null; readonly planned: boolean; readonly occurredAt: string }[];
+  };
 }
 
 const KIND_TITLES: Record<string, string> = {
@@ -41,7 +47,7 @@ const KIND_TITLES: Record<string, string> = {
 
 /** One line: "Unplanned: tcp/3389 opened on 127.0.0.5 (web-01)". */
 export function alertTitle(alert: Alert): string {
-  if (alert.summary) return `${alert.summary.suppressed} more changes for rule "${alert.rule.name}" in ${Math.round(alert.summary.windowSeconds / 60) || 1} minute(s) from ${alert.summary.windowStart}, held back by storm control`;
+  if (alert.summary) return `${alert.summary.suppressed} ${alert.summary.suppressed === 1 ? 'change' : 'changes'} for rule "${alert.rule.name}" in the ${Math.round(alert.summary.windowSeconds / 60) || 1} minute(s) from ${alert.summary.windowStart}, not alerted one by one`;
   const e = alert.event;
   const what = e.itemKey ?? e.kind;
   const where = e.host ? `${e.host}${e.device.name ? ` (${e.device.name})` : ''}` : (e.device.name ?? e.device.id);
@@ -106,6 +112,10 @@ function facts(alert: Alert): [string, string][] {
   ];
   if (e.before) out.push(['Before', compact(e.before)]);
   if (e.after) out.push(['After', compact(e.after)]);
+  if (alert.summary) {
+    const shown = alert.summary.samples.slice(0, 20).map((s) => `${s.kind} ${s.itemKey ?? ''} on ${s.host ?? '?'}${s.planned ? ' (planned)' : ''}`);
+    out.push(['Changes', `${shown.join('; ')}${alert.summary.suppressed > shown.length ? `; and ${alert.summary.suppressed - shown.length} more` : ''}`]);
+  }
   return out;
 }
 

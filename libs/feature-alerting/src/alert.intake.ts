@@ -15,6 +15,8 @@ const CONSUMER = 'alerting-events';
 const RULES_TTL_MS = 2_000;
 /** A device's name, site and groups are read again at most this often. */
 const DEVICE_TTL_MS = 5_000;
+/** Held-back changes a storm summary (or digest) lists; beyond, it only counts them. */
+const MAX_SAMPLES = 100;
 
 interface DeviceFacts {
   name: string | null;
@@ -127,7 +129,8 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
 
   /**
    * Storm control: whether this event is one of the rule's first `maxAlerts` in its window (then
-   * it is alerted) or one more (then it is counted for the window's summary). An event already
+   * it is alerted) or one more (then it is counted, and listed, for the window's summary). With
+   * `maxAlerts` 0 every event waits for the summary: a digest, one alert per rule per window. An event already
    * alerted (a redelivery) is let through to the dedupe key, and not counted again.
    */
   private async withinStorm(manager: EntityManager, rule: CompiledAlertRule, event: EventRecorded): Promise<boolean> {
@@ -138,7 +141,16 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
     await manager.query(`INSERT INTO alert_storms (rule_id, window_start, window_seconds) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [rule.id, window, rule.storm.windowSeconds]);
     const [{ alerted }]: { alerted: number }[] = await manager.query('SELECT alerted FROM alert_storms WHERE rule_id = $1 AND window_start = $2 FOR UPDATE', [rule.id, window]);
     const send = alerted < rule.storm.maxAlerts;
-    await manager.query(`UPDATE alert_storms SET ${send ? 'alerted = alerted + 1' : 'suppressed = suppressed + 1'} WHERE rule_id = $1 AND window_start = $2`, [rule.id, window]);
+    if (send) await manager.query('UPDATE alert_storms SET alerted = alerted + 1 WHERE rule_id = $1 AND window_start = $2', [rule.id, window]);
+    else {
+      const sample = { eventId: event.eventId, kind: event.kind, host: event.host, itemKey: event.itemKey, planned: event.planned, occurredAt: event.occurredAt };
+      await manager.query(
+        `UPDATE alert_storms SET suppressed = suppressed + 1,
+                samples = CASE WHEN jsonb_array_length(samples) < ${MAX_SAMPLES} THEN samples || jsonb_build_array($3::jsonb) ELSE samples END
+          WHERE rule_id = $1 AND window_start = $2`,
+        [rule.id, window, JSON.stringify(sample)],
+      );
+    }
     return send;
   }
 

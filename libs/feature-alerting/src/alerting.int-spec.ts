@@ -215,7 +215,7 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
     await until('the channel is healthy again', async () => (await db.query(`SELECT status FROM alert_channels WHERE id = $1`, [webhookChannel]))[0].status === 'healthy', 5_000);
   }, 60_000);
 
-  it('storm control: a burst alerts at most the rule\'s number per window, and the rest arrive as one summary per window', async () => {
+  it('storm control: a burst alerts at most the rule\'s number per window, the rest arrive as one summary per window; a digest rule sends only summaries', async () => {
     const burst = await webhookReceiver();
     try {
       const [{ id: noisyDevice }] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('noisy', 'host', '127.0.0.62', '127.0.0.62', 1) RETURNING id`);
@@ -235,6 +235,17 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
         [channel],
         JSON.stringify({ maxAlerts: 5, windowSeconds: 2 }),
       ]);
+      // A digest: the same changes, none alerted one by one, one summary per window.
+      const digestChannel = randomUUID();
+      await db.query(`INSERT INTO alert_channels (id, name, type, settings, created_at) VALUES ($1, 'digest hook', 'webhook', $2, now())`, [digestChannel, JSON.stringify({ url: `http://127.0.0.1:${burst.port}/digest` })]);
+      const digestRule = randomUUID();
+      await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, storm, created_at) VALUES ($1, 'digest of noisy', true, $2, $3, 'info', $4, $5, now())`, [
+        digestRule,
+        JSON.stringify({ deviceIds: [noisyDevice], groupIds: [], siteIds: [], trackerIds: [] }),
+        JSON.stringify({ kinds: [], itemTypes: [], planned: 'both', keyPattern: null }),
+        [digestChannel],
+        JSON.stringify({ maxAlerts: 0, windowSeconds: 2 }),
+      ]);
       await sleep(2_100); // the intake reads rules at most every 2 s
       const events = Array.from({ length: 60 }, (_, i) => event({ deviceId: noisyDevice, host: '127.0.0.62', itemKey: `tcp/${41000 + i}` }));
       for (const e of events) await publish(e);
@@ -247,14 +258,27 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
       const alerted = windows.reduce((n, w) => n + w.alerted, 0);
       const summaries = windows.filter((w) => w.suppressed > 0).length;
       expect(windows.every((w) => w.alerted <= 5)).toBe(true);
-      await until('the alerts and summaries arrived', () => burst.received.length >= alerted + summaries, 15_000);
+      await until('the alerts and summaries arrived', () => burst.received.filter((r) => r.path === '/hook').length >= alerted + summaries, 15_000);
       await sleep(500);
-      const single = burst.received.filter((r) => !r.body['summary']);
-      const summary = burst.received.filter((r) => r.body['summary']);
+      const digest = async () => (await db.query(`SELECT suppressed, summarized_at FROM alert_storms WHERE rule_id = $1`, [digestRule])) as { suppressed: number; summarized_at: Date | null }[];
+      await until('the digest windows are summarized', async () => {
+        const d = await digest();
+        return d.reduce((n, w) => n + w.suppressed, 0) === 60 && d.every((w) => w.summarized_at !== null);
+      }, 30_000);
+      const digestWindows = (await digest()).length;
+      await until('the digests arrived', () => burst.received.filter((r) => r.path === '/digest').length >= digestWindows, 15_000);
+      const digests = burst.received.filter((r) => r.path === '/digest');
+      expect(digests.every((r) => r.body['summary'])).toBe(true);
+      expect(digests.reduce((n, r) => n + (r.body['summary'] as { samples: unknown[] }).samples.length, 0)).toBe(60);
+      const mine = burst.received.filter((r) => r.path === '/hook');
+      const single = mine.filter((r) => !r.body['summary']);
+      const summary = mine.filter((r) => r.body['summary']);
       expect(single).toHaveLength(alerted);
       expect(summary).toHaveLength(summaries);
       expect(summary.reduce((n, r) => n + (r.body['summary'] as { suppressed: number }).suppressed, 0)).toBe(60 - alerted);
-      expect(burst.received.every((r) => r.signatureValid)).toBe(true);
+      const ids = new Set(events.map((e) => e.eventId));
+      expect(summary.flatMap((r) => (r.body['summary'] as { samples: { eventId: string }[] }).samples).every((x) => ids.has(x.eventId))).toBe(true);
+      expect(mine.every((r) => r.signatureValid)).toBe(true); // the digest channel has no signing secret
     } finally {
       await burst.close();
     }

@@ -115,14 +115,14 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
    */
   private async summarizeStorms(): Promise<void> {
     const created = await this.db.transaction(async (manager) => {
-      const storms: { rule_id: string; window_start: Date; window_seconds: number; suppressed: number; name: string; severity: Alert['severity']; channel_ids: string[] }[] = await manager.query(
+      const storms: { rule_id: string; window_start: Date; window_seconds: number; suppressed: number; samples: NonNullable<Alert['summary']>['samples']; name: string; severity: Alert['severity']; channel_ids: string[] }[] = await manager.query(
         `WITH due AS (
            SELECT rule_id, window_start FROM alert_storms
             WHERE suppressed > 0 AND summarized_at IS NULL AND window_start + window_seconds * interval '1 second' <= now()
             ORDER BY window_start LIMIT 50 FOR UPDATE SKIP LOCKED),
          done AS (
            UPDATE alert_storms s SET summarized_at = now() FROM due WHERE s.rule_id = due.rule_id AND s.window_start = due.window_start
-           RETURNING s.rule_id, s.window_start, s.window_seconds, s.suppressed)
+           RETURNING s.rule_id, s.window_start, s.window_seconds, s.suppressed, s.samples)
          SELECT done.*, r.name, r.severity, r.channel_ids FROM done JOIN alert_rules r ON r.id = done.rule_id`,
       );
       const rows = storms.flatMap((storm) =>
@@ -136,7 +136,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
             severity: storm.severity,
             event: { id: '', kind: 'storm-summary', occurredAt: windowEnd, device: { id: '', name: null }, host: null, itemType: null, itemKey: null, protocol: null, port: null, before: null, after: null, planned: false, plannedChangeId: null },
             link: `${this.config.consoleUrl.replace(/\/$/, '')}/console/events?since=${encodeURIComponent(windowStart.toISOString())}&until=${encodeURIComponent(windowEnd)}`,
-            summary: { suppressed: storm.suppressed, windowStart: windowStart.toISOString(), windowSeconds: storm.window_seconds },
+            summary: { suppressed: storm.suppressed, windowStart: windowStart.toISOString(), windowSeconds: storm.window_seconds, samples: storm.samples },
           };
           return { id: randomUUID(), dedupe_key: key, rule_id: storm.rule_id, channel_id: channelId, alert, occurred_at: windowEnd };
         }),

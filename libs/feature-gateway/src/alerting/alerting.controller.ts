@@ -38,8 +38,8 @@ export const CreateRuleSchema = z
       .default({ kinds: [], itemTypes: [], planned: 'unplanned', keyPattern: null }),
     severity: z.enum(SEVERITIES).default('medium'),
     channelIds: z.array(z.uuid()).min(1).max(20),
-    /** Storm control: at most `maxAlerts` events alerted per window of `windowSeconds`; the rest in one summary per window. */
-    storm: z.object({ maxAlerts: z.number().int().min(1).max(100_000), windowSeconds: z.number().int().min(1).max(86_400) }).strict().nullable().default(null),
+    /** Storm control: at most `maxAlerts` events alerted per window of `windowSeconds`; the rest in one summary per window (0: a digest, every event in the summary). */
+    storm: z.object({ maxAlerts: z.number().int().min(0).max(100_000), windowSeconds: z.number().int().min(1).max(86_400) }).strict().nullable().default(null),
   })
   .strict();
 const DeliveriesQuerySchema = z.object({ status: z.enum(['pending', 'delivered', 'dead']).optional(), channelId: z.uuid().optional(), limit: z.coerce.number().int().min(1).max(1_000).default(100) });

@@ -38,6 +38,8 @@ export class Alerting1764900000000 implements MigrationInterface {
       window_seconds integer NOT NULL,
       alerted integer NOT NULL DEFAULT 0,
       suppressed integer NOT NULL DEFAULT 0,
+      /** The first held-back changes (at most 100), listed in the summary. */
+      samples jsonb NOT NULL DEFAULT '[]',
       summarized_at timestamptz,
       PRIMARY KEY (rule_id, window_start))`);
     await q.query(`CREATE INDEX alert_storms_open_idx ON alert_storms (window_start) WHERE suppressed > 0 AND summarized_at IS NULL`);
