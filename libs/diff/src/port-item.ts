@@ -72,3 +72,10 @@ export function portItemsFromHosts(hosts: readonly HostLike[]): Item[] {
   }
   return items;
 }
+
+/** The protocol and port of a port event (from its later state, else its earlier one); nulls for other items. */
+export function eventPort(itemType: string | null, before: Readonly<Record<string, unknown>> | null, after: Readonly<Record<string, unknown>> | null): { protocol: string | null; port: number | null } {
+  const attributes = after ?? before;
+  if (itemType !== PORT_ITEM_TYPE || !attributes) return { protocol: null, port: null };
+  return { protocol: String(attributes['protocol']), port: Number(attributes['port']) };
+}

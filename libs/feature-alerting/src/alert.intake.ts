@@ -3,6 +3,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { DataSource, EntityManager } from 'typeorm';
 import { Alert, AlertRuleDefinition, compileAlertRule, CompiledAlertRule, ruleMatches, stormWindow } from '@portolan/alerts';
 import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
+import { eventPort } from '@portolan/diff';
 import { AlertingConfig } from '@portolan/config';
 import { EventRecorded, Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
@@ -155,8 +156,6 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private alert(event: EventRecorded, rule: CompiledAlertRule & { name: string }, channelId: string, deviceName: string | null): Alert {
-    const attributes = event.after ?? event.before;
-    const isPort = event.itemType === 'port' && attributes;
     return {
       id: `${event.eventId}:${rule.id}:${channelId}`,
       rule: { id: rule.id, name: rule.name },
@@ -169,8 +168,7 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
         host: event.host,
         itemType: event.itemType,
         itemKey: event.itemKey,
-        protocol: isPort ? String(attributes['protocol']) : null,
-        port: isPort ? Number(attributes['port']) : null,
+        ...eventPort(event.itemType, event.before, event.after),
         before: event.before,
         after: event.after,
         planned: event.planned,

@@ -12,6 +12,8 @@ import { ALERTING_CONFIG } from './alerting.tokens';
 const CLAIM_MS = 60_000;
 /** Channels (their opened secrets) are read again at most this often. */
 const CHANNEL_TTL_MS = 5_000;
+/** Storm windows are looked at for summaries at most this often (not on every wake-up). */
+const SUMMARY_EVERY_MS = 1_000;
 
 interface DueRow {
   id: string;
@@ -34,6 +36,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private running?: Promise<void>;
   private again = false;
   private stopping = false;
+  private summarizedAt = 0;
   private readonly channels = new Map<string, { at: number; channel: StoredChannel | Error }>();
   private readonly delivered = new MicroBatcher<{ id: string; attempts: number; latency: number }, void>((rows) => this.recordDelivered(rows), { maxBatch: 500, concurrency: 2, maxQueued: 100_000 });
 
@@ -79,7 +82,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private async drain(): Promise<void> {
     const inFlight = new Set<Promise<void>>();
     try {
-      await this.summarizeStorms();
+      if (Date.now() - this.summarizedAt >= SUMMARY_EVERY_MS) {
+        this.summarizedAt = Date.now();
+        await this.summarizeStorms();
+      }
       for (let round = 0; round < 100_000 && !this.stopping; round++) {
         const free = this.config.concurrency - inFlight.size;
         const due = free > 0 ? await this.claim(free) : [];

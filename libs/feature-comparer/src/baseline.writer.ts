@@ -73,9 +73,7 @@ export class BaselineWriter {
       if (change.after) upserts.push(change.after);
       else removals.push(change.item);
     }
-    // What each compared host has now, for the state a flapping item settled in.
-    const settled = new Map(changes.flatMap((c) => c.observed.map((item) => [itemId(item), item] as const)));
-    events.push(...(await this.flapAndReport(manager, ctx, compared, confirmed, settled)));
+    events.push(...(await this.flapAndReport(manager, ctx, compared, confirmed, changes)));
 
     await this.upsertItems(manager, ctx, upserts);
     await this.deleteItems(manager, ctx.trackerId, removals);
@@ -143,10 +141,12 @@ export class BaselineWriter {
   }
 
   /** Flapping over the confirmed changes; returns the events to record (changes and flapping marks). */
-  private async flapAndReport(manager: EntityManager, ctx: WriteContext, hosts: string[], confirmed: (DetectedChange & { firstSeenAt: Date })[], settled: ReadonlyMap<string, Item>): Promise<NewEvent[]> {
+  private async flapAndReport(manager: EntityManager, ctx: WriteContext, hosts: string[], confirmed: (DetectedChange & { firstSeenAt: Date })[], changes: readonly HostChange[]): Promise<NewEvent[]> {
     const changeEvent = (c: DetectedChange & { firstSeenAt: Date }) => event(ctx, c.kind, c.item, c.before, c.after, c.changed ? { changed: c.changed } : {}, c.firstSeenAt);
     if (!ctx.flapping || !hosts.length) return confirmed.map(changeEvent);
     const policy = { threshold: ctx.flapping.threshold, windowMs: ctx.flapping.windowSeconds * 1000 };
+    // What each compared host has now, for the state a flapping item settled in.
+    const settled = new Map(changes.flatMap((c) => c.observed.map((item) => [itemId(item), item] as const)));
     const rows: { host: string; item_type: string; item_key: string; changes: number[]; flapping_since: Date | null }[] = await manager.query(
       'SELECT host, item_type, item_key, changes, flapping_since FROM item_flaps WHERE tracker_id = $1 AND host = ANY($2)',
       [ctx.trackerId, hosts],

@@ -134,13 +134,15 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     const inRange = (item: Item) => item.type === PORT_ITEM_TYPE && portSetContains(result.coverage.ports, item.attributes['protocol'] as Protocol, Number(item.attributes['port']));
     const inCoverage = (item: Item) => (item.type === PORT_ITEM_TYPE ? inRange(item) && !unknownUdp.has(itemId(item)) : coveredTypes.has(item.type));
     const baselines = await this.loadBaselines(manager, result.trackerId, upHosts);
+    // What each host's baseline was made over, as a test built once per host (asked per item).
+    const covers = new Map([...baselines].map(([host, b]) => [host, coverageTest(b.coverage)]));
     const plan = planBaselineChanges({
       upHosts,
       baselines,
       current: await this.loadCurrent(manager, result.trackerId, upHosts),
       observed,
       inCoverage,
-      baselineCovers: (host) => coverageTest(baselines.get(host)?.coverage ?? null),
+      baselineCovers: (host) => covers.get(host),
       isPort: (item) => item.type === PORT_ITEM_TYPE,
       inRange,
       observedAt,
@@ -161,8 +163,8 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
         // Item types stay covered once read in full: a later partial read does not un-cover them.
         coverageFor: (host) => ({ ports: result.coverage.ports, itemTypes: [...new Set([...(baselines.get(host)?.coverage?.itemTypes ?? []), ...coveredTypes])].sort() }),
         compared: (item) => {
-          const covers = coverageTest(baselines.get(item.host)?.coverage ?? null);
-          return inCoverage(item) && (!covers || covers(item));
+          const baselineCovers = covers.get(item.host);
+          return inCoverage(item) && (!baselineCovers || baselineCovers(item));
         },
       },
       plan.changes,

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { Alert, AlertRuleError, CHANNEL_TYPES, ChannelError, checkChannel, compileAlertRule, deliver, SEVERITIES } from '@portolan/alerts';
 import { DomainError } from '@portolan/contracts';
 import { AlertChannelStore, DATA_SOURCE, PORTOLAN_VERSION } from '@portolan/platform';
+import { requireExisting } from '../http/references';
 import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
 
 export const CreateChannelSchema = z
@@ -86,8 +87,8 @@ export class AlertingController {
 
   @Get('alert-channels')
   async listChannels(): Promise<{ items: ChannelView[] }> {
-    const rows: { id: string }[] = await this.db.query('SELECT id FROM alert_channels ORDER BY created_at DESC, id DESC LIMIT 1000');
-    return { items: await Promise.all(rows.map((r) => this.channel(r.id))) };
+    const rows: ChannelRow[] = await this.db.query(`SELECT ${CHANNEL_COLUMNS} FROM alert_channels ORDER BY created_at DESC, id DESC LIMIT 1000`);
+    return { items: rows.map(channelView) };
   }
 
   @Get('alert-channels/:id')
@@ -133,10 +134,7 @@ export class AlertingController {
       ['trackers', body.scope.trackerIds, 'scope.trackerIds'],
       ['alert_channels', body.channelIds, 'channelIds'],
     ] as const) {
-      if (!ids.length) continue;
-      const found: { id: string }[] = await this.db.query(`SELECT id FROM ${table} WHERE id = ANY($1::uuid[])`, [ids]);
-      const absent = ids.filter((x) => !found.some((f) => f.id === x));
-      if (absent.length) throw new DomainError('invalid_payload', `${field}: ${absent[0]} does not exist`, { field, missing: absent.slice(0, 10) });
+      await requireExisting(this.db, table, ids, field);
     }
     await this.db.query(
       `INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, storm, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())`,
@@ -178,11 +176,24 @@ export class AlertingController {
   }
 
   private async channel(id: string): Promise<ChannelView> {
-    const [row]: { id: string; name: string; type: string; settings: Record<string, unknown>; secret_fields: string[]; status: string; status_reason: string | null; created_at: Date }[] = await this.db.query(
-      'SELECT id, name, type, settings, secret_fields, status, status_reason, created_at FROM alert_channels WHERE id = $1',
-      [id],
-    );
+    const [row]: ChannelRow[] = await this.db.query(`SELECT ${CHANNEL_COLUMNS} FROM alert_channels WHERE id = $1`, [id]);
     if (!row) throw new DomainError('not_found', `alert channel ${id} does not exist`);
-    return { id: row.id, name: row.name, type: row.type, settings: row.settings, secrets: row.secret_fields, status: row.status, statusReason: row.status_reason, createdAt: row.created_at };
+    return channelView(row);
   }
+}
+
+const CHANNEL_COLUMNS = 'id, name, type, settings, secret_fields, status, status_reason, created_at';
+interface ChannelRow {
+  id: string;
+  name: string;
+  type: string;
+  settings: Record<string, unknown>;
+  secret_fields: string[];
+  status: string;
+  status_reason: string | null;
+  created_at: Date;
+}
+
+function channelView(row: ChannelRow): ChannelView {
+  return { id: row.id, name: row.name, type: row.type, settings: row.settings, secrets: row.secret_fields, status: row.status, statusReason: row.status_reason, createdAt: row.created_at };
 }

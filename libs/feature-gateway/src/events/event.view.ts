@@ -1,4 +1,4 @@
-import { PORT_ITEM_TYPE } from '@portolan/diff';
+import { eventPort } from '@portolan/diff';
 
 export interface EventView {
   id: string;
@@ -43,8 +43,6 @@ export const EVENT_COLUMNS = `e.id, e.kind, e.device_id, d.name AS device_name, 
   e.planned, e.planned_change_id, e.details, e.observed_at, e.occurred_at`;
 
 export function eventView(r: EventRow): EventView {
-  const attributes = r.after ?? r.before;
-  const isPort = r.item_type === PORT_ITEM_TYPE && attributes;
   return {
     id: r.id,
     kind: r.kind,
@@ -54,8 +52,7 @@ export function eventView(r: EventRow): EventView {
     host: r.host,
     itemType: r.item_type,
     itemKey: r.item_key,
-    protocol: isPort ? String(attributes['protocol']) : null,
-    port: isPort ? Number(attributes['port']) : null,
+    ...eventPort(r.item_type, r.before, r.after),
     before: r.before,
     after: r.after,
     planned: r.planned,

@@ -2,9 +2,9 @@ import { Controller, Get, Inject, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { DomainError } from '@portolan/contracts';
 import { DATA_SOURCE } from '@portolan/platform';
 import { decodeCursor, LimitSchema, Page, pageOf } from '../http/pagination';
+import { requireFilterTarget } from '../http/references';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { EventFilter, EventFilterSchema, eventWhere } from './event.filter';
 import { streamEvents } from './event.export';
@@ -115,14 +115,8 @@ export class EventsController {
 
   /** An unknown group or site in a filter is a mistake to name, not an empty answer. */
   private async checkReferences(filter: EventFilter): Promise<void> {
-    for (const [table, id, field] of [
-      ['device_groups', filter.groupId, 'groupId'],
-      ['sites', filter.siteId, 'siteId'],
-    ] as const) {
-      if (!id) continue;
-      const rows: unknown[] = await this.db.query(`SELECT 1 FROM ${table} WHERE id = $1`, [id]);
-      if (!rows.length) throw new DomainError('invalid_payload', `${field} ${id} does not exist`, { field });
-    }
+    await requireFilterTarget(this.db, 'device_groups', filter.groupId, 'groupId');
+    await requireFilterTarget(this.db, 'sites', filter.siteId, 'siteId');
   }
 }
 

@@ -6,6 +6,7 @@ import { DomainError } from '@portolan/contracts';
 import { DeviceGroupEntity } from '@portolan/persistence';
 import { DATA_SOURCE } from '@portolan/platform';
 import { Page } from '../http/pagination';
+import { requireExisting } from '../http/references';
 import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
 import { listNewestFirst, ListQuerySchema } from '../sites/sites.controller';
 
@@ -50,9 +51,7 @@ export class GroupsController {
   async add(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(MembersSchema)) body: z.infer<typeof MembersSchema>): Promise<{ added: number }> {
     await this.group(id);
     const ids = [...new Set(body.deviceIds)];
-    const found: { id: string }[] = await this.db.query('SELECT id FROM devices WHERE id = ANY($1::uuid[])', [ids]);
-    const absent = ids.filter((d) => !found.some((f) => f.id === d));
-    if (absent.length) throw new DomainError('invalid_payload', `deviceIds: ${absent[0]} does not exist${absent.length > 1 ? ` (and ${absent.length - 1} more)` : ''}`, { field: 'deviceIds', missing: absent.slice(0, 10) });
+    await requireExisting(this.db, 'devices', ids, 'deviceIds');
     const rows: unknown[] = await this.db.query(
       'INSERT INTO device_group_members (group_id, device_id) SELECT $1, d FROM unnest($2::uuid[]) AS d ON CONFLICT DO NOTHING RETURNING device_id',
       [id, ids],

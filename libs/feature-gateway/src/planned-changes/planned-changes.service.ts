@@ -8,6 +8,7 @@ import { compilePlannedChange, exactRule, PlannedChangeError, PlannedRuleDefinit
 import { DATA_SOURCE, LOGGER } from '@portolan/platform';
 import { audit } from '../audit/audit.log';
 import { decodeCursor, Page, pageOf } from '../http/pagination';
+import { requireExisting } from '../http/references';
 import {
   ApprovePlannedChange,
   ConfirmProposals,
@@ -244,9 +245,9 @@ export class PlannedChangesService {
       if (error instanceof PlannedChangeError) throw new DomainError('invalid_payload', error.message, { field: error.field });
       throw error;
     }
-    await missing(manager, 'devices', row.deviceIds, 'scope.deviceIds');
-    await missing(manager, 'device_groups', row.groupIds, 'scope.groupIds');
-    await missing(manager, 'trackers', unique(row.rules.flatMap((r) => (r.trackerId ? [r.trackerId] : []))), 'rules.trackerId');
+    await requireExisting(manager, 'devices', row.deviceIds, 'scope.deviceIds');
+    await requireExisting(manager, 'device_groups', row.groupIds, 'scope.groupIds');
+    await requireExisting(manager, 'trackers', unique(row.rules.flatMap((r) => (r.trackerId ? [r.trackerId] : []))), 'rules.trackerId');
   }
 
   private async changeEvents(ids: readonly string[]): Promise<ChangeEventRow[]> {
@@ -261,14 +262,6 @@ export class PlannedChangesService {
     if (notChanges.length) throw new DomainError('invalid_payload', `eventIds: event ${notChanges[0].id} is a ${notChanges[0].kind} event; only changes (added, removed, modified) can be planned`, { field: 'eventIds' });
     return rows;
   }
-}
-
-async function missing(manager: EntityManager, table: 'devices' | 'device_groups' | 'trackers', ids: readonly string[], field: string): Promise<void> {
-  if (!ids.length) return;
-  const rows: { id: string }[] = await manager.query(`SELECT id FROM ${table} WHERE id = ANY($1::uuid[])`, [ids]);
-  const found = new Set(rows.map((r) => r.id));
-  const absent = ids.filter((id) => !found.has(id));
-  if (absent.length) throw new DomainError('invalid_payload', `${field}: ${absent[0]} does not exist${absent.length > 1 ? ` (and ${absent.length - 1} more)` : ''}`, { field, missing: absent.slice(0, 10) });
 }
 
 function sinceOrDefault(since: string | undefined): Date {

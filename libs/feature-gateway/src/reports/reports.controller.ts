@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { DomainError } from '@portolan/contracts';
 import { DATA_SOURCE } from '@portolan/platform';
+import { requireFilterTarget } from '../http/references';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 
 const Time = z.iso.datetime({ offset: true });
@@ -33,7 +34,7 @@ export class ReportsController {
   /** Planned and unplanned changes per device group (devices in no group under "(no group)") over a period (default: the last 30 days). */
   @Get('planned-vs-unplanned')
   async planned(@Query(new ZodValidationPipe(PlannedSummaryQuerySchema, 'query')) query: z.infer<typeof PlannedSummaryQuerySchema>) {
-    if (query.groupId) await this.exists('device_groups', query.groupId, 'groupId');
+    await requireFilterTarget(this.db, 'device_groups', query.groupId, 'groupId');
     const until = query.until ? new Date(query.until) : new Date();
     const since = query.since ? new Date(query.since) : new Date(until.getTime() - 30 * DAY_MS);
     if (since >= until) throw new DomainError('invalid_payload', `since ${since.toISOString()} is not before until ${until.toISOString()}`, { field: 'since' });
@@ -62,8 +63,8 @@ export class ReportsController {
   /** What is open now: per device (open ports) and per port across the estate (devices and hosts it is open on). */
   @Get('exposure')
   async exposure(@Query(new ZodValidationPipe(ExposureQuerySchema, 'query')) query: z.infer<typeof ExposureQuerySchema>) {
-    if (query.groupId) await this.exists('device_groups', query.groupId, 'groupId');
-    if (query.siteId) await this.exists('sites', query.siteId, 'siteId');
+    await requireFilterTarget(this.db, 'device_groups', query.groupId, 'groupId');
+    await requireFilterTarget(this.db, 'sites', query.siteId, 'siteId');
     const scope = `c.item_type = 'port' AND ($1::uuid IS NULL OR c.device_id IN (SELECT device_id FROM device_group_members WHERE group_id = $1))
                    AND ($2::uuid IS NULL OR d.site_id = $2)`;
     const params = [query.groupId ?? null, query.siteId ?? null, query.top];
@@ -94,7 +95,7 @@ export class ReportsController {
    */
   @Get('open-at')
   async openAt(@Query(new ZodValidationPipe(OpenAtQuerySchema, 'query')) query: z.infer<typeof OpenAtQuerySchema>) {
-    await this.exists('devices', query.deviceId, 'deviceId');
+    await requireFilterTarget(this.db, 'devices', query.deviceId, 'deviceId');
     const at = new Date(query.at);
     const current: { tracker_id: string; host: string; item_key: string; attributes: Record<string, unknown> }[] = await this.db.query(
       `SELECT c.tracker_id, c.host, c.item_key, c.attributes FROM current_items c JOIN baselines b ON b.tracker_id = c.tracker_id AND b.host = c.host
@@ -132,10 +133,5 @@ export class ReportsController {
       changesUndone: later.length,
       ports: [...state.values()].sort((a, b) => a.host.localeCompare(b.host) || a.itemKey.localeCompare(b.itemKey, undefined, { numeric: true })),
     };
-  }
-
-  private async exists(table: 'device_groups' | 'sites' | 'devices', id: string, field: string): Promise<void> {
-    const rows: unknown[] = await this.db.query(`SELECT 1 FROM ${table} WHERE id = $1`, [id]);
-    if (!rows.length) throw new DomainError('invalid_payload', `${field} ${id} does not exist`, { field });
   }
 }

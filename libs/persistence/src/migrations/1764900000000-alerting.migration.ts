@@ -61,6 +61,8 @@ export class Alerting1764900000000 implements MigrationInterface {
       latency_ms integer)`);
     await q.query(`CREATE INDEX alert_deliveries_due_idx ON alert_deliveries (next_attempt_at) WHERE status = 'pending'`);
     await q.query(`CREATE INDEX alert_deliveries_channel_idx ON alert_deliveries (channel_id, created_at DESC)`);
+    // Storm control asks whether an event was alerted by a rule already (a redelivery).
+    await q.query(`CREATE INDEX alert_deliveries_event_idx ON alert_deliveries (event_id, rule_id)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
