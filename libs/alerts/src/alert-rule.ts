@@ -24,7 +24,8 @@ export function stormWindow(at: Date, windowSeconds: number): Date {
 /** What a rule is matched against: the event and the facts of its device. */
 export interface AlertableEvent {
   readonly kind: string;
-  readonly deviceId: string;
+  /** Null for events of the hub itself: only rules scoped to no device, group or site match them. */
+  readonly deviceId: string | null;
   readonly groupIds: readonly string[];
   readonly siteId: string | null;
   readonly trackerId: string | null;
@@ -63,8 +64,8 @@ export function compileAlertRule(rule: AlertRuleDefinition): CompiledAlertRule {
 export function ruleMatches(rule: CompiledAlertRule, event: AlertableEvent): boolean {
   if (!rule.enabled) return false;
   const { scope, filter } = rule;
-  const scoped = !scope.deviceIds.length && !scope.groupIds.length && !scope.siteIds.length;
-  if (!scoped && !scope.deviceIds.includes(event.deviceId) && !event.groupIds.some((g) => scope.groupIds.includes(g)) && !(event.siteId && scope.siteIds.includes(event.siteId))) return false;
+  const everywhere = !scope.deviceIds.length && !scope.groupIds.length && !scope.siteIds.length;
+  if (!everywhere && !(event.deviceId && scope.deviceIds.includes(event.deviceId)) && !event.groupIds.some((g) => scope.groupIds.includes(g)) && !(event.siteId && scope.siteIds.includes(event.siteId))) return false;
   if (scope.trackerIds.length && (!event.trackerId || !scope.trackerIds.includes(event.trackerId))) return false;
   if (filter.kinds.length && !filter.kinds.includes(event.kind)) return false;
   if (filter.itemTypes.length && (!event.itemType || !filter.itemTypes.includes(event.itemType))) return false;

@@ -11,7 +11,8 @@ export interface Alert {
     readonly id: string;
     readonly kind: string;
     readonly occurredAt: string;
-    readonly device: { readonly id: string; readonly name: string | null };
+    /** The device; id null for events of the hub itself (an alert channel degraded). */
+    readonly device: { readonly id: string | null; readonly name: string | null };
     readonly host: string | null;
     readonly itemType: string | null;
     readonly itemKey: string | null;
@@ -21,6 +22,8 @@ export interface Alert {
     readonly after: Record<string, unknown> | null;
     readonly planned: boolean;
     readonly plannedChangeId: string | null;
+    /** Communications events: what happened (`what`) and why (`reason`), with its figures. */
+    readonly details?: Record<string, unknown> | null;
   };
   /** The event in the console. */
   readonly link: string;
@@ -45,14 +48,17 @@ const KIND_TITLES: Record<string, string> = {
   'storm-summary': 'summary',
 };
 
-/** One line: "Unplanned: tcp/3389 opened on 127.0.0.5 (web-01)". */
+/** One line: "Unplanned: tcp/3389 opened on 127.0.0.5 (web-01)", "Communications: scan-failed on web-01 (…)". */
 export function alertTitle(alert: Alert): string {
   if (alert.summary) return `${alert.summary.suppressed} ${alert.summary.suppressed === 1 ? 'change' : 'changes'} for rule "${alert.rule.name}" in the ${Math.round(alert.summary.windowSeconds / 60) || 1} minute(s) from ${alert.summary.windowStart}, not alerted one by one`;
   const e = alert.event;
   const what = e.itemKey ?? e.kind;
-  const where = e.host ? `${e.host}${e.device.name ? ` (${e.device.name})` : ''}` : (e.device.name ?? e.device.id);
-  const title = e.kind === 'communications' ? `${String(e.after?.['what'] ?? 'communications')} on ${where}` : `${what} ${KIND_TITLES[e.kind] ?? e.kind} on ${where}`;
-  return `${e.planned ? 'Planned' : 'Unplanned'}: ${title}`;
+  const where = e.host ? `${e.host}${e.device.name ? ` (${e.device.name})` : ''}` : (e.device.name ?? e.device.id ?? 'the Portolan hub');
+  if (e.kind === 'communications') {
+    const reason = e.details?.['reason'];
+    return `Communications: ${String(e.details?.['what'] ?? 'communications')} on ${where}${typeof reason === 'string' ? ` (${reason})` : ''}`;
+  }
+  return `${e.planned ? 'Planned' : 'Unplanned'}: ${what} ${KIND_TITLES[e.kind] ?? e.kind} on ${where}`;
 }
 
 /**
@@ -103,7 +109,7 @@ function facts(alert: Alert): [string, string][] {
   const e = alert.event;
   const out: [string, string][] = [
     ['Severity', alert.severity],
-    ['Device', e.device.name ?? e.device.id],
+    ['Device', e.device.name ?? e.device.id ?? 'the Portolan hub'],
     ['Host', e.host ?? '-'],
     ['Change', `${e.kind} ${e.itemKey ?? ''}`.trim()],
     ['Planned', e.planned ? `yes (${e.plannedChangeId})` : 'no'],
@@ -112,6 +118,7 @@ function facts(alert: Alert): [string, string][] {
   ];
   if (e.before) out.push(['Before', compact(e.before)]);
   if (e.after) out.push(['After', compact(e.after)]);
+  if (e.details) out.push(['Details', compact(e.details)]);
   if (alert.summary) {
     const shown = alert.summary.samples.slice(0, 20).map((s) => `${s.kind} ${s.itemKey ?? ''} on ${s.host ?? '?'}${s.planned ? ' (planned)' : ''}`);
     out.push(['Changes', `${shown.join('; ')}${alert.summary.suppressed > shown.length ? `; and ${alert.summary.suppressed - shown.length} more` : ''}`]);
@@ -122,7 +129,7 @@ function facts(alert: Alert): [string, string][] {
 function compact(attributes: Record<string, unknown>): string {
   return Object.entries(attributes)
     .filter(([, v]) => v !== null && v !== undefined)
-    .map(([k, v]) => `${k}=${String(v)}`)
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
     .join(' ');
 }
 
@@ -154,6 +161,7 @@ export function cefMessage(alert: Alert, version: string): string {
     ['cs3', e.plannedChangeId],
     ['cs4Label', 'rule'],
     ['cs4', alert.rule.name],
+    ['reason', typeof e.details?.['reason'] === 'string' ? e.details['reason'] : null],
     ['externalId', e.id],
     ['request', alert.link],
   ];

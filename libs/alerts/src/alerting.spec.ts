@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { AlertRuleDefinition, compileAlertRule, retryDelayMs, ruleMatches } from './alert-rule';
-import { Alert, cefMessage, signWebhook, syslogMessage } from './alert.formats';
+import { Alert, alertTitle, cefMessage, signWebhook, syslogMessage } from './alert.formats';
 import { checkChannel } from './channel.senders';
 
 const rule = (over: Partial<AlertRuleDefinition> = {}): AlertRuleDefinition => ({
@@ -29,6 +29,15 @@ describe('alert rules', () => {
   it('an empty scope is the whole estate; "both" takes planned and unplanned', () => {
     const r = compileAlertRule(rule({ scope: { deviceIds: [], groupIds: [], siteIds: [], trackerIds: [] }, filter: { kinds: [], itemTypes: [], planned: 'both', keyPattern: null } }));
     expect(ruleMatches(r, { ...event, groupIds: [], planned: true, kind: 'communications', itemKey: null, itemType: null })).toBe(true);
+  });
+
+  it("events of the hub itself (no device) match only rules scoped to the whole estate", () => {
+    const hub = { ...event, deviceId: null, groupIds: [], kind: 'communications', itemKey: null, itemType: null };
+    const everywhere = { deviceIds: [], groupIds: [], siteIds: [], trackerIds: [] };
+    const any = { kinds: ['communications'], itemTypes: [], planned: 'both' as const, keyPattern: null };
+    expect(ruleMatches(compileAlertRule(rule({ scope: everywhere, filter: any })), hub)).toBe(true);
+    expect(ruleMatches(compileAlertRule(rule({ scope: { ...everywhere, deviceIds: ['d1'] }, filter: any })), hub)).toBe(false);
+    expect(ruleMatches(compileAlertRule(rule({ filter: any })), hub)).toBe(false);
   });
 
   it('refuses a bad key pattern and a rule without channels, naming the field', () => {
@@ -67,6 +76,12 @@ describe('alert formats', () => {
     expect(cef).toContain('dvchost=web\\=01');
     expect(cef).toContain('cs4=RDP | exposure');
     expect(cef).toContain('dpt=3389');
+  });
+
+  it('a communications event of the hub says what happened and why, with no planned/unplanned', () => {
+    const hub: Alert = { ...alert, event: { ...alert.event, kind: 'communications', device: { id: null, name: null }, host: null, itemType: null, itemKey: null, protocol: null, port: null, after: null, details: { what: 'alert-channel-degraded', channelName: 'soc', reason: 'POST to https://hooks.example answered 503' } } };
+    expect(alertTitle(hub)).toBe('Communications: alert-channel-degraded on the Portolan hub (POST to https://hooks.example answered 503)');
+    expect(cefMessage(hub, '0.1.0')).toContain('reason=POST to https://hooks.example answered 503');
   });
 
   it('RFC 5424: local0 with the severity, version 1, structured data, then the body', () => {

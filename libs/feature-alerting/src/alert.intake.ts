@@ -78,9 +78,9 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
   private async takeBatch(events: readonly EventRecorded[]): Promise<BatchAnswer<void>[]> {
     const rules = await this.currentRules();
     if (!rules.length) return events.map(() => undefined);
-    const devices = await this.devices([...new Set(events.map((e) => e.deviceId))]);
+    const devices = await this.devices([...new Set(events.flatMap((e) => (e.deviceId ? [e.deviceId] : [])))]);
     const matched = events.flatMap((event) => {
-      const device = devices.get(event.deviceId);
+      const device = event.deviceId ? devices.get(event.deviceId) : undefined;
       const facts = { kind: event.kind, deviceId: event.deviceId, groupIds: device?.groupIds ?? [], siteId: device?.siteId ?? null, trackerId: event.trackerId, itemType: event.itemType, itemKey: event.itemKey, planned: event.planned };
       return rules.filter((rule) => ruleMatches(rule, facts)).map((rule) => ({ event, rule, deviceName: device?.name ?? null }));
     });
@@ -173,6 +173,7 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
         after: event.after,
         planned: event.planned,
         plannedChangeId: event.plannedChangeId ?? null,
+        details: event.details ?? null,
       },
       link: `${this.config.consoleUrl.replace(/\/$/, '')}/console/events/${event.eventId}`,
     };

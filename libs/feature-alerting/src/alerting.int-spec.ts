@@ -6,7 +6,7 @@ import { AddressInfo, createServer as createTcpServer, Server as TcpServer } fro
 import { INestApplicationContext, Module } from '@nestjs/common';
 import { generate } from 'selfsigned';
 import { SMTPServer } from 'smtp-server';
-import { deliver } from '@portolan/alerts';
+import { Alert, alertTitle, deliver } from '@portolan/alerts';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { Bus } from '@portolan/bus';
@@ -86,6 +86,7 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
   let drop: () => Promise<void>;
   let webhook: Awaited<ReturnType<typeof webhookReceiver>>;
   let syslog: Awaited<ReturnType<typeof syslogReceiver>>;
+  let ops: Awaited<ReturnType<typeof webhookReceiver>>;
   let deviceId: string;
   let webhookChannel: string;
 
@@ -104,6 +105,7 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
     bus = app.get(BUS);
     webhook = await webhookReceiver();
     syslog = await syslogReceiver();
+    ops = await webhookReceiver();
     const store = app.get(AlertChannelStore);
     [{ id: deviceId }] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('web-01', 'host', '127.0.0.61', '127.0.0.61', 1) RETURNING id`);
     const groupId = randomUUID();
@@ -128,6 +130,21 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
       JSON.stringify({ kinds: ['added'], itemTypes: ['port'], planned: 'unplanned', keyPattern: 'tcp/3389' }),
       [webhookChannel, syslogChannel],
     ]);
+    // The hub's own health, to another team's webhook: a degraded channel pages someone.
+    const opsChannel = randomUUID();
+    const opsSealed = store.seal(opsChannel, { signingSecret: SECRET });
+    await db.query(`INSERT INTO alert_channels (id, name, type, settings, secret_ciphertext, secret_fields, created_at) VALUES ($1, 'ops webhook', 'webhook', $2, $3, $4, now())`, [
+      opsChannel,
+      JSON.stringify({ url: `http://127.0.0.1:${ops.port}/ops` }),
+      opsSealed.ciphertext,
+      JSON.stringify(opsSealed.fields),
+    ]);
+    await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, created_at) VALUES ($1, 'Hub health', true, $2, $3, 'critical', $4, now())`, [
+      randomUUID(),
+      JSON.stringify({ deviceIds: [], groupIds: [], siteIds: [], trackerIds: [] }),
+      JSON.stringify({ kinds: ['communications'], itemTypes: [], planned: 'both' }),
+      [opsChannel],
+    ]);
     // The intake reads rules at most every 2 s, and it may have read them (none yet) while it
     // worked through events other test files left on the shared stream.
     await sleep(2_100);
@@ -137,6 +154,7 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
     await app?.close();
     await webhook?.close();
     await syslog?.close();
+    await ops?.close();
     await drop?.();
   });
 
@@ -198,7 +216,7 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
     expect(retried.length).toBeGreaterThan(0);
   }, 40_000);
 
-  it('a receiver that stays down: the delivery is dead after its attempts, the channel degraded, nothing lost', async () => {
+  it('a receiver that stays down: the delivery is dead after its attempts, the channel degraded (a communications event that alerts another channel), nothing lost', async () => {
     webhook.received.length = 0;
     webhook.state.failFirst = 1_000;
     const e = event();
@@ -206,13 +224,27 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
     await until('the delivery is dead', async () => (await deliveries('dead')) === 1, 30_000);
     const [channel] = await db.query(`SELECT status, status_reason FROM alert_channels WHERE id = $1`, [webhookChannel]);
     expect(channel).toEqual({ status: 'degraded', status_reason: expect.stringMatching(/^POST to http:\/\/127\.0\.0\.1:\d+ answered 503$/) });
-    const [dead] = await db.query(`SELECT attempts, last_error FROM alert_deliveries WHERE status = 'dead'`);
+    const [dead] = await db.query(`SELECT id, attempts, last_error FROM alert_deliveries WHERE status = 'dead'`);
     expect(dead.attempts).toBe(3);
-    // Back up, and retried: delivered, and the channel is healthy again.
+    const hubEvents = () => db.query(`SELECT kind, device_id, details FROM events WHERE kind = 'communications' AND details->>'channelId' = $1 ORDER BY occurred_at`, [webhookChannel]) as Promise<{ kind: string; device_id: string | null; details: Record<string, unknown> }[]>;
+    expect(await hubEvents()).toEqual([
+      { kind: 'communications', device_id: null, details: { what: 'alert-channel-degraded', channelId: webhookChannel, channelName: 'soc webhook', channelType: 'webhook', reason: channel.status_reason, deliveryId: dead.id } },
+    ]);
+    // The event alerts the rule for the hub's health, on the other channel.
+    const opsAlerts = (what: string) => ops.received.filter((r) => ((r.body['event'] as { details?: { what?: string; channelId?: string } }).details ?? {}).channelId === webhookChannel && (r.body['event'] as { details: { what: string } }).details.what === what);
+    await until('the ops webhook heard of the degraded channel', () => opsAlerts('alert-channel-degraded').length === 1, 15_000);
+    const [paged] = opsAlerts('alert-channel-degraded');
+    expect(paged.signatureValid).toBe(true);
+    expect(paged.body).toMatchObject({ severity: 'critical', rule: { name: 'Hub health' }, event: { kind: 'communications', device: { id: null, name: null } } });
+    expect(alertTitle(paged.body as unknown as Alert)).toMatch(/^Communications: alert-channel-degraded on the Portolan hub \(POST to http:\/\/127\.0\.0\.1:\d+ answered 503\)$/);
+    // Back up, and retried: delivered, and the channel is healthy again (one more event: recovered).
     webhook.state.failFirst = 0;
     await db.query(`UPDATE alert_deliveries SET status = 'pending', attempts = 0, next_attempt_at = now() WHERE status = 'dead'`);
     await until('the retried alert arrived', () => webhook.received.length === 1, 15_000);
     await until('the channel is healthy again', async () => (await db.query(`SELECT status FROM alert_channels WHERE id = $1`, [webhookChannel]))[0].status === 'healthy', 5_000);
+    expect((await hubEvents()).map((h) => h.details['what'])).toEqual(['alert-channel-degraded', 'alert-channel-recovered']);
+    await until('the ops webhook heard it recovered', () => opsAlerts('alert-channel-recovered').length === 1, 15_000);
+    expect(opsAlerts('alert-channel-degraded')).toHaveLength(1);
   }, 60_000);
 
   it('storm control: a burst alerts at most the rule\'s number per window, the rest arrive as one summary per window; a digest rule sends only summaries', async () => {

@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { Alert, deliver, retryDelayMs } from '@portolan/alerts';
 import { AlertingConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
-import { AlertChannelStore, DATA_SOURCE, LOGGER, MicroBatcher, PORTOLAN_VERSION, StoredChannel } from '@portolan/platform';
+import { AlertChannelStore, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, PORTOLAN_VERSION, StoredChannel } from '@portolan/platform';
 import { ALERTING_CONFIG } from './alerting.tokens';
 
 /** A claimed delivery is someone else's again after this long (the process that claimed it died). */
@@ -28,7 +28,9 @@ interface DueRow {
  * number of alerting processes share the work), sent, and marked delivered with their latency;
  * a failure is retried with exponential backoff and jitter, and after the last attempt the
  * delivery is dead (kept, retried from the API) and its channel marked degraded until it
- * delivers again. Nothing is dropped silently: every outcome is in the row and the log.
+ * delivers again; both turns are communications events of the hub (so another channel's rule
+ * can page someone about them). Nothing is dropped silently: every outcome is in the row, the
+ * log, or an event.
  */
 @Injectable()
 export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
@@ -45,6 +47,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(ALERTING_CONFIG) private readonly config: AlertingConfig,
     private readonly store: AlertChannelStore,
+    private readonly events: EventRecorder,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -194,7 +197,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
         [row.id, attempt, reason.slice(0, 500), dead, retryDelayMs(attempt)],
       );
       if (dead) {
-        await this.markChannel(row.channel_id, 'degraded', reason.slice(0, 500));
+        await this.markChannel(row.channel_id, 'degraded', reason.slice(0, 500), row.id);
         this.logger.error({ deliveryId: row.id, channelId: row.channel_id, attempts: attempt, reason }, 'alert delivery is dead after its last attempt; retry it from the API');
       } else this.logger.warn({ deliveryId: row.id, channelId: row.channel_id, attempt, reason }, 'alert delivery failed; will retry');
       return undefined;
@@ -212,9 +215,36 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     return entry;
   }
 
-  private async markChannel(id: string, status: 'healthy' | 'degraded', reason: string | null): Promise<void> {
-    const rows: unknown[] = await this.db.query(`WITH u AS (UPDATE alert_channels SET status = $2, status_reason = $3 WHERE id = $1 AND status <> $2 RETURNING id) SELECT * FROM u`, [id, status, reason]);
+  /** Turns a channel degraded or healthy, once per turn, with its communications event. */
+  private async markChannel(id: string, status: 'healthy' | 'degraded', reason: string | null, deliveryId?: string): Promise<void> {
+    const recorded = await this.db.transaction(async (manager) => {
+      const rows: { name: string; type: string }[] = await manager.query(
+        `WITH u AS (UPDATE alert_channels SET status = $2, status_reason = $3 WHERE id = $1 AND status <> $2 RETURNING name, type) SELECT * FROM u`,
+        [id, status, reason],
+      );
+      if (!rows.length) return [];
+      const [channel] = rows;
+      return this.events.insert(manager, [
+        {
+          kind: 'communications',
+          deviceId: null,
+          trackerId: null,
+          jobId: null,
+          occurredAt: new Date(),
+          details: {
+            what: status === 'degraded' ? 'alert-channel-degraded' : 'alert-channel-recovered',
+            channelId: id,
+            channelName: channel.name,
+            channelType: channel.type,
+            ...(reason ? { reason } : {}),
+            ...(deliveryId ? { deliveryId } : {}),
+          },
+        },
+      ]);
+    });
     this.channels.delete(id);
-    if (rows.length) this.logger.warn({ channelId: id, status, reason }, status === 'degraded' ? 'alert channel degraded' : 'alert channel delivers again');
+    if (!recorded.length) return;
+    this.logger.warn({ channelId: id, status, reason }, status === 'degraded' ? 'alert channel degraded' : 'alert channel delivers again');
+    await this.events.announce(recorded).catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not announce the channel event; it is announced again later'));
   }
 }

@@ -34,6 +34,7 @@ import { EventPartitions1764600000000 } from './migrations/1764600000000-event-p
 import { ChunkJobIndex1764700000000 } from './migrations/1764700000000-chunk-job-index.migration';
 import { EventCounts1764800000000 } from './migrations/1764800000000-event-counts.migration';
 import { Alerting1764900000000 } from './migrations/1764900000000-alerting.migration';
+import { HubEvents1765000000000 } from './migrations/1765000000000-hub-events.migration';
 
 export const ENTITIES = [
   SiteEntity,
@@ -57,7 +58,7 @@ export const ENTITIES = [
   PlannedChangeProposalEntity,
   AuditEntryEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000, Agents1764100000000, AgentIngest1764200000000, Collectors1764300000000, PlannedChanges1764400000000, NoiseControl1764500000000, EventPartitions1764600000000, ChunkJobIndex1764700000000, EventCounts1764800000000, Alerting1764900000000];
+export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000, Agents1764100000000, AgentIngest1764200000000, Collectors1764300000000, PlannedChanges1764400000000, NoiseControl1764500000000, EventPartitions1764600000000, ChunkJobIndex1764700000000, EventCounts1764800000000, Alerting1764900000000, HubEvents1765000000000];
 export const MIGRATIONS_TABLE = 'portolan_migrations';
 
 export interface DatabaseOptions {

@@ -15,7 +15,8 @@ const ANNOUNCE_GRACE_MS = 30_000;
 
 export interface NewEvent {
   readonly kind: EventKindRecord;
-  readonly deviceId: string;
+  /** Null for events of the hub itself (an alert channel degraded). */
+  readonly deviceId: string | null;
   readonly trackerId: string | null;
   readonly jobId: string | null;
   readonly host?: string | null;
@@ -121,6 +122,7 @@ export class EventRecorder {
         after: row.after,
         planned: row.planned,
         plannedChangeId: row.plannedChangeId ?? null,
+        details: row.details,
         occurredAt: new Date(row.occurredAt).toISOString(),
       };
       return this.bus.publish(Messages.eventRecorded, payload, { messageId: row.id, correlationId: row.jobId ?? undefined });
@@ -151,11 +153,12 @@ export class EventRecorder {
 /**
  * Adds to (or, with a negative n, takes from) the per-day event counts, in the caller's
  * transaction. Rows are summed per key first and written in key order, so concurrent writers
- * of the same days never wait on each other in a cycle.
+ * of the same days never wait on each other in a cycle. Events of no device (the hub's own)
+ * are counted estate-wide only, in shard 0.
  */
-export async function countEvents(manager: Pick<EntityManager, 'query'>, deltas: readonly { day: Date; deviceId: string; kind: string; planned: boolean; n: number }[]): Promise<void> {
+export async function countEvents(manager: Pick<EntityManager, 'query'>, deltas: readonly { day: Date; deviceId: string | null; kind: string; planned: boolean; n: number }[]): Promise<void> {
   if (!deltas.length) return;
-  const sums = new Map<string, { day: string; device_id: string; kind: string; planned: boolean; n: number }>();
+  const sums = new Map<string, { day: string; device_id: string | null; kind: string; planned: boolean; n: number }>();
   for (const d of deltas) {
     const day = new Date(d.day).toISOString().slice(0, 10);
     const key = `${day} ${d.deviceId} ${d.kind} ${d.planned}`;
@@ -165,15 +168,17 @@ export async function countEvents(manager: Pick<EntityManager, 'query'>, deltas:
   }
   const rows = [...sums.entries()].filter(([, v]) => v.n !== 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
   if (!rows.length) return;
-  await manager.query(
-    `INSERT INTO event_counts (day, device_id, kind, planned, n)
-     SELECT v.day, v.device_id, v.kind, v.planned, v.n FROM jsonb_to_recordset($1::jsonb) AS v(day date, device_id uuid, kind text, planned boolean, n bigint)
-     ON CONFLICT (day, device_id, kind, planned) DO UPDATE SET n = event_counts.n + EXCLUDED.n`,
-    [JSON.stringify(rows)],
-  );
+  const perDevice = rows.filter((r) => r.device_id !== null);
+  if (perDevice.length)
+    await manager.query(
+      `INSERT INTO event_counts (day, device_id, kind, planned, n)
+       SELECT v.day, v.device_id, v.kind, v.planned, v.n FROM jsonb_to_recordset($1::jsonb) AS v(day date, device_id uuid, kind text, planned boolean, n bigint)
+       ON CONFLICT (day, device_id, kind, planned) DO UPDATE SET n = event_counts.n + EXCLUDED.n`,
+      [JSON.stringify(perDevice)],
+    );
   const estate = new Map<string, { day: string; shard: number; kind: string; planned: boolean; n: number }>();
   for (const r of rows) {
-    const shard = parseInt(r.device_id.slice(-1), 16);
+    const shard = r.device_id === null ? 0 : parseInt(r.device_id.slice(-1), 16);
     const key = `${r.day} ${r.kind} ${r.planned} ${String(shard).padStart(2, '0')}`;
     const sum = estate.get(key);
     if (sum) sum.n += r.n;

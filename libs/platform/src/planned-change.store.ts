@@ -78,7 +78,7 @@ export class PlannedChangeStore {
     if (!changes.length) return { events: [...events], matches: events.map(() => undefined) };
     const times = changes.map((e) => (e.observedAt ?? e.occurredAt).getTime());
     const { groupIds, plans } = await this.candidates(manager, deviceId, new Date(Math.min(...times)), new Date(Math.max(...times)));
-    const matches = events.map((e) => (plans.length ? classifyChange(classifiable(e, groupIds, e.observedAt ?? e.occurredAt), plans) : undefined));
+    const matches = events.map((e) => (plans.length ? classifyChange(classifiable({ ...e, deviceId }, groupIds, e.observedAt ?? e.occurredAt), plans) : undefined));
     return { events: events.map((e, i) => ({ ...e, plannedChangeId: matches[i]?.plannedChangeId ?? null })), matches };
   }
 

@@ -3,7 +3,8 @@ import { eventPort } from '@portolan/diff';
 export interface EventView {
   id: string;
   kind: string;
-  device: { id: string; name: string | null };
+  /** id null for events of the hub itself (an alert channel degraded). */
+  device: { id: string | null; name: string | null };
   trackerId: string | null;
   jobId: string | null;
   host: string | null;
@@ -23,7 +24,7 @@ export interface EventView {
 export interface EventRow {
   id: string;
   kind: string;
-  device_id: string;
+  device_id: string | null;
   device_name: string | null;
   tracker_id: string | null;
   job_id: string | null;

@@ -8,7 +8,8 @@ export class EventEntity {
   @PrimaryColumn('uuid') id!: string;
   @PrimaryColumn({ name: 'occurred_at', type: 'timestamptz' }) occurredAt!: Date;
   @Column({ type: 'text' }) kind!: EventKindRecord;
-  @Column({ name: 'device_id', type: 'uuid' }) deviceId!: string;
+  /** Null for events of the hub itself (an alert channel degraded). */
+  @Column({ name: 'device_id', type: 'uuid', nullable: true }) deviceId!: string | null;
   @Column({ name: 'tracker_id', type: 'uuid', nullable: true }) trackerId!: string | null;
   @Column({ name: 'job_id', type: 'uuid', nullable: true }) jobId!: string | null;
   @Column({ type: 'text', nullable: true }) host!: string | null;

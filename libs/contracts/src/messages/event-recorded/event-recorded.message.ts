@@ -9,7 +9,8 @@ export type EventKind = z.infer<typeof EventKindSchema>;
 export const EventRecordedSchema = z.object({
   eventId: UuidSchema,
   kind: EventKindSchema,
-  deviceId: UuidSchema,
+  /** Null for events of the hub itself (an alert channel degraded). */
+  deviceId: UuidSchema.nullable(),
   trackerId: UuidSchema.nullable(),
   jobId: UuidSchema.nullable(),
   host: z.string().nullable(),
@@ -20,6 +21,8 @@ export const EventRecordedSchema = z.object({
   planned: z.boolean(),
   /** The planned change that made the event planned (absent from producers before it existed). */
   plannedChangeId: UuidSchema.nullable().optional(),
+  /** Communications events: what happened (`what`: scan-failed, agent-offline, alert-channel-degraded, …) and why. */
+  details: z.record(z.string(), z.unknown()).nullable().optional(),
   occurredAt: IsoDateSchema,
 });
 export type EventRecorded = z.infer<typeof EventRecordedSchema>;
