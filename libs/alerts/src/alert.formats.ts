@@ -27,6 +27,11 @@ export interface Alert {
   };
   /** The event in the console. */
   readonly link: string;
+  /**
+   * Set on an alert that resolves the one with this id (PagerDuty): the change it was about is
+   * now covered by a planned change (`event.plannedChangeId`).
+   */
+  readonly resolves?: string;
   /** Storm control: this alert stands for `suppressed` alerts of its rule that were held back. */
   readonly summary?: {
     readonly suppressed: number;

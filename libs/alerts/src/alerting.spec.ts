@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { AlertRuleDefinition, compileAlertRule, retryDelayMs, ruleMatches } from './alert-rule';
 import { Alert, alertTitle, cefMessage, signWebhook, syslogMessage } from './alert.formats';
-import { checkChannel } from './channel.senders';
+import { checkChannel, pagerDutyEvent } from './channel.senders';
 
 const rule = (over: Partial<AlertRuleDefinition> = {}): AlertRuleDefinition => ({
   id: 'r1',
@@ -82,6 +82,13 @@ describe('alert formats', () => {
     const hub: Alert = { ...alert, event: { ...alert.event, kind: 'communications', device: { id: null, name: null }, host: null, itemType: null, itemKey: null, protocol: null, port: null, after: null, details: { what: 'alert-channel-degraded', channelName: 'soc', reason: 'POST to https://hooks.example answered 503' } } };
     expect(alertTitle(hub)).toBe('Communications: alert-channel-degraded on the Portolan hub (POST to https://hooks.example answered 503)');
     expect(cefMessage(hub, '0.1.0')).toContain('reason=POST to https://hooks.example answered 503');
+  });
+
+  it('PagerDuty: a trigger keyed by the alert id; an alert that resolves one sends the resolve under that key', () => {
+    expect(pagerDutyEvent(alert, 'rk')).toMatchObject({ routing_key: 'rk', event_action: 'trigger', dedup_key: alert.id, payload: { severity: 'error', class: 'added' } });
+    expect(pagerDutyEvent({ ...alert, resolves: alert.id }, 'rk')).toEqual({ routing_key: 'rk', event_action: 'resolve', dedup_key: alert.id });
+    expect(checkChannel('pagerduty', { url: 'https://events.example/v2/enqueue' }, { routingKey: 'rk' })).toEqual({ type: 'pagerduty', url: 'https://events.example/v2/enqueue', resolveWhenPlanned: true });
+    expect(() => checkChannel('pagerduty', { url: 'https://events.example/v2/enqueue', resolveWhenPlanned: 'yes' }, { routingKey: 'rk' })).toThrow('resolveWhenPlanned: true or false');
   });
 
   it('RFC 5424: local0 with the severity, version 1, structured data, then the body', () => {

@@ -11,8 +11,12 @@ export type ChannelType = (typeof CHANNEL_TYPES)[number];
 export type ChannelSettings =
   | { readonly type: 'webhook'; readonly url: string; readonly headers?: Record<string, string> }
   | { readonly type: 'slack' | 'teams'; readonly url?: never }
-  /** PagerDuty Events API v2: `url` is the enqueue endpoint (https://events.pagerduty.com/v2/enqueue, or the EU one). */
-  | { readonly type: 'pagerduty'; readonly url: string }
+  /**
+   * PagerDuty Events API v2: `url` is the enqueue endpoint (https://events.pagerduty.com/v2/enqueue,
+   * or the EU one). `resolveWhenPlanned` (default true): an incident opened for an unplanned
+   * change is resolved when a planned change approved later covers that change.
+   */
+  | { readonly type: 'pagerduty'; readonly url: string; readonly resolveWhenPlanned: boolean }
   /** Splunk HTTP Event Collector: `url` is the collector's event endpoint (…/services/collector/event). */
   | { readonly type: 'splunk-hec'; readonly url: string; readonly index?: string; readonly sourcetype: string }
   /** E-mail over SMTP: `starttls` (the default) upgrades port 587/25, `tls` is implicit TLS (465); `ca` trusts a private CA. */
@@ -45,6 +49,7 @@ const TIMEOUT_MS = 10_000;
  * puts a secret in an error: a URL is named by its origin only.
  */
 export async function deliver(settings: ChannelSettings, secrets: ChannelSecrets, alert: Alert, meta: { hostname: string; version: string }): Promise<void> {
+  if (alert.resolves && settings.type !== 'pagerduty') return; // only incidents are resolved
   switch (settings.type) {
     case 'webhook': {
       const body = JSON.stringify(alert);
@@ -111,8 +116,13 @@ async function sendMail(settings: Extract<ChannelSettings, { type: 'email' }>, s
 
 const PAGERDUTY_SEVERITY: Record<Alert['severity'], string> = { critical: 'critical', high: 'error', medium: 'warning', low: 'info', info: 'info' };
 
-/** A PagerDuty Events API v2 trigger; the alert id is the dedup key, so a retried send opens no second incident. */
+/**
+ * A PagerDuty Events API v2 event: a trigger whose dedup key is the alert id (a retried send
+ * opens no second incident), or, for an alert that `resolves` an earlier one, the resolve of
+ * that incident.
+ */
 export function pagerDutyEvent(alert: Alert, routingKey: string): Record<string, unknown> {
+  if (alert.resolves) return { routing_key: routingKey, event_action: 'resolve', dedup_key: alert.resolves.slice(0, 255) };
   return {
     routing_key: routingKey,
     event_action: 'trigger',
@@ -162,7 +172,7 @@ function sendSyslog(settings: Extract<ChannelSettings, { type: 'syslog' }>, mess
   return new Promise((resolve, reject) => {
     const socket: Socket =
       settings.transport === 'tls'
-        ? tlsConnect({ host: settings.host, port: settings.port, servername: settings.host, ...(settings.ca ? { ca: settings.ca } : {}) })
+        ? tlsConnect({ host: settings.host, port: settings.port, ...(isIP(settings.host) ? {} : { servername: settings.host }), ...(settings.ca ? { ca: settings.ca } : {}) })
         : netConnect({ host: settings.host, port: settings.port });
     const fail = (error: Error) => {
       socket.destroy();
@@ -205,7 +215,8 @@ export function checkChannel(type: ChannelType, settings: Record<string, unknown
       return { type };
     case 'pagerduty':
       if (!secrets.routingKey) throw new ChannelError('secrets.routingKey: the integration\'s routing key is required');
-      return { type, url: url(settings['url'], 'url') };
+      if (settings['resolveWhenPlanned'] !== undefined && typeof settings['resolveWhenPlanned'] !== 'boolean') throw new ChannelError('resolveWhenPlanned: true or false');
+      return { type, url: url(settings['url'], 'url'), resolveWhenPlanned: settings['resolveWhenPlanned'] !== false };
     case 'splunk-hec': {
       if (!secrets.token) throw new ChannelError('secrets.token: the HEC token is required');
       const index = settings['index'];

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase } from '@portolan/persistence';
 import { ApiClient } from './api.client';
+import { waitFor } from './agent-e2e.support';
 import { LoopbackListeners } from './loopback.listeners';
 import { freePort, ServiceProcess } from './service.process';
 
@@ -20,12 +21,35 @@ interface EventItem {
   observedAt: string;
 }
 type Page<T> = { items: T[]; nextCursor: string | null };
+interface PagerDutyEvent {
+  routing_key: string;
+  event_action: 'trigger' | 'resolve';
+  dedup_key: string;
+  payload?: { summary: string; custom_details: { planned: boolean } };
+}
+
+/** A PagerDuty Events API v2 receiver on 127.0.0.1: answers 202 like PagerDuty and keeps each event. */
+async function pagerDutyReceiver() {
+  const received: PagerDutyEvent[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as PagerDutyEvent);
+      res.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"success"}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { received, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/enqueue`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
 
 /**
  * Planned changes through the distributed hub (gateway, scheduler, comparer and a scanner as
  * processes over the real Postgres and NATS JetStream, real nmap on 127.0.0.41-42): inside an
  * approved window one opened port is planned and another is not; a planned change made from
  * the unplanned event re-evaluates it; recording mode plans what it sees and proposes rules.
+ * Alerting runs too, with an unplanned-only rule to PagerDuty: the planned port opens no
+ * incident, the unplanned ones do, and each is resolved once a planned change covers it.
  */
 describe('planned changes (distributed hub)', () => {
   const listeners = new LoopbackListeners();
@@ -38,6 +62,7 @@ describe('planned changes (distributed hub)', () => {
   let deviceId: string;
   let trackerId: string;
   let groupId: string;
+  let pagerDuty: Awaited<ReturnType<typeof pagerDutyReceiver>>;
 
   const run = async () => {
     const started = await api.post(`/trackers/${trackerId}/run`, {});
@@ -66,7 +91,12 @@ describe('planned changes (distributed hub)', () => {
     baseUrl = `http://127.0.0.1:${port}/api`;
     api = new ApiClient(baseUrl);
     await api.waitForHealth();
-    const others = [new ServiceProcess('scheduler', 'scheduler', env), new ServiceProcess('comparer', 'comparer', env), new ServiceProcess('scanner', 'scanner', env)];
+    const others = [
+      new ServiceProcess('scheduler', 'scheduler', env),
+      new ServiceProcess('comparer', 'comparer', env),
+      new ServiceProcess('scanner', 'scanner', env),
+      new ServiceProcess('alerting', 'alerting', { ...env, ALERTING_POLL_MS: '200' }),
+    ];
     processes.push(...others);
     await Promise.all(others.map((p) => p.waitForLog('service started')));
     await others[0].waitForLog('scheduler leads', 10_000);
@@ -88,11 +118,25 @@ describe('planned changes (distributed hub)', () => {
     expect(group.status).toBe(201);
     groupId = String(group.body['id']);
     expect((await api.post(`/groups/${groupId}/members`, { deviceIds: [deviceId] })).body).toEqual({ added: 1 });
+
+    pagerDuty = await pagerDutyReceiver();
+    const channel = await api.post('/alert-channels', { name: 'on-call', type: 'pagerduty', settings: { url: pagerDuty.url }, secrets: { routingKey: 'R0UTING-KEY-e2e' } });
+    expect(channel.status).toBe(201);
+    const rule = await api.post('/alert-rules', {
+      name: 'Unplanned ports on web servers',
+      scope: { groupIds: [groupId] },
+      filter: { kinds: ['added'], itemTypes: ['port'], planned: 'unplanned' },
+      severity: 'high',
+      channelIds: [channel.body['id']],
+    });
+    expect(rule.status).toBe(201);
+    await new Promise((resolve) => setTimeout(resolve, 2_100)); // alerting reads rules at most every 2 s
   }, 120_000);
 
   afterAll(async () => {
     await Promise.all(processes.map((p) => p.stop()));
     await listeners.closeAll();
+    await pagerDuty?.close();
     await dropDatabase();
     rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
@@ -148,10 +192,19 @@ describe('planned changes (distributed hub)', () => {
       const draftJob = await run();
       expect((await changesOf(draftJob)).map((e) => [e.itemKey, e.planned])).toEqual([['tcp/40052', false]]);
 
+      // The unplanned port opened an incident (alerting may first work through events other test files left on the stream).
+      const incidents = () => pagerDuty.received.filter((e) => e.event_action === 'trigger');
+      const resolved = () => pagerDuty.received.filter((e) => e.event_action === 'resolve');
+      const [first] = await waitFor('the PagerDuty incident for tcp/40052', async () => incidents(), (t) => t.length >= 1, 60_000);
+      expect(first).toMatchObject({ routing_key: 'R0UTING-KEY-e2e', payload: { summary: 'Unplanned: tcp/40052 opened on 127.0.0.41 (change lab)', custom_details: { planned: false } } });
+
       const approved = await api.post(`/planned-changes/${planId}/approve`, { approvedBy: 'bob' });
       expect(approved.status).toBe(200);
       expect(approved.body).toMatchObject({ status: 'approved', approvedBy: 'bob', reevaluation: { examined: 1, nowPlanned: 1, nowUnplanned: 0 } });
       expect((await changesOf(draftJob))[0]).toMatchObject({ planned: true, plannedChangeId: planId }); // re-evaluated
+      // Now planned: its incident is resolved, under the same dedup key.
+      await waitFor('the incident resolved', async () => resolved(), (r) => r.length >= 1, 20_000);
+      expect(resolved()).toEqual([{ routing_key: 'R0UTING-KEY-e2e', event_action: 'resolve', dedup_key: first.dedup_key }]);
 
       await listeners.open('127.0.0.41', 40055);
       await listeners.open('127.0.0.42', 40077);
@@ -186,7 +239,8 @@ describe('planned changes (distributed hub)', () => {
       const json = (await (await fetch(`${baseUrl}/events/export?format=json&type=added&planned=true`)).json()) as EventItem[];
       expect(json.map((e) => e.itemKey).sort()).toEqual(['tcp/40052', 'tcp/40055']);
 
-      // The unplanned one, planned after the fact from the event itself.
+      // The unplanned one, planned after the fact from the event itself (once its incident is open).
+      await waitFor('the PagerDuty incident for tcp/40077', async () => incidents(), (t) => t.length >= 2, 30_000);
       const unplanned = changes.find((e) => !e.planned) as EventItem;
       const fromEvent = await api.post('/planned-changes/from-events', { name: 'CHG-1043 late ticket', eventIds: [unplanned.id], createdBy: 'carol' });
       expect(fromEvent.status).toBe(201);
@@ -194,6 +248,11 @@ describe('planned changes (distributed hub)', () => {
       const late = await api.post(`/planned-changes/${fromEvent.body['id']}/approve`, { approvedBy: 'bob' });
       expect(late.body['reevaluation']).toMatchObject({ nowPlanned: 1, nowUnplanned: 0 });
       expect((await api.get<Page<EventItem>>(`/events?planned=false&type=added`)).body.items).toHaveLength(0);
+      // PagerDuty: an incident for each unplanned port (none for the planned tcp/40055), each resolved once, nothing more.
+      await waitFor('the second incident resolved', async () => resolved(), (r) => r.length >= 2, 20_000);
+      await new Promise((resolve) => setTimeout(resolve, 1_000)); // time for anything extra to (wrongly) arrive
+      expect(incidents().map((e) => e.payload?.summary)).toEqual(['Unplanned: tcp/40052 opened on 127.0.0.41 (change lab)', 'Unplanned: tcp/40077 opened on 127.0.0.42 (change lab)']);
+      expect(resolved().map((e) => e.dedup_key)).toEqual(incidents().map((e) => e.dedup_key));
 
       const detail = await api.get<{ plannedEvents: number; history: { action: string; actor: string }[] }>(`/planned-changes/${planId}`);
       expect(detail.body.plannedEvents).toBe(2);
@@ -315,7 +374,7 @@ describe('planned changes (distributed hub)', () => {
       expect((unknownGroup.body['error'] as Record<string, unknown>)['message']).toBe('scope.groupIds: 00000000-0000-4000-8000-000000000009 does not exist');
       const rule = await api.post('/alert-rules', { name: 'unplanned in web', scope: { groupIds: [groupId] }, filter: { kinds: ['added'], planned: 'unplanned' }, severity: 'high', channelIds: [channel.body['id']] });
       expect(rule.status).toBe(201);
-      expect((await api.get<{ items: unknown[] }>('/alert-rules')).body.items).toHaveLength(1);
+      expect((await api.get<{ items: { name: string }[] }>('/alert-rules')).body.items.map((r) => r.name).sort()).toEqual(['Unplanned ports on web servers', 'unplanned in web']);
     } finally {
       await new Promise<void>((resolve) => receiver.close(() => resolve()));
     }

@@ -13,7 +13,7 @@ export const CreateChannelSchema = z
   .object({
     name: z.string().trim().min(1).max(200),
     type: z.enum(CHANNEL_TYPES),
-    /** webhook: {url, headers?}; pagerduty: {url}; splunk-hec: {url, index?, sourcetype?}; syslog: {host, port, transport: udp|tcp|tls, format: cef|json, ca?}; slack/teams: {}. */
+    /** webhook: {url, headers?}; pagerduty: {url, resolveWhenPlanned? (default true)}; splunk-hec: {url, index?, sourcetype?}; syslog: {host, port, transport: udp|tcp|tls, format: cef|json, ca?}; slack/teams: {}. */
     settings: z.record(z.string(), z.unknown()).default({}),
     /** Write-only: webhook {signingSecret}; slack/teams {url}; pagerduty {routingKey}; splunk-hec {token}. */
     secrets: z

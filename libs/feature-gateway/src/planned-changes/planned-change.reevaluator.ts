@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { PlannedChangeEntity } from '@portolan/persistence';
 import { classifyChange, CompiledPlannedChange } from '@portolan/planning';
 import { classifiable, compileStored, countEvents, DATA_SOURCE } from '@portolan/platform';
@@ -77,6 +77,7 @@ export class PlannedChangeReevaluator {
               { day: c.at, deviceId: c.deviceId, kind: c.kind, planned: c.plannedChangeId !== null, n: 1 },
             ]),
           );
+          await this.resolveIncidents(manager, changed.filter((c) => c.plannedChangeId && !c.wasPlanned));
         });
       }
       const last = rows[rows.length - 1];
@@ -84,6 +85,27 @@ export class PlannedChangeReevaluator {
       if (rows.length < BATCH) break;
     }
     return { since, examined, nowPlanned, nowUnplanned };
+  }
+
+  /**
+   * PagerDuty incidents opened for changes that a planned change now covers are resolved: one
+   * resolve delivery per trigger that was delivered to a channel that resolves (the default),
+   * stored with the reclassification, sent by alerting like any delivery, its own dedupe key
+   * keeping it once.
+   */
+  private async resolveIncidents(manager: EntityManager, nowPlanned: readonly { id: string; plannedChangeId: string | null }[]): Promise<void> {
+    if (!nowPlanned.length) return;
+    await manager.query(
+      `INSERT INTO alert_deliveries (id, dedupe_key, event_id, rule_id, channel_id, alert, status, attempts, next_attempt_at, created_at, event_occurred_at)
+       SELECT gen_random_uuid(), d.dedupe_key || ':resolve', d.event_id, d.rule_id, d.channel_id,
+              d.alert || jsonb_build_object('resolves', d.alert->>'id', 'event', (d.alert->'event') || jsonb_build_object('planned', true, 'plannedChangeId', v.planned_change_id)),
+              'pending', 0, now(), now(), now()
+         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, planned_change_id uuid)
+         JOIN alert_deliveries d ON d.event_id = v.id AND d.status = 'delivered' AND NOT (d.alert ? 'resolves')
+         JOIN alert_channels c ON c.id = d.channel_id AND c.type = 'pagerduty' AND COALESCE((c.settings->>'resolveWhenPlanned')::boolean, true)
+       ON CONFLICT (dedupe_key) DO NOTHING`,
+      [JSON.stringify(nowPlanned.map((c) => ({ id: c.id, planned_change_id: c.plannedChangeId })))],
+    );
   }
 
   /** Approved planned changes whose window reaches past `since`. */
