@@ -3,13 +3,26 @@ import { KeyPattern, KeyPatternError, matchesKey, parseKeyPattern } from '@porto
 export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
-/** An alert rule as stored: a scope (empty: the whole estate), a filter, a severity, channels. */
+/** One line of a rule's severity mapping: the events it describes (an absent field does not narrow) get its severity. */
+export interface SeverityMapping {
+  readonly kinds?: readonly string[];
+  readonly keyPattern?: string | null;
+  readonly planned?: 'unplanned' | 'planned' | 'both';
+  readonly severity: Severity;
+}
+
+/**
+ * An alert rule as stored: a scope (empty: the whole estate), a filter, a severity mapping (the
+ * first line that describes the event gives its severity; `severity` otherwise), channels.
+ * `filter.minSeverity` keeps only events whose severity is at least that.
+ */
 export interface AlertRuleDefinition {
   readonly id: string;
   readonly enabled: boolean;
   readonly scope: { readonly deviceIds: readonly string[]; readonly groupIds: readonly string[]; readonly siteIds: readonly string[]; readonly trackerIds: readonly string[] };
-  readonly filter: { readonly kinds: readonly string[]; readonly itemTypes: readonly string[]; readonly planned: 'unplanned' | 'planned' | 'both'; readonly keyPattern: string | null };
+  readonly filter: { readonly kinds: readonly string[]; readonly itemTypes: readonly string[]; readonly planned: 'unplanned' | 'planned' | 'both'; readonly keyPattern: string | null; readonly minSeverity?: Severity | null };
   readonly severity: Severity;
+  readonly severityMap?: readonly SeverityMapping[];
   readonly channelIds: readonly string[];
   /** Storm control: at most `maxAlerts` events alerted per `windowSeconds`; the rest in one summary. */
   readonly storm?: { readonly maxAlerts: number; readonly windowSeconds: number } | null;
@@ -36,7 +49,10 @@ export interface AlertableEvent {
 
 export interface CompiledAlertRule extends AlertRuleDefinition {
   readonly pattern?: KeyPattern;
+  readonly mappings: readonly (SeverityMapping & { readonly pattern?: KeyPattern })[];
 }
+
+const RANK: Record<Severity, number> = { info: 0, low: 1, medium: 2, high: 3, critical: 4 };
 
 export class AlertRuleError extends Error {
   override readonly name = 'AlertRuleError';
@@ -48,16 +64,32 @@ export class AlertRuleError extends Error {
   }
 }
 
-/** Checks a rule (its key pattern, that it has channels) and compiles it for matching. */
+/** Checks a rule (its key patterns, that it has channels) and compiles it for matching. */
 export function compileAlertRule(rule: AlertRuleDefinition): CompiledAlertRule {
   if (!rule.channelIds.length) throw new AlertRuleError('channelIds', 'a rule needs at least one channel');
-  if (!rule.filter.keyPattern) return rule;
-  try {
-    return { ...rule, pattern: parseKeyPattern(rule.filter.keyPattern, rule.filter.itemTypes.length === 1 ? rule.filter.itemTypes[0] : undefined) };
-  } catch (error) {
-    if (error instanceof KeyPatternError) throw new AlertRuleError('filter.keyPattern', error.message);
-    throw error;
-  }
+  const itemType = rule.filter.itemTypes.length === 1 ? rule.filter.itemTypes[0] : undefined;
+  const compile = (text: string, field: string): KeyPattern => {
+    try {
+      return parseKeyPattern(text, itemType);
+    } catch (error) {
+      if (error instanceof KeyPatternError) throw new AlertRuleError(field, error.message);
+      throw error;
+    }
+  };
+  const mappings = (rule.severityMap ?? []).map((m, i) => (m.keyPattern ? { ...m, pattern: compile(m.keyPattern, `severityMap[${i}].keyPattern`) } : m));
+  return { ...rule, mappings, ...(rule.filter.keyPattern ? { pattern: compile(rule.filter.keyPattern, 'filter.keyPattern') } : {}) };
+}
+
+/** The severity a rule gives an event: that of the first mapping line describing it, else the rule's. */
+export function alertSeverity(rule: CompiledAlertRule, event: Pick<AlertableEvent, 'kind' | 'itemKey' | 'planned'>): Severity {
+  const line = rule.mappings.find(
+    (m) =>
+      (!m.kinds?.length || m.kinds.includes(event.kind)) &&
+      (!m.pattern || (event.itemKey !== null && matchesKey(m.pattern, event.itemKey))) &&
+      !(m.planned === 'unplanned' && event.planned) &&
+      !(m.planned === 'planned' && !event.planned),
+  );
+  return line?.severity ?? rule.severity;
 }
 
 /** Whether a rule fires for an event. An empty scope list or filter list does not narrow. */
@@ -72,6 +104,7 @@ export function ruleMatches(rule: CompiledAlertRule, event: AlertableEvent): boo
   if (filter.planned === 'unplanned' && event.planned) return false;
   if (filter.planned === 'planned' && !event.planned) return false;
   if (rule.pattern && (!event.itemKey || !matchesKey(rule.pattern, event.itemKey))) return false;
+  if (filter.minSeverity && RANK[alertSeverity(rule, event)] < RANK[filter.minSeverity]) return false;
   return true;
 }
 

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
-import { AlertRuleDefinition, compileAlertRule, retryDelayMs, ruleMatches } from './alert-rule';
+import { alertSeverity, AlertRuleDefinition, compileAlertRule, retryDelayMs, ruleMatches } from './alert-rule';
 import { Alert, alertTitle, cefMessage, signWebhook, syslogMessage } from './alert.formats';
 import { checkChannel, pagerDutyEvent } from './channel.senders';
 
@@ -38,6 +38,26 @@ describe('alert rules', () => {
     expect(ruleMatches(compileAlertRule(rule({ scope: everywhere, filter: any })), hub)).toBe(true);
     expect(ruleMatches(compileAlertRule(rule({ scope: { ...everywhere, deviceIds: ['d1'] }, filter: any })), hub)).toBe(false);
     expect(ruleMatches(compileAlertRule(rule({ filter: any })), hub)).toBe(false);
+  });
+
+  it('a severity mapping: the first line describing the event gives its severity; minSeverity keeps only those at least that', () => {
+    const mapped = compileAlertRule(
+      rule({
+        severity: 'low',
+        filter: { kinds: [], itemTypes: ['port'], planned: 'both', keyPattern: null },
+        severityMap: [
+          { keyPattern: 'tcp/3389', planned: 'unplanned', severity: 'critical' },
+          { kinds: ['added'], severity: 'high' },
+        ],
+      }),
+    );
+    expect(alertSeverity(mapped, event)).toBe('critical');
+    expect(alertSeverity(mapped, { ...event, planned: true })).toBe('high');
+    expect(alertSeverity(mapped, { ...event, kind: 'removed', itemKey: 'tcp/22' })).toBe('low');
+    const highOnly = compileAlertRule({ ...mapped, filter: { ...mapped.filter, minSeverity: 'high' } });
+    expect(ruleMatches(highOnly, { ...event, planned: true })).toBe(true);
+    expect(ruleMatches(highOnly, { ...event, kind: 'removed', itemKey: 'tcp/22' })).toBe(false);
+    expect(() => compileAlertRule(rule({ severityMap: [{ keyPattern: 'udp/70000', severity: 'high' }] }))).toThrow('severityMap[0].keyPattern: port 70000');
   });
 
   it('refuses a bad key pattern and a rule without channels, naming the field', () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { Alert, AlertRuleDefinition, compileAlertRule, CompiledAlertRule, ruleMatches, stormWindow } from '@portolan/alerts';
+import { Alert, AlertRuleDefinition, alertSeverity, compileAlertRule, CompiledAlertRule, ruleMatches, stormWindow } from '@portolan/alerts';
 import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
 import { eventPort } from '@portolan/diff';
 import { AlertingConfig } from '@portolan/config';
@@ -32,6 +32,7 @@ interface RuleRow {
   scope: AlertRuleDefinition['scope'];
   filter: AlertRuleDefinition['filter'];
   severity: AlertRuleDefinition['severity'];
+  severity_map: NonNullable<AlertRuleDefinition['severityMap']>;
   channel_ids: string[];
   storm: AlertRuleDefinition['storm'];
 }
@@ -159,7 +160,7 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
     return {
       id: `${event.eventId}:${rule.id}:${channelId}`,
       rule: { id: rule.id, name: rule.name },
-      severity: rule.severity,
+      severity: alertSeverity(rule, event),
       event: {
         id: event.eventId,
         kind: event.kind,
@@ -181,10 +182,10 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async currentRules(): Promise<(CompiledAlertRule & { name: string })[]> {
     if (this.rules && Date.now() - this.rules.at < RULES_TTL_MS) return this.rules.rules;
-    const rows: RuleRow[] = await this.db.query('SELECT id, name, enabled, scope, filter, severity, channel_ids, storm FROM alert_rules WHERE enabled');
+    const rows: RuleRow[] = await this.db.query('SELECT id, name, enabled, scope, filter, severity, severity_map, channel_ids, storm FROM alert_rules WHERE enabled');
     const rules = rows.flatMap((r) => {
       try {
-        return [{ ...compileAlertRule({ id: r.id, enabled: r.enabled, scope: r.scope, filter: r.filter, severity: r.severity, channelIds: r.channel_ids, storm: r.storm }), name: r.name }];
+        return [{ ...compileAlertRule({ id: r.id, enabled: r.enabled, scope: r.scope, filter: r.filter, severity: r.severity, severityMap: r.severity_map, channelIds: r.channel_ids, storm: r.storm }), name: r.name }];
       } catch (error) {
         this.logger.error({ ruleId: r.id, err: String(error) }, 'a stored alert rule does not compile; ignored');
         return [];

@@ -25,7 +25,7 @@ interface PagerDutyEvent {
   routing_key: string;
   event_action: 'trigger' | 'resolve';
   dedup_key: string;
-  payload?: { summary: string; custom_details: { planned: boolean } };
+  payload?: { summary: string; severity: string; custom_details: { planned: boolean } };
 }
 
 /** A PagerDuty Events API v2 receiver on 127.0.0.1: answers 202 like PagerDuty and keeps each event. */
@@ -127,6 +127,7 @@ describe('planned changes (distributed hub)', () => {
       scope: { groupIds: [groupId] },
       filter: { kinds: ['added'], itemTypes: ['port'], planned: 'unplanned' },
       severity: 'high',
+      severityMap: [{ keyPattern: 'tcp/40070-40079', severity: 'critical' }],
       channelIds: [channel.body['id']],
     });
     expect(rule.status).toBe(201);
@@ -251,7 +252,7 @@ describe('planned changes (distributed hub)', () => {
       // PagerDuty: an incident for each unplanned port (none for the planned tcp/40055), each resolved once, nothing more.
       await waitFor('the second incident resolved', async () => resolved(), (r) => r.length >= 2, 20_000);
       await new Promise((resolve) => setTimeout(resolve, 1_000)); // time for anything extra to (wrongly) arrive
-      expect(incidents().map((e) => e.payload?.summary)).toEqual(['Unplanned: tcp/40052 opened on 127.0.0.41 (change lab)', 'Unplanned: tcp/40077 opened on 127.0.0.42 (change lab)']);
+      expect(incidents().map((e) => `${e.payload?.severity} ${e.payload?.summary}`)).toEqual(['error Unplanned: tcp/40052 opened on 127.0.0.41 (change lab)', 'critical Unplanned: tcp/40077 opened on 127.0.0.42 (change lab)']);
       expect(resolved().map((e) => e.dedup_key)).toEqual(incidents().map((e) => e.dedup_key));
 
       const detail = await api.get<{ plannedEvents: number; history: { action: string; actor: string }[] }>(`/planned-changes/${planId}`);
@@ -375,6 +376,36 @@ describe('planned changes (distributed hub)', () => {
       const rule = await api.post('/alert-rules', { name: 'unplanned in web', scope: { groupIds: [groupId] }, filter: { kinds: ['added'], planned: 'unplanned' }, severity: 'high', channelIds: [channel.body['id']] });
       expect(rule.status).toBe(201);
       expect((await api.get<{ items: { name: string }[] }>('/alert-rules')).body.items.map((r) => r.name).sort()).toEqual(['Unplanned ports on web servers', 'unplanned in web']);
+      const badMap = await api.post('/alert-rules', { name: 'bad map', severityMap: [{ keyPattern: 'tcp/0', severity: 'high' }], channelIds: [channel.body['id']] });
+      expect(badMap.status).toBe(400);
+      expect((badMap.body['error'] as Record<string, unknown>)['message']).toMatch(/^severityMap\[0\]\.keyPattern: /);
+
+      // Edit the rule: only what the body names changes; the whole rule is checked again.
+      const ruleId = String(rule.body['id']);
+      const edited = await api.patch(`/alert-rules/${ruleId}`, { filter: { minSeverity: 'critical' }, severityMap: [{ kinds: ['added'], keyPattern: 'tcp/3389', severity: 'critical' }], editedBy: 'dave' });
+      expect(edited.status).toBe(200);
+      expect(edited.body).toMatchObject({ name: 'unplanned in web', severity: 'high', scope: { groupIds: [groupId] }, filter: { kinds: ['added'], planned: 'unplanned', minSeverity: 'critical' }, severityMap: [{ keyPattern: 'tcp/3389', severity: 'critical' }] });
+      const badEdit = await api.patch(`/alert-rules/${ruleId}`, { scope: { groupIds: ['00000000-0000-4000-8000-000000000009'] } });
+      expect(badEdit.status).toBe(400);
+      expect((await api.get(`/alert-rules/${ruleId}`)).body['scope']).toMatchObject({ groupIds: [groupId] }); // nothing half-stored
+      expect((await api.patch(`/alert-rules/${ruleId}`, { editedBy: 'dave' })).status).toBe(400); // nothing to change
+
+      // Edit the channel: a secret replaced stays write-only; a channel in use is not deleted.
+      const channelId = String(channel.body['id']);
+      const rekeyed = await api.patch(`/alert-channels/${channelId}`, { secrets: { signingSecret: 'another-signing-secret-of-32-chars!' }, editedBy: 'dave' });
+      expect(rekeyed.body).toMatchObject({ name: 'soc hook', secrets: ['signingSecret'], settings: { url } });
+      expect(JSON.stringify(rekeyed.body)).not.toContain('another-signing');
+      const badSettings = await api.patch(`/alert-channels/${channelId}`, { settings: { url: 'gopher://127.0.0.1/' } });
+      expect((badSettings.body['error'] as Record<string, unknown>)['message']).toBe('invalid webhook channel: url: gopher: is not http or https');
+      expect((await api.post(`/alert-channels/${channelId}/test`, {})).body).toMatchObject({ delivered: true });
+      expect(received).toHaveLength(2);
+      const inUse = await api.delete(`/alert-channels/${channelId}`);
+      expect(inUse.status).toBe(409);
+      expect((inUse.body['error'] as Record<string, unknown>)['message']).toBe('alert channel "soc hook" is used by rule(s) "unplanned in web"; take it out of them first');
+      expect((await api.post(`/alert-channels/${channelId}/retry-dead`, {})).body).toEqual({ retried: 0 });
+      expect((await api.delete(`/alert-rules/${ruleId}?deletedBy=dave`)).status).toBe(204);
+      expect((await api.delete(`/alert-channels/${channelId}?deletedBy=dave`)).status).toBe(204);
+      expect((await api.get(`/alert-channels/${channelId}`)).status).toBe(404);
     } finally {
       await new Promise<void>((resolve) => receiver.close(() => resolve()));
     }

@@ -15,7 +15,7 @@ import {
 import { CreateSiteSchema } from '../sites/sites.controller';
 import { ExpectPortSchema, HistoryQuerySchema, PromoteSchema, RemoveItemSchema } from '../baselines/baseline.dto';
 import { ExposureQuerySchema, OpenAtQuerySchema, PlannedSummaryQuerySchema } from '../reports/reports.controller';
-import { CreateChannelSchema, CreateRuleSchema } from '../alerting/alerting.controller';
+import { CreateChannelSchema, CreateRuleSchema, UpdateChannelSchema, UpdateRuleSchema } from '../alerting/alerting.controller';
 import { AgentPollQuerySchema, AgentResultSchema, AgentScanStartedSchema, EnrolRequestSchema } from '@portolan/contracts';
 import { CreateEnrollmentTokenSchema } from '../enrollment/enrollment-tokens.service';
 import { CreateTrackerSchema, UpdateTrackerSchema } from '../trackers/trackers.service';
@@ -76,8 +76,19 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/api/devices/{id}/baseline/expected-ports': { post: { summary: 'Add an expected open port to the baseline', parameters: [idParam('device')], requestBody: { required: true, ...json(schema(ExpectPortSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 409: error } } },
       '/api/devices/{id}/baseline/remove': { post: { summary: 'Take an item out of the baseline', parameters: [idParam('device')], requestBody: { required: true, ...json(schema(RemoveItemSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } } },
       '/api/alert-channels': create('alert channel', 'CreateAlertChannel'),
+      '/api/alert-channels/{id}': {
+        get: { summary: 'One alert channel (which secrets are stored, never what), with its status', parameters: [idParam('alert channel')], responses: { 200: json({ type: 'object' }), 404: error } },
+        patch: { summary: 'Rename, replace the settings, or replace the secrets named', parameters: [idParam('alert channel')], requestBody: { required: true, ...json(schema(UpdateChannelSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error, 409: error } },
+        delete: { summary: 'Delete a channel no rule sends to', parameters: [idParam('alert channel')], responses: { 204: { description: 'deleted' }, 404: error, 409: error } },
+      },
+      '/api/alert-channels/{id}/retry-dead': { post: { summary: "Send the channel's dead deliveries again", parameters: [idParam('alert channel')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/alert-channels/{id}/test': { post: { summary: 'Send a test alert through the channel and say how it went', parameters: [idParam('alert channel')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/alert-rules': create('alert rule', 'CreateAlertRule'),
+      '/api/alert-rules/{id}': {
+        get: { summary: 'One alert rule', parameters: [idParam('alert rule')], responses: { 200: json({ type: 'object' }), 404: error } },
+        patch: { summary: 'Change what the body names; the whole rule is checked again', parameters: [idParam('alert rule')], requestBody: { required: true, ...json(schema(UpdateRuleSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } },
+        delete: { summary: 'Delete a rule with its deliveries (the audit log keeps it)', parameters: [idParam('alert rule')], responses: { 204: { description: 'deleted' }, 404: error } },
+      },
       '/api/alert-deliveries': { get: { summary: 'Deliveries with their status, attempts, last error and latency', parameters: queryParams(z.object({ status: z.string(), channelId: z.string(), limit: z.number() })), responses: { 200: json({ type: 'object' }) } } },
       '/api/alert-deliveries/{id}/retry': { post: { summary: 'Send a dead delivery again', parameters: [idParam('delivery')], responses: { 200: json({ type: 'object' }), 409: error } } },
       '/api/reports/planned-vs-unplanned': { get: { summary: 'Planned and unplanned changes per device group over a period', parameters: queryParams(PlannedSummaryQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } } },
