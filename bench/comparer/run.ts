@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   const comparers = Array.from({ length: replicas }, (_, i) => {
     const child = spawn(process.execPath, [...profile, '-r', '@swc-node/register', join(ROOT, 'apps', 'comparer', 'src', 'main.ts')], {
       cwd: ROOT,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', DATABASE_URL: db.url, NATS_URL: NATS, PORTOLAN_DATA_DIR: dataDir, LOG_LEVEL: 'warn', PORTOLAN_INSTANCE: `comparer-${i + 1}` },
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', DATABASE_URL: db.url, NATS_URL: NATS, PORTOLAN_DATA_DIR: dataDir, LOG_LEVEL: 'warn', PORTOLAN_INSTANCE: `comparer-${i + 1}`, ...(process.env['BENCH_CHILD_NODE_OPTIONS'] ? { NODE_OPTIONS: process.env['BENCH_CHILD_NODE_OPTIONS'] } : {}) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-20_000)));

@@ -51,45 +51,59 @@ export class BaselineWriter {
   ) {}
 
   async write(manager: EntityManager, ctx: WriteContext, changes: readonly HostChange[]): Promise<EventEntity[]> {
-    const events: NewEvent[] = [];
-    const upserts: Item[] = [];
-    const removals: Item[] = [];
-    const detected: DetectedChange[] = [];
-    for (const change of changes) {
-      if (change.firstPoll) {
-        upserts.push(...change.observed);
-        if (ctx.sendBaselineEvents) events.push(...change.observed.map((item) => event(ctx, 'baseline', item, null, item)));
-        continue;
-      }
-      upserts.push(...change.baselined);
-      removals.push(...change.dropped);
-      detected.push(...change.added.map((item): DetectedChange => ({ kind: 'added', item, before: null, after: item })));
-      detected.push(...change.removed.map((item): DetectedChange => ({ kind: 'removed', item, before: item, after: null })));
-      detected.push(...change.modified.map((m): DetectedChange => ({ kind: 'modified', item: m.after, before: m.before, after: m.after, changed: m.changed })));
-    }
-    const compared = changes.filter((c) => !c.firstPoll).map((c) => c.host);
-    const confirmed = await this.confirm(manager, ctx, compared, detected);
-    for (const change of confirmed) {
-      if (change.after) upserts.push(change.after);
-      else removals.push(change.item);
-    }
-    events.push(...(await this.flapAndReport(manager, ctx, compared, confirmed, changes)));
+    return this.writeMany(manager, [{ ctx, changes }]);
+  }
 
-    await this.upsertItems(manager, ctx, upserts);
-    await this.deleteItems(manager, ctx.trackerId, removals);
-    await recordCoverageMoves(manager, ctx, changes);
-    const hosts = changes.map((c) => c.host);
-    if (hosts.length) {
+  /**
+   * Applies many results (of different trackers) in one transaction: noise control per result
+   * (statements only for trackers that use it), then one statement per table for all of them.
+   */
+  async writeMany(manager: EntityManager, results: readonly { ctx: WriteContext; changes: readonly HostChange[] }[]): Promise<EventEntity[]> {
+    const events: NewEvent[] = [];
+    const upserts: { ctx: WriteContext; item: Item }[] = [];
+    const removals: { trackerId: string; item: Item }[] = [];
+    const moves: { ctx: WriteContext; action: string; item: Item }[] = [];
+    const polled: { ctx: WriteContext; host: string }[] = [];
+    for (const { ctx, changes } of results) {
+      const detected: DetectedChange[] = [];
+      for (const change of changes) {
+        polled.push({ ctx, host: change.host });
+        moves.push(...change.baselined.map((item) => ({ ctx, action: 'baseline.coverage-added', item })), ...change.dropped.map((item) => ({ ctx, action: 'baseline.coverage-dropped', item })));
+        if (change.firstPoll) {
+          upserts.push(...change.observed.map((item) => ({ ctx, item })));
+          if (ctx.sendBaselineEvents) events.push(...change.observed.map((item) => event(ctx, 'baseline', item, null, item)));
+          continue;
+        }
+        upserts.push(...change.baselined.map((item) => ({ ctx, item })));
+        removals.push(...change.dropped.map((item) => ({ trackerId: ctx.trackerId, item })));
+        detected.push(...change.added.map((item): DetectedChange => ({ kind: 'added', item, before: null, after: item })));
+        detected.push(...change.removed.map((item): DetectedChange => ({ kind: 'removed', item, before: item, after: null })));
+        detected.push(...change.modified.map((m): DetectedChange => ({ kind: 'modified', item: m.after, before: m.before, after: m.after, changed: m.changed })));
+      }
+      const compared = changes.filter((c) => !c.firstPoll).map((c) => c.host);
+      const confirmed = await this.confirm(manager, ctx, compared, detected);
+      for (const change of confirmed) {
+        if (change.after) upserts.push({ ctx, item: change.after });
+        else removals.push({ trackerId: ctx.trackerId, item: change.item });
+      }
+      events.push(...(await this.flapAndReport(manager, ctx, compared, confirmed, changes)));
+    }
+
+    await upsertItems(manager, upserts);
+    await deleteItems(manager, removals);
+    await recordCoverageMoves(manager, moves);
+    if (polled.length) {
       // The host's baseline row says when it was last polled in full; its items are not rewritten each time.
       await manager.query(
         `INSERT INTO baselines (tracker_id, host, device_id, baselined_at, observed_at, last_job_id, coverage)
-         SELECT $1, v.host, $2, $3, $4, $5, v.coverage FROM jsonb_to_recordset($6::jsonb) AS v(host text, coverage jsonb)
+         SELECT v.tracker_id, v.host, v.device_id, v.now, v.observed_at, v.job_id, v.coverage
+           FROM jsonb_to_recordset($1::jsonb) AS v(tracker_id uuid, host text, device_id uuid, now timestamptz, observed_at timestamptz, job_id uuid, coverage jsonb)
          ON CONFLICT (tracker_id, host) DO UPDATE SET observed_at = EXCLUDED.observed_at, last_job_id = EXCLUDED.last_job_id, coverage = EXCLUDED.coverage`,
-        [ctx.trackerId, ctx.deviceId, ctx.now, ctx.observedAt, ctx.jobId, JSON.stringify(changes.map((c) => ({ host: c.host, coverage: ctx.coverageFor(c.host) })))],
+        [JSON.stringify(polled.map(({ ctx, host }) => ({ tracker_id: ctx.trackerId, host, device_id: ctx.deviceId, now: ctx.now, observed_at: ctx.observedAt, job_id: ctx.jobId, coverage: ctx.coverageFor(host) })))],
       );
     }
     // Planned or unplanned: decided once, as the event is recorded, by the observation's time.
-    const classified = await this.planned.classify(manager, ctx.deviceId, events);
+    const classified = await this.planned.classifyMany(manager, events);
     const rows = await this.events.insert(manager, classified.events);
     await this.planned.recordProposals(manager, rows, classified.matches);
     return rows;
@@ -195,47 +209,55 @@ export class BaselineWriter {
     }
     return out;
   }
+}
 
-  /** One statement per few thousand items, rows as one JSON document (no per-value parameters to build). */
-  private async upsertItems(manager: EntityManager, ctx: WriteContext, items: Item[]): Promise<void> {
-    for (let i = 0; i < items.length; i += 5_000) {
-      await manager.query(
-        `INSERT INTO current_items (tracker_id, host, item_type, item_key, device_id, attributes, first_seen_at, last_seen_at, last_job_id)
-         SELECT $1, v.host, v.type, v.key, $2, v.attributes, $3, $3, $4 FROM jsonb_to_recordset($5::jsonb) AS v(host text, type text, key text, attributes jsonb)
-         ON CONFLICT (tracker_id, host, item_type, item_key) DO UPDATE SET attributes = EXCLUDED.attributes, last_seen_at = EXCLUDED.last_seen_at, last_job_id = EXCLUDED.last_job_id`,
-        [ctx.trackerId, ctx.deviceId, ctx.observedAt, ctx.jobId, JSON.stringify(dedupe(items.slice(i, i + 5_000)).map((item) => ({ host: item.host, type: item.type, key: item.key, attributes: item.attributes })))],
-      );
-    }
-  }
-
-  private async deleteItems(manager: EntityManager, trackerId: string, items: Item[]): Promise<void> {
-    if (!items.length) return;
+/** One statement per few thousand items, rows as one JSON document (no per-value parameters to build). */
+async function upsertItems(manager: EntityManager, upserts: readonly { ctx: WriteContext; item: Item }[]): Promise<void> {
+  // The last of each item (ON CONFLICT cannot touch one row twice in a statement).
+  const rows = [...new Map(upserts.map((u) => [`${u.ctx.trackerId} ${itemId(u.item)}`, u])).values()];
+  for (let i = 0; i < rows.length; i += 5_000) {
     await manager.query(
-      `DELETE FROM current_items c USING unnest($2::text[], $3::text[], $4::text[]) AS r(host, item_type, item_key)
-        WHERE c.tracker_id = $1 AND c.host = r.host AND c.item_type = r.item_type AND c.item_key = r.item_key`,
-      [trackerId, items.map((i) => i.host), items.map((i) => i.type), items.map((i) => i.key)],
+      `INSERT INTO current_items (tracker_id, host, item_type, item_key, device_id, attributes, first_seen_at, last_seen_at, last_job_id)
+       SELECT v.tracker_id, v.host, v.type, v.key, v.device_id, v.attributes, v.observed_at, v.observed_at, v.job_id
+         FROM jsonb_to_recordset($1::jsonb) AS v(tracker_id uuid, host text, type text, key text, device_id uuid, attributes jsonb, observed_at timestamptz, job_id uuid)
+       ON CONFLICT (tracker_id, host, item_type, item_key) DO UPDATE SET attributes = EXCLUDED.attributes, last_seen_at = EXCLUDED.last_seen_at, last_job_id = EXCLUDED.last_job_id`,
+      [
+        JSON.stringify(
+          rows.slice(i, i + 5_000).map(({ ctx, item }) => ({ tracker_id: ctx.trackerId, host: item.host, type: item.type, key: item.key, device_id: ctx.deviceId, attributes: item.attributes, observed_at: ctx.observedAt, job_id: ctx.jobId })),
+        ),
+      ],
     );
   }
+}
+
+async function deleteItems(manager: EntityManager, removals: readonly { trackerId: string; item: Item }[]): Promise<void> {
+  if (!removals.length) return;
+  await manager.query(
+    `DELETE FROM current_items c USING unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS r(tracker_id, host, item_type, item_key)
+      WHERE c.tracker_id = r.tracker_id AND c.host = r.host AND c.item_type = r.item_type AND c.item_key = r.item_key`,
+    [removals.map((r) => r.trackerId), removals.map((r) => r.item.host), removals.map((r) => r.item.type), removals.map((r) => r.item.key)],
+  );
 }
 
 /**
  * Items a coverage change moved in or out of the baseline raise no event; the audit log keeps
  * them (with their attributes), so the baseline at a past time can still be rebuilt.
  */
-async function recordCoverageMoves(manager: EntityManager, ctx: WriteContext, changes: readonly HostChange[]): Promise<void> {
-  const moves = changes.flatMap((c) => [
-    ...c.baselined.map((item) => ({ action: 'baseline.coverage-added', item })),
-    ...c.dropped.map((item) => ({ action: 'baseline.coverage-dropped', item })),
-  ]);
+async function recordCoverageMoves(manager: EntityManager, moves: readonly { ctx: WriteContext; action: string; item: Item }[]): Promise<void> {
   if (!moves.length) return;
   await manager.query(
     `INSERT INTO audit_log (id, at, actor, action, subject_type, subject_id, justification, details)
-     SELECT gen_random_uuid(), $1, 'comparer', v.action, 'device', $2, 'the coverage of the tracker changed', v.details
-       FROM jsonb_to_recordset($3::jsonb) AS v(action text, details jsonb)`,
+     SELECT gen_random_uuid(), v.at, 'comparer', v.action, 'device', v.device_id, 'the coverage of the tracker changed', v.details
+       FROM jsonb_to_recordset($1::jsonb) AS v(at timestamptz, action text, device_id uuid, details jsonb)`,
     [
-      ctx.observedAt,
-      ctx.deviceId,
-      JSON.stringify(moves.map(({ action, item }) => ({ action, details: { trackerId: ctx.trackerId, jobId: ctx.jobId, host: item.host, itemType: item.type, itemKey: item.key, attributes: item.attributes } }))),
+      JSON.stringify(
+        moves.map(({ ctx, action, item }) => ({
+          at: ctx.observedAt,
+          action,
+          device_id: ctx.deviceId,
+          details: { trackerId: ctx.trackerId, jobId: ctx.jobId, host: item.host, itemType: item.type, itemKey: item.key, attributes: item.attributes },
+        })),
+      ),
     ],
   );
 }
@@ -262,9 +284,4 @@ function pendingItem(r: Pick<PendingRow, 'host' | 'item_type' | 'item_key' | 'af
   const port = r.item_type === PORT_ITEM_TYPE ? parsePortKey(r.item_key) : undefined;
   const attributes = r.after ?? r.before ?? (port ? { protocol: port.protocol, port: port.port } : {});
   return { type: r.item_type, host: r.host, key: r.item_key, attributes };
-}
-
-/** The last of each item (ON CONFLICT cannot touch one row twice in a statement). */
-function dedupe(items: readonly Item[]): Item[] {
-  return [...new Map(items.map((item) => [itemId(item), item])).values()];
 }

@@ -1,14 +1,14 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, In } from 'typeorm';
 import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
 import { Messages, ScanCompleted, ScanFailed } from '@portolan/contracts';
 import { Item, itemId, itemsFromHosts, PORT_ITEM_TYPE, portItem } from '@portolan/diff';
 import { Logger } from '@portolan/logging';
-import { BaselineCoverageRecord, EventEntity, FlappingRecord, ResultPartsRecord, ScanChunkEntity } from '@portolan/persistence';
-import { BUS, claimMessage, DATA_SOURCE, EventRecorder, LOGGER, OutboxUpload, ScanJobLedger, storedUpload } from '@portolan/platform';
+import { BaselineCoverageRecord, EventEntity, FlappingRecord, ResultPartsRecord, ScanChunkEntity, ScanJobEntity } from '@portolan/persistence';
+import { BatchAnswer, BUS, claimMessage, claimMessages, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, OutboxUpload, ScanJobLedger, storedUpload } from '@portolan/platform';
 import { portSetContains, Protocol } from '@portolan/targets';
-import { planBaselineChanges } from './baseline.plan';
-import { BaselineWriter } from './baseline.writer';
+import { HostChange, planBaselineChanges } from './baseline.plan';
+import { BaselineWriter, WriteContext } from './baseline.writer';
 
 const RESULTS_CONSUMER = 'comparer-results';
 const FAILURES_CONSUMER = 'comparer-failures';
@@ -16,16 +16,34 @@ const FAILURES_CONSUMER = 'comparer-failures';
 const PREDECESSORS_PER_TRANSACTION = 50;
 /** Deliveries of a result before it is given up on (a long spool takes a few, see applyInOrder). */
 const RESULT_MAX_DELIVER = 60;
+/** Most results applied together in one transaction, and such transactions at once. */
+const BATCH_RESULTS = 32;
+const BATCH_CONCURRENCY = 2;
+
+interface Incoming {
+  readonly messageId: string;
+  readonly result: ScanCompleted;
+  readonly deliveryCount: number;
+}
+
+type Baselines = Map<string, { host: string; observedAt: Date; coverage: BaselineCoverageRecord | null }>;
 
 /**
- * The baseline comparer. Each complete chunk result is applied in one transaction: the inbox
- * row (idempotency), the baseline and current items of every host that was up, the change
- * events, the chunk and job bookkeeping, and the scan's communications event when the job is
- * finished. A redelivered result finds its inbox row and changes nothing.
+ * The baseline comparer. A complete chunk result is applied in one transaction: the inbox row
+ * (idempotency), the baseline and current items of every host that was up, the change events,
+ * the chunk and job bookkeeping, and the scan's communications event when the job is finished.
+ * A redelivered result finds its inbox row and changes nothing.
+ *
+ * Results that arrive together (up to BATCH_RESULTS, one per tracker) are applied in one
+ * transaction with one statement per table for all of them; a result in parts, a second result
+ * of a tracker in the batch, or an agent result with earlier ones still to apply goes on its
+ * own, as does every result of a batch whose transaction failed (so one bad result never holds
+ * back the others).
  */
 @Injectable()
 export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly consumers: ConsumerHandle[] = [];
+  private readonly batcher = new MicroBatcher<Incoming, Outcome>((items) => this.applyBatch(items), { maxBatch: BATCH_RESULTS, concurrency: BATCH_CONCURRENCY, maxQueued: 10_000 });
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -39,7 +57,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
   async onApplicationBootstrap(): Promise<void> {
     this.consumers.push(
       await this.bus.consume(
-        { message: Messages.scanCompleted, durable: RESULTS_CONSUMER, concurrency: 4, ackWaitMs: 60_000, maxDeliver: RESULT_MAX_DELIVER },
+        { message: Messages.scanCompleted, durable: RESULTS_CONSUMER, concurrency: BATCH_RESULTS * BATCH_CONCURRENCY, ackWaitMs: 60_000, maxDeliver: RESULT_MAX_DELIVER },
         (d) => this.applyCompleted(d.envelope.id, d.envelope.payload, d.deliveryCount),
       ),
       await this.bus.consume({ message: Messages.scanFailed, durable: FAILURES_CONSUMER, concurrency: 2, maxDeliver: RESULT_MAX_DELIVER }, (d) =>
@@ -50,10 +68,83 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     for (const consumer of this.consumers.splice(0)) await consumer.stop();
+    await this.batcher.idle();
   }
 
-  async applyCompleted(messageId: string, result: ScanCompleted, deliveryCount = 1): Promise<Outcome> {
-    return this.applyInOrder(messageId, result.trackerId, RESULTS_CONSUMER, deliveryCount, (manager) => this.applyResult(manager, result));
+  applyCompleted(messageId: string, result: ScanCompleted, deliveryCount = 1): Promise<Outcome> {
+    return this.batcher.submit({ messageId, result, deliveryCount });
+  }
+
+  /** One batch of results: those that can go together in one transaction, then the others one by one. */
+  private async applyBatch(items: readonly Incoming[]): Promise<BatchAnswer<Outcome>[]> {
+    const answers = new Map<Incoming, BatchAnswer<Outcome>>();
+    const together: Incoming[] = [];
+    const alone: Incoming[] = [];
+    const trackers = new Set<string>();
+    for (const item of items) {
+      if ((item.result.part?.count ?? 1) === 1 && !trackers.has(item.result.trackerId)) {
+        trackers.add(item.result.trackerId);
+        together.push(item);
+      } else alone.push(item);
+    }
+    if (together.length > 1) {
+      try {
+        const { rows, waiting } = await this.db.transaction((manager) => this.applyTogether(manager, together));
+        for (const item of together) if (!waiting.has(item)) answers.set(item, Outcomes.ack());
+        alone.unshift(...together.filter((item) => waiting.has(item)));
+        await this.events.announce(rows);
+      } catch (error) {
+        this.logger.warn({ results: together.length, err: String(error) }, 'a batch of results failed together; applying them one by one');
+        alone.unshift(...together);
+      }
+    } else alone.unshift(...together);
+    for (const item of alone) {
+      answers.set(
+        item,
+        await this.applyInOrder(item.messageId, item.result.trackerId, RESULTS_CONSUMER, item.deliveryCount, (manager) => this.applyResult(manager, item.result)).catch((error: unknown) =>
+          error instanceof Error ? error : new Error(String(error)),
+        ),
+      );
+    }
+    return items.map((item) => answers.get(item) as BatchAnswer<Outcome>);
+  }
+
+  /**
+   * Applies single-part results of different trackers in the caller's transaction, a fixed
+   * number of statements for all of them. Agent results with earlier ones of their tracker not
+   * applied yet are left out (`waiting`: they go on their own, which applies those first).
+   */
+  private async applyTogether(manager: EntityManager, items: readonly Incoming[]): Promise<{ rows: EventEntity[]; waiting: Set<Incoming> }> {
+    const settings = await this.trackerSettings(manager, items.map((i) => i.result.trackerId));
+    const behind: { id: string }[] = await manager.query(
+      `SELECT DISTINCT mine.id FROM agent_uploads mine JOIN agent_uploads earlier ON earlier.tracker_id = mine.tracker_id AND earlier.seq < mine.seq AND earlier.applied_at IS NULL
+        WHERE mine.id = ANY($1::uuid[]) AND mine.applied_at IS NULL`,
+      [items.map((i) => i.messageId)],
+    );
+    const behindIds = new Set(behind.map((b) => b.id));
+    const waiting = new Set(items.filter((i) => behindIds.has(i.messageId)));
+    const claimed = await claimMessages(manager, items.filter((i) => !waiting.has(i)).map((i) => i.messageId), RESULTS_CONSUMER);
+    if (!claimed.size) return { rows: [], waiting };
+    await manager.query('UPDATE agent_uploads SET applied_at = now() WHERE id = ANY($1::uuid[]) AND applied_at IS NULL', [[...claimed]]);
+    const mine = items.filter((i) => claimed.has(i.messageId));
+    const jobs = await this.ledger.lockJobs(manager, mine.map((i) => i.result.jobId));
+    const chunks = new Map((await manager.findBy(ScanChunkEntity, { id: In(mine.map((i) => i.result.chunkId)) })).map((c) => [c.id, c]));
+    const applicable = mine.filter(({ result }) => this.applicable(result, settings.get(result.trackerId), jobs.get(result.jobId), chunks.get(result.chunkId)));
+    const now = new Date();
+    const upHosts = new Map(applicable.map(({ result }) => [result, result.hosts.filter((h) => h.state === 'up').map((h) => h.address)]));
+    const keys = applicable.flatMap(({ result }) => (upHosts.get(result) ?? []).map((host) => ({ trackerId: result.trackerId, host })));
+    const baselines = await this.loadBaselines(manager, keys);
+    const current = await this.loadCurrent(manager, keys);
+    const writes = applicable.map(({ result }) =>
+      this.prepare(result, settings.get(result.trackerId) as TrackerSettingsRow, upHosts.get(result) ?? [], baselines.get(result.trackerId) ?? new Map(), current.get(result.trackerId) ?? [], now),
+    );
+    const events = await this.writer.writeMany(manager, writes);
+    await this.ledger.settleChunks(
+      manager,
+      applicable.map(({ result }) => ({ job: jobs.get(result.jobId) as ScanJobEntity, chunk: chunks.get(result.chunkId) as ScanChunkEntity, outcome: chunkOutcome(result, upHosts.get(result)?.length ?? 0) })),
+    );
+    const finished = await this.ledger.finishComplete(manager, [...new Set(applicable.map(({ result }) => jobs.get(result.jobId) as ScanJobEntity))], now);
+    return { rows: [...events, ...finished], waiting };
   }
 
   async applyFailed(messageId: string, failure: ScanFailed, deliveryCount = 1): Promise<Outcome> {
@@ -109,37 +200,50 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async applyResult(manager: EntityManager, result: ScanCompleted): Promise<EventEntity[]> {
-    const tracker: TrackerSettingsRow[] = await manager.query(
-      `SELECT t.send_baseline_events, d.send_baseline_events AS device_send_baseline_events, t.confirmations, t.flapping, t.udp_open_filtered
-         FROM trackers t JOIN devices d ON d.id = t.device_id WHERE t.id = $1 FOR UPDATE OF t`,
-      [result.trackerId],
-    );
+    const settings = (await this.trackerSettings(manager, [result.trackerId])).get(result.trackerId);
     const job = await this.ledger.lockJob(manager, result.jobId);
     const chunk = await manager.findOneBy(ScanChunkEntity, { id: result.chunkId });
-    if (!tracker.length || !job || !chunk) {
+    if (!this.applicable(result, settings, job ?? undefined, chunk ?? undefined) || !settings || !job || !chunk) return [];
+    const now = new Date();
+    const upHosts = result.hosts.filter((h) => h.state === 'up').map((h) => h.address);
+    const keys = upHosts.map((host) => ({ trackerId: result.trackerId, host }));
+    const baselines = (await this.loadBaselines(manager, keys)).get(result.trackerId) ?? new Map();
+    const current = (await this.loadCurrent(manager, keys)).get(result.trackerId) ?? [];
+    const events = await this.writer.writeMany(manager, [this.prepare(result, settings, upHosts, baselines, current, now)]);
+    const hostsUp = await this.countPart(manager, chunk, result, upHosts.length);
+    if (hostsUp === undefined) return events; // more parts of this result to come
+    await this.ledger.settleChunk(manager, job, chunk, chunkOutcome(result, hostsUp));
+    return [...events, ...(await this.ledger.finishIfComplete(manager, job, now))];
+  }
+
+  /** Whether a result can be applied: its tracker, job and chunk exist and the chunk is open (otherwise said in the log). */
+  private applicable(result: ScanCompleted, settings: TrackerSettingsRow | undefined, job: ScanJobEntity | undefined, chunk: ScanChunkEntity | undefined): boolean {
+    if (!settings || !job || !chunk) {
       this.logger.warn({ jobId: result.jobId, chunkId: result.chunkId }, 'result for an unknown tracker, job or chunk; ignored');
-      return [];
+      return false;
     }
     if (chunk.status === 'done' || chunk.status === 'failed') {
       this.logger.warn({ jobId: job.id, chunkId: chunk.id, status: chunk.status }, 'result for a chunk already settled; ignored');
-      return [];
+      return false;
     }
-    const settings = tracker[0];
+    return true;
+  }
+
+  /** Pure but for the log: what a result does to its hosts' baselines, and what the writer needs to write it. */
+  private prepare(result: ScanCompleted, settings: TrackerSettingsRow, upHosts: string[], baselines: Baselines, current: Item[], now: Date): { ctx: WriteContext; changes: HostChange[] } {
     const observedAt = new Date(result.startedAt);
-    const upHosts = result.hosts.filter((h) => h.state === 'up').map((h) => h.address);
     const { observed, unknownUdp } = observedItems(result, settings.udp_open_filtered);
     // Ports inside the scanned ranges; other item types only when the result read them in full.
     // UDP ports nmap could not tell open from filtered are, under the "ignore" policy, not looked at.
     const coveredTypes = new Set(result.coverage.itemTypes ?? []);
     const inRange = (item: Item) => item.type === PORT_ITEM_TYPE && portSetContains(result.coverage.ports, item.attributes['protocol'] as Protocol, Number(item.attributes['port']));
     const inCoverage = (item: Item) => (item.type === PORT_ITEM_TYPE ? inRange(item) && !unknownUdp.has(itemId(item)) : coveredTypes.has(item.type));
-    const baselines = await this.loadBaselines(manager, result.trackerId, upHosts);
     // What each host's baseline was made over, as a test built once per host (asked per item).
     const covers = new Map([...baselines].map(([host, b]) => [host, coverageTest(b.coverage)]));
     const plan = planBaselineChanges({
       upHosts,
       baselines,
-      current: await this.loadCurrent(manager, result.trackerId, upHosts),
+      current,
       observed,
       inCoverage,
       baselineCovers: (host) => covers.get(host),
@@ -147,40 +251,34 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       inRange,
       observedAt,
     });
-    if (plan.staleHosts.length) this.logger.info({ jobId: job.id, hosts: plan.staleHosts.length }, 'hosts skipped: a newer observation was already applied');
-    const now = new Date();
-    const events = await this.writer.write(
-      manager,
-      {
-        trackerId: result.trackerId,
-        deviceId: result.deviceId,
-        jobId: result.jobId,
-        observedAt,
-        now,
-        sendBaselineEvents: settings.device_send_baseline_events ?? settings.send_baseline_events,
-        confirmations: settings.confirmations,
-        flapping: settings.flapping,
-        // Item types stay covered once read in full: a later partial read does not un-cover them.
-        coverageFor: (host) => ({ ports: result.coverage.ports, itemTypes: [...new Set([...(baselines.get(host)?.coverage?.itemTypes ?? []), ...coveredTypes])].sort() }),
-        compared: (item) => {
-          const baselineCovers = covers.get(item.host);
-          return inCoverage(item) && (!baselineCovers || baselineCovers(item));
-        },
+    if (plan.staleHosts.length) this.logger.info({ jobId: result.jobId, hosts: plan.staleHosts.length }, 'hosts skipped: a newer observation was already applied');
+    const ctx: WriteContext = {
+      trackerId: result.trackerId,
+      deviceId: result.deviceId,
+      jobId: result.jobId,
+      observedAt,
+      now,
+      sendBaselineEvents: settings.device_send_baseline_events ?? settings.send_baseline_events,
+      confirmations: settings.confirmations,
+      flapping: settings.flapping,
+      // Item types stay covered once read in full: a later partial read does not un-cover them.
+      coverageFor: (host) => ({ ports: result.coverage.ports, itemTypes: [...new Set([...(baselines.get(host)?.coverage?.itemTypes ?? []), ...coveredTypes])].sort() }),
+      compared: (item) => {
+        const baselineCovers = covers.get(item.host);
+        return inCoverage(item) && (!baselineCovers || baselineCovers(item));
       },
-      plan.changes,
+    };
+    return { ctx, changes: plan.changes };
+  }
+
+  /** The trackers' comparison settings, their rows locked (in id order). */
+  private async trackerSettings(manager: EntityManager, trackerIds: readonly string[]): Promise<Map<string, TrackerSettingsRow>> {
+    const rows: (TrackerSettingsRow & { id: string })[] = await manager.query(
+      `SELECT t.id, t.send_baseline_events, d.send_baseline_events AS device_send_baseline_events, t.confirmations, t.flapping, t.udp_open_filtered
+         FROM trackers t JOIN devices d ON d.id = t.device_id WHERE t.id = ANY($1::uuid[]) ORDER BY t.id FOR UPDATE OF t`,
+      [[...new Set(trackerIds)]],
     );
-    const hostsUp = await this.countPart(manager, chunk, result, upHosts.length);
-    if (hostsUp === undefined) return events; // more parts of this result to come
-    await this.ledger.settleChunk(manager, job, chunk, {
-      worker: result.worker,
-      engine: result.engine,
-      engineVersion: result.engineVersion,
-      args: result.args,
-      startedAt: observedAt,
-      finishedAt: new Date(result.finishedAt),
-      hostsUp,
-    });
-    return [...events, ...(await this.ledger.finishIfComplete(manager, job, now))];
+    return new Map(rows.map((r) => [r.id, r]));
   }
 
   private async applyFailure(manager: EntityManager, failure: ScanFailed): Promise<EventEntity[]> {
@@ -219,22 +317,36 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     return undefined;
   }
 
-  private async loadBaselines(manager: EntityManager, trackerId: string, hosts: string[]): Promise<Map<string, { host: string; observedAt: Date; coverage: BaselineCoverageRecord | null }>> {
-    if (!hosts.length) return new Map();
-    const rows: { host: string; observed_at: Date; coverage: BaselineCoverageRecord | null }[] = await manager.query(
-      'SELECT host, observed_at, coverage FROM baselines WHERE tracker_id = $1 AND host = ANY($2)',
-      [trackerId, hosts],
+  /** The baselines of the (tracker, host) pairs, per tracker and host. */
+  private async loadBaselines(manager: EntityManager, keys: readonly { trackerId: string; host: string }[]): Promise<Map<string, Baselines>> {
+    const out = new Map<string, Baselines>();
+    if (!keys.length) return out;
+    const rows: { tracker_id: string; host: string; observed_at: Date; coverage: BaselineCoverageRecord | null }[] = await manager.query(
+      `SELECT b.tracker_id, b.host, b.observed_at, b.coverage FROM baselines b JOIN unnest($1::uuid[], $2::text[]) AS k(tracker_id, host) ON b.tracker_id = k.tracker_id AND b.host = k.host`,
+      [keys.map((k) => k.trackerId), keys.map((k) => k.host)],
     );
-    return new Map(rows.map((r) => [r.host, { host: r.host, observedAt: new Date(r.observed_at), coverage: r.coverage }]));
+    for (const r of rows) {
+      const perHost = out.get(r.tracker_id) ?? new Map();
+      perHost.set(r.host, { host: r.host, observedAt: new Date(r.observed_at), coverage: r.coverage });
+      out.set(r.tracker_id, perHost);
+    }
+    return out;
   }
 
-  private async loadCurrent(manager: EntityManager, trackerId: string, hosts: string[]): Promise<Item[]> {
-    if (!hosts.length) return [];
-    const rows: { host: string; item_type: string; item_key: string; attributes: Item['attributes'] }[] = await manager.query(
-      'SELECT host, item_type, item_key, attributes FROM current_items WHERE tracker_id = $1 AND host = ANY($2)',
-      [trackerId, hosts],
+  /** The current items of the (tracker, host) pairs, per tracker. */
+  private async loadCurrent(manager: EntityManager, keys: readonly { trackerId: string; host: string }[]): Promise<Map<string, Item[]>> {
+    const out = new Map<string, Item[]>();
+    if (!keys.length) return out;
+    const rows: { tracker_id: string; host: string; item_type: string; item_key: string; attributes: Item['attributes'] }[] = await manager.query(
+      `SELECT c.tracker_id, c.host, c.item_type, c.item_key, c.attributes FROM current_items c JOIN unnest($1::uuid[], $2::text[]) AS k(tracker_id, host) ON c.tracker_id = k.tracker_id AND c.host = k.host`,
+      [keys.map((k) => k.trackerId), keys.map((k) => k.host)],
     );
-    return rows.map((r) => ({ type: r.item_type, host: r.host, key: r.item_key, attributes: r.attributes }));
+    for (const r of rows) {
+      const items = out.get(r.tracker_id) ?? [];
+      items.push({ type: r.item_type, host: r.host, key: r.item_key, attributes: r.attributes });
+      out.set(r.tracker_id, items);
+    }
+    return out;
   }
 }
 
@@ -242,6 +354,11 @@ async function markUploadApplied(manager: EntityManager, messageId: string): Pro
   await manager.query('UPDATE agent_uploads SET applied_at = now() WHERE id = $1 AND applied_at IS NULL', [messageId]);
 }
 
+
+/** What a settled chunk records of the result that completed it. */
+function chunkOutcome(result: ScanCompleted, hostsUp: number) {
+  return { worker: result.worker, engine: result.engine, engineVersion: result.engineVersion, args: result.args, startedAt: new Date(result.startedAt), finishedAt: new Date(result.finishedAt), hostsUp };
+}
 
 interface TrackerSettingsRow {
   send_baseline_events: boolean;

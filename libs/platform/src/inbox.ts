@@ -11,3 +11,13 @@ export async function claimMessage(manager: EntityManager, messageId: string, co
   );
   return rows.length === 1;
 }
+
+/** `claimMessage` for many messages in one statement; returns the ids claimed now (the others were applied already). */
+export async function claimMessages(manager: EntityManager, messageIds: readonly string[], consumer: string): Promise<Set<string>> {
+  if (!messageIds.length) return new Set();
+  const rows: { message_id: string }[] = await manager.query(
+    'INSERT INTO inbox (message_id, consumer, processed_at) SELECT id, $2, now() FROM unnest($1::uuid[]) AS id ORDER BY id ON CONFLICT DO NOTHING RETURNING message_id',
+    [[...messageIds], consumer],
+  );
+  return new Set(rows.map((r) => r.message_id));
+}

@@ -10,7 +10,7 @@ export { BUS, DATA_SOURCE, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD, SECRET_BOX, SER
 export { CredentialVault } from './credential.vault';
 export type { CredentialSecrets, OpenedCredential } from './credential.vault';
 export type { ServiceInfo } from './tokens';
-export { claimMessage } from './inbox';
+export { claimMessage, claimMessages } from './inbox';
 export { PORTOLAN_VERSION, runMain, startWorkerService } from './service.bootstrap';
 export { BatcherOverloadedError, MicroBatcher } from './micro.batcher';
 export type { BatchAnswer, MicroBatcherOptions } from './micro.batcher';

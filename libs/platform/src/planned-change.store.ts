@@ -49,13 +49,20 @@ export class PlannedChangeStore {
 
   /** The device's groups, and the approved planned changes that may cover it between `from` and `to`. */
   async candidates(manager: EntityManager, deviceId: string, from: Date, to: Date = from): Promise<{ groupIds: string[]; plans: CompiledPlannedChange[] }> {
-    const groups: { group_id: string }[] = await manager.query('SELECT group_id FROM device_group_members WHERE device_id = $1', [deviceId]);
-    const groupIds = groups.map((g) => g.group_id);
+    const { groupsOf, plans } = await this.candidatesMany(manager, [deviceId], from, to);
+    return { groupIds: groupsOf.get(deviceId) ?? [], plans };
+  }
+
+  /** The devices' groups, and the approved planned changes that may cover any of them between `from` and `to`. */
+  private async candidatesMany(manager: EntityManager, deviceIds: readonly string[], from: Date, to: Date): Promise<{ groupsOf: Map<string, string[]>; plans: CompiledPlannedChange[] }> {
+    const groups: { device_id: string; group_id: string }[] = await manager.query('SELECT device_id, group_id FROM device_group_members WHERE device_id = ANY($1::uuid[])', [deviceIds]);
+    const groupsOf = new Map<string, string[]>();
+    for (const g of groups) groupsOf.set(g.device_id, [...(groupsOf.get(g.device_id) ?? []), g.group_id]);
     const rows: PlannedChangeRow[] = await manager.query(
       `SELECT id, status, mode, window_start, window_end, device_ids, group_ids, rules FROM planned_changes
         WHERE status = 'approved' AND window_start <= $2 AND (window_end IS NULL OR window_end >= $4)
-          AND ($1::uuid = ANY(device_ids) OR group_ids && $3::uuid[])`,
-      [deviceId, to, groupIds, from],
+          AND (device_ids && $1::uuid[] OR group_ids && $3::uuid[])`,
+      [deviceIds, to, [...new Set(groups.map((g) => g.group_id))], from],
     );
     const plans: CompiledPlannedChange[] = [];
     for (const row of rows) {
@@ -66,7 +73,7 @@ export class PlannedChangeStore {
         this.logger.error({ plannedChangeId: row.id, err: String(error) }, 'a stored planned change does not compile; ignored');
       }
     }
-    return { groupIds, plans };
+    return { groupsOf, plans };
   }
 
   /**
@@ -74,11 +81,23 @@ export class PlannedChangeStore {
    * returns them with the matches (for proposals, once the events have ids).
    */
   async classify(manager: EntityManager, deviceId: string, events: readonly NewEvent[]): Promise<{ events: NewEvent[]; matches: (PlannedMatch | undefined)[] }> {
-    const changes = events.filter((e) => e.kind === 'added' || e.kind === 'removed' || e.kind === 'modified');
+    return this.classifyMany(manager, events.map((e) => ({ ...e, deviceId })));
+  }
+
+  /**
+   * The same for the change events of many devices: their groups, and the approved planned
+   * changes that may cover any of them over the events' times, read in two statements.
+   */
+  async classifyMany(manager: EntityManager, events: readonly NewEvent[]): Promise<{ events: NewEvent[]; matches: (PlannedMatch | undefined)[] }> {
+    const changes = events.filter((e) => e.deviceId && (e.kind === 'added' || e.kind === 'removed' || e.kind === 'modified'));
     if (!changes.length) return { events: [...events], matches: events.map(() => undefined) };
     const times = changes.map((e) => (e.observedAt ?? e.occurredAt).getTime());
-    const { groupIds, plans } = await this.candidates(manager, deviceId, new Date(Math.min(...times)), new Date(Math.max(...times)));
-    const matches = events.map((e) => (plans.length ? classifyChange(classifiable({ ...e, deviceId }, groupIds, e.observedAt ?? e.occurredAt), plans) : undefined));
+    const deviceIds = [...new Set(changes.map((e) => e.deviceId as string))];
+    const { groupsOf, plans } = await this.candidatesMany(manager, deviceIds, new Date(Math.min(...times)), new Date(Math.max(...times)));
+    const matches = events.map((e) => {
+      if (!plans.length || !e.deviceId || (e.kind !== 'added' && e.kind !== 'removed' && e.kind !== 'modified')) return undefined;
+      return classifyChange(classifiable({ ...e, deviceId: e.deviceId }, groupsOf.get(e.deviceId) ?? [], e.observedAt ?? e.occurredAt), plans);
+    });
     return { events: events.map((e, i) => ({ ...e, plannedChangeId: matches[i]?.plannedChangeId ?? null })), matches };
   }
 

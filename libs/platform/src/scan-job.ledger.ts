@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
+import { EntityManager, In } from 'typeorm';
 import { ScanChunkEntity, ScanJobEntity, ScanJobStatus } from '@portolan/persistence';
 import { EventRecorder, NewEvent } from './event.recorder';
 
@@ -25,88 +25,143 @@ export class ScanJobLedger {
   constructor(private readonly events: EventRecorder) {}
 
   async lockJob(manager: EntityManager, jobId: string): Promise<ScanJobEntity | null> {
-    return manager.getRepository(ScanJobEntity).findOne({ where: { id: jobId }, lock: { mode: 'pessimistic_write' } });
+    return (await this.lockJobs(manager, [jobId])).get(jobId) ?? null;
+  }
+
+  /** Locks many jobs (in id order, so concurrent callers never wait on each other in a cycle). */
+  async lockJobs(manager: EntityManager, jobIds: readonly string[]): Promise<Map<string, ScanJobEntity>> {
+    if (!jobIds.length) return new Map();
+    const jobs = await manager.getRepository(ScanJobEntity).find({ where: { id: In([...new Set(jobIds)]) }, order: { id: 'ASC' }, lock: { mode: 'pessimistic_write' } });
+    return new Map(jobs.map((j) => [j.id, j]));
   }
 
   /** Marks an open chunk done or failed; false when it was already settled (nothing changes). */
   async settleChunk(manager: EntityManager, job: ScanJobEntity, chunk: ScanChunkEntity, outcome: ChunkOutcome): Promise<boolean> {
-    if (chunk.status === 'done' || chunk.status === 'failed') return false;
-    const failed = outcome.error !== undefined;
-    await manager.update(ScanChunkEntity, chunk.id, {
-      status: failed ? 'failed' : 'done',
-      progress: failed ? chunk.progress : 100,
-      hostsDone: failed ? chunk.hostsDone : chunk.hostCount,
-      worker: outcome.worker ?? chunk.worker,
-      engine: outcome.engine ?? chunk.engine,
-      engineVersion: outcome.engineVersion ?? chunk.engineVersion,
-      args: outcome.args ?? chunk.args,
-      startedAt: outcome.startedAt ?? chunk.startedAt ?? outcome.finishedAt,
-      finishedAt: outcome.finishedAt,
-      error: outcome.error ?? null,
+    return (await this.settleChunks(manager, [{ job, chunk, outcome }]))[0];
+  }
+
+  /**
+   * Marks open chunks done or failed, and adds them to their jobs (the job objects are updated
+   * too), in two statements whatever their number; answers, per chunk, whether it was open.
+   */
+  async settleChunks(manager: EntityManager, settles: readonly { job: ScanJobEntity; chunk: ScanChunkEntity; outcome: ChunkOutcome }[]): Promise<boolean[]> {
+    const chunks: Record<string, unknown>[] = [];
+    const jobs = new Map<string, ScanJobEntity>();
+    const answers = settles.map(({ job, chunk, outcome }) => {
+      if (chunk.status === 'done' || chunk.status === 'failed') return false;
+      const failed = outcome.error !== undefined;
+      chunk.status = failed ? 'failed' : 'done';
+      chunks.push({
+        id: chunk.id,
+        status: chunk.status,
+        progress: failed ? chunk.progress : 100,
+        hosts_done: failed ? chunk.hostsDone : chunk.hostCount,
+        worker: outcome.worker ?? chunk.worker,
+        engine: outcome.engine ?? chunk.engine,
+        engine_version: outcome.engineVersion ?? chunk.engineVersion,
+        args: outcome.args ?? chunk.args,
+        started_at: outcome.startedAt ?? chunk.startedAt ?? outcome.finishedAt,
+        finished_at: outcome.finishedAt,
+        error: outcome.error ?? null,
+      });
+      job.chunksDone += failed ? 0 : 1;
+      job.chunksFailed += failed ? 1 : 0;
+      if (!failed) {
+        job.hostsDone += chunk.hostCount;
+        job.probesDone += chunk.probeCount;
+        job.hostsUp += outcome.hostsUp ?? 0;
+      }
+      job.startedAt = earliest(job.startedAt, outcome.startedAt ?? outcome.finishedAt);
+      if (failed && !job.error) job.error = `chunk ${chunk.index + 1}/${job.chunkCount}: ${outcome.error}`;
+      if (job.status === 'queued') job.status = 'running';
+      jobs.set(job.id, job);
+      return true;
     });
-    job.chunksDone += failed ? 0 : 1;
-    job.chunksFailed += failed ? 1 : 0;
-    if (!failed) {
-      job.hostsDone += chunk.hostCount;
-      job.probesDone += chunk.probeCount;
-      job.hostsUp += outcome.hostsUp ?? 0;
-    }
-    job.startedAt = earliest(job.startedAt, outcome.startedAt ?? outcome.finishedAt);
-    if (failed && !job.error) job.error = `chunk ${chunk.index + 1}/${job.chunkCount}: ${outcome.error}`;
-    await manager.update(ScanJobEntity, job.id, {
-      chunksDone: job.chunksDone,
-      chunksFailed: job.chunksFailed,
-      hostsDone: job.hostsDone,
-      probesDone: job.probesDone,
-      hostsUp: job.hostsUp,
-      startedAt: job.startedAt,
-      error: job.error,
-      status: job.status === 'queued' ? 'running' : job.status,
-    });
-    return true;
+    if (!chunks.length) return answers;
+    await manager.query(
+      `UPDATE scan_chunks c SET status = v.status, progress = v.progress, hosts_done = v.hosts_done, worker = v.worker, engine = v.engine, engine_version = v.engine_version,
+              args = v.args, started_at = v.started_at, finished_at = v.finished_at, error = v.error
+         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, status text, progress real, hosts_done int, worker text, engine text, engine_version text, args jsonb,
+              started_at timestamptz, finished_at timestamptz, error text)
+        WHERE c.id = v.id`,
+      [JSON.stringify(chunks.sort((x, y) => String(x['id']).localeCompare(String(y['id']))))],
+    );
+    await manager.query(
+      `UPDATE scan_jobs j SET chunks_done = v.chunks_done, chunks_failed = v.chunks_failed, hosts_done = v.hosts_done, probes_done = v.probes_done, hosts_up = v.hosts_up,
+              started_at = v.started_at, error = v.error, status = v.status
+         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, chunks_done int, chunks_failed int, hosts_done int, probes_done int, hosts_up int, started_at timestamptz, error text, status text)
+        WHERE j.id = v.id`,
+      [
+        JSON.stringify(
+          [...jobs.values()]
+            .sort((x, y) => x.id.localeCompare(y.id))
+            .map((j) => ({ id: j.id, chunks_done: j.chunksDone, chunks_failed: j.chunksFailed, hosts_done: j.hostsDone, probes_done: j.probesDone, hosts_up: j.hostsUp, started_at: j.startedAt, error: j.error, status: j.status })),
+        ),
+      ],
+    );
+    return answers;
   }
 
   /** Finishes the job when all its chunks are settled; returns the communications event rows. */
   async finishIfComplete(manager: EntityManager, job: ScanJobEntity, now: Date) {
-    if (job.chunkCount === 0 || job.chunksDone + job.chunksFailed < job.chunkCount) return [];
-    if (job.status === 'succeeded' || job.status === 'failed' || job.status === 'partial') return [];
-    const status: ScanJobStatus = job.chunksFailed === 0 ? 'succeeded' : job.chunksDone === 0 ? 'failed' : 'partial';
-    return this.finish(manager, job, status, job.error, now);
+    return this.finishComplete(manager, [job], now);
+  }
+
+  /** Finishes those of the jobs whose chunks are all settled, with their communications events. */
+  async finishComplete(manager: EntityManager, jobs: readonly ScanJobEntity[], now: Date) {
+    const complete = jobs.filter((job) => job.chunkCount > 0 && job.chunksDone + job.chunksFailed >= job.chunkCount && job.status !== 'succeeded' && job.status !== 'failed' && job.status !== 'partial');
+    return this.finish(
+      manager,
+      complete.map((job) => ({ job, status: job.chunksFailed === 0 ? 'succeeded' : job.chunksDone === 0 ? 'failed' : 'partial', error: job.error })),
+      now,
+    );
   }
 
   /** Fails a job that never got to run (planning error), with its communications event. */
   async failJob(manager: EntityManager, job: ScanJobEntity, error: string, now: Date) {
-    return this.finish(manager, job, 'failed', error, now);
+    return this.finish(manager, [{ job, status: 'failed', error }], now);
   }
 
-  private async finish(manager: EntityManager, job: ScanJobEntity, status: ScanJobStatus, error: string | null, now: Date) {
-    const startedAt = job.startedAt ?? job.requestedAt;
-    // The scan ended when its last chunk did, not when the comparer got round to it.
-    const [last]: { finished_at: Date | null }[] = await manager.query('SELECT max(finished_at) AS finished_at FROM scan_chunks WHERE job_id = $1', [job.id]);
-    const finishedAt = last?.finished_at ? new Date(last.finished_at) : now;
-    const durationMs = Math.max(0, finishedAt.getTime() - startedAt.getTime());
-    await manager.update(ScanJobEntity, job.id, { status, finishedAt, durationMs, error });
-    const event: NewEvent = {
-      kind: 'communications',
-      deviceId: job.deviceId,
-      trackerId: job.trackerId,
-      jobId: job.id,
-      occurredAt: now,
-      details: {
-        what: status === 'failed' ? 'scan-failed' : 'scan-finished',
-        status,
-        durationMs,
-        startedAt: startedAt.toISOString(),
-        finishedAt: finishedAt.toISOString(),
-        hostsPlanned: job.hostsPlanned,
-        hostsUp: job.hostsUp,
-        probesPlanned: job.probesPlanned,
-        chunks: job.chunkCount,
-        chunksFailed: job.chunksFailed,
-        ...(error ? { reason: error } : {}),
-      },
-    };
-    return this.events.insert(manager, [event]);
+  private async finish(manager: EntityManager, ends: readonly { job: ScanJobEntity; status: ScanJobStatus; error: string | null }[], now: Date) {
+    if (!ends.length) return [];
+    // A scan ended when its last chunk did, not when the comparer got round to it.
+    const last: { job_id: string; finished_at: Date | null }[] = await manager.query('SELECT job_id, max(finished_at) AS finished_at FROM scan_chunks WHERE job_id = ANY($1::uuid[]) GROUP BY job_id', [ends.map((e) => e.job.id)]);
+    const lastOf = new Map(last.map((r) => [r.job_id, r.finished_at]));
+    const events: NewEvent[] = [];
+    const rows = ends.map(({ job, status, error }) => {
+      const startedAt = job.startedAt ?? job.requestedAt;
+      const ended = lastOf.get(job.id);
+      const finishedAt = ended ? new Date(ended) : now;
+      const durationMs = Math.max(0, finishedAt.getTime() - startedAt.getTime());
+      Object.assign(job, { status, finishedAt, durationMs, error });
+      events.push({
+        kind: 'communications',
+        deviceId: job.deviceId,
+        trackerId: job.trackerId,
+        jobId: job.id,
+        occurredAt: now,
+        details: {
+          what: status === 'failed' ? 'scan-failed' : 'scan-finished',
+          status,
+          durationMs,
+          startedAt: startedAt.toISOString(),
+          finishedAt: finishedAt.toISOString(),
+          hostsPlanned: job.hostsPlanned,
+          hostsUp: job.hostsUp,
+          probesPlanned: job.probesPlanned,
+          chunks: job.chunkCount,
+          chunksFailed: job.chunksFailed,
+          ...(error ? { reason: error } : {}),
+        },
+      });
+      return { id: job.id, status, finished_at: finishedAt, duration_ms: durationMs, error };
+    });
+    await manager.query(
+      `UPDATE scan_jobs j SET status = v.status, finished_at = v.finished_at, duration_ms = v.duration_ms, error = v.error
+         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, status text, finished_at timestamptz, duration_ms int, error text) WHERE j.id = v.id`,
+      [JSON.stringify(rows.sort((x, y) => x.id.localeCompare(y.id)))],
+    );
+    return this.events.insert(manager, events);
   }
 }
 
