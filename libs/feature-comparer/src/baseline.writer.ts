@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+import { RunRequested } from '@portolan/contracts';
 import { Item, itemId, parsePortKey, PORT_ITEM_TYPE } from '@portolan/diff';
-import { BaselineCoverageRecord, EventEntity, FlappingRecord } from '@portolan/persistence';
+import { BaselineCoverageRecord, EventEntity, FlappingRecord, PortSetRecord } from '@portolan/persistence';
 import { EventRecorder, NewEvent, PlannedChangeStore } from '@portolan/platform';
 import { HostChange } from './baseline.plan';
 import { confirmChanges, DetectedChange, PendingChange } from './noise/confirmation';
@@ -17,6 +19,10 @@ export interface WriteContext {
   readonly sendBaselineEvents: boolean;
   readonly confirmations: number;
   readonly flapping: FlappingRecord | null;
+  /** The tracker re-probes a change before reporting it (it must then be seen once more). */
+  readonly reprobe: boolean;
+  /** This result is a re-probe: it looked at a few ports only, and says nothing of the host's baseline as a whole. */
+  readonly isReprobe: boolean;
   /** The coverage a host's baseline is made over once this result is applied. */
   readonly coverageFor: (host: string) => BaselineCoverageRecord;
   /** Whether an item is inside what this result compared (its coverage, and the baseline's). */
@@ -50,7 +56,7 @@ export class BaselineWriter {
     private readonly planned: PlannedChangeStore,
   ) {}
 
-  async write(manager: EntityManager, ctx: WriteContext, changes: readonly HostChange[]): Promise<EventEntity[]> {
+  async write(manager: EntityManager, ctx: WriteContext, changes: readonly HostChange[]): Promise<Written> {
     return this.writeMany(manager, [{ ctx, changes }]);
   }
 
@@ -58,8 +64,9 @@ export class BaselineWriter {
    * Applies many results (of different trackers) in one transaction: noise control per result
    * (statements only for trackers that use it), then one statement per table for all of them.
    */
-  async writeMany(manager: EntityManager, results: readonly { ctx: WriteContext; changes: readonly HostChange[] }[]): Promise<EventEntity[]> {
+  async writeMany(manager: EntityManager, results: readonly { ctx: WriteContext; changes: readonly HostChange[] }[]): Promise<Written> {
     const events: NewEvent[] = [];
+    const reprobes: RunRequested[] = [];
     const upserts: { ctx: WriteContext; item: Item }[] = [];
     const removals: { trackerId: string; item: Item }[] = [];
     const moves: { ctx: WriteContext; action: string; item: Item }[] = [];
@@ -67,7 +74,8 @@ export class BaselineWriter {
     for (const { ctx, changes } of results) {
       const detected: DetectedChange[] = [];
       for (const change of changes) {
-        polled.push({ ctx, host: change.host });
+        // A re-probe looked at a few ports: the host's baseline row (when it was polled in full, over what) stays.
+        if (!ctx.isReprobe) polled.push({ ctx, host: change.host });
         moves.push(...change.baselined.map((item) => ({ ctx, action: 'baseline.coverage-added', item })), ...change.dropped.map((item) => ({ ctx, action: 'baseline.coverage-dropped', item })));
         if (change.firstPoll) {
           upserts.push(...change.observed.map((item) => ({ ctx, item })));
@@ -81,7 +89,8 @@ export class BaselineWriter {
         detected.push(...change.modified.map((m): DetectedChange => ({ kind: 'modified', item: m.after, before: m.before, after: m.after, changed: m.changed })));
       }
       const compared = changes.filter((c) => !c.firstPoll).map((c) => c.host);
-      const confirmed = await this.confirm(manager, ctx, compared, detected);
+      const { confirmed, fresh } = await this.confirm(manager, ctx, compared, detected);
+      if (ctx.reprobe && !ctx.isReprobe && fresh.length) reprobes.push(await requestReprobe(manager, ctx, fresh));
       for (const change of confirmed) {
         if (change.after) upserts.push({ ctx, item: change.after });
         else removals.push({ trackerId: ctx.trackerId, item: change.item });
@@ -106,18 +115,23 @@ export class BaselineWriter {
     const classified = await this.planned.classifyMany(manager, events);
     const rows = await this.events.insert(manager, classified.events);
     await this.planned.recordProposals(manager, rows, classified.matches);
-    return rows;
+    return { events: rows, reprobes };
   }
 
-  /** Confirmation: which detected changes are confirmed; the waiting ones are kept for the next scans. */
-  private async confirm(manager: EntityManager, ctx: WriteContext, hosts: string[], detected: DetectedChange[]): Promise<(DetectedChange & { firstSeenAt: Date })[]> {
-    if (ctx.confirmations <= 1) return detected.map((d) => ({ ...d, firstSeenAt: ctx.observedAt }));
-    if (!hosts.length) return [];
+  /**
+   * Confirmation: which detected changes are confirmed; the waiting ones are kept for the next
+   * scans (`fresh`: the ports among them seen for the first time, for a re-probe). A tracker
+   * that re-probes needs one sighting more, at least two.
+   */
+  private async confirm(manager: EntityManager, ctx: WriteContext, hosts: string[], detected: DetectedChange[]): Promise<{ confirmed: (DetectedChange & { firstSeenAt: Date })[]; fresh: PendingChange[] }> {
+    const required = ctx.reprobe ? Math.max(2, ctx.confirmations) : ctx.confirmations;
+    if (required <= 1) return { confirmed: detected.map((d) => ({ ...d, firstSeenAt: ctx.observedAt })), fresh: [] };
+    if (!hosts.length) return { confirmed: [], fresh: [] };
     const rows: PendingRow[] = await manager.query('SELECT * FROM pending_changes WHERE tracker_id = $1 AND host = ANY($2)', [ctx.trackerId, hosts]);
     // A scan that did not look at an item neither confirms nor cancels its pending change.
     const looked = rows.filter((r) => ctx.compared(pendingItem(r)));
     const pending: PendingChange[] = looked.map((r) => ({ host: r.host, itemType: r.item_type, itemKey: r.item_key, kind: r.kind, after: r.after, seen: r.seen, firstSeenAt: new Date(r.first_seen_at), firstJobId: r.first_job_id }));
-    const outcome = confirmChanges(detected, pending, ctx.confirmations, ctx.observedAt, ctx.jobId);
+    const outcome = confirmChanges(detected, pending, required, ctx.observedAt, ctx.jobId);
     if (outcome.dropped.length) {
       await manager.query(
         `DELETE FROM pending_changes p USING unnest($2::text[], $3::text[], $4::text[]) AS r(host, item_type, item_key)
@@ -151,7 +165,7 @@ export class BaselineWriter {
         ],
       );
     }
-    return outcome.confirmed;
+    return { confirmed: outcome.confirmed, fresh: outcome.pending.filter((p) => p.seen === 1 && p.itemType === PORT_ITEM_TYPE) };
   }
 
   /** Flapping over the confirmed changes; returns the events to record (changes and flapping marks). */
@@ -209,6 +223,35 @@ export class BaselineWriter {
     }
     return out;
   }
+}
+
+/** What writing results did: the events recorded, and the re-probes asked for (to publish once committed). */
+export interface Written {
+  readonly events: EventEntity[];
+  readonly reprobes: RunRequested[];
+}
+
+/**
+ * A re-probe of changes seen for the first time: a job of the tracker over just those hosts
+ * and ports, planned by the scheduler like any run once it is announced.
+ */
+async function requestReprobe(manager: EntityManager, ctx: WriteContext, fresh: readonly PendingChange[]): Promise<RunRequested> {
+  const ports: PortSetRecord = { tcp: [], udp: [] };
+  for (const p of fresh) {
+    const key = parsePortKey(p.itemKey);
+    const list = key?.protocol === 'tcp' ? ports.tcp : key?.protocol === 'udp' ? ports.udp : undefined;
+    if (key && list && !list.some((r) => r.from === key.port)) list.push({ from: key.port, to: key.port });
+  }
+  ports.tcp.sort((a, b) => a.from - b.from);
+  ports.udp.sort((a, b) => a.from - b.from);
+  const jobId = randomUUID();
+  const requestedAt = new Date();
+  const hosts = [...new Set(fresh.map((p) => p.host))].sort();
+  await manager.query(
+    `INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at, probe) VALUES ($1, $2, $3, 'reprobe', 'pending', $4, $5)`,
+    [jobId, ctx.trackerId, ctx.deviceId, requestedAt, JSON.stringify({ hosts, ports })],
+  );
+  return { jobId, trackerId: ctx.trackerId, trigger: 'reprobe', requestedAt: requestedAt.toISOString() };
 }
 
 /** One statement per few thousand items, rows as one JSON document (no per-value parameters to build). */

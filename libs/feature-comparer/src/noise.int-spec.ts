@@ -43,19 +43,21 @@ describe('comparer noise control (Postgres)', () => {
   });
 
   /** A one-host device on 127.0.0.51 and a tracker with the given noise settings; `scan` applies one complete result. */
-  async function tracker(settings: { confirmations?: number; flapping?: { threshold: number; windowSeconds: number }; udp?: 'open' | 'closed' | 'ignore' } = {}) {
+  async function tracker(settings: { confirmations?: number; flapping?: { threshold: number; windowSeconds: number }; udp?: 'open' | 'closed' | 'ignore'; reprobe?: boolean } = {}) {
     const [device] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('d', 'host', '127.0.0.51', '127.0.0.51', 1) RETURNING id`);
     const [row] = await db.query(
-      `INSERT INTO trackers (name, device_id, type, mode, port_rules, port_set, schedule, send_baseline_events, tcp_technique, confirmations, flapping, udp_open_filtered)
-       VALUES ('t', $1, 'network-port', 'remote', '[]', $2, '{"kind":"once"}', false, 'auto', $3, $4, $5) RETURNING id`,
-      [device.id, JSON.stringify(RANGE), settings.confirmations ?? 1, settings.flapping ? JSON.stringify(settings.flapping) : null, settings.udp ?? 'closed'],
+      `INSERT INTO trackers (name, device_id, type, mode, port_rules, port_set, schedule, send_baseline_events, tcp_technique, confirmations, flapping, udp_open_filtered, reprobe)
+       VALUES ('t', $1, 'network-port', 'remote', '[]', $2, '{"kind":"once"}', false, 'auto', $3, $4, $5, $6) RETURNING id`,
+      [device.id, JSON.stringify(RANGE), settings.confirmations ?? 1, settings.flapping ? JSON.stringify(settings.flapping) : null, settings.udp ?? 'closed', settings.reprobe ?? false],
     );
     const deviceId = device.id as string;
     const trackerId = row.id as string;
-    const scan = async (at: Date, ports: Port[], coverage: PortSpec = RANGE) => {
-      const jobId = randomUUID();
+    /** Applies one complete result; `reprobeJob`: as the scan of that re-probe job (planned here as the scheduler would). */
+    const scan = async (at: Date, ports: Port[], coverage: PortSpec = RANGE, reprobeJob?: string) => {
+      const jobId = reprobeJob ?? randomUUID();
       const chunkId = randomUUID();
-      await db.query(`INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at, chunk_count, hosts_planned) VALUES ($1, $2, $3, 'manual', 'queued', now(), 1, 1)`, [jobId, trackerId, deviceId]);
+      if (reprobeJob) await db.query(`UPDATE scan_jobs SET status = 'queued', chunk_count = 1, hosts_planned = 1 WHERE id = $1`, [jobId]);
+      else await db.query(`INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at, chunk_count, hosts_planned) VALUES ($1, $2, $3, 'manual', 'queued', now(), 1, 1)`, [jobId, trackerId, deviceId]);
       await db.query(`INSERT INTO scan_chunks (id, job_id, chunk_index, targets, host_count, probe_count, status, queued_at, deadline) VALUES ($1, $2, 0, '[]', 1, 101, 'queued', now(), now() + interval '1 hour')`, [chunkId, jobId]);
       const result: ScanCompleted = {
         jobId,
@@ -80,8 +82,35 @@ describe('comparer noise control (Postgres)', () => {
         (e) => `${e.kind} ${e.item_key}`,
       );
     const baseline = async () => ((await db.query(`SELECT item_key FROM current_items WHERE tracker_id = $1 ORDER BY item_key`, [trackerId])) as { item_key: string }[]).map((r) => r.item_key);
-    return { trackerId, scan, events, baseline };
+    const reprobes = async () => (await db.query(`SELECT id, status, probe FROM scan_jobs WHERE tracker_id = $1 AND trigger = 'reprobe' ORDER BY requested_at`, [trackerId])) as { id: string; status: string; probe: { hosts: string[]; ports: PortSpec } }[];
+    return { trackerId, scan, events, baseline, reprobes };
   }
+
+  it('re-probe: a change is reported only once a scan of just its port, asked for at once, sees it again; a blip is never reported', async () => {
+    const t = await tracker({ reprobe: true });
+    await t.scan(minutes(0), [['tcp', 40001]]);
+    await t.scan(minutes(1), [['tcp', 40001], ['tcp', 40002], ['udp', 40003]]); // two ports appear
+    expect(await t.events()).toEqual([]); // not yet: they are re-probed first
+    const [probe] = await t.reprobes();
+    expect(probe).toMatchObject({ status: 'pending', probe: { hosts: ['127.0.0.51'], ports: { tcp: [{ from: 40002, to: 40002 }], udp: [{ from: 40003, to: 40003 }] } } });
+    // The re-probe sees tcp/40002 still open and udp/40003 gone again.
+    await t.scan(minutes(1.5), [['tcp', 40002]], probe.probe.ports, probe.id);
+    expect(await t.events()).toEqual(['added tcp/40002']);
+    expect(await t.baseline()).toEqual(['tcp/40001', 'tcp/40002']); // tcp/40001 was not looked at, and stays
+    const [added] = await db.query(`SELECT observed_at FROM events WHERE tracker_id = $1 AND kind = 'added'`, [t.trackerId]);
+    expect(new Date(added.observed_at)).toEqual(minutes(1)); // dated from its first sighting
+    expect(await t.reprobes()).toHaveLength(1); // a re-probe asks for no re-probe
+    const [row] = await db.query(`SELECT observed_at, coverage FROM baselines WHERE tracker_id = $1`, [t.trackerId]);
+    expect(new Date(row.observed_at)).toEqual(minutes(1)); // the host was last polled in full by the scan, not the re-probe
+    expect(row.coverage.ports).toEqual(RANGE);
+    // The next full scan: nothing more to report (udp/40003 was a blip); a port closing is re-probed too.
+    await t.scan(minutes(2), [['tcp', 40002]]);
+    expect(await t.events()).toEqual(['added tcp/40002']);
+    const second = (await t.reprobes())[1];
+    expect(second.probe.ports).toEqual({ tcp: [{ from: 40001, to: 40001 }], udp: [] });
+    await t.scan(minutes(2.5), [], second.probe.ports, second.id);
+    expect(await t.events()).toEqual(['added tcp/40002', 'removed tcp/40001']);
+  });
 
   it('confirmation 2: a port open in one scan only is never reported; one open in two in a row is, once', async () => {
     const t = await tracker({ confirmations: 2 });

@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { DataSource, EntityManager, In } from 'typeorm';
 import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
-import { Messages, ScanCompleted, ScanFailed } from '@portolan/contracts';
+import { Messages, RunRequested, ScanCompleted, ScanFailed } from '@portolan/contracts';
 import { Item, itemId, itemsFromHosts, PORT_ITEM_TYPE, portItem } from '@portolan/diff';
 import { Logger } from '@portolan/logging';
 import { BaselineCoverageRecord, EventEntity, FlappingRecord, ResultPartsRecord, ScanChunkEntity, ScanJobEntity } from '@portolan/persistence';
@@ -89,10 +89,11 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     }
     if (together.length > 1) {
       try {
-        const { rows, waiting } = await this.db.transaction((manager) => this.applyTogether(manager, together));
+        const { rows, waiting, reprobes } = await this.db.transaction((manager) => this.applyTogether(manager, together));
         for (const item of together) if (!waiting.has(item)) answers.set(item, Outcomes.ack());
         alone.unshift(...together.filter((item) => waiting.has(item)));
         await this.events.announce(rows);
+        await this.publishReprobes(reprobes);
       } catch (error) {
         this.logger.warn({ results: together.length, err: String(error) }, 'a batch of results failed together; applying them one by one');
         alone.unshift(...together);
@@ -101,7 +102,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     for (const item of alone) {
       answers.set(
         item,
-        await this.applyInOrder(item.messageId, item.result.trackerId, RESULTS_CONSUMER, item.deliveryCount, (manager) => this.applyResult(manager, item.result)).catch((error: unknown) =>
+        await this.applyInOrder(item.messageId, item.result.trackerId, RESULTS_CONSUMER, item.deliveryCount, (manager, reprobes) => this.applyResult(manager, item.result, reprobes)).catch((error: unknown) =>
           error instanceof Error ? error : new Error(String(error)),
         ),
       );
@@ -114,7 +115,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
    * number of statements for all of them. Agent results with earlier ones of their tracker not
    * applied yet are left out (`waiting`: they go on their own, which applies those first).
    */
-  private async applyTogether(manager: EntityManager, items: readonly Incoming[]): Promise<{ rows: EventEntity[]; waiting: Set<Incoming> }> {
+  private async applyTogether(manager: EntityManager, items: readonly Incoming[]): Promise<{ rows: EventEntity[]; waiting: Set<Incoming>; reprobes: RunRequested[] }> {
     const settings = await this.trackerSettings(manager, items.map((i) => i.result.trackerId));
     const behind: { id: string }[] = await manager.query(
       `SELECT DISTINCT mine.id FROM agent_uploads mine JOIN agent_uploads earlier ON earlier.tracker_id = mine.tracker_id AND earlier.seq < mine.seq AND earlier.applied_at IS NULL
@@ -124,7 +125,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     const behindIds = new Set(behind.map((b) => b.id));
     const waiting = new Set(items.filter((i) => behindIds.has(i.messageId)));
     const claimed = await claimMessages(manager, items.filter((i) => !waiting.has(i)).map((i) => i.messageId), RESULTS_CONSUMER);
-    if (!claimed.size) return { rows: [], waiting };
+    if (!claimed.size) return { rows: [], waiting, reprobes: [] };
     await manager.query('UPDATE agent_uploads SET applied_at = now() WHERE id = ANY($1::uuid[]) AND applied_at IS NULL', [[...claimed]]);
     const mine = items.filter((i) => claimed.has(i.messageId));
     const jobs = await this.ledger.lockJobs(manager, mine.map((i) => i.result.jobId));
@@ -136,15 +137,15 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     const baselines = await this.loadBaselines(manager, keys);
     const current = await this.loadCurrent(manager, keys);
     const writes = applicable.map(({ result }) =>
-      this.prepare(result, settings.get(result.trackerId) as TrackerSettingsRow, upHosts.get(result) ?? [], baselines.get(result.trackerId) ?? new Map(), current.get(result.trackerId) ?? [], now),
+      this.prepare(result, jobs.get(result.jobId) as ScanJobEntity, settings.get(result.trackerId) as TrackerSettingsRow, upHosts.get(result) ?? [], baselines.get(result.trackerId) ?? new Map(), current.get(result.trackerId) ?? [], now),
     );
-    const events = await this.writer.writeMany(manager, writes);
+    const { events, reprobes } = await this.writer.writeMany(manager, writes);
     await this.ledger.settleChunks(
       manager,
       applicable.map(({ result }) => ({ job: jobs.get(result.jobId) as ScanJobEntity, chunk: chunks.get(result.chunkId) as ScanChunkEntity, outcome: chunkOutcome(result, upHosts.get(result)?.length ?? 0) })),
     );
     const finished = await this.ledger.finishComplete(manager, [...new Set(applicable.map(({ result }) => jobs.get(result.jobId) as ScanJobEntity))], now);
-    return { rows: [...events, ...finished], waiting };
+    return { rows: [...events, ...finished], waiting, reprobes };
   }
 
   async applyFailed(messageId: string, failure: ScanFailed, deliveryCount = 1): Promise<Outcome> {
@@ -159,20 +160,28 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
    * delivered again at once to go on). A message applied already (the inbox has it) changes
    * nothing. Scanner results have no upload row and no predecessors.
    */
-  private async applyInOrder(messageId: string, trackerId: string, consumer: string, deliveryCount: number, apply: (manager: EntityManager) => Promise<EventEntity[]>): Promise<Outcome> {
+  private async applyInOrder(
+    messageId: string,
+    trackerId: string,
+    consumer: string,
+    deliveryCount: number,
+    apply: (manager: EntityManager, reprobes: RunRequested[]) => Promise<EventEntity[]>,
+  ): Promise<Outcome> {
+    const reprobes: RunRequested[] = [];
     const { rows, more } = await this.db.transaction(async (manager) => {
       await manager.query('SELECT 1 FROM trackers WHERE id = $1 FOR UPDATE', [trackerId]);
       const earlier = await this.unappliedPredecessors(manager, messageId);
       const out: EventEntity[] = [];
-      for (const upload of earlier.slice(0, PREDECESSORS_PER_TRANSACTION)) out.push(...(await this.applyStored(manager, upload)));
+      for (const upload of earlier.slice(0, PREDECESSORS_PER_TRANSACTION)) out.push(...(await this.applyStored(manager, upload, reprobes)));
       if (earlier.length > PREDECESSORS_PER_TRANSACTION) return { rows: out, more: true };
       if (await claimMessage(manager, messageId, consumer)) {
         await markUploadApplied(manager, messageId);
-        out.push(...(await apply(manager)));
+        out.push(...(await apply(manager, reprobes)));
       }
       return { rows: out, more: false };
     });
     await this.events.announce(rows);
+    await this.publishReprobes(reprobes);
     if (more) {
       this.logger.info({ messageId, trackerId }, 'applied earlier agent results of the tracker first; more to go');
       return Outcomes.nak(Math.min(1_000, 10 * deliveryCount));
@@ -193,13 +202,13 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** Applies an upload from its stored payload, as its own message would (its later delivery then changes nothing). */
-  private async applyStored(manager: EntityManager, upload: OutboxUpload): Promise<EventEntity[]> {
+  private async applyStored(manager: EntityManager, upload: OutboxUpload, reprobes: RunRequested[]): Promise<EventEntity[]> {
     if (!(await claimMessage(manager, upload.id, upload.kind === 'completed' ? RESULTS_CONSUMER : FAILURES_CONSUMER))) return [];
     await markUploadApplied(manager, upload.id);
-    return upload.kind === 'completed' ? this.applyResult(manager, upload.payload) : this.applyFailure(manager, upload.payload);
+    return upload.kind === 'completed' ? this.applyResult(manager, upload.payload, reprobes) : this.applyFailure(manager, upload.payload);
   }
 
-  private async applyResult(manager: EntityManager, result: ScanCompleted): Promise<EventEntity[]> {
+  private async applyResult(manager: EntityManager, result: ScanCompleted, reprobes: RunRequested[]): Promise<EventEntity[]> {
     const settings = (await this.trackerSettings(manager, [result.trackerId])).get(result.trackerId);
     const job = await this.ledger.lockJob(manager, result.jobId);
     const chunk = await manager.findOneBy(ScanChunkEntity, { id: result.chunkId });
@@ -209,7 +218,9 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     const keys = upHosts.map((host) => ({ trackerId: result.trackerId, host }));
     const baselines = (await this.loadBaselines(manager, keys)).get(result.trackerId) ?? new Map();
     const current = (await this.loadCurrent(manager, keys)).get(result.trackerId) ?? [];
-    const events = await this.writer.writeMany(manager, [this.prepare(result, settings, upHosts, baselines, current, now)]);
+    const written = await this.writer.writeMany(manager, [this.prepare(result, job, settings, upHosts, baselines, current, now)]);
+    reprobes.push(...written.reprobes);
+    const events = written.events;
     const hostsUp = await this.countPart(manager, chunk, result, upHosts.length);
     if (hostsUp === undefined) return events; // more parts of this result to come
     await this.ledger.settleChunk(manager, job, chunk, chunkOutcome(result, hostsUp));
@@ -230,7 +241,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** Pure but for the log: what a result does to its hosts' baselines, and what the writer needs to write it. */
-  private prepare(result: ScanCompleted, settings: TrackerSettingsRow, upHosts: string[], baselines: Baselines, current: Item[], now: Date): { ctx: WriteContext; changes: HostChange[] } {
+  private prepare(result: ScanCompleted, job: ScanJobEntity, settings: TrackerSettingsRow, upHosts: string[], baselines: Baselines, current: Item[], now: Date): { ctx: WriteContext; changes: HostChange[] } {
     const observedAt = new Date(result.startedAt);
     const { observed, unknownUdp } = observedItems(result, settings.udp_open_filtered);
     // Ports inside the scanned ranges; other item types only when the result read them in full.
@@ -238,8 +249,11 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     const coveredTypes = new Set(result.coverage.itemTypes ?? []);
     const inRange = (item: Item) => item.type === PORT_ITEM_TYPE && portSetContains(result.coverage.ports, item.attributes['protocol'] as Protocol, Number(item.attributes['port']));
     const inCoverage = (item: Item) => (item.type === PORT_ITEM_TYPE ? inRange(item) && !unknownUdp.has(itemId(item)) : coveredTypes.has(item.type));
-    // What each host's baseline was made over, as a test built once per host (asked per item).
-    const covers = new Map([...baselines].map(([host, b]) => [host, coverageTest(b.coverage)]));
+    // What each host's baseline was made over, as a test built once per host (asked per item). A
+    // re-probe looks at a few of the baseline's ports: it moves no coverage (nothing is baselined
+    // or dropped for being outside it), it only compares what it looked at.
+    const isReprobe = job.trigger === 'reprobe';
+    const covers = new Map(isReprobe ? [] : [...baselines].map(([host, b]) => [host, coverageTest(b.coverage)]));
     const plan = planBaselineChanges({
       upHosts,
       baselines,
@@ -261,6 +275,8 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       sendBaselineEvents: settings.device_send_baseline_events ?? settings.send_baseline_events,
       confirmations: settings.confirmations,
       flapping: settings.flapping,
+      reprobe: settings.reprobe,
+      isReprobe,
       // Item types stay covered once read in full: a later partial read does not un-cover them.
       coverageFor: (host) => ({ ports: result.coverage.ports, itemTypes: [...new Set([...(baselines.get(host)?.coverage?.itemTypes ?? []), ...coveredTypes])].sort() }),
       compared: (item) => {
@@ -274,7 +290,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
   /** The trackers' comparison settings, their rows locked (in id order). */
   private async trackerSettings(manager: EntityManager, trackerIds: readonly string[]): Promise<Map<string, TrackerSettingsRow>> {
     const rows: (TrackerSettingsRow & { id: string })[] = await manager.query(
-      `SELECT t.id, t.send_baseline_events, d.send_baseline_events AS device_send_baseline_events, t.confirmations, t.flapping, t.udp_open_filtered
+      `SELECT t.id, t.send_baseline_events, d.send_baseline_events AS device_send_baseline_events, t.confirmations, t.flapping, t.udp_open_filtered, t.reprobe
          FROM trackers t JOIN devices d ON d.id = t.device_id WHERE t.id = ANY($1::uuid[]) ORDER BY t.id FOR UPDATE OF t`,
       [[...new Set(trackerIds)]],
     );
@@ -315,6 +331,16 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     if (state.seen.length >= state.count) return state.hostsUp;
     await manager.update(ScanChunkEntity, chunk.id, { resultParts: state, status: 'running' });
     return undefined;
+  }
+
+  /** Announces the re-probes asked for (their jobs are committed; one whose announcement is lost is asked for again by the scheduler). */
+  private async publishReprobes(reprobes: readonly RunRequested[]): Promise<void> {
+    for (const request of reprobes) {
+      await this.bus
+        .publish(Messages.runRequested, request, { messageId: request.jobId, correlationId: request.jobId })
+        .catch((error: unknown) => this.logger.warn({ jobId: request.jobId, err: String(error) }, 'could not ask for a re-probe; the scheduler asks again'));
+    }
+    if (reprobes.length) this.logger.info({ reprobes: reprobes.length }, 'changed ports re-probed before they are reported');
   }
 
   /** The baselines of the (tracker, host) pairs, per tracker and host. */
@@ -366,6 +392,7 @@ interface TrackerSettingsRow {
   confirmations: number;
   flapping: FlappingRecord | null;
   udp_open_filtered: 'open' | 'closed' | 'ignore';
+  reprobe: boolean;
 }
 
 /**

@@ -6,7 +6,7 @@ import { CollectRequested, DomainError, isDomainError, Messages, RunRequested } 
 import { Logger } from '@portolan/logging';
 import { DeviceEntity, ScanChunkEntity, ScanJobEntity, SiteEntity, TrackerEntity } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, SCOPE_GUARD, ScanJobLedger } from '@portolan/platform';
-import { chunkTargets, countHosts, countPorts, parseTargetSpec, resolveHostnames, ScopeGuard, toNmapTargets } from '@portolan/targets';
+import { chunkTargets, countHosts, countPorts, intersectPortSets, parseTargetSpec, resolveHostnames, ScopeGuard, TargetSpec, toNmapTargets } from '@portolan/targets';
 import { ChunkDispatcher, ChunkRequest, requestOf } from './chunk.dispatcher';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
@@ -69,10 +69,13 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
     if (!tracker || !device) throw new DomainError('not_found', 'the tracker or device of this job no longer exists');
     const site = device.siteId ? ((await manager.findOneBy(SiteEntity, { id: device.siteId }))?.name ?? this.config.defaultSite) : this.config.defaultSite;
 
-    const resolved = await resolveHostnames(parseTargetSpec(device.address));
-    this.scope.check(resolved.spec);
-    if (tracker.mode === 'agentless') return this.createCollection(manager, job, tracker, device, resolved, site, now);
-    const ports = tracker.portSet;
+    const deviceTargets = await resolveHostnames(parseTargetSpec(device.address));
+    this.scope.check(deviceTargets.spec);
+    if (tracker.mode === 'agentless') return this.createCollection(manager, job, tracker, device, deviceTargets, site, now);
+    // A re-probe looks again at just the changed ports of some hosts: those of the device, within the tracker's ports.
+    const resolved = job.probe ? probeTargets(job.probe.hosts, deviceTargets) : deviceTargets;
+    const ports = job.probe ? intersectPortSets(job.probe.ports, tracker.portSet) : tracker.portSet;
+    if (job.probe && countPorts(ports).total === 0) throw new DomainError('invalid_target', 'the re-probe names no port the tracker still scans');
     const portCount = countPorts(ports).total;
     const chunks = chunkTargets(resolved.spec, tracker.mode === 'remote' ? Number.MAX_SAFE_INTEGER : this.config.chunkMaxHosts);
     const hosts = countHosts(resolved.spec);
@@ -166,4 +169,16 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
     await manager.update(ScanJobEntity, job.id, { status: 'queued', site, chunkCount: 1, hostsPlanned: 1, probesPlanned: 1 });
     return { publish: [request] as ChunkRequest[], site, failed: [] };
   }
+}
+
+/** The re-probe's hosts, each of which must be one of the device's (a host it no longer covers is left out). */
+function probeTargets(hosts: readonly string[], device: Awaited<ReturnType<typeof resolveHostnames>>): Awaited<ReturnType<typeof resolveHostnames>> {
+  const spec = parseTargetSpec(hosts.join(' '));
+  const inDevice = (entry: TargetSpec['entries'][number]) =>
+    device.spec.entries.some((d) =>
+      entry.kind === 'ipv4' && d.kind === 'ipv4' ? d.from <= entry.from && entry.to <= d.to : entry.kind === 'ipv6' && d.kind === 'ipv6' ? d.address === entry.address : false,
+    );
+  const entries = spec.entries.filter(inDevice);
+  if (!entries.length) throw new DomainError('invalid_target', `the re-probe's hosts (${hosts.slice(0, 5).join(', ')}) are no longer in the device's address`);
+  return { spec: { entries }, names: device.names };
 }

@@ -63,6 +63,7 @@ describe('planned changes (distributed hub)', () => {
   let trackerId: string;
   let groupId: string;
   let pagerDuty: Awaited<ReturnType<typeof pagerDutyReceiver>>;
+  let siteId: string;
 
   const run = async () => {
     const started = await api.post(`/trackers/${trackerId}/run`, {});
@@ -102,6 +103,7 @@ describe('planned changes (distributed hub)', () => {
     await others[0].waitForLog('scheduler leads', 10_000);
 
     const siteRow = await api.post('/sites', { name: site });
+    siteId = String(siteRow.body['id']);
     const device = await api.post('/devices', { name: 'change lab', kind: 'network', address: '127.0.0.41-42', siteId: siteRow.body['id'] });
     deviceId = String(device.body['id']);
     const tracker = await api.post('/trackers', {
@@ -264,6 +266,36 @@ describe('planned changes (distributed hub)', () => {
       expect(edited.body).toMatchObject({ status: 'draft', approvedBy: null });
     });
   }, 240_000);
+
+  it('re-probe: an opened port is scanned once more at once, alone, by nmap, and reported only then', async () => {
+    await dumpLogsOnFailure(async () => {
+      const device = await api.post('/devices', { name: 'reprobe lab', kind: 'host', address: '127.0.0.43', siteId });
+      const self = await api.post('/trackers', { name: 'self', deviceId: device.body['id'], type: 'network-port', mode: 'self', ports: [{ range: '40000-40100', protocol: 'tcp' }], schedule: { kind: 'cron', cron: '0 0 1 1 *' }, sendBaselineEvents: false, reprobe: true });
+      expect(self.status).toBe(400);
+      expect((self.body['error'] as Record<string, unknown>)['message']).toBe('reprobe: only trackers run by the scanner workers (mode network or remote, without agentId) can re-probe changed ports');
+      const tracker = await api.post('/trackers', { name: 'reprobed', deviceId: device.body['id'], type: 'network-port', mode: 'remote', ports: [{ range: '40000-40100', protocol: 'tcp' }], schedule: { kind: 'cron', cron: '0 0 1 1 *' }, sendBaselineEvents: false, reprobe: true });
+      expect(tracker.status).toBe(201);
+      expect(tracker.body['reprobe']).toBe(true);
+      const id = String(tracker.body['id']);
+      const runOnce = async () => {
+        const started = await api.post(`/trackers/${id}/run`, {});
+        return api.waitForJob(String(started.body['jobId']));
+      };
+      await listeners.open('127.0.0.43', 40043);
+      await runOnce(); // the baseline
+      await listeners.open('127.0.0.43', 40044);
+      const scan = await runOnce();
+      // The scan saw tcp/40044, asked for a re-probe of it, and reported nothing yet.
+      expect((await api.get<Page<EventItem>>(`/events?jobId=${scan['id']}&type=added,removed`)).body.items).toEqual([]);
+      const added = await waitFor('the re-probed port reported', async () => (await api.get<Page<EventItem & { jobId: string }>>(`/events?trackerId=${id}&type=added`)).body.items, (items) => items.length > 0, 60_000);
+      expect(added.map((e) => `${e.kind} ${e.host} ${e.itemKey}`)).toEqual(['added 127.0.0.43 tcp/40044']);
+      const probe = await api.waitForJob(added[0].jobId);
+      expect(probe).toMatchObject({ trigger: 'reprobe', status: 'succeeded', probe: { hosts: ['127.0.0.43'], ports: { tcp: [{ from: 40044, to: 40044 }], udp: [] } }, hosts: { planned: 1, up: 1 } });
+      const scans = probe['scans'] as { engine: string; args: string[] }[];
+      expect(scans).toHaveLength(1);
+      expect(scans[0].args).toEqual(expect.arrayContaining(['-p', 'T:40044'])); // just the changed port
+    });
+  }, 180_000);
 
   it('recording mode plans every change in scope and proposes a rule for each, which an operator confirms', async () => {
     await dumpLogsOnFailure(async () => {

@@ -11,6 +11,8 @@ export interface JobView {
   deviceId: string;
   site: string | null;
   trigger: string;
+  /** A re-probe's narrower target (the hosts and ports it looked at again). */
+  probe: ScanJobEntity['probe'];
   status: string;
   progressPercent: number;
   hosts: { planned: number; done: number; up: number };
@@ -48,6 +50,7 @@ function view(job: ScanJobEntity, chunks: ScanChunkEntity[]): JobView {
     deviceId: job.deviceId,
     site: job.site,
     trigger: job.trigger,
+    probe: job.probe ?? null,
     status: job.status,
     progressPercent: finished ? 100 : probes > 0 ? Math.round((weighted / probes) * 10) / 10 : 0,
     hosts: { planned: job.hostsPlanned, done: job.hostsDone, up: job.hostsUp },

@@ -32,6 +32,12 @@ const NoiseSettings = {
     .optional(),
   /** What a UDP port nmap reports `open|filtered` counts as (default `closed`). */
   udpOpenFiltered: z.enum(['open', 'closed', 'ignore']).optional(),
+  /**
+   * Before a change is reported, scan just the changed ports of that host once more, at once: the
+   * change must be seen again (one confirmation more than `confirmations`, at least 2). Trackers
+   * run by the site's scanner workers (modes network and remote, no agentId).
+   */
+  reprobe: z.boolean().optional(),
 };
 
 export const CreateTrackerSchema = z
@@ -83,6 +89,13 @@ export const UpdateTrackerSchema = z
 export type UpdateTracker = z.infer<typeof UpdateTrackerSchema>;
 
 
+/** Re-probes are scans by the site's scanner workers: not for agents' self-scans, scanning agents or collectors. */
+function reprobeable(mode: TrackerEntity['mode'], agentId: string | null): boolean {
+  return (mode === 'network' || mode === 'remote') && !agentId;
+}
+const reprobeRefused = () =>
+  new DomainError('invalid_payload', 'reprobe: only trackers run by the scanner workers (mode network or remote, without agentId) can re-probe changed ports', { field: 'reprobe' });
+
 @Injectable()
 export class TrackersService {
   constructor(
@@ -95,6 +108,7 @@ export class TrackersService {
   async create(body: CreateTracker): Promise<TrackerEntity> {
     const device = await this.db.getRepository(DeviceEntity).findOneBy({ id: body.deviceId });
     if (!device) throw new DomainError('invalid_payload', `deviceId ${body.deviceId} does not exist`, { field: 'deviceId' });
+    if (body.reprobe && !reprobeable(body.mode, body.agentId ?? null)) throw reprobeRefused();
     if (body.mode === 'remote' && device.hostCount !== 1) {
       throw new DomainError('invalid_payload', `a remote scan targets one device address; device "${device.name}" covers ${device.hostCount} hosts (use mode "network")`, { field: 'mode' });
     }
@@ -124,6 +138,7 @@ export class TrackersService {
       confirmations: body.confirmations ?? 1,
       flapping: body.flapping ?? null,
       udpOpenFiltered: body.udpOpenFiltered ?? 'closed',
+      reprobe: body.reprobe ?? false,
       // An agent keeps its trackers' schedules itself (it runs them while the hub is unreachable).
       nextRunAt: enabled && !agent ? firstRunAt(body.schedule, new Date()) : null,
       lastRunAt: null,
@@ -203,11 +218,16 @@ export class TrackersService {
       if (body.confirmations !== undefined) next.confirmations = body.confirmations;
       if (body.flapping !== undefined) next.flapping = body.flapping;
       if (body.udpOpenFiltered !== undefined) next.udpOpenFiltered = body.udpOpenFiltered;
+      if (body.reprobe !== undefined) {
+        if (body.reprobe && !reprobeable(row.mode, row.agentId)) throw reprobeRefused();
+        next.reprobe = body.reprobe;
+      }
       const enabled = next.enabled ?? row.enabled;
       if ((next.schedule || next.enabled !== undefined) && !row.agentId) next.nextRunAt = enabled ? firstRunAt((body.schedule ?? row.schedule) as Parameters<typeof firstRunAt>[0], new Date()) : null;
       await manager.update(TrackerEntity, id, next);
       // Changes waiting for confirmation, and flap histories, were counted under the old settings.
-      if (next.confirmations !== undefined && next.confirmations !== row.confirmations) await manager.query('DELETE FROM pending_changes WHERE tracker_id = $1', [id]);
+      const confirming = (next.confirmations !== undefined && next.confirmations !== row.confirmations) || (next.reprobe !== undefined && next.reprobe !== row.reprobe);
+      if (confirming) await manager.query('DELETE FROM pending_changes WHERE tracker_id = $1', [id]);
       if (next.flapping !== undefined) await manager.query('DELETE FROM item_flaps WHERE tracker_id = $1 AND flapping_since IS NULL', [id]);
       if (row.agentId) await manager.query('UPDATE agents SET config_version = config_version + 1 WHERE id = $1', [row.agentId]);
       return { ...row, ...next } as TrackerEntity;

@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { PortSetRecord } from './tracker.entity';
 
 export type ScanJobStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'partial' | 'failed';
 
@@ -10,7 +11,10 @@ export class ScanJobEntity {
   @Column({ name: 'tracker_id', type: 'uuid' }) trackerId!: string;
   @Column({ name: 'device_id', type: 'uuid' }) deviceId!: string;
   @Column({ type: 'text', nullable: true }) site!: string | null;
-  @Column({ type: 'text' }) trigger!: 'manual' | 'schedule' | 'agent-startup';
+  /** `reprobe`: the comparer asked for it, to see changed ports once more before reporting them. */
+  @Column({ type: 'text' }) trigger!: 'manual' | 'schedule' | 'agent-startup' | 'reprobe';
+  /** A re-probe's narrower target: these hosts of the device, these ports of the tracker. */
+  @Column({ type: 'jsonb', nullable: true }) probe!: { hosts: string[]; ports: PortSetRecord } | null;
   /** The agent that runs this job; null for the hub's scanner workers. */
   @Column({ name: 'agent_id', type: 'uuid', nullable: true }) agentId!: string | null;
   @Column({ type: 'text' }) status!: ScanJobStatus;

@@ -53,6 +53,8 @@ export class TrackerEntity {
   @Column({ type: 'jsonb', nullable: true }) flapping!: FlappingRecord | null;
   /** What a UDP port nmap reports `open|filtered` counts as. */
   @Column({ name: 'udp_open_filtered', type: 'text', default: 'closed' }) udpOpenFiltered!: 'open' | 'closed' | 'ignore';
+  /** Before a change is reported, the changed ports of that host are scanned once more at once (scanner-run trackers). */
+  @Column({ type: 'boolean', default: false }) reprobe!: boolean;
   @Column({ name: 'next_run_at', type: 'timestamptz', nullable: true }) nextRunAt!: Date | null;
   @Column({ name: 'last_run_at', type: 'timestamptz', nullable: true }) lastRunAt!: Date | null;
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;

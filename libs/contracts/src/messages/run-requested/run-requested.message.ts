@@ -6,7 +6,8 @@ import { defineMessage } from '../message-definition';
 export const RunRequestedSchema = z.object({
   jobId: UuidSchema,
   trackerId: UuidSchema,
-  trigger: z.enum(['manual', 'schedule', 'agent-startup']),
+  /** `reprobe`: asked for by the comparer (the job names its narrower target). */
+  trigger: z.enum(['manual', 'schedule', 'agent-startup', 'reprobe']),
   requestedAt: IsoDateSchema,
 });
 export type RunRequested = z.infer<typeof RunRequestedSchema>;
