@@ -22,6 +22,8 @@ export interface Alert {
     readonly after: Record<string, unknown> | null;
     readonly planned: boolean;
     readonly plannedChangeId: string | null;
+    /** The planned change's name (e.g. its ticket), when the event is planned. */
+    readonly plannedChangeName?: string | null;
     /** Communications events: what happened (`what`) and why (`reason`), with its figures. */
     readonly details?: Record<string, unknown> | null;
   };
@@ -63,7 +65,7 @@ export function alertTitle(alert: Alert): string {
     const reason = e.details?.['reason'];
     return `Communications: ${String(e.details?.['what'] ?? 'communications')} on ${where}${typeof reason === 'string' ? ` (${reason})` : ''}`;
   }
-  return `${e.planned ? 'Planned' : 'Unplanned'}: ${what} ${KIND_TITLES[e.kind] ?? e.kind} on ${where}`;
+  return `${e.planned ? `Planned${e.plannedChangeName ? ` (${e.plannedChangeName})` : ''}` : 'Unplanned'}: ${what} ${KIND_TITLES[e.kind] ?? e.kind} on ${where}`;
 }
 
 /**
@@ -117,7 +119,7 @@ function facts(alert: Alert): [string, string][] {
     ['Device', e.device.name ?? e.device.id ?? 'the Portolan hub'],
     ['Host', e.host ?? '-'],
     ['Change', `${e.kind} ${e.itemKey ?? ''}`.trim()],
-    ['Planned', e.planned ? `yes (${e.plannedChangeId})` : 'no'],
+    ['Planned', e.planned ? `yes: ${e.plannedChangeName ? `${e.plannedChangeName} (${e.plannedChangeId})` : e.plannedChangeId}` : 'no'],
     ['When', e.occurredAt],
     ['Rule', alert.rule.name],
   ];
@@ -164,6 +166,8 @@ export function cefMessage(alert: Alert, version: string): string {
     ['cs2', String(e.planned)],
     ['cs3Label', 'plannedChangeId'],
     ['cs3', e.plannedChangeId],
+    ['cs5Label', 'plannedChange'],
+    ['cs5', e.plannedChangeName ?? null],
     ['cs4Label', 'rule'],
     ['cs4', alert.rule.name],
     ['reason', typeof e.details?.['reason'] === 'string' ? e.details['reason'] : null],

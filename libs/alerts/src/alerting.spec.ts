@@ -82,7 +82,7 @@ const alert: Alert = {
   rule: { id: 'r1', name: 'RDP | exposure' },
   severity: 'high',
   event: { id: 'e1', kind: 'added', occurredAt: '2026-12-01T10:00:00.000Z', device: { id: 'd1', name: 'web=01' }, host: '127.0.0.5', itemType: 'port', itemKey: 'tcp/3389', protocol: 'tcp', port: 3389, before: null, after: { protocol: 'tcp', port: 3389, state: 'open' }, planned: false, plannedChangeId: null },
-  link: 'https://hub.example/console/events/e1',
+  link: 'https://hub.example/api/events/e1',
 };
 
 describe('alert formats', () => {
@@ -96,6 +96,12 @@ describe('alert formats', () => {
     expect(cef).toContain('dvchost=web\\=01');
     expect(cef).toContain('cs4=RDP | exposure');
     expect(cef).toContain('dpt=3389');
+  });
+
+  it('a planned change is named in the title and the facts', () => {
+    const planned: Alert = { ...alert, event: { ...alert.event, planned: true, plannedChangeId: 'p1', plannedChangeName: 'CHG-1042 web tier' } };
+    expect(alertTitle(planned)).toBe('Planned (CHG-1042 web tier): tcp/3389 opened on 127.0.0.5 (web=01)');
+    expect(cefMessage(planned, '0.1.0')).toContain('cs5=CHG-1042 web tier');
   });
 
   it('a communications event of the hub says what happened and why, with no planned/unplanned', () => {

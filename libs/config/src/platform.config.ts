@@ -80,7 +80,7 @@ export type CollectorConfig = ReturnType<typeof loadCollectorConfig>;
 export const loadCollectorConfig = (env?: Env) => loadConfig(collectorShape, env);
 
 export const alertingShape = {
-  /** The console's address, for the link in every alert to its event. */
+  /** The hub's address as analysts reach it: every alert links to its event there (`/api/events/:id`). */
   consoleUrl: { env: 'ALERTING_CONSOLE_URL', schema: z.url().default('https://localhost:8443') },
   /** Deliveries sent at the same time by one alerting process. */
   concurrency: { env: 'ALERTING_CONCURRENCY', schema: fields.positiveInt(64) },

@@ -86,10 +86,11 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
       return rules.filter((rule) => ruleMatches(rule, facts)).map((rule) => ({ event, rule, deviceName: device?.name ?? null }));
     });
     if (!matched.length) return events.map(() => undefined);
+    const plans = await this.plannedChangeNames([...new Set(matched.flatMap((m) => (m.event.plannedChangeId ? [m.event.plannedChangeId] : [])))]);
     const stored = await this.db.transaction(async (manager) => {
       const sent = [];
       for (const m of matched) if (await this.withinStorm(manager, m.rule, m.event)) sent.push(m);
-      const deliveries = sent.flatMap((m) => m.rule.channelIds.map((channelId) => ({ ...m, channelId, alert: this.alert(m.event, m.rule, channelId, m.deviceName) })));
+      const deliveries = sent.flatMap((m) => m.rule.channelIds.map((channelId) => ({ ...m, channelId, alert: this.alert(m.event, m.rule, channelId, m.deviceName, plans.get(m.event.plannedChangeId ?? '')) })));
       if (!deliveries.length) return [];
       return (await manager.query(
         `INSERT INTO alert_deliveries (id, dedupe_key, event_id, rule_id, channel_id, alert, status, attempts, next_attempt_at, created_at, event_occurred_at)
@@ -106,6 +107,13 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
     });
     if (stored.length) this.worker.wake();
     return events.map(() => undefined);
+  }
+
+  /** The names of planned changes, for alerts to say which one covered a change. */
+  private async plannedChangeNames(ids: string[]): Promise<Map<string, string>> {
+    if (!ids.length) return new Map();
+    const rows: { id: string; name: string }[] = await this.db.query('SELECT id, name FROM planned_changes WHERE id = ANY($1::uuid[])', [ids]);
+    return new Map(rows.map((r) => [r.id, r.name]));
   }
 
   /** Name, site and groups of devices, cached a few seconds (they change rarely; events come in bursts). */
@@ -156,7 +164,7 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
     return send;
   }
 
-  private alert(event: EventRecorded, rule: CompiledAlertRule & { name: string }, channelId: string, deviceName: string | null): Alert {
+  private alert(event: EventRecorded, rule: CompiledAlertRule & { name: string }, channelId: string, deviceName: string | null, plannedChangeName: string | undefined): Alert {
     return {
       id: `${event.eventId}:${rule.id}:${channelId}`,
       rule: { id: rule.id, name: rule.name },
@@ -174,9 +182,10 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
         after: event.after,
         planned: event.planned,
         plannedChangeId: event.plannedChangeId ?? null,
+        plannedChangeName: plannedChangeName ?? null,
         details: event.details ?? null,
       },
-      link: `${this.config.consoleUrl.replace(/\/$/, '')}/console/events/${event.eventId}`,
+      link: `${this.config.consoleUrl.replace(/\/$/, '')}/api/events/${event.eventId}`,
     };
   }
 

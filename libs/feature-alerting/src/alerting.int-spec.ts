@@ -194,7 +194,7 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
       severity: 'high',
       rule: { name: 'RDP exposed' },
       event: { id: rdp.eventId, kind: 'added', host: '127.0.0.61', protocol: 'tcp', port: 3389, planned: false, device: { id: deviceId, name: 'web-01' } },
-      link: `https://hub.example.test:8443/console/events/${rdp.eventId}`,
+      link: `https://hub.example.test:8443/api/events/${rdp.eventId}`,
     });
     expect(syslog.frames).toHaveLength(1);
     expect(syslog.frames[0]).toMatch(/^<131>1 \S+ \S+ portolan - added \[portolan@32473 eventId="[0-9a-f-]+" kind="added" planned="false"\] CEF:0\|Portolan\|Portolan\|[^|]+\|added\|Unplanned: tcp\/3389 opened on 127\.0\.0\.61 \(web-01\)\|8\|/);

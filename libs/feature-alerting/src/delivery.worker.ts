@@ -144,7 +144,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
             rule: { id: storm.rule_id, name: storm.name },
             severity: storm.severity,
             event: { id: '', kind: 'storm-summary', occurredAt: windowEnd, device: { id: '', name: null }, host: null, itemType: null, itemKey: null, protocol: null, port: null, before: null, after: null, planned: false, plannedChangeId: null },
-            link: `${this.config.consoleUrl.replace(/\/$/, '')}/console/events?since=${encodeURIComponent(windowStart.toISOString())}&until=${encodeURIComponent(windowEnd)}`,
+            link: `${this.config.consoleUrl.replace(/\/$/, '')}/api/events?since=${encodeURIComponent(windowStart.toISOString())}&until=${encodeURIComponent(windowEnd)}`,
             summary: { suppressed: storm.suppressed, windowStart: windowStart.toISOString(), windowSeconds: storm.window_seconds, samples: storm.samples },
           };
           return { id: randomUUID(), dedupe_key: key, rule_id: storm.rule_id, channel_id: channelId, alert, occurred_at: windowEnd };

@@ -131,7 +131,7 @@ const alert = (over: Partial<Alert['event']> = {}): Alert => ({
     plannedChangeId: null,
     ...over,
   },
-  link: 'https://hub.example.test:8443/console/events/b1c7d2a0-8a7e-4a55-9d0c-3d3f6f0e1a01',
+  link: 'https://hub.example.test:8443/api/events/b1c7d2a0-8a7e-4a55-9d0c-3d3f6f0e1a01',
 });
 
 /**

@@ -208,6 +208,12 @@ describe('planned changes (distributed hub)', () => {
       // Now planned: its incident is resolved, under the same dedup key.
       await waitFor('the incident resolved', async () => resolved(), (r) => r.length >= 1, 20_000);
       expect(resolved()).toEqual([{ routing_key: 'R0UTING-KEY-e2e', event_action: 'resolve', dedup_key: first.dedup_key }]);
+      // The incident's link is the event, now planned, with its planned change named.
+      const link = (first as unknown as { links: { href: string }[] }).links[0].href;
+      expect(link).toMatch(/\/api\/events\/[0-9a-f-]{36}$/);
+      const linked = await api.get(link.slice(link.indexOf('/api/') + 4));
+      expect(linked.body).toMatchObject({ itemKey: 'tcp/40052', planned: true, plannedChange: { id: planId, name: 'CHG-1042 web tier' } });
+      expect((await api.get('/events/00000000-0000-4000-8000-000000000009')).status).toBe(404);
 
       await listeners.open('127.0.0.41', 40055);
       await listeners.open('127.0.0.42', 40077);

@@ -1,11 +1,12 @@
-import { Controller, Get, Inject, Query, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Param, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
+import { DomainError } from '@portolan/contracts';
 import { DATA_SOURCE } from '@portolan/platform';
 import { decodeCursor, LimitSchema, Page, pageOf } from '../http/pagination';
 import { requireFilterTarget } from '../http/references';
-import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
 import { EventFilter, EventFilterSchema, eventWhere } from './event.filter';
 import { streamEvents } from './event.export';
 import { EVENT_COLUMNS, EventRow, eventView, EventView } from './event.view';
@@ -114,6 +115,17 @@ export class EventsController {
   }
 
   /** An unknown group or site in a filter is a mistake to name, not an empty answer. */
+  /** One event, with the name of the planned change that covers it: where every alert links. */
+  @Get(':id')
+  async one(@Param('id', UUID_PARAM) id: string): Promise<EventView & { plannedChange: { id: string; name: string } | null }> {
+    const [row]: (EventRow & { planned_change_name: string | null })[] = await this.db.query(
+      `SELECT ${EVENT_COLUMNS}, p.name AS planned_change_name FROM events e LEFT JOIN devices d ON d.id = e.device_id LEFT JOIN planned_changes p ON p.id = e.planned_change_id WHERE e.id = $1`,
+      [id],
+    );
+    if (!row) throw new DomainError('not_found', `event ${id} does not exist`);
+    return { ...eventView(row), plannedChange: row.planned_change_id && row.planned_change_name ? { id: row.planned_change_id, name: row.planned_change_name } : null };
+  }
+
   private async checkReferences(filter: EventFilter): Promise<void> {
     await requireFilterTarget(this.db, 'device_groups', filter.groupId, 'groupId');
     await requireFilterTarget(this.db, 'sites', filter.siteId, 'siteId');

@@ -75,6 +75,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/api/devices/{id}/baseline/promote': { post: { summary: 'Accept a change waiting for confirmation into the baseline now', parameters: [idParam('device')], requestBody: { required: true, ...json(schema(PromoteSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } } },
       '/api/devices/{id}/baseline/expected-ports': { post: { summary: 'Add an expected open port to the baseline', parameters: [idParam('device')], requestBody: { required: true, ...json(schema(ExpectPortSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 409: error } } },
       '/api/devices/{id}/baseline/remove': { post: { summary: 'Take an item out of the baseline', parameters: [idParam('device')], requestBody: { required: true, ...json(schema(RemoveItemSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } } },
+      '/api/events/{id}': { get: { summary: 'One event, with the planned change that covers it (where alerts link)', parameters: [idParam('event')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/alert-channels': create('alert channel', 'CreateAlertChannel'),
       '/api/alert-channels/{id}': {
         get: { summary: 'One alert channel (which secrets are stored, never what), with its status', parameters: [idParam('alert channel')], responses: { 200: json({ type: 'object' }), 404: error } },
