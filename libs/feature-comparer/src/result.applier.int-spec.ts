@@ -101,6 +101,34 @@ describe('ResultApplier (Postgres)', () => {
     expect(comms[0].details).toMatchObject({ what: 'scan-finished', durationMs: expect.any(Number) });
   });
 
+  it('results arriving together are applied together: each tracker exactly as alone, a redelivery and an unknown chunk change nothing, a second result of one tracker waits its turn', async () => {
+    const trackers = await Promise.all(Array.from({ length: 6 }, () => fixture()));
+    const baselineJobs = await Promise.all(trackers.map((t) => t.job()));
+    await Promise.all(trackers.map((t, i) => applier.applyCompleted(randomUUID(), result(t, baselineJobs[i].jobId, baselineJobs[i].chunkIds[0], [['127.0.0.31', 'up', [40001, 40002]]]))));
+    const rescans = await Promise.all(trackers.map((t) => t.job()));
+    const again = await trackers[0].job();
+    const redelivered = randomUUID();
+    const messages = [
+      ...trackers.map((t, i) => ({ id: i === 1 ? redelivered : randomUUID(), result: result(t, rescans[i].jobId, rescans[i].chunkIds[0], [['127.0.0.31', 'up', [40002, 40000 + 10 + i]]]) })),
+      { id: redelivered, result: result(trackers[1], rescans[1].jobId, rescans[1].chunkIds[0], [['127.0.0.31', 'up', [40002, 40011]]]) },
+      { id: randomUUID(), result: result(trackers[2], rescans[2].jobId, randomUUID(), [['127.0.0.31', 'up', []]]) }, // an unknown chunk
+      { id: randomUUID(), result: result(trackers[0], again.jobId, again.chunkIds[0], [['127.0.0.31', 'up', [40002, 40010, 40099]]], new Date(Date.now() + 1_000)) },
+    ];
+    const outcomes = await Promise.all(messages.map((m) => applier.applyCompleted(m.id, m.result)));
+    expect(outcomes.every((o) => o.kind === 'ack')).toBe(true);
+    expect(await changes(trackers[0].trackerId)).toEqual(['added 127.0.0.31 tcp/40010', 'added 127.0.0.31 tcp/40099', 'removed 127.0.0.31 tcp/40001']);
+    for (let i = 1; i < trackers.length; i++) {
+      expect(await changes(trackers[i].trackerId)).toEqual([`added 127.0.0.31 tcp/${40010 + i}`, 'removed 127.0.0.31 tcp/40001']);
+      expect(await ports(trackers[i].trackerId)).toEqual(['127.0.0.31 tcp/40002', `127.0.0.31 tcp/${40010 + i}`]);
+    }
+    const jobs: { status: string }[] = await db.query(`SELECT status FROM scan_jobs WHERE id = ANY($1::uuid[])`, [[...rescans.map((r) => r.jobId), again.jobId]]);
+    expect(jobs.map((j) => j.status)).toEqual(jobs.map(() => 'succeeded'));
+    const comms: { n: number }[] = await db.query(`SELECT count(*)::int AS n FROM events WHERE job_id = ANY($1::uuid[]) AND kind = 'communications'`, [[...rescans.map((r) => r.jobId), again.jobId]]);
+    expect(comms[0].n).toBe(7); // one scan-finished per job
+    // The six rescans were written by one transaction (their rows carry its id).
+    expect(await db.query(`SELECT DISTINCT xmin::text AS tx FROM scan_jobs WHERE id = ANY($1::uuid[])`, [rescans.map((r) => r.jobId)])).toHaveLength(1);
+  });
+
   it('never turns a host that was down into closed ports', async () => {
     const ids = await fixture();
     const first = await ids.job();
