@@ -97,6 +97,7 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
          SELECT v.id, v.dedupe_key, v.event_id, v.rule_id, v.channel_id, v.alert, 'pending', 0, now(), now(), v.occurred_at
            FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, dedupe_key text, event_id uuid, rule_id uuid, channel_id uuid, alert jsonb, occurred_at timestamptz)
            JOIN alert_channels c ON c.id = v.channel_id
+           JOIN alert_rules r ON r.id = v.rule_id -- a rule deleted since it was read alerts no more
          ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
         [
           JSON.stringify(
@@ -148,8 +149,13 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
     const seen: unknown[] = await manager.query('SELECT 1 FROM alert_deliveries WHERE event_id = $1 AND rule_id = $2 LIMIT 1', [event.eventId, rule.id]);
     if (seen.length) return true;
     const window = stormWindow(new Date(), rule.storm.windowSeconds);
-    await manager.query(`INSERT INTO alert_storms (rule_id, window_start, window_seconds) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [rule.id, window, rule.storm.windowSeconds]);
-    const [{ alerted }]: { alerted: number }[] = await manager.query('SELECT alerted FROM alert_storms WHERE rule_id = $1 AND window_start = $2 FOR UPDATE', [rule.id, window]);
+    await manager.query(
+      `INSERT INTO alert_storms (rule_id, window_start, window_seconds) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM alert_rules WHERE id = $1) ON CONFLICT DO NOTHING`,
+      [rule.id, window, rule.storm.windowSeconds],
+    );
+    const [storm]: { alerted: number }[] = await manager.query('SELECT alerted FROM alert_storms WHERE rule_id = $1 AND window_start = $2 FOR UPDATE', [rule.id, window]);
+    if (!storm) return false; // the rule was deleted since it was read
+    const { alerted } = storm;
     const send = alerted < rule.storm.maxAlerts;
     if (send) await manager.query('UPDATE alert_storms SET alerted = alerted + 1 WHERE rule_id = $1 AND window_start = $2', [rule.id, window]);
     else {

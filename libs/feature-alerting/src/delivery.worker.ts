@@ -185,8 +185,9 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       const channel = await this.channel(row.channel_id);
       await deliver(channel.settings, channel.secrets, row.alert, { hostname: hostname(), version: PORTOLAN_VERSION });
       const latency = Date.now() - new Date(row.event_occurred_at).getTime();
-      if (channel.status === 'degraded') await this.markChannel(channel.id, 'healthy', null);
       this.logger.debug({ deliveryId: row.id, channelId: row.channel_id, attempt, sendMs: Date.now() - started }, 'alert delivered');
+      // Delivered: whatever happens to the channel's status now, this alert is not sent again.
+      if (channel.status === 'degraded') await this.markChannel(channel.id, 'healthy', null).catch((error: unknown) => this.logger.warn({ channelId: channel.id, err: String(error) }, 'could not mark the channel healthy; the next delivery tries again'));
       return { id: row.id, attempts: attempt, latency };
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);

@@ -19,7 +19,7 @@ export interface WriteContext {
   readonly sendBaselineEvents: boolean;
   readonly confirmations: number;
   readonly flapping: FlappingRecord | null;
-  /** The tracker re-probes a change before reporting it (it must then be seen once more). */
+  /** The tracker re-probes a change before reporting it: seen in `confirmations` scans, then once more by a re-probe. */
   readonly reprobe: boolean;
   /** This result is a re-probe: it looked at a few ports only, and says nothing of the host's baseline as a whole. */
   readonly isReprobe: boolean;
@@ -89,8 +89,8 @@ export class BaselineWriter {
         detected.push(...change.modified.map((m): DetectedChange => ({ kind: 'modified', item: m.after, before: m.before, after: m.after, changed: m.changed })));
       }
       const compared = changes.filter((c) => !c.firstPoll).map((c) => c.host);
-      const { confirmed, fresh } = await this.confirm(manager, ctx, compared, detected);
-      if (ctx.reprobe && !ctx.isReprobe && fresh.length) reprobes.push(await requestReprobe(manager, ctx, fresh));
+      const { confirmed, due } = await this.confirm(manager, ctx, compared, detected);
+      if (ctx.reprobe && !ctx.isReprobe && due.length) reprobes.push(await requestReprobe(manager, ctx, due, 1));
       for (const change of confirmed) {
         if (change.after) upserts.push({ ctx, item: change.after });
         else removals.push({ trackerId: ctx.trackerId, item: change.item });
@@ -120,13 +120,13 @@ export class BaselineWriter {
 
   /**
    * Confirmation: which detected changes are confirmed; the waiting ones are kept for the next
-   * scans (`fresh`: the ports among them seen for the first time, for a re-probe). A tracker
-   * that re-probes needs one sighting more, at least two.
+   * scans. A tracker that re-probes needs one sighting more than `confirmations`, the re-probe's:
+   * `due` are the port changes a full scan has just seen for the `confirmations`th time.
    */
-  private async confirm(manager: EntityManager, ctx: WriteContext, hosts: string[], detected: DetectedChange[]): Promise<{ confirmed: (DetectedChange & { firstSeenAt: Date })[]; fresh: PendingChange[] }> {
-    const required = ctx.reprobe ? Math.max(2, ctx.confirmations) : ctx.confirmations;
-    if (required <= 1) return { confirmed: detected.map((d) => ({ ...d, firstSeenAt: ctx.observedAt })), fresh: [] };
-    if (!hosts.length) return { confirmed: [], fresh: [] };
+  private async confirm(manager: EntityManager, ctx: WriteContext, hosts: string[], detected: DetectedChange[]): Promise<{ confirmed: (DetectedChange & { firstSeenAt: Date })[]; due: PendingChange[] }> {
+    const required = ctx.reprobe ? ctx.confirmations + 1 : ctx.confirmations;
+    if (required <= 1) return { confirmed: detected.map((d) => ({ ...d, firstSeenAt: ctx.observedAt })), due: [] };
+    if (!hosts.length) return { confirmed: [], due: [] };
     const rows: PendingRow[] = await manager.query('SELECT * FROM pending_changes WHERE tracker_id = $1 AND host = ANY($2)', [ctx.trackerId, hosts]);
     // A scan that did not look at an item neither confirms nor cancels its pending change.
     const looked = rows.filter((r) => ctx.compared(pendingItem(r)));
@@ -165,7 +165,7 @@ export class BaselineWriter {
         ],
       );
     }
-    return { confirmed: outcome.confirmed, fresh: outcome.pending.filter((p) => p.seen === 1 && p.itemType === PORT_ITEM_TYPE) };
+    return { confirmed: outcome.confirmed, due: outcome.pending.filter((p) => p.seen === ctx.confirmations && p.itemType === PORT_ITEM_TYPE) };
   }
 
   /** Flapping over the confirmed changes; returns the events to record (changes and flapping marks). */
@@ -231,13 +231,25 @@ export interface Written {
   readonly reprobes: RunRequested[];
 }
 
+/** How many times a change is re-probed when the re-probe fails or finds its host down. */
+export const REPROBE_ATTEMPTS = 3;
+
+/** What a re-probe job looks at: these hosts and ports (for nmap), and of them only these (host, port) items. */
+export interface ProbeRecord {
+  hosts: string[];
+  ports: PortSetRecord;
+  items: string[];
+  attempt: number;
+}
+
 /**
- * A re-probe of changes seen for the first time: a job of the tracker over just those hosts
- * and ports, planned by the scheduler like any run once it is announced.
+ * A re-probe of port changes: a job of the tracker over just those hosts and ports, planned by
+ * the scheduler like any run once it is announced. Only the (host, port) pairs asked about are
+ * compared in its result.
  */
-async function requestReprobe(manager: EntityManager, ctx: WriteContext, fresh: readonly PendingChange[]): Promise<RunRequested> {
+export async function requestReprobe(manager: Pick<EntityManager, 'query'>, ctx: Pick<WriteContext, 'trackerId' | 'deviceId'>, changes: readonly Pick<PendingChange, 'host' | 'itemKey'>[], attempt: number): Promise<RunRequested> {
   const ports: PortSetRecord = { tcp: [], udp: [] };
-  for (const p of fresh) {
+  for (const p of changes) {
     const key = parsePortKey(p.itemKey);
     const list = key?.protocol === 'tcp' ? ports.tcp : key?.protocol === 'udp' ? ports.udp : undefined;
     if (key && list && !list.some((r) => r.from === key.port)) list.push({ from: key.port, to: key.port });
@@ -246,11 +258,14 @@ async function requestReprobe(manager: EntityManager, ctx: WriteContext, fresh: 
   ports.udp.sort((a, b) => a.from - b.from);
   const jobId = randomUUID();
   const requestedAt = new Date();
-  const hosts = [...new Set(fresh.map((p) => p.host))].sort();
-  await manager.query(
-    `INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at, probe) VALUES ($1, $2, $3, 'reprobe', 'pending', $4, $5)`,
-    [jobId, ctx.trackerId, ctx.deviceId, requestedAt, JSON.stringify({ hosts, ports })],
-  );
+  const probe: ProbeRecord = { hosts: [...new Set(changes.map((p) => p.host))].sort(), ports, items: [...new Set(changes.map((p) => `${p.host} ${p.itemKey}`))].sort(), attempt };
+  await manager.query(`INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at, probe) VALUES ($1, $2, $3, 'reprobe', 'pending', $4, $5)`, [
+    jobId,
+    ctx.trackerId,
+    ctx.deviceId,
+    requestedAt,
+    JSON.stringify(probe),
+  ]);
   return { jobId, trackerId: ctx.trackerId, trigger: 'reprobe', requestedAt: requestedAt.toISOString() };
 }
 

@@ -53,7 +53,7 @@ describe('comparer noise control (Postgres)', () => {
     const deviceId = device.id as string;
     const trackerId = row.id as string;
     /** Applies one complete result; `reprobeJob`: as the scan of that re-probe job (planned here as the scheduler would). */
-    const scan = async (at: Date, ports: Port[], coverage: PortSpec = RANGE, reprobeJob?: string) => {
+    const scan = async (at: Date, ports: Port[], coverage: PortSpec = RANGE, reprobeJob?: string, state: 'up' | 'down' = 'up') => {
       const jobId = reprobeJob ?? randomUUID();
       const chunkId = randomUUID();
       if (reprobeJob) await db.query(`UPDATE scan_jobs SET status = 'queued', chunk_count = 1, hosts_planned = 1 WHERE id = $1`, [jobId]);
@@ -72,7 +72,7 @@ describe('comparer noise control (Postgres)', () => {
         finishedAt: new Date(at.getTime() + 100).toISOString(),
         durationMs: 100,
         coverage: { ports: coverage },
-        hosts: [{ address: '127.0.0.51', hostnames: [], state: 'up', ports: ports.map(([protocol, port, state]) => ({ protocol, port, state: state ?? 'open' })) }],
+        hosts: [{ address: '127.0.0.51', hostnames: [], state, ports: ports.map(([protocol, port, portState]) => ({ protocol, port, state: portState ?? 'open' })) }],
       };
       await applier.applyCompleted(randomUUID(), result);
       return jobId;
@@ -82,7 +82,8 @@ describe('comparer noise control (Postgres)', () => {
         (e) => `${e.kind} ${e.item_key}`,
       );
     const baseline = async () => ((await db.query(`SELECT item_key FROM current_items WHERE tracker_id = $1 ORDER BY item_key`, [trackerId])) as { item_key: string }[]).map((r) => r.item_key);
-    const reprobes = async () => (await db.query(`SELECT id, status, probe FROM scan_jobs WHERE tracker_id = $1 AND trigger = 'reprobe' ORDER BY requested_at`, [trackerId])) as { id: string; status: string; probe: { hosts: string[]; ports: PortSpec } }[];
+    const reprobes = async () =>
+      (await db.query(`SELECT id, status, probe FROM scan_jobs WHERE tracker_id = $1 AND trigger = 'reprobe' ORDER BY requested_at`, [trackerId])) as { id: string; status: string; probe: { hosts: string[]; ports: PortSpec; items: string[]; attempt: number } }[];
     return { trackerId, scan, events, baseline, reprobes };
   }
 
@@ -92,7 +93,7 @@ describe('comparer noise control (Postgres)', () => {
     await t.scan(minutes(1), [['tcp', 40001], ['tcp', 40002], ['udp', 40003]]); // two ports appear
     expect(await t.events()).toEqual([]); // not yet: they are re-probed first
     const [probe] = await t.reprobes();
-    expect(probe).toMatchObject({ status: 'pending', probe: { hosts: ['127.0.0.51'], ports: { tcp: [{ from: 40002, to: 40002 }], udp: [{ from: 40003, to: 40003 }] } } });
+    expect(probe).toMatchObject({ status: 'pending', probe: { hosts: ['127.0.0.51'], ports: { tcp: [{ from: 40002, to: 40002 }], udp: [{ from: 40003, to: 40003 }] }, items: ['127.0.0.51 tcp/40002', '127.0.0.51 udp/40003'], attempt: 1 } });
     // The re-probe sees tcp/40002 still open and udp/40003 gone again.
     await t.scan(minutes(1.5), [['tcp', 40002]], probe.probe.ports, probe.id);
     expect(await t.events()).toEqual(['added tcp/40002']);
@@ -110,6 +111,32 @@ describe('comparer noise control (Postgres)', () => {
     expect(second.probe.ports).toEqual({ tcp: [{ from: 40001, to: 40001 }], udp: [] });
     await t.scan(minutes(2.5), [], second.probe.ports, second.id);
     expect(await t.events()).toEqual(['added tcp/40002', 'removed tcp/40001']);
+  });
+
+  it('re-probe after confirmations: seen in 2 full scans, then re-probed; a re-probe that finds its host down is tried again, at most 3 times', async () => {
+    const t = await tracker({ reprobe: true, confirmations: 2 });
+    await t.scan(minutes(0), [['tcp', 40001]]);
+    await t.scan(minutes(1), [['tcp', 40001], ['tcp', 40007]]);
+    expect(await t.reprobes()).toEqual([]); // one sighting of 2: no re-probe yet
+    await t.scan(minutes(2), [['tcp', 40001], ['tcp', 40007]]);
+    const [first] = await t.reprobes();
+    expect(first.probe).toMatchObject({ items: ['127.0.0.51 tcp/40007'], attempt: 1 });
+    expect(await t.events()).toEqual([]);
+    // The host is down for the re-probe: asked again, twice more, then left to the next full scan.
+    await t.scan(minutes(2.1), [], first.probe.ports, first.id, 'down');
+    const [, second] = await t.reprobes();
+    expect(second.probe).toMatchObject({ items: ['127.0.0.51 tcp/40007'], attempt: 2 });
+    await t.scan(minutes(2.2), [], second.probe.ports, second.id, 'down');
+    const third = (await t.reprobes())[2];
+    expect(third.probe.attempt).toBe(3);
+    await t.scan(minutes(2.3), [], third.probe.ports, third.id, 'down');
+    expect(await t.reprobes()).toHaveLength(3);
+    expect(await t.events()).toEqual([]);
+    // The next full scan sees it a third time: reported, dated from its first sighting.
+    await t.scan(minutes(3), [['tcp', 40001], ['tcp', 40007]]);
+    expect(await t.events()).toEqual(['added tcp/40007']);
+    const [added] = await db.query(`SELECT observed_at FROM events WHERE tracker_id = $1 AND kind = 'added'`, [t.trackerId]);
+    expect(new Date(added.observed_at)).toEqual(minutes(1));
   });
 
   it('confirmation 2: a port open in one scan only is never reported; one open in two in a row is, once', async () => {

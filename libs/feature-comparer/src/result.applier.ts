@@ -8,7 +8,7 @@ import { BaselineCoverageRecord, EventEntity, FlappingRecord, ResultPartsRecord,
 import { BatchAnswer, BUS, claimMessage, claimMessages, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, OutboxUpload, ScanJobLedger, storedUpload } from '@portolan/platform';
 import { portSetContains, Protocol } from '@portolan/targets';
 import { HostChange, planBaselineChanges } from './baseline.plan';
-import { BaselineWriter, WriteContext } from './baseline.writer';
+import { BaselineWriter, REPROBE_ATTEMPTS, requestReprobe, WriteContext } from './baseline.writer';
 
 const RESULTS_CONSUMER = 'comparer-results';
 const FAILURES_CONSUMER = 'comparer-failures';
@@ -140,6 +140,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       this.prepare(result, jobs.get(result.jobId) as ScanJobEntity, settings.get(result.trackerId) as TrackerSettingsRow, upHosts.get(result) ?? [], baselines.get(result.trackerId) ?? new Map(), current.get(result.trackerId) ?? [], now),
     );
     const { events, reprobes } = await this.writer.writeMany(manager, writes);
+    for (const { result } of applicable) reprobes.push(...(await this.reprobeAgain(manager, jobs.get(result.jobId) as ScanJobEntity, upHosts.get(result) ?? [])));
     await this.ledger.settleChunks(
       manager,
       applicable.map(({ result }) => ({ job: jobs.get(result.jobId) as ScanJobEntity, chunk: chunks.get(result.chunkId) as ScanChunkEntity, outcome: chunkOutcome(result, upHosts.get(result)?.length ?? 0) })),
@@ -149,7 +150,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async applyFailed(messageId: string, failure: ScanFailed, deliveryCount = 1): Promise<Outcome> {
-    return this.applyInOrder(messageId, failure.trackerId, FAILURES_CONSUMER, deliveryCount, (manager) => this.applyFailure(manager, failure));
+    return this.applyInOrder(messageId, failure.trackerId, FAILURES_CONSUMER, deliveryCount, (manager, reprobes) => this.applyFailure(manager, failure, reprobes));
   }
 
   /**
@@ -205,7 +206,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
   private async applyStored(manager: EntityManager, upload: OutboxUpload, reprobes: RunRequested[]): Promise<EventEntity[]> {
     if (!(await claimMessage(manager, upload.id, upload.kind === 'completed' ? RESULTS_CONSUMER : FAILURES_CONSUMER))) return [];
     await markUploadApplied(manager, upload.id);
-    return upload.kind === 'completed' ? this.applyResult(manager, upload.payload, reprobes) : this.applyFailure(manager, upload.payload);
+    return upload.kind === 'completed' ? this.applyResult(manager, upload.payload, reprobes) : this.applyFailure(manager, upload.payload, reprobes);
   }
 
   private async applyResult(manager: EntityManager, result: ScanCompleted, reprobes: RunRequested[]): Promise<EventEntity[]> {
@@ -219,7 +220,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     const baselines = (await this.loadBaselines(manager, keys)).get(result.trackerId) ?? new Map();
     const current = (await this.loadCurrent(manager, keys)).get(result.trackerId) ?? [];
     const written = await this.writer.writeMany(manager, [this.prepare(result, job, settings, upHosts, baselines, current, now)]);
-    reprobes.push(...written.reprobes);
+    reprobes.push(...written.reprobes, ...(await this.reprobeAgain(manager, job, upHosts)));
     const events = written.events;
     const hostsUp = await this.countPart(manager, chunk, result, upHosts.length);
     if (hostsUp === undefined) return events; // more parts of this result to come
@@ -248,7 +249,10 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     // UDP ports nmap could not tell open from filtered are, under the "ignore" policy, not looked at.
     const coveredTypes = new Set(result.coverage.itemTypes ?? []);
     const inRange = (item: Item) => item.type === PORT_ITEM_TYPE && portSetContains(result.coverage.ports, item.attributes['protocol'] as Protocol, Number(item.attributes['port']));
-    const inCoverage = (item: Item) => (item.type === PORT_ITEM_TYPE ? inRange(item) && !unknownUdp.has(itemId(item)) : coveredTypes.has(item.type));
+    // A re-probe compares only the (host, port) pairs it was asked about, not every port it scanned on every host.
+    const asked = job.trigger === 'reprobe' && job.probe?.items ? new Set(job.probe.items) : undefined;
+    const inCoverage = (item: Item) =>
+      item.type === PORT_ITEM_TYPE ? inRange(item) && !unknownUdp.has(itemId(item)) && (!asked || asked.has(`${item.host} ${item.key}`)) : !asked && coveredTypes.has(item.type);
     // What each host's baseline was made over, as a test built once per host (asked per item). A
     // re-probe looks at a few of the baseline's ports: it moves no coverage (nothing is baselined
     // or dropped for being outside it), it only compares what it looked at.
@@ -297,7 +301,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     return new Map(rows.map((r) => [r.id, r]));
   }
 
-  private async applyFailure(manager: EntityManager, failure: ScanFailed): Promise<EventEntity[]> {
+  private async applyFailure(manager: EntityManager, failure: ScanFailed, reprobes: RunRequested[]): Promise<EventEntity[]> {
     const job = await this.ledger.lockJob(manager, failure.jobId);
     const chunk = await manager.findOneBy(ScanChunkEntity, { id: failure.chunkId });
     if (!job || !chunk) return [];
@@ -307,8 +311,13 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       finishedAt: new Date(failure.failedAt),
       error: failure.error.message,
     });
-    return settled ? this.ledger.finishIfComplete(manager, job, new Date()) : [];
+    if (!settled) return [];
+    const events = await this.ledger.finishIfComplete(manager, job, new Date());
+    // A re-probe that could not run is asked for again (a few times); its changes wait meanwhile.
+    if (job.status === 'failed') reprobes.push(...(await this.reprobeAgain(manager, job, [])));
+    return events;
   }
+
 
   /**
    * Records one part of a multi-part result. Returns the chunk's hosts-up count once every part
@@ -331,6 +340,23 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     if (state.seen.length >= state.count) return state.hostsUp;
     await manager.update(ScanChunkEntity, chunk.id, { resultParts: state, status: 'running' });
     return undefined;
+  }
+
+  /**
+   * A re-probe whose hosts were down (or that failed: no host up) asks again about their
+   * changes, up to REPROBE_ATTEMPTS in all; after that they wait for the next full scan.
+   */
+  private async reprobeAgain(manager: EntityManager, job: ScanJobEntity, upHosts: readonly string[]): Promise<RunRequested[]> {
+    if (job.trigger !== 'reprobe' || !job.probe?.items) return [];
+    const up = new Set(upHosts);
+    const missed = job.probe.items.map((item) => ({ host: item.slice(0, item.indexOf(' ')), itemKey: item.slice(item.indexOf(' ') + 1) })).filter((item) => !up.has(item.host));
+    if (!missed.length) return [];
+    const attempt = (job.probe.attempt ?? 1) + 1;
+    if (attempt > REPROBE_ATTEMPTS) {
+      this.logger.warn({ jobId: job.id, trackerId: job.trackerId, items: missed.length }, 're-probes could not reach the host; the changes wait for the next full scan');
+      return [];
+    }
+    return [await requestReprobe(manager, { trackerId: job.trackerId, deviceId: job.deviceId }, missed, attempt)];
   }
 
   /** Announces the re-probes asked for (their jobs are committed; one whose announcement is lost is asked for again by the scheduler). */

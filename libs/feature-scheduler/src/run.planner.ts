@@ -72,6 +72,7 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
     const deviceTargets = await resolveHostnames(parseTargetSpec(device.address));
     this.scope.check(deviceTargets.spec);
     if (tracker.mode === 'agentless') return this.createCollection(manager, job, tracker, device, deviceTargets, site, now);
+    if (job.probe && !tracker.enabled) throw new DomainError('invalid_target', 'the tracker is disabled: its re-probe is not run');
     // A re-probe looks again at just the changed ports of some hosts: those of the device, within the tracker's ports.
     const resolved = job.probe ? probeTargets(job.probe.hosts, deviceTargets) : deviceTargets;
     const ports = job.probe ? intersectPortSets(job.probe.ports, tracker.portSet) : tracker.portSet;

@@ -143,6 +143,7 @@ export class ScanJobLedger {
         details: {
           what: status === 'failed' ? 'scan-failed' : 'scan-finished',
           status,
+          trigger: job.trigger,
           durationMs,
           startedAt: startedAt.toISOString(),
           finishedAt: finishedAt.toISOString(),

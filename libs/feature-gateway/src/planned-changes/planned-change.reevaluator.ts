@@ -89,12 +89,21 @@ export class PlannedChangeReevaluator {
 
   /**
    * PagerDuty incidents opened for changes that a planned change now covers are resolved: one
-   * resolve delivery per trigger that was delivered to a channel that resolves (the default),
+   * resolve delivery per trigger that was delivered to a channel that resolves (the default), and
+   * triggers not delivered yet are cancelled;
    * stored with the reclassification, sent by alerting like any delivery, its own dedupe key
    * keeping it once.
    */
   private async resolveIncidents(manager: EntityManager, nowPlanned: readonly { id: string; plannedChangeId: string | null }[]): Promise<void> {
     if (!nowPlanned.length) return;
+    // Triggers not delivered yet (waiting for a retry, or dead) are not sent at all.
+    await manager.query(
+      `UPDATE alert_deliveries d SET status = 'cancelled', last_error = 'not sent: a planned change covers the change now'
+         FROM alert_channels c
+        WHERE d.event_id = ANY($1::uuid[]) AND d.status IN ('pending', 'dead') AND NOT (d.alert ? 'resolves')
+          AND c.id = d.channel_id AND c.type = 'pagerduty' AND COALESCE((c.settings->>'resolveWhenPlanned')::boolean, true)`,
+      [nowPlanned.map((c) => c.id)],
+    );
     await manager.query(
       `INSERT INTO alert_deliveries (id, dedupe_key, event_id, rule_id, channel_id, alert, status, attempts, next_attempt_at, created_at, event_occurred_at)
        SELECT gen_random_uuid(), d.dedupe_key || ':resolve', d.event_id, d.rule_id, d.channel_id,

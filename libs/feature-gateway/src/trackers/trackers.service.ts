@@ -33,8 +33,9 @@ const NoiseSettings = {
   /** What a UDP port nmap reports `open|filtered` counts as (default `closed`). */
   udpOpenFiltered: z.enum(['open', 'closed', 'ignore']).optional(),
   /**
-   * Before a change is reported, scan just the changed ports of that host once more, at once: the
-   * change must be seen again (one confirmation more than `confirmations`, at least 2). Trackers
+   * Before a change is reported, scan just the changed ports of that host once more, at once: a
+   * change seen in `confirmations` full scans is reported when the re-probe sees it too (a re-probe
+   * that cannot reach the host is tried up to 3 times, then the next full scan decides). Trackers
    * run by the site's scanner workers (modes network and remote, no agentId).
    */
   reprobe: z.boolean().optional(),

@@ -13,8 +13,8 @@ export class ScanJobEntity {
   @Column({ type: 'text', nullable: true }) site!: string | null;
   /** `reprobe`: the comparer asked for it, to see changed ports once more before reporting them. */
   @Column({ type: 'text' }) trigger!: 'manual' | 'schedule' | 'agent-startup' | 'reprobe';
-  /** A re-probe's narrower target: these hosts of the device, these ports of the tracker. */
-  @Column({ type: 'jsonb', nullable: true }) probe!: { hosts: string[]; ports: PortSetRecord } | null;
+  /** A re-probe's narrower target: these hosts of the device, these ports of the tracker, of them only these (host, port) items; which attempt. */
+  @Column({ type: 'jsonb', nullable: true }) probe!: { hosts: string[]; ports: PortSetRecord; items?: string[]; attempt?: number } | null;
   /** The agent that runs this job; null for the hub's scanner workers. */
   @Column({ name: 'agent_id', type: 'uuid', nullable: true }) agentId!: string | null;
   @Column({ type: 'text' }) status!: ScanJobStatus;
