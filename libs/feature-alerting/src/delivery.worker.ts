@@ -194,7 +194,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       const dead = attempt >= this.config.maxAttempts;
       await this.db.query(
         `UPDATE alert_deliveries SET attempts = $2, last_error = $3, status = CASE WHEN $4 THEN 'dead' ELSE 'pending' END,
-                next_attempt_at = now() + $5 * interval '1 millisecond' WHERE id = $1`,
+                next_attempt_at = now() + $5 * interval '1 millisecond' WHERE id = $1 AND status = 'pending'`, // not one cancelled meanwhile
         [row.id, attempt, reason.slice(0, 500), dead, retryDelayMs(attempt)],
       );
       if (dead) {

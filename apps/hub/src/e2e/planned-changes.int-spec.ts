@@ -31,16 +31,22 @@ interface PagerDutyEvent {
 /** A PagerDuty Events API v2 receiver on 127.0.0.1: answers 202 like PagerDuty and keeps each event. */
 async function pagerDutyReceiver() {
   const received: PagerDutyEvent[] = [];
+  const state = { down: false, refused: 0 };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      if (state.down) {
+        state.refused += 1;
+        res.writeHead(503).end();
+        return;
+      }
       received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as PagerDutyEvent);
       res.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"success"}');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { received, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/enqueue`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { received, state, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/enqueue`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 /**
@@ -266,6 +272,31 @@ describe('planned changes (distributed hub)', () => {
       const detail = await api.get<{ plannedEvents: number; history: { action: string; actor: string }[] }>(`/planned-changes/${planId}`);
       expect(detail.body.plannedEvents).toBe(2);
       expect(detail.body.history.map((h) => `${h.action} ${h.actor}`)).toEqual(['planned-change.created alice', 'planned-change.approved bob', 'planned-change.reevaluated bob']);
+
+      // PagerDuty down when an unplanned port opens on another web server: its trigger waits for a
+      // retry; planned meanwhile, the trigger is cancelled, and PagerDuty back hears nothing of it.
+      const other = await api.post('/devices', { name: 'web-02', kind: 'host', address: '127.0.0.44', siteId });
+      await api.post(`/groups/${groupId}/members`, { deviceIds: [other.body['id']] });
+      const otherTracker = await api.post('/trackers', { name: 'web-02 ports', deviceId: other.body['id'], type: 'network-port', mode: 'remote', ports: [{ range: '40000-40100', protocol: 'tcp' }], schedule: { kind: 'cron', cron: '0 0 1 1 *' }, sendBaselineEvents: false });
+      const runOther = async () => {
+        const started = await api.post(`/trackers/${otherTracker.body['id']}/run`, {});
+        return String((await api.waitForJob(String(started.body['jobId'])))['id']);
+      };
+      await runOther(); // its baseline
+      pagerDuty.state.down = true;
+      await listeners.open('127.0.0.44', 40088);
+      const [late88] = await changesOf(await runOther());
+      expect(late88).toMatchObject({ itemKey: 'tcp/40088', planned: false });
+      await waitFor('the trigger for tcp/40088 refused once', async () => pagerDuty.state.refused, (n) => n >= 1, 30_000);
+      const plan88 = await api.post('/planned-changes/from-events', { name: 'CHG-1044 monitoring port', eventIds: [late88.id], createdBy: 'carol' });
+      expect((await api.post(`/planned-changes/${plan88.body['id']}/approve`, { approvedBy: 'bob' })).body['reevaluation']).toMatchObject({ nowPlanned: 1 });
+      const cancelled = await api.get<{ items: { eventId: string; status: string; lastError: string }[] }>('/alert-deliveries?status=cancelled');
+      expect(cancelled.body.items.filter((d) => d.eventId === late88.id)).toEqual([expect.objectContaining({ status: 'cancelled', lastError: 'not sent: a planned change covers the change now' })]);
+      pagerDuty.state.down = false;
+      await new Promise((resolve) => setTimeout(resolve, 2_500)); // past the first retry's backoff
+      expect(pagerDuty.received.filter((e) => e.payload?.summary?.includes('tcp/40088'))).toEqual([]);
+      expect(resolved()).toHaveLength(2); // nothing to resolve: no incident was opened
+      expect((await api.delete(`/groups/${groupId}/members/${other.body['id']}`)).status).toBeLessThan(300); // the reports below are of change lab alone
 
       // Widening an approved planned change sends it back to draft.
       const edited = await api.patch(`/planned-changes/${planId}`, { rules: [{ keyPattern: 'tcp/40000-40100' }], editedBy: 'alice', justification: 'whole range' });
