@@ -20,7 +20,15 @@ export interface AlertRuleDefinition {
   readonly id: string;
   readonly enabled: boolean;
   readonly scope: { readonly deviceIds: readonly string[]; readonly groupIds: readonly string[]; readonly siteIds: readonly string[]; readonly trackerIds: readonly string[] };
-  readonly filter: { readonly kinds: readonly string[]; readonly itemTypes: readonly string[]; readonly planned: 'unplanned' | 'planned' | 'both'; readonly keyPattern: string | null; readonly minSeverity?: Severity | null };
+  readonly filter: {
+    readonly kinds: readonly string[];
+    readonly itemTypes: readonly string[];
+    readonly planned: 'unplanned' | 'planned' | 'both';
+    readonly keyPattern: string | null;
+    readonly minSeverity?: Severity | null;
+    /** Communications events: only these (`scan-failed`, `agent-offline`, `alert-channel-degraded`, …); empty: all. Other events pass. */
+    readonly what?: readonly string[];
+  };
   readonly severity: Severity;
   readonly severityMap?: readonly SeverityMapping[];
   readonly channelIds: readonly string[];
@@ -45,6 +53,8 @@ export interface AlertableEvent {
   readonly itemType: string | null;
   readonly itemKey: string | null;
   readonly planned: boolean;
+  /** Communications events: what happened (`details.what`). */
+  readonly what?: string | null;
 }
 
 export interface CompiledAlertRule extends AlertRuleDefinition {
@@ -104,6 +114,7 @@ export function ruleMatches(rule: CompiledAlertRule, event: AlertableEvent): boo
   if (filter.planned === 'unplanned' && event.planned) return false;
   if (filter.planned === 'planned' && !event.planned) return false;
   if (rule.pattern && (!event.itemKey || !matchesKey(rule.pattern, event.itemKey))) return false;
+  if (filter.what?.length && event.kind === 'communications' && !(event.what && filter.what.includes(event.what))) return false;
   if (filter.minSeverity && RANK[alertSeverity(rule, event)] < RANK[filter.minSeverity]) return false;
   return true;
 }

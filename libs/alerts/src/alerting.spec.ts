@@ -31,6 +31,15 @@ describe('alert rules', () => {
     expect(ruleMatches(r, { ...event, groupIds: [], planned: true, kind: 'communications', itemKey: null, itemType: null })).toBe(true);
   });
 
+  it('communications events can be narrowed by what happened; other events are not narrowed by it', () => {
+    const failures = compileAlertRule(rule({ scope: { deviceIds: [], groupIds: [], siteIds: [], trackerIds: [] }, filter: { kinds: [], itemTypes: [], planned: 'both', keyPattern: null, what: ['scan-failed', 'agent-offline'] } }));
+    const comms = { ...event, kind: 'communications', itemKey: null, itemType: null };
+    expect(ruleMatches(failures, { ...comms, what: 'scan-failed' })).toBe(true);
+    expect(ruleMatches(failures, { ...comms, what: 'scan-finished' })).toBe(false);
+    expect(ruleMatches(failures, { ...comms, what: null })).toBe(false);
+    expect(ruleMatches(failures, event)).toBe(true); // an opened port is not a communications event
+  });
+
   it("events of the hub itself (no device) match only rules scoped to the whole estate", () => {
     const hub = { ...event, deviceId: null, groupIds: [], kind: 'communications', itemKey: null, itemType: null };
     const everywhere = { deviceIds: [], groupIds: [], siteIds: [], trackerIds: [] };

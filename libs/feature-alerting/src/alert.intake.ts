@@ -82,7 +82,8 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
     const devices = await this.devices([...new Set(events.flatMap((e) => (e.deviceId ? [e.deviceId] : [])))]);
     const matched = events.flatMap((event) => {
       const device = event.deviceId ? devices.get(event.deviceId) : undefined;
-      const facts = { kind: event.kind, deviceId: event.deviceId, groupIds: device?.groupIds ?? [], siteId: device?.siteId ?? null, trackerId: event.trackerId, itemType: event.itemType, itemKey: event.itemKey, planned: event.planned };
+      const what = typeof event.details?.['what'] === 'string' ? event.details['what'] : null;
+      const facts = { kind: event.kind, deviceId: event.deviceId, groupIds: device?.groupIds ?? [], siteId: device?.siteId ?? null, trackerId: event.trackerId, itemType: event.itemType, itemKey: event.itemKey, planned: event.planned, what };
       return rules.filter((rule) => ruleMatches(rule, facts)).map((rule) => ({ event, rule, deviceName: device?.name ?? null }));
     });
     if (!matched.length) return events.map(() => undefined);

@@ -142,7 +142,7 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
     await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, created_at) VALUES ($1, 'Hub health', true, $2, $3, 'critical', $4, now())`, [
       randomUUID(),
       JSON.stringify({ deviceIds: [], groupIds: [], siteIds: [], trackerIds: [] }),
-      JSON.stringify({ kinds: ['communications'], itemTypes: [], planned: 'both' }),
+      JSON.stringify({ kinds: ['communications'], itemTypes: [], planned: 'both', what: ['alert-channel-degraded', 'alert-channel-recovered'] }),
       [opsChannel],
     ]);
     // The intake reads rules at most every 2 s, and it may have read them (none yet) while it
@@ -245,6 +245,12 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
     expect((await hubEvents()).map((h) => h.details['what'])).toEqual(['alert-channel-degraded', 'alert-channel-recovered']);
     await until('the ops webhook heard it recovered', () => opsAlerts('alert-channel-recovered').length === 1, 15_000);
     expect(opsAlerts('alert-channel-degraded')).toHaveLength(1);
+    // The rule takes only those: a scan finishing on a device is not its business.
+    const finished = event({ kind: 'communications', itemType: null, itemKey: null, after: null, details: { what: 'scan-finished', durationMs: 1200 } });
+    await publish(finished);
+    await publish(event({ kind: 'communications', itemType: null, itemKey: null, after: null, details: { what: 'alert-channel-degraded', channelId: 'elsewhere' } })); // a marker that comes after it
+    await until('the marker reached the ops webhook', () => ops.received.some((r) => (r.body['event'] as { details?: { channelId?: string } }).details?.channelId === 'elsewhere'), 15_000);
+    expect(ops.received.some((r) => (r.body['event'] as { id: string }).id === finished.eventId)).toBe(false);
   }, 60_000);
 
   it('storm control: 500 changes in a minute alert the rule\'s 10, the other 490 arrive as one summary; a digest rule sends only the summary', async () => {

@@ -39,6 +39,8 @@ const RuleFields = {
       keyPattern: z.string().max(500).nullable(),
       /** Only events whose severity (after the mapping) is at least this. */
       minSeverity: z.enum(SEVERITIES).nullable(),
+      /** Communications events: only these `details.what` (e.g. scan-failed, agent-offline, alert-channel-degraded); empty: all. */
+      what: z.array(z.string().trim().min(1).max(64)).max(50),
     })
     .partial()
     .strict(),
@@ -78,7 +80,7 @@ interface FullRule {
   name: string;
   enabled: boolean;
   scope: { deviceIds: string[]; groupIds: string[]; siteIds: string[]; trackerIds: string[] };
-  filter: { kinds: z.infer<typeof Kind>[]; itemTypes: string[]; planned: z.infer<typeof Planned>; keyPattern: string | null; minSeverity: Severity | null };
+  filter: { kinds: z.infer<typeof Kind>[]; itemTypes: string[]; planned: z.infer<typeof Planned>; keyPattern: string | null; minSeverity: Severity | null; what: string[] };
   severity: Severity;
   severityMap: SeverityMapping[];
   channelIds: string[];
@@ -88,7 +90,7 @@ type StoredRule = FullRule & { id: string; createdAt: Date; updatedAt: Date | nu
 /** A rule whole: what is given over what was stored over the defaults. */
 function fullRule(given: RuleInput, stored?: StoredRule): FullRule {
   const scope: FullRule['scope'] = { deviceIds: [], groupIds: [], siteIds: [], trackerIds: [], ...stored?.scope, ...given.scope };
-  const filter: FullRule['filter'] = { kinds: [], itemTypes: [], planned: 'unplanned', keyPattern: null, minSeverity: null, ...stored?.filter, ...given.filter };
+  const filter: FullRule['filter'] = { kinds: [], itemTypes: [], planned: 'unplanned', keyPattern: null, minSeverity: null, what: [], ...stored?.filter, ...given.filter };
   return {
     name: given.name ?? stored?.name ?? '',
     enabled: given.enabled ?? stored?.enabled ?? true,
