@@ -56,10 +56,6 @@ export class BaselineWriter {
     private readonly planned: PlannedChangeStore,
   ) {}
 
-  async write(manager: EntityManager, ctx: WriteContext, changes: readonly HostChange[]): Promise<Written> {
-    return this.writeMany(manager, [{ ctx, changes }]);
-  }
-
   /**
    * Applies many results (of different trackers) in one transaction: noise control per result
    * (statements only for trackers that use it), then one statement per table for all of them.

@@ -116,7 +116,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
    * applied yet are left out (`waiting`: they go on their own, which applies those first).
    */
   private async applyTogether(manager: EntityManager, items: readonly Incoming[]): Promise<{ rows: EventEntity[]; waiting: Set<Incoming>; reprobes: RunRequested[] }> {
-    const settings = await this.trackerSettings(manager, items.map((i) => i.result.trackerId));
+    await this.trackerSettings(manager, items.map((i) => i.result.trackerId)); // the trackers' locks, in id order, before anything else
     const behind: { id: string }[] = await manager.query(
       `SELECT DISTINCT mine.id FROM agent_uploads mine JOIN agent_uploads earlier ON earlier.tracker_id = mine.tracker_id AND earlier.seq < mine.seq AND earlier.applied_at IS NULL
         WHERE mine.id = ANY($1::uuid[]) AND mine.applied_at IS NULL`,
@@ -127,26 +127,13 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     const claimed = await claimMessages(manager, items.filter((i) => !waiting.has(i)).map((i) => i.messageId), RESULTS_CONSUMER);
     if (!claimed.size) return { rows: [], waiting, reprobes: [] };
     await manager.query('UPDATE agent_uploads SET applied_at = now() WHERE id = ANY($1::uuid[]) AND applied_at IS NULL', [[...claimed]]);
-    const mine = items.filter((i) => claimed.has(i.messageId));
-    const jobs = await this.ledger.lockJobs(manager, mine.map((i) => i.result.jobId));
-    const chunks = new Map((await manager.findBy(ScanChunkEntity, { id: In(mine.map((i) => i.result.chunkId)) })).map((c) => [c.id, c]));
-    const applicable = mine.filter(({ result }) => this.applicable(result, settings.get(result.trackerId), jobs.get(result.jobId), chunks.get(result.chunkId)));
-    const now = new Date();
-    const upHosts = new Map(applicable.map(({ result }) => [result, result.hosts.filter((h) => h.state === 'up').map((h) => h.address)]));
-    const keys = applicable.flatMap(({ result }) => (upHosts.get(result) ?? []).map((host) => ({ trackerId: result.trackerId, host })));
-    const baselines = await this.loadBaselines(manager, keys);
-    const current = await this.loadCurrent(manager, keys);
-    const writes = applicable.map(({ result }) =>
-      this.prepare(result, jobs.get(result.jobId) as ScanJobEntity, settings.get(result.trackerId) as TrackerSettingsRow, upHosts.get(result) ?? [], baselines.get(result.trackerId) ?? new Map(), current.get(result.trackerId) ?? [], now),
-    );
-    const { events, reprobes } = await this.writer.writeMany(manager, writes);
-    for (const { result } of applicable) reprobes.push(...(await this.reprobeAgain(manager, jobs.get(result.jobId) as ScanJobEntity, upHosts.get(result) ?? [])));
-    await this.ledger.settleChunks(
+    const reprobes: RunRequested[] = [];
+    const rows = await this.applyResults(
       manager,
-      applicable.map(({ result }) => ({ job: jobs.get(result.jobId) as ScanJobEntity, chunk: chunks.get(result.chunkId) as ScanChunkEntity, outcome: chunkOutcome(result, upHosts.get(result)?.length ?? 0) })),
+      items.filter((i) => claimed.has(i.messageId)).map((i) => i.result),
+      reprobes,
     );
-    const finished = await this.ledger.finishComplete(manager, [...new Set(applicable.map(({ result }) => jobs.get(result.jobId) as ScanJobEntity))], now);
-    return { rows: [...events, ...finished], waiting, reprobes };
+    return { rows, waiting, reprobes };
   }
 
   async applyFailed(messageId: string, failure: ScanFailed, deliveryCount = 1): Promise<Outcome> {
@@ -209,23 +196,44 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     return upload.kind === 'completed' ? this.applyResult(manager, upload.payload, reprobes) : this.applyFailure(manager, upload.payload, reprobes);
   }
 
-  private async applyResult(manager: EntityManager, result: ScanCompleted, reprobes: RunRequested[]): Promise<EventEntity[]> {
-    const settings = (await this.trackerSettings(manager, [result.trackerId])).get(result.trackerId);
-    const job = await this.ledger.lockJob(manager, result.jobId);
-    const chunk = await manager.findOneBy(ScanChunkEntity, { id: result.chunkId });
-    if (!this.applicable(result, settings, job ?? undefined, chunk ?? undefined) || !settings || !job || !chunk) return [];
+  private applyResult(manager: EntityManager, result: ScanCompleted, reprobes: RunRequested[]): Promise<EventEntity[]> {
+    return this.applyResults(manager, [result], reprobes);
+  }
+
+  /**
+   * Applies claimed results (of different trackers, or one result) in the caller's transaction,
+   * one statement per table for all of them: their trackers, jobs and chunks, the baselines and
+   * current items of their hosts that were up, the writes, the chunks settled (a result in parts
+   * once its last part is in) and the jobs finished.
+   */
+  private async applyResults(manager: EntityManager, results: readonly ScanCompleted[], reprobes: RunRequested[]): Promise<EventEntity[]> {
+    if (!results.length) return [];
+    const settings = await this.trackerSettings(manager, results.map((r) => r.trackerId));
+    const jobs = await this.ledger.lockJobs(manager, results.map((r) => r.jobId));
+    const chunks = new Map((await manager.findBy(ScanChunkEntity, { id: In(results.map((r) => r.chunkId)) })).map((c) => [c.id, c]));
+    const applicable = results.filter((r) => this.applicable(r, settings.get(r.trackerId), jobs.get(r.jobId), chunks.get(r.chunkId)));
     const now = new Date();
-    const upHosts = result.hosts.filter((h) => h.state === 'up').map((h) => h.address);
-    const keys = upHosts.map((host) => ({ trackerId: result.trackerId, host }));
-    const baselines = (await this.loadBaselines(manager, keys)).get(result.trackerId) ?? new Map();
-    const current = (await this.loadCurrent(manager, keys)).get(result.trackerId) ?? [];
-    const written = await this.writer.writeMany(manager, [this.prepare(result, job, settings, upHosts, baselines, current, now)]);
-    reprobes.push(...written.reprobes, ...(await this.reprobeAgain(manager, job, upHosts)));
-    const events = written.events;
-    const hostsUp = await this.countPart(manager, chunk, result, upHosts.length);
-    if (hostsUp === undefined) return events; // more parts of this result to come
-    await this.ledger.settleChunk(manager, job, chunk, chunkOutcome(result, hostsUp));
-    return [...events, ...(await this.ledger.finishIfComplete(manager, job, now))];
+    const upHosts = new Map(applicable.map((r) => [r, r.hosts.filter((h) => h.state === 'up').map((h) => h.address)]));
+    const keys = applicable.flatMap((r) => (upHosts.get(r) ?? []).map((host) => ({ trackerId: r.trackerId, host })));
+    const baselines = await this.loadBaselines(manager, keys);
+    const current = await this.loadCurrent(manager, keys);
+    const writes = applicable.map((r) =>
+      this.prepare(r, jobs.get(r.jobId) as ScanJobEntity, settings.get(r.trackerId) as TrackerSettingsRow, upHosts.get(r) ?? [], baselines.get(r.trackerId) ?? new Map(), current.get(r.trackerId) ?? [], now),
+    );
+    const written = await this.writer.writeMany(manager, writes);
+    reprobes.push(...written.reprobes);
+    const settles: Parameters<ScanJobLedger['settleChunks']>[1][number][] = [];
+    for (const r of applicable) {
+      const job = jobs.get(r.jobId) as ScanJobEntity;
+      const chunk = chunks.get(r.chunkId) as ScanChunkEntity;
+      const hosts = upHosts.get(r) ?? [];
+      reprobes.push(...(await this.reprobeAgain(manager, job, hosts)));
+      const hostsUp = await this.countPart(manager, chunk, r, hosts.length);
+      if (hostsUp !== undefined) settles.push({ job, chunk, outcome: chunkOutcome(r, hostsUp) }); // else more parts of this result to come
+    }
+    await this.ledger.settleChunks(manager, settles);
+    const finished = await this.ledger.finishComplete(manager, [...new Set(settles.map((x) => x.job))], now);
+    return [...written.events, ...finished];
   }
 
   /** Whether a result can be applied: its tracker, job and chunk exist and the chunk is open (otherwise said in the log). */

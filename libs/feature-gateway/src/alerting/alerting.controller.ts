@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { Alert, AlertRuleError, CHANNEL_TYPES, ChannelError, checkChannel, compileAlertRule, deliver, SEVERITIES, Severity, SeverityMapping } from '@portolan/alerts';
 import { DomainError } from '@portolan/contracts';
@@ -235,7 +235,8 @@ export class AlertingController {
     const id = randomUUID();
     const rule = await this.checkRule(id, fullRule(body));
     await this.db.transaction(async (manager) => {
-      await lockChannels(manager, rule.channelIds);
+      // The channels must exist, and stay until the rule is saved (a delete checks the rules that use a channel).
+      await requireExisting(manager, 'alert_channels', rule.channelIds, 'channelIds', { forShare: true });
       await manager.query(
         `INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, severity_map, channel_ids, storm, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())`,
         [id, rule.name, rule.enabled, JSON.stringify(rule.scope), JSON.stringify(rule.filter), rule.severity, JSON.stringify(rule.severityMap), rule.channelIds, rule.storm ? JSON.stringify(rule.storm) : null],
@@ -261,7 +262,8 @@ export class AlertingController {
     const stored = await this.rule(id);
     const rule = await this.checkRule(id, fullRule(body, stored));
     await this.db.transaction(async (manager) => {
-      await lockChannels(manager, rule.channelIds);
+      // The channels must exist, and stay until the rule is saved (a delete checks the rules that use a channel).
+      await requireExisting(manager, 'alert_channels', rule.channelIds, 'channelIds', { forShare: true });
       await manager.query(
         `UPDATE alert_rules SET name = $2, enabled = $3, scope = $4, filter = $5, severity = $6, severity_map = $7, channel_ids = $8, storm = $9, updated_at = now() WHERE id = $1`,
         [id, rule.name, rule.enabled, JSON.stringify(rule.scope), JSON.stringify(rule.filter), rule.severity, JSON.stringify(rule.severityMap), rule.channelIds, rule.storm ? JSON.stringify(rule.storm) : null],
@@ -326,7 +328,6 @@ export class AlertingController {
       ['device_groups', rule.scope.groupIds, 'scope.groupIds'],
       ['sites', rule.scope.siteIds, 'scope.siteIds'],
       ['trackers', rule.scope.trackerIds, 'scope.trackerIds'],
-      ['alert_channels', rule.channelIds, 'channelIds'],
     ] as const) {
       await requireExisting(this.db, table, ids, field);
     }
@@ -338,14 +339,6 @@ export class AlertingController {
     if (!row) throw new DomainError('not_found', `alert channel ${id} does not exist`);
     return channelView(row);
   }
-}
-
-/** The rule's channels, kept from being deleted until the rule is saved (a delete checks the rules that use a channel). */
-async function lockChannels(manager: EntityManager, ids: readonly string[]): Promise<void> {
-  const rows: { id: string }[] = await manager.query('SELECT id FROM alert_channels WHERE id = ANY($1::uuid[]) ORDER BY id FOR SHARE', [[...ids]]);
-  const found = new Set(rows.map((r) => r.id));
-  const missing = ids.find((id) => !found.has(id));
-  if (missing) throw new DomainError('invalid_payload', `channelIds: ${missing} does not exist`, { field: 'channelIds' });
 }
 
 const CHANNEL_COLUMNS = 'id, name, type, settings, secret_fields, status, status_reason, created_at';
