@@ -9,6 +9,7 @@ import { AgentConfigService } from './agent-api/agent-config.service';
 import { AgentDirectory } from './agent-api/agent.directory';
 import { AgentHeartbeats } from './agent-api/agent-heartbeats';
 import { AgentPollService } from './agent-api/agent-poll.service';
+import { AgentRoutes } from './agent-api/agent.routes';
 import { AgentResultsService } from './agent-api/agent-results.service';
 import { AgentSecretsService } from './agent-api/agent-secrets.service';
 import { EnrolmentService } from './agent-api/enrolment.service';
@@ -69,6 +70,7 @@ import { TrackersService } from './trackers/trackers.service';
     AgentConfigService,
     AgentHeartbeats,
     AgentPollService,
+    AgentRoutes,
     AgentResultsService,
     UploadIngest,
     AgentSecretsService,

@@ -1,3 +1,4 @@
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -5,6 +6,7 @@ import { loadGatewayConfig, loadPlatformConfig } from '@portolan/config';
 import { createLogger, Logger, PinoNestLogger } from '@portolan/logging';
 import { LOGGER } from '@portolan/platform';
 import { loadTls } from './tls.loader';
+import { AgentRoutes } from '../agent-api/agent.routes';
 
 export interface HttpServiceOptions {
   readonly service: string;
@@ -34,18 +36,34 @@ export async function startHttpService(rootModule: Type, options: HttpServiceOpt
   });
   const logger = app.get<Logger>(LOGGER);
   app.useLogger(new PinoNestLogger(logger));
-  // Agent result uploads are read by their controller (gzip, their own limits); all else is JSON here.
-  app.useBodyParser('json', { limit: gateway.bodyLimitBytes, type: (req) => isJson(req.headers['content-type']) && !(req.url ?? '').startsWith('/api/agent/results') });
+  // Agent result uploads are read by `AgentRoutes` (gzip, their own limits); all else is JSON here.
+  app.useBodyParser('json', { limit: gateway.bodyLimitBytes, type: (req) => isJson(req.headers['content-type']) });
   app.disable('x-powered-by');
   // API answers are never cached by validators: no SHA-1 of every body for an ETag.
   app.set('etag', false);
   app.setGlobalPrefix('api');
   app.enableShutdownHooks();
+  serveAgentRoutesFirst(app);
   await app.listen(gateway.port, gateway.host);
   const shownHost = gateway.host === '0.0.0.0' ? '127.0.0.1' : gateway.host;
   const url = `${tls ? 'https' : 'http'}://${shownHost}:${gateway.port}/api`;
   logger.info({ url, tls: tls ? { source: tls.source, fingerprint: tls.fingerprint } : 'plain http' }, 'gateway listening');
   return { app, url, fingerprint: tls?.fingerprint };
+}
+
+/**
+ * Puts `AgentRoutes` in front of Express on the server: the agent's polls and uploads are
+ * answered there, everything else goes on to Express (and Nest) as before.
+ */
+function serveAgentRoutesFirst(app: NestExpressApplication): void {
+  const routes = app.get(AgentRoutes);
+  const server = app.getHttpServer() as Server;
+  const framework = server.listeners('request') as RequestListener[];
+  if (framework.length !== 1) throw new Error(`expected the one request listener of Express on the gateway's server, found ${framework.length}`);
+  server.removeAllListeners('request');
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (!routes.handle(request, response)) framework[0](request, response);
+  });
 }
 
 function isJson(contentType: string | undefined): boolean {

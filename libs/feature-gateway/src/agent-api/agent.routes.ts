@@ -1,0 +1,105 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Inject, Injectable } from '@nestjs/common';
+import { AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema, DomainError } from '@portolan/contracts';
+import { GatewayConfig } from '@portolan/config';
+import { Logger } from '@portolan/logging';
+import { LOGGER } from '@portolan/platform';
+import { errorAnswer } from '../http/error.filter';
+import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { AgentDirectory, AuthenticatedAgent } from './agent.directory';
+import { AGENT_RATE_LIMITER, GATEWAY_CONFIG } from './agent-api.tokens';
+import { AgentPollService } from './agent-poll.service';
+import { AgentResultsService } from './agent-results.service';
+import { RateLimiter } from './rate.limiter';
+import { readJsonUpload } from './upload.reader';
+
+const JOBS = '/api/agent/jobs';
+const RESULTS = '/api/agent/results';
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * The two calls every agent makes all the time, served straight from the HTTP server ahead of
+ * Express and Nest: the long-poll (`GET /api/agent/jobs`) and the result upload
+ * (`POST /api/agent/results`). At fleet scale they are nearly all of the gateway's requests, and
+ * the framework's routing, guards, pipes and reply cost more than the work itself. They keep
+ * the API's contract exactly: the same authentication and per-agent rate limit as
+ * `AgentAuthGuard`, the same validation, and errors answered by `errorAnswer`, as the rest of
+ * the API answers them. Every other agent call (enrol, config, scans, rotate-secret) is a Nest
+ * route in `AgentApiController`.
+ */
+@Injectable()
+export class AgentRoutes {
+  private readonly pollQuery = new ZodValidationPipe<AgentPollQuery>(AgentPollQuerySchema, 'query');
+  private readonly resultBody = new ZodValidationPipe<AgentResult>(AgentResultSchema, 'result');
+
+  constructor(
+    private readonly directory: AgentDirectory,
+    @Inject(AGENT_RATE_LIMITER) private readonly limiter: RateLimiter,
+    private readonly polls: AgentPollService,
+    private readonly results: AgentResultsService,
+    @Inject(GATEWAY_CONFIG) private readonly gateway: GatewayConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** Serves the request if it is one of these routes and returns true; false leaves it to Express. */
+  handle(request: IncomingMessage, response: ServerResponse): boolean {
+    const url = request.url ?? '';
+    const mark = url.indexOf('?');
+    const path = trimSlash(mark < 0 ? url : url.slice(0, mark));
+    if (path === JOBS && request.method === 'GET') void this.answer(response, () => this.jobs(request, response, mark < 0 ? '' : url.slice(mark + 1)));
+    else if (path === RESULTS && request.method === 'POST') void this.answer(response, () => this.upload(request, response));
+    else return false;
+    return true;
+  }
+
+  private async jobs(request: IncomingMessage, response: ServerResponse, search: string): Promise<[number, unknown]> {
+    const agent = await this.authenticate(request, response);
+    const query = this.pollQuery.transform(Object.fromEntries(new URLSearchParams(search)));
+    const closed = new Promise<void>((resolve) => response.once('close', () => resolve()));
+    request.setTimeout((query.wait + 15) * 1000);
+    return [200, await this.polls.poll(agent, query, closed)];
+  }
+
+  private async upload(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
+    const agent = await this.authenticate(request, response);
+    const raw = await readJsonUpload(request, { maxBytes: this.gateway.agentUploadLimitBytes, maxInflatedBytes: this.gateway.agentUploadInflatedLimitBytes });
+    const answer = await this.results.accept(agent, header(request, 'idempotency-key'), this.resultBody.transform(raw));
+    return [answer.duplicate ? 200 : 202, answer];
+  }
+
+  /** As `AgentAuthGuard`: the agent's credentials, then its rate limit (429 with Retry-After). */
+  private async authenticate(request: IncomingMessage, response: ServerResponse): Promise<AuthenticatedAgent> {
+    const agent = await this.directory.authenticate(request.headers.authorization, request.socket.remoteAddress);
+    const waitMs = this.limiter.take(agent.id);
+    if (waitMs > 0) {
+      response.setHeader('Retry-After', String(Math.ceil(waitMs / 1000)));
+      throw new DomainError('rate_limited', `agent ${agent.id} is over its request rate; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
+    }
+    return agent;
+  }
+
+  private async answer(response: ServerResponse, work: () => Promise<[number, unknown]>): Promise<void> {
+    let status: number;
+    let body: unknown;
+    try {
+      [status, body] = await work();
+    } catch (error) {
+      const answer = errorAnswer(error, this.logger);
+      if (answer.retryAfterSeconds !== undefined && !response.hasHeader('Retry-After')) response.setHeader('Retry-After', String(answer.retryAfterSeconds));
+      [status, body] = [answer.status, answer.body];
+    }
+    if (response.headersSent || response.destroyed) return;
+    const json = JSON.stringify(body);
+    response.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(json) });
+    response.end(json);
+  }
+}
+
+function trimSlash(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+function header(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
