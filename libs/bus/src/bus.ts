@@ -56,6 +56,11 @@ export interface PublishOptions {
    * every payload whatever this says.
    */
   readonly prevalidated?: boolean;
+  /**
+   * The payload as JSON, when the caller has already serialized this very payload (to store
+   * it): sent as it is instead of being serialized again. Buses that pass objects ignore it.
+   */
+  readonly payloadJson?: string;
 }
 
 export interface BusLogger {

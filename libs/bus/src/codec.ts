@@ -22,8 +22,11 @@ export function seal<P>(definition: MessageDefinition<string, P, unknown>, paylo
   return messageId ? { ...envelope, id: messageId, correlationId: correlationId ?? messageId } : envelope;
 }
 
-export function encode(envelope: Envelope<unknown>): Uint8Array {
-  return Buffer.from(JSON.stringify(envelope));
+/** The message body: the envelope as JSON, with `payloadJson` (the payload already serialized) in place of the payload when given. */
+export function encode(envelope: Envelope<unknown>, payloadJson?: string): Uint8Array {
+  if (payloadJson === undefined) return Buffer.from(JSON.stringify(envelope));
+  const head = JSON.stringify({ id: envelope.id, occurredAt: envelope.occurredAt, correlationId: envelope.correlationId, producer: envelope.producer });
+  return Buffer.from(`${head.slice(0, -1)},"payload":${payloadJson}}`);
 }
 
 /** Parses and validates the envelope and payload of a received message. */

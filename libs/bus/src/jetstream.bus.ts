@@ -63,7 +63,7 @@ export class JetStreamBus implements Bus {
 
   async publish<M extends AnyMessage>(message: M, payload: PayloadOf<M>, options: PublishOptions = {}): Promise<Envelope<PayloadOf<M>>> {
     const envelope = seal(message, payload, this.options.name, options.correlationId, options.messageId, options.prevalidated);
-    await this.js.publish(subjectFor(message, options.route), encode(envelope), { msgID: envelope.id });
+    await this.js.publish(subjectFor(message, options.route), encode(envelope, options.payloadJson), { msgID: envelope.id });
     return envelope;
   }
 

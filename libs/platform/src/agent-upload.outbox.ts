@@ -9,14 +9,19 @@ import { settleInWindows } from './settle-in-windows';
 import { BUS, DATA_SOURCE, LOGGER } from './tokens';
 
 /** An upload's result message, ready to publish. */
-export type OutboxUpload = { readonly id: string; readonly jobId: string } & (
+export type OutboxUpload = {
+  readonly id: string;
+  readonly jobId: string;
+  /** The payload as JSON when the caller has it (it stored it): published as is, not serialized again. */
+  readonly payloadJson?: string;
+} & (
   | { readonly kind: 'completed'; readonly payload: ScanCompleted }
   | { readonly kind: 'failed'; readonly payload: ScanFailed }
 );
 
-/** The gzip-compressed JSON of a payload, as `agent_uploads.payload_gzip` keeps it. */
-export function compressPayload(payload: ScanCompleted | ScanFailed): Buffer {
-  return gzipSync(JSON.stringify(payload), { level: 1 });
+/** The gzip-compressed JSON of a payload (or of its JSON), as `agent_uploads.payload_gzip` keeps it. */
+export function compressPayload(payload: ScanCompleted | ScanFailed | string): Buffer {
+  return gzipSync(typeof payload === 'string' ? payload : JSON.stringify(payload), { level: 1 });
 }
 
 /** A stored upload as a message to publish, its payload checked (it comes back from the database). */
@@ -54,7 +59,7 @@ export class AgentUploadOutbox {
    */
   async publishBuilt(uploads: readonly OutboxUpload[]): Promise<number> {
     const outcomes = await settleInWindows(uploads, async (u): Promise<void> => {
-      const options = { messageId: u.id, correlationId: u.jobId, prevalidated: true };
+      const options = { messageId: u.id, correlationId: u.jobId, prevalidated: true, payloadJson: u.payloadJson };
       if (u.kind === 'completed') await this.bus.publish(Messages.scanCompleted, u.payload, options);
       else await this.bus.publish(Messages.scanFailed, u.payload, options);
     });

@@ -4,7 +4,7 @@ import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import { AgentResultResponse, DomainError } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { EventEntity, PortSetRecord } from '@portolan/persistence';
-import { AgentUploadOutbox, BatchAnswer, compressPayload, BatcherOverloadedError, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher } from '@portolan/platform';
+import { AgentUploadOutbox, BatchAnswer, compressPayload, BatcherOverloadedError, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, OutboxUpload } from '@portolan/platform';
 import { planUploadBatch, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
 
 /** A started agent run that sends no result within this time is failed by the scheduler. */
@@ -18,6 +18,8 @@ const MAX_PUBLISHING = 4;
 type Accepted = Extract<UploadDecision, { kind: 'accepted' }>;
 interface Committed {
   readonly decisions: UploadDecision[];
+  /** The accepted uploads' result messages, their payloads serialized once (stored, then published). */
+  readonly uploads: OutboxUpload[];
   /** The `scan-started` events written, to announce after the commit. */
   readonly events: EventEntity[];
 }
@@ -94,17 +96,17 @@ export class UploadIngest implements OnModuleDestroy {
     return this.db.transaction(async (manager) => {
       const decisions = planUploadBatch(requests, await readState(manager, requests), randomUUID);
       const accepted = decisions.filter((d): d is Accepted => d.kind === 'accepted');
-      if (!accepted.length) return { decisions, events: [] };
+      if (!accepted.length) return { decisions, uploads: [], events: [] };
       await writeJobs(manager, accepted);
       await writeChunks(manager, accepted);
-      await writeUploads(manager, accepted);
+      const uploads = await writeUploads(manager, accepted);
       const started = accepted.flatMap((d) => (d.started ? [d.started] : []));
-      return { decisions, events: started.length ? await this.events.insert(manager, started) : [] };
+      return { decisions, uploads, events: started.length ? await this.events.insert(manager, started) : [] };
     });
   }
 
   /** Logs the batch and publishes its messages in the background (a few batches at a time). */
-  private afterCommit(requests: readonly UploadRequest[], { decisions, events }: Committed): void {
+  private afterCommit(requests: readonly UploadRequest[], { decisions, uploads, events }: Committed): void {
     const accepted = decisions.filter((d): d is Accepted => d.kind === 'accepted');
     const duplicates = decisions.filter((d) => d.kind === 'duplicate').length;
     const refused = decisions.length - accepted.length - duplicates;
@@ -116,7 +118,7 @@ export class UploadIngest implements OnModuleDestroy {
     });
     if (accepted.length) this.logger.info({ accepted: accepted.length, duplicates, refused }, 'agent results stored');
     if (!accepted.length) return;
-    const publishing: Promise<void> = Promise.all([this.events.announce(events), this.outbox.publishBuilt(accepted.map((d) => d.upload))])
+    const publishing: Promise<void> = Promise.all([this.events.announce(events), this.outbox.publishBuilt(uploads)])
       .then(() => undefined)
       .catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not publish agent results; the leader will'))
       .finally(() => this.publishing.delete(publishing));
@@ -189,15 +191,20 @@ async function writeChunks(manager: EntityManager, accepted: readonly Accepted[]
   );
 }
 
-/** The outbox rows, in batch order: `seq` then orders one tracker's results as they arrived. */
-async function writeUploads(manager: EntityManager, accepted: readonly Accepted[]): Promise<void> {
+/**
+ * The outbox rows, in batch order: `seq` then orders one tracker's results as they arrived.
+ * Returns their messages, each payload serialized once, for the store and the stream alike.
+ */
+async function writeUploads(manager: EntityManager, accepted: readonly Accepted[]): Promise<OutboxUpload[]> {
+  const uploads = accepted.map(({ upload }) => ({ ...upload, payloadJson: JSON.stringify(upload.payload) }));
   await manager.query(
     `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, payload_gzip, received_at)
      SELECT (e.u->>'id')::uuid, (e.u->>'agent_id')::uuid, e.u->>'idempotency_key', (e.u->>'job_id')::uuid, (e.u->>'tracker_id')::uuid, e.u->>'kind', decode(e.u->>'payload', 'base64'), now()
        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(u, n)
       ORDER BY e.n`,
-    [JSON.stringify(accepted.map(({ upload: u }) => ({ id: u.id, agent_id: u.agentId, idempotency_key: u.idempotencyKey, job_id: u.jobId, tracker_id: u.trackerId, kind: u.kind, payload: compressPayload(u.payload).toString('base64') })))],
+    [JSON.stringify(uploads.map((u) => ({ id: u.id, agent_id: u.agentId, idempotency_key: u.idempotencyKey, job_id: u.jobId, tracker_id: u.trackerId, kind: u.kind, payload: compressPayload(u.payloadJson).toString('base64') })))],
   );
+  return uploads;
 }
 
 /**
