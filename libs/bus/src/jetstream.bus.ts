@@ -4,6 +4,7 @@ import { connect } from '@nats-io/transport-node';
 import { Envelope, filterFor, PayloadOf, ReplyOf, Streams, streamOf, subjectFor } from '@portolan/contracts';
 import { AnyMessage, Bus, BusHealth, BusLogger, ConsumerHandle, ConsumerOptions, DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, Delivery, Outcome, PublishOptions, retryDelayMs } from './bus';
 import { encode, InvalidMessageError, open, seal } from './codec';
+import { JetStreamPublisher } from './jetstream.publisher';
 
 export interface JetStreamBusOptions {
   readonly servers: string;
@@ -23,6 +24,7 @@ export class JetStreamBus implements Bus {
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
+    private readonly publisher: JetStreamPublisher,
     private readonly options: JetStreamBusOptions,
   ) {}
 
@@ -32,7 +34,7 @@ export class JetStreamBus implements Bus {
     // errors are logged by message and subject, not by their stack.
     const nc = await connect({ servers: options.servers.split(','), name: options.name, maxReconnectAttempts: -1, reconnectTimeWait: 1000, noAsyncTraces: true });
     const jsm = await jetstreamManager(nc);
-    return new JetStreamBus(nc, jetstream(nc), jsm, options);
+    return new JetStreamBus(nc, jetstream(nc), jsm, new JetStreamPublisher(nc), options);
   }
 
   async start(): Promise<void> {
@@ -63,7 +65,7 @@ export class JetStreamBus implements Bus {
 
   async publish<M extends AnyMessage>(message: M, payload: PayloadOf<M>, options: PublishOptions = {}): Promise<Envelope<PayloadOf<M>>> {
     const envelope = seal(message, payload, this.options.name, options.correlationId, options.messageId, options.prevalidated);
-    await this.js.publish(subjectFor(message, options.route), encode(envelope, options.payloadJson), { msgID: envelope.id });
+    await this.publisher.publish(subjectFor(message, options.route), encode(envelope, options.payloadJson), envelope.id);
     return envelope;
   }
 
@@ -163,6 +165,7 @@ export class JetStreamBus implements Bus {
   }
 
   async close(): Promise<void> {
+    await this.publisher.close();
     if (!this.nc.isClosed()) await this.nc.drain();
   }
 
