@@ -27,8 +27,10 @@ interface Committed {
 /**
  * Stores agent result uploads with group commit: the uploads that arrive while a batch is
  * being written are written together in the next one, in one transaction of a fixed number of
- * statements whatever its size (the replay check, the trackers, the job locks, then one insert
- * per table). A request is answered once its batch has committed: the upload is then durable,
+ * statements whatever its size: one reads what the batch refers to (replays, trackers, the job
+ * locks), one writes jobs, chunks and outbox rows, and the `scan-started` events go in with their
+ * counts. Every statement is a round trip that wakes Postgres, and at small batches those
+ * dominate its work. A request is answered once its batch has committed: the upload is then durable,
  * and its result message is published from the outbox row right after, in the background; what
  * that misses, the scheduler's leader publishes again (`AgentUploadOutbox`).
  *
@@ -97,9 +99,7 @@ export class UploadIngest implements OnModuleDestroy {
       const decisions = planUploadBatch(requests, await readState(manager, requests), randomUUID);
       const accepted = decisions.filter((d): d is Accepted => d.kind === 'accepted');
       if (!accepted.length) return { decisions, uploads: [], events: [] };
-      await writeJobs(manager, accepted);
-      await writeChunks(manager, accepted);
-      const uploads = await writeUploads(manager, accepted);
+      const uploads = await writeAccepted(manager, accepted);
       const started = accepted.flatMap((d) => (d.started ? [d.started] : []));
       return { decisions, uploads, events: started.length ? await this.events.insert(manager, started) : [] };
     });
@@ -131,78 +131,73 @@ function answerOf(decision: UploadDecision): BatchAnswer<AgentResultResponse> {
   return { jobId: decision.kind === 'duplicate' ? decision.jobId : decision.upload.jobId, duplicate: decision.kind === 'duplicate' };
 }
 
+/**
+ * What the batch refers to, in one statement: its keys already accepted, its trackers with
+ * their devices' addresses, and its jobs, locked in id order so two batches never wait on each
+ * other in a cycle. A job's one upload is also a unique key: a result that commits meanwhile
+ * elsewhere fails this batch, which is then written again and finds it.
+ */
 async function readState(manager: EntityManager, requests: readonly UploadRequest[]): Promise<UploadBatchState> {
-  const accepted: { agent_id: string; idempotency_key: string; job_id: string }[] = await manager.query(
-    `SELECT u.agent_id, u.idempotency_key, u.job_id FROM agent_uploads u
-       JOIN unnest($1::uuid[], $2::text[]) AS k(agent_id, idempotency_key) USING (agent_id, idempotency_key)`,
-    [requests.map((r) => r.agent.id), requests.map((r) => r.idempotencyKey)],
-  );
-  const trackers: { id: string; agent_id: string | null; device_id: string; mode: 'network' | 'remote' | 'self'; port_set: PortSetRecord; address: string }[] = await manager.query(
-    `SELECT t.id, t.agent_id, t.device_id, t.mode, t.port_set, d.address FROM trackers t JOIN devices d ON d.id = t.device_id WHERE t.id = ANY($1::uuid[])`,
-    [[...new Set(requests.map((r) => r.result.trackerId))]],
-  );
-  // Locked in id order, so two batches never wait on each other in a cycle. A job's one upload
-  // is also a unique key: a result that commits meanwhile elsewhere fails this batch, which is
-  // then written again and finds it.
-  const jobs: { id: string; agent_id: string | null; tracker_id: string; status: string; has_result: boolean }[] = await manager.query(
-    `SELECT j.id, j.agent_id, j.tracker_id, j.status, EXISTS (SELECT 1 FROM agent_uploads u WHERE u.job_id = j.id) AS has_result
-       FROM scan_jobs j WHERE j.id = ANY($1::uuid[]) ORDER BY j.id FOR UPDATE OF j`,
-    [[...new Set(requests.map((r) => r.result.jobId))]],
+  type Row = {
+    accepted: { agent_id: string; idempotency_key: string; job_id: string }[];
+    trackers: { id: string; agent_id: string | null; device_id: string; mode: 'network' | 'remote' | 'self'; port_set: PortSetRecord; address: string }[];
+    jobs: { id: string; agent_id: string | null; tracker_id: string; status: string; has_result: boolean }[];
+  };
+  const [row]: Row[] = await manager.query(
+    `SELECT
+       (SELECT coalesce(json_agg(json_build_object('agent_id', u.agent_id, 'idempotency_key', u.idempotency_key, 'job_id', u.job_id)), '[]')
+          FROM agent_uploads u JOIN unnest($1::uuid[], $2::text[]) AS k(agent_id, idempotency_key) USING (agent_id, idempotency_key)) AS accepted,
+       (SELECT coalesce(json_agg(json_build_object('id', t.id, 'agent_id', t.agent_id, 'device_id', t.device_id, 'mode', t.mode, 'port_set', t.port_set, 'address', d.address)), '[]')
+          FROM trackers t JOIN devices d ON d.id = t.device_id WHERE t.id = ANY($3::uuid[])) AS trackers,
+       (SELECT coalesce(json_agg(j), '[]') FROM (
+          SELECT j.id, j.agent_id, j.tracker_id, j.status, EXISTS (SELECT 1 FROM agent_uploads u WHERE u.job_id = j.id) AS has_result
+            FROM scan_jobs j WHERE j.id = ANY($4::uuid[]) ORDER BY j.id FOR UPDATE OF j) j) AS jobs`,
+    [requests.map((r) => r.agent.id), requests.map((r) => r.idempotencyKey), [...new Set(requests.map((r) => r.result.trackerId))], [...new Set(requests.map((r) => r.result.jobId))]],
   );
   return {
-    accepted: new Map(accepted.map((u) => [uploadKey(u.agent_id, u.idempotency_key), u.job_id])),
-    trackers: new Map(trackers.map((t) => [t.id, { agentId: t.agent_id, deviceId: t.device_id, mode: t.mode, portSet: t.port_set, deviceAddress: t.address }])),
-    jobs: new Map(jobs.map((j) => [j.id, { agentId: j.agent_id, trackerId: j.tracker_id, status: j.status, hasResult: j.has_result }])),
+    accepted: new Map(row.accepted.map((u) => [uploadKey(u.agent_id, u.idempotency_key), u.job_id])),
+    trackers: new Map(row.trackers.map((t) => [t.id, { agentId: t.agent_id, deviceId: t.device_id, mode: t.mode, portSet: t.port_set, deviceAddress: t.address }])),
+    jobs: new Map(row.jobs.map((j) => [j.id, { agentId: j.agent_id, trackerId: j.tracker_id, status: j.status, hasResult: j.has_result }])),
   };
 }
 
-async function writeJobs(manager: EntityManager, accepted: readonly Accepted[]): Promise<void> {
+/**
+ * Writes the accepted uploads in one statement: their jobs (made for runs of the agent's own
+ * schedule, or started and sized), their chunks and their outbox rows, in batch order (`seq`
+ * then orders one tracker's results as they arrived). Returns their messages, each payload
+ * serialized once, for the store and the stream alike.
+ */
+async function writeAccepted(manager: EntityManager, accepted: readonly Accepted[]): Promise<OutboxUpload[]> {
   const inserts = accepted.flatMap((d) => ('insert' in d.job ? [d.job.insert] : []));
   const updates = accepted.flatMap((d) => ('update' in d.job ? [{ ...d.job.update, startNow: d.job.startNow }] : []));
-  if (inserts.length) {
-    await manager.query(
-      `INSERT INTO scan_jobs (id, tracker_id, device_id, site, trigger, agent_id, status, requested_at, started_at, chunk_count, hosts_planned, probes_planned)
-       SELECT v.id, v.tracker_id, v.device_id, NULL, v.trigger, v.agent_id, 'running', v.started_at, v.started_at, 1, v.hosts, v.probes
-         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, tracker_id uuid, device_id uuid, trigger text, agent_id uuid, started_at timestamptz, hosts int, probes int)`,
-      [JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt, hosts: j.hosts, probes: j.probes })))],
-    );
-  }
-  if (updates.length) {
-    await manager.query(
-      `UPDATE scan_jobs j SET status = CASE WHEN v.start_now THEN 'running' ELSE j.status END,
-              started_at = CASE WHEN v.start_now THEN v.started_at ELSE j.started_at END,
-              chunk_count = 1, hosts_planned = v.hosts, probes_planned = v.probes
-         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, start_now boolean, started_at timestamptz, hosts int, probes int)
-        WHERE j.id = v.id`,
-      [JSON.stringify(updates.map((j) => ({ id: j.id, start_now: j.startNow, started_at: j.startedAt, hosts: j.hosts, probes: j.probes })))],
-    );
-  }
-}
-
-async function writeChunks(manager: EntityManager, accepted: readonly Accepted[]): Promise<void> {
-  await manager.query(
-    `INSERT INTO scan_chunks (id, job_id, chunk_index, targets, host_count, probe_count, status, progress, hosts_done, worker, queued_at, started_at, deadline, published_at)
-     SELECT v.id, v.job_id, 0, v.targets, v.hosts, v.probes, 'running', 0, 0, v.worker, v.started_at, v.started_at, $2, now()
-       FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, job_id uuid, targets jsonb, hosts int, probes int, worker text, started_at timestamptz)`,
-    [
-      JSON.stringify(accepted.map(({ chunk: c }) => ({ id: c.id, job_id: c.jobId, targets: c.targets, hosts: c.hosts, probes: c.probes, worker: c.worker, started_at: c.startedAt }))),
-      new Date(Date.now() + RESULT_DEADLINE_MS),
-    ],
-  );
-}
-
-/**
- * The outbox rows, in batch order: `seq` then orders one tracker's results as they arrived.
- * Returns their messages, each payload serialized once, for the store and the stream alike.
- */
-async function writeUploads(manager: EntityManager, accepted: readonly Accepted[]): Promise<OutboxUpload[]> {
   const uploads = accepted.map(({ upload }) => ({ ...upload, payloadJson: JSON.stringify(upload.payload) }));
   await manager.query(
-    `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, payload_gzip, received_at)
+    `WITH new_jobs AS (
+       INSERT INTO scan_jobs (id, tracker_id, device_id, site, trigger, agent_id, status, requested_at, started_at, chunk_count, hosts_planned, probes_planned)
+       SELECT v.id, v.tracker_id, v.device_id, NULL, v.trigger, v.agent_id, 'running', v.started_at, v.started_at, 1, v.hosts, v.probes
+         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, tracker_id uuid, device_id uuid, trigger text, agent_id uuid, started_at timestamptz, hosts int, probes int)
+     ), sized_jobs AS (
+       UPDATE scan_jobs j SET status = CASE WHEN v.start_now THEN 'running' ELSE j.status END,
+              started_at = CASE WHEN v.start_now THEN v.started_at ELSE j.started_at END,
+              chunk_count = 1, hosts_planned = v.hosts, probes_planned = v.probes
+         FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, start_now boolean, started_at timestamptz, hosts int, probes int)
+        WHERE j.id = v.id
+     ), chunks AS (
+       INSERT INTO scan_chunks (id, job_id, chunk_index, targets, host_count, probe_count, status, progress, hosts_done, worker, queued_at, started_at, deadline, published_at)
+       SELECT v.id, v.job_id, 0, v.targets, v.hosts, v.probes, 'running', 0, 0, v.worker, v.started_at, v.started_at, $3, now()
+         FROM jsonb_to_recordset($4::jsonb) AS v(id uuid, job_id uuid, targets jsonb, hosts int, probes int, worker text, started_at timestamptz)
+     )
+     INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, payload_gzip, received_at)
      SELECT (e.u->>'id')::uuid, (e.u->>'agent_id')::uuid, e.u->>'idempotency_key', (e.u->>'job_id')::uuid, (e.u->>'tracker_id')::uuid, e.u->>'kind', decode(e.u->>'payload', 'base64'), now()
-       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(u, n)
+       FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(u, n)
       ORDER BY e.n`,
-    [JSON.stringify(uploads.map((u) => ({ id: u.id, agent_id: u.agentId, idempotency_key: u.idempotencyKey, job_id: u.jobId, tracker_id: u.trackerId, kind: u.kind, payload: compressPayload(u.payloadJson).toString('base64') })))],
+    [
+      JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
+      JSON.stringify(updates.map((j) => ({ id: j.id, start_now: j.startNow, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
+      new Date(Date.now() + RESULT_DEADLINE_MS),
+      JSON.stringify(accepted.map(({ chunk: c }) => ({ id: c.id, job_id: c.jobId, targets: c.targets, hosts: c.hosts, probes: c.probes, worker: c.worker, started_at: c.startedAt }))),
+      JSON.stringify(uploads.map((u) => ({ id: u.id, agent_id: u.agentId, idempotency_key: u.idempotencyKey, job_id: u.jobId, tracker_id: u.trackerId, kind: u.kind, payload: compressPayload(u.payloadJson).toString('base64') }))),
+    ],
   );
   return uploads;
 }
