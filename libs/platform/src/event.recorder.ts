@@ -169,13 +169,6 @@ export async function countEvents(manager: Pick<EntityManager, 'query'>, deltas:
   const rows = [...sums.entries()].filter(([, v]) => v.n !== 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
   if (!rows.length) return;
   const perDevice = rows.filter((r) => r.device_id !== null);
-  if (perDevice.length)
-    await manager.query(
-      `INSERT INTO event_counts (day, device_id, kind, planned, n)
-       SELECT v.day, v.device_id, v.kind, v.planned, v.n FROM jsonb_to_recordset($1::jsonb) AS v(day date, device_id uuid, kind text, planned boolean, n bigint)
-       ON CONFLICT (day, device_id, kind, planned) DO UPDATE SET n = event_counts.n + EXCLUDED.n`,
-      [JSON.stringify(perDevice)],
-    );
   const estate = new Map<string, { day: string; shard: number; kind: string; planned: boolean; n: number }>();
   for (const r of rows) {
     const shard = r.device_id === null ? 0 : parseInt(r.device_id.slice(-1), 16);
@@ -184,10 +177,17 @@ export async function countEvents(manager: Pick<EntityManager, 'query'>, deltas:
     if (sum) sum.n += r.n;
     else estate.set(key, { day: r.day, shard, kind: r.kind, planned: r.planned, n: r.n });
   }
+  // Both tables in one statement (one round trip); every writer goes through here, so all take
+  // their row locks in the same order.
   await manager.query(
-    `INSERT INTO event_counts_estate (day, shard, kind, planned, n)
-     SELECT v.day, v.shard, v.kind, v.planned, v.n FROM jsonb_to_recordset($1::jsonb) AS v(day date, shard smallint, kind text, planned boolean, n bigint)
+    `WITH per_device AS (
+       INSERT INTO event_counts (day, device_id, kind, planned, n)
+       SELECT v.day, v.device_id, v.kind, v.planned, v.n FROM jsonb_to_recordset($1::jsonb) AS v(day date, device_id uuid, kind text, planned boolean, n bigint)
+       ON CONFLICT (day, device_id, kind, planned) DO UPDATE SET n = event_counts.n + EXCLUDED.n
+     )
+     INSERT INTO event_counts_estate (day, shard, kind, planned, n)
+     SELECT v.day, v.shard, v.kind, v.planned, v.n FROM jsonb_to_recordset($2::jsonb) AS v(day date, shard smallint, kind text, planned boolean, n bigint)
      ON CONFLICT (day, kind, planned, shard) DO UPDATE SET n = event_counts_estate.n + EXCLUDED.n`,
-    [JSON.stringify([...estate.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v))],
+    [JSON.stringify(perDevice), JSON.stringify([...estate.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v))],
   );
 }
