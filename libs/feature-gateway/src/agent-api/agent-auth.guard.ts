@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CanActivate, ExecutionContext, Inject, Injectable, createParamDecorator } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DomainError } from '@portolan/contracts';
@@ -7,7 +8,7 @@ import { RateLimiter } from './rate.limiter';
 
 type AgentRequest = Request & { agent?: AuthenticatedAgent };
 
-/** Every agent call except enrolment: authenticate, then the per-agent rate limit (429 with Retry-After). */
+/** The agent's Nest routes except enrolment: authenticate, then the per-agent rate limit (429 with Retry-After). */
 @Injectable()
 export class AgentAuthGuard implements CanActivate {
   constructor(
@@ -17,15 +18,23 @@ export class AgentAuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AgentRequest>();
-    const agent = await this.directory.authenticate(request.headers.authorization, request.socket.remoteAddress);
-    const waitMs = this.limiter.take(agent.id);
-    if (waitMs > 0) {
-      context.switchToHttp().getResponse<Response>().setHeader('Retry-After', String(Math.ceil(waitMs / 1000)));
-      throw new DomainError('rate_limited', `agent ${agent.id} is over its request rate; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
-    }
-    request.agent = agent;
+    request.agent = await authenticateAgent(this.directory, this.limiter, request, context.switchToHttp().getResponse<Response>());
     return true;
   }
+}
+
+/**
+ * The caller's credentials, then its per-agent rate limit: over it is a 429 with Retry-After.
+ * Shared by the guard (Nest routes) and `AgentRoutes` (the routes served ahead of Nest).
+ */
+export async function authenticateAgent(directory: AgentDirectory, limiter: RateLimiter, request: IncomingMessage, response: Pick<ServerResponse, 'setHeader'>): Promise<AuthenticatedAgent> {
+  const agent = await directory.authenticate(request.headers.authorization, request.socket.remoteAddress);
+  const waitMs = limiter.take(agent.id);
+  if (waitMs > 0) {
+    response.setHeader('Retry-After', String(Math.ceil(waitMs / 1000)));
+    throw new DomainError('rate_limited', `agent ${agent.id} is over its request rate; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
+  }
+  return agent;
 }
 
 /** The authenticated agent of the request (set by AgentAuthGuard). */

@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
-import { AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema, DomainError } from '@portolan/contracts';
+import { AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema } from '@portolan/contracts';
 import { GatewayConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { LOGGER } from '@portolan/platform';
 import { errorAnswer } from '../http/error.filter';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
-import { AgentDirectory, AuthenticatedAgent } from './agent.directory';
+import { authenticateAgent } from './agent-auth.guard';
+import { AgentDirectory } from './agent.directory';
 import { AGENT_RATE_LIMITER, GATEWAY_CONFIG } from './agent-api.tokens';
 import { AgentPollService } from './agent-poll.service';
 import { AgentResultsService } from './agent-results.service';
@@ -22,8 +23,8 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * Express and Nest: the long-poll (`GET /api/agent/jobs`) and the result upload
  * (`POST /api/agent/results`). At fleet scale they are nearly all of the gateway's requests, and
  * the framework's routing, guards, pipes and reply cost more than the work itself. They keep
- * the API's contract exactly: the same authentication and per-agent rate limit as
- * `AgentAuthGuard`, the same validation, and errors answered by `errorAnswer`, as the rest of
+ * the API's contract exactly: the same authentication and per-agent rate limit as the Nest
+ * routes (`authenticateAgent`), the same validation, and errors answered by `errorAnswer`, as the rest of
  * the API answers them. Every other agent call (enrol, config, scans, rotate-secret) is a Nest
  * route in `AgentApiController`.
  */
@@ -53,7 +54,7 @@ export class AgentRoutes {
   }
 
   private async jobs(request: IncomingMessage, response: ServerResponse, search: string): Promise<[number, unknown]> {
-    const agent = await this.authenticate(request, response);
+    const agent = await authenticateAgent(this.directory, this.limiter, request, response);
     const query = this.pollQuery.transform(Object.fromEntries(new URLSearchParams(search)));
     const closed = new Promise<void>((resolve) => response.once('close', () => resolve()));
     request.setTimeout((query.wait + 15) * 1000);
@@ -61,21 +62,10 @@ export class AgentRoutes {
   }
 
   private async upload(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
-    const agent = await this.authenticate(request, response);
+    const agent = await authenticateAgent(this.directory, this.limiter, request, response);
     const raw = await readJsonUpload(request, { maxBytes: this.gateway.agentUploadLimitBytes, maxInflatedBytes: this.gateway.agentUploadInflatedLimitBytes });
     const answer = await this.results.accept(agent, header(request, 'idempotency-key'), this.resultBody.transform(raw));
     return [answer.duplicate ? 200 : 202, answer];
-  }
-
-  /** As `AgentAuthGuard`: the agent's credentials, then its rate limit (429 with Retry-After). */
-  private async authenticate(request: IncomingMessage, response: ServerResponse): Promise<AuthenticatedAgent> {
-    const agent = await this.directory.authenticate(request.headers.authorization, request.socket.remoteAddress);
-    const waitMs = this.limiter.take(agent.id);
-    if (waitMs > 0) {
-      response.setHeader('Retry-After', String(Math.ceil(waitMs / 1000)));
-      throw new DomainError('rate_limited', `agent ${agent.id} is over its request rate; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
-    }
-    return agent;
   }
 
   private async answer(response: ServerResponse, work: () => Promise<[number, unknown]>): Promise<void> {
