@@ -192,11 +192,17 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       const dead = attempt >= this.config.maxAttempts;
-      await this.db.query(
-        `UPDATE alert_deliveries SET attempts = $2, last_error = $3, status = CASE WHEN $4 THEN 'dead' ELSE 'pending' END,
-                next_attempt_at = now() + $5 * interval '1 millisecond' WHERE id = $1 AND status = 'pending'`, // not one cancelled meanwhile
+      const recorded: unknown[] = await this.db.query(
+        `WITH failed AS (
+           UPDATE alert_deliveries SET attempts = $2, last_error = $3, status = CASE WHEN $4 THEN 'dead' ELSE 'pending' END,
+                  next_attempt_at = now() + $5 * interval '1 millisecond' WHERE id = $1 AND status = 'pending' RETURNING id
+         ) SELECT id FROM failed`, // not one cancelled meanwhile
         [row.id, attempt, reason.slice(0, 500), dead, retryDelayMs(attempt)],
       );
+      if (!recorded.length) {
+        this.logger.info({ deliveryId: row.id, channelId: row.channel_id, reason }, 'alert delivery failed after it was cancelled; nothing to retry');
+        return undefined;
+      }
       if (dead) {
         await this.markChannel(row.channel_id, 'degraded', reason.slice(0, 500), row.id);
         this.logger.error({ deliveryId: row.id, channelId: row.channel_id, attempts: attempt, reason }, 'alert delivery is dead after its last attempt; retry it from the API');

@@ -227,9 +227,12 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       const job = jobs.get(r.jobId) as ScanJobEntity;
       const chunk = chunks.get(r.chunkId) as ScanChunkEntity;
       const hosts = upHosts.get(r) ?? [];
-      reprobes.push(...(await this.reprobeAgain(manager, job, hosts)));
       const hostsUp = await this.countPart(manager, chunk, r, hosts.length);
-      if (hostsUp !== undefined) settles.push({ job, chunk, outcome: chunkOutcome(r, hostsUp) }); // else more parts of this result to come
+      if (hostsUp === undefined) continue; // more parts of this result to come
+      settles.push({ job, chunk, outcome: chunkOutcome(r, hostsUp) });
+      // Only a re-probe of one chunk knows here which of its hosts it missed: one in chunks
+      // would ask again for the hosts of its other chunks. Those wait for the next full scan.
+      if (job.chunkCount === 1) reprobes.push(...(await this.reprobeAgain(manager, job, hosts)));
     }
     await this.ledger.settleChunks(manager, settles);
     const finished = await this.ledger.finishComplete(manager, [...new Set(settles.map((x) => x.job))], now);
@@ -322,7 +325,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     if (!settled) return [];
     const events = await this.ledger.finishIfComplete(manager, job, new Date());
     // A re-probe that could not run is asked for again (a few times); its changes wait meanwhile.
-    if (job.status === 'failed') reprobes.push(...(await this.reprobeAgain(manager, job, [])));
+    if (job.status === 'failed' && job.chunkCount === 1) reprobes.push(...(await this.reprobeAgain(manager, job, [])));
     return events;
   }
 

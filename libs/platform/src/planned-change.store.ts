@@ -47,12 +47,6 @@ export function ruleKey(rule: PlannedRuleRecord): string {
 export class PlannedChangeStore {
   constructor(@Inject(LOGGER) private readonly logger: Logger) {}
 
-  /** The device's groups, and the approved planned changes that may cover it between `from` and `to`. */
-  async candidates(manager: EntityManager, deviceId: string, from: Date, to: Date = from): Promise<{ groupIds: string[]; plans: CompiledPlannedChange[] }> {
-    const { groupsOf, plans } = await this.candidatesMany(manager, [deviceId], from, to);
-    return { groupIds: groupsOf.get(deviceId) ?? [], plans };
-  }
-
   /** The devices' groups, and the approved planned changes that may cover any of them between `from` and `to`. */
   private async candidatesMany(manager: EntityManager, deviceIds: readonly string[], from: Date, to: Date): Promise<{ groupsOf: Map<string, string[]>; plans: CompiledPlannedChange[] }> {
     const groups: { device_id: string; group_id: string }[] = await manager.query('SELECT device_id, group_id FROM device_group_members WHERE device_id = ANY($1::uuid[])', [deviceIds]);

@@ -7,6 +7,7 @@ import { Alert, AlertRuleError, CHANNEL_TYPES, ChannelError, checkChannel, compi
 import { DomainError } from '@portolan/contracts';
 import { AlertChannelStore, DATA_SOURCE, PORTOLAN_VERSION } from '@portolan/platform';
 import { audit } from '../audit/audit.log';
+import { ActorSchema, DeletedByQuery, DeletedByQuerySchema } from '../http/actor';
 import { requireExisting } from '../http/references';
 import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
 
@@ -55,10 +56,10 @@ const RuleFields = {
   storm: z.object({ maxAlerts: z.number().int().min(0).max(100_000), windowSeconds: z.number().int().min(1).max(86_400) }).strict().nullable(),
 };
 export const CreateRuleSchema = z
-  .object({ ...RuleFields, enabled: RuleFields.enabled.optional(), scope: RuleFields.scope.optional(), filter: RuleFields.filter.optional(), severity: RuleFields.severity.optional(), severityMap: RuleFields.severityMap.optional(), storm: RuleFields.storm.optional(), createdBy: z.string().trim().min(1).max(200).optional() })
+  .object({ ...RuleFields, enabled: RuleFields.enabled.optional(), scope: RuleFields.scope.optional(), filter: RuleFields.filter.optional(), severity: RuleFields.severity.optional(), severityMap: RuleFields.severityMap.optional(), storm: RuleFields.storm.optional(), createdBy: ActorSchema.optional() })
   .strict();
 export const UpdateRuleSchema = z
-  .object({ ...RuleFields, editedBy: z.string().trim().min(1).max(200) })
+  .object({ ...RuleFields, editedBy: ActorSchema })
   .partial()
   .strict()
   .refine((b) => Object.keys(b).some((k) => k !== 'editedBy'), { message: 'nothing to change' });
@@ -69,7 +70,7 @@ export const UpdateChannelSchema = z
     settings: z.record(z.string(), z.unknown()),
     /** Replaces the secrets named; the others are kept. */
     secrets: CreateChannelSchema.shape.secrets.unwrap(),
-    editedBy: z.string().trim().min(1).max(200),
+    editedBy: ActorSchema,
   })
   .partial()
   .strict()
@@ -186,13 +187,17 @@ export class AlertingController {
   /** Deletes a channel no rule sends to (with its deliveries); a channel still in use is a conflict naming the rules. */
   @Delete('alert-channels/:id')
   @HttpCode(204)
-  async deleteChannel(@Param('id', UUID_PARAM) id: string, @Query('deletedBy') deletedBy?: string): Promise<void> {
-    const stored = await this.channel(id);
+  async deleteChannel(@Param('id', UUID_PARAM) id: string, @Query(new ZodValidationPipe(DeletedByQuerySchema, 'query')) { deletedBy }: DeletedByQuery): Promise<void> {
     await this.db.transaction(async (manager) => {
+      // The channel first: a rule being created or changed to use it holds it FOR SHARE, so this
+      // waits for that rule to commit and then finds it among the users.
+      const [row]: ChannelRow[] = await manager.query(`SELECT ${CHANNEL_COLUMNS} FROM alert_channels WHERE id = $1 FOR UPDATE`, [id]);
+      if (!row) throw new DomainError('not_found', `alert channel ${id} does not exist`);
+      const stored = channelView(row);
       const users: { name: string }[] = await manager.query('SELECT name FROM alert_rules WHERE $1 = ANY(channel_ids) ORDER BY name FOR UPDATE', [id]);
       if (users.length) throw new DomainError('conflict', `alert channel "${stored.name}" is used by rule(s) ${users.map((u) => `"${u.name}"`).join(', ')}; take it out of them first`);
       await manager.query('DELETE FROM alert_channels WHERE id = $1', [id]);
-      await audit(manager, deletedBy?.slice(0, 200) || 'api', 'alert-channel.deleted', id, null, { name: stored.name, type: stored.type, settings: stored.settings }, 'alert-channel');
+      await audit(manager, deletedBy ?? 'api', 'alert-channel.deleted', id, null, { name: stored.name, type: stored.type, settings: stored.settings }, 'alert-channel');
     });
   }
 
@@ -277,11 +282,11 @@ export class AlertingController {
   /** Deletes a rule with its deliveries and storm windows (disable it to keep them); the audit log keeps the rule. */
   @Delete('alert-rules/:id')
   @HttpCode(204)
-  async deleteRule(@Param('id', UUID_PARAM) id: string, @Query('deletedBy') deletedBy?: string): Promise<void> {
-    const stored = await this.rule(id);
+  async deleteRule(@Param('id', UUID_PARAM) id: string, @Query(new ZodValidationPipe(DeletedByQuerySchema, 'query')) { deletedBy }: DeletedByQuery): Promise<void> {
     await this.db.transaction(async (manager) => {
-      await manager.query('DELETE FROM alert_rules WHERE id = $1', [id]);
-      await audit(manager, deletedBy?.slice(0, 200) || 'api', 'alert-rule.deleted', id, null, { rule: stored }, 'alert-rule');
+      const [stored]: StoredRule[] = await manager.query(`WITH gone AS (DELETE FROM alert_rules WHERE id = $1 RETURNING ${RULE_COLUMNS}) SELECT * FROM gone`, [id]);
+      if (!stored) throw new DomainError('not_found', `alert rule ${id} does not exist`);
+      await audit(manager, deletedBy ?? 'api', 'alert-rule.deleted', id, null, { rule: stored }, 'alert-rule');
     });
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import { ActorSchema } from '../http/actor';
 
-const Actor = z.string().trim().min(1).max(200);
 const Justification = z.string().trim().min(1, 'justification is required for a change to a baseline').max(2_000);
 const ItemRef = {
   trackerId: z.uuid(),
@@ -9,7 +9,7 @@ const ItemRef = {
   itemKey: z.string().min(1).max(2_000),
 };
 
-export const PromoteSchema = z.object({ ...ItemRef, actor: Actor, justification: Justification }).strict();
+export const PromoteSchema = z.object({ ...ItemRef, actor: ActorSchema, justification: Justification }).strict();
 export type Promote = z.infer<typeof PromoteSchema>;
 export const RemoveItemSchema = PromoteSchema;
 export type RemoveItem = Promote;
@@ -20,7 +20,7 @@ export const ExpectPortSchema = z
     protocol: z.enum(['tcp', 'udp']),
     port: z.number().int().min(1).max(65_535),
     service: z.string().max(100).optional(),
-    actor: Actor,
+    actor: ActorSchema,
     justification: Justification,
   })
   .strict();

@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { ActorSchema } from '../http/actor';
 import { CHANGE_KINDS, MAX_PATTERN_LENGTH } from '@portolan/planning';
 
-const Actor = z.string().trim().min(1).max(200);
 const Time = z.iso.datetime({ offset: true });
 
 export const PlannedRuleSchema = z
@@ -32,7 +32,7 @@ export const CreatePlannedChangeSchema = z
     end: Time.nullable().optional(),
     scope: ScopeSchema,
     rules: z.array(PlannedRuleSchema).max(500).default([]),
-    createdBy: Actor,
+    createdBy: ActorSchema,
   })
   .strict();
 export type CreatePlannedChange = z.infer<typeof CreatePlannedChangeSchema>;
@@ -47,7 +47,7 @@ export const UpdatePlannedChangeSchema = z
     end: Time.nullable().optional(),
     scope: ScopeSchema.partial().optional(),
     rules: z.array(PlannedRuleSchema).max(500).optional(),
-    editedBy: Actor,
+    editedBy: ActorSchema,
     justification: z.string().max(2_000).optional(),
   })
   .strict();
@@ -55,14 +55,14 @@ export type UpdatePlannedChange = z.infer<typeof UpdatePlannedChangeSchema>;
 
 export const ApprovePlannedChangeSchema = z
   .object({
-    approvedBy: Actor,
+    approvedBy: ActorSchema,
     /** Re-evaluate change events recorded since then (default: the last 7 days); false: none. */
     reevaluateSince: z.union([Time, z.literal(false)]).optional(),
   })
   .strict();
 export type ApprovePlannedChange = z.infer<typeof ApprovePlannedChangeSchema>;
 
-export const ReevaluateSchema = z.object({ since: Time.optional(), requestedBy: Actor }).strict();
+export const ReevaluateSchema = z.object({ since: Time.optional(), requestedBy: ActorSchema }).strict();
 export type Reevaluate = z.infer<typeof ReevaluateSchema>;
 
 const EventIds = z.array(z.uuid()).min(1).max(1_000);
@@ -75,19 +75,19 @@ export const PlanFromEventsSchema = z
     /** Default: from the first event's observation to a minute after the last. */
     start: Time.optional(),
     end: Time.nullable().optional(),
-    createdBy: Actor,
+    createdBy: ActorSchema,
   })
   .strict();
 export type PlanFromEvents = z.infer<typeof PlanFromEventsSchema>;
 
-export const ExtendWithEventsSchema = z.object({ eventIds: EventIds, editedBy: Actor, justification: z.string().max(2_000).optional() }).strict();
+export const ExtendWithEventsSchema = z.object({ eventIds: EventIds, editedBy: ActorSchema, justification: z.string().max(2_000).optional() }).strict();
 export type ExtendWithEvents = z.infer<typeof ExtendWithEventsSchema>;
 
 export const ConfirmProposalsSchema = z
   .object({
     /** The proposals to make rules (`ruleKey` of each); omitted: all of them. */
     ruleKeys: z.array(z.string().max(2_000)).max(1_000).optional(),
-    confirmedBy: Actor,
+    confirmedBy: ActorSchema,
     /** Switch to rules mode: from now on only the rules plan changes. */
     stopRecording: z.boolean().default(false),
   })
