@@ -19,10 +19,13 @@ import { AlertingModule } from './alerting.module';
 const SECRET = 'a-signing-secret-of-32-characters!';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A webhook receiver on 127.0.0.1 that checks each request's signature; `failFirst` answers 503 to that many requests first. */
+/**
+ * A webhook receiver on 127.0.0.1 that checks each request's signature; `failFirst` answers 503
+ * to that many requests first; `holdMs` holds each answer that long (the request is recorded at once).
+ */
 async function webhookReceiver() {
   const received: { body: Record<string, unknown>; headers: IncomingMessage['headers']; signatureValid: boolean; path: string }[] = [];
-  const state = { failFirst: 0, requests: 0 };
+  const state = { failFirst: 0, requests: 0, holdMs: 0 };
   const server: Server = createHttpServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -36,7 +39,8 @@ async function webhookReceiver() {
       const raw = Buffer.concat(chunks).toString('utf8');
       const expected = `v1=${createHmac('sha256', SECRET).update(`${req.headers['x-portolan-timestamp']}.${raw}`).digest('hex')}`;
       received.push({ body: JSON.parse(raw) as Record<string, unknown>, headers: req.headers, signatureValid: req.headers['x-portolan-signature'] === expected, path: req.url ?? '' });
-      res.writeHead(204).end();
+      if (state.holdMs > 0) setTimeout(() => res.writeHead(204).end(), state.holdMs);
+      else res.writeHead(204).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -369,6 +373,44 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
       expect(by['/pagerduty'].body).toMatchObject({ routing_key: 'R0UTINGKEY', event_action: 'trigger', dedup_key: expect.stringContaining(e.eventId), payload: { severity: 'critical', source: '127.0.0.63', component: 'tcp/5432' } });
       expect(by['/hec'].headers['authorization']).toBe('Splunk hec-token-1');
       expect(by['/hec'].body).toMatchObject({ source: 'portolan', sourcetype: 'portolan:alert', index: 'soc', event: { event: { id: e.eventId } } });
+    } finally {
+      await receiver.close();
+    }
+  }, 40_000);
+
+  it('a PagerDuty trigger cancelled while it is being sent (its change became planned) is recorded delivered, and its incident resolved', async () => {
+    const receiver = await webhookReceiver();
+    try {
+      const [{ id: device }] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('pd-01', 'host', '127.0.0.64', '127.0.0.64', 1) RETURNING id`);
+      const channelId = randomUUID();
+      const sealed = app.get(AlertChannelStore).seal(channelId, { routingKey: 'R0UTINGKEY' });
+      await db.query(`INSERT INTO alert_channels (id, name, type, settings, secret_ciphertext, secret_fields, created_at) VALUES ($1, 'on call', 'pagerduty', $2, $3, $4, now())`, [
+        channelId,
+        JSON.stringify({ url: `http://127.0.0.1:${receiver.port}/pagerduty` }),
+        sealed.ciphertext,
+        JSON.stringify(sealed.fields),
+      ]);
+      await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, created_at) VALUES ($1, 'pd ports', true, $2, $3, 'critical', $4, now())`, [
+        randomUUID(),
+        JSON.stringify({ deviceIds: [device], groupIds: [], siteIds: [], trackerIds: [] }),
+        JSON.stringify({ kinds: ['added'], itemTypes: [], planned: 'both', keyPattern: null }),
+        [channelId],
+      ]);
+      await sleep(2_100); // the intake reads rules at most every 2 s
+      receiver.state.holdMs = 1_500;
+      const e = event({ deviceId: device, host: '127.0.0.64', itemKey: 'tcp/5433', after: { protocol: 'tcp', port: 5433, state: 'open' } });
+      await publish(e);
+      await until('the trigger reached PagerDuty', () => receiver.received.length >= 1, 20_000);
+      receiver.state.holdMs = 0;
+      // What the planned change's re-evaluation does to a trigger not delivered yet.
+      await db.query(`UPDATE alert_deliveries SET status = 'cancelled', last_error = 'not sent: a planned change covers the change now' WHERE event_id = $1 AND status = 'pending'`, [e.eventId]);
+      await until('the resolve reached PagerDuty', () => receiver.received.length >= 2, 20_000);
+      const [trigger, resolve] = receiver.received.map((r) => r.body);
+      expect(trigger).toMatchObject({ event_action: 'trigger', dedup_key: expect.stringContaining(e.eventId) });
+      expect(resolve).toEqual({ routing_key: 'R0UTINGKEY', event_action: 'resolve', dedup_key: trigger['dedup_key'] });
+      await until('both recorded delivered', async () => ((await db.query(`SELECT count(*)::int AS n FROM alert_deliveries WHERE event_id = $1 AND status = 'delivered'`, [e.eventId])) as { n: number }[])[0].n === 2, 10_000);
+      await sleep(500);
+      expect(receiver.received).toHaveLength(2);
     } finally {
       await receiver.close();
     }

@@ -109,10 +109,26 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
+  /**
+   * Records sent deliveries as delivered, in one statement. A PagerDuty trigger that a planned
+   * change's re-evaluation cancelled while it was being sent did reach PagerDuty: it is recorded
+   * delivered all the same, and its resolve is queued here, as the re-evaluation queues one for
+   * a trigger delivered before it ran. (The rows are locked first, so a re-evaluation in
+   * progress is waited for and its cancellation seen.)
+   */
   private async recordDelivered(rows: readonly { id: string; attempts: number; latency: number }[]): Promise<void[]> {
     await this.db.query(
-      `UPDATE alert_deliveries d SET status = 'delivered', attempts = v.attempts, delivered_at = now(), latency_ms = v.latency, last_error = NULL
-         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, attempts int, latency int) WHERE d.id = v.id`,
+      `WITH v AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, attempts int, latency int)),
+       was AS (SELECT d.id, d.status FROM alert_deliveries d JOIN v ON v.id = d.id FOR UPDATE OF d),
+       sent AS (
+         UPDATE alert_deliveries d SET status = 'delivered', attempts = v.attempts, delivered_at = now(), latency_ms = v.latency, last_error = NULL
+           FROM was JOIN v ON v.id = was.id WHERE d.id = was.id
+         RETURNING d.dedupe_key, d.event_id, d.rule_id, d.channel_id, d.alert, was.status AS was_status
+       )
+       INSERT INTO alert_deliveries (id, dedupe_key, event_id, rule_id, channel_id, alert, status, attempts, next_attempt_at, created_at, event_occurred_at)
+       SELECT gen_random_uuid(), dedupe_key || ':resolve', event_id, rule_id, channel_id, alert || jsonb_build_object('resolves', alert->>'id'), 'pending', 0, now(), now(), now()
+         FROM sent WHERE was_status = 'cancelled' AND NOT (alert ? 'resolves')
+       ON CONFLICT (dedupe_key) DO NOTHING`,
       [JSON.stringify(rows)],
     );
     return rows.map(() => undefined);
