@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { Alert, deliver, retryDelayMs } from '@portolan/alerts';
 import { AlertingConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
-import { AlertChannelStore, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, PORTOLAN_VERSION, StoredChannel } from '@portolan/platform';
+import { AlertChannelStore, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, PORTOLAN_VERSION, queueResolvesSql, StoredChannel } from '@portolan/platform';
 import { ALERTING_CONFIG } from './alerting.tokens';
 
 /** A claimed delivery is someone else's again after this long (the process that claimed it died). */
@@ -125,10 +125,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
            FROM was JOIN v ON v.id = was.id WHERE d.id = was.id
          RETURNING d.dedupe_key, d.event_id, d.rule_id, d.channel_id, d.alert, was.status AS was_status
        )
-       INSERT INTO alert_deliveries (id, dedupe_key, event_id, rule_id, channel_id, alert, status, attempts, next_attempt_at, created_at, event_occurred_at)
-       SELECT gen_random_uuid(), dedupe_key || ':resolve', event_id, rule_id, channel_id, alert || jsonb_build_object('resolves', alert->>'id'), 'pending', 0, now(), now(), now()
-         FROM sent WHERE was_status = 'cancelled' AND NOT (alert ? 'resolves')
-       ON CONFLICT (dedupe_key) DO NOTHING`,
+       ${queueResolvesSql(`(SELECT * FROM sent WHERE was_status = 'cancelled') t`)}`,
       [JSON.stringify(rows)],
     );
     return rows.map(() => undefined);

@@ -20,4 +20,5 @@ export { chunkFailure } from './chunk-failure';
 export type { ChunkJob } from './chunk-failure';
 export { classifiable, compileStored, PlannedChangeStore, ruleKey } from './planned-change.store';
 export { AlertChannelStore } from './alert-channel.store';
+export { queueResolvesSql } from './incident-resolves';
 export type { StoredChannel } from './alert-channel.store';

@@ -2,12 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { PlannedChangeEntity } from '@portolan/persistence';
 import { classifyChange, CompiledPlannedChange } from '@portolan/planning';
-import { classifiable, compileStored, countEvents, DATA_SOURCE } from '@portolan/platform';
+import { classifiable, compileStored, countEvents, DATA_SOURCE, queueResolvesSql } from '@portolan/platform';
 
 /** Events read and updated per transaction. */
 const BATCH = 5_000;
 /** At most this many batches per request (10 million events). */
 const MAX_BATCHES = 2_000;
+/** The channels (alias `c`) whose incidents a planned change resolves: PagerDuty, unless it says `resolveWhenPlanned: false`. */
+const RESOLVED_WHEN_PLANNED = `c.type = 'pagerduty' AND COALESCE((c.settings->>'resolveWhenPlanned')::boolean, true)`;
 
 export interface ReevaluationResult {
   readonly since: Date;
@@ -90,30 +92,24 @@ export class PlannedChangeReevaluator {
   /**
    * PagerDuty incidents opened for changes that a planned change now covers are resolved: one
    * resolve delivery per trigger that was delivered to a channel that resolves (the default), and
-   * triggers not delivered yet are cancelled;
-   * stored with the reclassification, sent by alerting like any delivery, its own dedupe key
-   * keeping it once.
+   * triggers not delivered yet are cancelled (one being sent meanwhile is resolved by alerting
+   * once it is recorded delivered); stored with the reclassification, sent by alerting like any
+   * delivery, its own dedupe key keeping it once.
    */
-  private async resolveIncidents(manager: EntityManager, nowPlanned: readonly { id: string; plannedChangeId: string | null }[]): Promise<void> {
+  private async resolveIncidents(manager: EntityManager, nowPlanned: readonly { id: string }[]): Promise<void> {
     if (!nowPlanned.length) return;
+    const eventIds = nowPlanned.map((c) => c.id);
     // Triggers not delivered yet (waiting for a retry, or dead) are not sent at all.
     await manager.query(
       `UPDATE alert_deliveries d SET status = 'cancelled', last_error = 'not sent: a planned change covers the change now'
          FROM alert_channels c
-        WHERE d.event_id = ANY($1::uuid[]) AND d.status IN ('pending', 'dead') AND NOT (d.alert ? 'resolves')
-          AND c.id = d.channel_id AND c.type = 'pagerduty' AND COALESCE((c.settings->>'resolveWhenPlanned')::boolean, true)`,
-      [nowPlanned.map((c) => c.id)],
+        WHERE d.event_id = ANY($1::uuid[]) AND d.status IN ('pending', 'dead') AND NOT (d.alert ? 'resolves') AND c.id = d.channel_id AND ${RESOLVED_WHEN_PLANNED}`,
+      [eventIds],
     );
     await manager.query(
-      `INSERT INTO alert_deliveries (id, dedupe_key, event_id, rule_id, channel_id, alert, status, attempts, next_attempt_at, created_at, event_occurred_at)
-       SELECT gen_random_uuid(), d.dedupe_key || ':resolve', d.event_id, d.rule_id, d.channel_id,
-              d.alert || jsonb_build_object('resolves', d.alert->>'id', 'event', (d.alert->'event') || jsonb_build_object('planned', true, 'plannedChangeId', v.planned_change_id)),
-              'pending', 0, now(), now(), now()
-         FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, planned_change_id uuid)
-         JOIN alert_deliveries d ON d.event_id = v.id AND d.status = 'delivered' AND NOT (d.alert ? 'resolves')
-         JOIN alert_channels c ON c.id = d.channel_id AND c.type = 'pagerduty' AND COALESCE((c.settings->>'resolveWhenPlanned')::boolean, true)
-       ON CONFLICT (dedupe_key) DO NOTHING`,
-      [JSON.stringify(nowPlanned.map((c) => ({ id: c.id, planned_change_id: c.plannedChangeId })))],
+      queueResolvesSql(`(SELECT d.* FROM alert_deliveries d JOIN alert_channels c ON c.id = d.channel_id AND ${RESOLVED_WHEN_PLANNED}
+                          WHERE d.event_id = ANY($1::uuid[]) AND d.status = 'delivered') t`),
+      [eventIds],
     );
   }
 
