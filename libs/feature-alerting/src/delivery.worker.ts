@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Alert, deliver, retryDelayMs } from '@portolan/alerts';
 import { AlertingConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { AlertChannelStore, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, PORTOLAN_VERSION, queueResolvesSql, StoredChannel } from '@portolan/platform';
+import { EventEntity } from '@portolan/persistence';
 import { ALERTING_CONFIG } from './alerting.tokens';
 
 /** A claimed delivery is someone else's again after this long (the process that claimed it died). */
@@ -205,19 +206,25 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       const dead = attempt >= this.config.maxAttempts;
-      const recorded: unknown[] = await this.db.query(
-        `WITH failed AS (
-           UPDATE alert_deliveries SET attempts = $2, last_error = $3, status = CASE WHEN $4 THEN 'dead' ELSE 'pending' END,
-                  next_attempt_at = now() + $5 * interval '1 millisecond' WHERE id = $1 AND status = 'pending' RETURNING id
-         ) SELECT id FROM failed`, // not one cancelled meanwhile
-        [row.id, attempt, reason.slice(0, 500), dead, retryDelayMs(attempt)],
-      );
-      if (!recorded.length) {
+      // The failure and, for the last attempt, the channel's turn to degraded are one transaction:
+      // whoever sees the delivery dead sees its channel degraded.
+      const outcome = await this.db.transaction(async (manager) => {
+        const recorded: unknown[] = await manager.query(
+          `WITH failed AS (
+             UPDATE alert_deliveries SET attempts = $2, last_error = $3, status = CASE WHEN $4 THEN 'dead' ELSE 'pending' END,
+                    next_attempt_at = now() + $5 * interval '1 millisecond' WHERE id = $1 AND status = 'pending' RETURNING id
+           ) SELECT id FROM failed`, // not one cancelled meanwhile
+          [row.id, attempt, reason.slice(0, 500), dead, retryDelayMs(attempt)],
+        );
+        if (!recorded.length) return undefined;
+        return dead ? this.turnChannel(manager, row.channel_id, 'degraded', reason.slice(0, 500), row.id) : [];
+      });
+      if (!outcome) {
         this.logger.info({ deliveryId: row.id, channelId: row.channel_id, reason }, 'alert delivery failed after it was cancelled; nothing to retry');
         return undefined;
       }
       if (dead) {
-        await this.markChannel(row.channel_id, 'degraded', reason.slice(0, 500), row.id);
+        await this.channelTurned(row.channel_id, 'degraded', reason, outcome);
         this.logger.error({ deliveryId: row.id, channelId: row.channel_id, attempts: attempt, reason }, 'alert delivery is dead after its last attempt; retry it from the API');
       } else this.logger.warn({ deliveryId: row.id, channelId: row.channel_id, attempt, reason }, 'alert delivery failed; will retry');
       return undefined;
@@ -236,32 +243,40 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /** Turns a channel degraded or healthy, once per turn, with its communications event. */
-  private async markChannel(id: string, status: 'healthy' | 'degraded', reason: string | null, deliveryId?: string): Promise<void> {
-    const recorded = await this.db.transaction(async (manager) => {
-      const rows: { name: string; type: string }[] = await manager.query(
-        `WITH u AS (UPDATE alert_channels SET status = $2, status_reason = $3 WHERE id = $1 AND status <> $2 RETURNING name, type) SELECT * FROM u`,
-        [id, status, reason],
-      );
-      if (!rows.length) return [];
-      const [channel] = rows;
-      return this.events.insert(manager, [
-        {
-          kind: 'communications',
-          deviceId: null,
-          trackerId: null,
-          jobId: null,
-          occurredAt: new Date(),
-          details: {
-            what: status === 'degraded' ? 'alert-channel-degraded' : 'alert-channel-recovered',
-            channelId: id,
-            channelName: channel.name,
-            channelType: channel.type,
-            ...(reason ? { reason } : {}),
-            ...(deliveryId ? { deliveryId } : {}),
-          },
+  private async markChannel(id: string, status: 'healthy' | 'degraded', reason: string | null): Promise<void> {
+    const recorded = await this.db.transaction((manager) => this.turnChannel(manager, id, status, reason));
+    await this.channelTurned(id, status, reason, recorded);
+  }
+
+  /** In the caller's transaction: the channel's new status and its communications event, none when it already had that status. */
+  private async turnChannel(manager: EntityManager, id: string, status: 'healthy' | 'degraded', reason: string | null, deliveryId?: string): Promise<EventEntity[]> {
+    const rows: { name: string; type: string }[] = await manager.query(
+      `WITH u AS (UPDATE alert_channels SET status = $2, status_reason = $3 WHERE id = $1 AND status <> $2 RETURNING name, type) SELECT * FROM u`,
+      [id, status, reason],
+    );
+    if (!rows.length) return [];
+    const [channel] = rows;
+    return this.events.insert(manager, [
+      {
+        kind: 'communications',
+        deviceId: null,
+        trackerId: null,
+        jobId: null,
+        occurredAt: new Date(),
+        details: {
+          what: status === 'degraded' ? 'alert-channel-degraded' : 'alert-channel-recovered',
+          channelId: id,
+          channelName: channel.name,
+          channelType: channel.type,
+          ...(reason ? { reason } : {}),
+          ...(deliveryId ? { deliveryId } : {}),
         },
-      ]);
-    });
+      },
+    ]);
+  }
+
+  /** After the turn committed: the cached channel forgotten, the turn logged and announced. */
+  private async channelTurned(id: string, status: 'healthy' | 'degraded', reason: string | null, recorded: EventEntity[]): Promise<void> {
     this.channels.delete(id);
     if (!recorded.length) return;
     this.logger.warn({ channelId: id, status, reason }, status === 'degraded' ? 'alert channel degraded' : 'alert channel delivers again');
