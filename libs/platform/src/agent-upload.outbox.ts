@@ -5,6 +5,7 @@ import { Bus } from '@portolan/bus';
 import { Messages, ScanCompleted, ScanCompletedSchema, ScanFailed, ScanFailedSchema } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { AgentUploadEntity } from '@portolan/persistence';
+import { markSent } from './sent.marks';
 import { settleInWindows } from './settle-in-windows';
 import { BUS, DATA_SOURCE, LOGGER } from './tokens';
 
@@ -58,6 +59,13 @@ export class AgentUploadOutbox {
    * many were. A failure leaves the rest for the leader's sweep.
    */
   async publishBuilt(uploads: readonly OutboxUpload[]): Promise<number> {
+    const published = await this.publishOnly(uploads);
+    await markSent(this.db, { uploadIds: published });
+    return published.length;
+  }
+
+  /** Publishes without marking; answers the ids the stream acknowledged, for the caller to mark (`markSent`). */
+  async publishOnly(uploads: readonly OutboxUpload[]): Promise<string[]> {
     const outcomes = await settleInWindows(uploads, async (u): Promise<void> => {
       const options = { messageId: u.id, correlationId: u.jobId, prevalidated: true, payloadJson: u.payloadJson };
       if (u.kind === 'completed') await this.bus.publish(Messages.scanCompleted, u.payload, options);
@@ -66,8 +74,7 @@ export class AgentUploadOutbox {
     const published = uploads.filter((_, i) => outcomes[i].status === 'fulfilled').map((u) => u.id);
     const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
     if (failed) this.logger.warn({ err: String(failed.reason), unpublished: uploads.length - published.length }, 'could not publish agent results; will retry');
-    if (published.length) await this.db.query('UPDATE agent_uploads SET published_at = now() WHERE id = ANY($1)', [published]);
-    return published.length;
+    return published;
   }
 
   /** The leader's sweep: publishes accepted uploads whose publish never completed, oldest first. */

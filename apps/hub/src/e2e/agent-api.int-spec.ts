@@ -358,6 +358,18 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       const { rows } = await sql.query(`SELECT job_id FROM agent_uploads WHERE job_id = ANY($1) ORDER BY seq`, [accepted]);
       expect(rows).toHaveLength(24);
       for (const jobId of accepted) expect((await waitForJob(jobId))['status']).toBe('succeeded');
+      // The gateway marked what it sent (results and their scan-started events), well before the
+      // leader's sweeps (30 s on) would send them again.
+      const unsent = () =>
+        sql
+          .query(
+            `SELECT (SELECT count(*)::int FROM agent_uploads WHERE job_id = ANY($1) AND published_at IS NULL) AS uploads,
+                    (SELECT count(*)::int FROM events WHERE job_id = ANY($1) AND details->>'what' = 'scan-started' AND announced_at IS NULL) AS events,
+                    (SELECT count(*)::int FROM events WHERE job_id = ANY($1) AND details->>'what' = 'scan-started') AS started`,
+            [accepted],
+          )
+          .then((r) => r.rows[0] as { uploads: number; events: number; started: number });
+      expect(await waitFor('every result and scan-started event marked sent', unsent, (n) => n.uploads === 0 && n.events === 0, 10_000)).toEqual({ uploads: 0, events: 0, started: 24 });
     }, 120_000);
 
     it('goes offline after a silence and comes back online with its next poll', async () => {

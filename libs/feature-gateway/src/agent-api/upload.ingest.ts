@@ -4,7 +4,7 @@ import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import { AgentResultResponse, DomainError } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { EventEntity, PortSetRecord } from '@portolan/persistence';
-import { AgentUploadOutbox, BatchAnswer, compressPayload, BatcherOverloadedError, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, OutboxUpload } from '@portolan/platform';
+import { AgentUploadOutbox, BatchAnswer, compressPayload, BatcherOverloadedError, DATA_SOURCE, EventRecorder, LOGGER, markSent, MicroBatcher, OutboxUpload } from '@portolan/platform';
 import { planUploadBatch, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
 
 /** A started agent run that sends no result within this time is failed by the scheduler. */
@@ -124,8 +124,9 @@ export class UploadIngest implements OnModuleDestroy {
     });
     if (accepted.length) this.logger.info({ accepted: accepted.length, duplicates, refused }, 'agent results stored');
     if (!accepted.length) return;
-    const publishing: Promise<void> = Promise.all([this.events.announce(events), this.outbox.publishBuilt(uploads)])
-      .then(() => undefined)
+    // Both sent at once, then marked in one statement.
+    const publishing: Promise<void> = Promise.all([this.events.publish(events), this.outbox.publishOnly(uploads)])
+      .then(([announced, published]) => markSent(this.db, { events: announced, uploadIds: published }))
       .catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not publish agent results; the leader will'))
       .finally(() => this.publishing.delete(publishing));
     this.publishing.add(publishing);
