@@ -4,6 +4,7 @@
  *
  *   GET  /api/agent/jobs?wait=N...  → 200 {"configVersion":1,"jobs":[]}, after N seconds when N > 0
  *   POST /api/agent/results         → reads the body, gunzips it, JSON.parse, 202 {jobId, duplicate:false}
+ *   POST /api/agent/scans           → reads the body, JSON.parse, 202 {jobId}
  *
  * Started by run.ts as its own process: BARE_PORT, BARE_KEY_FILE, BARE_CERT_FILE. Listens on
  * 127.0.0.1 only and prints one "bare listening" line.
@@ -33,7 +34,8 @@ const server = createServer({ key, cert }, (request, response) => {
     request.socket.once('close', () => clearTimeout(timer));
     return;
   }
-  if (request.method === 'POST' && url.startsWith('/api/agent/results')) {
+  const scans = request.method === 'POST' && url.startsWith('/api/agent/scans');
+  if (scans || (request.method === 'POST' && url.startsWith('/api/agent/results'))) {
     const chunks: Buffer[] = [];
     let size = 0;
     request.on('data', (chunk: Buffer) => {
@@ -47,7 +49,7 @@ const server = createServer({ key, cert }, (request, response) => {
         const raw = Buffer.concat(chunks);
         const inflated = request.headers['content-encoding'] === 'gzip' ? gunzipSync(raw, { maxOutputLength: 8 * MAX_BODY }) : raw;
         const result = JSON.parse(inflated.toString('utf8')) as { jobId?: string };
-        send(202, JSON.stringify({ jobId: result.jobId, duplicate: false }));
+        send(202, JSON.stringify(scans ? { jobId: result.jobId } : { jobId: result.jobId, duplicate: false }));
       } catch (error) {
         send(400, JSON.stringify({ error: { code: 'invalid_payload', message: String(error) } }));
       }

@@ -20,8 +20,12 @@ export type LoadCommand =
   | { readonly kind: 'init'; readonly ca: string; readonly agents: readonly AgentIdentity[]; readonly uploaders: readonly UploadIdentity[]; readonly maxSockets: number }
   /** Open loop: every agent polls once per `periodSeconds` (wait=0), at a random phase with a little jitter. */
   | { readonly kind: 'poll'; readonly id: number; readonly target: Target; readonly agents: number; readonly periodSeconds: number; readonly durationSeconds: number }
-  /** Closed loop: `concurrency` uploaders, each sending the next upload as soon as the last is answered. */
-  | { readonly kind: 'upload'; readonly id: number; readonly target: Target; readonly concurrency: number; readonly durationSeconds: number; readonly maxRequests: number; readonly ports: number }
+  /**
+   * Closed loop: `concurrency` uploaders, each sending the next upload as soon as the last is
+   * answered. With `withStart`, each upload is a whole run as the agent sends it: the scan-start
+   * report (`POST /api/agent/scans`), then the result of that job; counted and timed as one.
+   */
+  | { readonly kind: 'upload'; readonly id: number; readonly target: Target; readonly concurrency: number; readonly durationSeconds: number; readonly maxRequests: number; readonly ports: number; readonly withStart?: boolean }
   /** `agents` long-polls (wait=`waitSeconds`), one connection each, started over `rampSeconds`, re-polling at once when answered. */
   | { readonly kind: 'held'; readonly id: number; readonly target: Target; readonly agents: number; readonly waitSeconds: number; readonly rampSeconds: number; readonly durationSeconds: number }
   | { readonly kind: 'exit' };

@@ -147,17 +147,17 @@ function observedPorts(count: number): Record<string, unknown>[] {
   return Array.from({ length: count }, (_, i) => ({ protocol: 'tcp', port: 1000 + i * 997, state: 'open', bindAddress: '0.0.0.0', process: 'svc', pid: 123 }));
 }
 
-function uploadBody(trackerId: string, ports: readonly Record<string, unknown>[]): { json: number; gzip: Buffer } {
+function uploadBody(trackerId: string, ports: readonly Record<string, unknown>[], jobId = randomUUID(), startedAt = new Date(Date.now() - 1_000)): { json: number; gzip: Buffer } {
   const finished = Date.now();
   const json = JSON.stringify({
-    jobId: randomUUID(),
+    jobId,
     trackerId,
     trigger: 'schedule',
     status: 'completed',
     engine: 'ss',
     engineVersion: 'ss-bench',
     args: ['-tulpnH'],
-    startedAt: new Date(finished - 1_000).toISOString(),
+    startedAt: startedAt.toISOString(),
     finishedAt: new Date(finished).toISOString(),
     coverage: { ports: { tcp: [{ from: 1, to: 65535 }], udp: [] } },
     hosts: [{ address: 'bench', hostnames: [], state: 'up', ports }],
@@ -181,7 +181,9 @@ async function closedLoopUploads(command: Extract<LoadCommand, { kind: 'upload' 
     while (performance.now() < deadline && issued < command.maxRequests) {
       issued += 1;
       const identity = uploaders[next++ % uploaders.length];
-      const body = uploadBody(identity.trackerId, ports).gzip;
+      const jobId = randomUUID();
+      const startedAt = new Date(Date.now() - 1_000);
+      const body = uploadBody(identity.trackerId, ports, jobId, startedAt).gzip;
       const headers = {
         authorization: auth(identity),
         'content-type': 'application/json',
@@ -191,6 +193,17 @@ async function closedLoopUploads(command: Extract<LoadCommand, { kind: 'upload' 
       };
       const sent = performance.now();
       try {
+        if (command.withStart) {
+          const start = Buffer.from(JSON.stringify({ jobId, trackerId: identity.trackerId, trigger: 'schedule', startedAt: startedAt.toISOString() }));
+          const startHeaders = { authorization: auth(identity), 'content-type': 'application/json', 'content-length': start.length };
+          const started = outcomeOf(await call(agent, command.target, 'POST', '/api/agent/scans', startHeaders, start, SHORT_TIMEOUT_MS, sockets.onSocket), 202);
+          if (!started.ok) {
+            recorder.record(`scans-${started.outcome}`, performance.now() - sent, false);
+            lastAnswer = performance.now();
+            await sleep(50);
+            continue;
+          }
+        }
         const answer = await call(agent, command.target, 'POST', '/api/agent/results', headers, body, SHORT_TIMEOUT_MS, sockets.onSocket);
         const { outcome, ok } = outcomeOf(answer, 202);
         recorder.record(outcome, performance.now() - sent, ok);

@@ -38,7 +38,7 @@ export function comparisons(phases: readonly PhaseRecord[]): Comparison[] {
     const g = cpuMsPerRequest(gateway, 'gateway');
     const b = cpuMsPerRequest(bare, 'bare');
     out.push({
-      phase: gateway.phase === 'poll' ? `polls (${gateway.agents} agents / 30 s)` : `uploads C=${gateway.concurrency}`,
+      phase: gateway.phase === 'poll' ? `polls (${gateway.agents} agents / 30 s)` : gateway.phase === 'run' ? `runs C=${gateway.concurrency} (scan start + upload, per run)` : `uploads C=${gateway.concurrency}`,
       gatewayCpuMsPerRequest: g,
       gatewayStackCpuMsPerRequest: stackMsPerRequest(gateway),
       bareCpuMsPerRequest: b,
@@ -87,7 +87,7 @@ export function verdicts(phases: readonly PhaseRecord[]): Record<string, { met: 
 export function printReport(results: { phases: PhaseRecord[]; verdicts: Record<string, { met: boolean; detail: string }>; stored: Record<string, number>; loadAverage: { before: number[]; after: number[] } }): void {
   const rows = results.phases.map((p) => {
     const l = p.load;
-    const what = p.phase === 'poll' ? `poll ${p.agents}/30s` : p.phase === 'upload' ? `upload C=${p.concurrency}` : `held N=${p.agents}`;
+    const what = p.phase === 'poll' ? `poll ${p.agents}/30s` : p.phase === 'upload' ? `upload C=${p.concurrency}` : p.phase === 'run' ? `run C=${p.concurrency}` : `held N=${p.agents}`;
     const rate = p.phase === 'held' ? `${p.load.steady?.answeredPerSecond ?? 0}` : `${l.okPerSecond}`;
     const cpu = p.window.cpu;
     const mem = p.window.memory[p.target];
@@ -117,6 +117,7 @@ export function printReport(results: { phases: PhaseRecord[]; verdicts: Record<s
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of rows) console.log(line(row));
   console.log('held rows: ok/s is answers per second in the steady window; latencies are the time beyond the 30 s wait; RSS is before the ramp → peak in the steady window.');
+  console.log('run rows: one run is two requests (the scan-start report, then the upload of its result); ok/s, latency and CPU are per run.');
   console.log('');
   for (const c of comparisons(results.phases)) {
     console.log(`${c.phase}: CPU/request gateway ${c.gatewayCpuMsPerRequest} ms (stack ${c.gatewayStackCpuMsPerRequest} ms) vs bare ${c.bareCpuMsPerRequest} ms → ${c.cpuRatio}× (stack ${c.stackCpuRatio}×); latency p50 ${c.p50Ratio}×, p99 ${c.p99Ratio}×`);

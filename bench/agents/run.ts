@@ -5,13 +5,15 @@
  * answers the same requests from the same client in the same run.
  *
  *   node -r @swc-node/register bench/agents/run.ts [--agents 10000] [--poll-seconds 60]
- *     [--upload-seconds 20] [--concurrency 16,64,128] [--upload-agents 2000] [--held 2000,10000|none]
+ *     [--upload-seconds 20] [--concurrency 16,64,128] [--runs 64|none] [--upload-agents 2000] [--held 2000,10000|none]
  *     [--held-seconds 75] [--max-sockets 128] [--profile] [--keep] [--shared-nats]
  *
  * Phases, each against the gateway and then the bare server (method and figures: bench/RESULTS.md):
  *   A  open loop: every agent polls GET /api/agent/jobs?wait=0 once per 30 s at a random phase
  *      (10,000 agents → 333 polls/s), measured for --poll-seconds after a 31 s warm-up (every agent has polled once).
  *   B  closed loop: C uploaders send gzip result uploads back to back, for each C.
+ *   R  the same for whole runs as the agent sends them (--runs C): the scan-start report, then the
+ *      result of that job, timed and counted as one run.
  *   C  held long-polls: N agents, one TLS connection each, wait=30, re-polling when answered;
  *      gateway memory and CPU in the steady window.
  * --profile runs setup, then a CPU profile of the gateway during polls and uploads, and stops.
@@ -40,6 +42,7 @@ export interface Options {
   pollSeconds: number;
   uploadSeconds: number;
   concurrency: number[];
+  runs: number[];
   uploadAgents: number;
   held: number[];
   heldSeconds: number;
@@ -73,6 +76,7 @@ function options(argv: string[]): Options {
     pollSeconds: int('--poll-seconds', 60, 10, 600),
     uploadSeconds: int('--upload-seconds', 20, 5, 300),
     concurrency: list('--concurrency', '16,64,128', 1, 512),
+    runs: list('--runs', '64', 1, 512),
     uploadAgents: Math.min(agents, int('--upload-agents', 2_000, 1, 15_000)),
     held: list('--held', '2000,10000', 1, 15_000).map((n) => Math.min(n, agents)),
     heldSeconds: int('--held-seconds', 75, 45, 600),
@@ -85,7 +89,7 @@ function options(argv: string[]): Options {
 }
 
 export interface PhaseRecord {
-  readonly phase: 'poll' | 'upload' | 'held';
+  readonly phase: 'poll' | 'upload' | 'run' | 'held';
   readonly target: 'gateway' | 'bare';
   readonly concurrency?: number;
   readonly agents?: number;
@@ -172,16 +176,17 @@ async function pollPhase(stack: Stack, opts: Options, target: 'gateway' | 'bare'
   return { phase: 'poll', target, agents: opts.agents, ...m };
 }
 
-async function uploadPhase(stack: Stack, opts: Options, target: 'gateway' | 'bare', concurrency: number, warmUp: boolean): Promise<PhaseRecord> {
+/** Uploads back to back at `concurrency`; with `withStart`, whole runs (scan-start report, then the result). */
+async function uploadPhase(stack: Stack, opts: Options, target: 'gateway' | 'bare', concurrency: number, warmUp: boolean, withStart = false): Promise<PhaseRecord> {
   const t = target === 'gateway' ? stack.gatewayTarget : stack.bareTarget;
   if (warmUp) {
-    const warm = await stack.load.run({ kind: 'upload', target: t, concurrency, durationSeconds: WARMUP_S, maxRequests: 100_000, ports: OBSERVATIONS }, 60_000);
-    if (warm.ok < warm.requests * 0.99) throw new Error(`warm-up uploads against ${target} failed: ${JSON.stringify(warm.outcomes)}`);
+    const warm = await stack.load.run({ kind: 'upload', target: t, concurrency, durationSeconds: WARMUP_S, maxRequests: 100_000, ports: OBSERVATIONS, withStart }, 60_000);
+    if (warm.ok < warm.requests * 0.99) throw new Error(`warm-up ${withStart ? 'runs' : 'uploads'} against ${target} failed: ${JSON.stringify(warm.outcomes)}`);
   }
   const m = await measured(stack, target, () =>
-    stack.load.run({ kind: 'upload', target: t, concurrency, durationSeconds: opts.uploadSeconds, maxRequests: 1_000_000, ports: OBSERVATIONS }, (opts.uploadSeconds + 60) * 1000),
+    stack.load.run({ kind: 'upload', target: t, concurrency, durationSeconds: opts.uploadSeconds, maxRequests: 1_000_000, ports: OBSERVATIONS, withStart }, (opts.uploadSeconds + 60) * 1000),
   );
-  return { phase: 'upload', target, concurrency, ...m };
+  return { phase: withStart ? 'run' : 'upload', target, concurrency, ...m };
 }
 
 async function heldPhase(stack: Stack, opts: Options, target: 'gateway' | 'bare', agents: number): Promise<PhaseRecord> {
@@ -328,6 +333,7 @@ async function main(): Promise<void> {
     };
     for (const target of ['gateway', 'bare'] as const) note(await pollPhase(stack, opts, target));
     for (const [i, c] of opts.concurrency.entries()) for (const target of ['gateway', 'bare'] as const) note(await uploadPhase(stack, opts, target, c, i === 0));
+    for (const c of opts.runs) for (const target of ['gateway', 'bare'] as const) note(await uploadPhase(stack, opts, target, c, true, true));
     for (const n of opts.held) for (const target of ['gateway', 'bare'] as const) note(await heldPhase(stack, opts, target, n));
     const stored = await storedCounts(stack.db.url);
     const loadAfter = loadAverage();

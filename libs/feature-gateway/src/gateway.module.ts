@@ -14,6 +14,7 @@ import { AgentResultsService } from './agent-api/agent-results.service';
 import { AgentSecretsService } from './agent-api/agent-secrets.service';
 import { EnrolmentService } from './agent-api/enrolment.service';
 import { RateLimiter } from './agent-api/rate.limiter';
+import { ScanStartIngest } from './agent-api/scan-start.ingest';
 import { UploadIngest } from './agent-api/upload.ingest';
 import { AgentsController } from './agents/agents.controller';
 import { CredentialsController } from './credentials/credentials.controller';
@@ -73,6 +74,7 @@ import { TrackersService } from './trackers/trackers.service';
     AgentRoutes,
     AgentResultsService,
     UploadIngest,
+    ScanStartIngest,
     AgentSecretsService,
     AgentUploadOutbox,
     EventRecorder,

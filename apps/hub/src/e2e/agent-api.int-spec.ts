@@ -372,6 +372,28 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       expect(await waitFor('every result and scan-started event marked sent', unsent, (n) => n.uploads === 0 && n.events === 0, 10_000)).toEqual({ uploads: 0, events: 0, started: 24 });
     }, 120_000);
 
+    it('stores a burst of scan-start reports on their own merits: each run started once, with one scan-started event', async () => {
+      const runs = Array.from({ length: 20 }, () => randomUUID());
+      const at = new Date(Date.now() - 1_000).toISOString();
+      // Every run reported twice at once (an agent retrying), beside one for a tracker not a's.
+      const answers = await Promise.all([
+        ...[...runs, ...runs].map((jobId) => a.started({ jobId, trackerId, trigger: 'schedule', startedAt: at })),
+        b.started({ jobId: randomUUID(), trackerId, trigger: 'schedule', startedAt: at }),
+      ]);
+      expect(answers.slice(0, 40).map((r) => [r.status, (r.body as { jobId: string }).jobId])).toEqual([...runs, ...runs].map((jobId) => [202, jobId]));
+      expectError(answers[40], 404, new RegExp(`tracker ${trackerId} is not assigned to agent ${b.id}`));
+      const { rows: jobs } = await sql.query(`SELECT status, agent_id, tracker_id FROM scan_jobs WHERE id = ANY($1)`, [runs]);
+      expect(jobs).toEqual(runs.map(() => ({ status: 'running', agent_id: a.id, tracker_id: trackerId })));
+      const { rows: started } = await sql.query(`SELECT job_id, count(*)::int AS n FROM events WHERE job_id = ANY($1) AND details->>'what' = 'scan-started' GROUP BY job_id`, [runs]);
+      expect(started.map((r: { n: number }) => r.n)).toEqual(runs.map(() => 1));
+      // Their results then find the jobs running: no second scan-started event.
+      const results = await Promise.all(runs.map((jobId) => a.upload(selfResult(jobId, trackerId, [{ port: 40012 }], { startedAt: at }))));
+      expect(results.map((r) => r.status)).toEqual(runs.map(() => 202));
+      const { rows: after } = await sql.query(`SELECT count(*)::int AS n FROM events WHERE job_id = ANY($1) AND details->>'what' = 'scan-started'`, [runs]);
+      expect(after[0].n).toBe(20);
+      for (const jobId of runs) expect((await waitForJob(jobId))['status']).toBe('succeeded');
+    }, 120_000);
+
     it('goes offline after a silence and comes back online with its next poll', async () => {
       const deviceB = b.identity.deviceId;
       expect((await b.poll({ wait: 0 })).status).toBe(200);

@@ -2,8 +2,6 @@ import { Body, Controller, Get, HttpCode, Inject, Post, Req, UseGuards } from '@
 import type { Request } from 'express';
 import {
   AgentConfig,
-  AgentScanStarted,
-  AgentScanStartedSchema,
   DomainError,
   EnrolRequest,
   EnrolRequestSchema,
@@ -13,7 +11,6 @@ import {
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { AgentAuthGuard, CurrentAgent } from './agent-auth.guard';
 import { AgentConfigService } from './agent-config.service';
-import { AgentResultsService } from './agent-results.service';
 import { AuthenticatedAgent } from './agent.directory';
 import { AgentSecretsService } from './agent-secrets.service';
 import { ENROL_RATE_LIMITER } from './agent-api.tokens';
@@ -22,14 +19,14 @@ import { RateLimiter } from './rate.limiter';
 
 /**
  * The agent API: what an agent does with the hub, over the connections it opens, apart from its
- * steady polls and result uploads, which `AgentRoutes` serves ahead of the framework.
+ * steady polls, scan-start reports and result uploads, which `AgentRoutes` serves ahead of the
+ * framework.
  */
 @Controller('agent')
 export class AgentApiController {
   constructor(
     private readonly enrolment: EnrolmentService,
     private readonly configs: AgentConfigService,
-    private readonly results: AgentResultsService,
     private readonly secrets: AgentSecretsService,
     @Inject(ENROL_RATE_LIMITER) private readonly enrolLimiter: RateLimiter,
   ) {}
@@ -47,13 +44,6 @@ export class AgentApiController {
   @UseGuards(AgentAuthGuard)
   config(@CurrentAgent() agent: AuthenticatedAgent): Promise<AgentConfig> {
     return this.configs.configFor(agent);
-  }
-
-  @Post('scans')
-  @HttpCode(202)
-  @UseGuards(AgentAuthGuard)
-  started(@CurrentAgent() agent: AuthenticatedAgent, @Body(new ZodValidationPipe(AgentScanStartedSchema)) body: AgentScanStarted): Promise<{ jobId: string }> {
-    return this.results.started(agent, body);
   }
 
   /** A new secret for the calling agent; the old one stops working at once. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
-import { AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema } from '@portolan/contracts';
+import { AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema, AgentScanStarted, AgentScanStartedSchema } from '@portolan/contracts';
 import { GatewayConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { LOGGER } from '@portolan/platform';
@@ -16,22 +16,27 @@ import { readJsonUpload } from './upload.reader';
 
 const JOBS = '/api/agent/jobs';
 const RESULTS = '/api/agent/results';
+const SCANS = '/api/agent/scans';
+/** A scan-start report is a few hundred bytes. */
+const SCAN_REPORT_LIMITS = { maxBytes: 16 * 1024, maxInflatedBytes: 64 * 1024 };
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
- * The two calls every agent makes all the time, served straight from the HTTP server ahead of
- * Express and Nest: the long-poll (`GET /api/agent/jobs`) and the result upload
- * (`POST /api/agent/results`). At fleet scale they are nearly all of the gateway's requests, and
+ * The calls every agent makes all the time, served straight from the HTTP server ahead of
+ * Express and Nest: the long-poll (`GET /api/agent/jobs`), and for each run the scan-start
+ * report (`POST /api/agent/scans`) and the result upload (`POST /api/agent/results`). At fleet
+ * scale they are nearly all of the gateway's requests, and
  * the framework's routing, guards, pipes and reply cost more than the work itself. They keep
  * the API's contract exactly: the same authentication and per-agent rate limit as the Nest
  * routes (`authenticateAgent`), the same validation, and errors answered by `errorAnswer`, as the rest of
- * the API answers them. Every other agent call (enrol, config, scans, rotate-secret) is a Nest
+ * the API answers them. Every other agent call (enrol, config, rotate-secret) is a Nest
  * route in `AgentApiController`.
  */
 @Injectable()
 export class AgentRoutes {
   private readonly pollQuery = new ZodValidationPipe<AgentPollQuery>(AgentPollQuerySchema, 'query');
   private readonly resultBody = new ZodValidationPipe<AgentResult>(AgentResultSchema, 'result');
+  private readonly scanBody = new ZodValidationPipe<AgentScanStarted>(AgentScanStartedSchema);
 
   constructor(
     private readonly directory: AgentDirectory,
@@ -49,6 +54,7 @@ export class AgentRoutes {
     const path = trimSlash(mark < 0 ? url : url.slice(0, mark));
     if (path === JOBS && request.method === 'GET') void this.answer(response, () => this.jobs(request, response, mark < 0 ? '' : url.slice(mark + 1)));
     else if (path === RESULTS && request.method === 'POST') void this.answer(response, () => this.upload(request, response));
+    else if (path === SCANS && request.method === 'POST') void this.answer(response, () => this.scanStarted(request, response));
     else return false;
     return true;
   }
@@ -66,6 +72,12 @@ export class AgentRoutes {
     const raw = await readJsonUpload(request, { maxBytes: this.gateway.agentUploadLimitBytes, maxInflatedBytes: this.gateway.agentUploadInflatedLimitBytes });
     const answer = await this.results.accept(agent, header(request, 'idempotency-key'), this.resultBody.transform(raw));
     return [answer.duplicate ? 200 : 202, answer];
+  }
+
+  private async scanStarted(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
+    const agent = await authenticateAgent(this.directory, this.limiter, request, response);
+    const report = this.scanBody.transform(await readJsonUpload(request, SCAN_REPORT_LIMITS));
+    return [202, await this.results.started(agent, report)];
   }
 
   private async answer(response: ServerResponse, work: () => Promise<[number, unknown]>): Promise<void> {

@@ -1,5 +1,5 @@
 import { AgentResult, DomainError } from '@portolan/contracts';
-import { planUploadBatch, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
+import { planScanStarts, planUploadBatch, ScanStartDecision, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
 
 const AGENT = { id: 'a1', name: 'web-01', deviceId: 'dev-a1', siteId: null, scanner: true };
 const OTHER = { id: 'a2', name: 'db-01', deviceId: 'dev-a2', siteId: null, scanner: false };
@@ -122,5 +122,36 @@ describe('planUploadBatch', () => {
     expect(scan.chunk).toMatchObject({ targets: ['127.0.0.70', '127.0.0.71'], hosts: 2, probes: 202 });
     expect(failed.upload).toMatchObject({ kind: 'failed', payload: { error: { message: 'nmap exited 1' }, failedAt: '2026-12-01T10:00:00.250Z' } });
     expect(failed.chunk.hosts).toBe(1);
+  });
+});
+
+describe('planScanStarts', () => {
+  const start = (jobId: string, trackerId = 'self-1', agent = AGENT) => ({ agent, report: { jobId, trackerId, trigger: 'schedule' as const, startedAt: '2026-12-01T10:00:00.000Z' } });
+  const what = (d: ScanStartDecision) =>
+    d.kind === 'started' ? `${'insert' in d.job ? 'insert' : 'update'} ${'insert' in d.job ? d.job.insert.id : d.job.update.id}` : d.kind === 'known' ? 'known' : `refused ${d.error.code}: ${d.error.message}`;
+  const job = (status: string, agentId = 'a1', trackerId = 'self-1') => ({ agentId, trackerId, status, hasResult: false });
+
+  it("inserts a run of the agent's own schedule running, with its scan-started event, once however often it is reported in a batch", () => {
+    const decisions = planScanStarts([start('j1'), start('j1'), start('j2', 'net-1')], state());
+    expect(decisions.map(what)).toEqual(['insert j1', 'known', 'insert j2']);
+    const [first] = decisions;
+    if (first.kind !== 'started' || !('insert' in first.job)) throw new Error(what(first));
+    expect(first.job.insert).toEqual({ id: 'j1', trackerId: 'self-1', deviceId: 'dev-a1', trigger: 'schedule', agentId: 'a1', startedAt: new Date('2026-12-01T10:00:00.000Z') });
+    expect(first.event).toMatchObject({ kind: 'communications', deviceId: 'dev-a1', jobId: 'j1', details: { what: 'scan-started', agentId: 'a1', trigger: 'schedule' } });
+  });
+
+  it('starts a job the hub asked for (pending or queued); one already running or done changes nothing', () => {
+    const jobs = new Map([['p', job('pending')], ['q', job('queued')], ['r', job('running')], ['s', job('succeeded')]]);
+    expect(planScanStarts([start('p'), start('q'), start('r'), start('s')], state({ jobs })).map(what)).toEqual(['update p', 'update q', 'known', 'known']);
+  });
+
+  it("refuses a tracker not the agent's and a job of another agent or tracker, and decides the others of the batch on their own", () => {
+    const jobs = new Map([['theirs', job('pending', 'a2')], ['elsewhere', job('pending', 'a1', 'net-1')]]);
+    expect(planScanStarts([start('j1', 'self-1', OTHER), start('theirs'), start('elsewhere'), start('j9')], state({ jobs })).map(what)).toEqual([
+      'refused not_found: tracker self-1 is not assigned to agent a2',
+      'refused conflict: job theirs belongs to another agent or tracker',
+      'refused conflict: job elsewhere belongs to another agent or tracker',
+      'insert j9',
+    ]);
   });
 });

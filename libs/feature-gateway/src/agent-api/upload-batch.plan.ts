@@ -1,4 +1,4 @@
-import { AgentResult, DomainError } from '@portolan/contracts';
+import { AgentResult, AgentScanStarted, DomainError } from '@portolan/contracts';
 import { PortSetRecord } from '@portolan/persistence';
 import type { NewEvent, OutboxUpload } from '@portolan/platform';
 import { countPorts, intersectPortSets } from '@portolan/targets';
@@ -89,11 +89,17 @@ export function planUploadBatch(requests: readonly UploadRequest[], state: Uploa
   });
 }
 
+/** The tracker (the agent's own) and the job (if the hub has it; the agent's, of that tracker) of a run, or the error that refuses it. */
+function ownedRun(agent: AuthenticatedAgent, trackerId: string, jobId: string, state: Pick<UploadBatchState, 'trackers' | 'jobs'>) {
+  const tracker = state.trackers.get(trackerId);
+  if (!tracker || tracker.agentId !== agent.id) throw new DomainError('not_found', `tracker ${trackerId} is not assigned to agent ${agent.id}`, { field: 'trackerId' });
+  const job = state.jobs.get(jobId);
+  if (job && (job.agentId !== agent.id || job.trackerId !== trackerId)) throw new DomainError('conflict', `job ${jobId} belongs to another agent or tracker`, { field: 'jobId' });
+  return { tracker, job };
+}
+
 function accept({ agent, idempotencyKey, result }: UploadRequest, state: UploadBatchState, jobsWithResult: ReadonlySet<string>, newId: () => string): UploadDecision {
-  const tracker = state.trackers.get(result.trackerId);
-  if (!tracker || tracker.agentId !== agent.id) throw new DomainError('not_found', `tracker ${result.trackerId} is not assigned to agent ${agent.id}`, { field: 'trackerId' });
-  const job = state.jobs.get(result.jobId);
-  if (job && (job.agentId !== agent.id || job.trackerId !== result.trackerId)) throw new DomainError('conflict', `job ${result.jobId} belongs to another agent or tracker`, { field: 'jobId' });
+  const { tracker, job } = ownedRun(agent, result.trackerId, result.jobId, state);
   if (job?.hasResult || jobsWithResult.has(result.jobId)) throw new DomainError('conflict', `job ${result.jobId} already has a result; a new run needs a new job id`, { field: 'jobId' });
 
   const coverage = intersectPortSets(result.coverage.ports, tracker.portSet);
@@ -157,4 +163,48 @@ export function scanStartedEvent(agent: AuthenticatedAgent, deviceId: string, tr
     occurredAt: startedAt,
     details: { what: 'scan-started', agentId: agent.id, agent: agent.name, trigger, startedAt: startedAt.toISOString() },
   };
+}
+
+/** One scan-start report as the request handler passed it on: authenticated, parsed and validated. */
+export interface ScanStartRequest {
+  readonly agent: AuthenticatedAgent;
+  readonly report: AgentScanStarted;
+}
+
+export type ScanStartDecision =
+  | { readonly kind: 'refused'; readonly error: DomainError }
+  /** Nothing to write: the run was started before (a retried report, or the hub's job already running). */
+  | { readonly kind: 'known' }
+  | {
+      readonly kind: 'started';
+      /** Insert the job (a run of the agent's own schedule), or start the one the hub asked for. */
+      readonly job: { readonly insert: Omit<NewJobRow, 'hosts' | 'probes'> } | { readonly update: { readonly id: string; readonly startedAt: Date } };
+      readonly event: NewEvent;
+    };
+
+/**
+ * Decides, for each scan-start report of a batch, what to store: pure, given the trackers and
+ * (locked) jobs the database holds. Refused as an upload would be when the tracker is not the
+ * agent's or the job belongs elsewhere; a run not heard of is inserted running, a job the hub
+ * asked for (pending or queued) started; either way once, with its `scan-started` event, also
+ * when the same run is reported twice in one batch.
+ */
+export function planScanStarts(requests: readonly ScanStartRequest[], state: Pick<UploadBatchState, 'trackers' | 'jobs'>): ScanStartDecision[] {
+  const jobs = new Map(state.jobs);
+  return requests.map(({ agent, report }): ScanStartDecision => {
+    try {
+      const { tracker, job } = ownedRun(agent, report.trackerId, report.jobId, { trackers: state.trackers, jobs });
+      if (job && job.status !== 'pending' && job.status !== 'queued') return { kind: 'known' };
+      const startedAt = new Date(report.startedAt);
+      jobs.set(report.jobId, { agentId: agent.id, trackerId: report.trackerId, status: 'running', hasResult: job?.hasResult ?? false });
+      return {
+        kind: 'started',
+        job: job ? { update: { id: report.jobId, startedAt } } : { insert: { id: report.jobId, trackerId: report.trackerId, deviceId: tracker.deviceId, trigger: report.trigger, agentId: agent.id, startedAt } },
+        event: scanStartedEvent(agent, tracker.deviceId, report.trackerId, report.jobId, report.trigger, startedAt),
+      };
+    } catch (error) {
+      if (error instanceof DomainError) return { kind: 'refused', error };
+      throw error;
+    }
+  });
 }

@@ -57,13 +57,8 @@ export class UploadIngest implements OnModuleDestroy {
     private readonly outbox: AgentUploadOutbox,
   ) {}
 
-  async accept(request: UploadRequest): Promise<AgentResultResponse> {
-    try {
-      return await this.batcher.submit(request);
-    } catch (error) {
-      if (error instanceof BatcherOverloadedError) throw new DomainError('busy', `the hub is taking in too many results at once (${error.message})`, { retryAfterMs: 2_000 });
-      throw error;
-    }
+  accept(request: UploadRequest): Promise<AgentResultResponse> {
+    return submitOrBusy(this.batcher, request, 'results');
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -73,36 +68,21 @@ export class UploadIngest implements OnModuleDestroy {
 
   private async writeBatch(requests: readonly UploadRequest[]): Promise<BatchAnswer<AgentResultResponse>[]> {
     while (this.publishing.size >= MAX_PUBLISHING) await Promise.race(this.publishing);
-    let committed: Committed;
-    try {
-      committed = await onceMoreIfRaced(() => this.commit(requests));
-    } catch (error) {
-      if (requests.length === 1) throw error;
-      this.logger.warn({ uploads: requests.length, err: String(error) }, 'a batch of agent results failed; writing them one by one');
-      return this.writeOneByOne(requests);
-    }
-    this.afterCommit(requests, committed);
-    return committed.decisions.map(answerOf);
-  }
-
-  private async writeOneByOne(requests: readonly UploadRequest[]): Promise<BatchAnswer<AgentResultResponse>[]> {
-    const answers: BatchAnswer<AgentResultResponse>[] = [];
-    for (const request of requests) {
-      try {
-        const committed = await onceMoreIfRaced(() => this.commit([request]));
-        this.afterCommit([request], committed);
-        answers.push(answerOf(committed.decisions[0]));
-      } catch (error) {
-        answers.push(error instanceof Error ? error : new Error(String(error)));
-      }
-    }
-    return answers;
+    return commitEach(requests, (batch) => this.commit(batch), (batch, committed) => {
+      this.afterCommit(batch, committed);
+      return committed.decisions.map(answerOf);
+    }, this.logger, 'agent results');
   }
 
   /** One transaction: read what the uploads refer to, decide, write the accepted ones. */
   private commit(requests: readonly UploadRequest[]): Promise<Committed> {
     return this.db.transaction(async (manager) => {
-      const decisions = planUploadBatch(requests, await readState(manager, requests), randomUUID);
+      const state = await readBatchState(manager, {
+        keys: requests.map((r) => ({ agentId: r.agent.id, idempotencyKey: r.idempotencyKey })),
+        trackerIds: requests.map((r) => r.result.trackerId),
+        jobIds: requests.map((r) => r.result.jobId),
+      });
+      const decisions = planUploadBatch(requests, state, randomUUID);
       const accepted = decisions.filter((d): d is Accepted => d.kind === 'accepted');
       if (!accepted.length) return { decisions, uploads: [], events: [] };
       const uploads = await writeAccepted(manager, accepted);
@@ -145,7 +125,10 @@ function answerOf(decision: UploadDecision): BatchAnswer<AgentResultResponse> {
  * other in a cycle. A job's one upload is also a unique key: a result that commits meanwhile
  * elsewhere fails this batch, which is then written again and finds it.
  */
-async function readState(manager: EntityManager, requests: readonly UploadRequest[]): Promise<UploadBatchState> {
+export async function readBatchState(
+  manager: EntityManager,
+  refs: { readonly keys: readonly { agentId: string; idempotencyKey: string }[]; readonly trackerIds: readonly string[]; readonly jobIds: readonly string[] },
+): Promise<UploadBatchState> {
   type Row = {
     accepted: { agent_id: string; idempotency_key: string; job_id: string }[];
     trackers: { id: string; agent_id: string | null; device_id: string; mode: 'network' | 'remote' | 'self'; port_set: PortSetRecord; address: string }[];
@@ -161,7 +144,7 @@ async function readState(manager: EntityManager, requests: readonly UploadReques
        (SELECT coalesce(json_agg(j), '[]') FROM (
           SELECT j.id, j.agent_id, j.tracker_id, j.status, EXISTS (SELECT 1 FROM agent_uploads u WHERE u.job_id = j.id) AS has_result
             FROM scan_jobs j WHERE j.id = ANY($4::uuid[]) ORDER BY j.id FOR UPDATE OF j) j) AS jobs`,
-    [requests.map((r) => r.agent.id), requests.map((r) => r.idempotencyKey), [...new Set(requests.map((r) => r.result.trackerId))], [...new Set(requests.map((r) => r.result.jobId))]],
+    [refs.keys.map((k) => k.agentId), refs.keys.map((k) => k.idempotencyKey), [...new Set(refs.trackerIds)], [...new Set(refs.jobIds)]],
   );
   return {
     accepted: new Map(row.accepted.map((u) => [uploadKey(u.agent_id, u.idempotency_key), u.job_id])),
@@ -209,6 +192,46 @@ async function writeAccepted(manager: EntityManager, accepted: readonly Accepted
     ],
   );
   return uploads;
+}
+
+/** Submits to a batcher; a full queue is the `busy` error (429 with Retry-After), naming what the hub is taking in. */
+export async function submitOrBusy<I, O>(batcher: MicroBatcher<I, O>, item: I, what: string): Promise<O> {
+  try {
+    return await batcher.submit(item);
+  } catch (error) {
+    if (error instanceof BatcherOverloadedError) throw new DomainError('busy', `the hub is taking in too many ${what} at once (${error.message})`, { retryAfterMs: 2_000 });
+    throw error;
+  }
+}
+
+/**
+ * Group commit for a batch of requests, each decided on its own: commits the batch in one
+ * transaction (again once if it lost a race on a unique key) and answers each request from
+ * `after`; if the batch fails, commits its requests one by one, so that one request never
+ * fails the others.
+ */
+export async function commitEach<R, C, O>(
+  requests: readonly R[],
+  commit: (batch: readonly R[]) => Promise<C>,
+  after: (batch: readonly R[], committed: C) => BatchAnswer<O>[],
+  logger: Logger,
+  what: string,
+): Promise<BatchAnswer<O>[]> {
+  try {
+    return after(requests, await onceMoreIfRaced(() => commit(requests)));
+  } catch (error) {
+    if (requests.length === 1) throw error;
+    logger.warn({ requests: requests.length, err: String(error) }, `a batch of ${what} failed; writing them one by one`);
+  }
+  const answers: BatchAnswer<O>[] = [];
+  for (const request of requests) {
+    try {
+      answers.push(after([request], await onceMoreIfRaced(() => commit([request])))[0]);
+    } catch (error) {
+      answers.push(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+  return answers;
 }
 
 /**

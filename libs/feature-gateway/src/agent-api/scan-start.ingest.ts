@@ -1,0 +1,92 @@
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { Logger } from '@portolan/logging';
+import { EventEntity } from '@portolan/persistence';
+import { BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher } from '@portolan/platform';
+import { planScanStarts, ScanStartDecision, ScanStartRequest } from './upload-batch.plan';
+import { commitEach, readBatchState, submitOrBusy } from './upload.ingest';
+
+/** As for uploads: one batch at a time, what arrives meanwhile makes the next one bigger. */
+const BATCH = { maxBatch: 500, concurrency: 1, maxQueued: 10_000 };
+
+type Started = Extract<ScanStartDecision, { kind: 'started' }>;
+
+/**
+ * Stores scan-start reports (`POST /api/agent/scans`, sent by an agent as each run begins) with
+ * group commit, like result uploads: the reports that arrive while a batch is written go into
+ * the next one, one transaction of three statements whatever its size (read the trackers and
+ * lock the jobs; insert and start the jobs; the `scan-started` events with their counts). Each
+ * report is decided on its own (`planScanStarts`); the events are announced after the commit.
+ */
+@Injectable()
+export class ScanStartIngest implements OnModuleDestroy {
+  private readonly batcher = new MicroBatcher<ScanStartRequest, { jobId: string }>((requests) => this.writeBatch(requests), BATCH);
+  private readonly announcing = new Set<Promise<void>>();
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly events: EventRecorder,
+  ) {}
+
+  accept(request: ScanStartRequest): Promise<{ jobId: string }> {
+    return submitOrBusy(this.batcher, request, 'scan-start reports');
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.batcher.idle();
+    await Promise.all(this.announcing);
+  }
+
+  private writeBatch(requests: readonly ScanStartRequest[]): Promise<BatchAnswer<{ jobId: string }>[]> {
+    return commitEach(
+      requests,
+      (batch) => this.commit(batch),
+      (batch, { decisions, events }) => {
+        this.afterCommit(batch, decisions, events);
+        return decisions.map((d, i) => (d.kind === 'refused' ? d.error : { jobId: batch[i].report.jobId }));
+      },
+      this.logger,
+      'scan-start reports',
+    );
+  }
+
+  private commit(requests: readonly ScanStartRequest[]): Promise<{ decisions: ScanStartDecision[]; events: EventEntity[] }> {
+    return this.db.transaction(async (manager) => {
+      const state = await readBatchState(manager, { keys: [], trackerIds: requests.map((r) => r.report.trackerId), jobIds: requests.map((r) => r.report.jobId) });
+      const decisions = planScanStarts(requests, state);
+      const started = decisions.filter((d): d is Started => d.kind === 'started');
+      if (!started.length) return { decisions, events: [] };
+      const inserts = started.flatMap((d) => ('insert' in d.job ? [d.job.insert] : []));
+      const updates = started.flatMap((d) => ('update' in d.job ? [d.job.update] : []));
+      await manager.query(
+        `WITH new_jobs AS (
+           INSERT INTO scan_jobs (id, tracker_id, device_id, site, trigger, agent_id, status, requested_at, started_at)
+           SELECT v.id, v.tracker_id, v.device_id, NULL, v.trigger, v.agent_id, 'running', v.started_at, v.started_at
+             FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, tracker_id uuid, device_id uuid, trigger text, agent_id uuid, started_at timestamptz)
+         )
+         UPDATE scan_jobs j SET status = 'running', started_at = v.started_at
+           FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, started_at timestamptz) WHERE j.id = v.id`,
+        [
+          JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt }))),
+          JSON.stringify(updates.map((j) => ({ id: j.id, started_at: j.startedAt }))),
+        ],
+      );
+      return { decisions, events: await this.events.insert(manager, started.map((d) => d.event)) };
+    });
+  }
+
+  private afterCommit(requests: readonly ScanStartRequest[], decisions: readonly ScanStartDecision[], events: EventEntity[]): void {
+    decisions.forEach((d, i) => {
+      const { agent, report } = requests[i];
+      if (d.kind === 'refused') this.logger.info({ agentId: agent.id, jobId: report.jobId, code: d.error.code, reason: d.error.message }, 'agent scan start refused');
+      else this.logger.debug({ agentId: agent.id, jobId: report.jobId, trackerId: report.trackerId, known: d.kind === 'known' }, 'agent scan started');
+    });
+    if (!events.length) return;
+    const announcing: Promise<void> = this.events
+      .announce(events)
+      .catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not announce scan-started events; the leader will'))
+      .finally(() => this.announcing.delete(announcing));
+    this.announcing.add(announcing);
+  }
+}
