@@ -119,11 +119,12 @@ function answerOf(decision: UploadDecision): BatchAnswer<AgentResultResponse> {
 }
 
 /**
- * What the batch refers to, in one statement: its keys already accepted, its trackers with
- * their devices' addresses (looked up by key: joined, a batch of 60 had Postgres hash all
- * 10,000 devices, 1.5 ms against 0.6), and its jobs, locked in id order so two batches never wait on each
- * other in a cycle. A job's one upload is also a unique key: a result that commits meanwhile
- * elsewhere fails this batch, which is then written again and finds it.
+ * What a batch (of uploads, or of scan-start reports, which have no keys) refers to, in one
+ * statement: its keys already accepted, its trackers with their devices' addresses (looked up
+ * by key: joined, a batch of 60 had Postgres hash all 10,000 devices, 1.5 ms against 0.6), and
+ * its jobs, locked in id order so two batches never wait on each other in a cycle. A job's one
+ * upload is also a unique key: a result that commits meanwhile elsewhere fails this batch,
+ * which is then written again and finds it.
  */
 export async function readBatchState(
   manager: EntityManager,
@@ -217,12 +218,18 @@ export async function commitEach<R, C, O>(
   logger: Logger,
   what: string,
 ): Promise<BatchAnswer<O>[]> {
+  let committed: C;
   try {
-    return after(requests, await onceMoreIfRaced(() => commit(requests)));
+    committed = await onceMoreIfRaced(() => commit(requests));
   } catch (error) {
     if (requests.length === 1) throw error;
     logger.warn({ requests: requests.length, err: String(error) }, `a batch of ${what} failed; writing them one by one`);
+    return commitOneByOne(requests, commit, after);
   }
+  return after(requests, committed);
+}
+
+async function commitOneByOne<R, C, O>(requests: readonly R[], commit: (batch: readonly R[]) => Promise<C>, after: (batch: readonly R[], committed: C) => BatchAnswer<O>[]): Promise<BatchAnswer<O>[]> {
   const answers: BatchAnswer<O>[] = [];
   for (const request of requests) {
     try {
