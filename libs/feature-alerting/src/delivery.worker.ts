@@ -207,8 +207,10 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
       const reason = error instanceof Error ? error.message : String(error);
       const dead = attempt >= this.config.maxAttempts;
       // The failure and, for the last attempt, the channel's turn to degraded are one transaction:
-      // whoever sees the delivery dead sees its channel degraded.
+      // whoever sees the delivery dead sees its channel degraded. The channel is locked first, as
+      // deleting a channel locks it before its deliveries go with it: never the other way round.
       const outcome = await this.db.transaction(async (manager) => {
+        if (dead) await manager.query('SELECT 1 FROM alert_channels WHERE id = $1 FOR UPDATE', [row.channel_id]);
         const recorded: unknown[] = await manager.query(
           `WITH failed AS (
              UPDATE alert_deliveries SET attempts = $2, last_error = $3, status = CASE WHEN $4 THEN 'dead' ELSE 'pending' END,

@@ -18,7 +18,7 @@ const JOBS = '/api/agent/jobs';
 const RESULTS = '/api/agent/results';
 const SCANS = '/api/agent/scans';
 /** A scan-start report is a few hundred bytes. */
-const SCAN_REPORT_LIMITS = { maxBytes: 16 * 1024, maxInflatedBytes: 64 * 1024 };
+const SCAN_REPORT_LIMITS = { maxBytes: 16 * 1024, maxInflatedBytes: 64 * 1024, what: 'scan-start report' };
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**

@@ -4,10 +4,13 @@ import { Logger } from '@portolan/logging';
 import { EventEntity } from '@portolan/persistence';
 import { BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher } from '@portolan/platform';
 import { planScanStarts, ScanStartDecision, ScanStartRequest } from './upload-batch.plan';
-import { commitEach, readBatchState, submitOrBusy } from './upload.ingest';
+import { BackgroundSends } from './background.sends';
+import { byId, commitEach, readBatchState, submitOrBusy } from './upload.ingest';
 
 /** As for uploads: one batch at a time, what arrives meanwhile makes the next one bigger. */
 const BATCH = { maxBatch: 500, concurrency: 1, maxQueued: 10_000 };
+/** Committed batches whose events may be in flight at once; the next batch waits for one of them. */
+const MAX_ANNOUNCING = 4;
 
 type Started = Extract<ScanStartDecision, { kind: 'started' }>;
 
@@ -21,7 +24,7 @@ type Started = Extract<ScanStartDecision, { kind: 'started' }>;
 @Injectable()
 export class ScanStartIngest implements OnModuleDestroy {
   private readonly batcher = new MicroBatcher<ScanStartRequest, { jobId: string }>((requests) => this.writeBatch(requests), BATCH);
-  private readonly announcing = new Set<Promise<void>>();
+  private readonly announcing = new BackgroundSends(MAX_ANNOUNCING);
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -35,10 +38,11 @@ export class ScanStartIngest implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await this.batcher.idle();
-    await Promise.all(this.announcing);
+    await this.announcing.idle();
   }
 
-  private writeBatch(requests: readonly ScanStartRequest[]): Promise<BatchAnswer<{ jobId: string }>[]> {
+  private async writeBatch(requests: readonly ScanStartRequest[]): Promise<BatchAnswer<{ jobId: string }>[]> {
+    await this.announcing.room();
     return commitEach(
       requests,
       (batch) => this.commit(batch),
@@ -57,8 +61,9 @@ export class ScanStartIngest implements OnModuleDestroy {
       const decisions = planScanStarts(requests, state);
       const started = decisions.filter((d): d is Started => d.kind === 'started');
       if (!started.length) return { decisions, events: [] };
-      const inserts = started.flatMap((d) => ('insert' in d.job ? [d.job.insert] : []));
-      const updates = started.flatMap((d) => ('update' in d.job ? [d.job.update] : []));
+      // In id order, as the jobs were locked: two replicas given the same new runs never wait on each other in a cycle.
+      const inserts = started.flatMap((d) => ('insert' in d.job ? [d.job.insert] : [])).sort(byId);
+      const updates = started.flatMap((d) => ('update' in d.job ? [d.job.update] : [])).sort(byId);
       await manager.query(
         `WITH new_jobs AS (
            INSERT INTO scan_jobs (id, tracker_id, device_id, site, trigger, agent_id, status, requested_at, started_at)
@@ -83,10 +88,6 @@ export class ScanStartIngest implements OnModuleDestroy {
       else this.logger.debug({ agentId: agent.id, jobId: report.jobId, trackerId: report.trackerId, known: d.kind === 'known' }, 'agent scan started');
     });
     if (!events.length) return;
-    const announcing: Promise<void> = this.events
-      .announce(events)
-      .catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not announce scan-started events; the leader will'))
-      .finally(() => this.announcing.delete(announcing));
-    this.announcing.add(announcing);
+    this.announcing.add(this.events.announce(events).catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not announce scan-started events; the leader will')));
   }
 }

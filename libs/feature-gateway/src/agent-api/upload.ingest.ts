@@ -5,6 +5,7 @@ import { AgentResultResponse, DomainError } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { EventEntity, PortSetRecord } from '@portolan/persistence';
 import { AgentUploadOutbox, BatchAnswer, compressPayload, BatcherOverloadedError, DATA_SOURCE, EventRecorder, LOGGER, markSent, MicroBatcher, OutboxUpload } from '@portolan/platform';
+import { BackgroundSends } from './background.sends';
 import { planUploadBatch, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
 
 /** A started agent run that sends no result within this time is failed by the scheduler. */
@@ -15,7 +16,9 @@ const UNIQUE_VIOLATION = '23505';
  * One batch written at a time: what arrives meanwhile makes the next batch bigger instead of a
  * second small one beside it. Measured with `npm run bench:agents` (back to back, 16:20 UTC
  * 2026-12-01): against two at a time, gateway CPU per upload 0.29 vs 0.35 ms at C=16, 0.25 vs
- * 0.27 ms at C=128, and Postgres 62% vs 77% of a core at C=16, with p99 no worse.
+ * 0.27 ms at C=128, and Postgres 62% vs 77% of a core at C=16, with p99 no worse. The price: a
+ * batch waiting for a job row locked elsewhere (the comparer finishing that job) holds the next
+ * batch back for that long.
  */
 const BATCH = { maxBatch: 200, concurrency: 1, maxQueued: 4_000 };
 /** Committed batches whose messages may be in flight at once; the next batch waits for one of them. */
@@ -48,7 +51,7 @@ interface Committed {
 export class UploadIngest implements OnModuleDestroy {
   private readonly batcher = new MicroBatcher<UploadRequest, AgentResultResponse>((requests) => this.writeBatch(requests), BATCH);
   /** Committed batches whose messages are being published. */
-  private readonly publishing = new Set<Promise<void>>();
+  private readonly publishing = new BackgroundSends(MAX_PUBLISHING);
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -63,11 +66,11 @@ export class UploadIngest implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await this.batcher.idle();
-    await Promise.all(this.publishing);
+    await this.publishing.idle();
   }
 
   private async writeBatch(requests: readonly UploadRequest[]): Promise<BatchAnswer<AgentResultResponse>[]> {
-    while (this.publishing.size >= MAX_PUBLISHING) await Promise.race(this.publishing);
+    await this.publishing.room();
     return commitEach(requests, (batch) => this.commit(batch), (batch, committed) => {
       this.afterCommit(batch, committed);
       return committed.decisions.map(answerOf);
@@ -105,11 +108,11 @@ export class UploadIngest implements OnModuleDestroy {
     if (accepted.length) this.logger.info({ accepted: accepted.length, duplicates, refused }, 'agent results stored');
     if (!accepted.length) return;
     // Both sent at once, then marked in one statement.
-    const publishing: Promise<void> = Promise.all([this.events.publish(events), this.outbox.publishOnly(uploads)])
-      .then(([announced, published]) => markSent(this.db, { events: announced, uploadIds: published }))
-      .catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not publish agent results; the leader will'))
-      .finally(() => this.publishing.delete(publishing));
-    this.publishing.add(publishing);
+    this.publishing.add(
+      Promise.all([this.events.publish(events), this.outbox.publishOnly(uploads)])
+        .then(([announced, published]) => markSent(this.db, { events: announced, uploadIds: published }))
+        .catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not publish agent results; the leader will')),
+    );
   }
 }
 
@@ -161,8 +164,9 @@ export async function readBatchState(
  * serialized once, for the store and the stream alike.
  */
 async function writeAccepted(manager: EntityManager, accepted: readonly Accepted[]): Promise<OutboxUpload[]> {
-  const inserts = accepted.flatMap((d) => ('insert' in d.job ? [d.job.insert] : []));
-  const updates = accepted.flatMap((d) => ('update' in d.job ? [{ ...d.job.update, startNow: d.job.startNow }] : []));
+  // Jobs in id order, as they were locked: two replicas given the same new runs never wait on each other in a cycle.
+  const inserts = accepted.flatMap((d) => ('insert' in d.job ? [d.job.insert] : [])).sort(byId);
+  const updates = accepted.flatMap((d) => ('update' in d.job ? [{ ...d.job.update, startNow: d.job.startNow }] : [])).sort(byId);
   const uploads = accepted.map(({ upload }) => ({ ...upload, payloadJson: JSON.stringify(upload.payload) }));
   await manager.query(
     `WITH new_jobs AS (
@@ -194,6 +198,8 @@ async function writeAccepted(manager: EntityManager, accepted: readonly Accepted
   );
   return uploads;
 }
+
+export const byId = (a: { readonly id: string }, b: { readonly id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
 /** Submits to a batcher; a full queue is the `busy` error (429 with Retry-After), naming what the hub is taking in. */
 export async function submitOrBusy<I, O>(batcher: MicroBatcher<I, O>, item: I, what: string): Promise<O> {

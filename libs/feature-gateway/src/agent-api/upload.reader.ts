@@ -7,6 +7,8 @@ export interface UploadLimits {
   readonly maxBytes: number;
   /** Bytes once inflated: a guard against a small gzip bomb. */
   readonly maxInflatedBytes: number;
+  /** What the body is, for the errors: "result upload" unless said. */
+  readonly what?: string;
 }
 
 /**
@@ -14,19 +16,20 @@ export interface UploadLimits {
  * both limits, and parses it. Every failure names what was wrong; nothing has been stored yet.
  */
 export async function readJsonUpload(request: IncomingMessage, limits: UploadLimits): Promise<unknown> {
+  const what = limits.what ?? 'result upload';
   const type = String(request.headers['content-type'] ?? '');
-  if (!/^application\/json\b/i.test(type)) throw new DomainError('invalid_payload', `a result upload is application/json; got "${type.slice(0, 60) || 'no Content-Type'}"`, { field: 'Content-Type' });
+  if (!/^application\/json\b/i.test(type)) throw new DomainError('invalid_payload', `a ${what} is application/json; got "${type.slice(0, 60) || 'no Content-Type'}"`, { field: 'Content-Type' });
   const encoding = String(request.headers['content-encoding'] ?? 'identity').toLowerCase();
   if (encoding !== 'gzip' && encoding !== 'identity') throw new DomainError('invalid_payload', `Content-Encoding "${encoding.slice(0, 40)}" is not supported (use gzip)`, { field: 'Content-Encoding' });
   const declared = Number(request.headers['content-length'] ?? NaN);
-  if (Number.isFinite(declared) && declared > limits.maxBytes) throw tooLarge(declared, limits.maxBytes, 'sent');
+  if (Number.isFinite(declared) && declared > limits.maxBytes) throw tooLarge(what, declared, limits.maxBytes, 'sent');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limits.maxBytes) {
       request.resume();
-      throw tooLarge(size, limits.maxBytes, 'sent');
+      throw tooLarge(what, size, limits.maxBytes, 'sent');
     }
     chunks.push(chunk);
   }
@@ -37,19 +40,19 @@ export async function readJsonUpload(request: IncomingMessage, limits: UploadLim
       // the thread pool's hand-offs and stream machinery cost more than that (6% of the CPU at ingest).
       body = gunzipSync(body, { maxOutputLength: limits.maxInflatedBytes });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(limits.maxInflatedBytes + 1, limits.maxInflatedBytes, 'inflated');
-      throw new DomainError('invalid_payload', `the upload is not valid gzip: ${(error as Error).message}`);
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(what, limits.maxInflatedBytes + 1, limits.maxInflatedBytes, 'inflated');
+      throw new DomainError('invalid_payload', `the ${what} is not valid gzip: ${(error as Error).message}`);
     }
   } else if (body.length > limits.maxInflatedBytes) {
-    throw tooLarge(body.length, limits.maxInflatedBytes, 'inflated');
+    throw tooLarge(what, body.length, limits.maxInflatedBytes, 'inflated');
   }
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (error) {
-    throw new DomainError('invalid_payload', `the upload is not valid JSON: ${(error as Error).message}`);
+    throw new DomainError('invalid_payload', `the ${what} is not valid JSON: ${(error as Error).message}`);
   }
 }
 
-function tooLarge(size: number, limit: number, what: 'sent' | 'inflated'): DomainError {
-  return new DomainError('too_large', `the upload is too large: ${what === 'sent' ? 'more than' : 'over'} ${limit} bytes ${what} (got ${what === 'sent' ? size : 'more'})`, { limit });
+function tooLarge(body: string, size: number, limit: number, how: 'sent' | 'inflated'): DomainError {
+  return new DomainError('too_large', `the ${body} is too large: ${how === 'sent' ? 'more than' : 'over'} ${limit} bytes ${how} (got ${how === 'sent' ? size : 'more'})`, { limit });
 }

@@ -1,0 +1,37 @@
+import { BackgroundSends } from './background.sends';
+
+function deferred() {
+  let resolve!: () => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
+describe('BackgroundSends', () => {
+  it('makes room only once fewer than the bound are running, a failed send counting as ended', async () => {
+    const sends = new BackgroundSends(2);
+    const [a, b] = [deferred(), deferred()];
+    sends.add(a.promise);
+    sends.add(b.promise);
+    let roomy = false;
+    const room = sends.room().then(() => (roomy = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(roomy).toBe(false);
+    a.reject(new Error('bus down'));
+    await room;
+    expect(roomy).toBe(true);
+  });
+
+  it('is idle once every send started so far has ended', async () => {
+    const sends = new BackgroundSends(4);
+    const slow = deferred();
+    sends.add(slow.promise);
+    let idle = false;
+    const waiting = sends.idle().then(() => (idle = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(idle).toBe(false);
+    slow.resolve();
+    await waiting;
+    expect(idle).toBe(true);
+  });
+});
