@@ -94,6 +94,37 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
   let deviceId: string;
   let webhookChannel: string;
 
+  /** A channel as the API stores it: its secrets sealed when it has any. Answers its id. */
+  const addChannel = async (name: string, type: string, settings: Record<string, unknown>, secrets?: Record<string, string>, id: string = randomUUID()): Promise<string> => {
+    const sealed = secrets ? app.get(AlertChannelStore).seal(id, secrets) : undefined;
+    await db.query(`INSERT INTO alert_channels (id, name, type, settings, secret_ciphertext, secret_fields, created_at) VALUES ($1, $2, $3, $4, $5, $6, now())`, [
+      id,
+      name,
+      type,
+      JSON.stringify(settings),
+      sealed?.ciphertext ?? null,
+      JSON.stringify(sealed?.fields ?? []),
+    ]);
+    return id;
+  };
+  /** A rule on the given channels; scope lists not given are empty. Answers its id. */
+  const addRule = async (
+    name: string,
+    rule: { scope?: { deviceIds?: string[]; groupIds?: string[] }; filter: Record<string, unknown>; severity: string; channels: string[]; storm?: { maxAlerts: number; windowSeconds: number } },
+  ): Promise<string> => {
+    const id = randomUUID();
+    await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, storm, created_at) VALUES ($1, $2, true, $3, $4, $5, $6, $7, now())`, [
+      id,
+      name,
+      JSON.stringify({ deviceIds: [], groupIds: [], siteIds: [], trackerIds: [], ...rule.scope }),
+      JSON.stringify(rule.filter),
+      rule.severity,
+      rule.channels,
+      rule.storm ? JSON.stringify(rule.storm) : null,
+    ]);
+    return id;
+  };
+
   beforeAll(async () => {
     process.env['ALERTING_POLL_MS'] = '100';
     process.env['ALERTING_MAX_ATTEMPTS'] = '3';
@@ -110,45 +141,25 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
     webhook = await webhookReceiver();
     syslog = await syslogReceiver();
     ops = await webhookReceiver();
-    const store = app.get(AlertChannelStore);
     [{ id: deviceId }] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('web-01', 'host', '127.0.0.61', '127.0.0.61', 1) RETURNING id`);
     const groupId = randomUUID();
     await db.query(`INSERT INTO device_groups (id, name, created_at) VALUES ($1, 'web', now())`, [groupId]);
     await db.query(`INSERT INTO device_group_members (group_id, device_id) VALUES ($1, $2)`, [groupId, deviceId]);
-    webhookChannel = randomUUID();
-    const sealed = store.seal(webhookChannel, { signingSecret: SECRET });
-    await db.query(`INSERT INTO alert_channels (id, name, type, settings, secret_ciphertext, secret_fields, created_at) VALUES ($1, 'soc webhook', 'webhook', $2, $3, $4, now())`, [
-      webhookChannel,
-      JSON.stringify({ url: `http://127.0.0.1:${webhook.port}/hook`, headers: { 'x-team': 'soc' } }),
-      sealed.ciphertext,
-      JSON.stringify(sealed.fields),
-    ]);
-    const syslogChannel = randomUUID();
-    await db.query(`INSERT INTO alert_channels (id, name, type, settings, created_at) VALUES ($1, 'siem', 'syslog', $2, now())`, [
-      syslogChannel,
-      JSON.stringify({ host: '127.0.0.1', port: syslog.port, transport: 'tcp', format: 'cef' }),
-    ]);
-    await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, created_at) VALUES ($1, 'RDP exposed', true, $2, $3, 'high', $4, now())`, [
-      randomUUID(),
-      JSON.stringify({ deviceIds: [], groupIds: [groupId], siteIds: [], trackerIds: [] }),
-      JSON.stringify({ kinds: ['added'], itemTypes: ['port'], planned: 'unplanned', keyPattern: 'tcp/3389' }),
-      [webhookChannel, syslogChannel],
-    ]);
+    webhookChannel = await addChannel('soc webhook', 'webhook', { url: `http://127.0.0.1:${webhook.port}/hook`, headers: { 'x-team': 'soc' } }, { signingSecret: SECRET });
+    const syslogChannel = await addChannel('siem', 'syslog', { host: '127.0.0.1', port: syslog.port, transport: 'tcp', format: 'cef' });
+    await addRule('RDP exposed', {
+      scope: { groupIds: [groupId] },
+      filter: { kinds: ['added'], itemTypes: ['port'], planned: 'unplanned', keyPattern: 'tcp/3389' },
+      severity: 'high',
+      channels: [webhookChannel, syslogChannel],
+    });
     // The hub's own health, to another team's webhook: a degraded channel pages someone.
-    const opsChannel = randomUUID();
-    const opsSealed = store.seal(opsChannel, { signingSecret: SECRET });
-    await db.query(`INSERT INTO alert_channels (id, name, type, settings, secret_ciphertext, secret_fields, created_at) VALUES ($1, 'ops webhook', 'webhook', $2, $3, $4, now())`, [
-      opsChannel,
-      JSON.stringify({ url: `http://127.0.0.1:${ops.port}/ops` }),
-      opsSealed.ciphertext,
-      JSON.stringify(opsSealed.fields),
-    ]);
-    await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, created_at) VALUES ($1, 'Hub health', true, $2, $3, 'critical', $4, now())`, [
-      randomUUID(),
-      JSON.stringify({ deviceIds: [], groupIds: [], siteIds: [], trackerIds: [] }),
-      JSON.stringify({ kinds: ['communications'], itemTypes: [], planned: 'both', what: ['alert-channel-degraded', 'alert-channel-recovered'] }),
-      [opsChannel],
-    ]);
+    const opsChannel = await addChannel('ops webhook', 'webhook', { url: `http://127.0.0.1:${ops.port}/ops` }, { signingSecret: SECRET });
+    await addRule('Hub health', {
+      filter: { kinds: ['communications'], itemTypes: [], planned: 'both', what: ['alert-channel-degraded', 'alert-channel-recovered'] },
+      severity: 'critical',
+      channels: [opsChannel],
+    });
     // The intake reads rules at most every 2 s, and it may have read them (none yet) while it
     // worked through events other test files left on the shared stream.
     await sleep(2_100);
@@ -261,33 +272,12 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
     const burst = await webhookReceiver();
     try {
       const [{ id: noisyDevice }] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('noisy', 'host', '127.0.0.62', '127.0.0.62', 1) RETURNING id`);
-      const channel = randomUUID();
-      const sealed = app.get(AlertChannelStore).seal(channel, { signingSecret: SECRET });
-      await db.query(`INSERT INTO alert_channels (id, name, type, settings, secret_ciphertext, secret_fields, created_at) VALUES ($1, 'burst hook', 'webhook', $2, $3, $4, now())`, [
-        channel,
-        JSON.stringify({ url: `http://127.0.0.1:${burst.port}/hook` }),
-        sealed.ciphertext,
-        JSON.stringify(sealed.fields),
-      ]);
-      const ruleId = randomUUID();
-      await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, storm, created_at) VALUES ($1, 'any change on noisy', true, $2, $3, 'medium', $4, $5, now())`, [
-        ruleId,
-        JSON.stringify({ deviceIds: [noisyDevice], groupIds: [], siteIds: [], trackerIds: [] }),
-        JSON.stringify({ kinds: [], itemTypes: [], planned: 'both', keyPattern: null }),
-        [channel],
-        JSON.stringify({ maxAlerts: 10, windowSeconds: 60 }),
-      ]);
+      const anyChange = { kinds: [], itemTypes: [], planned: 'both', keyPattern: null };
+      const channel = await addChannel('burst hook', 'webhook', { url: `http://127.0.0.1:${burst.port}/hook` }, { signingSecret: SECRET });
+      const ruleId = await addRule('any change on noisy', { scope: { deviceIds: [noisyDevice] }, filter: anyChange, severity: 'medium', channels: [channel], storm: { maxAlerts: 10, windowSeconds: 60 } });
       // A digest: the same changes, none alerted one by one, one summary per window.
-      const digestChannel = randomUUID();
-      await db.query(`INSERT INTO alert_channels (id, name, type, settings, created_at) VALUES ($1, 'digest hook', 'webhook', $2, now())`, [digestChannel, JSON.stringify({ url: `http://127.0.0.1:${burst.port}/digest` })]);
-      const digestRule = randomUUID();
-      await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, storm, created_at) VALUES ($1, 'digest of noisy', true, $2, $3, 'info', $4, $5, now())`, [
-        digestRule,
-        JSON.stringify({ deviceIds: [noisyDevice], groupIds: [], siteIds: [], trackerIds: [] }),
-        JSON.stringify({ kinds: [], itemTypes: [], planned: 'both', keyPattern: null }),
-        [digestChannel],
-        JSON.stringify({ maxAlerts: 0, windowSeconds: 60 }),
-      ]);
+      const digestChannel = await addChannel('digest hook', 'webhook', { url: `http://127.0.0.1:${burst.port}/digest` });
+      const digestRule = await addRule('digest of noisy', { scope: { deviceIds: [noisyDevice] }, filter: anyChange, severity: 'info', channels: [digestChannel], storm: { maxAlerts: 0, windowSeconds: 60 } });
       await sleep(2_100); // the intake reads rules at most every 2 s
       // All 500 inside one minute-long window: start early in one.
       const intoWindow = Date.now() % 60_000;
@@ -333,7 +323,6 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
     try {
       const [{ id: dbDevice }] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('db-01', 'host', '127.0.0.63', '127.0.0.63', 1) RETURNING id`);
       const base = `http://127.0.0.1:${receiver.port}`;
-      const store = app.get(AlertChannelStore);
       const udp = createSocket('udp4');
       const datagrams: string[] = [];
       udp.on('message', (m) => datagrams.push(m.toString('utf8')));
@@ -346,18 +335,8 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
         ['hec', 'splunk-hec', { url: `${base}/hec`, index: 'soc' }, { token: 'hec-token-1' }],
       ];
       const ids: string[] = [];
-      for (const [name, type, settings, secrets] of channels) {
-        const id = randomUUID();
-        const sealed = store.seal(id, secrets);
-        await db.query(`INSERT INTO alert_channels (id, name, type, settings, secret_ciphertext, secret_fields, created_at) VALUES ($1, $2, $3, $4, $5, $6, now())`, [id, name, type, JSON.stringify(settings), sealed.ciphertext, JSON.stringify(sealed.fields)]);
-        ids.push(id);
-      }
-      await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, created_at) VALUES ($1, 'db ports', true, $2, $3, 'critical', $4, now())`, [
-        randomUUID(),
-        JSON.stringify({ deviceIds: [dbDevice], groupIds: [], siteIds: [], trackerIds: [] }),
-        JSON.stringify({ kinds: ['added'], itemTypes: [], planned: 'both', keyPattern: null }),
-        ids,
-      ]);
+      for (const [name, type, settings, secrets] of channels) ids.push(await addChannel(name, type, settings, secrets));
+      await addRule('db ports', { scope: { deviceIds: [dbDevice] }, filter: { kinds: ['added'], itemTypes: [], planned: 'both', keyPattern: null }, severity: 'critical', channels: ids });
       await sleep(2_100); // the intake reads rules at most every 2 s
       const e = event({ deviceId: dbDevice, host: '127.0.0.63', itemKey: 'tcp/5432', after: { protocol: 'tcp', port: 5432, state: 'open' } });
       await publish(e);
@@ -382,20 +361,8 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
     const receiver = await webhookReceiver();
     try {
       const [{ id: device }] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('pd-01', 'host', '127.0.0.64', '127.0.0.64', 1) RETURNING id`);
-      const channelId = randomUUID();
-      const sealed = app.get(AlertChannelStore).seal(channelId, { routingKey: 'R0UTINGKEY' });
-      await db.query(`INSERT INTO alert_channels (id, name, type, settings, secret_ciphertext, secret_fields, created_at) VALUES ($1, 'on call', 'pagerduty', $2, $3, $4, now())`, [
-        channelId,
-        JSON.stringify({ url: `http://127.0.0.1:${receiver.port}/pagerduty` }),
-        sealed.ciphertext,
-        JSON.stringify(sealed.fields),
-      ]);
-      await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, created_at) VALUES ($1, 'pd ports', true, $2, $3, 'critical', $4, now())`, [
-        randomUUID(),
-        JSON.stringify({ deviceIds: [device], groupIds: [], siteIds: [], trackerIds: [] }),
-        JSON.stringify({ kinds: ['added'], itemTypes: [], planned: 'both', keyPattern: null }),
-        [channelId],
-      ]);
+      const channelId = await addChannel('on call', 'pagerduty', { url: `http://127.0.0.1:${receiver.port}/pagerduty` }, { routingKey: 'R0UTINGKEY' });
+      await addRule('pd ports', { scope: { deviceIds: [device] }, filter: { kinds: ['added'], itemTypes: [], planned: 'both', keyPattern: null }, severity: 'critical', channels: [channelId] });
       await sleep(2_100); // the intake reads rules at most every 2 s
       receiver.state.holdMs = 1_500;
       const e = event({ deviceId: device, host: '127.0.0.64', itemKey: 'tcp/5433', after: { protocol: 'tcp', port: 5433, state: 'open' } });
@@ -438,20 +405,13 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
     try {
       const port = (smtp.server.address() as AddressInfo).port;
       const [{ id: mailDevice }] = await db.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('mail-01', 'host', '127.0.0.64', '127.0.0.64', 1) RETURNING id`);
-      const channel = randomUUID();
-      const sealed = app.get(AlertChannelStore).seal(channel, { username: 'alerts', password: 'mail-pass' });
-      await db.query(`INSERT INTO alert_channels (id, name, type, settings, secret_ciphertext, secret_fields, created_at) VALUES ($1, 'soc mail', 'email', $2, $3, $4, now())`, [
-        channel,
-        JSON.stringify({ host: '127.0.0.1', port, security: 'starttls', from: 'portolan@hub.example.test', to: ['soc@corp.example.test'], ca: pems.cert }),
-        sealed.ciphertext,
-        JSON.stringify(sealed.fields),
-      ]);
-      await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, created_at) VALUES ($1, 'mail', true, $2, $3, 'low', $4, now())`, [
-        randomUUID(),
-        JSON.stringify({ deviceIds: [mailDevice], groupIds: [], siteIds: [], trackerIds: [] }),
-        JSON.stringify({ kinds: [], itemTypes: [], planned: 'both', keyPattern: null }),
-        [channel],
-      ]);
+      const channel = await addChannel(
+        'soc mail',
+        'email',
+        { host: '127.0.0.1', port, security: 'starttls', from: 'portolan@hub.example.test', to: ['soc@corp.example.test'], ca: pems.cert },
+        { username: 'alerts', password: 'mail-pass' },
+      );
+      await addRule('mail', { scope: { deviceIds: [mailDevice] }, filter: { kinds: [], itemTypes: [], planned: 'both', keyPattern: null }, severity: 'low', channels: [channel] });
       await sleep(2_100); // the intake reads rules at most every 2 s
       await publish(event({ deviceId: mailDevice, host: '127.0.0.64', itemKey: 'tcp/25', after: { protocol: 'tcp', port: 25, state: 'open' } }));
       await until('the e-mail arrived', () => mails.length === 1, 20_000);
@@ -460,11 +420,7 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
       expect(mails[0].raw).toContain('Content-Type: text/html');
 
       const store = app.get(AlertChannelStore);
-      const unreachable = randomUUID();
-      await db.query(`INSERT INTO alert_channels (id, name, type, settings, created_at) VALUES ($1, 'nowhere', 'email', $2, now())`, [
-        unreachable,
-        JSON.stringify({ host: '127.0.0.1', port: await closedPort(), security: 'starttls', from: 'portolan@hub.example.test', to: ['soc@corp.example.test'] }),
-      ]);
+      const unreachable = await addChannel('nowhere', 'email', { host: '127.0.0.1', port: await closedPort(), security: 'starttls', from: 'portolan@hub.example.test', to: ['soc@corp.example.test'] });
       const loaded = await store.load(db.manager, unreachable);
       await expect(deliver(loaded.settings, loaded.secrets, { id: 'x', rule: { id: 'r', name: 'r' }, severity: 'info', event: { id: 'e', kind: 'added', occurredAt: new Date().toISOString(), device: { id: 'd', name: null }, host: null, itemType: null, itemKey: null, protocol: null, port: null, before: null, after: null, planned: false, plannedChangeId: null }, link: 'about:blank' }, { hostname: 'test', version: 'test' })).rejects.toThrow(/^SMTP 127\.0\.0\.1:\d+: (ECONNECTION|ECONNREFUSED|ESOCKET)/);
     } finally {
