@@ -226,7 +226,7 @@ export class DeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
         return undefined;
       }
       if (dead) {
-        await this.channelTurned(row.channel_id, 'degraded', reason, outcome);
+        await this.channelTurned(row.channel_id, 'degraded', reason.slice(0, 500), outcome);
         this.logger.error({ deliveryId: row.id, channelId: row.channel_id, attempts: attempt, reason }, 'alert delivery is dead after its last attempt; retry it from the API');
       } else this.logger.warn({ deliveryId: row.id, channelId: row.channel_id, attempt, reason }, 'alert delivery failed; will retry');
       return undefined;

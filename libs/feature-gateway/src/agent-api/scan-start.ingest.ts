@@ -4,8 +4,8 @@ import { Logger } from '@portolan/logging';
 import { EventEntity } from '@portolan/persistence';
 import { BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher } from '@portolan/platform';
 import { planScanStarts, ScanStartDecision, ScanStartRequest } from './upload-batch.plan';
-import { BackgroundSends } from './background.sends';
-import { byId, commitEach, readBatchState, submitOrBusy } from './upload.ingest';
+import { BackgroundSends, byId, commitEach, submitOrBusy } from './group-commit';
+import { readBatchState } from './upload.ingest';
 
 /** As for uploads: one batch at a time, what arrives meanwhile makes the next one bigger. */
 const BATCH = { maxBatch: 500, concurrency: 1, maxQueued: 10_000 };

@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
-import { AgentResultResponse, DomainError } from '@portolan/contracts';
+import { DataSource, EntityManager } from 'typeorm';
+import { AgentResultResponse } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { EventEntity, PortSetRecord } from '@portolan/persistence';
-import { AgentUploadOutbox, BatchAnswer, compressPayload, BatcherOverloadedError, DATA_SOURCE, EventRecorder, LOGGER, markSent, MicroBatcher, OutboxUpload } from '@portolan/platform';
-import { BackgroundSends } from './background.sends';
+import { AgentUploadOutbox, BatchAnswer, compressPayload, DATA_SOURCE, EventRecorder, LOGGER, markSent, MicroBatcher, OutboxUpload } from '@portolan/platform';
+import { BackgroundSends, byId, commitEach, submitOrBusy } from './group-commit';
 import { planUploadBatch, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
 
 /** A started agent run that sends no result within this time is failed by the scheduler. */
 const RESULT_DEADLINE_MS = 10 * 60_000;
-/** Postgres (and PGlite) SQLSTATE of a unique constraint violation. */
-const UNIQUE_VIOLATION = '23505';
 /**
  * One batch written at a time: what arrives meanwhile makes the next batch bigger instead of a
  * second small one beside it. Measured with `npm run bench:agents` (back to back, 16:20 UTC
@@ -197,67 +195,4 @@ async function writeAccepted(manager: EntityManager, accepted: readonly Accepted
     ],
   );
   return uploads;
-}
-
-export const byId = (a: { readonly id: string }, b: { readonly id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-
-/** Submits to a batcher; a full queue is the `busy` error (429 with Retry-After), naming what the hub is taking in. */
-export async function submitOrBusy<I, O>(batcher: MicroBatcher<I, O>, item: I, what: string): Promise<O> {
-  try {
-    return await batcher.submit(item);
-  } catch (error) {
-    if (error instanceof BatcherOverloadedError) throw new DomainError('busy', `the hub is taking in too many ${what} at once (${error.message})`, { retryAfterMs: 2_000 });
-    throw error;
-  }
-}
-
-/**
- * Group commit for a batch of requests, each decided on its own: commits the batch in one
- * transaction (again once if it lost a race on a unique key) and answers each request from
- * `after`; if the batch fails, commits its requests one by one, so that one request never
- * fails the others.
- */
-export async function commitEach<R, C, O>(
-  requests: readonly R[],
-  commit: (batch: readonly R[]) => Promise<C>,
-  after: (batch: readonly R[], committed: C) => BatchAnswer<O>[],
-  logger: Logger,
-  what: string,
-): Promise<BatchAnswer<O>[]> {
-  let committed: C;
-  try {
-    committed = await onceMoreIfRaced(() => commit(requests));
-  } catch (error) {
-    if (requests.length === 1) throw error;
-    logger.warn({ requests: requests.length, err: String(error) }, `a batch of ${what} failed; writing them one by one`);
-    return commitOneByOne(requests, commit, after);
-  }
-  return after(requests, committed);
-}
-
-async function commitOneByOne<R, C, O>(requests: readonly R[], commit: (batch: readonly R[]) => Promise<C>, after: (batch: readonly R[], committed: C) => BatchAnswer<O>[]): Promise<BatchAnswer<O>[]> {
-  const answers: BatchAnswer<O>[] = [];
-  for (const request of requests) {
-    try {
-      answers.push(after([request], await onceMoreIfRaced(() => commit([request])))[0]);
-    } catch (error) {
-      answers.push(error instanceof Error ? error : new Error(String(error)));
-    }
-  }
-  return answers;
-}
-
-/**
- * Runs `work` (one transaction) again once if it lost a race on a unique key: two copies of one
- * upload at the same time (an agent retrying after a timeout, two replicas) both find no job
- * and no upload, and the second insert fails. Run again, it finds what the first committed and
- * answers as for any replay, instead of a 500.
- */
-export async function onceMoreIfRaced<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (!(error instanceof QueryFailedError) || (error.driverError as { code?: string } | undefined)?.code !== UNIQUE_VIOLATION) throw error;
-    return work();
-  }
 }

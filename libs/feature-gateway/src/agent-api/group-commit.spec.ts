@@ -1,4 +1,4 @@
-import { BackgroundSends } from './background.sends';
+import { BackgroundSends } from './group-commit';
 
 function deferred() {
   let resolve!: () => void;

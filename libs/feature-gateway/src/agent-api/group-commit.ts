@@ -1,0 +1,106 @@
+import { QueryFailedError } from 'typeorm';
+import { DomainError } from '@portolan/contracts';
+import { Logger } from '@portolan/logging';
+import { BatchAnswer, BatcherOverloadedError, MicroBatcher } from '@portolan/platform';
+
+/**
+ * Group commit for the agent's hot paths (result uploads, scan-start reports): what the two
+ * ingests share to batch requests, commit them, answer each, and send what they committed.
+ */
+
+/** Postgres (and PGlite) SQLSTATE of a unique constraint violation. */
+const UNIQUE_VIOLATION = '23505';
+
+export const byId = (a: { readonly id: string }, b: { readonly id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Submits to a batcher; a full queue is the `busy` error (429 with Retry-After), naming what the hub is taking in. */
+export async function submitOrBusy<I, O>(batcher: MicroBatcher<I, O>, item: I, what: string): Promise<O> {
+  try {
+    return await batcher.submit(item);
+  } catch (error) {
+    if (error instanceof BatcherOverloadedError) throw new DomainError('busy', `the hub is taking in too many ${what} at once (${error.message})`, { retryAfterMs: 2_000 });
+    throw error;
+  }
+}
+
+/**
+ * Group commit for a batch of requests, each decided on its own: commits the batch in one
+ * transaction (again once if it lost a race on a unique key) and answers each request from
+ * `after`; if the batch fails, commits its requests one by one, so that one request never
+ * fails the others.
+ */
+export async function commitEach<R, C, O>(
+  requests: readonly R[],
+  commit: (batch: readonly R[]) => Promise<C>,
+  after: (batch: readonly R[], committed: C) => BatchAnswer<O>[],
+  logger: Logger,
+  what: string,
+): Promise<BatchAnswer<O>[]> {
+  let committed: C;
+  try {
+    committed = await onceMoreIfRaced(() => commit(requests));
+  } catch (error) {
+    if (requests.length === 1) throw error;
+    logger.warn({ requests: requests.length, err: String(error) }, `a batch of ${what} failed; writing them one by one`);
+    return commitOneByOne(requests, commit, after);
+  }
+  return after(requests, committed);
+}
+
+async function commitOneByOne<R, C, O>(requests: readonly R[], commit: (batch: readonly R[]) => Promise<C>, after: (batch: readonly R[], committed: C) => BatchAnswer<O>[]): Promise<BatchAnswer<O>[]> {
+  const answers: BatchAnswer<O>[] = [];
+  for (const request of requests) {
+    try {
+      answers.push(after([request], await onceMoreIfRaced(() => commit([request])))[0]);
+    } catch (error) {
+      answers.push(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+  return answers;
+}
+
+/**
+ * Runs `work` (one transaction) again once if it lost a race on a unique key: two copies of one
+ * upload at the same time (an agent retrying after a timeout, two replicas) both find no job
+ * and no upload, and the second insert fails. Run again, it finds what the first committed and
+ * answers as for any replay, instead of a 500.
+ */
+async function onceMoreIfRaced<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof QueryFailedError) || (error.driverError as { code?: string } | undefined)?.code !== UNIQUE_VIOLATION) throw error;
+    return work();
+  }
+}
+
+/**
+ * What an ingest sends after a commit and leaves running (result messages, events): tracked so
+ * that shutdown waits for it, and bounded so that a stalled bus holds the next batch back
+ * instead of piling up batches of messages in memory. The work handles its own failures (what
+ * it could not send, the leader's sweeps send later); a rejection here is ignored.
+ */
+export class BackgroundSends {
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(private readonly max: number) {}
+
+  /** Resolves once fewer than `max` sends are running. */
+  async room(): Promise<void> {
+    while (this.running.size >= this.max) await Promise.race(this.running);
+  }
+
+  add(work: Promise<unknown>): void {
+    const tracked: Promise<void> = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.running.add(tracked);
+    void tracked.finally(() => this.running.delete(tracked));
+  }
+
+  /** Resolves once every send started so far has ended. */
+  async idle(): Promise<void> {
+    await Promise.all(this.running);
+  }
+}
