@@ -56,6 +56,7 @@ export {
   EnrolResponseSchema,
   RotateSecretResponseSchema,
 } from './agent-api/agent-api.schema';
+export { AGENT_RESULT_KEYS, isExactAgentResult } from './agent-api/agent-result.check';
 export type {
   AgentConfig,
   AgentJob,

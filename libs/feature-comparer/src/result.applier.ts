@@ -179,14 +179,15 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Earlier agent uploads of the same tracker not applied yet, oldest first (none for a scanner result). */
   private async unappliedPredecessors(manager: EntityManager, messageId: string): Promise<OutboxUpload[]> {
-    const rows: { id: string; kind: 'completed' | 'failed'; job_id: string; payload: Record<string, unknown> | null; payload_gzip: Buffer | null }[] = await manager.query(
-      `SELECT earlier.id, earlier.kind, earlier.job_id, earlier.payload, earlier.payload_gzip
+    type Row = { id: string; kind: 'completed' | 'failed'; job_id: string; body_gzip: Buffer | null; acceptance: Record<string, unknown> | null; payload: Record<string, unknown> | null; payload_gzip: Buffer | null };
+    const rows: Row[] = await manager.query(
+      `SELECT earlier.id, earlier.kind, earlier.job_id, earlier.body_gzip, earlier.acceptance, earlier.payload, earlier.payload_gzip
          FROM agent_uploads mine JOIN agent_uploads earlier ON earlier.tracker_id = mine.tracker_id AND earlier.seq < mine.seq AND earlier.applied_at IS NULL
         WHERE mine.id = $1 AND mine.applied_at IS NULL
         ORDER BY earlier.seq LIMIT ${PREDECESSORS_PER_TRANSACTION + 1}`,
       [messageId],
     );
-    return rows.map((r) => storedUpload({ id: r.id, kind: r.kind, jobId: r.job_id, payload: r.payload, payloadGzip: r.payload_gzip }));
+    return rows.map((r) => storedUpload({ id: r.id, kind: r.kind, jobId: r.job_id, bodyGzip: r.body_gzip, acceptance: r.acceptance, payload: r.payload, payloadGzip: r.payload_gzip }));
   }
 
   /** Applies an upload from its stored payload, as its own message would (its later delivery then changes nothing). */

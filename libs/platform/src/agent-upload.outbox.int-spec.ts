@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { Envelope, Messages, ScanCompleted, ScanFailed } from '@portolan/contracts';
+import { gzipSync } from 'node:zlib';
+import { AgentResult, Envelope, Messages, ScanCompleted, ScanFailed } from '@portolan/contracts';
 import { InProcessBus, Outcomes } from '@portolan/bus';
 import { createDataSource, createTestDatabase, migrate } from '@portolan/persistence';
 import { createLogger } from '@portolan/logging';
 import { AgentUploadOutbox, compressPayload } from './agent-upload.outbox';
+import { ResultAcceptance } from './agent-result.message';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
@@ -56,7 +58,7 @@ describe('AgentUploadOutbox (Postgres)', () => {
     hosts: [{ address: '127.0.0.1', hostnames: [], state: 'up', ports: [{ protocol: 'tcp', port: 40001, state: 'open' }] }],
   });
 
-  it('publishes the uploads whose publish was lost, oldest first (compressed and older jsonb payloads), marks them, and leaves the rest', async () => {
+  it('publishes the uploads whose publish was lost, oldest first (bodies as sent, and older compressed and jsonb payloads), marks them, and leaves the rest', async () => {
     const bus = new InProcessBus('outbox-test', quiet);
     await bus.start();
     const outbox = new AgentUploadOutbox(dataSource, bus, createLogger({ service: 'test', version: '0', level: 'silent' }));
@@ -64,37 +66,58 @@ describe('AgentUploadOutbox (Postgres)', () => {
     await bus.consume({ message: Messages.scanCompleted, durable: 'outbox-test-completed' }, async (d) => (seen.push(d.envelope), Outcomes.ack()));
     await bus.consume({ message: Messages.scanFailed, durable: 'outbox-test-failed' }, async (d) => (seen.push(d.envelope), Outcomes.ack()));
 
-    const jobs = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    const jobs = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     const failed: ScanFailed = { jobId: jobs[2], chunkId: randomUUID(), trackerId, deviceId, worker: 'agent:h', failedAt: '2026-12-01T10:00:01.000Z', error: { code: 'engine_failed', message: 'ss: not found' } };
     const old = new Date(Date.now() - 60_000);
-    const insert = (id: string, jobId: string, kind: string, column: 'payload' | 'payload_gzip', value: unknown, receivedAt: Date, publishedAt: Date | null) =>
+    const insert = (id: string, jobId: string, kind: string, column: 'payload' | 'payload_gzip' | 'body_gzip', value: unknown, receivedAt: Date, publishedAt: Date | null, acceptance: ResultAcceptance | null = null) =>
       dataSource.query(
-        `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, ${column}, received_at, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [id, agentId, `key-${jobId}`, jobId, trackerId, kind, value, receivedAt, publishedAt],
+        `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, ${column}, acceptance, received_at, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [id, agentId, `key-${jobId}`, jobId, trackerId, kind, value, acceptance && JSON.stringify(acceptance), receivedAt, publishedAt],
       );
     const ids = jobs.map(() => randomUUID());
+    // As the gateway keeps an upload now: the agent's body as sent, and what the hub decided (a self-scan of 127.0.0.1, coverage narrowed to the tracker's ports).
+    const sent: AgentResult = {
+      jobId: jobs[4], trackerId, trigger: 'schedule', status: 'completed', engine: 'ss', engineVersion: 'iproute2-6.1', args: ['-tulpnH'],
+      startedAt: '2026-12-01T10:00:00.000Z', finishedAt: '2026-12-01T10:00:00.100Z', coverage: { ports: { tcp: [{ from: 1, to: 65535 }], udp: [] } },
+      hosts: [{ address: 'self', hostnames: [], state: 'up', ports: [{ protocol: 'tcp', port: 40001, state: 'open', bindAddress: '0.0.0.0', process: 'nc', pid: 42 }] }],
+    };
+    const acceptance: ResultAcceptance = { chunkId: randomUUID(), deviceId, worker: 'agent:h', coverage: { tcp: [{ from: 40000, to: 40100 }], udp: [] }, selfAddress: '127.0.0.1' };
+    const fromBody: ScanCompleted = {
+      jobId: jobs[4], chunkId: acceptance.chunkId, trackerId, deviceId, worker: 'agent:h', engine: 'ss', engineVersion: 'iproute2-6.1', args: ['-tulpnH'],
+      startedAt: sent.startedAt, finishedAt: sent.finishedAt, durationMs: 100, coverage: { ports: acceptance.coverage },
+      hosts: [{ ...sent.hosts[0], address: '127.0.0.1' }],
+    };
     const first = completed(jobs[0]);
     const legacy = completed(jobs[1]);
     await insert(ids[0], jobs[0], 'completed', 'payload_gzip', compressPayload(first), old, null);
     await insert(ids[1], jobs[1], 'completed', 'payload', JSON.stringify(legacy), new Date(old.getTime() + 1), null); // written before compression
     await insert(ids[2], jobs[2], 'failed', 'payload_gzip', compressPayload(failed), new Date(old.getTime() + 2), null);
     await insert(ids[3], jobs[3], 'completed', 'payload_gzip', compressPayload(completed(jobs[3])), old, old); // published already
+    await insert(ids[4], jobs[4], 'completed', 'body_gzip', gzipSync(JSON.stringify(sent)), new Date(old.getTime() + 3), null, acceptance);
 
-    expect(await outbox.publishUnpublished(new Date())).toBe(3);
+    expect(await outbox.publishUnpublished(new Date())).toBe(4);
     const deadline = Date.now() + 5_000;
-    while (seen.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (seen.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     // Results and failures go to two consumers; in each, oldest first.
     const byId = new Map(seen.map((e) => [e.id, e.payload]));
-    expect(seen.filter((e) => e.payload.jobId !== jobs[2]).map((e) => e.id)).toEqual([ids[0], ids[1]]);
-    expect([byId.get(ids[0]), byId.get(ids[1]), byId.get(ids[2])]).toEqual([first, legacy, failed]);
-    expect(seen).toHaveLength(3);
+    expect(seen.filter((e) => e.payload.jobId !== jobs[2]).map((e) => e.id)).toEqual([ids[0], ids[1], ids[4]]);
+    expect([byId.get(ids[0]), byId.get(ids[1]), byId.get(ids[2]), byId.get(ids[4])]).toEqual([first, legacy, failed, fromBody]);
+    expect(seen).toHaveLength(4);
     const unpublished = await dataSource.query(`SELECT count(*)::int AS n FROM agent_uploads WHERE published_at IS NULL`);
     expect(unpublished[0].n).toBe(0);
     expect(await outbox.publishUnpublished(new Date())).toBe(0);
     await bus.close();
   }, 30_000);
 
-  it('refuses a row that has no payload at all', async () => {
+  it('refuses a row that has no payload at all, or a body without its acceptance', async () => {
+    await expect(
+      dataSource.query(`INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, body_gzip, received_at) VALUES ($1, $2, 'k-body', $3, $4, 'completed', '\\x00', now())`, [
+        randomUUID(),
+        agentId,
+        randomUUID(),
+        trackerId,
+      ]),
+    ).rejects.toThrow(/agent_uploads_payload_check/);
     await expect(
       dataSource.query(`INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, received_at) VALUES ($1, $2, 'k-none', $3, $4, 'completed', now())`, [
         randomUUID(),

@@ -2,9 +2,10 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, IsNull, LessThan } from 'typeorm';
 import { Bus } from '@portolan/bus';
-import { Messages, ScanCompleted, ScanCompletedSchema, ScanFailed, ScanFailedSchema } from '@portolan/contracts';
+import { AgentResultSchema, Messages, ScanCompleted, ScanCompletedSchema, ScanFailed, ScanFailedSchema } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { AgentUploadEntity } from '@portolan/persistence';
+import { agentResultMessage, ResultAcceptanceSchema } from './agent-result.message';
 import { markSent } from './sent.marks';
 import { settleInWindows } from './settle-in-windows';
 import { BUS, DATA_SOURCE, LOGGER } from './tokens';
@@ -20,14 +21,24 @@ export type OutboxUpload = {
   | { readonly kind: 'failed'; readonly payload: ScanFailed }
 );
 
-/** The gzip-compressed JSON of a payload (or of its JSON), as `agent_uploads.payload_gzip` keeps it. */
+/** The gzip-compressed JSON of a payload (or of its JSON), as `agent_uploads.payload_gzip` kept it before `body_gzip`. */
 export function compressPayload(payload: ScanCompleted | ScanFailed | string): Buffer {
   return gzipSync(typeof payload === 'string' ? payload : JSON.stringify(payload), { level: 1 });
 }
 
+/** What a stored upload row holds: the agent's upload as sent with the hub's acceptance, or (rows written before) the message itself. */
+export type StoredUploadRow = Pick<AgentUploadEntity, 'id' | 'kind' | 'jobId' | 'bodyGzip' | 'acceptance' | 'payload' | 'payloadGzip'>;
+
 /** A stored upload as a message to publish, its payload checked (it comes back from the database). */
-export function storedUpload(u: Pick<AgentUploadEntity, 'id' | 'kind' | 'payload' | 'payloadGzip' | 'jobId'>): OutboxUpload {
-  const raw: unknown = u.payloadGzip ? JSON.parse(gunzipSync(u.payloadGzip).toString('utf8')) : u.payload;
+export function storedUpload(u: StoredUploadRow): OutboxUpload {
+  let raw: unknown;
+  if (u.bodyGzip && u.acceptance) {
+    const message = agentResultMessage(AgentResultSchema.parse(JSON.parse(gunzipSync(u.bodyGzip).toString('utf8'))), ResultAcceptanceSchema.parse(u.acceptance));
+    if (message.kind !== u.kind) throw new Error(`stored upload ${u.id} is a ${u.kind} result, but its body is a ${message.kind} one`);
+    raw = message.payload;
+  } else {
+    raw = u.payloadGzip ? JSON.parse(gunzipSync(u.payloadGzip).toString('utf8')) : u.payload;
+  }
   return u.kind === 'completed' ? { id: u.id, jobId: u.jobId, kind: 'completed', payload: ScanCompletedSchema.parse(raw) } : { id: u.id, jobId: u.jobId, kind: 'failed', payload: ScanFailedSchema.parse(raw) };
 }
 
@@ -49,7 +60,7 @@ export class AgentUploadOutbox {
   ) {}
 
   /** Publishes stored uploads (payloads read back from the database are checked first). */
-  async publish(uploads: readonly Pick<AgentUploadEntity, 'id' | 'kind' | 'payload' | 'payloadGzip' | 'jobId'>[]): Promise<number> {
+  async publish(uploads: readonly StoredUploadRow[]): Promise<number> {
     return this.publishBuilt(uploads.map(storedUpload));
   }
 

@@ -1,5 +1,7 @@
 export { AgentUploadOutbox, compressPayload, storedUpload } from './agent-upload.outbox';
-export type { OutboxUpload } from './agent-upload.outbox';
+export type { OutboxUpload, StoredUploadRow } from './agent-upload.outbox';
+export { agentResultMessage, ResultAcceptanceSchema } from './agent-result.message';
+export type { ResultAcceptance, ResultMessage } from './agent-result.message';
 export { countEvents, EventRecorder } from './event.recorder';
 export type { NewEvent } from './event.recorder';
 export { PlatformModule } from './platform.module';

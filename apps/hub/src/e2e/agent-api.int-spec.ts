@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { Client } from 'pg';
 import { createTestDatabase } from '@portolan/persistence';
 import { AgentItem, ErrorBody, EventItem, PORTS, SELF_TRACKER, selfResult, waitFor } from './agent-e2e.support';
@@ -237,6 +237,12 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       const second = await a.upload(body, { idempotencyKey: key });
       expect(second.status).toBe(202);
       replay = { body, key, jobId: job2 };
+      // Kept as the agent sent it, with what the hub decided: its chunk, the tracker's ports, the device's address.
+      const [stored] = (await sql.query(`SELECT body_gzip, acceptance, payload, payload_gzip FROM agent_uploads WHERE job_id = $1`, [job2])).rows;
+      expect(JSON.parse(gunzipSync(stored.body_gzip).toString('utf8'))).toEqual(body);
+      expect(stored.acceptance).toMatchObject({ deviceId: deviceA, worker: 'agent:web-01', coverage: PORTS });
+      expect(stored.acceptance.selfAddress).toEqual(expect.any(String));
+      expect([stored.payload, stored.payload_gzip]).toEqual([null, null]);
       expect((await waitForJob(job2))['status']).toBe('succeeded');
 
       const changes = await events(`trackerId=${trackerId}&type=added,removed,modified`);

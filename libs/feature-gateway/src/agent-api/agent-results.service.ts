@@ -25,11 +25,14 @@ export class AgentResultsService {
     return this.starts.accept({ agent, report });
   }
 
-  /** A result upload, stored with group commit (`UploadIngest`); a replay answers `duplicate: true`. */
-  async accept(agent: AuthenticatedAgent, idempotencyKey: string | undefined, result: AgentResult): Promise<AgentResultResponse> {
+  /**
+   * A result upload, stored with group commit (`UploadIngest`) as the agent sent it (`bodyGzip`:
+   * the body that parsed to `result`, gzip-compressed); a replay answers `duplicate: true`.
+   */
+  async accept(agent: AuthenticatedAgent, idempotencyKey: string | undefined, result: AgentResult, bodyGzip: Buffer): Promise<AgentResultResponse> {
     if (!idempotencyKey || !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new DomainError('invalid_payload', 'the Idempotency-Key header is required: 8 to 128 letters, digits, "-" or "_"', { field: 'Idempotency-Key' });
     }
-    return this.ingest.accept({ agent, idempotencyKey, result });
+    return this.ingest.accept({ agent, idempotencyKey, result, bodyGzip });
   }
 }

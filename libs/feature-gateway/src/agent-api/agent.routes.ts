@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
-import { AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema, AgentScanStarted, AgentScanStartedSchema } from '@portolan/contracts';
+import { AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema, AgentScanStarted, AgentScanStartedSchema, isExactAgentResult } from '@portolan/contracts';
 import { GatewayConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { LOGGER } from '@portolan/platform';
@@ -69,14 +69,16 @@ export class AgentRoutes {
 
   private async upload(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
     const agent = await authenticateAgent(this.directory, this.limiter, request, response);
-    const raw = await readJsonUpload(request, { maxBytes: this.gateway.agentUploadLimitBytes, maxInflatedBytes: this.gateway.agentUploadInflatedLimitBytes });
-    const answer = await this.results.accept(agent, header(request, 'idempotency-key'), this.resultBody.transform(raw));
+    const body = await readJsonUpload(request, { maxBytes: this.gateway.agentUploadLimitBytes, maxInflatedBytes: this.gateway.agentUploadInflatedLimitBytes });
+    // An upload exactly as the schema would give it back is used as it is; any other the schema parses (or refuses, saying why).
+    const result = isExactAgentResult(body.json) ? body.json : this.resultBody.transform(body.json);
+    const answer = await this.results.accept(agent, header(request, 'idempotency-key'), result, body.gzip());
     return [answer.duplicate ? 200 : 202, answer];
   }
 
   private async scanStarted(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
     const agent = await authenticateAgent(this.directory, this.limiter, request, response);
-    const report = this.scanBody.transform(await readJsonUpload(request, SCAN_REPORT_LIMITS));
+    const report = this.scanBody.transform((await readJsonUpload(request, SCAN_REPORT_LIMITS)).json);
     return [202, await this.results.started(agent, report)];
   }
 

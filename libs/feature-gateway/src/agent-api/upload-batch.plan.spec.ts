@@ -1,4 +1,5 @@
 import { AgentResult, DomainError } from '@portolan/contracts';
+import { agentResultMessage } from '@portolan/platform';
 import { planScanStarts, planUploadBatch, ScanStartDecision, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
 
 const AGENT = { id: 'a1', name: 'web-01', deviceId: 'dev-a1', siteId: null, scanner: true };
@@ -34,7 +35,12 @@ function state(overrides: Partial<UploadBatchState> = {}): UploadBatchState {
   };
 }
 
-const request = (jobId: string, key: string, overrides: Partial<AgentResult> = {}, agent = AGENT): UploadRequest => ({ agent, idempotencyKey: key, result: result(jobId, overrides) });
+const request = (jobId: string, key: string, overrides: Partial<AgentResult> = {}, agent = AGENT): UploadRequest => ({
+  agent,
+  idempotencyKey: key,
+  result: result(jobId, overrides),
+  bodyGzip: Buffer.from(`body of ${jobId}`),
+});
 const ids = () => {
   let n = 0;
   return () => `id-${++n}`;
@@ -54,6 +60,10 @@ describe('planUploadBatch', () => {
     expect(decision.chunk).toMatchObject({ jobId: 'j1', targets: ['10.1.2.3'], worker: 'agent:web-01' });
     expect(decision.upload.payload.chunkId).toBe(decision.chunk.id);
     expect(decision.started?.details).toMatchObject({ what: 'scan-started', agentId: 'a1', trigger: 'schedule' });
+    // Stored: the body as sent and the acceptance, which make the same message again.
+    expect(decision.upload.bodyGzip.toString()).toBe('body of j1');
+    expect(decision.upload.acceptance).toEqual({ chunkId: decision.chunk.id, deviceId: 'dev-a1', worker: 'agent:web-01', coverage: TCP_40000, selfAddress: '10.1.2.3' });
+    expect(agentResultMessage(result('j1'), decision.upload.acceptance)).toEqual({ kind: 'completed', payload: decision.upload.payload });
   });
 
   it('answers a key accepted before, or earlier in the same batch, as a replay of its job', () => {

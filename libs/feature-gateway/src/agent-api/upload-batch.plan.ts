@@ -1,6 +1,7 @@
 import { AgentResult, AgentScanStarted, DomainError } from '@portolan/contracts';
 import { PortSetRecord } from '@portolan/persistence';
-import type { NewEvent, OutboxUpload } from '@portolan/platform';
+import { agentResultMessage } from '@portolan/platform';
+import type { NewEvent, OutboxUpload, ResultAcceptance } from '@portolan/platform';
 import { countPorts, intersectPortSets } from '@portolan/targets';
 import { AuthenticatedAgent } from './agent.directory';
 
@@ -9,6 +10,8 @@ export interface UploadRequest {
   readonly agent: AuthenticatedAgent;
   readonly idempotencyKey: string;
   readonly result: AgentResult;
+  /** The upload as the agent sent it (gzip-compressed JSON), which is what is stored. */
+  readonly bodyGzip: Buffer;
 }
 
 /** What the database holds that the uploads of one batch refer to (read under the job locks). */
@@ -40,8 +43,11 @@ export interface ChunkRow {
   readonly startedAt: Date;
 }
 
-/** The outbox row: the idempotency record and the result message to publish. */
-export type UploadRow = OutboxUpload & { readonly agentId: string; readonly idempotencyKey: string; readonly trackerId: string };
+/**
+ * The outbox row: the idempotency record, the upload as sent with the hub's acceptance (what is
+ * stored), and the result message they make (what is published).
+ */
+export type UploadRow = OutboxUpload & { readonly agentId: string; readonly idempotencyKey: string; readonly trackerId: string; readonly bodyGzip: Buffer; readonly acceptance: ResultAcceptance };
 
 export type UploadDecision =
   | { readonly kind: 'duplicate'; readonly jobId: string }
@@ -98,60 +104,36 @@ function ownedRun(agent: AuthenticatedAgent, trackerId: string, jobId: string, s
   return { tracker, job };
 }
 
-function accept({ agent, idempotencyKey, result }: UploadRequest, state: UploadBatchState, jobsWithResult: ReadonlySet<string>, newId: () => string): UploadDecision {
+function accept({ agent, idempotencyKey, result, bodyGzip }: UploadRequest, state: UploadBatchState, jobsWithResult: ReadonlySet<string>, newId: () => string): UploadDecision {
   const { tracker, job } = ownedRun(agent, result.trackerId, result.jobId, state);
   if (job?.hasResult || jobsWithResult.has(result.jobId)) throw new DomainError('conflict', `job ${result.jobId} already has a result; a new run needs a new job id`, { field: 'jobId' });
 
-  const coverage = intersectPortSets(result.coverage.ports, tracker.portSet);
-  const hosts = tracker.mode === 'self' ? selfHost(result, tracker.deviceAddress) : result.hosts;
-  const hostCount = tracker.mode === 'self' ? 1 : Math.max(1, hosts.length);
-  const probes = hostCount * countPorts(coverage).total;
+  const self = tracker.mode === 'self';
+  // A self-scan observes exactly the agent's own host (the message names it by the device's address).
+  if (self && result.status === 'completed' && result.hosts.length !== 1) {
+    throw new DomainError('invalid_payload', `a self-scan result has exactly one host; this one has ${result.hosts.length}`, { field: 'hosts' });
+  }
+  const acceptance: ResultAcceptance = {
+    chunkId: newId(),
+    deviceId: tracker.deviceId,
+    worker: `agent:${agent.name}`.slice(0, 128),
+    coverage: intersectPortSets(result.coverage.ports, tracker.portSet),
+    ...(self ? { selfAddress: tracker.deviceAddress } : {}),
+  };
+  const message = agentResultMessage(result, acceptance);
+  const hosts = message.kind === 'completed' ? message.payload.hosts : [];
+  const hostCount = self ? 1 : Math.max(1, hosts.length);
+  const probes = hostCount * countPorts(acceptance.coverage).total;
   const startedAt = new Date(result.startedAt);
-  const worker = `agent:${agent.name}`.slice(0, 128);
-  const chunkId = newId();
   const row: NewJobRow = { id: result.jobId, trackerId: result.trackerId, deviceId: tracker.deviceId, trigger: result.trigger, agentId: agent.id, startedAt, hosts: hostCount, probes };
   const startNow = !job || job.status === 'pending' || job.status === 'queued';
-  const base = { id: newId(), agentId: agent.id, idempotencyKey, jobId: result.jobId, trackerId: result.trackerId };
-  const upload: UploadRow =
-    result.status === 'completed'
-      ? {
-          ...base,
-          kind: 'completed',
-          payload: {
-            jobId: result.jobId,
-            chunkId,
-            trackerId: result.trackerId,
-            deviceId: tracker.deviceId,
-            worker,
-            engine: result.engine,
-            engineVersion: result.engineVersion,
-            args: result.args,
-            startedAt: result.startedAt,
-            finishedAt: result.finishedAt,
-            durationMs: Date.parse(result.finishedAt) - Date.parse(result.startedAt),
-            coverage: { ports: coverage },
-            hosts,
-          },
-        }
-      : {
-          ...base,
-          kind: 'failed',
-          payload: { jobId: result.jobId, chunkId, trackerId: result.trackerId, deviceId: tracker.deviceId, worker, startedAt: result.startedAt, failedAt: result.finishedAt, error: result.error! },
-        };
   return {
     kind: 'accepted',
     job: job ? { update: row, startNow } : { insert: row },
-    chunk: { id: chunkId, jobId: result.jobId, targets: hosts.slice(0, MAX_CHUNK_TARGETS).map((h) => h.address), hosts: hostCount, probes, worker, startedAt },
-    upload,
+    chunk: { id: acceptance.chunkId, jobId: result.jobId, targets: hosts.slice(0, MAX_CHUNK_TARGETS).map((h) => h.address), hosts: hostCount, probes, worker: acceptance.worker, startedAt },
+    upload: { id: newId(), agentId: agent.id, idempotencyKey, jobId: result.jobId, trackerId: result.trackerId, bodyGzip, acceptance, ...message },
     started: startNow ? scanStartedEvent(agent, tracker.deviceId, result.trackerId, result.jobId, result.trigger, startedAt) : undefined,
   };
-}
-
-/** A self-scan observes exactly the agent's own host, under the device's address. */
-function selfHost(result: AgentResult, deviceAddress: string): AgentResult['hosts'] {
-  if (result.status === 'failed') return [];
-  if (result.hosts.length !== 1) throw new DomainError('invalid_payload', `a self-scan result has exactly one host; this one has ${result.hosts.length}`, { field: 'hosts' });
-  return [{ ...result.hosts[0], address: deviceAddress, state: 'up' }];
 }
 
 export function scanStartedEvent(agent: AuthenticatedAgent, deviceId: string, trackerId: string, jobId: string, trigger: string, startedAt: Date): NewEvent {

@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AgentResultResponse } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { EventEntity, PortSetRecord } from '@portolan/persistence';
-import { AgentUploadOutbox, BatchAnswer, compressPayload, DATA_SOURCE, EventRecorder, LOGGER, markSent, MicroBatcher, OutboxUpload } from '@portolan/platform';
+import { AgentUploadOutbox, BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, markSent, MicroBatcher, OutboxUpload } from '@portolan/platform';
 import { BackgroundSends, byId, commitEach, submitOrBusy } from './group-commit';
 import { planUploadBatch, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
 
@@ -157,9 +157,9 @@ export async function readBatchState(
 
 /**
  * Writes the accepted uploads in one statement: their jobs (made for runs of the agent's own
- * schedule, or started and sized), their chunks and their outbox rows, in batch order (`seq`
- * then orders one tracker's results as they arrived). Returns their messages, each payload
- * serialized once, for the store and the stream alike.
+ * schedule, or started and sized), their chunks and their outbox rows (each upload as the agent
+ * sent it, with the hub's acceptance), in batch order (`seq` then orders one tracker's results
+ * as they arrived). Returns their messages, each payload serialized once, for the stream.
  */
 async function writeAccepted(manager: EntityManager, accepted: readonly Accepted[]): Promise<OutboxUpload[]> {
   // Jobs in id order, as they were locked: two replicas given the same new runs never wait on each other in a cycle.
@@ -182,8 +182,8 @@ async function writeAccepted(manager: EntityManager, accepted: readonly Accepted
        SELECT v.id, v.job_id, 0, v.targets, v.hosts, v.probes, 'running', 0, 0, v.worker, v.started_at, v.started_at, $3, now()
          FROM jsonb_to_recordset($4::jsonb) AS v(id uuid, job_id uuid, targets jsonb, hosts int, probes int, worker text, started_at timestamptz)
      )
-     INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, payload_gzip, received_at)
-     SELECT (e.u->>'id')::uuid, (e.u->>'agent_id')::uuid, e.u->>'idempotency_key', (e.u->>'job_id')::uuid, (e.u->>'tracker_id')::uuid, e.u->>'kind', decode(e.u->>'payload', 'base64'), now()
+     INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, body_gzip, acceptance, received_at)
+     SELECT (e.u->>'id')::uuid, (e.u->>'agent_id')::uuid, e.u->>'idempotency_key', (e.u->>'job_id')::uuid, (e.u->>'tracker_id')::uuid, e.u->>'kind', decode(e.u->>'body', 'base64'), e.u->'acceptance', now()
        FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(u, n)
       ORDER BY e.n`,
     [
@@ -191,7 +191,7 @@ async function writeAccepted(manager: EntityManager, accepted: readonly Accepted
       JSON.stringify(updates.map((j) => ({ id: j.id, start_now: j.startNow, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
       new Date(Date.now() + RESULT_DEADLINE_MS),
       JSON.stringify(accepted.map(({ chunk: c }) => ({ id: c.id, job_id: c.jobId, targets: c.targets, hosts: c.hosts, probes: c.probes, worker: c.worker, started_at: c.startedAt }))),
-      JSON.stringify(uploads.map((u) => ({ id: u.id, agent_id: u.agentId, idempotency_key: u.idempotencyKey, job_id: u.jobId, tracker_id: u.trackerId, kind: u.kind, payload: compressPayload(u.payloadJson).toString('base64') }))),
+      JSON.stringify(uploads.map((u) => ({ id: u.id, agent_id: u.agentId, idempotency_key: u.idempotencyKey, job_id: u.jobId, tracker_id: u.trackerId, kind: u.kind, body: u.bodyGzip.toString('base64'), acceptance: u.acceptance }))),
     ],
   );
   return uploads;

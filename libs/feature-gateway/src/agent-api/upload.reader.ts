@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { DomainError } from '@portolan/contracts';
 
 export interface UploadLimits {
@@ -11,11 +11,18 @@ export interface UploadLimits {
   readonly what?: string;
 }
 
+/** An upload's body, read and parsed. */
+export interface JsonUpload {
+  readonly json: unknown;
+  /** The body as the agent sent it, gzip-compressed (compressed here, once, when it was sent plain). */
+  gzip(): Buffer;
+}
+
 /**
  * Reads an agent upload's body: JSON, gzip-compressed (`Content-Encoding: gzip`) or not, within
  * both limits, and parses it. Every failure names what was wrong; nothing has been stored yet.
  */
-export async function readJsonUpload(request: IncomingMessage, limits: UploadLimits): Promise<unknown> {
+export async function readJsonUpload(request: IncomingMessage, limits: UploadLimits): Promise<JsonUpload> {
   const what = limits.what ?? 'result upload';
   const type = String(request.headers['content-type'] ?? '');
   if (!/^application\/json\b/i.test(type)) throw new DomainError('invalid_payload', `a ${what} is application/json; got "${type.slice(0, 60) || 'no Content-Type'}"`, { field: 'Content-Type' });
@@ -33,7 +40,8 @@ export async function readJsonUpload(request: IncomingMessage, limits: UploadLim
     }
     chunks.push(chunk);
   }
-  let body = Buffer.concat(chunks);
+  const sent = Buffer.concat(chunks);
+  let body = sent;
   if (encoding === 'gzip') {
     try {
       // In this thread: an upload inflates in microseconds (to a few MiB at most, bounded), and
@@ -46,11 +54,14 @@ export async function readJsonUpload(request: IncomingMessage, limits: UploadLim
   } else if (body.length > limits.maxInflatedBytes) {
     throw tooLarge(what, body.length, limits.maxInflatedBytes, 'inflated');
   }
+  let json: unknown;
   try {
-    return JSON.parse(body.toString('utf8'));
+    json = JSON.parse(body.toString('utf8'));
   } catch (error) {
     throw new DomainError('invalid_payload', `the ${what} is not valid JSON: ${(error as Error).message}`);
   }
+  const plain = body;
+  return { json, gzip: encoding === 'gzip' ? () => sent : () => gzipSync(plain, { level: 1 }) };
 }
 
 function tooLarge(body: string, size: number, limit: number, how: 'sent' | 'inflated'): DomainError {

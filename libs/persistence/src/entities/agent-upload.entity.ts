@@ -15,9 +15,13 @@ export class AgentUploadEntity {
   @Column({ name: 'job_id', type: 'uuid' }) jobId!: string;
   @Column({ name: 'tracker_id', type: 'uuid' }) trackerId!: string;
   @Column({ type: 'text' }) kind!: 'completed' | 'failed';
+  /** The upload as the agent sent it (gzip-compressed JSON, within the gateway's size limit). */
+  @Column({ name: 'body_gzip', type: 'bytea', nullable: true }) bodyGzip!: Buffer | null;
+  /** What the hub decided when it accepted the upload (`ResultAcceptance`); with the body, the result message. */
+  @Column({ type: 'jsonb', nullable: true }) acceptance!: Record<string, unknown> | null;
   /** The result message as JSON (rows written before payloads were compressed). */
   @Column({ type: 'jsonb', nullable: true }) payload!: Record<string, unknown> | null;
-  /** The result message as gzip-compressed JSON. */
+  /** The result message as gzip-compressed JSON (rows written before bodies were kept as sent). */
   @Column({ name: 'payload_gzip', type: 'bytea', nullable: true }) payloadGzip!: Buffer | null;
   @Column({ name: 'received_at', type: 'timestamptz' }) receivedAt!: Date;
   @Column({ name: 'published_at', type: 'timestamptz', nullable: true }) publishedAt!: Date | null;
