@@ -16,7 +16,7 @@
  *      result of that job, timed and counted as one run.
  *   C  held long-polls: N agents, one TLS connection each, wait=30, re-polling when answered;
  *      gateway memory and CPU in the steady window.
- * --profile runs setup, then a CPU profile of the gateway during polls and uploads, and stops.
+ * --profile runs setup, then a CPU profile of the gateway during polls, uploads and runs, and stops.
  *
  * Everything listens on and talks to 127.0.0.1 only; every loop and wait is bounded.
  */
@@ -269,7 +269,7 @@ async function setUp(opts: Options, cleanup: (() => Promise<void>)[]): Promise<S
   return { db: { ...db, name }, dataDir, nats, gateway, bare, load, gatewayTarget: { label: 'gateway', port: gatewayPort }, bareTarget: { label: 'bare', port: barePort } };
 }
 
-/** --profile: the gateway's CPU profile during polls, then during uploads (C = 32). */
+/** --profile: the gateway's CPU profile during polls, then during uploads, then whole runs (C = 32). */
 async function profileRun(stack: Stack, opts: Options): Promise<Record<string, ProfileSummary & { file: string; ok: number; okPerSecond: number }>> {
   const gatewayProcess = stack.gateway.process;
   const ask = (message: Record<string, string>) =>
@@ -285,6 +285,7 @@ async function profileRun(stack: Stack, opts: Options): Promise<Record<string, P
   const phases: [string, () => Promise<PhaseResult>][] = [
     ['polls', () => stack.load.run({ kind: 'poll', target: stack.gatewayTarget, agents: opts.agents, periodSeconds: POLL_PERIOD_S, durationSeconds: 20 }, 90_000)],
     ['uploads', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: 32, durationSeconds: 15, maxRequests: 1_000_000, ports: OBSERVATIONS }, 90_000)],
+    ['runs', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: 32, durationSeconds: 15, maxRequests: 1_000_000, ports: OBSERVATIONS, withStart: true }, 90_000)],
   ];
   for (const [name, run] of phases) {
     if (name === 'polls') await stack.load.run({ kind: 'poll', target: stack.gatewayTarget, agents: opts.agents, periodSeconds: POLL_PERIOD_S, durationSeconds: POLL_PERIOD_S + 1 }, 90_000);
