@@ -23,6 +23,6 @@ export type { ChunkJob } from './chunk-failure';
 export { classifiable, compileStored, PlannedChangeStore, ruleKey } from './planned-change.store';
 export { AlertChannelStore } from './alert-channel.store';
 export { queueResolvesSql } from './incident-resolves';
-export { markSent } from './sent.marks';
+export { markSent, PendingSentMarks } from './sent.marks';
 export type { Sent } from './sent.marks';
 export type { StoredChannel } from './alert-channel.store';

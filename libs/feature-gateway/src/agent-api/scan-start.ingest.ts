@@ -2,7 +2,7 @@ import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Logger } from '@portolan/logging';
 import { EventEntity } from '@portolan/persistence';
-import { BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher } from '@portolan/platform';
+import { BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, PendingSentMarks } from '@portolan/platform';
 import { planScanStarts, ScanStartDecision, ScanStartRequest } from './upload-batch.plan';
 import { BackgroundSends, byId, commitEach, submitOrBusy } from './group-commit';
 import { readBatchState } from './upload.ingest';
@@ -25,12 +25,16 @@ type Started = Extract<ScanStartDecision, { kind: 'started' }>;
 export class ScanStartIngest implements OnModuleDestroy {
   private readonly batcher = new MicroBatcher<ScanStartRequest, { jobId: string }>((requests) => this.writeBatch(requests), BATCH);
   private readonly announcing = new BackgroundSends(MAX_ANNOUNCING);
+  /** Events announced, marked a few times a second rather than after every batch. */
+  private readonly marks: PendingSentMarks;
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly events: EventRecorder,
-  ) {}
+  ) {
+    this.marks = new PendingSentMarks(db, (error) => this.logger.warn({ err: String(error) }, 'could not mark scan-started events announced; the leader will announce them again'));
+  }
 
   accept(request: ScanStartRequest): Promise<{ jobId: string }> {
     return submitOrBusy(this.batcher, request, 'scan-start reports');
@@ -39,6 +43,7 @@ export class ScanStartIngest implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     await this.batcher.idle();
     await this.announcing.idle();
+    await this.marks.flush();
   }
 
   private async writeBatch(requests: readonly ScanStartRequest[]): Promise<BatchAnswer<{ jobId: string }>[]> {
@@ -88,6 +93,11 @@ export class ScanStartIngest implements OnModuleDestroy {
       else this.logger.debug({ agentId: agent.id, jobId: report.jobId, trackerId: report.trackerId, known: d.kind === 'known' }, 'agent scan started');
     });
     if (!events.length) return;
-    this.announcing.add(this.events.announce(events).catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not announce scan-started events; the leader will')));
+    this.announcing.add(
+      this.events
+        .publish(events)
+        .then((announced) => this.marks.add({ events: announced }))
+        .catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not announce scan-started events; the leader will')),
+    );
   }
 }

@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AgentResultResponse } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { EventEntity, PortSetRecord } from '@portolan/persistence';
-import { AgentUploadOutbox, BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, markSent, MicroBatcher, OutboxUpload } from '@portolan/platform';
+import { AgentUploadOutbox, BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, OutboxUpload, PendingSentMarks } from '@portolan/platform';
 import { BackgroundSends, byId, commitEach, submitOrBusy } from './group-commit';
 import { planUploadBatch, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
 
@@ -50,13 +50,17 @@ export class UploadIngest implements OnModuleDestroy {
   private readonly batcher = new MicroBatcher<UploadRequest, AgentResultResponse>((requests) => this.writeBatch(requests), BATCH);
   /** Committed batches whose messages are being published. */
   private readonly publishing = new BackgroundSends(MAX_PUBLISHING);
+  /** What was published, marked a few times a second rather than after every batch. */
+  private readonly marks: PendingSentMarks;
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly events: EventRecorder,
     private readonly outbox: AgentUploadOutbox,
-  ) {}
+  ) {
+    this.marks = new PendingSentMarks(db, (error) => this.logger.warn({ err: String(error) }, 'could not mark agent results published; the leader will send them again'));
+  }
 
   accept(request: UploadRequest): Promise<AgentResultResponse> {
     return submitOrBusy(this.batcher, request, 'results');
@@ -65,6 +69,7 @@ export class UploadIngest implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     await this.batcher.idle();
     await this.publishing.idle();
+    await this.marks.flush();
   }
 
   private async writeBatch(requests: readonly UploadRequest[]): Promise<BatchAnswer<AgentResultResponse>[]> {
@@ -105,10 +110,10 @@ export class UploadIngest implements OnModuleDestroy {
     });
     if (accepted.length) this.logger.info({ accepted: accepted.length, duplicates, refused }, 'agent results stored');
     if (!accepted.length) return;
-    // Both sent at once, then marked in one statement.
+    // Both sent at once, then marked with those of the batches around it.
     this.publishing.add(
       Promise.all([this.events.publish(events), this.outbox.publishOnly(uploads)])
-        .then(([announced, published]) => markSent(this.db, { events: announced, uploadIds: published }))
+        .then(([announced, published]) => this.marks.add({ events: announced, uploadIds: published }))
         .catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not publish agent results; the leader will')),
     );
   }
