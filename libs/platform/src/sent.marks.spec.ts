@@ -6,10 +6,10 @@ function recorder(fail = () => false) {
   return {
     statements,
     db: {
-      query: async (sql: string, params: unknown[]) => {
-        statements.push({ sql, params });
+      query: async <T>(sql: string, params?: unknown[]): Promise<T> => {
+        statements.push({ sql, params: params ?? [] });
         if (fail()) throw new Error('connection lost');
-        return [];
+        return [] as T;
       },
     },
   };

@@ -23,25 +23,33 @@ interface CachedAgent extends AuthenticatedAgent {
 }
 
 /**
- * How long a looked-up agent is trusted before the database is asked again. Revocation and
- * rotation reach every replica at once (`agentCredentialsChanged`); this bounds how long a
- * replica that missed that message goes on trusting a revoked or rotated secret.
+ * How often the cached agents are checked against the database for rotated secrets and
+ * revocations. Both reach every replica at once (`agentCredentialsChanged`); this bounds how
+ * long a replica that missed that message goes on trusting a revoked or rotated secret.
  */
-const CACHE_TTL_MS = 60_000;
+const REVALIDATE_MS = 60_000;
+/** A cached agent is read again after this long whatever the checks said. */
+const CACHE_MAX_AGE_MS = 60 * 60_000;
 const CACHE_MAX = 50_000;
 
 /**
  * Authenticates agent calls: the secret's SHA-256 compared in constant time with the stored
- * one. Lookups are cached for a minute so thousands of polling agents cost few queries (an
- * agent polls about every 30 s); a revocation or rotation takes effect at once on every
- * replica that hears of it, and within the TTL on one that does not. Failures are counted (per
- * agent in the database, in total here) and logged without secrets.
+ * one. Looked-up agents are cached, so thousands of polling agents cost no queries: once a
+ * minute one statement asks which agents had their secret rotated or were revoked since the
+ * check before (`revalidate`), and those are forgotten (with a minute-long expiry each agent
+ * was read again every other poll: ~60 us of the gateway's ~250 us per poll). A revocation or
+ * rotation takes effect at once on every replica that hears of it, and within a minute on one
+ * that does not; a check that fails forgets every agent. Failures are counted (per agent in the
+ * database, in total here) and logged without secrets.
  */
 @Injectable()
 export class AgentDirectory implements OnModuleInit, OnModuleDestroy {
   private readonly cache = new Map<string, CachedAgent>();
   private failures = 0;
   private subscription?: ConsumerHandle;
+  /** The database's time at the last check (undefined before the first). */
+  private checkedAt?: Date;
+  private revalidateTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -51,9 +59,31 @@ export class AgentDirectory implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     this.subscription = await this.bus.subscribe(Messages.agentCredentialsChanged, (envelope) => this.cache.delete(envelope.payload.agentId));
+    await this.revalidate();
+    this.revalidateTimer = setInterval(() => void this.revalidate(), REVALIDATE_MS).unref();
+  }
+
+  /**
+   * Forgets the cached agents whose secret was rotated or who were revoked since the check
+   * before (with one period of overlap, for a lookup that read a row just before it changed).
+   */
+  async revalidate(): Promise<void> {
+    try {
+      const since = this.checkedAt && new Date(this.checkedAt.getTime() - REVALIDATE_MS);
+      const [row]: { at: Date; changed: string[] }[] = await this.db.query(
+        `SELECT now() AS at, (SELECT coalesce(json_agg(id), '[]') FROM agents WHERE secret_rotated_at >= $1 OR revoked_at >= $1) AS changed`,
+        [since ?? null],
+      );
+      for (const id of row.changed) this.cache.delete(id);
+      this.checkedAt = new Date(row.at);
+    } catch (error) {
+      this.cache.clear();
+      this.logger.warn({ err: String(error) }, 'could not check cached agents for rotated secrets and revocations; forgot them all');
+    }
   }
 
   async onModuleDestroy(): Promise<void> {
+    if (this.revalidateTimer) clearInterval(this.revalidateTimer);
     await this.subscription?.stop();
   }
 
@@ -79,7 +109,7 @@ export class AgentDirectory implements OnModuleInit, OnModuleDestroy {
 
   private async lookup(agentId: string): Promise<CachedAgent | undefined> {
     const cached = this.cache.get(agentId);
-    if (cached && Date.now() - cached.loadedAt < CACHE_TTL_MS) return cached;
+    if (cached && Date.now() - cached.loadedAt < CACHE_MAX_AGE_MS) return cached;
     const rows: { id: string; name: string; device_id: string; site_id: string | null; scanner: boolean; secret_hash: Buffer; status: AgentStatus }[] = await this.db.query(
       'SELECT id, name, device_id, site_id, scanner, secret_hash, status FROM agents WHERE id = $1',
       [agentId],
