@@ -29,4 +29,5 @@ export { SiteEntity } from './entities/site.entity';
 export { TrackerEntity } from './entities/tracker.entity';
 export type { CollectorRecord, FlappingRecord, PortRuleRecord, PortSetRecord, ScheduleRecord } from './entities/tracker.entity';
 export { createTestDatabase, TEST_POSTGRES_URL } from './testing/test-database';
+export { insertTestAgent } from './testing/test-agent';
 export { ensureEventPartitions, monthPartition } from './event-partitions';

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { gzipSync } from 'node:zlib';
 import { AgentResult, Envelope, Messages, ScanCompleted, ScanFailed } from '@portolan/contracts';
 import { InProcessBus, Outcomes } from '@portolan/bus';
-import { createDataSource, createTestDatabase, migrate } from '@portolan/persistence';
+import { createDataSource, createTestDatabase, insertTestAgent, migrate } from '@portolan/persistence';
 import { createLogger } from '@portolan/logging';
 import { AgentUploadOutbox, compressPayload } from './agent-upload.outbox';
 import { ResultAcceptance } from './agent-result.message';
@@ -23,13 +23,7 @@ describe('AgentUploadOutbox (Postgres)', () => {
     dataSource = createDataSource({ url: db.url, dataDir: 'unused' });
     await dataSource.initialize();
     await migrate(dataSource);
-    [{ id: deviceId }] = await dataSource.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('h', 'host', '127.0.0.1', '127.0.0.1', 1) RETURNING id`);
-    agentId = randomUUID();
-    await dataSource.query(
-      `INSERT INTO agents (id, name, hostname, os_platform, os_release, version, device_id, scanner, secret_hash, status, enrolled_at)
-       VALUES ($1, 'h', 'h', 'linux', '6', '0.1.0', $2, false, '\\x00', 'online', now())`,
-      [agentId, deviceId],
-    );
+    ({ agentId, deviceId } = await insertTestAgent(dataSource));
     [{ id: trackerId }] = await dataSource.query(
       `INSERT INTO trackers (name, device_id, type, mode, agent_id, port_rules, port_set, schedule, send_baseline_events, tcp_technique, skip_host_discovery, enabled)
        VALUES ('t', $1, 'network-port', 'self', $2, '[]', '{"tcp":[],"udp":[]}', '{"kind":"interval","every":"1h"}', false, 'auto', false, true) RETURNING id`,

@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { InProcessBus } from '@portolan/bus';
 import { DomainError } from '@portolan/contracts';
 import { createLogger } from '@portolan/logging';
-import { createDataSource, createTestDatabase, migrate } from '@portolan/persistence';
+import { createDataSource, createTestDatabase, insertTestAgent, migrate } from '@portolan/persistence';
 import { AgentDirectory } from './agent.directory';
 import { hashCredential, newAgentSecret } from './agent-credentials';
 
@@ -28,14 +27,8 @@ describe('AgentDirectory (Postgres)', () => {
     dataSource = createDataSource({ url: db.url, dataDir: 'unused' });
     await dataSource.initialize();
     await migrate(dataSource);
-    const [{ id: deviceId }] = await dataSource.query(`INSERT INTO devices (name, kind, address, normalized_address, host_count) VALUES ('h', 'host', '127.0.0.1', '127.0.0.1', 1) RETURNING id`);
-    agentId = randomUUID();
     secret = newAgentSecret();
-    await dataSource.query(
-      `INSERT INTO agents (id, name, hostname, os_platform, os_release, version, device_id, scanner, secret_hash, status, enrolled_at)
-       VALUES ($1, 'h', 'h', 'linux', '6', '0.1.0', $2, false, $3, 'online', now())`,
-      [agentId, deviceId, hashCredential(secret)],
-    );
+    ({ agentId } = await insertTestAgent(dataSource, hashCredential(secret)));
     bus = new InProcessBus('directory-test', quiet);
     await bus.start();
     directory = new AgentDirectory(dataSource, bus, createLogger({ service: 'test', version: '0', level: 'silent' }));
