@@ -20,7 +20,8 @@ export function isExactAgentResult(value: unknown): value is AgentResult {
   if (!TRIGGERS.has(v['trigger'] as string) || !STATUSES.has(v['status'] as string) || !ENGINES.has(v['engine'] as string)) return false;
   if (!isText(v['engineVersion'], 0, 128) || !isTextArray(v['args'], 512, 0, 4096)) return false;
   if (!isDate(v['startedAt']) || !isDate(v['finishedAt'])) return false;
-  if (Date.parse(v['finishedAt'] as string) < Date.parse(v['startedAt'] as string)) return false;
+  // As the schema's refinement: a time Date.parse cannot read (NaN) fails it too.
+  if (!(Date.parse(v['finishedAt'] as string) >= Date.parse(v['startedAt'] as string))) return false;
   const coverage = v['coverage'];
   if (!isRecord(coverage) || !hasOnly(coverage, COVERAGE_KEYS) || !isPortSet(coverage['ports'])) return false;
   const hosts = v['hosts'];

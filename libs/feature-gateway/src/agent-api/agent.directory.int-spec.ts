@@ -67,7 +67,24 @@ describe('AgentDirectory (Postgres)', () => {
     await expect(directory.authenticate(bearer(agentId, secret), '127.0.0.1')).resolves.toMatchObject({ id: agentId }); // cached
     await directory.revalidate();
     expect(await refused(bearer(agentId, secret))).toMatch(/revoked/);
-    await dataSource.query(`UPDATE agents SET status = 'online', revoked_at = NULL WHERE id = $1`, [agentId]);
+    // Back online for the tests below (a fixture: the product never un-revokes), seen as a change by the next check.
+    await dataSource.query(`UPDATE agents SET status = 'online', revoked_at = NULL, secret_rotated_at = now() WHERE id = $1`, [agentId]);
+    await directory.revalidate();
+  });
+
+  it('trusts nothing cached once no check has succeeded for two periods (a check that hangs)', async () => {
+    await expect(directory.authenticate(bearer(agentId, secret), '127.0.0.1')).resolves.toMatchObject({ id: agentId }); // cached
+    const rotated = newAgentSecret();
+    await dataSource.query(`UPDATE agents SET secret_hash = $2, secret_rotated_at = now() WHERE id = $1`, [agentId, hashCredential(rotated)]);
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now + 3 * 60_000); // three minutes on, no check since
+    try {
+      expect(await refused(bearer(agentId, secret))).toMatch(/wrong secret/);
+      await expect(directory.authenticate(bearer(agentId, rotated), '127.0.0.1')).resolves.toMatchObject({ id: agentId });
+    } finally {
+      clock.mockRestore();
+    }
+    secret = rotated;
   });
 
   it('forgets every cached agent when a check cannot reach the database', async () => {

@@ -28,6 +28,14 @@ interface CachedAgent extends AuthenticatedAgent {
  * long a replica that missed that message goes on trusting a revoked or rotated secret.
  */
 const REVALIDATE_MS = 60_000;
+/**
+ * How far back each check looks: well past the period, so that a rotation or revocation is seen
+ * by several checks (a lookup that read the row just before it changed is caught by the next;
+ * `now()` in the changing statement is when it started, which may be a lock wait before it commits).
+ */
+const LOOK_BACK_MS = 5 * 60_000;
+/** Without a check that succeeded this recently, nothing cached is trusted (a failing or hung check). */
+const TRUST_CHECKS_MS = 2 * REVALIDATE_MS;
 /** A cached agent is read again after this long whatever the checks said. */
 const CACHE_MAX_AGE_MS = 60 * 60_000;
 const CACHE_MAX = 50_000;
@@ -39,7 +47,8 @@ const CACHE_MAX = 50_000;
  * check before (`revalidate`), and those are forgotten (with a minute-long expiry each agent
  * was read again every other poll: ~60 us of the gateway's ~250 us per poll). A revocation or
  * rotation takes effect at once on every replica that hears of it, and within a minute on one
- * that does not; a check that fails forgets every agent. Failures are counted (per agent in the
+ * that does not; a check that fails forgets every agent, and without one that succeeded in the
+ * last two minutes nothing cached is trusted. Failures are counted (per agent in the
  * database, in total here) and logged without secrets.
  */
 @Injectable()
@@ -47,8 +56,11 @@ export class AgentDirectory implements OnModuleInit, OnModuleDestroy {
   private readonly cache = new Map<string, CachedAgent>();
   private failures = 0;
   private subscription?: ConsumerHandle;
-  /** The database's time at the last check (undefined before the first). */
+  /** The database's time at the last check that succeeded (undefined before the first). */
   private checkedAt?: Date;
+  /** This process's time of that check. */
+  private checkedLocallyAt = 0;
+  private checking = false;
   private revalidateTimer?: NodeJS.Timeout;
 
   constructor(
@@ -64,21 +76,27 @@ export class AgentDirectory implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Forgets the cached agents whose secret was rotated or who were revoked since the check
-   * before (with one period of overlap, for a lookup that read a row just before it changed).
+   * Forgets the cached agents whose secret was rotated or who were revoked lately (`LOOK_BACK_MS`
+   * before the check before); the first check forgets everything cached until then.
    */
   async revalidate(): Promise<void> {
+    if (this.checking) return; // one at a time: a hung one stops the cache being trusted (TRUST_CHECKS_MS)
+    this.checking = true;
     try {
-      const since = this.checkedAt && new Date(this.checkedAt.getTime() - REVALIDATE_MS);
+      const since = this.checkedAt && new Date(this.checkedAt.getTime() - LOOK_BACK_MS);
       const [row]: { at: Date; changed: string[] }[] = await this.db.query(
         `SELECT now() AS at, (SELECT coalesce(json_agg(id), '[]') FROM agents WHERE secret_rotated_at >= $1 OR revoked_at >= $1) AS changed`,
         [since ?? null],
       );
-      for (const id of row.changed) this.cache.delete(id);
+      if (!this.checkedAt) this.cache.clear();
+      else for (const id of row.changed) this.cache.delete(id);
       this.checkedAt = new Date(row.at);
+      this.checkedLocallyAt = Date.now();
     } catch (error) {
       this.cache.clear();
       this.logger.warn({ err: String(error) }, 'could not check cached agents for rotated secrets and revocations; forgot them all');
+    } finally {
+      this.checking = false;
     }
   }
 
@@ -109,7 +127,8 @@ export class AgentDirectory implements OnModuleInit, OnModuleDestroy {
 
   private async lookup(agentId: string): Promise<CachedAgent | undefined> {
     const cached = this.cache.get(agentId);
-    if (cached && Date.now() - cached.loadedAt < CACHE_MAX_AGE_MS) return cached;
+    const now = Date.now();
+    if (cached && now - cached.loadedAt < CACHE_MAX_AGE_MS && now - this.checkedLocallyAt < TRUST_CHECKS_MS) return cached;
     const rows: { id: string; name: string; device_id: string; site_id: string | null; scanner: boolean; secret_hash: Buffer; status: AgentStatus }[] = await this.db.query(
       'SELECT id, name, device_id, site_id, scanner, secret_hash, status FROM agents WHERE id = $1',
       [agentId],

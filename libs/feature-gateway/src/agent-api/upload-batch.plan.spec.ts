@@ -133,6 +133,13 @@ describe('planUploadBatch', () => {
     expect(failed.upload).toMatchObject({ kind: 'failed', payload: { error: { message: 'nmap exited 1' }, failedAt: '2026-12-01T10:00:00.250Z' } });
     expect(failed.chunk.hosts).toBe(1);
   });
+
+  it('sizes a failed network scan by the hosts it reported before failing', () => {
+    const hosts = ['127.0.0.70', '127.0.0.71', '127.0.0.72'].map((address) => ({ address, hostnames: [], state: 'up' as const, ports: [] }));
+    const [failed] = planUploadBatch([request('j1', 'key-0001', { trackerId: 'net-1', status: 'failed', hosts, error: { code: 'scan_failed', message: 'nmap killed' } })], state(), ids());
+    if (failed.kind !== 'accepted') throw new Error('not accepted');
+    expect(failed.chunk).toMatchObject({ targets: ['127.0.0.70', '127.0.0.71', '127.0.0.72'], hosts: 3, probes: 303 });
+  });
 });
 
 describe('planScanStarts', () => {

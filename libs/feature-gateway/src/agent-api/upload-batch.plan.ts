@@ -121,7 +121,8 @@ function accept({ agent, idempotencyKey, result, bodyGzip }: UploadRequest, stat
     ...(self ? { selfAddress: tracker.deviceAddress } : {}),
   };
   const message = agentResultMessage(result, acceptance);
-  const hosts = message.kind === 'completed' ? message.payload.hosts : [];
+  // What the run covered: the message's hosts, or for a failed run the hosts it reported (none for a self-scan).
+  const hosts = message.kind === 'completed' ? message.payload.hosts : self ? [] : result.hosts;
   const hostCount = self ? 1 : Math.max(1, hosts.length);
   const probes = hostCount * countPorts(acceptance.coverage).total;
   const startedAt = new Date(result.startedAt);

@@ -61,6 +61,8 @@ export async function readJsonUpload(request: IncomingMessage, limits: UploadLim
  */
 function readBody(request: IncomingMessage, what: string, maxBytes: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
+    // Gone while it was being authenticated: its 'close' has been and gone, nothing more will come.
+    if (request.destroyed) return reject(new DomainError('invalid_payload', `the ${what} ended before its body was complete`));
     const chunks: Buffer[] = [];
     let size = 0;
     const finish = (error?: Error) => {

@@ -22,9 +22,13 @@ export class AgentUploadBody1765500000000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     // SQL cannot inflate gzip or make a message from a body: those rows stay as idempotency
-    // records with an empty payload, refused (never published) if the leader tries again.
+    // records with an empty payload, marked published and applied so that neither the leader's
+    // sweep nor the comparer's predecessor read ever takes them up (an empty payload would fail them).
     await q.query(`ALTER TABLE agent_uploads DROP CONSTRAINT agent_uploads_payload_check`);
-    await q.query(`UPDATE agent_uploads SET payload = '{}'::jsonb WHERE payload IS NULL AND payload_gzip IS NULL`);
+    await q.query(
+      `UPDATE agent_uploads SET payload = '{}'::jsonb, published_at = coalesce(published_at, now()), applied_at = coalesce(applied_at, now())
+        WHERE payload IS NULL AND payload_gzip IS NULL`,
+    );
     await q.query(`ALTER TABLE agent_uploads ADD CONSTRAINT agent_uploads_payload_check CHECK (payload IS NOT NULL OR payload_gzip IS NOT NULL)`);
     await q.query(`ALTER TABLE agent_uploads DROP COLUMN acceptance, DROP COLUMN body_gzip`);
   }
