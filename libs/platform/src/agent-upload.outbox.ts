@@ -29,16 +29,18 @@ export function compressPayload(payload: ScanCompleted | ScanFailed | string): B
 /** What a stored upload row holds: the agent's upload as sent with the hub's acceptance, or (rows written before) the message itself. */
 export type StoredUploadRow = Pick<AgentUploadEntity, 'id' | 'kind' | 'jobId' | 'bodyGzip' | 'acceptance' | 'payload' | 'payloadGzip'>;
 
-/** A stored upload as a message to publish, its payload checked (it comes back from the database). */
+/**
+ * A stored upload as a message to publish, checked (it comes back from the database): the body
+ * and the acceptance each against their schema, then made into the message as at acceptance;
+ * an older row's message against the message's schema.
+ */
 export function storedUpload(u: StoredUploadRow): OutboxUpload {
-  let raw: unknown;
   if (u.bodyGzip && u.acceptance) {
     const message = agentResultMessage(AgentResultSchema.parse(JSON.parse(gunzipSync(u.bodyGzip).toString('utf8'))), ResultAcceptanceSchema.parse(u.acceptance));
     if (message.kind !== u.kind) throw new Error(`stored upload ${u.id} is a ${u.kind} result, but its body is a ${message.kind} one`);
-    raw = message.payload;
-  } else {
-    raw = u.payloadGzip ? JSON.parse(gunzipSync(u.payloadGzip).toString('utf8')) : u.payload;
+    return { id: u.id, jobId: u.jobId, ...message };
   }
+  const raw: unknown = u.payloadGzip ? JSON.parse(gunzipSync(u.payloadGzip).toString('utf8')) : u.payload;
   return u.kind === 'completed' ? { id: u.id, jobId: u.jobId, kind: 'completed', payload: ScanCompletedSchema.parse(raw) } : { id: u.id, jobId: u.jobId, kind: 'failed', payload: ScanFailedSchema.parse(raw) };
 }
 

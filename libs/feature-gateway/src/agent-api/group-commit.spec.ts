@@ -1,3 +1,4 @@
+import { PendingSentMarks } from '@portolan/platform';
 import { BackgroundSends } from './group-commit';
 
 function deferred() {
@@ -33,5 +34,17 @@ describe('BackgroundSends', () => {
     slow.resolve();
     await waiting;
     expect(idle).toBe(true);
+  });
+
+  it('marks what its sends resolve with, and has written the marks once idle', async () => {
+    const statements: unknown[][] = [];
+    const db = { query: async <T>(_sql: string, params?: unknown[]): Promise<T> => (statements.push(params ?? []), [] as T) };
+    const sends = new BackgroundSends(4, new PendingSentMarks(db, () => undefined));
+    sends.add(Promise.resolve({ uploadIds: ['u1'] }));
+    sends.add(Promise.resolve({ uploadIds: ['u2'] }));
+    sends.add(Promise.reject(new Error('bus down')));
+    sends.add(Promise.resolve());
+    await sends.idle();
+    expect(statements).toEqual([[['u1', 'u2']]]);
   });
 });

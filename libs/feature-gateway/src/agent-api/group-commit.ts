@@ -1,7 +1,7 @@
 import { QueryFailedError } from 'typeorm';
 import { DomainError } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { BatchAnswer, BatcherOverloadedError, MicroBatcher } from '@portolan/platform';
+import { BatchAnswer, BatcherOverloadedError, MicroBatcher, PendingSentMarks, Sent } from '@portolan/platform';
 
 /**
  * Group commit for the agent's hot paths (result uploads, scan-start reports): what the two
@@ -77,30 +77,38 @@ async function onceMoreIfRaced<T>(work: () => Promise<T>): Promise<T> {
 /**
  * What an ingest sends after a commit and leaves running (result messages, events): tracked so
  * that shutdown waits for it, and bounded so that a stalled bus holds the next batch back
- * instead of piling up batches of messages in memory. The work handles its own failures (what
- * it could not send, the leader's sweeps send later); a rejection here is ignored.
+ * instead of piling up batches of messages in memory. What a send resolves with (what the stream
+ * acknowledged) is marked sent through `marks`, with the marks of the sends around it. The work
+ * handles its own failures (what it could not send, the leader's sweeps send later); a rejection
+ * here is ignored.
  */
 export class BackgroundSends {
   private readonly running = new Set<Promise<void>>();
 
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly marks?: PendingSentMarks,
+  ) {}
 
   /** Resolves once fewer than `max` sends are running. */
   async room(): Promise<void> {
     while (this.running.size >= this.max) await Promise.race(this.running);
   }
 
-  add(work: Promise<unknown>): void {
+  add(work: Promise<Sent | void>): void {
     const tracked: Promise<void> = work.then(
-      () => undefined,
+      (sent) => {
+        if (sent) this.marks?.add(sent);
+      },
       () => undefined,
     );
     this.running.add(tracked);
     void tracked.finally(() => this.running.delete(tracked));
   }
 
-  /** Resolves once every send started so far has ended. */
+  /** Resolves once every send started so far has ended and its marks are written. */
   async idle(): Promise<void> {
     await Promise.all(this.running);
+    await this.marks?.flush();
   }
 }

@@ -24,16 +24,16 @@ type Started = Extract<ScanStartDecision, { kind: 'started' }>;
 @Injectable()
 export class ScanStartIngest implements OnModuleDestroy {
   private readonly batcher = new MicroBatcher<ScanStartRequest, { jobId: string }>((requests) => this.writeBatch(requests), BATCH);
-  private readonly announcing = new BackgroundSends(MAX_ANNOUNCING);
-  /** Events announced, marked a few times a second rather than after every batch. */
-  private readonly marks: PendingSentMarks;
+  /** Committed batches whose events are being announced (then marked, a few times a second). */
+  private readonly announcing: BackgroundSends;
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly events: EventRecorder,
   ) {
-    this.marks = new PendingSentMarks(db, (error) => this.logger.warn({ err: String(error) }, 'could not mark scan-started events announced; the leader will announce them again'));
+    const marks = new PendingSentMarks(db, (error) => this.logger.warn({ err: String(error) }, 'could not mark scan-started events announced; the leader will announce them again'));
+    this.announcing = new BackgroundSends(MAX_ANNOUNCING, marks);
   }
 
   accept(request: ScanStartRequest): Promise<{ jobId: string }> {
@@ -43,7 +43,6 @@ export class ScanStartIngest implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     await this.batcher.idle();
     await this.announcing.idle();
-    await this.marks.flush();
   }
 
   private async writeBatch(requests: readonly ScanStartRequest[]): Promise<BatchAnswer<{ jobId: string }>[]> {
@@ -96,7 +95,7 @@ export class ScanStartIngest implements OnModuleDestroy {
     this.announcing.add(
       this.events
         .publish(events)
-        .then((announced) => this.marks.add({ events: announced }))
+        .then((announced) => ({ events: announced }))
         .catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not announce scan-started events; the leader will')),
     );
   }

@@ -48,10 +48,8 @@ interface Committed {
 @Injectable()
 export class UploadIngest implements OnModuleDestroy {
   private readonly batcher = new MicroBatcher<UploadRequest, AgentResultResponse>((requests) => this.writeBatch(requests), BATCH);
-  /** Committed batches whose messages are being published. */
-  private readonly publishing = new BackgroundSends(MAX_PUBLISHING);
-  /** What was published, marked a few times a second rather than after every batch. */
-  private readonly marks: PendingSentMarks;
+  /** Committed batches whose messages are being published (then marked, a few times a second). */
+  private readonly publishing: BackgroundSends;
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -59,7 +57,8 @@ export class UploadIngest implements OnModuleDestroy {
     private readonly events: EventRecorder,
     private readonly outbox: AgentUploadOutbox,
   ) {
-    this.marks = new PendingSentMarks(db, (error) => this.logger.warn({ err: String(error) }, 'could not mark agent results published; the leader will send them again'));
+    const marks = new PendingSentMarks(db, (error) => this.logger.warn({ err: String(error) }, 'could not mark agent results published; the leader will send them again'));
+    this.publishing = new BackgroundSends(MAX_PUBLISHING, marks);
   }
 
   accept(request: UploadRequest): Promise<AgentResultResponse> {
@@ -69,7 +68,6 @@ export class UploadIngest implements OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     await this.batcher.idle();
     await this.publishing.idle();
-    await this.marks.flush();
   }
 
   private async writeBatch(requests: readonly UploadRequest[]): Promise<BatchAnswer<AgentResultResponse>[]> {
@@ -113,7 +111,7 @@ export class UploadIngest implements OnModuleDestroy {
     // Both sent at once, then marked with those of the batches around it.
     this.publishing.add(
       Promise.all([this.events.publish(events), this.outbox.publishOnly(uploads)])
-        .then(([announced, published]) => this.marks.add({ events: announced, uploadIds: published }))
+        .then(([announced, published]) => ({ events: announced, uploadIds: published }))
         .catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not publish agent results; the leader will')),
     );
   }
