@@ -65,6 +65,18 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       dumpLogs();
       throw error;
     });
+  /** The per-day event counts (per device, and estate-wide) agree with the events stored, kind by kind, read in one snapshot. */
+  const expectCountsAgree = async () => {
+    const byKind = (from: string) => `(SELECT coalesce(json_object_agg(kind, n ORDER BY kind), '{}') FROM (${from} GROUP BY kind) c)`;
+    const { rows } = await sql.query(
+      `SELECT ${byKind('SELECT kind, count(*)::int AS n FROM events')} AS events,
+              ${byKind('SELECT kind, sum(n)::int AS n FROM event_counts_estate')} AS estate,
+              ${byKind('SELECT kind, count(*)::int AS n FROM events WHERE device_id IS NOT NULL')} AS device_events,
+              ${byKind('SELECT kind, sum(n)::int AS n FROM event_counts')} AS per_device`,
+    );
+    expect(rows[0].estate).toEqual(rows[0].events);
+    expect(rows[0].per_device).toEqual(rows[0].device_events);
+  };
 
   beforeAll(async () => {
     const db = await createTestDatabase('portolan_e2e_agent');
@@ -376,6 +388,7 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
           )
           .then((r) => r.rows[0] as { uploads: number; events: number; started: number });
       expect(await waitFor('every result and scan-started event marked sent', unsent, (n) => n.uploads === 0 && n.events === 0, 10_000)).toEqual({ uploads: 0, events: 0, started: 24 });
+      await expectCountsAgree();
     }, 120_000);
 
     it('stores a burst of scan-start reports on their own merits: each run started once, with one scan-started event', async () => {
@@ -398,6 +411,7 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       const { rows: after } = await sql.query(`SELECT count(*)::int AS n FROM events WHERE job_id = ANY($1) AND details->>'what' = 'scan-started'`, [runs]);
       expect(after[0].n).toBe(20);
       for (const jobId of runs) expect((await waitForJob(jobId))['status']).toBe('succeeded');
+      await expectCountsAgree();
     }, 120_000);
 
     it('goes offline after a silence and comes back online with its next poll', async () => {
