@@ -48,58 +48,38 @@ export class EventRecorder {
   ) {}
 
   async insert(manager: EntityManager, events: readonly NewEvent[]): Promise<EventEntity[]> {
-    const rows: EventEntity[] = events.map((e) =>
-      Object.assign(new EventEntity(), {
-        id: randomUUID(),
-        occurredAt: e.occurredAt,
-        kind: e.kind,
-        deviceId: e.deviceId,
-        trackerId: e.trackerId,
-        jobId: e.jobId,
-        host: e.host ?? null,
-        itemType: e.itemType ?? null,
-        itemKey: e.itemKey ?? null,
-        before: e.before ?? null,
-        after: e.after ?? null,
-        planned: Boolean(e.plannedChangeId),
-        plannedChangeId: e.plannedChangeId ?? null,
-        observedAt: e.observedAt ?? null,
-        details: e.details ?? null,
-        announcedAt: null,
-      }),
-    );
+    const rows = events.map(toRow);
     // One statement per few thousand events, rows as one JSON document: no per-row SQL to build.
     // The last one also adds the counts of them all (one round trip fewer for every writer).
-    const counts = countsStatement(rows.map((r) => ({ day: r.occurredAt, deviceId: r.deviceId, kind: r.kind, planned: r.planned, n: 1 })));
     for (let i = 0; i < rows.length; i += INSERT_ROWS) {
-      const last = i + INSERT_ROWS >= rows.length;
-      const insert = `INSERT INTO events (id, occurred_at, kind, device_id, tracker_id, job_id, host, item_type, item_key, before, after, planned, planned_change_id, observed_at, details)
-         SELECT id, occurred_at, kind, device_id, tracker_id, job_id, host, item_type, item_key, before, after, planned, planned_change_id, observed_at, details
-           FROM jsonb_to_recordset($1::jsonb) AS e(id uuid, occurred_at timestamptz, kind text, device_id uuid, tracker_id uuid, job_id uuid, host text,
-                item_type text, item_key text, before jsonb, after jsonb, planned boolean, planned_change_id uuid, observed_at timestamptz, details jsonb)`;
-      const json = JSON.stringify(
-        rows.slice(i, i + INSERT_ROWS).map((r) => ({
-          id: r.id,
-          occurred_at: r.occurredAt,
-          kind: r.kind,
-          device_id: r.deviceId,
-          tracker_id: r.trackerId,
-          job_id: r.jobId,
-          host: r.host,
-          item_type: r.itemType,
-          item_key: r.itemKey,
-          before: r.before,
-          after: r.after,
-          planned: r.planned,
-          planned_change_id: r.plannedChangeId,
-          observed_at: r.observedAt,
-          details: r.details,
-        })),
-      );
-      if (last && counts) await manager.query(`WITH inserted AS (${insert}), ${counts.sql(2)}`, [json, ...counts.params]);
-      else await manager.query(insert, [json]);
+      const chunk = rows.slice(i, i + INSERT_ROWS);
+      if (i + INSERT_ROWS < rows.length) await manager.query(insertSql(1, 'true'), [rowsJson(chunk)]);
+      else {
+        const tail = statementTail(chunk, rows);
+        await manager.query(`WITH ${tail.sql(1, 'true')}`, tail.params);
+      }
     }
     return rows;
+  }
+
+  /**
+   * For a writer whose own statement is a `WITH`: the events (at most a few thousand) as the end
+   * of it, their INSERT and their counts, so that they cost no round trip of their own (the
+   * agent ingests write a batch's `scan-started` events so). The statement is
+   * `WITH <the writer's CTEs>, ${sql(first, after)}`, the writer's parameters followed by
+   * `params`, numbered from `first`. Its rows are what `insert` would have returned.
+   *
+   * `after` is a condition that reads every row the writer's CTEs return (e.g.
+   * `(SELECT count(*) FROM a) + (SELECT count(*) FROM b) >= 0`): the events and counts are
+   * written only once it has been evaluated, i.e. after the writer's own writes. Without it
+   * Postgres may run the counts' upsert (the statement's main query) first, and a writer would
+   * hold a count row while it waits on another's job or upload: a lock cycle with any writer
+   * that takes them in the usual order (rows first, counts last).
+   */
+  prepare(events: readonly NewEvent[]): PreparedEvents {
+    if (!events.length || events.length > INSERT_ROWS) throw new Error(`prepare takes 1 to ${INSERT_ROWS} events, not ${events.length}`);
+    const rows = events.map(toRow);
+    return { rows, ...statementTail(rows, rows) };
   }
 
   /**
@@ -157,6 +137,73 @@ export class EventRecorder {
   }
 }
 
+/** Events written as the end of a caller's statement (`EventRecorder.prepare`). */
+export interface PreparedEvents {
+  readonly rows: EventEntity[];
+  /** `inserted_events AS (INSERT ...), <the counts>`: the last CTEs and the statement's main INSERT, each written only where `after` holds. */
+  sql(first: number, after: string): string;
+  readonly params: readonly string[];
+}
+
+function toRow(e: NewEvent): EventEntity {
+  return Object.assign(new EventEntity(), {
+    id: randomUUID(),
+    occurredAt: e.occurredAt,
+    kind: e.kind,
+    deviceId: e.deviceId,
+    trackerId: e.trackerId,
+    jobId: e.jobId,
+    host: e.host ?? null,
+    itemType: e.itemType ?? null,
+    itemKey: e.itemKey ?? null,
+    before: e.before ?? null,
+    after: e.after ?? null,
+    planned: Boolean(e.plannedChangeId),
+    plannedChangeId: e.plannedChangeId ?? null,
+    observedAt: e.observedAt ?? null,
+    details: e.details ?? null,
+    announcedAt: null,
+  });
+}
+
+function insertSql(param: number, where: string): string {
+  return `INSERT INTO events (id, occurred_at, kind, device_id, tracker_id, job_id, host, item_type, item_key, before, after, planned, planned_change_id, observed_at, details)
+     SELECT id, occurred_at, kind, device_id, tracker_id, job_id, host, item_type, item_key, before, after, planned, planned_change_id, observed_at, details
+       FROM jsonb_to_recordset($${param}::jsonb) AS e(id uuid, occurred_at timestamptz, kind text, device_id uuid, tracker_id uuid, job_id uuid, host text,
+            item_type text, item_key text, before jsonb, after jsonb, planned boolean, planned_change_id uuid, observed_at timestamptz, details jsonb)
+      WHERE ${where}`;
+}
+
+function rowsJson(rows: readonly EventEntity[]): string {
+  return JSON.stringify(
+    rows.map((r) => ({
+      id: r.id,
+      occurred_at: r.occurredAt,
+      kind: r.kind,
+      device_id: r.deviceId,
+      tracker_id: r.trackerId,
+      job_id: r.jobId,
+      host: r.host,
+      item_type: r.itemType,
+      item_key: r.itemKey,
+      before: r.before,
+      after: r.after,
+      planned: r.planned,
+      planned_change_id: r.plannedChangeId,
+      observed_at: r.observedAt,
+      details: r.details,
+    })),
+  );
+}
+
+/** `rows` inserted and `counted` (every event of the write, rows among them) counted, as the end of a `WITH` statement. */
+function statementTail(rows: readonly EventEntity[], counted: readonly EventEntity[]): { sql: (first: number, after: string) => string; params: string[] } {
+  const counts = countsStatement(counted.map((r) => ({ day: r.occurredAt, deviceId: r.deviceId, kind: r.kind, planned: r.planned, n: 1 })));
+  // Every event counts one: there is always something to count.
+  if (!counts) throw new Error('no event counts to write');
+  return { sql: (first, after) => `inserted_events AS (${insertSql(first, after)}), ${counts.sql(first + 1, after)}`, params: [rowsJson(rows), ...counts.params] };
+}
+
 /**
  * Adds to (or, with a negative n, takes from) the per-day event counts, in the caller's
  * transaction. Rows are summed per key first and written in key order, so concurrent writers
@@ -165,15 +212,16 @@ export class EventRecorder {
  */
 export async function countEvents(manager: Pick<EntityManager, 'query'>, deltas: readonly { day: Date; deviceId: string | null; kind: string; planned: boolean; n: number }[]): Promise<void> {
   const counts = countsStatement(deltas);
-  if (counts) await manager.query(`WITH ${counts.sql(1)}`, counts.params);
+  if (counts) await manager.query(`WITH ${counts.sql(1, 'true')}`, counts.params);
 }
 
 /**
  * The counts' upserts as the tail of a statement (`WITH ... , <sql>`), both tables in one: its
- * two parameters numbered from `first`. Undefined when nothing is to be counted. Every writer
+ * two parameters numbered from `first`, each upsert's rows only where `where` holds. Undefined
+ * when nothing is to be counted. Every writer
  * goes through here, so all take their row locks in the same order.
  */
-function countsStatement(deltas: readonly { day: Date; deviceId: string | null; kind: string; planned: boolean; n: number }[]): { sql: (first: number) => string; params: [string, string] } | undefined {
+function countsStatement(deltas: readonly { day: Date; deviceId: string | null; kind: string; planned: boolean; n: number }[]): { sql: (first: number, where: string) => string; params: [string, string] } | undefined {
   if (!deltas.length) return undefined;
   const sums = new Map<string, { day: string; device_id: string | null; kind: string; planned: boolean; n: number }>();
   for (const d of deltas) {
@@ -195,13 +243,15 @@ function countsStatement(deltas: readonly { day: Date; deviceId: string | null; 
     else estate.set(key, { day: r.day, shard, kind: r.kind, planned: r.planned, n: r.n });
   }
   return {
-    sql: (first) => `per_device AS (
+    sql: (first, where) => `per_device AS (
        INSERT INTO event_counts (day, device_id, kind, planned, n)
        SELECT v.day, v.device_id, v.kind, v.planned, v.n FROM jsonb_to_recordset($${first}::jsonb) AS v(day date, device_id uuid, kind text, planned boolean, n bigint)
+        WHERE ${where}
        ON CONFLICT (day, device_id, kind, planned) DO UPDATE SET n = event_counts.n + EXCLUDED.n
      )
      INSERT INTO event_counts_estate (day, shard, kind, planned, n)
      SELECT v.day, v.shard, v.kind, v.planned, v.n FROM jsonb_to_recordset($${first + 1}::jsonb) AS v(day date, shard smallint, kind text, planned boolean, n bigint)
+      WHERE ${where}
      ON CONFLICT (day, kind, planned, shard) DO UPDATE SET n = event_counts_estate.n + EXCLUDED.n`,
     params: [JSON.stringify(perDevice), JSON.stringify([...estate.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v))],
   };

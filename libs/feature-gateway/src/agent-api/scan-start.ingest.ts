@@ -12,14 +12,18 @@ const BATCH = { maxBatch: 500, concurrency: 1, maxQueued: 10_000 };
 /** Committed batches whose events may be in flight at once; the next batch waits for one of them. */
 const MAX_ANNOUNCING = 4;
 
+/** The batch's events and counts are written after its jobs (`EventRecorder.prepare`). */
+const AFTER_JOBS = '(SELECT count(*) FROM new_jobs) + (SELECT count(*) FROM started_jobs) >= 0';
+
 type Started = Extract<ScanStartDecision, { kind: 'started' }>;
 
 /**
  * Stores scan-start reports (`POST /api/agent/scans`, sent by an agent as each run begins) with
  * group commit, like result uploads: the reports that arrive while a batch is written go into
- * the next one, one transaction of three statements whatever its size (read the trackers and
- * lock the jobs; insert and start the jobs; the `scan-started` events with their counts). Each
- * report is decided on its own (`planScanStarts`); the events are announced after the commit.
+ * the next one, one transaction of two statements whatever its size (read the trackers and
+ * lock the jobs; insert and start the jobs, then their `scan-started` events with their
+ * counts). Each report is decided on its own (`planScanStarts`); the events are announced after
+ * the commit.
  */
 @Injectable()
 export class ScanStartIngest implements OnModuleDestroy {
@@ -68,20 +72,25 @@ export class ScanStartIngest implements OnModuleDestroy {
       // In id order, as the jobs were locked: two replicas given the same new runs never wait on each other in a cycle.
       const inserts = started.flatMap((d) => ('insert' in d.job ? [d.job.insert] : [])).sort(byId);
       const updates = started.flatMap((d) => ('update' in d.job ? [d.job.update] : [])).sort(byId);
+      const events = this.events.prepare(started.map((d) => d.event));
       await manager.query(
         `WITH new_jobs AS (
            INSERT INTO scan_jobs (id, tracker_id, device_id, site, trigger, agent_id, status, requested_at, started_at)
            SELECT v.id, v.tracker_id, v.device_id, NULL, v.trigger, v.agent_id, 'running', v.started_at, v.started_at
              FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, tracker_id uuid, device_id uuid, trigger text, agent_id uuid, started_at timestamptz)
-         )
-         UPDATE scan_jobs j SET status = 'running', started_at = v.started_at
-           FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, started_at timestamptz) WHERE j.id = v.id`,
+           RETURNING id
+         ), started_jobs AS (
+           UPDATE scan_jobs j SET status = 'running', started_at = v.started_at
+             FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, started_at timestamptz) WHERE j.id = v.id
+           RETURNING j.id
+         ), ${events.sql(3, AFTER_JOBS)}`,
         [
           JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt }))),
           JSON.stringify(updates.map((j) => ({ id: j.id, started_at: j.startedAt }))),
+          ...events.params,
         ],
       );
-      return { decisions, events: await this.events.insert(manager, started.map((d) => d.event)) };
+      return { decisions, events: events.rows };
     });
   }
 

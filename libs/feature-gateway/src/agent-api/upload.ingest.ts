@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AgentResultResponse } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { EventEntity, PortSetRecord } from '@portolan/persistence';
-import { AgentUploadOutbox, BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, OutboxUpload, PendingSentMarks } from '@portolan/platform';
+import { AgentUploadOutbox, BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, OutboxUpload, PendingSentMarks, PreparedEvents } from '@portolan/platform';
 import { BackgroundSends, byId, commitEach, submitOrBusy } from './group-commit';
 import { planUploadBatch, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
 
@@ -22,6 +22,14 @@ const BATCH = { maxBatch: 200, concurrency: 1, maxQueued: 4_000 };
 /** Committed batches whose messages may be in flight at once; the next batch waits for one of them. */
 const MAX_PUBLISHING = 4;
 
+/** The outbox rows, in batch order; parameter 5 of `writeAccepted`'s statement. */
+const UPLOADS_INSERT = `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, body_gzip, acceptance, received_at)
+     SELECT (e.u->>'id')::uuid, (e.u->>'agent_id')::uuid, e.u->>'idempotency_key', (e.u->>'job_id')::uuid, (e.u->>'tracker_id')::uuid, e.u->>'kind', decode(e.u->>'body', 'base64'), e.u->'acceptance', now()
+       FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(u, n)
+      ORDER BY e.n`;
+/** The batch's events and counts are written after its jobs, chunks and uploads (`EventRecorder.prepare`). */
+const AFTER_UPLOADS = '(SELECT count(*) FROM new_jobs) + (SELECT count(*) FROM sized_jobs) + (SELECT count(*) FROM chunks) + (SELECT count(*) FROM new_uploads) >= 0';
+
 type Accepted = Extract<UploadDecision, { kind: 'accepted' }>;
 interface Committed {
   readonly decisions: UploadDecision[];
@@ -35,9 +43,9 @@ interface Committed {
  * Stores agent result uploads with group commit: the uploads that arrive while a batch is
  * being written are written together in the next one, in one transaction of a fixed number of
  * statements whatever its size: one reads what the batch refers to (replays, trackers, the job
- * locks), one writes jobs, chunks and outbox rows, and the `scan-started` events go in with their
- * counts. Every statement is a round trip that wakes Postgres, and at small batches those
- * dominate its work. A request is answered once its batch has committed: the upload is then durable,
+ * locks), one writes jobs, chunks, outbox rows and the `scan-started` events with their counts.
+ * Every statement is a round trip that wakes Postgres, and at small batches those dominate its
+ * work. A request is answered once its batch has committed: the upload is then durable,
  * and its result message is published from the outbox row right after, in the background; what
  * that misses, the scheduler's leader publishes again (`AgentUploadOutbox`).
  *
@@ -89,9 +97,9 @@ export class UploadIngest implements OnModuleDestroy {
       const decisions = planUploadBatch(requests, state, randomUUID);
       const accepted = decisions.filter((d): d is Accepted => d.kind === 'accepted');
       if (!accepted.length) return { decisions, uploads: [], events: [] };
-      const uploads = await writeAccepted(manager, accepted);
       const started = accepted.flatMap((d) => (d.started ? [d.started] : []));
-      return { decisions, uploads, events: started.length ? await this.events.insert(manager, started) : [] };
+      const events = started.length ? this.events.prepare(started) : undefined;
+      return { decisions, uploads: await writeAccepted(manager, accepted, events), events: events?.rows ?? [] };
     });
   }
 
@@ -128,7 +136,10 @@ function answerOf(decision: UploadDecision): BatchAnswer<AgentResultResponse> {
  * by key: joined, a batch of 60 had Postgres hash all 10,000 devices, 1.5 ms against 0.6), and
  * its jobs, locked in id order so two batches never wait on each other in a cycle. A job's one
  * upload is also a unique key: a result that commits meanwhile elsewhere fails this batch,
- * which is then written again and finds it.
+ * which is then written again and finds it. Last, its trackers are locked as their jobs' foreign
+ * keys will lock them: the write's checks find them locked already, before its `scan-started`
+ * events are counted; a comparer holds its tracker's lock while it counts its own events, so a
+ * batch that counted first and then waited for a tracker would close a cycle.
  */
 export async function readBatchState(
   manager: EntityManager,
@@ -148,7 +159,8 @@ export async function readBatchState(
           FROM trackers t WHERE t.id = ANY($3::uuid[])) AS trackers,
        (SELECT coalesce(json_agg(j), '[]') FROM (
           SELECT j.id, j.agent_id, j.tracker_id, j.status, EXISTS (SELECT 1 FROM agent_uploads u WHERE u.job_id = j.id) AS has_result
-            FROM scan_jobs j WHERE j.id = ANY($4::uuid[]) ORDER BY j.id FOR UPDATE OF j) j) AS jobs`,
+            FROM scan_jobs j WHERE j.id = ANY($4::uuid[]) ORDER BY j.id FOR UPDATE OF j) j) AS jobs,
+       (SELECT count(*) FROM (SELECT 1 FROM trackers t WHERE t.id = ANY($3::uuid[]) ORDER BY t.id FOR KEY SHARE OF t) t) AS tracker_locks`,
     [refs.keys.map((k) => k.agentId), refs.keys.map((k) => k.idempotencyKey), [...new Set(refs.trackerIds)], [...new Set(refs.jobIds)]],
   );
   return {
@@ -162,9 +174,10 @@ export async function readBatchState(
  * Writes the accepted uploads in one statement: their jobs (made for runs of the agent's own
  * schedule, or started and sized), their chunks and their outbox rows (each upload as the agent
  * sent it, with the hub's acceptance), in batch order (`seq` then orders one tracker's results
- * as they arrived). Returns their messages, each payload serialized once, for the stream.
+ * as they arrived), and then the `scan-started` events of the jobs they started, if any, with
+ * their counts. Returns their messages, each payload serialized once, for the stream.
  */
-async function writeAccepted(manager: EntityManager, accepted: readonly Accepted[]): Promise<OutboxUpload[]> {
+async function writeAccepted(manager: EntityManager, accepted: readonly Accepted[], events?: PreparedEvents): Promise<OutboxUpload[]> {
   // Jobs in id order, as they were locked: two replicas given the same new runs never wait on each other in a cycle.
   const inserts = accepted.flatMap((d) => ('insert' in d.job ? [d.job.insert] : [])).sort(byId);
   const updates = accepted.flatMap((d) => ('update' in d.job ? [{ ...d.job.update, startNow: d.job.startNow }] : [])).sort(byId);
@@ -174,27 +187,27 @@ async function writeAccepted(manager: EntityManager, accepted: readonly Accepted
        INSERT INTO scan_jobs (id, tracker_id, device_id, site, trigger, agent_id, status, requested_at, started_at, chunk_count, hosts_planned, probes_planned)
        SELECT v.id, v.tracker_id, v.device_id, NULL, v.trigger, v.agent_id, 'running', v.started_at, v.started_at, 1, v.hosts, v.probes
          FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, tracker_id uuid, device_id uuid, trigger text, agent_id uuid, started_at timestamptz, hosts int, probes int)
+       RETURNING id
      ), sized_jobs AS (
        UPDATE scan_jobs j SET status = CASE WHEN v.start_now THEN 'running' ELSE j.status END,
               started_at = CASE WHEN v.start_now THEN v.started_at ELSE j.started_at END,
               chunk_count = 1, hosts_planned = v.hosts, probes_planned = v.probes
          FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, start_now boolean, started_at timestamptz, hosts int, probes int)
         WHERE j.id = v.id
+       RETURNING j.id
      ), chunks AS (
        INSERT INTO scan_chunks (id, job_id, chunk_index, targets, host_count, probe_count, status, progress, hosts_done, worker, queued_at, started_at, deadline, published_at)
        SELECT v.id, v.job_id, 0, v.targets, v.hosts, v.probes, 'running', 0, 0, v.worker, v.started_at, v.started_at, $3, now()
          FROM jsonb_to_recordset($4::jsonb) AS v(id uuid, job_id uuid, targets jsonb, hosts int, probes int, worker text, started_at timestamptz)
-     )
-     INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, body_gzip, acceptance, received_at)
-     SELECT (e.u->>'id')::uuid, (e.u->>'agent_id')::uuid, e.u->>'idempotency_key', (e.u->>'job_id')::uuid, (e.u->>'tracker_id')::uuid, e.u->>'kind', decode(e.u->>'body', 'base64'), e.u->'acceptance', now()
-       FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(u, n)
-      ORDER BY e.n`,
+       RETURNING id
+     )${events ? `, new_uploads AS (${UPLOADS_INSERT} RETURNING id), ${events.sql(6, AFTER_UPLOADS)}` : ` ${UPLOADS_INSERT}`}`,
     [
       JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
       JSON.stringify(updates.map((j) => ({ id: j.id, start_now: j.startNow, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
       new Date(Date.now() + RESULT_DEADLINE_MS),
       JSON.stringify(accepted.map(({ chunk: c }) => ({ id: c.id, job_id: c.jobId, targets: c.targets, hosts: c.hosts, probes: c.probes, worker: c.worker, started_at: c.startedAt }))),
       JSON.stringify(uploads.map((u) => ({ id: u.id, agent_id: u.agentId, idempotency_key: u.idempotencyKey, job_id: u.jobId, tracker_id: u.trackerId, kind: u.kind, body: u.bodyGzip.toString('base64'), acceptance: u.acceptance }))),
+      ...(events?.params ?? []),
     ],
   );
   return uploads;
