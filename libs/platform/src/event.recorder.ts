@@ -74,7 +74,9 @@ export class EventRecorder {
    * written only once it has been evaluated, i.e. after the writer's own writes. Without it
    * Postgres may run the counts' upsert (the statement's main query) first, and a writer would
    * hold a count row while it waits on another's job or upload: a lock cycle with any writer
-   * that takes them in the usual order (rows first, counts last).
+   * that takes them in the usual order (rows first, counts last). The foreign-key checks of the
+   * writer's rows run at the very end, after the counts: the rows they lock (a job's tracker)
+   * should be locked before, as the agent ingests do when they read their batch.
    */
   prepare(events: readonly NewEvent[]): PreparedEvents {
     if (!events.length || events.length > INSERT_ROWS) throw new Error(`prepare takes 1 to ${INSERT_ROWS} events, not ${events.length}`);
