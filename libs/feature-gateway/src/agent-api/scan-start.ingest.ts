@@ -12,8 +12,9 @@ const BATCH = { maxBatch: 500, concurrency: 1, maxQueued: 10_000 };
 /** Committed batches whose events may be in flight at once; the next batch waits for one of them. */
 const MAX_ANNOUNCING = 4;
 
-/** The batch's events and counts are written after its jobs (`EventRecorder.prepare`). */
-const AFTER_JOBS = '(SELECT count(*) FROM new_jobs) + (SELECT count(*) FROM started_jobs) >= 0';
+/** The batch's events and counts are written after its jobs and its trackers' locks, as for uploads (`UploadIngest`'s TRACKER_LOCKS). */
+const TRACKER_LOCKS = 'tracker_locks AS (SELECT t.id FROM trackers t WHERE t.id = ANY($3::uuid[]) ORDER BY t.id FOR KEY SHARE OF t)';
+const AFTER_JOBS = '(SELECT count(*) FROM new_jobs) + (SELECT count(*) FROM started_jobs) + (SELECT count(*) FROM tracker_locks) >= 0';
 
 type Started = Extract<ScanStartDecision, { kind: 'started' }>;
 
@@ -83,10 +84,11 @@ export class ScanStartIngest implements OnModuleDestroy {
            UPDATE scan_jobs j SET status = 'running', started_at = v.started_at
              FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, started_at timestamptz) WHERE j.id = v.id
            RETURNING j.id
-         ), ${events.sql(3, AFTER_JOBS)}`,
+         ), ${TRACKER_LOCKS}, ${events.sql(4, AFTER_JOBS)}`,
         [
           JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt }))),
           JSON.stringify(updates.map((j) => ({ id: j.id, started_at: j.startedAt }))),
+          [...new Set(started.map((d) => d.event.trackerId))],
           ...events.params,
         ],
       );

@@ -27,8 +27,18 @@ const UPLOADS_INSERT = `INSERT INTO agent_uploads (id, agent_id, idempotency_key
      SELECT (e.u->>'id')::uuid, (e.u->>'agent_id')::uuid, e.u->>'idempotency_key', (e.u->>'job_id')::uuid, (e.u->>'tracker_id')::uuid, e.u->>'kind', decode(e.u->>'body', 'base64'), e.u->'acceptance', now()
        FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(u, n)
       ORDER BY e.n`;
-/** The batch's events and counts are written after its jobs, chunks and uploads (`EventRecorder.prepare`). */
-const AFTER_UPLOADS = '(SELECT count(*) FROM new_jobs) + (SELECT count(*) FROM sized_jobs) + (SELECT count(*) FROM chunks) + (SELECT count(*) FROM new_uploads) >= 0';
+/**
+ * The batch's events and counts are written after its jobs, chunks and uploads, and after its
+ * trackers are locked as the foreign keys of its rows lock them (`EventRecorder.prepare`): those
+ * checks come at the end of the statement, and a batch holding a count row while it waits there
+ * on a comparer's tracker lock would close a cycle with the comparer, which counts its own
+ * events while it holds that lock. Locked only in the write, as before: a batch that writes
+ * nothing never waits on a tracker (a comparer holds the tracker, then asks for its job, which
+ * a batch refusing a second result for it has locked).
+ */
+const TRACKER_LOCKS = 'tracker_locks AS (SELECT t.id FROM trackers t WHERE t.id = ANY($6::uuid[]) ORDER BY t.id FOR KEY SHARE OF t)';
+const AFTER_UPLOADS =
+  '(SELECT count(*) FROM new_jobs) + (SELECT count(*) FROM sized_jobs) + (SELECT count(*) FROM chunks) + (SELECT count(*) FROM new_uploads) + (SELECT count(*) FROM tracker_locks) >= 0';
 
 type Accepted = Extract<UploadDecision, { kind: 'accepted' }>;
 interface Committed {
@@ -136,10 +146,7 @@ function answerOf(decision: UploadDecision): BatchAnswer<AgentResultResponse> {
  * by key: joined, a batch of 60 had Postgres hash all 10,000 devices, 1.5 ms against 0.6), and
  * its jobs, locked in id order so two batches never wait on each other in a cycle. A job's one
  * upload is also a unique key: a result that commits meanwhile elsewhere fails this batch,
- * which is then written again and finds it. Last, its trackers are locked as their jobs' foreign
- * keys will lock them: the write's checks find them locked already, before its `scan-started`
- * events are counted; a comparer holds its tracker's lock while it counts its own events, so a
- * batch that counted first and then waited for a tracker would close a cycle.
+ * which is then written again and finds it.
  */
 export async function readBatchState(
   manager: EntityManager,
@@ -159,8 +166,7 @@ export async function readBatchState(
           FROM trackers t WHERE t.id = ANY($3::uuid[])) AS trackers,
        (SELECT coalesce(json_agg(j), '[]') FROM (
           SELECT j.id, j.agent_id, j.tracker_id, j.status, EXISTS (SELECT 1 FROM agent_uploads u WHERE u.job_id = j.id) AS has_result
-            FROM scan_jobs j WHERE j.id = ANY($4::uuid[]) ORDER BY j.id FOR UPDATE OF j) j) AS jobs,
-       (SELECT count(*) FROM (SELECT 1 FROM trackers t WHERE t.id = ANY($3::uuid[]) ORDER BY t.id FOR KEY SHARE OF t) t) AS tracker_locks`,
+            FROM scan_jobs j WHERE j.id = ANY($4::uuid[]) ORDER BY j.id FOR UPDATE OF j) j) AS jobs`,
     [refs.keys.map((k) => k.agentId), refs.keys.map((k) => k.idempotencyKey), [...new Set(refs.trackerIds)], [...new Set(refs.jobIds)]],
   );
   return {
@@ -200,14 +206,14 @@ async function writeAccepted(manager: EntityManager, accepted: readonly Accepted
        SELECT v.id, v.job_id, 0, v.targets, v.hosts, v.probes, 'running', 0, 0, v.worker, v.started_at, v.started_at, $3, now()
          FROM jsonb_to_recordset($4::jsonb) AS v(id uuid, job_id uuid, targets jsonb, hosts int, probes int, worker text, started_at timestamptz)
        RETURNING id
-     )${events ? `, new_uploads AS (${UPLOADS_INSERT} RETURNING id), ${events.sql(6, AFTER_UPLOADS)}` : ` ${UPLOADS_INSERT}`}`,
+     )${events ? `, new_uploads AS (${UPLOADS_INSERT} RETURNING id), ${TRACKER_LOCKS}, ${events.sql(7, AFTER_UPLOADS)}` : ` ${UPLOADS_INSERT}`}`,
     [
       JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
       JSON.stringify(updates.map((j) => ({ id: j.id, start_now: j.startNow, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
       new Date(Date.now() + RESULT_DEADLINE_MS),
       JSON.stringify(accepted.map(({ chunk: c }) => ({ id: c.id, job_id: c.jobId, targets: c.targets, hosts: c.hosts, probes: c.probes, worker: c.worker, started_at: c.startedAt }))),
       JSON.stringify(uploads.map((u) => ({ id: u.id, agent_id: u.agentId, idempotency_key: u.idempotencyKey, job_id: u.jobId, tracker_id: u.trackerId, kind: u.kind, body: u.bodyGzip.toString('base64'), acceptance: u.acceptance }))),
-      ...(events?.params ?? []),
+      ...(events ? [[...new Set(accepted.map((d) => d.upload.trackerId))], ...events.params] : []),
     ],
   );
   return uploads;
