@@ -9,7 +9,12 @@ import { prepareTestUser, RealServer, startSamba, startSshd, startTelnetd, TEST_
 import { HostKey, HostKeyChangedError } from './transports/ssh.transport';
 
 const PORTS = { tcp: [{ from: 1, to: 65535 }], udp: [{ from: 1, to: 65535 }] };
-const LISTENER_PORTS = { tcp: [{ from: 40400, to: 40499 }], udp: [] };
+/**
+ * The tracker ports of the Linux readouts (every socket of this machine): below the ephemeral
+ * range (32768-60999), so that only the listeners these tests open are in it, never an
+ * emulator's (or another suite's) port that happened to be given one (CI saw 40419).
+ */
+const LISTENER_PORTS = { tcp: [{ from: 30400, to: 30499 }], udp: [] };
 
 const base = (over: Partial<CollectInput>): CollectInput => ({
   protocol: 'ssh',
@@ -56,13 +61,13 @@ describe('collectDevice (real servers on loopback)', () => {
     }, 30_000);
 
     it('lists the listening sockets with ss, as a self-scan would, inside the tracker ports, and reports the host key to pin', async () => {
-      const listener = await listen('127.0.0.91', 40401);
+      const listener = await listen('127.0.0.91', 30401);
       try {
         const outcome = await collectDevice(base({ port: sshd.port, ports: LISTENER_PORTS, credential: { username: TEST_USER, password } }));
         expect(outcome.engine).toBe('ssh');
         expect(outcome.engineVersion).toMatch(/OpenSSH/);
         expect(outcome.args).toEqual(['ss -tulpnH']);
-        expect(portKeys(outcome.host.ports)).toEqual(['tcp/40401@127.0.0.91']);
+        expect(portKeys(outcome.host.ports)).toEqual(['tcp/30401@127.0.0.91']);
         expect(outcome.hostKey?.algorithm).toBe('ssh-ed25519');
         const fingerprint = (await import('node:child_process')).execFileSync('ssh-keygen', ['-lf', `${sshd.hostKeyFile}.pub`]).toString().split(' ')[1];
         expect(outcome.hostKey?.fingerprint).toBe(fingerprint);
@@ -159,11 +164,11 @@ describe('collectDevice (real servers on loopback)', () => {
     }, 30_000);
 
     it('logs in and lists the sockets; a wrong password fails with the reason, without waiting for a timeout', async () => {
-      const listener = await listen('127.0.0.96', 40402);
+      const listener = await listen('127.0.0.96', 30402);
       try {
         const input = base({ protocol: 'telnet', port: telnetd.port, ports: LISTENER_PORTS, credential: { username: TEST_USER, password } });
         const outcome = await collectDevice(input);
-        expect(portKeys(outcome.host.ports)).toEqual(['tcp/40402@127.0.0.96']);
+        expect(portKeys(outcome.host.ports)).toEqual(['tcp/30402@127.0.0.96']);
         const t0 = Date.now();
         await expect(collectDevice({ ...input, credential: { username: TEST_USER, password: 'wrong' } })).rejects.toThrow(`the device refused the credentials of user "${TEST_USER}"`);
         // login(1) waits a few seconds after a failed login; the refusal is read then, not at the command timeout.
