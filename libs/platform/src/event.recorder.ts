@@ -56,7 +56,7 @@ export class EventRecorder {
       if (i + INSERT_ROWS < rows.length) await manager.query(insertSql(1, 'true'), [rowsJson(chunk)]);
       else {
         const tail = statementTail(chunk, rows);
-        await manager.query(`WITH ${tail.sql(1, 'true')}`, tail.params);
+        await manager.query(`WITH ${tail.sql(1, [])}`, tail.params);
       }
     }
     return rows;
@@ -69,9 +69,8 @@ export class EventRecorder {
    * `WITH <the writer's CTEs>, ${sql(first, after)}`, the writer's parameters followed by
    * `params`, numbered from `first`. Its rows are what `insert` would have returned.
    *
-   * `after` is a condition that reads every row the writer's CTEs return (e.g.
-   * `(SELECT count(*) FROM a) + (SELECT count(*) FROM b) >= 0`): the events and counts are
-   * written only once it has been evaluated, i.e. after the writer's own writes. Without it
+   * `after` names the writer's CTEs (each with a `RETURNING`): the events and counts are written
+   * only once every row those return has been read, i.e. after the writer's own writes. Without it
    * Postgres may run the counts' upsert (the statement's main query) first, and a writer would
    * hold a count row while it waits on another's job or upload: a lock cycle with any writer
    * that takes them in the usual order (rows first, counts last). The foreign-key checks of the
@@ -142,8 +141,8 @@ export class EventRecorder {
 /** Events written as the end of a caller's statement (`EventRecorder.prepare`). */
 export interface PreparedEvents {
   readonly rows: EventEntity[];
-  /** `inserted_events AS (INSERT ...), <the counts>`: the last CTEs and the statement's main INSERT, each written only where `after` holds. */
-  sql(first: number, after: string): string;
+  /** `inserted_events AS (INSERT ...), <the counts>`: the last CTEs and the statement's main INSERT, written after the CTEs named in `after`. */
+  sql(first: number, after: readonly string[]): string;
   readonly params: readonly string[];
 }
 
@@ -199,11 +198,18 @@ function rowsJson(rows: readonly EventEntity[]): string {
 }
 
 /** `rows` inserted and `counted` (every event of the write, rows among them) counted, as the end of a `WITH` statement. */
-function statementTail(rows: readonly EventEntity[], counted: readonly EventEntity[]): { sql: (first: number, after: string) => string; params: string[] } {
+function statementTail(rows: readonly EventEntity[], counted: readonly EventEntity[]): { sql: (first: number, after: readonly string[]) => string; params: string[] } {
   const counts = countsStatement(counted.map((r) => ({ day: r.occurredAt, deviceId: r.deviceId, kind: r.kind, planned: r.planned, n: 1 })));
   // Every event counts one: there is always something to count.
   if (!counts) throw new Error('no event counts to write');
-  return { sql: (first, after) => `inserted_events AS (${insertSql(first, after)}), ${counts.sql(first + 1, after)}`, params: [rowsJson(rows), ...counts.params] };
+  return {
+    sql: (first, after) => {
+      // A condition that reads every row of those CTEs: rows are written only once they have run.
+      const gate = after.length ? `${after.map((cte) => `(SELECT count(*) FROM ${cte})`).join(' + ')} >= 0` : 'true';
+      return `inserted_events AS (${insertSql(first, gate)}), ${counts.sql(first + 1, gate)}`;
+    },
+    params: [rowsJson(rows), ...counts.params],
+  };
 }
 
 /**

@@ -24,6 +24,17 @@ export async function submitOrBusy<I, O>(batcher: MicroBatcher<I, O>, item: I, w
 }
 
 /**
+ * A batch write's CTE `tracker_locks`: its trackers (uuid[] parameter `param`) locked as the
+ * foreign keys of its rows lock them. Those checks come at the end of the statement, after the
+ * `scan-started` counts the write ends with (`EventRecorder.prepare`), and a batch holding a
+ * count row while it waited there on a comparer's tracker lock would close a cycle with the
+ * comparer, which counts its own events while it holds that lock. Taken in the write, not the
+ * read: a batch that writes nothing never waits on a tracker (a comparer holds the tracker, then
+ * asks for its job, which a batch refusing a second result for it has locked).
+ */
+export const trackerLocks = (param: number) => `tracker_locks AS (SELECT t.id FROM trackers t WHERE t.id = ANY($${param}::uuid[]) ORDER BY t.id FOR KEY SHARE OF t)`;
+
+/**
  * Group commit for a batch of requests, each decided on its own: commits the batch in one
  * transaction (again once if it lost a race on a unique key) and answers each request from
  * `after`; if the batch fails, commits its requests one by one, so that one request never

@@ -4,7 +4,7 @@ import { Logger } from '@portolan/logging';
 import { EventEntity } from '@portolan/persistence';
 import { BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, PendingSentMarks } from '@portolan/platform';
 import { planScanStarts, ScanStartDecision, ScanStartRequest } from './upload-batch.plan';
-import { BackgroundSends, byId, commitEach, submitOrBusy } from './group-commit';
+import { BackgroundSends, byId, commitEach, submitOrBusy, trackerLocks } from './group-commit';
 import { readBatchState } from './upload.ingest';
 
 /** As for uploads: one batch at a time, what arrives meanwhile makes the next one bigger. */
@@ -12,9 +12,8 @@ const BATCH = { maxBatch: 500, concurrency: 1, maxQueued: 10_000 };
 /** Committed batches whose events may be in flight at once; the next batch waits for one of them. */
 const MAX_ANNOUNCING = 4;
 
-/** The batch's events and counts are written after its jobs and its trackers' locks, as for uploads (`UploadIngest`'s TRACKER_LOCKS). */
-const TRACKER_LOCKS = 'tracker_locks AS (SELECT t.id FROM trackers t WHERE t.id = ANY($3::uuid[]) ORDER BY t.id FOR KEY SHARE OF t)';
-const AFTER_JOBS = '(SELECT count(*) FROM new_jobs) + (SELECT count(*) FROM started_jobs) + (SELECT count(*) FROM tracker_locks) >= 0';
+/** What the batch's events and counts are written after (`EventRecorder.prepare`): its jobs, and its trackers' locks (`trackerLocks`). */
+const AFTER_JOBS = ['new_jobs', 'started_jobs', 'tracker_locks'];
 
 type Started = Extract<ScanStartDecision, { kind: 'started' }>;
 
@@ -84,7 +83,7 @@ export class ScanStartIngest implements OnModuleDestroy {
            UPDATE scan_jobs j SET status = 'running', started_at = v.started_at
              FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, started_at timestamptz) WHERE j.id = v.id
            RETURNING j.id
-         ), ${TRACKER_LOCKS}, ${events.sql(4, AFTER_JOBS)}`,
+         ), ${trackerLocks(3)}, ${events.sql(4, AFTER_JOBS)}`,
         [
           JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt }))),
           JSON.stringify(updates.map((j) => ({ id: j.id, started_at: j.startedAt }))),

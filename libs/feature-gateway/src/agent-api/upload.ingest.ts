@@ -5,7 +5,7 @@ import { AgentResultResponse } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { EventEntity, PortSetRecord } from '@portolan/persistence';
 import { AgentUploadOutbox, BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, OutboxUpload, PendingSentMarks, PreparedEvents } from '@portolan/platform';
-import { BackgroundSends, byId, commitEach, submitOrBusy } from './group-commit';
+import { BackgroundSends, byId, commitEach, submitOrBusy, trackerLocks } from './group-commit';
 import { planUploadBatch, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
 
 /** A started agent run that sends no result within this time is failed by the scheduler. */
@@ -27,18 +27,8 @@ const UPLOADS_INSERT = `INSERT INTO agent_uploads (id, agent_id, idempotency_key
      SELECT (e.u->>'id')::uuid, (e.u->>'agent_id')::uuid, e.u->>'idempotency_key', (e.u->>'job_id')::uuid, (e.u->>'tracker_id')::uuid, e.u->>'kind', decode(e.u->>'body', 'base64'), e.u->'acceptance', now()
        FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(u, n)
       ORDER BY e.n`;
-/**
- * The batch's events and counts are written after its jobs, chunks and uploads, and after its
- * trackers are locked as the foreign keys of its rows lock them (`EventRecorder.prepare`): those
- * checks come at the end of the statement, and a batch holding a count row while it waits there
- * on a comparer's tracker lock would close a cycle with the comparer, which counts its own
- * events while it holds that lock. Locked only in the write, as before: a batch that writes
- * nothing never waits on a tracker (a comparer holds the tracker, then asks for its job, which
- * a batch refusing a second result for it has locked).
- */
-const TRACKER_LOCKS = 'tracker_locks AS (SELECT t.id FROM trackers t WHERE t.id = ANY($6::uuid[]) ORDER BY t.id FOR KEY SHARE OF t)';
-const AFTER_UPLOADS =
-  '(SELECT count(*) FROM new_jobs) + (SELECT count(*) FROM sized_jobs) + (SELECT count(*) FROM chunks) + (SELECT count(*) FROM new_uploads) + (SELECT count(*) FROM tracker_locks) >= 0';
+/** What the batch's events and counts are written after (`EventRecorder.prepare`): its rows, and its trackers' locks (`trackerLocks`). */
+const AFTER_UPLOADS = ['new_jobs', 'sized_jobs', 'chunks', 'new_uploads', 'tracker_locks'];
 
 type Accepted = Extract<UploadDecision, { kind: 'accepted' }>;
 interface Committed {
@@ -206,7 +196,7 @@ async function writeAccepted(manager: EntityManager, accepted: readonly Accepted
        SELECT v.id, v.job_id, 0, v.targets, v.hosts, v.probes, 'running', 0, 0, v.worker, v.started_at, v.started_at, $3, now()
          FROM jsonb_to_recordset($4::jsonb) AS v(id uuid, job_id uuid, targets jsonb, hosts int, probes int, worker text, started_at timestamptz)
        RETURNING id
-     )${events ? `, new_uploads AS (${UPLOADS_INSERT} RETURNING id), ${TRACKER_LOCKS}, ${events.sql(7, AFTER_UPLOADS)}` : ` ${UPLOADS_INSERT}`}`,
+     )${events ? `, new_uploads AS (${UPLOADS_INSERT} RETURNING id), ${trackerLocks(6)}, ${events.sql(7, AFTER_UPLOADS)}` : ` ${UPLOADS_INSERT}`}`,
     [
       JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
       JSON.stringify(updates.map((j) => ({ id: j.id, start_now: j.startNow, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
