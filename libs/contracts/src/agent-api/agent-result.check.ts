@@ -61,7 +61,8 @@ const PORT_STATES = new Set(['open', 'closed', 'filtered', 'unfiltered', 'open|f
 function isHost(value: unknown): boolean {
   if (!isRecord(value) || !hasOnly(value, HOST_KEYS)) return false;
   if (!isText(value['address'], 1, 255) || !isTextArray(value['hostnames'], 32, 0, 255) || !HOST_STATES.has(value['state'] as string)) return false;
-  if ('reason' in value && !isText(value['reason'], 0, 64)) return false;
+  const reason = value['reason'];
+  if (reason !== undefined && !isText(reason, 0, 64)) return false;
   const ports = value['ports'];
   if (!Array.isArray(ports) || ports.length > 131070) return false;
   for (const port of ports) if (!isPort(port)) return false;
@@ -71,14 +72,17 @@ function isHost(value: unknown): boolean {
 function isPort(value: unknown): boolean {
   if (!isRecord(value) || !hasOnly(value, PORT_KEYS)) return false;
   if (!PROTOCOLS.has(value['protocol'] as string) || !isInt(value['port'], 1, 65535) || !PORT_STATES.has(value['state'] as string)) return false;
+  // Each optional key read by its own name (after `hasOnly`, absent is undefined): one key
+  // passed to a shared helper made every lookup megamorphic, a third of this check's time.
+  const { reason, service, product, version, process, bindAddress, pid } = value;
   return (
-    optionalText(value, 'reason', 0, 64) &&
-    optionalText(value, 'service', 0, 128) &&
-    optionalText(value, 'product', 0, 256) &&
-    optionalText(value, 'version', 0, 256) &&
-    optionalText(value, 'process', 0, 256) &&
-    optionalText(value, 'bindAddress', 1, 64) &&
-    (!('pid' in value) || isInt(value['pid'], 0, 2 ** 31))
+    (reason === undefined || isText(reason, 0, 64)) &&
+    (service === undefined || isText(service, 0, 128)) &&
+    (product === undefined || isText(product, 0, 256)) &&
+    (version === undefined || isText(version, 0, 256)) &&
+    (process === undefined || isText(process, 0, 256)) &&
+    (bindAddress === undefined || isText(bindAddress, 1, 64)) &&
+    (pid === undefined || isInt(pid, 0, 2 ** 31))
   );
 }
 
@@ -100,8 +104,9 @@ function isError(value: unknown): boolean {
   return isRecord(value) && hasOnly(value, ERROR_KEYS) && isText(value['code'], 0, 64) && isText(value['message'], 0, 2000);
 }
 
+/** A plain object, as JSON.parse makes them (anything else, even what the schema would take, goes to the schema). */
 function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.prototype.toString.call(value) === '[object Object]';
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 }
 
 /** Every key of the object is one of these, and none holds `undefined` (the schema would drop it). */
@@ -112,10 +117,6 @@ function hasOnly(value: Record<string, unknown>, keys: ReadonlySet<string>): boo
 
 function isText(value: unknown, min: number, max: number): boolean {
   return typeof value === 'string' && value.length >= min && value.length <= max;
-}
-
-function optionalText(value: Record<string, unknown>, key: string, min: number, max: number): boolean {
-  return !(key in value) || isText(value[key], min, max);
 }
 
 function isTextArray(value: unknown, maxItems: number, min: number, max: number): boolean {
