@@ -90,4 +90,60 @@ describe('MicroBatcher', () => {
     const batcher = new MicroBatcher<number, number>(async () => [1], { maxBatch: 5, concurrency: 1, maxQueued: 5 });
     await expect(Promise.all([batcher.submit(1), batcher.submit(2)])).rejects.toThrow('1 answers for a batch of 2');
   });
+
+  describe('gatherMs', () => {
+    beforeEach(() => jest.useFakeTimers({ doNotFake: ['setImmediate'] }));
+    afterEach(() => jest.useRealTimers());
+
+    it('after a batch of several, holds the next back for gatherMs and gathers what arrives meanwhile', async () => {
+      const { batches, process } = controlled();
+      const batcher = new MicroBatcher(process, { maxBatch: 100, concurrency: 1, maxQueued: 1000, gatherMs: 5 });
+      const first = [1, 2].map((n) => batcher.submit(n));
+      await turn();
+      const second = [batcher.submit(3)];
+      batches[0].finish();
+      expect(await Promise.all(first)).toEqual([10, 20]);
+      await turn();
+      expect(batches).toHaveLength(1); // held back, 3 waits
+      second.push(batcher.submit(4), batcher.submit(5));
+      await turn();
+      expect(batches).toHaveLength(1); // a submit while gathering does not start a batch either
+      jest.advanceTimersByTime(4);
+      await turn();
+      expect(batches).toHaveLength(1);
+      jest.advanceTimersByTime(1);
+      await turn();
+      expect(batches.map((b) => b.items)).toEqual([[1, 2], [3, 4, 5]]);
+      batches[1].finish();
+      expect(await Promise.all(second)).toEqual([30, 40, 50]);
+      await batcher.idle();
+    });
+
+    it('never holds back after a batch of one (a quiet system), nor when a whole batch is waiting', async () => {
+      const { batches, process } = controlled();
+      const batcher = new MicroBatcher(process, { maxBatch: 3, concurrency: 1, maxQueued: 1000, gatherMs: 5 });
+      const one = batcher.submit(1);
+      await turn();
+      const next = batcher.submit(2);
+      batches[0].finish();
+      await one;
+      await turn();
+      expect(batches.map((b) => b.items)).toEqual([[1], [2]]); // at once, no timer run
+      const full = [3, 4, 5, 6].map((n) => batcher.submit(n));
+      batches[1].finish();
+      await next;
+      await turn();
+      expect(batches.map((b) => b.items)).toEqual([[1], [2], [3, 4, 5]]); // a full batch waited: at once
+      batches[2].finish();
+      await Promise.all(full.slice(0, 3));
+      await turn();
+      expect(batches).toHaveLength(3); // 6 alone after a batch of three: held back
+      jest.advanceTimersByTime(5);
+      await turn();
+      expect(batches.map((b) => b.items)).toEqual([[1], [2], [3, 4, 5], [6]]);
+      batches[3].finish();
+      expect(await Promise.all(full)).toEqual([30, 40, 50, 60]);
+      await batcher.idle();
+    });
+  });
 });

@@ -7,8 +7,8 @@ import { planScanStarts, ScanStartDecision, ScanStartRequest } from './upload-ba
 import { BackgroundSends, byId, commitEach, submitOrBusy, trackerLocks } from './group-commit';
 import { readBatchState } from './upload.ingest';
 
-/** As for uploads: one batch at a time, what arrives meanwhile makes the next one bigger. */
-const BATCH = { maxBatch: 500, concurrency: 1, maxQueued: 10_000 };
+/** As for uploads: one batch at a time, what arrives meanwhile makes the next one bigger, and under load it waits 2 ms for more (whole runs at C=64: 0.345 → 0.304 ms of gateway CPU a run, 1,538 → 1,727 runs/s). */
+const BATCH = { maxBatch: 500, concurrency: 1, maxQueued: 10_000, gatherMs: 2 };
 /** Committed batches whose events may be in flight at once; the next batch waits for one of them. */
 const MAX_ANNOUNCING = 4;
 
