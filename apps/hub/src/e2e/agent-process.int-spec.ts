@@ -22,7 +22,9 @@ interface EventItem {
  * Real agent PROCESSES against the distributed hub (gateway over HTTPS with its self-signed
  * certificate pinned by the agents, scheduler, comparer; Postgres and NATS JetStream): a
  * self-scanning agent, the hub going away while the agent keeps scanning, and a scanning agent
- * running a network scan of a 127.0.0.x range.
+ * running a network scan of a 127.0.0.x range. The self-scans list every socket of this machine,
+ * so their tracker ports lie below the ephemeral range (32768-60999): the hub's own port
+ * (`freePort`) or any other one handed out at random can never be among them.
  */
 describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)', () => {
   const listeners = new LoopbackListeners();
@@ -130,13 +132,13 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     const agent = await waitFor('the enrolled agent', async () => (await api.get<{ items: { id: string; name: string; deviceId: string; status: string }[] }>('/agents')).body.items.find((a) => a.name.endsWith(`-${name}`)));
     expect(agent.status).toBe('enrolled');
 
-    await listeners.open('127.0.0.61', 40010);
+    await listeners.open('127.0.0.61', 30610);
     const { status, body: tracker } = await api.post('/trackers', {
       name: 'own listening ports',
       deviceId: agent.deviceId,
       type: 'network-port',
       mode: 'self',
-      ports: [{ range: '40000-40100', protocol: 'tcp' }],
+      ports: [{ range: '30600-30700', protocol: 'tcp' }],
       schedule: { kind: 'at-agent-startup' },
       sendBaselineEvents: false,
     });
@@ -146,15 +148,15 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     const running = startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}` });
     await waitFor('the startup baseline', async () => (await finishedJobs(trackerId)) === 1);
     const ports = await api.get<{ items: { port: number }[] }>(`/devices/${agent.deviceId}/ports`);
-    expect(ports.body.items.map((p) => p.port)).toContain(40010);
+    expect(ports.body.items.map((p) => p.port)).toContain(30610);
 
-    await listeners.open('127.0.0.61', 40011);
-    await listeners.close('127.0.0.61', 40010);
+    await listeners.open('127.0.0.61', 30611);
+    await listeners.close('127.0.0.61', 30610);
     const run = await api.post(`/trackers/${trackerId}/run`, {});
     expect(run.status).toBe(202);
     await api.waitForJob(String(run.body['jobId']), 60_000);
     const events = await changeEvents(trackerId);
-    expect(events.map((e) => `${e.kind} ${e.itemKey}`)).toEqual(expect.arrayContaining(['added tcp/40011@127.0.0.61', 'removed tcp/40010@127.0.0.61']));
+    expect(events.map((e) => `${e.kind} ${e.itemKey}`)).toEqual(expect.arrayContaining(['added tcp/30611@127.0.0.61', 'removed tcp/30610@127.0.0.61']));
     expect(events).toHaveLength(2);
     expect((await agentByName(`${agent.name}`))?.status).toBe('online');
     expect(running.log).toContain('"trigger":"agent-startup"');
@@ -171,13 +173,13 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     const name = `spool-${randomBytes(2).toString('hex')}`;
     const agentProcess = startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}` });
     const agent = await waitFor('the agent', async () => (await api.get<{ items: { id: string; name: string; deviceId: string }[] }>('/agents')).body.items.find((a) => a.name.endsWith(`-${name}`)));
-    await listeners.open('127.0.0.62', 40201);
+    await listeners.open('127.0.0.62', 30801);
     const { body: tracker } = await api.post('/trackers', {
       name: 'every ten seconds',
       deviceId: agent.deviceId,
       type: 'network-port',
       mode: 'self',
-      ports: [{ range: '40200-40300', protocol: 'tcp' }],
+      ports: [{ range: '30800-30900', protocol: 'tcp' }],
       schedule: { kind: 'interval', every: '10s' },
       sendBaselineEvents: false,
     });
@@ -192,9 +194,9 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
       await change();
       await waitFor('a run after the change while the hub is away', async () => runsLogged(agentProcess, trackerId, changedAt + 1000) > 0, 30_000);
     };
-    await step(() => listeners.open('127.0.0.62', 40202));
-    await step(() => listeners.close('127.0.0.62', 40201));
-    await step(() => listeners.open('127.0.0.62', 40203));
+    await step(() => listeners.open('127.0.0.62', 30802));
+    await step(() => listeners.close('127.0.0.62', 30801));
+    await step(() => listeners.open('127.0.0.62', 30803));
     expect(agentProcess.log).toContain('hub unreachable');
 
     // The agent restarts too while the hub is away: the spool and the cached configuration
@@ -211,7 +213,7 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     expect(await finishedJobs(trackerId)).toBeGreaterThanOrEqual(5);
     await sleep(1000);
     const events = await changeEvents(trackerId);
-    expect(events.map((e) => `${e.kind} ${e.port}`)).toEqual(['added 40202', 'removed 40201', 'added 40203']);
+    expect(events.map((e) => `${e.kind} ${e.port}`)).toEqual(['added 30802', 'removed 30801', 'added 30803']);
     const { rows } = await sql.query(`SELECT job_id, count(*)::int AS n FROM agent_uploads WHERE tracker_id = $1 GROUP BY job_id HAVING count(*) > 1`, [trackerId]);
     expect(rows).toEqual([]);
   }, 240_000);

@@ -154,13 +154,14 @@ describe('agentless collectors end to end (distributed hub, Postgres, NATS JetSt
     const sshd = await startSshd({ port: 2222 });
     stoppers.push(() => sshd.stop());
     const deviceId = await device('linux-1', '127.0.0.1', { type: 'ssh-password', username: TEST_USER, password });
-    const trackerId = await tracker(deviceId, { protocol: 'ssh', profile: 'linux', port: 2222 }, '40500-40599');
+    // The readout lists every socket of this machine: ports below the ephemeral range, where no emulator's random port can land.
+    const trackerId = await tracker(deviceId, { protocol: 'ssh', profile: 'linux', port: 2222 }, '30500-30599');
     expect((await run(trackerId))['status']).toBe('succeeded');
-    await listeners.open('127.0.0.102', 40510);
+    await listeners.open('127.0.0.102', 30510);
     expect((await run(trackerId))['status']).toBe('succeeded');
-    await listeners.close('127.0.0.102', 40510);
+    await listeners.close('127.0.0.102', 30510);
     expect((await run(trackerId))['status']).toBe('succeeded');
-    expect((await events(trackerId)).map((e) => `${e.kind} ${e.itemKey}`).reverse()).toEqual(['added tcp/40510@127.0.0.102', 'removed tcp/40510@127.0.0.102']);
+    expect((await events(trackerId)).map((e) => `${e.kind} ${e.itemKey}`).reverse()).toEqual(['added tcp/30510@127.0.0.102', 'removed tcp/30510@127.0.0.102']);
   }, 120_000);
 
   it('reads a Windows registry over SMB (Samba smbd): a new inbound firewall rule is exactly one change event', async () => {
