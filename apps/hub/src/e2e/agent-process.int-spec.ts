@@ -22,9 +22,8 @@ interface EventItem {
  * Real agent PROCESSES against the distributed hub (gateway over HTTPS with its self-signed
  * certificate pinned by the agents, scheduler, comparer; Postgres and NATS JetStream): a
  * self-scanning agent, the hub going away while the agent keeps scanning, and a scanning agent
- * running a network scan of a 127.0.0.x range. The self-scans list every socket of this machine,
- * so their tracker ports lie below the ephemeral range (32768-60999): the hub's own port
- * (`freePort`) or any other one handed out at random can never be among them.
+ * running a network scan of a 127.0.0.x range. The self-scans' ports lie below the ephemeral
+ * range (`LoopbackListeners`).
  */
 describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)', () => {
   const listeners = new LoopbackListeners();

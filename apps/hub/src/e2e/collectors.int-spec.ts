@@ -154,7 +154,7 @@ describe('agentless collectors end to end (distributed hub, Postgres, NATS JetSt
     const sshd = await startSshd({ port: 2222 });
     stoppers.push(() => sshd.stop());
     const deviceId = await device('linux-1', '127.0.0.1', { type: 'ssh-password', username: TEST_USER, password });
-    // The readout lists every socket of this machine: ports below the ephemeral range, where no emulator's random port can land.
+    // The readout lists every socket of this machine: ports below the ephemeral range (`LoopbackListeners`).
     const trackerId = await tracker(deviceId, { protocol: 'ssh', profile: 'linux', port: 2222 }, '30500-30599');
     expect((await run(trackerId))['status']).toBe('succeeded');
     await listeners.open('127.0.0.102', 30510);

@@ -1,6 +1,11 @@
 import { createServer, Server } from 'node:net';
 
-/** TCP listeners on 127.0.0.x addresses that stand in for hosts with open ports. */
+/**
+ * TCP listeners on 127.0.0.x addresses that stand in for hosts with open ports. A test whose
+ * readout lists every socket of this machine (a self-scan, `ss` over SSH) opens them below the
+ * ephemeral range (32768-60999) and tracks only such ports: there no port handed out at random
+ * (the hub's `freePort`, an emulator's) can land among the test's own.
+ */
 export class LoopbackListeners {
   private readonly servers = new Map<string, Server>();
 
