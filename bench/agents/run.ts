@@ -10,7 +10,8 @@
  *
  * Phases, each against the gateway and then the bare server (method and figures: bench/RESULTS.md):
  *   A  open loop: every agent polls GET /api/agent/jobs?wait=0 once per 30 s at a random phase
- *      (10,000 agents → 333 polls/s), measured for --poll-seconds after a 31 s warm-up (every agent has polled once).
+ *      (10,000 agents → 333 polls/s), measured for --poll-seconds after a 31 s warm-up (every agent has polled once);
+ *      --poll-seconds 0 skips it (back-to-back comparisons of the upload path).
  *   B  closed loop: C uploaders send gzip result uploads back to back, for each C.
  *   R  the same for whole runs as the agent sends them (--runs C): the scan-start report, then the
  *      result of that job, timed and counted as one run.
@@ -73,7 +74,7 @@ function options(argv: string[]): Options {
   const agents = int('--agents', 10_000, 10, 15_000);
   return {
     agents,
-    pollSeconds: int('--poll-seconds', 60, 10, 600),
+    pollSeconds: int('--poll-seconds', 60, 0, 600),
     uploadSeconds: int('--upload-seconds', 20, 5, 300),
     concurrency: list('--concurrency', '16,64,128', 1, 512),
     runs: list('--runs', '64', 1, 512),
@@ -332,7 +333,7 @@ async function main(): Promise<void> {
           `server CPU ${record.window.cpu[record.target].percentOfCore}% of a core, outcomes ${JSON.stringify(l.outcomes)}`,
       );
     };
-    for (const target of ['gateway', 'bare'] as const) note(await pollPhase(stack, opts, target));
+    if (opts.pollSeconds) for (const target of ['gateway', 'bare'] as const) note(await pollPhase(stack, opts, target));
     for (const [i, c] of opts.concurrency.entries()) for (const target of ['gateway', 'bare'] as const) note(await uploadPhase(stack, opts, target, c, i === 0));
     for (const c of opts.runs) for (const target of ['gateway', 'bare'] as const) note(await uploadPhase(stack, opts, target, c, true, true));
     for (const n of opts.held) for (const target of ['gateway', 'bare'] as const) note(await heldPhase(stack, opts, target, n));
