@@ -40,6 +40,7 @@ import { Reprobe1765200000000 } from './migrations/1765200000000-reprobe.migrati
 import { EventIdIndex1765300000000 } from './migrations/1765300000000-event-id-index.migration';
 import { AlertDeliveryCancelled1765400000000 } from './migrations/1765400000000-alert-delivery-cancelled.migration';
 import { AgentUploadBody1765500000000 } from './migrations/1765500000000-agent-upload-body.migration';
+import { UnchangedCheck1765600000000 } from './migrations/1765600000000-unchanged-check.migration';
 
 export const ENTITIES = [
   SiteEntity,
@@ -63,7 +64,7 @@ export const ENTITIES = [
   PlannedChangeProposalEntity,
   AuditEntryEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000, Agents1764100000000, AgentIngest1764200000000, Collectors1764300000000, PlannedChanges1764400000000, NoiseControl1764500000000, EventPartitions1764600000000, ChunkJobIndex1764700000000, EventCounts1764800000000, Alerting1764900000000, HubEvents1765000000000, AlertRuleSeverity1765100000000, Reprobe1765200000000, EventIdIndex1765300000000, AlertDeliveryCancelled1765400000000, AgentUploadBody1765500000000];
+export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000, Agents1764100000000, AgentIngest1764200000000, Collectors1764300000000, PlannedChanges1764400000000, NoiseControl1764500000000, EventPartitions1764600000000, ChunkJobIndex1764700000000, EventCounts1764800000000, Alerting1764900000000, HubEvents1765000000000, AlertRuleSeverity1765100000000, Reprobe1765200000000, EventIdIndex1765300000000, AlertDeliveryCancelled1765400000000, AgentUploadBody1765500000000, UnchangedCheck1765600000000];
 export const MIGRATIONS_TABLE = 'portolan_migrations';
 
 export interface DatabaseOptions {
@@ -127,6 +128,7 @@ export async function migrate(dataSource: DataSource): Promise<string[]> {
   }
 }
 
-function isEmbedded(dataSource: DataSource): boolean {
+/** Whether the data source is the embedded PGlite (all-in-one), not a Postgres server. */
+export function isEmbedded(dataSource: DataSource): boolean {
   return (dataSource.options as { driver?: { Pool?: unknown } }).driver?.Pool === ExclusivePGlitePool;
 }

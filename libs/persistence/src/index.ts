@@ -28,6 +28,8 @@ export type { ScanJobStatus } from './entities/scan-job.entity';
 export { SiteEntity } from './entities/site.entity';
 export { TrackerEntity } from './entities/tracker.entity';
 export type { CollectorRecord, FlappingRecord, PortRuleRecord, PortSetRecord, ScheduleRecord } from './entities/tracker.entity';
+export { queryPrepared } from './prepared.query';
+export type { Queryable } from './prepared.query';
 export { createTestDatabase, TEST_POSTGRES_URL } from './testing/test-database';
 export { insertTestAgent } from './testing/test-agent';
 export { ensureEventPartitions, monthPartition } from './event-partitions';

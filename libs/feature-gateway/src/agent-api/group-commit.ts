@@ -1,6 +1,7 @@
-import { QueryFailedError } from 'typeorm';
+import { DataSource, QueryFailedError } from 'typeorm';
 import { DomainError } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
+import { Queryable } from '@portolan/persistence';
 import { BatchAnswer, BatcherOverloadedError, MicroBatcher, PendingSentMarks, Sent } from '@portolan/platform';
 
 /**
@@ -8,8 +9,10 @@ import { BatchAnswer, BatcherOverloadedError, MicroBatcher, PendingSentMarks, Se
  * ingests share to batch requests, commit them, answer each, and send what they committed.
  */
 
-/** Postgres (and PGlite) SQLSTATE of a unique constraint violation. */
+/** Postgres (and PGlite) SQLSTATEs of a statement that lost a race: a unique key taken meanwhile, a row changed since it was read (`portolan_unchanged`), a deadlock. */
 const UNIQUE_VIOLATION = '23505';
+const SERIALIZATION_FAILURE = '40001';
+const DEADLOCK_DETECTED = '40P01';
 
 export const byId = (a: { readonly id: string }, b: { readonly id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -35,10 +38,49 @@ export async function submitOrBusy<I, O>(batcher: MicroBatcher<I, O>, item: I, w
 export const trackerLocks = (param: number) => `tracker_locks AS (SELECT t.id FROM trackers t WHERE t.id = ANY($${param}::uuid[]) ORDER BY t.id FOR KEY SHARE OF t)`;
 
 /**
- * Group commit for a batch of requests, each decided on its own: commits the batch in one
- * transaction (again once if it lost a race on a unique key) and answers each request from
- * `after`; if the batch fails, commits its requests one by one, so that one request never
- * fails the others.
+ * A batch write's CTE `unchanged`, its first: the existing jobs its decisions rest on (uuid[]
+ * parameter `param`, their statuses as read text[] `param + 1`), locked in id order as the
+ * locked read locks them, and checked to be as they were read (`portolan_unchanged`: otherwise
+ * the statement fails whole with a serialization failure). Every write of the statement is
+ * gated on it (`UNCHANGED`), so it runs first.
+ */
+export const jobsUnchanged = (param: number) => `unchanged AS MATERIALIZED (
+       SELECT portolan_unchanged(count(j.id) = cardinality($${param}::uuid[]) AND coalesce(bool_and(j.status = e.status), true), 'a scan job of the batch') AS ok
+         FROM unnest($${param}::uuid[], $${param + 1}::text[]) AS e(id, status)
+         LEFT JOIN (SELECT s.id, s.status FROM scan_jobs s WHERE s.id = ANY($${param}::uuid[]) ORDER BY s.id FOR UPDATE OF s) j USING (id)
+     )`;
+
+/** The condition each write of a statement that begins with `jobsUnchanged` is gated on. */
+export const UNCHANGED = '(SELECT ok FROM unchanged)';
+
+/** The parameters of `jobsUnchanged`: the jobs (each once) with their statuses as read. */
+export function unchangedParams(jobs: readonly { readonly id: string; readonly status: string }[]): [string[], string[]] {
+  const unique = new Map(jobs.map((j) => [j.id, j.status]));
+  return [[...unique.keys()], [...unique.values()]];
+}
+
+/**
+ * Commits a batch in as few round trips as it can: `attempt` reads what the batch refers to,
+ * decides, and writes in one statement that begins with `jobsUnchanged`. First optimistically,
+ * each statement its own transaction: two round trips, no BEGIN or COMMIT, and no job locked
+ * between the read and the write. If the write finds a job changed since the read, or loses a
+ * race on a unique key (an upload or a job written meanwhile), or a deadlock, it has written
+ * nothing, and the batch is committed again in a transaction whose read locks the jobs
+ * (`lock`), once more if that too lost a race on a unique key.
+ */
+export async function commitOptimistically<C>(db: DataSource, attempt: (q: Queryable, lock: boolean) => Promise<C>): Promise<C> {
+  try {
+    return await attempt(db, false);
+  } catch (error) {
+    if (![UNIQUE_VIOLATION, SERIALIZATION_FAILURE, DEADLOCK_DETECTED].includes(sqlState(error) ?? '')) throw error;
+    return onceMoreIfRaced(() => db.transaction((manager) => attempt(manager, true)));
+  }
+}
+
+/**
+ * Group commit for a batch of requests, each decided on its own: commits the batch
+ * (`commitOptimistically`) and answers each request from `after`; if the batch fails, commits
+ * its requests one by one, so that one request never fails the others.
  */
 export async function commitEach<R, C, O>(
   requests: readonly R[],
@@ -49,7 +91,7 @@ export async function commitEach<R, C, O>(
 ): Promise<BatchAnswer<O>[]> {
   let committed: C;
   try {
-    committed = await onceMoreIfRaced(() => commit(requests));
+    committed = await commit(requests);
   } catch (error) {
     if (requests.length === 1) throw error;
     logger.warn({ requests: requests.length, err: String(error) }, `a batch of ${what} failed; writing them one by one`);
@@ -62,7 +104,7 @@ async function commitOneByOne<R, C, O>(requests: readonly R[], commit: (batch: r
   const answers: BatchAnswer<O>[] = [];
   for (const request of requests) {
     try {
-      answers.push(after([request], await onceMoreIfRaced(() => commit([request])))[0]);
+      answers.push(after([request], await commit([request]))[0]);
     } catch (error) {
       answers.push(error instanceof Error ? error : new Error(String(error)));
     }
@@ -80,9 +122,13 @@ async function onceMoreIfRaced<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (!(error instanceof QueryFailedError) || (error.driverError as { code?: string } | undefined)?.code !== UNIQUE_VIOLATION) throw error;
+    if (sqlState(error) !== UNIQUE_VIOLATION) throw error;
     return work();
   }
+}
+
+function sqlState(error: unknown): string | undefined {
+  return error instanceof QueryFailedError ? (error.driverError as { code?: string } | undefined)?.code : undefined;
 }
 
 /**

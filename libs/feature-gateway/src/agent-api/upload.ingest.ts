@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { AgentResultResponse } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { EventEntity, PortSetRecord } from '@portolan/persistence';
+import { EventEntity, PortSetRecord, queryPrepared, Queryable } from '@portolan/persistence';
 import { AgentUploadOutbox, BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, OutboxUpload, PendingSentMarks, PreparedEvents } from '@portolan/platform';
-import { BackgroundSends, byId, commitEach, submitOrBusy, trackerLocks } from './group-commit';
+import { BackgroundSends, byId, commitEach, commitOptimistically, jobsUnchanged, submitOrBusy, trackerLocks, UNCHANGED, unchangedParams } from './group-commit';
 import { planUploadBatch, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
 
 /** A started agent run that sends no result within this time is failed by the scheduler. */
@@ -32,9 +32,10 @@ const MAX_PUBLISHING = 4;
 const UPLOADS_INSERT = `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, body_gzip, acceptance, received_at)
      SELECT (e.u->>'id')::uuid, (e.u->>'agent_id')::uuid, e.u->>'idempotency_key', (e.u->>'job_id')::uuid, (e.u->>'tracker_id')::uuid, e.u->>'kind', decode(e.u->>'body', 'base64'), e.u->'acceptance', now()
        FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(u, n)
+      WHERE ${UNCHANGED}
       ORDER BY e.n`;
 /** What the batch's events and counts are written after (`EventRecorder.prepare`): its rows, and its trackers' locks (`trackerLocks`). */
-const AFTER_UPLOADS = ['new_jobs', 'sized_jobs', 'chunks', 'new_uploads', 'tracker_locks'];
+const AFTER_UPLOADS = ['unchanged', 'new_jobs', 'sized_jobs', 'chunks', 'new_uploads', 'tracker_locks'];
 
 type Accepted = Extract<UploadDecision, { kind: 'accepted' }>;
 interface Committed {
@@ -47,11 +48,12 @@ interface Committed {
 
 /**
  * Stores agent result uploads with group commit: the uploads that arrive while a batch is
- * being written are written together in the next one, in one transaction of a fixed number of
- * statements whatever its size: one reads what the batch refers to (replays, trackers, the job
- * locks), one writes jobs, chunks, outbox rows and the `scan-started` events with their counts.
- * Every statement is a round trip that wakes Postgres, and at small batches those dominate its
- * work. A request is answered once its batch has committed: the upload is then durable,
+ * being written are written together in the next one, in two statements whatever its size
+ * (`commitOptimistically`): one reads what the batch refers to (replays, trackers, jobs), one
+ * writes jobs, chunks, outbox rows and the `scan-started` events with their counts, once it has
+ * checked that the jobs are still as read. Every statement is a round trip that wakes Postgres,
+ * and at small batches those dominate its work. A request is answered once its batch has
+ * committed: the upload is then durable,
  * and its result message is published from the outbox row right after, in the background; what
  * that misses, the scheduler's leader publishes again (`AgentUploadOutbox`).
  *
@@ -92,20 +94,26 @@ export class UploadIngest implements OnModuleDestroy {
     }, this.logger, 'agent results');
   }
 
-  /** One transaction: read what the uploads refer to, decide, write the accepted ones. */
+  /** Read what the uploads refer to, decide, write the accepted ones (optimistically, then under the job locks if need be). */
   private commit(requests: readonly UploadRequest[]): Promise<Committed> {
-    return this.db.transaction(async (manager) => {
-      const state = await readBatchState(manager, {
-        keys: requests.map((r) => ({ agentId: r.agent.id, idempotencyKey: r.idempotencyKey })),
-        trackerIds: requests.map((r) => r.result.trackerId),
-        jobIds: requests.map((r) => r.result.jobId),
-      });
+    return commitOptimistically(this.db, async (q, lock) => {
+      const state = await readBatchState(
+        q,
+        {
+          keys: requests.map((r) => ({ agentId: r.agent.id, idempotencyKey: r.idempotencyKey })),
+          trackerIds: requests.map((r) => r.result.trackerId),
+          jobIds: requests.map((r) => r.result.jobId),
+        },
+        lock,
+      );
       const decisions = planUploadBatch(requests, state, randomUUID);
       const accepted = decisions.filter((d): d is Accepted => d.kind === 'accepted');
       if (!accepted.length) return { decisions, uploads: [], events: [] };
       const started = accepted.flatMap((d) => (d.started ? [d.started] : []));
       const events = started.length ? this.events.prepare(started) : undefined;
-      return { decisions, uploads: await writeAccepted(manager, accepted, events), events: events?.rows ?? [] };
+      // The jobs the hub had: each decision rests on its status as read.
+      const existing = accepted.flatMap((d) => ('update' in d.job ? [{ id: d.job.update.id, status: state.jobs.get(d.job.update.id)?.status ?? '' }] : []));
+      return { decisions, uploads: await writeAccepted(q, accepted, existing, events), events: events?.rows ?? [] };
     });
   }
 
@@ -140,20 +148,22 @@ function answerOf(decision: UploadDecision): BatchAnswer<AgentResultResponse> {
  * What a batch (of uploads, or of scan-start reports, which have no keys) refers to, in one
  * statement: its keys already accepted, its trackers with their devices' addresses (looked up
  * by key: joined, a batch of 60 had Postgres hash all 10,000 devices, 1.5 ms against 0.6), and
- * its jobs, locked in id order so two batches never wait on each other in a cycle. A job's one
- * upload is also a unique key: a result that commits meanwhile elsewhere fails this batch,
- * which is then written again and finds it.
+ * its jobs; with `lock` (inside a transaction) locked in id order, so two batches never wait
+ * on each other in a cycle. A job's one upload is also a unique key: a result that commits
+ * meanwhile elsewhere fails this batch, which is then written again and finds it.
  */
 export async function readBatchState(
-  manager: EntityManager,
+  q: Queryable,
   refs: { readonly keys: readonly { agentId: string; idempotencyKey: string }[]; readonly trackerIds: readonly string[]; readonly jobIds: readonly string[] },
+  lock: boolean,
 ): Promise<UploadBatchState> {
   type Row = {
     accepted: { agent_id: string; idempotency_key: string; job_id: string }[];
     trackers: { id: string; agent_id: string | null; device_id: string; mode: 'network' | 'remote' | 'self'; port_set: PortSetRecord; address: string }[];
     jobs: { id: string; agent_id: string | null; tracker_id: string; status: string; has_result: boolean }[];
   };
-  const [row]: Row[] = await manager.query(
+  const [row] = await queryPrepared<Row>(
+    q,
     `SELECT
        (SELECT coalesce(json_agg(json_build_object('agent_id', u.agent_id, 'idempotency_key', u.idempotency_key, 'job_id', u.job_id)), '[]')
           FROM agent_uploads u JOIN unnest($1::uuid[], $2::text[]) AS k(agent_id, idempotency_key) USING (agent_id, idempotency_key)) AS accepted,
@@ -162,7 +172,7 @@ export async function readBatchState(
           FROM trackers t WHERE t.id = ANY($3::uuid[])) AS trackers,
        (SELECT coalesce(json_agg(j), '[]') FROM (
           SELECT j.id, j.agent_id, j.tracker_id, j.status, EXISTS (SELECT 1 FROM agent_uploads u WHERE u.job_id = j.id) AS has_result
-            FROM scan_jobs j WHERE j.id = ANY($4::uuid[]) ORDER BY j.id FOR UPDATE OF j) j) AS jobs`,
+            FROM scan_jobs j WHERE j.id = ANY($4::uuid[]) ORDER BY j.id ${lock ? 'FOR UPDATE OF j' : ''}) j) AS jobs`,
     [refs.keys.map((k) => k.agentId), refs.keys.map((k) => k.idempotencyKey), [...new Set(refs.trackerIds)], [...new Set(refs.jobIds)]],
   );
   return {
@@ -173,42 +183,47 @@ export async function readBatchState(
 }
 
 /**
- * Writes the accepted uploads in one statement: their jobs (made for runs of the agent's own
+ * Writes the accepted uploads in one statement, once it holds the `existing` jobs and has found
+ * them as they were read (`jobsUnchanged`): their jobs (made for runs of the agent's own
  * schedule, or started and sized), their chunks and their outbox rows (each upload as the agent
  * sent it, with the hub's acceptance), in batch order (`seq` then orders one tracker's results
  * as they arrived), and then the `scan-started` events of the jobs they started, if any, with
  * their counts. Returns their messages, each payload serialized once, for the stream.
  */
-async function writeAccepted(manager: EntityManager, accepted: readonly Accepted[], events?: PreparedEvents): Promise<OutboxUpload[]> {
+async function writeAccepted(q: Queryable, accepted: readonly Accepted[], existing: readonly { id: string; status: string }[], events?: PreparedEvents): Promise<OutboxUpload[]> {
   // Jobs in id order, as they were locked: two replicas given the same new runs never wait on each other in a cycle.
   const inserts = accepted.flatMap((d) => ('insert' in d.job ? [d.job.insert] : [])).sort(byId);
   const updates = accepted.flatMap((d) => ('update' in d.job ? [{ ...d.job.update, startNow: d.job.startNow }] : [])).sort(byId);
   const uploads = accepted.map(({ upload }) => ({ ...upload, payloadJson: JSON.stringify(upload.payload) }));
-  await manager.query(
-    `WITH new_jobs AS (
+  await queryPrepared(
+    q,
+    `WITH ${jobsUnchanged(6)}, new_jobs AS (
        INSERT INTO scan_jobs (id, tracker_id, device_id, site, trigger, agent_id, status, requested_at, started_at, chunk_count, hosts_planned, probes_planned)
        SELECT v.id, v.tracker_id, v.device_id, NULL, v.trigger, v.agent_id, 'running', v.started_at, v.started_at, 1, v.hosts, v.probes
          FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, tracker_id uuid, device_id uuid, trigger text, agent_id uuid, started_at timestamptz, hosts int, probes int)
+        WHERE ${UNCHANGED}
        RETURNING id
      ), sized_jobs AS (
        UPDATE scan_jobs j SET status = CASE WHEN v.start_now THEN 'running' ELSE j.status END,
               started_at = CASE WHEN v.start_now THEN v.started_at ELSE j.started_at END,
               chunk_count = 1, hosts_planned = v.hosts, probes_planned = v.probes
          FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, start_now boolean, started_at timestamptz, hosts int, probes int)
-        WHERE j.id = v.id
+        WHERE j.id = v.id AND ${UNCHANGED}
        RETURNING j.id
      ), chunks AS (
        INSERT INTO scan_chunks (id, job_id, chunk_index, targets, host_count, probe_count, status, progress, hosts_done, worker, queued_at, started_at, deadline, published_at)
        SELECT v.id, v.job_id, 0, v.targets, v.hosts, v.probes, 'running', 0, 0, v.worker, v.started_at, v.started_at, $3, now()
          FROM jsonb_to_recordset($4::jsonb) AS v(id uuid, job_id uuid, targets jsonb, hosts int, probes int, worker text, started_at timestamptz)
+        WHERE ${UNCHANGED}
        RETURNING id
-     )${events ? `, new_uploads AS (${UPLOADS_INSERT} RETURNING id), ${trackerLocks(6)}, ${events.sql(7, AFTER_UPLOADS)}` : ` ${UPLOADS_INSERT}`}`,
+     )${events ? `, new_uploads AS (${UPLOADS_INSERT} RETURNING id), ${trackerLocks(8)}, ${events.sql(9, AFTER_UPLOADS)}` : ` ${UPLOADS_INSERT}`}`,
     [
       JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
       JSON.stringify(updates.map((j) => ({ id: j.id, start_now: j.startNow, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
       new Date(Date.now() + RESULT_DEADLINE_MS),
       JSON.stringify(accepted.map(({ chunk: c }) => ({ id: c.id, job_id: c.jobId, targets: c.targets, hosts: c.hosts, probes: c.probes, worker: c.worker, started_at: c.startedAt }))),
       JSON.stringify(uploads.map((u) => ({ id: u.id, agent_id: u.agentId, idempotency_key: u.idempotencyKey, job_id: u.jobId, tracker_id: u.trackerId, kind: u.kind, body: u.bodyGzip.toString('base64'), acceptance: u.acceptance }))),
+      ...unchangedParams(existing),
       ...(events ? [[...new Set(accepted.map((d) => d.upload.trackerId))], ...events.params] : []),
     ],
   );
