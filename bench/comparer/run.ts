@@ -18,7 +18,7 @@ import { Client } from 'pg';
 import { JetStreamBus } from '@portolan/bus';
 import { Messages, ScanCompleted } from '@portolan/contracts';
 import { createLogger } from '@portolan/logging';
-import { createTestDatabase } from '@portolan/persistence';
+import { createTestDatabase, MIGRATIONS, MIGRATIONS_TABLE } from '@portolan/persistence';
 import { option, sleep } from '../common/cli';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -80,7 +80,9 @@ async function main(): Promise<void> {
   const bus = await JetStreamBus.connect({ servers: NATS, name: 'bench-comparer', logger: createLogger({ service: 'bench-comparer', version: 'bench', level: 'warn' }) });
   try {
     await pg.connect();
-    await waitFor('the comparer migrated the database', async () => (await pg.query(`SELECT to_regclass('public.scan_chunks_job_idx') AS t`)).rows[0].t !== null, 120_000, () => log);
+    const applied = async () => Number((await pg.query(`SELECT count(*) AS n FROM ${MIGRATIONS_TABLE}`)).rows[0].n);
+    const migrated = async () => (await pg.query(`SELECT to_regclass('public.${MIGRATIONS_TABLE}') AS t`)).rows[0].t !== null && (await applied()) === MIGRATIONS.length;
+    await waitFor('the comparer migrated the database', migrated, 120_000, () => log);
     await sleep(3_000); // its consumers bind after the migrations
     await bus.start();
     const fleet = await seed(pg, devices, portsPer);

@@ -13,7 +13,7 @@ export interface ResultPartsRecord {
 }
 
 @Entity({ name: 'scan_chunks' })
-@Index('scan_chunks_job_idx', ['jobId', 'index'], { unique: true })
+@Index('scan_chunks_job_id_chunk_index_key', ['jobId', 'index'], { unique: true })
 @Index('scan_chunks_open_idx', ['status', 'deadline'])
 export class ScanChunkEntity {
   @PrimaryColumn('uuid') id!: string;
