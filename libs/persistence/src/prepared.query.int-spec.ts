@@ -57,6 +57,22 @@ describe('queryPrepared', () => {
       expect(await queryPrepared(source, countRows, [[10, 11, 12]])).toEqual([{ n: 0 }]);
     });
 
+    if (backend === 'Postgres') {
+      it('plans a statement without sequential scans the first time, and leaves the setting as it was, also after a failure', async () => {
+        // A table known to be one small page (analysed): a sequential scan is the cheaper plan for it now, and would stay as it grew.
+        await source.query(`CREATE TABLE small (id int PRIMARY KEY, note text); INSERT INTO small VALUES (1, 'a'), (2, 'b'); ANALYZE small`);
+        const lookup = 'SELECT id, note FROM small WHERE id = ANY($1::int[]) ORDER BY id';
+        await queryPrepared(source, lookup, [[1]]);
+        const [{ name }] = await source.query(`SELECT name FROM pg_prepared_statements WHERE statement = $1`, [lookup]);
+        const plan = (await source.query(`EXPLAIN EXECUTE ${name}(NULL)`)).map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n');
+        expect(plan).toMatch(/Index (Only )?Scan|Bitmap Index Scan/);
+        expect(plan).not.toMatch(/Seq Scan/);
+        expect(await source.query('SHOW enable_seqscan')).toEqual([{ enable_seqscan: 'on' }]);
+        await expect(queryPrepared(source, 'INSERT INTO t VALUES ($1::int) RETURNING 1 / (id - id) AS boom', [40])).rejects.toThrow(/division by zero/);
+        expect(await source.query('SHOW enable_seqscan')).toEqual([{ enable_seqscan: 'on' }]);
+      });
+    }
+
     it('fails as a query fails, with the SQLSTATE, and leaves the connection usable', async () => {
       const failure = await queryPrepared(source, 'INSERT INTO t SELECT unnest($1::int[])', [[20, 20]]).catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(QueryFailedError);

@@ -83,7 +83,7 @@ export class ScanStartIngest implements OnModuleDestroy {
            RETURNING id
          ), started_jobs AS (
            UPDATE scan_jobs j SET status = 'running', started_at = v.started_at
-             FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, started_at timestamptz) WHERE j.id = v.id AND ${UNCHANGED}
+             FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, started_at timestamptz) WHERE j.id = v.id AND j.id = ANY($3::uuid[]) AND ${UNCHANGED}
            RETURNING j.id
          ), ${trackerLocks(5)}, ${events.sql(6, AFTER_JOBS)}`,
         [

@@ -165,8 +165,9 @@ export async function readBatchState(
   const [row] = await queryPrepared<Row>(
     q,
     `SELECT
-       (SELECT coalesce(json_agg(json_build_object('agent_id', u.agent_id, 'idempotency_key', u.idempotency_key, 'job_id', u.job_id)), '[]')
-          FROM agent_uploads u JOIN unnest($1::uuid[], $2::text[]) AS k(agent_id, idempotency_key) USING (agent_id, idempotency_key)) AS accepted,
+       (SELECT coalesce(json_agg(json_build_object('agent_id', k.agent_id, 'idempotency_key', k.idempotency_key, 'job_id', u.job_id)), '[]')
+          FROM unnest($1::uuid[], $2::text[]) AS k(agent_id, idempotency_key)
+          CROSS JOIN LATERAL (SELECT u.job_id FROM agent_uploads u WHERE u.agent_id = k.agent_id AND u.idempotency_key = k.idempotency_key LIMIT 1) u) AS accepted,
        (SELECT coalesce(json_agg(json_build_object('id', t.id, 'agent_id', t.agent_id, 'device_id', t.device_id, 'mode', t.mode, 'port_set', t.port_set,
                  'address', (SELECT d.address FROM devices d WHERE d.id = t.device_id))), '[]')
           FROM trackers t WHERE t.id = ANY($3::uuid[])) AS trackers,
@@ -208,7 +209,7 @@ async function writeAccepted(q: Queryable, accepted: readonly Accepted[], existi
               started_at = CASE WHEN v.start_now THEN v.started_at ELSE j.started_at END,
               chunk_count = 1, hosts_planned = v.hosts, probes_planned = v.probes
          FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, start_now boolean, started_at timestamptz, hosts int, probes int)
-        WHERE j.id = v.id AND ${UNCHANGED}
+        WHERE j.id = v.id AND j.id = ANY($6::uuid[]) AND ${UNCHANGED}
        RETURNING j.id
      ), chunks AS (
        INSERT INTO scan_chunks (id, job_id, chunk_index, targets, host_count, probe_count, status, progress, hosts_done, worker, queued_at, started_at, deadline, published_at)
