@@ -6,7 +6,7 @@
  *
  *   node -r @swc-node/register bench/agents/run.ts [--agents 10000] [--poll-seconds 60]
  *     [--upload-seconds 20] [--concurrency 16,64,128] [--runs 64|none] [--upload-agents 2000] [--held 2000,10000|none]
- *     [--held-seconds 75] [--max-sockets 128] [--profile] [--keep] [--shared-nats]
+ *     [--held-seconds 75] [--max-sockets 128] [--profile [--profile-concurrency 32]] [--keep] [--shared-nats]
  *
  * Phases, each against the gateway and then the bare server (method and figures: bench/RESULTS.md):
  *   A  open loop: every agent polls GET /api/agent/jobs?wait=0 once per 30 s at a random phase
@@ -50,6 +50,7 @@ export interface Options {
   rampSeconds: number;
   maxSockets: number;
   profile: boolean;
+  profileConcurrency: number;
   keep: boolean;
   sharedNats: boolean;
 }
@@ -84,6 +85,7 @@ function options(argv: string[]): Options {
     rampSeconds: 30,
     maxSockets: int('--max-sockets', 128, 1, 1024),
     profile: argv.includes('--profile'),
+    profileConcurrency: int('--profile-concurrency', 32, 1, 512),
     keep: argv.includes('--keep'),
     sharedNats: argv.includes('--shared-nats'),
   };
@@ -270,7 +272,7 @@ async function setUp(opts: Options, cleanup: (() => Promise<void>)[]): Promise<S
   return { db: { ...db, name }, dataDir, nats, gateway, bare, load, gatewayTarget: { label: 'gateway', port: gatewayPort }, bareTarget: { label: 'bare', port: barePort } };
 }
 
-/** --profile: the gateway's CPU profile during polls, then during uploads, then whole runs (C = 32). */
+/** --profile: the gateway's CPU profile during polls, then during uploads, then whole runs (C = --profile-concurrency, 32 unless said). */
 async function profileRun(stack: Stack, opts: Options): Promise<Record<string, ProfileSummary & { file: string; ok: number; okPerSecond: number }>> {
   const gatewayProcess = stack.gateway.process;
   const ask = (message: Record<string, string>) =>
@@ -285,8 +287,8 @@ async function profileRun(stack: Stack, opts: Options): Promise<Record<string, P
   const out: Record<string, ProfileSummary & { file: string; ok: number; okPerSecond: number }> = {};
   const phases: [string, () => Promise<PhaseResult>][] = [
     ['polls', () => stack.load.run({ kind: 'poll', target: stack.gatewayTarget, agents: opts.agents, periodSeconds: POLL_PERIOD_S, durationSeconds: 20 }, 90_000)],
-    ['uploads', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: 32, durationSeconds: 15, maxRequests: 1_000_000, ports: OBSERVATIONS }, 90_000)],
-    ['runs', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: 32, durationSeconds: 15, maxRequests: 1_000_000, ports: OBSERVATIONS, withStart: true }, 90_000)],
+    ['uploads', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: opts.profileConcurrency, durationSeconds: 15, maxRequests: 1_000_000, ports: OBSERVATIONS }, 90_000)],
+    ['runs', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: opts.profileConcurrency, durationSeconds: 15, maxRequests: 1_000_000, ports: OBSERVATIONS, withStart: true }, 90_000)],
   ];
   for (const [name, run] of phases) {
     if (name === 'polls') await stack.load.run({ kind: 'poll', target: stack.gatewayTarget, agents: opts.agents, periodSeconds: POLL_PERIOD_S, durationSeconds: POLL_PERIOD_S + 1 }, 90_000);
