@@ -53,10 +53,17 @@ export const jobsUnchanged = (param: number) => `unchanged AS MATERIALIZED (
 /** The condition each write of a statement that begins with `jobsUnchanged` is gated on. */
 export const UNCHANGED = '(SELECT ok FROM unchanged)';
 
-/** The parameters of `jobsUnchanged`: the jobs (each once) with their statuses as read. */
-export function unchangedParams(jobs: readonly { readonly id: string; readonly status: string }[]): [string[], string[]] {
-  const unique = new Map(jobs.map((j) => [j.id, j.status]));
-  return [[...unique.keys()], [...unique.values()]];
+/** The parameters of `jobsUnchanged`: the jobs a write changes (each once), with their statuses as the batch `read` them. */
+export function unchangedParams(ids: readonly string[], read: ReadonlyMap<string, { readonly status: string }>): [string[], string[]] {
+  const unique = [...new Set(ids)];
+  return [
+    unique,
+    unique.map((id) => {
+      const job = read.get(id);
+      if (!job) throw new Error(`job ${id} is written as read, but the batch did not read it`);
+      return job.status;
+    }),
+  ];
 }
 
 /**

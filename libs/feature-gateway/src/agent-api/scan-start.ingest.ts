@@ -90,7 +90,7 @@ export class ScanStartIngest implements OnModuleDestroy {
           JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt }))),
           JSON.stringify(updates.map((j) => ({ id: j.id, started_at: j.startedAt }))),
           // The jobs the hub asked for: each is started because it was pending or queued when read.
-          ...unchangedParams(updates.map((j) => ({ id: j.id, status: state.jobs.get(j.id)?.status ?? '' }))),
+          ...unchangedParams(updates.map((j) => j.id), state.jobs),
           [...new Set(started.map((d) => d.event.trackerId))],
           ...events.params,
         ],

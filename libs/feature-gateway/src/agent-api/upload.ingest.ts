@@ -111,9 +111,7 @@ export class UploadIngest implements OnModuleDestroy {
       if (!accepted.length) return { decisions, uploads: [], events: [] };
       const started = accepted.flatMap((d) => (d.started ? [d.started] : []));
       const events = started.length ? this.events.prepare(started) : undefined;
-      // The jobs the hub had: each decision rests on its status as read.
-      const existing = accepted.flatMap((d) => ('update' in d.job ? [{ id: d.job.update.id, status: state.jobs.get(d.job.update.id)?.status ?? '' }] : []));
-      return { decisions, uploads: await writeAccepted(q, accepted, existing, events), events: events?.rows ?? [] };
+      return { decisions, uploads: await writeAccepted(q, accepted, state.jobs, events), events: events?.rows ?? [] };
     });
   }
 
@@ -184,14 +182,14 @@ export async function readBatchState(
 }
 
 /**
- * Writes the accepted uploads in one statement, once it holds the `existing` jobs and has found
- * them as they were read (`jobsUnchanged`): their jobs (made for runs of the agent's own
+ * Writes the accepted uploads in one statement, once it holds the jobs they update and has
+ * found them as they were `read` (`jobsUnchanged`): their jobs (made for runs of the agent's own
  * schedule, or started and sized), their chunks and their outbox rows (each upload as the agent
  * sent it, with the hub's acceptance), in batch order (`seq` then orders one tracker's results
  * as they arrived), and then the `scan-started` events of the jobs they started, if any, with
  * their counts. Returns their messages, each payload serialized once, for the stream.
  */
-async function writeAccepted(q: Queryable, accepted: readonly Accepted[], existing: readonly { id: string; status: string }[], events?: PreparedEvents): Promise<OutboxUpload[]> {
+async function writeAccepted(q: Queryable, accepted: readonly Accepted[], read: UploadBatchState['jobs'], events?: PreparedEvents): Promise<OutboxUpload[]> {
   // Jobs in id order, as they were locked: two replicas given the same new runs never wait on each other in a cycle.
   const inserts = accepted.flatMap((d) => ('insert' in d.job ? [d.job.insert] : [])).sort(byId);
   const updates = accepted.flatMap((d) => ('update' in d.job ? [{ ...d.job.update, startNow: d.job.startNow }] : [])).sort(byId);
@@ -224,7 +222,8 @@ async function writeAccepted(q: Queryable, accepted: readonly Accepted[], existi
       new Date(Date.now() + RESULT_DEADLINE_MS),
       JSON.stringify(accepted.map(({ chunk: c }) => ({ id: c.id, job_id: c.jobId, targets: c.targets, hosts: c.hosts, probes: c.probes, worker: c.worker, started_at: c.startedAt }))),
       JSON.stringify(uploads.map((u) => ({ id: u.id, agent_id: u.agentId, idempotency_key: u.idempotencyKey, job_id: u.jobId, tracker_id: u.trackerId, kind: u.kind, body: u.bodyGzip.toString('base64'), acceptance: u.acceptance }))),
-      ...unchangedParams(existing),
+      // The jobs the hub had: each decision rests on its status as read.
+      ...unchangedParams(updates.map((j) => j.id), read),
       ...(events ? [[...new Set(accepted.map((d) => d.upload.trackerId))], ...events.params] : []),
     ],
   );
