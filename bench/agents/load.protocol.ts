@@ -26,6 +26,12 @@ export type LoadCommand =
    * report (`POST /api/agent/scans`), then the result of that job; counted and timed as one.
    */
   | { readonly kind: 'upload'; readonly id: number; readonly target: Target; readonly concurrency: number; readonly durationSeconds: number; readonly maxRequests: number; readonly ports: number; readonly withStart?: boolean }
+  /**
+   * Open loop: uploads arrive as a Poisson process at `ratePerSecond` (a fleet's scans ending
+   * when they end, not when the hub has answered the last one), each from the next uploader,
+   * over a keep-alive pool of at most `maxSockets` connections.
+   */
+  | { readonly kind: 'upload-rate'; readonly id: number; readonly target: Target; readonly ratePerSecond: number; readonly durationSeconds: number; readonly ports: number }
   /** `agents` long-polls (wait=`waitSeconds`), one connection each, started over `rampSeconds`, re-polling at once when answered. */
   | { readonly kind: 'held'; readonly id: number; readonly target: Target; readonly agents: number; readonly waitSeconds: number; readonly rampSeconds: number; readonly durationSeconds: number }
   | { readonly kind: 'exit' };

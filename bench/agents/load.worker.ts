@@ -91,6 +91,33 @@ async function drain(inFlight: () => number, ms: number): Promise<number> {
   return inFlight();
 }
 
+/**
+ * Fires `fire(i)` at `start + times[i]` (milliseconds, ascending) until the schedule or
+ * `durationMs` (plus 5 s of slack) runs out, then waits (bounded) for what is in flight.
+ * Returns how late each was fired against its schedule and how many were never answered.
+ */
+async function openLoop(times: readonly number[], durationMs: number, fire: (i: number, due: number) => Promise<void>): Promise<{ start: number; lags: LatencyRecorder; unanswered: number }> {
+  const lags = new LatencyRecorder(MAX_SAMPLES);
+  let inFlight = 0;
+  const start = performance.now();
+  await new Promise<void>((resolve) => {
+    let next = 0;
+    const pump = () => {
+      const now = performance.now() - start;
+      while (next < times.length && times[next] <= now) {
+        const due = start + times[next];
+        lags.record('sent', performance.now() - due, true);
+        inFlight += 1;
+        void fire(next++, due).finally(() => (inFlight -= 1));
+      }
+      if (next >= times.length || now > durationMs + 5_000) return resolve();
+      setTimeout(pump, Math.max(0, Math.min(20, times[next] - now)));
+    };
+    pump();
+  });
+  return { start, lags, unanswered: await drain(() => inFlight, DRAIN_MS) };
+}
+
 async function openLoopPolls(command: Extract<LoadCommand, { kind: 'poll' }>): Promise<PhaseResult> {
   const count = Math.min(command.agents, agents.length);
   const periodMs = command.periodSeconds * 1000;
@@ -105,33 +132,20 @@ async function openLoopPolls(command: Extract<LoadCommand, { kind: 'poll' }>): P
   const agent = new Agent({ keepAlive: true, maxSockets, ca, scheduling: 'lifo' });
   const sockets = socketCounter();
   const recorder = new LatencyRecorder(MAX_SAMPLES);
-  const lags = new LatencyRecorder(MAX_SAMPLES);
-  let inFlight = 0;
-  const start = performance.now();
-  const fire = (entry: { at: number; agent: number }) => {
-    const due = start + entry.at;
-    lags.record('sent', performance.now() - due, true);
-    const identity = agents[entry.agent];
-    inFlight += 1;
-    call(agent, command.target, 'GET', pollPath(identity, 0), { authorization: auth(identity) }, undefined, SHORT_TIMEOUT_MS, sockets.onSocket)
-      .then((answer) => {
-        const { outcome, ok } = outcomeOf(answer, 200);
-        recorder.record(outcome, performance.now() - due, ok);
-      })
-      .catch((error: Error) => recorder.record(error.message, performance.now() - due, false))
-      .finally(() => (inFlight -= 1));
-  };
-  await new Promise<void>((resolve) => {
-    let next = 0;
-    const pump = () => {
-      const now = performance.now() - start;
-      while (next < schedule.length && schedule[next].at <= now) fire(schedule[next++]);
-      if (next >= schedule.length || now > durationMs + 5_000) return resolve();
-      setTimeout(pump, Math.max(0, Math.min(20, schedule[next].at - now)));
-    };
-    pump();
-  });
-  const unanswered = await drain(() => inFlight, DRAIN_MS);
+  const { start, lags, unanswered } = await openLoop(
+    schedule.map((e) => e.at),
+    durationMs,
+    (i, due) => {
+      const identity = agents[schedule[i].agent];
+      return call(agent, command.target, 'GET', pollPath(identity, 0), { authorization: auth(identity) }, undefined, SHORT_TIMEOUT_MS, sockets.onSocket).then(
+        (answer) => {
+          const { outcome, ok } = outcomeOf(answer, 200);
+          recorder.record(outcome, performance.now() - due, ok);
+        },
+        (error: Error) => recorder.record(error.message, performance.now() - due, false),
+      );
+    },
+  );
   const elapsedSeconds = (performance.now() - start) / 1000;
   agent.destroy();
   const lag = lags.summary();
@@ -165,6 +179,52 @@ function uploadBody(trackerId: string, ports: readonly Record<string, unknown>[]
   return { json: json.length, gzip: gzipSync(json) };
 }
 
+/** One result upload of `identity`'s self-scan, as an agent sends it: gzip body and headers. */
+function uploadRequest(identity: UploadIdentity, ports: readonly Record<string, unknown>[], jobId = randomUUID(), startedAt = new Date(Date.now() - 1_000)): { body: Buffer; headers: Record<string, string | number> } {
+  const body = uploadBody(identity.trackerId, ports, jobId, startedAt).gzip;
+  return {
+    body,
+    headers: { authorization: auth(identity), 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': body.length, 'idempotency-key': `bench-${randomUUID()}` },
+  };
+}
+
+async function openLoopUploads(command: Extract<LoadCommand, { kind: 'upload-rate' }>): Promise<PhaseResult> {
+  if (!uploaders.length) throw new Error('no upload agents were given');
+  const ports = observedPorts(command.ports);
+  const durationMs = command.durationSeconds * 1000;
+  // Exponential gaps: independent agents, so arrivals bunch and thin out as a fleet's do.
+  const times: number[] = [];
+  for (let at = 0, n = 0; n < 1_000_000; n++) {
+    at += (-Math.log(1 - Math.random()) * 1000) / command.ratePerSecond;
+    if (at >= durationMs) break;
+    times.push(at);
+  }
+  const agent = new Agent({ keepAlive: true, maxSockets, ca, scheduling: 'lifo' });
+  const sockets = socketCounter();
+  const recorder = new LatencyRecorder(MAX_SAMPLES);
+  const sample = uploadBody(uploaders[0].trackerId, ports);
+  let next = Math.floor(Math.random() * uploaders.length);
+  const { start, lags, unanswered } = await openLoop(times, durationMs, (_, due) => {
+    const { body, headers } = uploadRequest(uploaders[next++ % uploaders.length], ports);
+    return call(agent, command.target, 'POST', '/api/agent/results', headers, body, SHORT_TIMEOUT_MS, sockets.onSocket).then(
+      (answer) => {
+        const { outcome, ok } = outcomeOf(answer, 202);
+        recorder.record(outcome, performance.now() - due, ok);
+      },
+      (error: Error) => recorder.record(error.message, performance.now() - due, false),
+    );
+  });
+  const elapsedSeconds = (performance.now() - start) / 1000;
+  agent.destroy();
+  const lag = lags.summary();
+  return {
+    ...figures(recorder, elapsedSeconds, sockets.opened, unanswered),
+    okPerSecond: round(recorder.ok / command.durationSeconds, 1),
+    sendLagMs: { p99: lag.p99, max: lag.max },
+    uploadBytes: { gzip: sample.gzip.length, json: sample.json },
+  };
+}
+
 async function closedLoopUploads(command: Extract<LoadCommand, { kind: 'upload' }>): Promise<PhaseResult> {
   if (!uploaders.length) throw new Error('no upload agents were given');
   const ports = observedPorts(command.ports);
@@ -183,14 +243,7 @@ async function closedLoopUploads(command: Extract<LoadCommand, { kind: 'upload' 
       const identity = uploaders[next++ % uploaders.length];
       const jobId = randomUUID();
       const startedAt = new Date(Date.now() - 1_000);
-      const body = uploadBody(identity.trackerId, ports, jobId, startedAt).gzip;
-      const headers = {
-        authorization: auth(identity),
-        'content-type': 'application/json',
-        'content-encoding': 'gzip',
-        'content-length': body.length,
-        'idempotency-key': `bench-${randomUUID()}`,
-      };
+      const { body, headers } = uploadRequest(identity, ports, jobId, startedAt);
       const sent = performance.now();
       try {
         if (command.withStart) {
@@ -313,7 +366,8 @@ async function handle(command: LoadCommand): Promise<void> {
       process.exit(0);
       return;
     default: {
-      const run = command.kind === 'poll' ? openLoopPolls(command) : command.kind === 'upload' ? closedLoopUploads(command) : heldPolls(command);
+      const run =
+        command.kind === 'poll' ? openLoopPolls(command) : command.kind === 'upload' ? closedLoopUploads(command) : command.kind === 'upload-rate' ? openLoopUploads(command) : heldPolls(command);
       await run.then(
         (result) => send({ id: command.id, kind: 'done', result }),
         (error: unknown) => send({ id: command.id, kind: 'failed', error: String((error as Error)?.stack ?? error) }),

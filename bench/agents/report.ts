@@ -30,15 +30,22 @@ export interface Comparison {
   readonly bareOkPerSecond: number;
 }
 
+function phaseName(p: PhaseRecord): string {
+  if (p.phase === 'poll') return `polls (${p.agents} agents / 30 s)`;
+  if (p.phase === 'run') return `runs C=${p.concurrency} (scan start + upload, per run)`;
+  if (p.phase === 'upload-rate') return `uploads at ${p.rate}/s (open loop)`;
+  return `uploads C=${p.concurrency}`;
+}
+
 export function comparisons(phases: readonly PhaseRecord[]): Comparison[] {
   const out: Comparison[] = [];
   for (const gateway of phases.filter((p) => p.target === 'gateway' && p.phase !== 'held')) {
-    const bare = phases.find((p) => p.target === 'bare' && p.phase === gateway.phase && p.concurrency === gateway.concurrency);
+    const bare = phases.find((p) => p.target === 'bare' && p.phase === gateway.phase && p.concurrency === gateway.concurrency && p.rate === gateway.rate);
     if (!bare) continue;
     const g = cpuMsPerRequest(gateway, 'gateway');
     const b = cpuMsPerRequest(bare, 'bare');
     out.push({
-      phase: gateway.phase === 'poll' ? `polls (${gateway.agents} agents / 30 s)` : gateway.phase === 'run' ? `runs C=${gateway.concurrency} (scan start + upload, per run)` : `uploads C=${gateway.concurrency}`,
+      phase: phaseName(gateway),
       gatewayCpuMsPerRequest: g,
       gatewayStackCpuMsPerRequest: stackMsPerRequest(gateway),
       bareCpuMsPerRequest: b,
@@ -87,7 +94,8 @@ export function verdicts(phases: readonly PhaseRecord[]): Record<string, { met: 
 export function printReport(results: { phases: PhaseRecord[]; verdicts: Record<string, { met: boolean; detail: string }>; stored: Record<string, number>; loadAverage: { before: number[]; after: number[] } }): void {
   const rows = results.phases.map((p) => {
     const l = p.load;
-    const what = p.phase === 'poll' ? `poll ${p.agents}/30s` : p.phase === 'upload' ? `upload C=${p.concurrency}` : p.phase === 'run' ? `run C=${p.concurrency}` : `held N=${p.agents}`;
+    const what =
+      p.phase === 'poll' ? `poll ${p.agents}/30s` : p.phase === 'upload' ? `upload C=${p.concurrency}` : p.phase === 'upload-rate' ? `upload ${p.rate}/s` : p.phase === 'run' ? `run C=${p.concurrency}` : `held N=${p.agents}`;
     const rate = p.phase === 'held' ? `${p.load.steady?.answeredPerSecond ?? 0}` : `${l.okPerSecond}`;
     const cpu = p.window.cpu;
     const mem = p.window.memory[p.target];

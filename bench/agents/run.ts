@@ -5,7 +5,7 @@
  * answers the same requests from the same client in the same run.
  *
  *   node -r @swc-node/register bench/agents/run.ts [--agents 10000] [--poll-seconds 60]
- *     [--upload-seconds 20] [--concurrency 16,64,128] [--runs 64|none] [--upload-agents 2000] [--held 2000,10000|none]
+ *     [--upload-seconds 20] [--concurrency 16,64,128] [--upload-rates 250,1000,2000|none] [--runs 64|none] [--upload-agents 2000] [--held 2000,10000|none]
  *     [--held-seconds 75] [--max-sockets 128] [--profile [--profile-concurrency 32]] [--keep] [--shared-nats]
  *
  * Phases, each against the gateway and then the bare server (method and figures: bench/RESULTS.md):
@@ -13,7 +13,9 @@
  *      (10,000 agents → 333 polls/s), measured for --poll-seconds after a 31 s warm-up (every agent has polled once);
  *      --poll-seconds 0 skips it (back-to-back comparisons of the upload path).
  *   B  closed loop: C uploaders send gzip result uploads back to back, for each C.
- *   R  the same for whole runs as the agent sends them (--runs C): the scan-start report, then the
+ *   U  open loop: uploads arrive at random (Poisson) at each --upload-rates rate, as a fleet's
+ *      scans end, the same arrivals against both servers: CPU a request at the same load.
+ *   R  the same as B for whole runs as the agent sends them (--runs C): the scan-start report, then the
  *      result of that job, timed and counted as one run.
  *   C  held long-polls: N agents, one TLS connection each, wait=30, re-polling when answered;
  *      gateway memory and CPU in the steady window.
@@ -43,6 +45,7 @@ export interface Options {
   pollSeconds: number;
   uploadSeconds: number;
   concurrency: number[];
+  uploadRates: number[];
   runs: number[];
   uploadAgents: number;
   held: number[];
@@ -78,6 +81,7 @@ function options(argv: string[]): Options {
     pollSeconds: int('--poll-seconds', 60, 0, 600),
     uploadSeconds: int('--upload-seconds', 20, 5, 300),
     concurrency: list('--concurrency', '16,64,128', 1, 512),
+    uploadRates: list('--upload-rates', '250,1000,2000', 1, 5_000),
     runs: list('--runs', '64', 1, 512),
     uploadAgents: Math.min(agents, int('--upload-agents', 2_000, 1, 15_000)),
     held: list('--held', '2000,10000', 1, 15_000).map((n) => Math.min(n, agents)),
@@ -92,9 +96,11 @@ function options(argv: string[]): Options {
 }
 
 export interface PhaseRecord {
-  readonly phase: 'poll' | 'upload' | 'run' | 'held';
+  readonly phase: 'poll' | 'upload' | 'upload-rate' | 'run' | 'held';
   readonly target: 'gateway' | 'bare';
   readonly concurrency?: number;
+  /** Open-loop uploads: the rate offered, per second. */
+  readonly rate?: number;
   readonly agents?: number;
   readonly load: PhaseResult;
   readonly window: WindowFigures;
@@ -190,6 +196,15 @@ async function uploadPhase(stack: Stack, opts: Options, target: 'gateway' | 'bar
     stack.load.run({ kind: 'upload', target: t, concurrency, durationSeconds: opts.uploadSeconds, maxRequests: 1_000_000, ports: OBSERVATIONS, withStart }, (opts.uploadSeconds + 60) * 1000),
   );
   return { phase: withStart ? 'run' : 'upload', target, concurrency, ...m };
+}
+
+/** Uploads arriving at random at `rate` a second, whether or not the last ones were answered. */
+async function uploadRatePhase(stack: Stack, opts: Options, target: 'gateway' | 'bare', rate: number): Promise<PhaseRecord> {
+  const t = target === 'gateway' ? stack.gatewayTarget : stack.bareTarget;
+  const m = await measured(stack, target, () =>
+    stack.load.run({ kind: 'upload-rate', target: t, ratePerSecond: rate, durationSeconds: opts.uploadSeconds, ports: OBSERVATIONS }, (opts.uploadSeconds + 60) * 1000),
+  );
+  return { phase: 'upload-rate', target, rate, ...m };
 }
 
 async function heldPhase(stack: Stack, opts: Options, target: 'gateway' | 'bare', agents: number): Promise<PhaseRecord> {
@@ -330,13 +345,14 @@ async function main(): Promise<void> {
       phases.push(record);
       const l = record.load;
       console.log(
-        `${record.phase} ${record.target}${record.concurrency ? ` C=${record.concurrency}` : ''}${record.phase === 'held' ? ` N=${record.agents}` : ''}: ` +
+        `${record.phase} ${record.target}${record.concurrency ? ` C=${record.concurrency}` : ''}${record.rate ? ` at ${record.rate}/s` : ''}${record.phase === 'held' ? ` N=${record.agents}` : ''}: ` +
           `${l.ok}/${l.requests} ok, ${l.okPerSecond}/s, p50 ${l.latencyMs.p50} p99 ${l.latencyMs.p99} max ${l.latencyMs.max} ms, ` +
           `server CPU ${record.window.cpu[record.target].percentOfCore}% of a core, outcomes ${JSON.stringify(l.outcomes)}`,
       );
     };
     if (opts.pollSeconds) for (const target of ['gateway', 'bare'] as const) note(await pollPhase(stack, opts, target));
     for (const [i, c] of opts.concurrency.entries()) for (const target of ['gateway', 'bare'] as const) note(await uploadPhase(stack, opts, target, c, i === 0));
+    for (const rate of opts.uploadRates) for (const target of ['gateway', 'bare'] as const) note(await uploadRatePhase(stack, opts, target, rate));
     for (const c of opts.runs) for (const target of ['gateway', 'bare'] as const) note(await uploadPhase(stack, opts, target, c, true, true));
     for (const n of opts.held) for (const target of ['gateway', 'bare'] as const) note(await heldPhase(stack, opts, target, n));
     const stored = await storedCounts(stack.db.url);
