@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Client } from 'pg';
 import { createTestDatabase } from '@portolan/persistence';
-import { AgentItem, ErrorBody, EventItem, PORTS, SELF_TRACKER, selfResult, waitFor } from './agent-e2e.support';
+import { AgentItem, ErrorBody, EventItem, expectEventCountsAgree, PORTS, SELF_TRACKER, selfResult, waitFor } from './agent-e2e.support';
 import { AgentHttpClient, EnrolledAgent, enrol, RawResponse, TestAgent } from './agent-http.client';
 import { ApiClient } from './api.client';
 import { freePort, ServiceProcess, sleep } from './service.process';
@@ -65,18 +65,7 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       dumpLogs();
       throw error;
     });
-  /** The per-day event counts (per device, and estate-wide) agree with the events stored, kind by kind, read in one snapshot. */
-  const expectCountsAgree = async () => {
-    const byKind = (from: string) => `(SELECT coalesce(json_object_agg(kind, n ORDER BY kind), '{}') FROM (${from} GROUP BY kind) c)`;
-    const { rows } = await sql.query(
-      `SELECT ${byKind('SELECT kind, count(*)::int AS n FROM events')} AS events,
-              ${byKind('SELECT kind, sum(n)::int AS n FROM event_counts_estate')} AS estate,
-              ${byKind('SELECT kind, count(*)::int AS n FROM events WHERE device_id IS NOT NULL')} AS device_events,
-              ${byKind('SELECT kind, sum(n)::int AS n FROM event_counts')} AS per_device`,
-    );
-    expect(rows[0].estate).toEqual(rows[0].events);
-    expect(rows[0].per_device).toEqual(rows[0].device_events);
-  };
+  const expectCountsAgree = () => expectEventCountsAgree(sql);
 
   beforeAll(async () => {
     const db = await createTestDatabase('portolan_e2e_agent');

@@ -1,3 +1,4 @@
+import type { Client } from 'pg';
 import { sleep } from './service.process';
 
 /** What the agent tests read back from the REST API. */
@@ -72,4 +73,17 @@ export async function waitFor<T>(what: string, read: () => Promise<T>, done: (va
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; last: ${JSON.stringify(value).slice(0, 1500)}`);
     await sleep(200);
   }
+}
+
+/** The per-day event counts (per device, and estate-wide) agree with the events stored, kind by kind, read in one snapshot. */
+export async function expectEventCountsAgree(sql: Client): Promise<void> {
+  const byKind = (from: string) => `(SELECT coalesce(json_object_agg(kind, n ORDER BY kind), '{}') FROM (${from} GROUP BY kind) c)`;
+  const { rows } = await sql.query(
+    `SELECT ${byKind('SELECT kind, count(*)::int AS n FROM events')} AS events,
+            ${byKind('SELECT kind, sum(n)::int AS n FROM event_counts_estate')} AS estate,
+            ${byKind('SELECT kind, count(*)::int AS n FROM events WHERE device_id IS NOT NULL')} AS device_events,
+            ${byKind('SELECT kind, sum(n)::int AS n FROM event_counts')} AS per_device`,
+  );
+  expect(rows[0].estate).toEqual(rows[0].events);
+  expect(rows[0].per_device).toEqual(rows[0].device_events);
 }

@@ -27,33 +27,36 @@ export async function submitOrBusy<I, O>(batcher: MicroBatcher<I, O>, item: I, w
 }
 
 /**
- * A batch write's CTE `tracker_locks`: its trackers (uuid[] parameter `param`) locked as the
- * foreign keys of its rows lock them. Those checks come at the end of the statement, after the
- * `scan-started` counts the write ends with (`EventRecorder.prepare`), and a batch holding a
- * count row while it waited there on a comparer's tracker lock would close a cycle with the
- * comparer, which counts its own events while it holds that lock. Taken in the write, not the
- * read: a batch that writes nothing never waits on a tracker (a comparer holds the tracker, then
- * asks for its job, which a batch refusing a second result for it has locked).
+ * A batch write's first two CTEs, `tracker_locks` then `unchanged`, which every write of the
+ * statement is gated on (`UNCHANGED`), so they run before any of them:
+ * - `tracker_locks`: its trackers (uuid[] parameter `trackers`) locked in id order as the foreign
+ *   keys of its rows lock them (`FOR KEY SHARE`);
+ * - `unchanged`: the existing jobs its decisions rest on (uuid[] parameter `jobs`, their statuses
+ *   as read text[] `jobs + 1`), locked in id order as the locked read locks them, and checked to
+ *   be as they were read (`portolan_unchanged`: otherwise the statement fails whole with a
+ *   serialization failure).
+ *
+ * The order is the hub's: a tracker before its jobs, and both before the outbox rows and the
+ * counts. The comparer holds a tracker (`FOR UPDATE`) while it marks the tracker's upload applied
+ * and then locks its job; a write that held that job first and then waited on the tracker, or on
+ * the upload row (a copy of that upload, sent to another replica at the same moment), closed a
+ * cycle with it (seen in `agent-contention.int-spec`). The foreign-key checks at the end of the
+ * statement, after the counts, then find their trackers locked already. `unchanged` reads
+ * `tracker_locks` in a one-time filter, which runs before the join below it locks any job.
  */
-export const trackerLocks = (param: number) => `tracker_locks AS (SELECT t.id FROM trackers t WHERE t.id = ANY($${param}::uuid[]) ORDER BY t.id FOR KEY SHARE OF t)`;
-
-/**
- * A batch write's CTE `unchanged`, its first: the existing jobs its decisions rest on (uuid[]
- * parameter `param`, their statuses as read text[] `param + 1`), locked in id order as the
- * locked read locks them, and checked to be as they were read (`portolan_unchanged`: otherwise
- * the statement fails whole with a serialization failure). Every write of the statement is
- * gated on it (`UNCHANGED`), so it runs first.
- */
-export const jobsUnchanged = (param: number) => `unchanged AS MATERIALIZED (
-       SELECT portolan_unchanged(count(j.id) = cardinality($${param}::uuid[]) AND coalesce(bool_and(j.status = e.status), true), 'a scan job of the batch') AS ok
-         FROM unnest($${param}::uuid[], $${param + 1}::text[]) AS e(id, status)
-         LEFT JOIN (SELECT s.id, s.status FROM scan_jobs s WHERE s.id = ANY($${param}::uuid[]) ORDER BY s.id FOR UPDATE OF s) j USING (id)
+export const trackersThenJobs = (trackers: number, jobs: number) => `tracker_locks AS MATERIALIZED (
+       SELECT t.id FROM trackers t WHERE t.id = ANY($${trackers}::uuid[]) ORDER BY t.id FOR KEY SHARE OF t
+     ), unchanged AS MATERIALIZED (
+       SELECT portolan_unchanged(count(j.id) = cardinality($${jobs}::uuid[]) AND coalesce(bool_and(j.status = e.status), true), 'a scan job of the batch') AS ok
+         FROM unnest($${jobs}::uuid[], $${jobs + 1}::text[]) AS e(id, status)
+         LEFT JOIN (SELECT s.id, s.status FROM scan_jobs s WHERE s.id = ANY($${jobs}::uuid[]) ORDER BY s.id FOR UPDATE OF s) j USING (id)
+        WHERE (SELECT count(*) FROM tracker_locks) >= 0
      )`;
 
-/** The condition each write of a statement that begins with `jobsUnchanged` is gated on. */
+/** The condition each write of a statement that begins with `trackersThenJobs` is gated on. */
 export const UNCHANGED = '(SELECT ok FROM unchanged)';
 
-/** The parameters of `jobsUnchanged`: the jobs a write changes (each once), with their statuses as the batch `read` them. */
+/** The job parameters of `trackersThenJobs`: the jobs a write changes (each once), with their statuses as the batch `read` them. */
 export function unchangedParams(ids: readonly string[], read: ReadonlyMap<string, { readonly status: string }>): [string[], string[]] {
   const unique = [...new Set(ids)];
   return [
@@ -68,18 +71,22 @@ export function unchangedParams(ids: readonly string[], read: ReadonlyMap<string
 
 /**
  * Commits a batch in as few round trips as it can: `attempt` reads what the batch refers to,
- * decides, and writes in one statement that begins with `jobsUnchanged`. First optimistically,
+ * decides, and writes in one statement that begins with `trackersThenJobs`. First optimistically,
  * each statement its own transaction: two round trips, no BEGIN or COMMIT, and no job locked
  * between the read and the write. If the write finds a job changed since the read, or loses a
  * race on a unique key (an upload or a job written meanwhile), or a deadlock, it has written
  * nothing, and the batch is committed again in a transaction whose read locks the jobs
- * (`lock`), once more if that too lost a race on a unique key.
+ * (`lock`), once more if that too lost a race on a unique key. A deadlock is logged: the
+ * locks are taken in an order meant to make one impossible, and each costs the batch
+ * Postgres's `deadlock_timeout` (1 s unless set) of waiting.
  */
-export async function commitOptimistically<C>(db: DataSource, attempt: (q: Queryable, lock: boolean) => Promise<C>): Promise<C> {
+export async function commitOptimistically<C>(db: DataSource, attempt: (q: Queryable, lock: boolean) => Promise<C>, logger: Logger, what: string): Promise<C> {
   try {
     return await attempt(db, false);
   } catch (error) {
-    if (![UNIQUE_VIOLATION, SERIALIZATION_FAILURE, DEADLOCK_DETECTED].includes(sqlState(error) ?? '')) throw error;
+    const state = sqlState(error);
+    if (state === DEADLOCK_DETECTED) logger.warn({ err: String(error) }, `a batch of ${what} deadlocked; writing it again under the job locks`);
+    else if (state !== UNIQUE_VIOLATION && state !== SERIALIZATION_FAILURE) throw error;
     return onceMoreIfRaced(() => db.transaction((manager) => attempt(manager, true)));
   }
 }

@@ -5,7 +5,7 @@ import { AgentResultResponse } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { EventEntity, PortSetRecord, queryPrepared, Queryable } from '@portolan/persistence';
 import { AgentUploadOutbox, BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, OutboxUpload, PendingSentMarks, PreparedEvents } from '@portolan/platform';
-import { BackgroundSends, byId, commitEach, commitOptimistically, jobsUnchanged, submitOrBusy, trackerLocks, UNCHANGED, unchangedParams } from './group-commit';
+import { BackgroundSends, byId, commitEach, commitOptimistically, submitOrBusy, trackersThenJobs, UNCHANGED, unchangedParams } from './group-commit';
 import { planUploadBatch, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
 
 /** A started agent run that sends no result within this time is failed by the scheduler. */
@@ -34,8 +34,8 @@ const UPLOADS_INSERT = `INSERT INTO agent_uploads (id, agent_id, idempotency_key
        FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(u, n)
       WHERE ${UNCHANGED}
       ORDER BY e.n`;
-/** What the batch's events and counts are written after (`EventRecorder.prepare`): its rows, and its trackers' locks (`trackerLocks`). */
-const AFTER_UPLOADS = ['unchanged', 'new_jobs', 'sized_jobs', 'chunks', 'new_uploads', 'tracker_locks'];
+/** What the batch's events and counts are written after (`EventRecorder.prepare`): its trackers' and jobs' locks (`trackersThenJobs`), and its rows. */
+const AFTER_UPLOADS = ['tracker_locks', 'unchanged', 'new_jobs', 'sized_jobs', 'chunks', 'new_uploads'];
 
 type Accepted = Extract<UploadDecision, { kind: 'accepted' }>;
 interface Committed {
@@ -112,7 +112,7 @@ export class UploadIngest implements OnModuleDestroy {
       const started = accepted.flatMap((d) => (d.started ? [d.started] : []));
       const events = started.length ? this.events.prepare(started) : undefined;
       return { decisions, uploads: await writeAccepted(q, accepted, state.jobs, events), events: events?.rows ?? [] };
-    });
+    }, this.logger, 'agent results');
   }
 
   /** Logs the batch and publishes its messages in the background (a few batches at a time). */
@@ -146,9 +146,11 @@ function answerOf(decision: UploadDecision): BatchAnswer<AgentResultResponse> {
  * What a batch (of uploads, or of scan-start reports, which have no keys) refers to, in one
  * statement: its keys already accepted, its trackers with their devices' addresses (looked up
  * by key: joined, a batch of 60 had Postgres hash all 10,000 devices, 1.5 ms against 0.6), and
- * its jobs; with `lock` (inside a transaction) locked in id order, so two batches never wait
- * on each other in a cycle. A job's one upload is also a unique key: a result that commits
- * meanwhile elsewhere fails this batch, which is then written again and finds it.
+ * its jobs; with `lock` (inside a transaction) its trackers (`FOR KEY SHARE`, as a write's
+ * foreign keys lock them) and then its jobs, each in id order, in the hub's order
+ * (`trackersThenJobs`), so that the batch never waits on another writer in a cycle. A job's one
+ * upload is also a unique key: a result that commits meanwhile elsewhere fails this batch, which
+ * is then written again and finds it.
  */
 export async function readBatchState(
   q: Queryable,
@@ -162,7 +164,7 @@ export async function readBatchState(
   };
   const [row] = await queryPrepared<Row>(
     q,
-    `SELECT
+    `${lock ? 'WITH tracker_locks AS MATERIALIZED (SELECT t.id FROM trackers t WHERE t.id = ANY($3::uuid[]) ORDER BY t.id FOR KEY SHARE OF t) ' : ''}SELECT
        (SELECT coalesce(json_agg(json_build_object('agent_id', k.agent_id, 'idempotency_key', k.idempotency_key, 'job_id', u.job_id)), '[]')
           FROM unnest($1::uuid[], $2::text[]) AS k(agent_id, idempotency_key)
           CROSS JOIN LATERAL (SELECT u.job_id FROM agent_uploads u WHERE u.agent_id = k.agent_id AND u.idempotency_key = k.idempotency_key LIMIT 1) u) AS accepted,
@@ -171,7 +173,7 @@ export async function readBatchState(
           FROM trackers t WHERE t.id = ANY($3::uuid[])) AS trackers,
        (SELECT coalesce(json_agg(j), '[]') FROM (
           SELECT j.id, j.agent_id, j.tracker_id, j.status, EXISTS (SELECT 1 FROM agent_uploads u WHERE u.job_id = j.id) AS has_result
-            FROM scan_jobs j WHERE j.id = ANY($4::uuid[]) ORDER BY j.id ${lock ? 'FOR UPDATE OF j' : ''}) j) AS jobs`,
+            FROM scan_jobs j WHERE j.id = ANY($4::uuid[]) ${lock ? 'AND (SELECT count(*) FROM tracker_locks) >= 0 ORDER BY j.id FOR UPDATE OF j' : ''}) j) AS jobs`,
     [refs.keys.map((k) => k.agentId), refs.keys.map((k) => k.idempotencyKey), [...new Set(refs.trackerIds)], [...new Set(refs.jobIds)]],
   );
   return {
@@ -183,7 +185,7 @@ export async function readBatchState(
 
 /**
  * Writes the accepted uploads in one statement, once it holds the jobs they update and has
- * found them as they were `read` (`jobsUnchanged`): their jobs (made for runs of the agent's own
+ * found them as they were `read`, their trackers locked before (`trackersThenJobs`): their jobs (made for runs of the agent's own
  * schedule, or started and sized), their chunks and their outbox rows (each upload as the agent
  * sent it, with the hub's acceptance), in batch order (`seq` then orders one tracker's results
  * as they arrived), and then the `scan-started` events of the jobs they started, if any, with
@@ -196,7 +198,7 @@ async function writeAccepted(q: Queryable, accepted: readonly Accepted[], read: 
   const uploads = accepted.map(({ upload }) => ({ ...upload, payloadJson: JSON.stringify(upload.payload) }));
   await queryPrepared(
     q,
-    `WITH ${jobsUnchanged(6)}, new_jobs AS (
+    `WITH ${trackersThenJobs(8, 6)}, new_jobs AS (
        INSERT INTO scan_jobs (id, tracker_id, device_id, site, trigger, agent_id, status, requested_at, started_at, chunk_count, hosts_planned, probes_planned)
        SELECT v.id, v.tracker_id, v.device_id, NULL, v.trigger, v.agent_id, 'running', v.started_at, v.started_at, 1, v.hosts, v.probes
          FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, tracker_id uuid, device_id uuid, trigger text, agent_id uuid, started_at timestamptz, hosts int, probes int)
@@ -215,7 +217,7 @@ async function writeAccepted(q: Queryable, accepted: readonly Accepted[], read: 
          FROM jsonb_to_recordset($4::jsonb) AS v(id uuid, job_id uuid, targets jsonb, hosts int, probes int, worker text, started_at timestamptz)
         WHERE ${UNCHANGED}
        RETURNING id
-     )${events ? `, new_uploads AS (${UPLOADS_INSERT} RETURNING id), ${trackerLocks(8)}, ${events.sql(9, AFTER_UPLOADS)}` : ` ${UPLOADS_INSERT}`}`,
+     )${events ? `, new_uploads AS (${UPLOADS_INSERT} RETURNING id), ${events.sql(9, AFTER_UPLOADS)}` : ` ${UPLOADS_INSERT}`}`,
     [
       JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
       JSON.stringify(updates.map((j) => ({ id: j.id, start_now: j.startNow, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
@@ -224,7 +226,8 @@ async function writeAccepted(q: Queryable, accepted: readonly Accepted[], read: 
       JSON.stringify(uploads.map((u) => ({ id: u.id, agent_id: u.agentId, idempotency_key: u.idempotencyKey, job_id: u.jobId, tracker_id: u.trackerId, kind: u.kind, body: u.bodyGzip.toString('base64'), acceptance: u.acceptance }))),
       // The jobs the hub had: each decision rests on its status as read.
       ...unchangedParams(updates.map((j) => j.id), read),
-      ...(events ? [[...new Set(accepted.map((d) => d.upload.trackerId))], ...events.params] : []),
+      [...new Set(accepted.map((d) => d.upload.trackerId))],
+      ...(events?.params ?? []),
     ],
   );
   return uploads;
