@@ -82,6 +82,17 @@ function outcomeOf(answer: Answer, expected: number): { outcome: string; ok: boo
   return { outcome: `http-${answer.status}`, ok: true };
 }
 
+/** Records a request's outcome (its status as `expected` and a JSON body, or its error) and its latency from `since`. */
+function recordAnswer(recorder: LatencyRecorder, answer: Promise<Answer>, expected: number, since: number): Promise<void> {
+  return answer.then(
+    (a) => {
+      const { outcome, ok } = outcomeOf(a, expected);
+      recorder.record(outcome, performance.now() - since, ok);
+    },
+    (error: Error) => recorder.record(error.message, performance.now() - since, false),
+  );
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits (bounded) until nothing is in flight; returns how many were still unanswered. */
@@ -137,23 +148,11 @@ async function openLoopPolls(command: Extract<LoadCommand, { kind: 'poll' }>): P
     durationMs,
     (i, due) => {
       const identity = agents[schedule[i].agent];
-      return call(agent, command.target, 'GET', pollPath(identity, 0), { authorization: auth(identity) }, undefined, SHORT_TIMEOUT_MS, sockets.onSocket).then(
-        (answer) => {
-          const { outcome, ok } = outcomeOf(answer, 200);
-          recorder.record(outcome, performance.now() - due, ok);
-        },
-        (error: Error) => recorder.record(error.message, performance.now() - due, false),
-      );
+      return recordAnswer(recorder, call(agent, command.target, 'GET', pollPath(identity, 0), { authorization: auth(identity) }, undefined, SHORT_TIMEOUT_MS, sockets.onSocket), 200, due);
     },
   );
-  const elapsedSeconds = (performance.now() - start) / 1000;
   agent.destroy();
-  const lag = lags.summary();
-  return {
-    ...figures(recorder, elapsedSeconds, sockets.opened, unanswered),
-    okPerSecond: round(recorder.ok / command.durationSeconds, 1),
-    sendLagMs: { p99: lag.p99, max: lag.max },
-  };
+  return openLoopFigures(recorder, { start, lags, unanswered }, sockets.opened, command.durationSeconds);
 }
 
 /** The ports of every simulated self-scan: 50 open TCP sockets spread over the range. */
@@ -206,23 +205,10 @@ async function openLoopUploads(command: Extract<LoadCommand, { kind: 'upload-rat
   let next = Math.floor(Math.random() * uploaders.length);
   const { start, lags, unanswered } = await openLoop(times, durationMs, (_, due) => {
     const { body, headers } = uploadRequest(uploaders[next++ % uploaders.length], ports);
-    return call(agent, command.target, 'POST', '/api/agent/results', headers, body, SHORT_TIMEOUT_MS, sockets.onSocket).then(
-      (answer) => {
-        const { outcome, ok } = outcomeOf(answer, 202);
-        recorder.record(outcome, performance.now() - due, ok);
-      },
-      (error: Error) => recorder.record(error.message, performance.now() - due, false),
-    );
+    return recordAnswer(recorder, call(agent, command.target, 'POST', '/api/agent/results', headers, body, SHORT_TIMEOUT_MS, sockets.onSocket), 202, due);
   });
-  const elapsedSeconds = (performance.now() - start) / 1000;
   agent.destroy();
-  const lag = lags.summary();
-  return {
-    ...figures(recorder, elapsedSeconds, sockets.opened, unanswered),
-    okPerSecond: round(recorder.ok / command.durationSeconds, 1),
-    sendLagMs: { p99: lag.p99, max: lag.max },
-    uploadBytes: { gzip: sample.gzip.length, json: sample.json },
-  };
+  return { ...openLoopFigures(recorder, { start, lags, unanswered }, sockets.opened, command.durationSeconds), uploadBytes: { gzip: sample.gzip.length, json: sample.json } };
 }
 
 async function closedLoopUploads(command: Extract<LoadCommand, { kind: 'upload' }>): Promise<PhaseResult> {
@@ -330,6 +316,16 @@ async function heldPolls(command: Extract<LoadCommand, { kind: 'held' }>): Promi
   return {
     ...figures(recorder, elapsedSeconds, sockets.opened, 0),
     steady: { seconds: round(steadySeconds, 1), answered: answeredInSteady, answeredPerSecond: round(answeredInSteady / steadySeconds, 1), heldMin: heldMin === Infinity ? 0 : heldMin, heldMax },
+  };
+}
+
+/** An open-loop phase's figures: answers a second over the phase's duration, and how late requests were sent. */
+function openLoopFigures(recorder: LatencyRecorder, loop: { start: number; lags: LatencyRecorder; unanswered: number }, socketsOpened: number, durationSeconds: number): PhaseResult {
+  const lag = loop.lags.summary();
+  return {
+    ...figures(recorder, (performance.now() - loop.start) / 1000, socketsOpened, loop.unanswered),
+    okPerSecond: round(recorder.ok / durationSeconds, 1),
+    sendLagMs: { p99: lag.p99, max: lag.max },
   };
 }
 
