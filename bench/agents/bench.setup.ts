@@ -157,7 +157,7 @@ export async function storedCounts(databaseUrl: string): Promise<Record<string, 
   try {
     const { rows } = await sql.query(
       `SELECT (SELECT count(*) FROM agent_uploads) AS uploads,
-              (SELECT count(*) FROM agent_uploads u WHERE NOT EXISTS (SELECT 1 FROM unpublished_agent_uploads q WHERE q.upload_id = u.id)) AS published,
+              (SELECT count(*) FROM agent_uploads WHERE published_at IS NOT NULL) AS published,
               (SELECT count(*) FROM scan_jobs) AS jobs,
               (SELECT count(*) FROM events) AS events,
               (SELECT pg_database_size(current_database())) AS database_bytes`,

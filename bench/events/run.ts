@@ -244,14 +244,14 @@ async function seed(pg: Client, total: number, devices: number, now: Date): Prom
   const batch = 500_000;
   for (let from = 0; from < total; from += batch) {
     await pg.query(
-      `INSERT INTO events (id, occurred_at, kind, device_id, tracker_id, job_id, host, item_type, item_key, before, after, planned, observed_at, details)
+      `INSERT INTO events (id, occurred_at, kind, device_id, tracker_id, job_id, host, item_type, item_key, before, after, planned, observed_at, details, announced_at)
        SELECT gen_random_uuid(), ts, kind, f.device_id, f.tracker_id, gen_random_uuid(), f.address,
               CASE WHEN kind = 'communications' THEN NULL ELSE 'port' END,
               CASE WHEN kind = 'communications' THEN NULL ELSE 'tcp/' || (i % 2000 + 1) END,
               CASE WHEN kind IN ('removed','modified') THEN jsonb_build_object('protocol','tcp','port', i % 2000 + 1,'state','open') END,
               CASE WHEN kind IN ('added','modified') THEN jsonb_build_object('protocol','tcp','port', i % 2000 + 1,'state','open') END,
               kind <> 'communications' AND i % 3 = 0, ts,
-              CASE WHEN kind = 'communications' THEN '{"what":"scan-finished","durationMs":1200}'::jsonb END
+              CASE WHEN kind = 'communications' THEN '{"what":"scan-finished","durationMs":1200}'::jsonb END, ts
          FROM (SELECT i, $2::timestamptz - (((i * 7919) % $3) * ($4::double precision / $3)) * interval '1 millisecond' AS ts,
                       (ARRAY['added','removed','modified','added','communications'])[i % 5 + 1] AS kind
                  FROM generate_series($5::bigint, $6::bigint) AS i) g

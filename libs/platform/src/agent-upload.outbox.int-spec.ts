@@ -63,14 +63,11 @@ describe('AgentUploadOutbox (Postgres)', () => {
     const jobs = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     const failed: ScanFailed = { jobId: jobs[2], chunkId: randomUUID(), trackerId, deviceId, worker: 'agent:h', failedAt: '2026-12-01T10:00:01.000Z', error: { code: 'engine_failed', message: 'ss: not found' } };
     const old = new Date(Date.now() - 60_000);
-    // An upload not yet published is on the queue since it was received.
-    const insert = async (id: string, jobId: string, kind: string, column: 'payload' | 'payload_gzip' | 'body_gzip', value: unknown, receivedAt: Date, published: boolean, acceptance: ResultAcceptance | null = null) => {
-      await dataSource.query(
-        `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, ${column}, acceptance, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [id, agentId, `key-${jobId}`, jobId, trackerId, kind, value, acceptance && JSON.stringify(acceptance), receivedAt],
+    const insert = (id: string, jobId: string, kind: string, column: 'payload' | 'payload_gzip' | 'body_gzip', value: unknown, receivedAt: Date, publishedAt: Date | null, acceptance: ResultAcceptance | null = null) =>
+      dataSource.query(
+        `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, ${column}, acceptance, received_at, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [id, agentId, `key-${jobId}`, jobId, trackerId, kind, value, acceptance && JSON.stringify(acceptance), receivedAt, publishedAt],
       );
-      if (!published) await dataSource.query(`INSERT INTO unpublished_agent_uploads (upload_id, queued_at) VALUES ($1, $2)`, [id, receivedAt]);
-    };
     const ids = jobs.map(() => randomUUID());
     // As the gateway keeps an upload now: the agent's body as sent, and what the hub decided (a self-scan of 127.0.0.1, coverage narrowed to the tracker's ports).
     const sent: AgentResult = {
@@ -86,11 +83,11 @@ describe('AgentUploadOutbox (Postgres)', () => {
     };
     const first = completed(jobs[0]);
     const legacy = completed(jobs[1]);
-    await insert(ids[0], jobs[0], 'completed', 'payload_gzip', compressPayload(first), old, false);
-    await insert(ids[1], jobs[1], 'completed', 'payload', JSON.stringify(legacy), new Date(old.getTime() + 1), false); // written before compression
-    await insert(ids[2], jobs[2], 'failed', 'payload_gzip', compressPayload(failed), new Date(old.getTime() + 2), false);
-    await insert(ids[3], jobs[3], 'completed', 'payload_gzip', compressPayload(completed(jobs[3])), old, true); // published already
-    await insert(ids[4], jobs[4], 'completed', 'body_gzip', gzipSync(JSON.stringify(sent)), new Date(old.getTime() + 3), false, acceptance);
+    await insert(ids[0], jobs[0], 'completed', 'payload_gzip', compressPayload(first), old, null);
+    await insert(ids[1], jobs[1], 'completed', 'payload', JSON.stringify(legacy), new Date(old.getTime() + 1), null); // written before compression
+    await insert(ids[2], jobs[2], 'failed', 'payload_gzip', compressPayload(failed), new Date(old.getTime() + 2), null);
+    await insert(ids[3], jobs[3], 'completed', 'payload_gzip', compressPayload(completed(jobs[3])), old, old); // published already
+    await insert(ids[4], jobs[4], 'completed', 'body_gzip', gzipSync(JSON.stringify(sent)), new Date(old.getTime() + 3), null, acceptance);
 
     expect(await outbox.publishUnpublished(new Date())).toBe(4);
     const deadline = Date.now() + 5_000;
@@ -100,7 +97,7 @@ describe('AgentUploadOutbox (Postgres)', () => {
     expect(seen.filter((e) => e.payload.jobId !== jobs[2]).map((e) => e.id)).toEqual([ids[0], ids[1], ids[4]]);
     expect([byId.get(ids[0]), byId.get(ids[1]), byId.get(ids[2]), byId.get(ids[4])]).toEqual([first, legacy, failed, fromBody]);
     expect(seen).toHaveLength(4);
-    const unpublished = await dataSource.query(`SELECT count(*)::int AS n FROM unpublished_agent_uploads`);
+    const unpublished = await dataSource.query(`SELECT count(*)::int AS n FROM agent_uploads WHERE published_at IS NULL`);
     expect(unpublished[0].n).toBe(0);
     expect(await outbox.publishUnpublished(new Date())).toBe(0);
     await bus.close();

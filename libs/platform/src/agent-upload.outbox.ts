@@ -1,6 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, IsNull, LessThan } from 'typeorm';
 import { Bus } from '@portolan/bus';
 import { AgentResultSchema, Messages, ScanCompleted, ScanCompletedSchema, ScanFailed, ScanFailedSchema } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
@@ -46,8 +46,6 @@ export function storedUpload(u: StoredUploadRow): OutboxUpload {
 
 /** How long an accepted upload may sit unpublished before the leader publishes it again. */
 const UNPUBLISHED_GRACE_MS = 10_000;
-/** Uploads the leader's sweep publishes at a time. */
-const SWEEP_UPLOADS = 200;
 
 /**
  * Puts accepted agent uploads on the results stream, where the comparer treats them like any
@@ -94,15 +92,11 @@ export class AgentUploadOutbox {
 
   /** The leader's sweep: publishes accepted uploads whose publish never completed, oldest first. */
   async publishUnpublished(now: Date): Promise<number> {
-    // The oldest on the queue (a scan of it: it holds only what is unsent, and what vacuum has not yet taken), then in the hub's order.
-    const uploads = await this.db
-      .getRepository(AgentUploadEntity)
-      .createQueryBuilder('u')
-      .where(`u.id IN (SELECT q.upload_id FROM unpublished_agent_uploads q WHERE q.queued_at < :before ORDER BY q.queued_at LIMIT ${SWEEP_UPLOADS})`, {
-        before: new Date(now.getTime() - UNPUBLISHED_GRACE_MS),
-      })
-      .orderBy('u.seq', 'ASC')
-      .getMany();
+    const uploads = await this.db.getRepository(AgentUploadEntity).find({
+      where: { publishedAt: IsNull(), receivedAt: LessThan(new Date(now.getTime() - UNPUBLISHED_GRACE_MS)) },
+      order: { seq: 'ASC' },
+      take: 200,
+    });
     if (!uploads.length) return 0;
     const count = await this.publish(uploads);
     this.logger.info({ uploads: count }, 'published agent results that had not been published');

@@ -34,9 +34,8 @@ export interface NewEvent {
 }
 
 /**
- * Writes events inside the caller's transaction, each queued to be announced
- * (`unannounced_events`), and once that committed announces them on the events stream for
- * alerting, taking them off the queue (`markSent`). Events whose announcement was lost
+ * Writes events inside the caller's transaction and, once that committed, announces them on
+ * the events stream for alerting, recording when it did. Events whose announcement was lost
  * (a crash after commit, the bus down) are announced again by `announceUnannounced`; the event
  * id is the message id, so the stream stores each once within its duplicate window.
  */
@@ -54,7 +53,7 @@ export class EventRecorder {
     // The last one also adds the counts of them all (one round trip fewer for every writer).
     for (let i = 0; i < rows.length; i += INSERT_ROWS) {
       const chunk = rows.slice(i, i + INSERT_ROWS);
-      if (i + INSERT_ROWS < rows.length) await manager.query(`WITH ${insertAndQueue(1, 'true')} SELECT 1`, [rowsJson(chunk)]);
+      if (i + INSERT_ROWS < rows.length) await manager.query(insertSql(1, 'true'), [rowsJson(chunk)]);
       else {
         const tail = statementTail(chunk, rows);
         await manager.query(`WITH ${tail.sql(1, [])}`, tail.params);
@@ -126,14 +125,12 @@ export class EventRecorder {
 
   /** Announces events whose announcement was lost, oldest first. */
   async announceUnannounced(now: Date): Promise<number> {
-    // The queue's key is (occurred_at, event_id): read in its order, up to the grace period.
     const rows = await this.db
       .getRepository(EventEntity)
       .createQueryBuilder('e')
-      .innerJoin('unannounced_events', 'q', 'q.event_id = e.id AND q.occurred_at = e.occurred_at')
-      .where('q.occurred_at < :before', { before: new Date(now.getTime() - ANNOUNCE_GRACE_MS) })
-      .orderBy('q.occurred_at', 'ASC')
-      .limit(500)
+      .where('e.announced_at IS NULL AND e.occurred_at < :before', { before: new Date(now.getTime() - ANNOUNCE_GRACE_MS) })
+      .orderBy('e.occurred_at', 'ASC')
+      .take(500)
       .getMany();
     await this.announce(rows);
     if (rows.length) this.logger.info({ events: rows.length }, 'announced events whose announcement had been lost');
@@ -166,13 +163,8 @@ function toRow(e: NewEvent): EventEntity {
     plannedChangeId: e.plannedChangeId ?? null,
     observedAt: e.observedAt ?? null,
     details: e.details ?? null,
+    announcedAt: null,
   });
-}
-
-/** The events of parameter `param` inserted where `where` holds, and queued to be announced (`markSent` takes them off), as CTEs of a `WITH`. */
-function insertAndQueue(param: number, where: string): string {
-  return `inserted_events AS (${insertSql(param, where)} RETURNING occurred_at, id),
-     queued_events AS (INSERT INTO unannounced_events (occurred_at, event_id) SELECT occurred_at, id FROM inserted_events)`;
 }
 
 function insertSql(param: number, where: string): string {
@@ -214,7 +206,7 @@ function statementTail(rows: readonly EventEntity[], counted: readonly EventEnti
     sql: (first, after) => {
       // A condition that reads every row of those CTEs: rows are written only once they have run.
       const gate = after.length ? `${after.map((cte) => `(SELECT count(*) FROM ${cte})`).join(' + ')} >= 0` : 'true';
-      return `${insertAndQueue(first, gate)}, ${counts.sql(first + 1, gate)}`;
+      return `inserted_events AS (${insertSql(first, gate)}), ${counts.sql(first + 1, gate)}`;
     },
     params: [rowsJson(rows), ...counts.params],
   };

@@ -28,9 +28,9 @@ describe('PendingSentMarks', () => {
     expect(statements).toHaveLength(0);
     await wait(350);
     expect(statements).toHaveLength(1);
-    expect(statements[0].sql).toMatch(/DELETE FROM unannounced_events/);
-    expect(statements[0].sql).toMatch(/DELETE FROM unpublished_agent_uploads/);
-    expect(statements[0].params).toEqual(expect.arrayContaining([['2026-12-01T10:00:00.000Z', '2026-12-01T10:00:00.000Z'], ['e1', 'e2'], ['u1', 'u2', 'u3']]));
+    expect(statements[0].sql).toMatch(/UPDATE events SET announced_at/);
+    expect(statements[0].sql).toMatch(/UPDATE agent_uploads SET published_at/);
+    expect(statements[0].params).toEqual(expect.arrayContaining([['e1', 'e2'], ['u1', 'u2', 'u3']]));
     expect(marks.pending).toBe(0);
   });
 

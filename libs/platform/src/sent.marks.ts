@@ -8,34 +8,27 @@ export interface Sent {
 
 /**
  * Records, in one statement, that events were announced and agent uploads published (after the
- * stream acknowledged them): takes them off their queues (`unannounced_events`,
- * `unpublished_agent_uploads`), so the leader's sweeps leave them alone. A delete from a narrow
- * queue, where setting a column on the row itself copied the whole row and wrote an entry in
- * each of its indexes. A writer that sent both (an upload batch and its `scan-started` events)
- * pays one round trip for them.
+ * stream acknowledged them), so the leader's sweeps leave them alone. A writer that sent both
+ * (an upload batch and its `scan-started` events) pays one round trip for them.
  */
 export async function markSent(db: Pick<DataSource, 'query'>, sent: Sent): Promise<void> {
   const params: unknown[] = [];
-  const deletes = sentDeletes(sent, params);
-  if (!deletes.length) return;
-  const [main, ...others] = deletes.reverse();
-  await db.query(others.length ? `WITH ${others.map((d, i) => `m${i} AS (${d})`).join(', ')} ${main}` : main, params);
+  const updates = sentUpdates(sent, params);
+  if (!updates.length) return;
+  const [main, ...others] = updates.reverse();
+  await db.query(others.length ? `WITH ${others.map((u, i) => `m${i} AS (${u})`).join(', ')} ${main}` : main, params);
 }
 
-function sentDeletes({ events = [], uploadIds = [] }: Sent, params: unknown[]): string[] {
+function sentUpdates({ events = [], uploadIds = [] }: Sent, params: unknown[]): string[] {
   const p = (value: unknown) => `$${params.push(value)}`;
-  const deletes: string[] = [];
+  const updates: string[] = [];
   if (events.length) {
-    const at = p(events.map((e) => new Date(e.occurredAt).toISOString()));
-    const ids = p(events.map((e) => e.id));
-    // Within a millisecond of the time given: a time read back into a Date has lost its microseconds.
-    deletes.push(
-      `DELETE FROM unannounced_events q USING unnest(${at}::timestamptz[], ${ids}::uuid[]) AS s(occurred_at, id)
-        WHERE q.occurred_at > s.occurred_at - interval '1 millisecond' AND q.occurred_at < s.occurred_at + interval '1 millisecond' AND q.event_id = s.id`,
-    );
+    // occurred_at bounds the scan to the partitions (and index ranges) the events can be in.
+    const since = new Date(events.reduce((min, e) => Math.min(min, new Date(e.occurredAt).getTime()), Infinity));
+    updates.push(`UPDATE events SET announced_at = now() WHERE occurred_at >= ${p(since)} AND id = ANY(${p(events.map((e) => e.id))})`);
   }
-  if (uploadIds.length) deletes.push(`DELETE FROM unpublished_agent_uploads WHERE upload_id = ANY(${p(uploadIds)}::uuid[])`);
-  return deletes;
+  if (uploadIds.length) updates.push(`UPDATE agent_uploads SET published_at = now() WHERE id = ANY(${p(uploadIds)})`);
+  return updates;
 }
 
 /** How long marks wait for others to be written with them. */

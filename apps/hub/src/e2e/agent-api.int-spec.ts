@@ -370,8 +370,8 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       const unsent = () =>
         sql
           .query(
-            `SELECT (SELECT count(*)::int FROM agent_uploads u JOIN unpublished_agent_uploads q ON q.upload_id = u.id WHERE u.job_id = ANY($1)) AS uploads,
-                    (SELECT count(*)::int FROM events e JOIN unannounced_events q ON q.event_id = e.id WHERE e.job_id = ANY($1) AND e.details->>'what' = 'scan-started') AS events,
+            `SELECT (SELECT count(*)::int FROM agent_uploads WHERE job_id = ANY($1) AND published_at IS NULL) AS uploads,
+                    (SELECT count(*)::int FROM events WHERE job_id = ANY($1) AND details->>'what' = 'scan-started' AND announced_at IS NULL) AS events,
                     (SELECT count(*)::int FROM events WHERE job_id = ANY($1) AND details->>'what' = 'scan-started') AS started`,
             [accepted],
           )

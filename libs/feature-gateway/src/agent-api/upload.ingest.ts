@@ -34,9 +34,6 @@ const UPLOADS_INSERT = `INSERT INTO agent_uploads (id, agent_id, idempotency_key
        FROM jsonb_array_elements($5::jsonb) WITH ORDINALITY AS e(u, n)
       WHERE ${UNCHANGED}
       ORDER BY e.n`;
-/** The outbox rows and their places on the queue of uploads to publish (`markSent` takes them off), as CTEs of `writeAccepted`'s statement. */
-const UPLOADS_INSERT_AND_QUEUE = `new_uploads AS (${UPLOADS_INSERT} RETURNING id),
-     queued_uploads AS (INSERT INTO unpublished_agent_uploads (upload_id) SELECT id FROM new_uploads)`;
 /** What the batch's events and counts are written after (`EventRecorder.prepare`): its trackers' and jobs' locks (`trackersThenJobs`), and its rows. */
 const AFTER_UPLOADS = ['tracker_locks', 'unchanged', 'new_jobs', 'sized_jobs', 'chunks', 'new_uploads'];
 
@@ -190,7 +187,7 @@ export async function readBatchState(
  * Writes the accepted uploads in one statement, once it holds the jobs they update and has
  * found them as they were `read`, their trackers locked before (`trackersThenJobs`): their jobs (made for runs of the agent's own
  * schedule, or started and sized), their chunks and their outbox rows (each upload as the agent
- * sent it, with the hub's acceptance, and queued to be published), in batch order (`seq` then orders one tracker's results
+ * sent it, with the hub's acceptance), in batch order (`seq` then orders one tracker's results
  * as they arrived), and then the `scan-started` events of the jobs they started, if any, with
  * their counts. Returns their messages, each payload serialized once, for the stream.
  */
@@ -220,7 +217,7 @@ async function writeAccepted(q: Queryable, accepted: readonly Accepted[], read: 
          FROM jsonb_to_recordset($4::jsonb) AS v(id uuid, job_id uuid, targets jsonb, hosts int, probes int, worker text, started_at timestamptz)
         WHERE ${UNCHANGED}
        RETURNING id
-     ), ${UPLOADS_INSERT_AND_QUEUE}${events ? `, ${events.sql(9, AFTER_UPLOADS)}` : ' SELECT 1'}`,
+     )${events ? `, new_uploads AS (${UPLOADS_INSERT} RETURNING id), ${events.sql(9, AFTER_UPLOADS)}` : ` ${UPLOADS_INSERT}`}`,
     [
       JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
       JSON.stringify(updates.map((j) => ({ id: j.id, start_now: j.startNow, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),

@@ -3,8 +3,7 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 /**
  * One accepted result upload of an agent: the idempotency record (a replayed upload finds it)
  * and the outbox of the result message (published after commit, again by the scheduler's
- * leader if that publish was lost; until the stream has it, its id is on the queue
- * `unpublished_agent_uploads`). `seq` orders one tracker's results: the comparer applies
+ * leader if that publish was lost). `seq` orders one tracker's results: the comparer applies
  * them in the order the hub accepted them.
  */
 @Entity({ name: 'agent_uploads' })
@@ -25,5 +24,6 @@ export class AgentUploadEntity {
   /** The result message as gzip-compressed JSON (rows written before bodies were kept as sent). */
   @Column({ name: 'payload_gzip', type: 'bytea', nullable: true }) payloadGzip!: Buffer | null;
   @Column({ name: 'received_at', type: 'timestamptz' }) receivedAt!: Date;
+  @Column({ name: 'published_at', type: 'timestamptz', nullable: true }) publishedAt!: Date | null;
   @Column({ name: 'applied_at', type: 'timestamptz', nullable: true }) appliedAt!: Date | null;
 }

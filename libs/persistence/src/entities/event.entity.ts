@@ -24,4 +24,6 @@ export class EventEntity {
   @Column({ name: 'observed_at', type: 'timestamptz', nullable: true }) observedAt!: Date | null;
   /** Communications details: what happened (scan finished, failed), duration, reason. */
   @Column({ type: 'jsonb', nullable: true }) details!: Record<string, unknown> | null;
+  /** When the event was announced on the bus for alerting; null until then. */
+  @Column({ name: 'announced_at', type: 'timestamptz', nullable: true }) announcedAt!: Date | null;
 }
