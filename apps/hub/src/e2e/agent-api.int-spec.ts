@@ -1,14 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Client } from 'pg';
-import { createTestDatabase } from '@portolan/persistence';
 import { AgentItem, ErrorBody, EventItem, expectEventCountsAgree, PORTS, SELF_TRACKER, selfResult, waitFor } from './agent-e2e.support';
 import { AgentHttpClient, EnrolledAgent, enrol, RawResponse, TestAgent } from './agent-http.client';
 import { ApiClient } from './api.client';
-import { freePort, ServiceProcess, sleep } from './service.process';
+import { DistributedHub } from './distributed.hub';
+import { ServiceProcess, sleep } from './service.process';
 
 const UPLOAD_LIMIT = 65_536;
 const INFLATED_LIMIT = 1_048_576;
@@ -21,11 +18,8 @@ const PICKUP_TIMEOUT_MS = 4_000;
  * the agent program would, and also sends what a broken or hostile agent might.
  */
 describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)', () => {
-  const processes: ServiceProcess[] = [];
-  const dataDir = mkdtempSync(join(tmpdir(), 'portolan-agent-'));
-  let dropDatabase: () => Promise<void> = async () => undefined;
+  let hub: DistributedHub;
   let sql: Client;
-  let env: Record<string, string>;
   let api: ApiClient;
   let http: AgentHttpClient;
   let comparer: ServiceProcess;
@@ -52,64 +46,37 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
   const expectError = (response: RawResponse<unknown>, status: number, message: RegExp) => {
     expect({ status: response.status, message: (response.body as ErrorBody | undefined)?.error?.message ?? response.text }).toEqual({ status, message: expect.stringMatching(message) });
   };
-  const dumpLogs = () => {
-    for (const p of processes) process.stderr.write(`--- ${p.name} ---\n${p.log.slice(-5000)}\n`);
-  };
   const startComparer = async (name: string) => {
-    comparer = new ServiceProcess(name, 'comparer', env);
-    processes.push(comparer);
-    await comparer.waitForLog('service started');
+    [comparer] = await hub.start({ name, app: 'comparer' });
   };
-  const waitForJob = (jobId: string) =>
-    api.waitForJob(jobId, 30_000).catch((error: unknown) => {
-      dumpLogs();
-      throw error;
-    });
+  const waitForJob = (jobId: string) => hub.logsOnFailure(() => api.waitForJob(jobId, 30_000));
   const expectCountsAgree = () => expectEventCountsAgree(sql);
 
   beforeAll(async () => {
-    const db = await createTestDatabase('portolan_e2e_agent');
-    dropDatabase = db.drop;
-    sql = new Client({ connectionString: db.url });
-    await sql.connect();
-    const port = await freePort();
-    env = {
-      DATABASE_URL: db.url,
-      NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
-      PORTOLAN_DATA_DIR: dataDir,
-      GATEWAY_PLAIN_HTTP: 'true',
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_PORT: String(port),
+    hub = await DistributedHub.create('portolan_e2e_agent', {
       GATEWAY_AGENT_UPLOAD_LIMIT_BYTES: String(UPLOAD_LIMIT),
       GATEWAY_AGENT_UPLOAD_INFLATED_LIMIT_BYTES: String(INFLATED_LIMIT),
       // Generous here; the rate limit has its own gateway at the end.
       GATEWAY_AGENT_RATE_BURST: '1000',
       GATEWAY_AGENT_RATE_PER_SECOND: '100',
-      SCHEDULER_TICK_MS: '500',
       SCHEDULER_AGENT_OFFLINE_AFTER_MS: String(OFFLINE_AFTER_MS),
       SCHEDULER_AGENT_PICKUP_TIMEOUT_MS: String(PICKUP_TIMEOUT_MS),
-    };
-    processes.push(new ServiceProcess('gateway', 'gateway', env));
-    api = new ApiClient(`http://127.0.0.1:${port}/api`);
-    http = new AgentHttpClient(`http://127.0.0.1:${port}/api`);
-    await api.waitForHealth();
-    const scheduler = new ServiceProcess('scheduler', 'scheduler', env);
-    processes.push(scheduler);
+    });
+    sql = hub.sql;
+    const { url } = await hub.gateway();
+    api = new ApiClient(url);
+    http = new AgentHttpClient(url);
+    await hub.start('scheduler');
     await startComparer('comparer');
-    await scheduler.waitForLog('service started');
-    await scheduler.waitForLog('scheduler leads', 10_000);
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all(processes.map((p) => p.stop()));
-    await sql?.end();
-    await dropDatabase();
-    rmSync(dataDir, { recursive: true, force: true });
+    await hub?.stop();
   }, 60_000);
 
   afterEach(() => {
     const state = expect.getState();
-    if (state.assertionCalls !== state.numPassingAsserts) dumpLogs();
+    if (state.assertionCalls !== state.numPassingAsserts) hub.dumpLogs();
   });
 
   describe('enrolment', () => {
@@ -583,22 +550,19 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
   });
 
   it('tells every gateway replica at once of a rotated secret and a revoked agent, though each caches credentials', async () => {
-    const port = await freePort();
-    const second = new ServiceProcess('gateway-2', 'gateway', { ...env, GATEWAY_PORT: String(port) });
-    processes.push(second);
-    await new ApiClient(`http://127.0.0.1:${port}/api`).waitForHealth();
+    const { url: secondUrl, process: second } = await hub.gateway('gateway-2');
     const token = await api.post('/enrollment-tokens', { name: 'replicas', maxUses: 1 });
     const enrolled = await enrol(http, String(token.body['token']), { name: 'rep-01', hostname: 'rep-01', platform: 'linux', release: '6.1.0' });
     expect(enrolled.status).toBe(201);
     const viaFirst = new TestAgent(http, enrolled.body);
-    const viaSecond = viaFirst.via(new AgentHttpClient(`http://127.0.0.1:${port}/api`));
+    const viaSecond = viaFirst.via(new AgentHttpClient(secondUrl));
     expect((await viaSecond.poll()).status).toBe(200); // the second replica now caches the agent
 
     const rotated = await viaFirst.http.send<{ secret: string }>({ method: 'POST', path: '/agent/rotate-secret', headers: { authorization: viaFirst.authorization } });
     expect(rotated.status).toBe(200);
     await sleep(300); // the broadcast is core NATS: milliseconds, far below the cache's minute
     expectError(await viaSecond.poll(), 401, /wrong secret/);
-    const renewed = new TestAgent(new AgentHttpClient(`http://127.0.0.1:${port}/api`), { ...viaFirst.identity, secret: rotated.body.secret } satisfies EnrolledAgent);
+    const renewed = new TestAgent(new AgentHttpClient(secondUrl), { ...viaFirst.identity, secret: rotated.body.secret } satisfies EnrolledAgent);
     expect((await renewed.poll()).status).toBe(200);
 
     expect((await api.post(`/agents/${viaFirst.id}/revoke`, {})).status).toBe(200);
@@ -608,12 +572,8 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
   }, 60_000);
 
   it('limits each agent to its request rate (429 with Retry-After), on a gateway of its own', async () => {
-    const port = await freePort();
-    const limited = new ServiceProcess('gateway-limited', 'gateway', { ...env, GATEWAY_PORT: String(port), GATEWAY_AGENT_RATE_BURST: '5', GATEWAY_AGENT_RATE_PER_SECOND: '1' });
-    processes.push(limited);
-    const limitedApi = new ApiClient(`http://127.0.0.1:${port}/api`);
-    await limitedApi.waitForHealth();
-    const agent = a.via(new AgentHttpClient(`http://127.0.0.1:${port}/api`));
+    const { url: limitedUrl, process: limited } = await hub.gateway('gateway-limited', { GATEWAY_AGENT_RATE_BURST: '5', GATEWAY_AGENT_RATE_PER_SECOND: '1' });
+    const agent = a.via(new AgentHttpClient(limitedUrl));
     const before = await stored();
 
     const statuses: number[] = [];

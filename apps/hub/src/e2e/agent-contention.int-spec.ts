@@ -1,13 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from 'pg';
-import { createTestDatabase } from '@portolan/persistence';
 import { expectEventCountsAgree, SELF_TRACKER, selfResult, waitFor } from './agent-e2e.support';
 import { AgentHttpClient, enrol, TestAgent } from './agent-http.client';
 import { ApiClient } from './api.client';
-import { freePort, ServiceProcess, sleep } from './service.process';
+import { DistributedHub } from './distributed.hub';
+import { sleep } from './service.process';
 
 const AGENTS = 8;
 const RUNS = 10;
@@ -33,52 +30,23 @@ interface Run {
  * processes' logs), and every run is stored once, started once, and applied once, in order.
  */
 describe('agent runs under contention (two gateways + scheduler + comparer, Postgres + NATS JetStream)', () => {
-  const processes: ServiceProcess[] = [];
-  const dataDir = mkdtempSync(join(tmpdir(), 'portolan-contention-'));
-  let dropDatabase: () => Promise<void> = async () => undefined;
+  let hub: DistributedHub;
   let sql: Client;
   let api: ApiClient;
   const gateways: AgentHttpClient[] = [];
 
   const deadlocks = async () => Number((await sql.query(`SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`)).rows[0].deadlocks);
-  const dumpLogs = () => {
-    for (const p of processes) process.stderr.write(`--- ${p.name} ---\n${p.log.slice(-5000)}\n`);
-  };
 
   beforeAll(async () => {
-    const db = await createTestDatabase('portolan_e2e_contention');
-    dropDatabase = db.drop;
-    sql = new Client({ connectionString: db.url });
-    await sql.connect();
-    const env = {
-      DATABASE_URL: db.url,
-      NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
-      PORTOLAN_DATA_DIR: dataDir,
-      GATEWAY_PLAIN_HTTP: 'true',
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_AGENT_RATE_BURST: '1000',
-      GATEWAY_AGENT_RATE_PER_SECOND: '100',
-      SCHEDULER_TICK_MS: '500',
-    };
-    for (const n of [1, 2]) {
-      const port = await freePort();
-      processes.push(new ServiceProcess(`gateway-${n}`, 'gateway', { ...env, GATEWAY_PORT: String(port) }));
-      gateways.push(new AgentHttpClient(`http://127.0.0.1:${port}/api`));
-      if (n === 1) api = new ApiClient(`http://127.0.0.1:${port}/api`);
-      await new ApiClient(`http://127.0.0.1:${port}/api`).waitForHealth();
-    }
-    const scheduler = new ServiceProcess('scheduler', 'scheduler', env);
-    const comparer = new ServiceProcess('comparer', 'comparer', env);
-    processes.push(scheduler, comparer);
-    await Promise.all([scheduler.waitForLog('service started'), comparer.waitForLog('service started')]);
-    await scheduler.waitForLog('scheduler leads', 10_000);
+    hub = await DistributedHub.create('portolan_e2e_contention', { GATEWAY_AGENT_RATE_BURST: '1000', GATEWAY_AGENT_RATE_PER_SECOND: '100' });
+    sql = hub.sql;
+    for (const n of [1, 2]) gateways.push(new AgentHttpClient((await hub.gateway(`gateway-${n}`)).url));
+    api = new ApiClient(gateways[0].baseUrl);
+    await hub.start('scheduler', 'comparer');
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all(processes.map((p) => p.stop()));
-    await sql?.end();
-    await dropDatabase();
-    rmSync(dataDir, { recursive: true, force: true });
+    await hub?.stop();
   }, 60_000);
 
   it('stores, starts and applies every run once, in order, without a deadlock', async () => {
@@ -129,7 +97,7 @@ describe('agent runs under contention (two gateways + scheduler + comparer, Post
       return runs;
     };
 
-    try {
+    await hub.logsOnFailure(async () => {
       const runs = await Promise.all(fleet.map((_, a) => runAll(a)));
       const jobIds = runs.flat().map((r) => r.jobId);
       const settled = () =>
@@ -168,10 +136,7 @@ describe('agent runs under contention (two gateways + scheduler + comparer, Post
       await sleep(2_000);
       expect((await deadlocks()) - deadlocksBefore).toBe(0);
       // ... and the gateways and the comparer would have logged one they recovered from.
-      expect(processes.filter((p) => /deadlock/i.test(p.log)).map((p) => p.name)).toEqual([]);
-    } catch (error) {
-      dumpLogs();
-      throw error;
-    }
+      expect(hub.processes.filter((p) => /deadlock/i.test(p.log)).map((p) => p.name)).toEqual([]);
+    });
   }, 180_000);
 });

@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from 'pg';
-import { createTestDatabase } from '@portolan/persistence';
 import { EmulatedDeviceState, newEd25519KeyPair, prepareTestUser, RunningEmulator, startSamba, startSshd, startSshDevice, TEST_USER, WINDOWS_REGISTRY } from '@portolan/collectors/testing';
 import { ApiClient } from './api.client';
+import { DistributedHub } from './distributed.hub';
 import { LoopbackListeners } from './loopback.listeners';
-import { freePort, ServiceProcess } from './service.process';
+import { freePort } from './service.process';
 
 interface EventItem {
   kind: string;
@@ -24,8 +21,7 @@ interface EventItem {
  * Linux host through the real OpenSSH sshd, and a Windows registry through the real Samba smbd.
  */
 describe('agentless collectors end to end (distributed hub, Postgres, NATS JetStream)', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'portolan-collect-e2e-'));
-  const processes: ServiceProcess[] = [];
+  let hub: DistributedHub;
   const listeners = new LoopbackListeners();
   const login = { username: 'netops', password: `np-${randomBytes(6).toString('hex')}` };
   const hostKeyA = newEd25519KeyPair().private;
@@ -37,16 +33,12 @@ describe('agentless collectors end to end (distributed hub, Postgres, NATS JetSt
   let sql: Client;
   let password: string;
   const stoppers: (() => Promise<void>)[] = [];
-  let drop: () => Promise<void> = async () => undefined;
 
   const events = async (trackerId: string, type = 'added,removed,modified') => (await api.get<{ items: EventItem[] }>(`/events?trackerId=${trackerId}&type=${type}&limit=500`)).body.items;
   const run = async (trackerId: string) => {
     const started = await api.post(`/trackers/${trackerId}/run`, {});
     expect(started.status).toBe(202);
-    return api.waitForJob(String(started.body['jobId']), 60_000).catch((error: Error) => {
-      for (const p of processes) process.stderr.write(`--- ${p.name}\n${p.log.slice(-3000)}\n`);
-      throw error;
-    });
+    return hub.logsOnFailure(() => api.waitForJob(String(started.body['jobId']), 60_000));
   };
   const device = async (name: string, address: string, credential: Record<string, unknown>) => {
     const cred = await api.post('/credentials', { name: `${name}-cred`, ...credential });
@@ -72,38 +64,19 @@ describe('agentless collectors end to end (distributed hub, Postgres, NATS JetSt
 
   beforeAll(async () => {
     password = prepareTestUser();
-    const db = await createTestDatabase('portolan_collect_e2e');
-    drop = db.drop;
-    sql = new Client({ connectionString: db.url });
-    await sql.connect();
     routerPort = await freePort();
     router = await startSshDevice('cisco-ios', '127.0.0.101', login, routerState, hostKeyA, routerPort);
-    const port = await freePort();
-    const env = {
-      DATABASE_URL: db.url,
-      NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
-      PORTOLAN_DATA_DIR: dataDir,
-      PORTOLAN_MASTER_KEYS: randomBytes(32).toString('base64'),
-      GATEWAY_PLAIN_HTTP: 'true',
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_PORT: String(port),
-      SCHEDULER_TICK_MS: '500',
-    };
-    api = new ApiClient(`http://127.0.0.1:${port}/api`);
-    processes.push(new ServiceProcess('gateway', 'gateway', env));
-    await api.waitForHealth();
-    for (const app of ['scheduler', 'comparer', 'collector']) processes.push(new ServiceProcess(app, app, env));
-    await Promise.all(processes.slice(1).map((p) => p.waitForLog('service started')));
+    hub = await DistributedHub.create('portolan_collect_e2e', { PORTOLAN_MASTER_KEYS: randomBytes(32).toString('base64') });
+    sql = hub.sql;
+    api = new ApiClient((await hub.gateway()).url);
+    await hub.start('scheduler', 'comparer', 'collector');
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all(processes.map((p) => p.stop()));
+    await hub?.stop();
     await router?.close();
     for (const stop of stoppers.reverse()) await stop();
     await listeners.closeAll();
-    await sql?.end();
-    await drop();
-    rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 
   it('turns a configuration line added on an IOS router between two polls into exactly one added event; volatile lines never are', async () => {
@@ -222,7 +195,7 @@ describe('agentless collectors end to end (distributed hub, Postgres, NATS JetSt
       expect(String(event?.details?.['reason'])).toContain(reason);
     }
     expect((await api.get<{ items: unknown[] }>(`/devices/${deviceId}/items?limit=1000`)).body.items).toHaveLength(before);
-    const logs = processes.map((p) => p.log).join('\n');
+    const logs = hub.processes.map((p) => p.log).join('\n');
     for (const secret of [password, login.password, 'en-9']) expect(logs).not.toContain(secret);
   }, 120_000);
 });

@@ -1,14 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createTestDatabase } from '@portolan/persistence';
-import { ApiClient } from './api.client';
 import { waitFor } from './agent-e2e.support';
+import { ApiClient } from './api.client';
+import { DistributedHub } from './distributed.hub';
 import { LoopbackListeners } from './loopback.listeners';
-import { freePort, ServiceProcess } from './service.process';
 
 interface EventItem {
   id: string;
@@ -59,11 +55,9 @@ async function pagerDutyReceiver() {
  */
 describe('planned changes (distributed hub)', () => {
   const listeners = new LoopbackListeners();
-  const processes: ServiceProcess[] = [];
+  let hub: DistributedHub;
   let api: ApiClient;
   let baseUrl: string;
-  let dropDatabase: () => Promise<void> = async () => undefined;
-  const dataDir = mkdtempSync(join(tmpdir(), 'portolan-planned-'));
   const site = `pc-${randomBytes(3).toString('hex')}`;
   let deviceId: string;
   let trackerId: string;
@@ -81,32 +75,10 @@ describe('planned changes (distributed hub)', () => {
   const changesOf = async (jobId: string) => (await api.get<Page<EventItem>>(`/events?jobId=${jobId}&type=added,removed,modified`)).body.items;
 
   beforeAll(async () => {
-    const db = await createTestDatabase('portolan_planned');
-    dropDatabase = db.drop;
-    const port = await freePort();
-    const env = {
-      DATABASE_URL: db.url,
-      NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
-      PORTOLAN_DATA_DIR: dataDir,
-      GATEWAY_PLAIN_HTTP: 'true',
-      GATEWAY_HOST: '127.0.0.1',
-      GATEWAY_PORT: String(port),
-      SCHEDULER_TICK_MS: '500',
-      SCANNER_SITE: site,
-    };
-    processes.push(new ServiceProcess('gateway', 'gateway', env));
-    baseUrl = `http://127.0.0.1:${port}/api`;
+    hub = await DistributedHub.create('portolan_planned', { SCANNER_SITE: site });
+    baseUrl = (await hub.gateway()).url;
     api = new ApiClient(baseUrl);
-    await api.waitForHealth();
-    const others = [
-      new ServiceProcess('scheduler', 'scheduler', env),
-      new ServiceProcess('comparer', 'comparer', env),
-      new ServiceProcess('scanner', 'scanner', env),
-      new ServiceProcess('alerting', 'alerting', { ...env, ALERTING_POLL_MS: '200' }),
-    ];
-    processes.push(...others);
-    await Promise.all(others.map((p) => p.waitForLog('service started')));
-    await others[0].waitForLog('scheduler leads', 10_000);
+    await hub.start('scheduler', 'comparer', 'scanner', { name: 'alerting', app: 'alerting', env: { ALERTING_POLL_MS: '200' } });
 
     const siteRow = await api.post('/sites', { name: site });
     siteId = String(siteRow.body['id']);
@@ -143,21 +115,10 @@ describe('planned changes (distributed hub)', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all(processes.map((p) => p.stop()));
+    await hub?.stop();
     await listeners.closeAll();
     await pagerDuty?.close();
-    await dropDatabase();
-    rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
-
-  const dumpLogsOnFailure = async (test: () => Promise<void>) => {
-    try {
-      await test();
-    } catch (error) {
-      for (const p of processes) process.stderr.write(`--- ${p.name} ---\n${p.log.slice(-3000)}\n`);
-      throw error;
-    }
-  };
 
   it('refuses a window that ends before it starts, an invalid pattern, and unknown references, naming the field', async () => {
     const base = { name: 'bad', start: new Date().toISOString(), scope: { groupIds: [groupId] }, rules: [{ keyPattern: 'tcp/443' }], createdBy: 'alice' };
@@ -180,7 +141,7 @@ describe('planned changes (distributed hub)', () => {
   });
 
   it('inside an approved window, the opened port its rule names is planned and another opened port is not', async () => {
-    await dumpLogsOnFailure(async () => {
+    await hub.logsOnFailure(async () => {
       await listeners.open('127.0.0.41', 40041);
       await run(); // the baseline
 
@@ -305,7 +266,7 @@ describe('planned changes (distributed hub)', () => {
   }, 240_000);
 
   it('re-probe: an opened port is scanned once more at once, alone, by nmap, and reported only then', async () => {
-    await dumpLogsOnFailure(async () => {
+    await hub.logsOnFailure(async () => {
       const device = await api.post('/devices', { name: 'reprobe lab', kind: 'host', address: '127.0.0.43', siteId });
       const self = await api.post('/trackers', { name: 'self', deviceId: device.body['id'], type: 'network-port', mode: 'self', ports: [{ range: '40000-40100', protocol: 'tcp' }], schedule: { kind: 'cron', cron: '0 0 1 1 *' }, sendBaselineEvents: false, reprobe: true });
       expect(self.status).toBe(400);
@@ -335,7 +296,7 @@ describe('planned changes (distributed hub)', () => {
   }, 180_000);
 
   it('recording mode plans every change in scope and proposes a rule for each, which an operator confirms', async () => {
-    await dumpLogsOnFailure(async () => {
+    await hub.logsOnFailure(async () => {
       const recording = await api.post('/planned-changes', {
         name: 'CHG-1050 install monitoring agent',
         mode: 'recording',
@@ -358,7 +319,7 @@ describe('planned changes (distributed hub)', () => {
   }, 180_000);
 
   it('baseline management: confirmation, promote, an expected port, a removed item and a narrower port spec, each with its justification', async () => {
-    await dumpLogsOnFailure(async () => {
+    await hub.logsOnFailure(async () => {
       const before = new Date();
       type Baseline = { items: { host: string; itemKey: string }[]; pending: { host: string; itemKey: string; kind: string; seen: number }[] };
       const baseline = async () => (await api.get<Baseline>(`/devices/${deviceId}/baseline`)).body;
