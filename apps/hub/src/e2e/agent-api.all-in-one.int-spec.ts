@@ -63,6 +63,8 @@ describe('agent API on the all-in-one hub (PGlite + in-process bus)', () => {
     expect((await agent.poll({ spoolEntries: 2 })).body.jobs).toEqual([]);
     expect((await events(`deviceId=${agent.identity.deviceId}&type=communications`)).map((e) => e.details?.['what'])).toEqual(['agent-online']);
     expect((await api.get(`/agents/${agent.id}`)).body).toMatchObject({ status: 'online', spool: { entries: 2, dropped: 0 } });
+    expect((await api.get<{ items: { id: string }[] }>('/agents?spooling=true&q=AIO-0')).body.items.map((a) => a.id)).toEqual([agent.id]);
+    expect((await api.get('/agents/-/summary')).body).toMatchObject({ total: 1, byStatus: { online: 1 }, byVersion: [{ version: agent.version, agents: 1 }], spool: { agents: 1, entries: 2, dropped: 0 } });
 
     const job1 = randomUUID();
     expect((await agent.upload(selfResult(job1, trackerId, [{ port: 40010 }]), { gzip: true })).status).toBe(202);

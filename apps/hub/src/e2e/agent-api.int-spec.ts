@@ -597,6 +597,59 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     await limited.stop();
   }, 60_000);
 
+  it('finds agents by site, version, name, scanner role, spool and silence, and sums up the fleet', async () => {
+    const site = await api.post('/sites', { name: `branch-${randomBytes(3).toString('hex')}` });
+    expect(site.status).toBe(201);
+    const siteId = String(site.body['id']);
+    const token = await api.post('/enrollment-tokens', { name: 'branch', siteId, maxUses: 2, scanner: true });
+    const enrolOne = async (name: string, scanner: boolean) => {
+      const enrolled = await enrol(http, String(token.body['token']), { name, hostname: `${name.replace(/[^a-z0-9-]/g, '')}.branch.example`, platform: 'linux', release: '6.1.0', scanner });
+      expect(enrolled.status).toBe(201);
+      return enrolled.body;
+    };
+    const quiet = new TestAgent(http, await enrolOne('fleet_a%1', false), '2.0.0-test');
+    const busy = new TestAgent(http, await enrolOne('fleet-b', true), '2.1.0-test');
+    expect((await quiet.poll()).status).toBe(200);
+    expect((await busy.poll({ spoolEntries: 7, spoolDropped: 2 })).status).toBe(200);
+    const ids = async (query: string) => {
+      const response = await api.get<{ items: AgentItem[] }>(`/agents?${query}`);
+      expect(response.status).toBe(200);
+      return response.body.items.map((x) => x.id).sort();
+    };
+
+    expect(await ids(`siteId=${siteId}`)).toEqual([quiet.id, busy.id].sort());
+    expect(await ids('version=2.1.0-test')).toEqual([busy.id]);
+    expect(await ids('q=A%251')).toEqual([quiet.id]);
+    // LIKE's wildcards in the text are the characters themselves: "_a" is not "any character, then a" ("branch" has "ra").
+    expect(await ids(`q=_a&siteId=${siteId}`)).toEqual([quiet.id]);
+    expect(await ids(`q=BRANCH.example&siteId=${siteId}&scanner=true`)).toEqual([busy.id]);
+    expect(await ids(`spooling=true&siteId=${siteId}`)).toEqual([busy.id]);
+    expect(await ids(`spooling=false&siteId=${siteId}`)).toEqual([quiet.id]);
+    expect(await ids(`seenBefore=${new Date(Date.now() + 60_000).toISOString()}&siteId=${siteId}`)).toEqual([quiet.id, busy.id].sort());
+    expect(await ids(`seenBefore=${new Date(Date.now() - 3_600_000).toISOString()}&siteId=${siteId}`)).toEqual([]);
+    for (const [query, message] of [
+      ['stauts=online', /stauts/],
+      ['siteId=branch', /siteId/],
+      ['scanner=yes', /scanner/],
+      ['seenBefore=yesterday', /seenBefore/],
+    ] as const) {
+      const refused = await api.get<ErrorBody>(`/agents?${query}`);
+      expect({ status: refused.status, message: refused.body.error?.message }).toEqual({ status: 400, message: expect.stringMatching(message) });
+    }
+
+    const summary = await api.get<{ total: number; byStatus: Record<string, number>; byVersion: { version: string; agents: number }[]; bySite: { siteId: string | null; site: string | null; agents: number }[]; spool: { agents: number; entries: number; dropped: number } }>('/agents/-/summary');
+    expect(summary.status).toBe(200);
+    const { rows } = await sql.query(`SELECT count(*)::int AS total, count(*) FILTER (WHERE status = 'online')::int AS online, coalesce(sum(spool_entries), 0)::int AS entries FROM agents`);
+    expect(summary.body.total).toBe(rows[0].total);
+    expect(summary.body.byStatus['online']).toBe(rows[0].online);
+    expect(Object.values(summary.body.byStatus).reduce((a, b) => a + b, 0)).toBe(rows[0].total);
+    expect(summary.body.byVersion).toEqual(expect.arrayContaining([{ version: '2.0.0-test', agents: 1 }, { version: '2.1.0-test', agents: 1 }]));
+    expect(summary.body.bySite).toContainEqual({ siteId, site: site.body['name'], agents: 2 });
+    expect(summary.body.spool.entries).toBe(rows[0].entries);
+    expect(summary.body.spool).toMatchObject({ agents: expect.any(Number), dropped: expect.any(Number) });
+    expect(summary.body.spool.entries).toBeGreaterThanOrEqual(7);
+  }, 60_000);
+
   it('reports database and bus readiness', async () => {
     expect(await api.get('/health')).toMatchObject({ status: 200, body: { status: 'ok', database: { ok: true, detail: 'postgres' }, bus: { ok: true, kind: 'nats' } } });
   }, 60_000);

@@ -9,11 +9,38 @@ import { AgentDirectory } from '../agent-api/agent.directory';
 import { decodeCursor, LimitSchema, Page, pageOf } from '../http/pagination';
 import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
 
-const AgentsQuerySchema = z.object({
-  limit: LimitSchema(500, 100),
-  cursor: z.string().max(200).optional(),
-  status: z.enum(['enrolled', 'online', 'offline', 'revoked']).optional(),
-});
+const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+/** Filters of the agent list, all optional and combined with AND; an unknown one is an error, not ignored. */
+export const AgentsQuerySchema = z
+  .object({
+    limit: LimitSchema(500, 100),
+    cursor: z.string().max(200).optional(),
+    status: z.enum(['enrolled', 'online', 'offline', 'revoked']).optional(),
+    siteId: z.uuid().optional(),
+    /** The agent version exactly as reported, e.g. to find the agents still on an old release. */
+    version: z.string().trim().min(1).max(64).optional(),
+    /** Free text, matched case-insensitively in the agent's name and host name. */
+    q: z.string().trim().min(1).max(200).optional(),
+    scanner: bool.optional(),
+    /** Agents whose last poll reported results still waiting in their spool (true), or none (false). */
+    spooling: bool.optional(),
+    /** Agents last heard from before this time, or never. */
+    seenBefore: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
+type AgentsQuery = z.infer<typeof AgentsQuerySchema>;
+
+export interface AgentsSummary {
+  total: number;
+  byStatus: Record<AgentEntity['status'], number>;
+  /** Agents by reported version, most agents first. */
+  byVersion: { version: string; agents: number }[];
+  /** Agents by site, most agents first; `siteId` null for agents enrolled without a site. */
+  bySite: { siteId: string | null; site: string | null; agents: number }[];
+  /** What agents reported waiting in their spools at their last poll: how many agents, entries, and entries dropped. */
+  spool: { agents: number; entries: number; dropped: number };
+}
 
 export interface AgentView {
   id: string;
@@ -40,11 +67,17 @@ export class AgentsController {
     private readonly directory: AgentDirectory,
   ) {}
 
-  /** Agents, newest enrolment first: status, version, OS, site, last seen, spool depth reported by the agent. */
+  /** Agents, newest enrolment first: status, version, OS, site, last seen, spool depth reported by the agent; filtered by `AgentsQuerySchema`. */
   @Get()
-  async list(@Query(new ZodValidationPipe(AgentsQuerySchema, 'query')) query: z.infer<typeof AgentsQuerySchema>): Promise<Page<AgentView>> {
+  async list(@Query(new ZodValidationPipe(AgentsQuerySchema, 'query')) query: AgentsQuery): Promise<Page<AgentView>> {
     const qb = this.db.getRepository(AgentEntity).createQueryBuilder('a').orderBy('a.enrolled_at', 'DESC').addOrderBy('a.id', 'DESC').take(query.limit + 1);
     if (query.status) qb.andWhere('a.status = :status', { status: query.status });
+    if (query.siteId) qb.andWhere('a.site_id = :siteId', { siteId: query.siteId });
+    if (query.version) qb.andWhere('a.version = :version', { version: query.version });
+    if (query.q) qb.andWhere(`(a.name ILIKE :like ESCAPE '\\' OR a.hostname ILIKE :like ESCAPE '\\')`, { like: `%${query.q.replace(/[\\%_]/g, '\\$&')}%` });
+    if (query.scanner !== undefined) qb.andWhere('a.scanner = :scanner', { scanner: query.scanner });
+    if (query.spooling !== undefined) qb.andWhere(query.spooling ? 'a.spool_entries > 0' : 'a.spool_entries = 0');
+    if (query.seenBefore) qb.andWhere('(a.last_seen_at IS NULL OR a.last_seen_at < :seenBefore)', { seenBefore: new Date(query.seenBefore) });
     if (query.cursor) {
       const { at, id } = decodeCursor(query.cursor);
       qb.andWhere('(a.enrolled_at, a.id) < (:at, :id)', { at, id });
@@ -53,6 +86,30 @@ export class AgentsController {
     const sites = await this.siteNames(rows);
     const page = pageOf(rows, query.limit, (row) => row.enrolledAt);
     return { items: page.items.map((row) => view(row, sites)), nextCursor: page.nextCursor };
+  }
+
+  /** The fleet at a glance: agents by status, version and site, and what their spools hold. */
+  @Get('-/summary')
+  async summary(): Promise<AgentsSummary> {
+    const [totals]: { total: number; agents_spooling: number; entries: string; dropped: string }[] = await this.db.query(
+      `SELECT count(*)::int AS total, count(*) FILTER (WHERE spool_entries > 0)::int AS agents_spooling,
+              coalesce(sum(spool_entries), 0) AS entries, coalesce(sum(spool_dropped), 0) AS dropped
+         FROM agents`,
+    );
+    const statuses: { status: AgentEntity['status']; agents: number }[] = await this.db.query(`SELECT status, count(*)::int AS agents FROM agents GROUP BY status`);
+    const versions: { version: string; agents: number }[] = await this.db.query(`SELECT version, count(*)::int AS agents FROM agents GROUP BY version ORDER BY agents DESC, version`);
+    const sites: { site_id: string | null; site: string | null; agents: number }[] = await this.db.query(
+      `SELECT a.site_id, s.name AS site, count(*)::int AS agents FROM agents a LEFT JOIN sites s ON s.id = a.site_id GROUP BY a.site_id, s.name ORDER BY agents DESC, s.name NULLS LAST`,
+    );
+    const byStatus: AgentsSummary['byStatus'] = { enrolled: 0, online: 0, offline: 0, revoked: 0 };
+    for (const row of statuses) byStatus[row.status] = row.agents;
+    return {
+      total: totals.total,
+      byStatus,
+      byVersion: versions,
+      bySite: sites.map((row) => ({ siteId: row.site_id, site: row.site, agents: row.agents })),
+      spool: { agents: totals.agents_spooling, entries: Number(totals.entries), dropped: Number(totals.dropped) },
+    };
   }
 
   @Get(':id')

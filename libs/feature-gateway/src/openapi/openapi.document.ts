@@ -17,6 +17,7 @@ import { ExpectPortSchema, HistoryQuerySchema, PromoteSchema, RemoveItemSchema }
 import { ExposureQuerySchema, OpenAtQuerySchema, PlannedSummaryQuerySchema } from '../reports/reports.controller';
 import { CreateChannelSchema, CreateRuleSchema, UpdateChannelSchema, UpdateRuleSchema } from '../alerting/alerting.controller';
 import { AgentPollQuerySchema, AgentResultSchema, AgentScanStartedSchema, EnrolRequestSchema } from '@portolan/contracts';
+import { AgentsQuerySchema } from '../agents/agents.controller';
 import { CreateEnrollmentTokenSchema } from '../enrollment/enrollment-tokens.service';
 import { CreateTrackerSchema, UpdateTrackerSchema } from '../trackers/trackers.service';
 
@@ -132,7 +133,10 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       },
       '/api/enrollment-tokens': create('enrolment token', 'CreateEnrollmentToken'),
       '/api/enrollment-tokens/{id}/revoke': { post: { summary: 'Revoke an enrolment token', parameters: [idParam('token')], responses: { 200: json({ type: 'object' }), 404: error } } },
-      '/api/agents': { get: { summary: 'Agents: status, version, OS, site, last seen, spool depth', parameters: queryParams(z.object({ limit: z.number(), cursor: z.string(), status: z.string() })), responses: { 200: json(listOf('agent')) } } },
+      '/api/agents': {
+        get: { summary: 'Agents: status, version, OS, site, last seen, spool depth; filtered by status, site, version, name, scanner role, spool and silence', parameters: queryParams(AgentsQuerySchema), responses: { 200: json(listOf('agent')), 400: error } },
+      },
+      '/api/agents/-/summary': { get: { summary: 'The fleet at a glance: agents by status, version and site, and what their spools hold', responses: { 200: json({ type: 'object' }) } } },
       '/api/agents/{id}': { get: { summary: 'An agent', parameters: [idParam('agent')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/agents/{id}/revoke': { post: { summary: 'Revoke an agent: its secret stops working', parameters: [idParam('agent')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/agent/enrol': {
