@@ -27,6 +27,8 @@ const RESULT_DEADLINE_MS = 10 * 60_000;
 const BATCH = { maxBatch: 200, concurrency: 1, maxQueued: 4_000, gatherMs: 2 };
 /** Committed batches whose messages may be in flight at once; the next batch waits for one of them. */
 const MAX_PUBLISHING = 4;
+/** How often the ingest logs, at info, what it took in since the last time (each batch is logged at debug). */
+const TALLY_MS = 60_000;
 
 /** The outbox rows, in batch order; parameter 5 of `writeAccepted`'s statement. */
 const UPLOADS_INSERT = `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, body_gzip, acceptance, received_at)
@@ -66,6 +68,10 @@ export class UploadIngest implements OnModuleDestroy {
   private readonly batcher = new MicroBatcher<UploadRequest, AgentResultResponse>((requests) => this.writeBatch(requests), BATCH);
   /** Committed batches whose messages are being published (then marked, a few times a second). */
   private readonly publishing: BackgroundSends;
+  /** Uploads taken in since the last tally line; one line a minute instead of one a batch, which at a quiet hub is one an upload. */
+  private tally = { batches: 0, accepted: 0, duplicates: 0, refused: 0 };
+  private tallySince = Date.now();
+  private readonly tallyTimer = setInterval(() => this.logTally(), TALLY_MS).unref();
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -82,8 +88,19 @@ export class UploadIngest implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    clearInterval(this.tallyTimer);
     await this.batcher.idle();
     await this.publishing.idle();
+    this.logTally();
+  }
+
+  /** Logs the uploads taken in since the last tally, if any. */
+  private logTally(): void {
+    const { tally } = this;
+    const seconds = Math.round((Date.now() - this.tallySince) / 1000);
+    this.tally = { batches: 0, accepted: 0, duplicates: 0, refused: 0 };
+    this.tallySince = Date.now();
+    if (tally.batches) this.logger.info({ ...tally, seconds }, 'agent results taken in');
   }
 
   private async writeBatch(requests: readonly UploadRequest[]): Promise<BatchAnswer<AgentResultResponse>[]> {
@@ -126,7 +143,11 @@ export class UploadIngest implements OnModuleDestroy {
       else if (d.kind === 'duplicate') this.logger.info({ agentId: agent.id, jobId: d.jobId }, 'replayed agent upload; already accepted');
       else this.logger.info({ agentId: agent.id, jobId: result.jobId, code: d.error.code, reason: d.error.message }, 'agent result refused');
     });
-    if (accepted.length) this.logger.info({ accepted: accepted.length, duplicates, refused }, 'agent results stored');
+    this.tally.batches += 1;
+    this.tally.accepted += accepted.length;
+    this.tally.duplicates += duplicates;
+    this.tally.refused += refused;
+    if (accepted.length) this.logger.debug({ accepted: accepted.length, duplicates, refused }, 'agent results stored');
     if (!accepted.length) return;
     // Both sent at once, then marked with those of the batches around it.
     this.publishing.add(

@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { DataSource } from 'typeorm';
 import { InProcessBus } from '@portolan/bus';
 import { AgentResult } from '@portolan/contracts';
-import { createLogger } from '@portolan/logging';
+import { createLogger, Logger } from '@portolan/logging';
 import { insertTestAgent } from '@portolan/persistence';
 import { AgentUploadOutbox, EventRecorder } from '@portolan/platform';
 import { AuthenticatedAgent } from '../agent.directory';
@@ -69,11 +69,15 @@ export class IngestFixture {
   }
 }
 
-/** The gateway's two ingests over `db` (`uploadReplicas` upload ingests, as on that many gateway replicas) and an in-process bus; `close` ends them all. */
-export async function startIngests(db: DataSource, name: string, uploadReplicas = 1): Promise<{ uploads: UploadIngest[]; starts: ScanStartIngest; close: () => Promise<void> }> {
+/** The gateway's two ingests over `db` (`uploadReplicas` upload ingests, as on that many gateway replicas) and an in-process bus, logging to `logger` (nowhere unless given); `close` ends them all. */
+export async function startIngests(
+  db: DataSource,
+  name: string,
+  uploadReplicas = 1,
+  logger: Logger = createLogger({ service: 'test', version: '0', level: 'silent' }),
+): Promise<{ uploads: UploadIngest[]; starts: ScanStartIngest; close: () => Promise<void> }> {
   const bus = new InProcessBus(name, quiet);
   await bus.start();
-  const logger = createLogger({ service: 'test', version: '0', level: 'silent' });
   const events = new EventRecorder(bus, logger, db);
   const uploads = Array.from({ length: uploadReplicas }, () => new UploadIngest(db, logger, events, new AgentUploadOutbox(db, bus, logger)));
   const starts = new ScanStartIngest(db, logger, events);
