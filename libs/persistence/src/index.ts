@@ -31,5 +31,6 @@ export type { CollectorRecord, FlappingRecord, PortRuleRecord, PortSetRecord, Sc
 export { queryPrepared } from './prepared.query';
 export type { Queryable } from './prepared.query';
 export { createTestDatabase, TEST_POSTGRES_URL } from './testing/test-database';
+export { createMigratedTestDatabase } from './testing/migrated-test-database';
 export { insertTestAgent } from './testing/test-agent';
 export { ensureEventPartitions, monthPartition } from './event-partitions';

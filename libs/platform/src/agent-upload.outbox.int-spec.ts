@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { gzipSync } from 'node:zlib';
 import { AgentResult, Envelope, Messages, ScanCompleted, ScanFailed } from '@portolan/contracts';
 import { InProcessBus, Outcomes } from '@portolan/bus';
-import { createDataSource, createTestDatabase, insertTestAgent, migrate } from '@portolan/persistence';
+import { createMigratedTestDatabase, insertTestAgent } from '@portolan/persistence';
 import { createLogger } from '@portolan/logging';
 import { AgentUploadOutbox, compressPayload } from './agent-upload.outbox';
 import { ResultAcceptance } from './agent-result.message';
@@ -12,17 +12,15 @@ const quiet = { info: () => undefined, warn: () => undefined, error: () => undef
 
 /** The outbox of agent results on real Postgres: what a lost publish left behind goes out again. */
 describe('AgentUploadOutbox (Postgres)', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let db: Awaited<ReturnType<typeof createMigratedTestDatabase>>;
   let dataSource: DataSource;
   let agentId: string;
   let trackerId: string;
   let deviceId: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase('portolan_outbox');
-    dataSource = createDataSource({ url: db.url, dataDir: 'unused' });
-    await dataSource.initialize();
-    await migrate(dataSource);
+    db = await createMigratedTestDatabase('portolan_outbox');
+    dataSource = db.dataSource;
     ({ agentId, deviceId } = await insertTestAgent(dataSource));
     [{ id: trackerId }] = await dataSource.query(
       `INSERT INTO trackers (name, device_id, type, mode, agent_id, port_rules, port_set, schedule, send_baseline_events, tcp_technique, skip_host_discovery, enabled)
@@ -32,8 +30,7 @@ describe('AgentUploadOutbox (Postgres)', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await dataSource?.destroy();
-    await db?.drop();
+    await db?.close();
   });
 
   const completed = (jobId: string): ScanCompleted => ({

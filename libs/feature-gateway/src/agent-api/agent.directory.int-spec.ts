@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { InProcessBus } from '@portolan/bus';
 import { DomainError } from '@portolan/contracts';
 import { createLogger } from '@portolan/logging';
-import { createDataSource, createTestDatabase, insertTestAgent, migrate } from '@portolan/persistence';
+import { createDataSource, createMigratedTestDatabase, insertTestAgent } from '@portolan/persistence';
 import { AgentDirectory } from './agent.directory';
 import { hashCredential, newAgentSecret } from './agent-credentials';
 
@@ -14,7 +14,7 @@ const quiet = { info: () => undefined, warn: () => undefined, error: () => undef
  * service), and what changed is read again.
  */
 describe('AgentDirectory (Postgres)', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let db: Awaited<ReturnType<typeof createMigratedTestDatabase>>;
   let dataSource: DataSource;
   let bus: InProcessBus;
   let directory: AgentDirectory;
@@ -23,10 +23,8 @@ describe('AgentDirectory (Postgres)', () => {
   const bearer = (id: string, value: string) => `Bearer ${id}.${value}`;
 
   beforeAll(async () => {
-    db = await createTestDatabase('portolan_agent_directory');
-    dataSource = createDataSource({ url: db.url, dataDir: 'unused' });
-    await dataSource.initialize();
-    await migrate(dataSource);
+    db = await createMigratedTestDatabase('portolan_agent_directory');
+    dataSource = db.dataSource;
     secret = newAgentSecret();
     ({ agentId } = await insertTestAgent(dataSource, hashCredential(secret)));
     bus = new InProcessBus('directory-test', quiet);
@@ -38,8 +36,7 @@ describe('AgentDirectory (Postgres)', () => {
   afterAll(async () => {
     await directory?.onModuleDestroy();
     await bus?.close();
-    await dataSource?.destroy();
-    await db?.drop();
+    await db?.close();
   });
 
   const refused = (header: string) => directory.authenticate(header, '127.0.0.1').then(

@@ -1,5 +1,5 @@
 import { DataSource, QueryRunner } from 'typeorm';
-import { createDataSource, createTestDatabase, migrate } from '@portolan/persistence';
+import { createMigratedTestDatabase } from '@portolan/persistence';
 import { IngestFixture, startIngests } from './testing/ingest.fixture';
 import { ScanStartIngest } from './scan-start.ingest';
 import { UploadIngest } from './upload.ingest';
@@ -12,7 +12,7 @@ import { UploadIngest } from './upload.ingest';
  * announced twice and nothing finished is started again.
  */
 describe('agent ingests, optimistic commit (Postgres)', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let db: Awaited<ReturnType<typeof createMigratedTestDatabase>>;
   let dataSource: DataSource;
   let fixture: IngestFixture;
   let uploads: UploadIngest;
@@ -25,10 +25,8 @@ describe('agent ingests, optimistic commit (Postgres)', () => {
   let afterRead: (() => Promise<unknown>) | undefined;
 
   beforeAll(async () => {
-    db = await createTestDatabase('portolan_optimistic');
-    dataSource = createDataSource({ url: db.url, dataDir: 'unused' });
-    await dataSource.initialize();
-    await migrate(dataSource);
+    db = await createMigratedTestDatabase('portolan_optimistic');
+    dataSource = db.dataSource;
     fixture = await IngestFixture.create(dataSource);
     // Each statement the ingests run outside a transaction has a query runner of its own; the
     // one released first in a batch is its read.
@@ -51,8 +49,7 @@ describe('agent ingests, optimistic commit (Postgres)', () => {
 
   afterAll(async () => {
     await close?.();
-    await dataSource?.destroy();
-    await db?.drop();
+    await db?.close();
   });
 
   beforeEach(() => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { DataSource } from 'typeorm';
-import { createDataSource, createTestDatabase, migrate } from '@portolan/persistence';
+import { createMigratedTestDatabase } from '@portolan/persistence';
 import { IngestFixture, startIngests } from './testing/ingest.fixture';
 
 /**
@@ -9,19 +9,16 @@ import { IngestFixture, startIngests } from './testing/ingest.fixture';
  * but a tally of what it took in, a minute at a time and once more when it stops.
  */
 describe('agent upload ingest, its log (Postgres)', () => {
-  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let db: Awaited<ReturnType<typeof createMigratedTestDatabase>>;
   let dataSource: DataSource;
 
   beforeAll(async () => {
-    db = await createTestDatabase('portolan_upload_tally');
-    dataSource = createDataSource({ url: db.url, dataDir: 'unused' });
-    await dataSource.initialize();
-    await migrate(dataSource);
+    db = await createMigratedTestDatabase('portolan_upload_tally');
+    dataSource = db.dataSource;
   }, 60_000);
 
   afterAll(async () => {
-    await dataSource?.destroy();
-    await db?.drop();
+    await db?.close();
   });
 
   it('logs one tally of the uploads taken in instead of a line a batch', async () => {
