@@ -7,9 +7,8 @@ import { DATA_SOURCE } from '@portolan/platform';
 import { AgentSecretsService } from '../agent-api/agent-secrets.service';
 import { AgentDirectory } from '../agent-api/agent.directory';
 import { decodeCursor, LimitSchema, Page, pageOf } from '../http/pagination';
+import { containsLike, QueryFlag } from '../http/query.filters';
 import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
-
-const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 /** Filters of the agent list, all optional and combined with AND; an unknown one is an error, not ignored. */
 export const AgentsQuerySchema = z
@@ -22,9 +21,9 @@ export const AgentsQuerySchema = z
     version: z.string().trim().min(1).max(64).optional(),
     /** Free text, matched case-insensitively in the agent's name and host name. */
     q: z.string().trim().min(1).max(200).optional(),
-    scanner: bool.optional(),
+    scanner: QueryFlag.optional(),
     /** Agents whose last poll reported results still waiting in their spool (true), or none (false). */
-    spooling: bool.optional(),
+    spooling: QueryFlag.optional(),
     /** Agents last heard from before this time, or never. */
     seenBefore: z.iso.datetime({ offset: true }).optional(),
   })
@@ -74,7 +73,7 @@ export class AgentsController {
     if (query.status) qb.andWhere('a.status = :status', { status: query.status });
     if (query.siteId) qb.andWhere('a.site_id = :siteId', { siteId: query.siteId });
     if (query.version) qb.andWhere('a.version = :version', { version: query.version });
-    if (query.q) qb.andWhere(`(a.name ILIKE :like ESCAPE '\\' OR a.hostname ILIKE :like ESCAPE '\\')`, { like: `%${query.q.replace(/[\\%_]/g, '\\$&')}%` });
+    if (query.q) qb.andWhere(`(a.name ILIKE :like ESCAPE '\\' OR a.hostname ILIKE :like ESCAPE '\\')`, { like: containsLike(query.q) });
     if (query.scanner !== undefined) qb.andWhere('a.scanner = :scanner', { scanner: query.scanner });
     if (query.spooling !== undefined) qb.andWhere(query.spooling ? 'a.spool_entries > 0' : 'a.spool_entries = 0');
     if (query.seenBefore) qb.andWhere('(a.last_seen_at IS NULL OR a.last_seen_at < :seenBefore)', { seenBefore: new Date(query.seenBefore) });
@@ -88,28 +87,32 @@ export class AgentsController {
     return { items: page.items.map((row) => view(row, sites)), nextCursor: page.nextCursor };
   }
 
-  /** The fleet at a glance: agents by status, version and site, and what their spools hold. */
+  /** The fleet at a glance: agents by status, version and site, and what their spools hold (one pass over the agents). */
   @Get('-/summary')
   async summary(): Promise<AgentsSummary> {
-    const [totals]: { total: number; agents_spooling: number; entries: string; dropped: string }[] = await this.db.query(
-      `SELECT count(*)::int AS total, count(*) FILTER (WHERE spool_entries > 0)::int AS agents_spooling,
-              coalesce(sum(spool_entries), 0) AS entries, coalesce(sum(spool_dropped), 0) AS dropped
-         FROM agents`,
+    const groups: { status: AgentEntity['status']; version: string; site_id: string | null; site: string | null; agents: number; spooling: number; entries: number; dropped: number }[] = await this.db.query(
+      `SELECT a.status, a.version, a.site_id, s.name AS site, count(*)::int AS agents, count(*) FILTER (WHERE a.spool_entries > 0)::int AS spooling,
+              sum(a.spool_entries)::float8 AS entries, sum(a.spool_dropped)::float8 AS dropped
+         FROM agents a LEFT JOIN sites s ON s.id = a.site_id
+        GROUP BY a.status, a.version, a.site_id, s.name`,
     );
-    const statuses: { status: AgentEntity['status']; agents: number }[] = await this.db.query(`SELECT status, count(*)::int AS agents FROM agents GROUP BY status`);
-    const versions: { version: string; agents: number }[] = await this.db.query(`SELECT version, count(*)::int AS agents FROM agents GROUP BY version ORDER BY agents DESC, version`);
-    const sites: { site_id: string | null; site: string | null; agents: number }[] = await this.db.query(
-      `SELECT a.site_id, s.name AS site, count(*)::int AS agents FROM agents a LEFT JOIN sites s ON s.id = a.site_id GROUP BY a.site_id, s.name ORDER BY agents DESC, s.name NULLS LAST`,
-    );
-    const byStatus: AgentsSummary['byStatus'] = { enrolled: 0, online: 0, offline: 0, revoked: 0 };
-    for (const row of statuses) byStatus[row.status] = row.agents;
-    return {
-      total: totals.total,
-      byStatus,
-      byVersion: versions,
-      bySite: sites.map((row) => ({ siteId: row.site_id, site: row.site, agents: row.agents })),
-      spool: { agents: totals.agents_spooling, entries: Number(totals.entries), dropped: Number(totals.dropped) },
-    };
+    const summary: AgentsSummary = { total: 0, byStatus: { enrolled: 0, online: 0, offline: 0, revoked: 0 }, byVersion: [], bySite: [], spool: { agents: 0, entries: 0, dropped: 0 } };
+    const versions = new Map<string, number>();
+    const sites = new Map<string | null, { siteId: string | null; site: string | null; agents: number }>();
+    for (const g of groups) {
+      summary.total += g.agents;
+      summary.byStatus[g.status] += g.agents;
+      versions.set(g.version, (versions.get(g.version) ?? 0) + g.agents);
+      const site = sites.get(g.site_id) ?? { siteId: g.site_id, site: g.site, agents: 0 };
+      site.agents += g.agents;
+      sites.set(g.site_id, site);
+      summary.spool.agents += g.spooling;
+      summary.spool.entries += g.entries;
+      summary.spool.dropped += g.dropped;
+    }
+    summary.byVersion = [...versions].map(([version, agents]) => ({ version, agents })).sort((x, y) => y.agents - x.agents || (x.version < y.version ? -1 : 1));
+    summary.bySite = [...sites.values()].sort((x, y) => y.agents - x.agents || (x.site ?? '\uffff').localeCompare(y.site ?? '\uffff'));
+    return summary;
   }
 
   @Get(':id')

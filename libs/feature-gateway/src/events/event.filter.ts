@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { DomainError, EventKindSchema } from '@portolan/contracts';
 import { KeyPatternError, parseKeyPattern } from '@portolan/planning';
+import { containsLike, QueryFlag } from '../http/query.filters';
 
 const Time = z.iso.datetime({ offset: true });
-const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 /** The filters every event query shares: list, counts, export and reports. */
 export const EventFilterSchema = z.object({
@@ -30,7 +30,7 @@ export const EventFilterSchema = z.object({
       }
       return kinds;
     }),
-  planned: bool.optional(),
+  planned: QueryFlag.optional(),
   plannedChangeId: z.uuid().optional(),
   /** A port pattern (`tcp/443`, `tcp/8000-8100`, `*` `/53`) or a key glob (`ip route *`). */
   key: z.string().min(1).max(500).optional(),
@@ -90,7 +90,7 @@ export function eventWhere(filter: EventFilter, params: unknown[] = []): SqlWher
     } else add(`e.item_key LIKE ${p(globToLike(filter.key))} ESCAPE '\\'`);
   }
   if (filter.q) {
-    const like = `%${filter.q.replace(/[\\%_]/g, '\\$&')}%`;
+    const like = containsLike(filter.q);
     add(`(e.host ILIKE ${p(like)} ESCAPE '\\' OR e.item_key ILIKE ${p(like)} ESCAPE '\\' OR d.name ILIKE ${p(like)} ESCAPE '\\')`);
   }
   return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
