@@ -1,6 +1,9 @@
 /**
  * Writes a stand-in "nmap" executable (a node script) that plays back a canned run, so the
- * process handling of the engine can be tested without a network.
+ * process handling of the engine can be tested without a network. One that ignores SIGTERM is a
+ * shell script that ignores it from its first line and runs the node script as its child: node
+ * itself starts too slowly on a loaded machine to have its handler in place before a short
+ * timeout's SIGTERM, which would then kill it (seen in CI: stopped after 240 ms, not 500).
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,18 +36,33 @@ export function createFakeNmap(behaviour: FakeNmapBehaviour, name = 'nmap'): Fak
   const argsFile = join(dir, 'args.json');
   const pidFile = join(dir, 'pid');
   const settings = { versionText: 'Nmap version 7.93 ( https://nmap.org )\n', exitCode: 0, ...behaviour, argsFile, pidFile };
+  const wrapped = behaviour.ignoreTerm === true;
   const script = `#!${process.execPath}
-const b = ${JSON.stringify(settings)};
+const b = ${JSON.stringify({ ...settings, hang: settings.hang && !wrapped })};
 const fs = require('fs');
 if (process.argv[2] === '--version') { process.stdout.write(b.versionText); process.exit(0); }
-fs.writeFileSync(b.pidFile, String(process.pid));
+${wrapped ? '' : 'fs.writeFileSync(b.pidFile, String(process.pid));'}
 fs.writeFileSync(b.argsFile, JSON.stringify(process.argv.slice(2)));
-if (b.ignoreTerm) process.on('SIGTERM', () => {});
 if (b.stderr) process.stderr.write(b.stderr);
 if (b.stdout) process.stdout.write(b.stdout);
 if (b.hang) setInterval(() => {}, 1000); else process.exitCode = b.exitCode;
 `;
-  writeFileSync(path, script);
+  if (wrapped) {
+    // Only SIGKILL stops it; the engine signals this shell by its pid. Its sleeps keep no pipe of the engine's open.
+    const playback = join(dir, 'playback.js');
+    writeFileSync(playback, script);
+    writeFileSync(
+      path,
+      `#!/bin/sh
+trap '' TERM
+[ "$1" = --version ] && exec '${process.execPath}' '${playback}' --version
+echo $$ > '${pidFile}'
+'${process.execPath}' '${playback}' "$@"
+code=$?
+${settings.hang ? 'while :; do sleep 1 </dev/null >/dev/null 2>&1; done' : 'exit $code'}
+`,
+    );
+  } else writeFileSync(path, script);
   chmodSync(path, 0o755);
   return {
     path,
