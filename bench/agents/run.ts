@@ -6,7 +6,7 @@
  *
  *   node -r @swc-node/register bench/agents/run.ts [--agents 10000] [--poll-seconds 60]
  *     [--upload-seconds 20] [--concurrency 16,64,128] [--upload-rates 250,1000,2000|none] [--runs 64|none] [--upload-agents 2000] [--held 2000,10000|none]
- *     [--held-seconds 75] [--max-sockets 128] [--profile [--profile-concurrency 32]] [--keep] [--shared-nats]
+ *     [--held-seconds 75] [--max-sockets 128] [--profile [--profile-concurrency 32] [--profile-rate 250]] [--keep] [--shared-nats]
  *
  * Phases, each against the gateway and then the bare server (method and figures: bench/RESULTS.md):
  *   A  open loop: every agent polls GET /api/agent/jobs?wait=0 once per 30 s at a random phase
@@ -19,7 +19,8 @@
  *      result of that job, timed and counted as one run.
  *   C  held long-polls: N agents, one TLS connection each, wait=30, re-polling when answered;
  *      gateway memory and CPU in the steady window.
- * --profile runs setup, then a CPU profile of the gateway during polls, uploads and runs, and stops.
+ * --profile runs setup, then a CPU profile of the gateway during polls, uploads and runs, and stops;
+ *   with --profile-rate N, also during open-loop uploads at N a second (where a batch is mostly one upload).
  *
  * Everything listens on and talks to 127.0.0.1 only; every loop and wait is bounded.
  */
@@ -54,6 +55,8 @@ export interface Options {
   maxSockets: number;
   profile: boolean;
   profileConcurrency: number;
+  /** --profile-rate: also profile open-loop uploads at this rate (0: not). */
+  profileRate: number;
   keep: boolean;
   sharedNats: boolean;
 }
@@ -90,6 +93,7 @@ function options(argv: string[]): Options {
     maxSockets: int('--max-sockets', 128, 1, 1024),
     profile: argv.includes('--profile'),
     profileConcurrency: int('--profile-concurrency', 32, 1, 512),
+    profileRate: int('--profile-rate', 0, 0, 5_000),
     keep: argv.includes('--keep'),
     sharedNats: argv.includes('--shared-nats'),
   };
@@ -287,7 +291,7 @@ async function setUp(opts: Options, cleanup: (() => Promise<void>)[]): Promise<S
   return { db: { ...db, name }, dataDir, nats, gateway, bare, load, gatewayTarget: { label: 'gateway', port: gatewayPort }, bareTarget: { label: 'bare', port: barePort } };
 }
 
-/** --profile: the gateway's CPU profile during polls, then during uploads, then whole runs (C = --profile-concurrency, 32 unless said). */
+/** --profile: the gateway's CPU profile during polls, then during uploads, then whole runs (C = --profile-concurrency, 32 unless said), then open-loop uploads (--profile-rate). */
 async function profileRun(stack: Stack, opts: Options): Promise<Record<string, ProfileSummary & { file: string; ok: number; okPerSecond: number }>> {
   const gatewayProcess = stack.gateway.process;
   const ask = (message: Record<string, string>) =>
@@ -305,6 +309,7 @@ async function profileRun(stack: Stack, opts: Options): Promise<Record<string, P
     ['uploads', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: opts.profileConcurrency, durationSeconds: 15, maxRequests: 1_000_000, ports: OBSERVATIONS }, 90_000)],
     ['runs', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: opts.profileConcurrency, durationSeconds: 15, maxRequests: 1_000_000, ports: OBSERVATIONS, withStart: true }, 90_000)],
   ];
+  if (opts.profileRate) phases.push([`uploads-at-${opts.profileRate}`, () => stack.load.run({ kind: 'upload-rate', target: stack.gatewayTarget, ratePerSecond: opts.profileRate, durationSeconds: 15, ports: OBSERVATIONS }, 90_000)]);
   for (const [name, run] of phases) {
     if (name === 'polls') await stack.load.run({ kind: 'poll', target: stack.gatewayTarget, agents: opts.agents, periodSeconds: POLL_PERIOD_S, durationSeconds: POLL_PERIOD_S + 1 }, 90_000);
     else await stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: 16, durationSeconds: WARMUP_S, maxRequests: 100_000, ports: OBSERVATIONS }, 60_000);
