@@ -24,6 +24,8 @@ export const gatewayShape = {
   plainHttp: { env: 'GATEWAY_PLAIN_HTTP', schema: fields.boolean(false) },
   tlsCertFile: { env: 'GATEWAY_TLS_CERT_FILE', schema: fields.optionalText() },
   tlsKeyFile: { env: 'GATEWAY_TLS_KEY_FILE', schema: fields.optionalText() },
+  /** The certificate the gateway will serve next (a rotation): announced to pinning agents ahead of the switch; its key is not needed. */
+  tlsNextCertFile: { env: 'GATEWAY_TLS_NEXT_CERT_FILE', schema: fields.optionalText() },
   bodyLimitBytes: { env: 'GATEWAY_BODY_LIMIT_BYTES', schema: fields.positiveInt(256 * 1024) },
   /** An agent's result upload: at most this many bytes as sent (gzip) and once inflated. */
   agentUploadLimitBytes: { env: 'GATEWAY_AGENT_UPLOAD_LIMIT_BYTES', schema: fields.positiveInt(4 * 1024 * 1024) },

@@ -44,6 +44,8 @@ export {
   AGENT_AUTH_SCHEME,
   AGENT_MAX_WAIT_SECONDS,
   AgentConfigSchema,
+  CertificateFingerprintSchema,
+  MAX_HUB_PINS,
   AgentJobSchema,
   AgentPollQuerySchema,
   AgentPollResponseSchema,

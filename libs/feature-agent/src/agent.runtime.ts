@@ -4,7 +4,7 @@ import { AgentConfig, AgentTracker } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { AgentSettings } from './config/agent.config';
 import { HubClient, HubError, HubUnreachableError } from './hub/hub.client';
-import { createHubAgent, HubTrustError } from './hub/hub.tls';
+import { createHubAgent, HubPins, HubTrustError } from './hub/hub.tls';
 import { RunTrigger, TrackerRunner } from './scan/tracker.runner';
 import { LocalSchedule } from './schedule/local.schedule';
 import { ResultSpool } from './spool/result.spool';
@@ -27,6 +27,8 @@ export class AgentRuntime {
   readonly boot = randomUUID();
   private readonly state: AgentStateStore;
   private readonly hub: HubClient;
+  /** The pins checked on every connection, when the agent pins the hub. */
+  private readonly pins?: HubPins;
   private readonly runner: TrackerRunner;
   private readonly schedule = new LocalSchedule();
   private spool?: ResultSpool;
@@ -41,13 +43,17 @@ export class AgentRuntime {
     private readonly version: string,
   ) {
     this.state = new AgentStateStore(settings.stateDir);
-    this.hub = new HubClient(settings.hubUrl, createHubAgent(settings));
+    const { agent, pins } = createHubAgent(settings);
+    this.hub = new HubClient(settings.hubUrl, agent);
+    this.pins = pins;
     this.runner = new TrackerRunner({ scanner: settings.scanner });
   }
 
   /** Enrols with the configured token unless already enrolled; returns the identity. */
   async enrol(signal?: AbortSignal): Promise<AgentIdentity> {
     await this.state.init();
+    // The pins the hub announced last time, before the first call: the hub URL may lead to a gateway only those name.
+    this.learnPins((await this.state.readConfig())?.hubPins ?? [], 'cached');
     const existing = await this.state.readIdentity();
     if (existing) return existing;
     const token = this.settings.enrolToken;
@@ -162,9 +168,17 @@ export class AgentRuntime {
 
   private applyConfig(config: AgentConfig | undefined, source: 'cached' | 'hub'): void {
     if (!config) return;
+    this.learnPins(config.hubPins, source);
     this.config = config;
     this.schedule.update(config.trackers, new Date());
     this.logger.info({ source, configVersion: config.configVersion, trackers: config.trackers.length }, 'configuration applied');
+  }
+
+  /** Trusts the hub certificates it announced (besides the configured pins), if the agent pins the hub. */
+  private learnPins(announced: readonly string[], source: 'cached' | 'hub'): void {
+    if (!this.pins) return;
+    const { added, dropped } = this.pins.learn(announced);
+    if (added.length || dropped.length) this.logger.info({ source, added, dropped }, 'hub certificate pins updated');
   }
 
   private stopFatally(error: Error): void {

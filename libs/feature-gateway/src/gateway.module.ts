@@ -25,6 +25,8 @@ import { EnrollmentTokensController } from './enrollment/enrollment-tokens.contr
 import { EnrollmentTokensService } from './enrollment/enrollment-tokens.service';
 import { EventsController } from './events/events.controller';
 import { HealthController } from './health/health.controller';
+import { HubCertificatesController } from './hub-certificates/hub-certificates.controller';
+import { HubCertificatesService } from './hub-certificates/hub-certificates.service';
 import { ErrorFilter } from './http/error.filter';
 import { JobsController } from './jobs/jobs.controller';
 import { DocsController } from './openapi/docs.controller';
@@ -59,6 +61,7 @@ import { TrackersService } from './trackers/trackers.service';
     BaselinesController,
     ReportsController,
     AlertingController,
+    HubCertificatesController,
   ],
   providers: [
     DevicesService,
@@ -69,6 +72,7 @@ import { TrackersService } from './trackers/trackers.service';
     AgentDirectory,
     AgentAuthGuard,
     AgentConfigService,
+    HubCertificatesService,
     AgentHeartbeats,
     AgentPollService,
     AgentRoutes,

@@ -28,6 +28,7 @@ import { Collectors1764300000000 } from './migrations/1764300000000-collectors.m
 import { DeviceHostKeyEntity } from './entities/device-host-key.entity';
 import { PlannedChangeEntity, PlannedChangeProposalEntity } from './entities/planned-change.entity';
 import { AuditEntryEntity } from './entities/audit-entry.entity';
+import { HubCertificateEntity } from './entities/hub-certificate.entity';
 import { PlannedChanges1764400000000 } from './migrations/1764400000000-planned-changes.migration';
 import { NoiseControl1764500000000 } from './migrations/1764500000000-noise-control.migration';
 import { EventPartitions1764600000000 } from './migrations/1764600000000-event-partitions.migration';
@@ -42,6 +43,7 @@ import { AlertDeliveryCancelled1765400000000 } from './migrations/1765400000000-
 import { AgentUploadBody1765500000000 } from './migrations/1765500000000-agent-upload-body.migration';
 import { UnchangedCheck1765600000000 } from './migrations/1765600000000-unchanged-check.migration';
 import { RedundantIndexes1765700000000 } from './migrations/1765700000000-redundant-indexes.migration';
+import { HubCertificates1765800000000 } from './migrations/1765800000000-hub-certificates.migration';
 
 export const ENTITIES = [
   SiteEntity,
@@ -64,8 +66,9 @@ export const ENTITIES = [
   PlannedChangeEntity,
   PlannedChangeProposalEntity,
   AuditEntryEntity,
+  HubCertificateEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000, Agents1764100000000, AgentIngest1764200000000, Collectors1764300000000, PlannedChanges1764400000000, NoiseControl1764500000000, EventPartitions1764600000000, ChunkJobIndex1764700000000, EventCounts1764800000000, Alerting1764900000000, HubEvents1765000000000, AlertRuleSeverity1765100000000, Reprobe1765200000000, EventIdIndex1765300000000, AlertDeliveryCancelled1765400000000, AgentUploadBody1765500000000, UnchangedCheck1765600000000, RedundantIndexes1765700000000];
+export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000, Agents1764100000000, AgentIngest1764200000000, Collectors1764300000000, PlannedChanges1764400000000, NoiseControl1764500000000, EventPartitions1764600000000, ChunkJobIndex1764700000000, EventCounts1764800000000, Alerting1764900000000, HubEvents1765000000000, AlertRuleSeverity1765100000000, Reprobe1765200000000, EventIdIndex1765300000000, AlertDeliveryCancelled1765400000000, AgentUploadBody1765500000000, UnchangedCheck1765600000000, RedundantIndexes1765700000000, HubCertificates1765800000000];
 export const MIGRATIONS_TABLE = 'portolan_migrations';
 
 export interface DatabaseOptions {

@@ -15,6 +15,7 @@ export { DeviceEntity } from './entities/device.entity';
 export { DeviceHostKeyEntity } from './entities/device-host-key.entity';
 export type { DeviceKind } from './entities/device.entity';
 export { AuditEntryEntity } from './entities/audit-entry.entity';
+export { HubCertificateEntity } from './entities/hub-certificate.entity';
 export { EventEntity } from './entities/event.entity';
 export { PlannedChangeEntity, PlannedChangeProposalEntity } from './entities/planned-change.entity';
 export type { PlannedRuleRecord } from './entities/planned-change.entity';

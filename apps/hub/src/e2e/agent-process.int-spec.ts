@@ -253,8 +253,43 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     const token = await newToken();
     const wrong = fingerprint.replace(/^[0-9A-F]{2}/, (pair) => (pair === '00' ? '11' : '00'));
     const agent = startAgent(`pin-${randomBytes(2).toString('hex')}`, token, { PORTOLAN_HUB_PIN_SHA256: wrong });
-    await agent.waitForLog('does not match the pinned fingerprint', 30_000);
+    await agent.waitForLog('matches none of the pinned fingerprints', 30_000);
     await waitFor('the agent to stop', async () => agent.exitCode !== null, 15_000);
     expect(agent.exitCode).not.toBe(0);
   }, 60_000);
+
+  it('learns the pin of another gateway replica from the hub, and reaches that replica with it', async () => {
+    const token = await newToken();
+    const name = `pins-${randomBytes(2).toString('hex')}`;
+    const fetchedFromHub = (agent: ServiceProcess) => agent.log.split('\n').some((line) => line.includes('"configuration applied"') && line.includes('"source":"hub"'));
+    const agent = startAgent(name, token);
+    await waitFor('the configuration from the hub', async () => fetchedFromHub(agent), 30_000);
+
+    // A second replica on the same database, with its own self-signed certificate.
+    const port = await freePort();
+    const second = new ServiceProcess('gateway-2', 'gateway', { ...gatewayEnv, GATEWAY_PORT: String(port), PORTOLAN_DATA_DIR: join(dataDir, 'hub-2'), PORTOLAN_INSTANCE: 'gateway-2' });
+    processes.push(second);
+    await second.waitForLog('gateway listening', 60_000);
+    const secondFingerprint = /"fingerprint":"([0-9A-F:]+)"/.exec(second.log)![1];
+    expect(secondFingerprint).not.toBe(fingerprint);
+    // The running agent is told on its next poll (its configuration version moved), over its pinned connection.
+    await agent.waitForLog(secondFingerprint, 30_000);
+    expect(agent.log.split('\n').find((line) => line.includes(secondFingerprint))).toContain('hub certificate pins updated');
+    await agent.stop();
+
+    const secondUrl = `https://127.0.0.1:${port}/api/`;
+    // An agent pinned to the first gateway alone cannot talk to the second...
+    const stranger = startAgent(`stranger-${randomBytes(2).toString('hex')}`, token, { PORTOLAN_HUB_URL: secondUrl });
+    await stranger.waitForLog('matches none of the pinned fingerprints (1 configured)', 30_000);
+    // ...the one that learned its pin can, from its cached configuration, after a restart.
+    const again = startAgent(name, token, { PORTOLAN_HUB_URL: secondUrl });
+    await waitFor('the configuration from the second gateway', async () => fetchedFromHub(again), 30_000);
+    expect(again.log).not.toContain('matches none of the pinned fingerprints');
+    await again.stop();
+    expect(again.exitCode).toBe(0);
+
+    const { body } = await api.get<{ items: { fingerprint: string; served: boolean; announced: boolean }[] }>('/hub-certificates');
+    expect(body.items.filter((c) => c.served && c.announced).map((c) => c.fingerprint).sort()).toEqual([fingerprint, secondFingerprint].sort());
+    await second.stop();
+  }, 150_000);
 });

@@ -11,6 +11,19 @@ export const AGENT_AUTH_SCHEME = 'Bearer';
 /** Long-poll for jobs: the agent waits at most this long for the hub to answer. */
 export const AGENT_MAX_WAIT_SECONDS = 30;
 
+/** At most this many hub certificate pins in an agent's configuration. */
+export const MAX_HUB_PINS = 32;
+
+/**
+ * A certificate's SHA-256 fingerprint as `openssl x509 -fingerprint -sha256` and Node's
+ * `fingerprint256` print it: 32 hex pairs separated by ':' (upper-cased here).
+ */
+export const CertificateFingerprintSchema = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, 'a SHA-256 certificate fingerprint is 32 hex pairs separated by ":"');
+
 const HostNameSchema = z.string().trim().min(1, 'hostname must not be empty').max(253);
 
 export const EnrolRequestSchema = z
@@ -74,6 +87,12 @@ export const AgentConfigSchema = z.object({
   site: z.string(),
   scanner: z.boolean(),
   trackers: z.array(AgentTrackerSchema),
+  /**
+   * The fingerprints of every certificate the hub's gateways serve or have staged to serve next
+   * (not retired, not expired). An agent that pins the hub trusts these besides its configured
+   * pins, so another gateway replica or a certificate rotation does not strand it.
+   */
+  hubPins: z.array(CertificateFingerprintSchema).max(MAX_HUB_PINS).default([]),
 });
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 

@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { DomainError } from '@portolan/contracts';
+import { CertificateFingerprintSchema, DomainError, MAX_HUB_PINS } from '@portolan/contracts';
 
 /**
  * The agent's settings: a JSON file (`--config`, or PORTOLAN_AGENT_CONFIG) with the same
- * fields overridable by environment variables. Trust in the hub is a CA file or a pinned
- * SHA-256 certificate fingerprint (for a self-signed hub); there is no "don't verify" switch.
+ * fields overridable by environment variables. Trust in the hub is a CA file or pinned SHA-256
+ * certificate fingerprints (for a self-signed hub); there is no "don't verify" switch.
  */
-const FINGERPRINT = /^([0-9a-f]{2}:){31}[0-9a-f]{2}$/i;
 
 export const AgentSettingsSchema = z
   .object({
@@ -21,10 +20,15 @@ export const AgentSettingsSchema = z
     namePrefix: z.string().max(50).default(''),
     nameSuffix: z.string().max(50).default(''),
     caFile: z.string().min(1).optional(),
+    /**
+     * The hub certificates' SHA-256 fingerprints: one, or several (a list, or one string with
+     * commas or spaces between them: every gateway replica's, or the next certificate's ahead of a
+     * rotation). The agent also trusts those the hub announces once connected (`hubPins`).
+     */
     pinSha256: z
-      .string()
-      .transform((s) => s.trim().toUpperCase())
-      .refine((s) => FINGERPRINT.test(s), 'pinSha256 must be a SHA-256 fingerprint: 32 hex pairs separated by ":"')
+      .union([z.string(), z.array(z.string())])
+      .transform((v) => (Array.isArray(v) ? v : v.split(/[\s,]+/)).map((s) => s.trim()).filter((s) => s.length > 0))
+      .pipe(z.array(CertificateFingerprintSchema).min(1, 'pinSha256 needs at least one fingerprint').max(MAX_HUB_PINS))
       .optional(),
     stateDir: z.string().min(1).default('./data/agent'),
     /** Ask to run nmap for remote and network scans (the enrolment token must allow it). */

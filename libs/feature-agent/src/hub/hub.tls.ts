@@ -6,8 +6,44 @@ import { DomainError } from '@portolan/contracts';
 
 export interface HubTrust {
   readonly caFile?: string;
-  readonly pinSha256?: string;
+  readonly pinSha256?: readonly string[];
 }
+
+/**
+ * The certificate fingerprints a pinning agent trusts: those configured, which are always
+ * trusted, and those the hub announced in the agent's configuration (`hubPins`: its gateways'
+ * certificates in use and staged). The hub is heard only over a connection already pinned, so
+ * what it announces extends a trust the agent already has; a new announcement replaces the last.
+ */
+export class HubPins {
+  private readonly configured: ReadonlySet<string>;
+  private learned: ReadonlySet<string> = new Set();
+
+  constructor(configured: readonly string[]) {
+    this.configured = new Set(configured.map(normalise));
+  }
+
+  trusts(fingerprint: string): boolean {
+    const f = normalise(fingerprint);
+    return this.configured.has(f) || this.learned.has(f);
+  }
+
+  /** Takes the hub's announcement as the learned pins; answers what that added and dropped (configured pins left out). */
+  learn(announced: readonly string[]): { added: string[]; dropped: string[] } {
+    const next = new Set(announced.map(normalise).filter((f) => !this.configured.has(f)));
+    const added = [...next].filter((f) => !this.learned.has(f));
+    const dropped = [...this.learned].filter((f) => !next.has(f));
+    this.learned = next;
+    return { added, dropped };
+  }
+
+  /** For an error message: how many pins of each kind there are. */
+  describe(): string {
+    return `${this.configured.size} configured${this.learned.size ? ` and ${this.learned.size} announced by the hub` : ''}`;
+  }
+}
+
+const normalise = (fingerprint: string) => fingerprint.trim().toUpperCase();
 
 /** Raised when the hub's certificate is not trusted. Never retried as "hub unreachable". */
 export class HubTrustError extends Error {
@@ -18,16 +54,21 @@ export class HubTrustError extends Error {
 }
 
 /**
- * An HTTPS agent that trusts the hub the configured way:
- * - `pinSha256`: exactly the certificate with that SHA-256 fingerprint (a self-signed hub). The
- *   connection is checked after the TLS handshake and before any byte of the request (and so
- *   the agent's secret) is written; a mismatch destroys it.
+ * An HTTPS agent that trusts the hub the configured way, and with it, when the agent pins the
+ * hub, the pin set it checks (for the hub's announcements to extend):
+ * - `pinSha256`: exactly the certificates with those SHA-256 fingerprints (a self-signed hub),
+ *   and those the hub announces (`HubPins`). The connection is checked after the TLS handshake
+ *   and before any byte of the request (and so the agent's secret) is written; a mismatch
+ *   destroys it.
  * - `caFile`: certificates issued by that CA, with host name verification.
  * - neither: the system's CAs, with host name verification.
  */
-export function createHubAgent(trust: HubTrust): HttpsAgent {
+export function createHubAgent(trust: HubTrust): { agent: HttpsAgent; pins?: HubPins } {
   const base: AgentOptions = { keepAlive: true, maxSockets: 4, timeout: 60_000 };
-  if (trust.pinSha256) return new PinnedHttpsAgent(base, trust.pinSha256);
+  if (trust.pinSha256?.length) {
+    const pins = new HubPins(trust.pinSha256);
+    return { agent: new PinnedHttpsAgent(base, pins), pins };
+  }
   if (trust.caFile) {
     let ca: Buffer;
     try {
@@ -35,15 +76,15 @@ export function createHubAgent(trust: HubTrust): HttpsAgent {
     } catch (error) {
       throw new DomainError('invalid_config', `hub CA file ${trust.caFile} could not be read: ${(error as Error).message}`);
     }
-    return new HttpsAgent({ ...base, ca, rejectUnauthorized: true });
+    return { agent: new HttpsAgent({ ...base, ca, rejectUnauthorized: true }) };
   }
-  return new HttpsAgent({ ...base, rejectUnauthorized: true });
+  return { agent: new HttpsAgent({ ...base, rejectUnauthorized: true }) };
 }
 
 class PinnedHttpsAgent extends HttpsAgent {
   constructor(
     options: AgentOptions,
-    private readonly pin: string,
+    private readonly pins: HubPins,
   ) {
     super(options);
   }
@@ -58,9 +99,9 @@ class PinnedHttpsAgent extends HttpsAgent {
       callback(error, socket);
     };
     socket.once('secureConnect', () => {
-      const fingerprint = socket.getPeerCertificate().fingerprint256?.toUpperCase();
-      if (fingerprint === this.pin) return settle(null);
-      const error = new HubTrustError(`the hub's certificate (SHA-256 ${fingerprint ?? 'none'}) does not match the pinned fingerprint ${this.pin}; refusing to talk to it`);
+      const fingerprint = socket.getPeerCertificate().fingerprint256;
+      if (fingerprint && this.pins.trusts(fingerprint)) return settle(null);
+      const error = new HubTrustError(`the hub's certificate (SHA-256 ${fingerprint ?? 'none'}) matches none of the pinned fingerprints (${this.pins.describe()}); refusing to talk to it`);
       settle(error);
       socket.destroy();
     });

@@ -5,6 +5,7 @@ import { Logger } from '@portolan/logging';
 import { DeviceEntity, SiteEntity, TrackerEntity } from '@portolan/persistence';
 import { DATA_SOURCE, LOGGER, SCOPE_GUARD } from '@portolan/platform';
 import { countHosts, countPorts, parseTargetSpec, resolveHostnames, ScopeGuard, toNmapTargets } from '@portolan/targets';
+import { HubCertificatesService } from '../hub-certificates/hub-certificates.service';
 import { AuthenticatedAgent } from './agent.directory';
 
 /** The run timeout an agent gives nmap: a base plus an allowance per probe (as the scheduler does for chunks). */
@@ -15,7 +16,8 @@ const TIMEOUT_PER_PROBE_MS = 5;
  * What an agent runs: its enabled trackers with their schedules and port sets. For remote and
  * network scans the hub resolves the device's address and applies its scope guard here, so a
  * scanning agent gets only nmap-ready targets that the operator allowed; a tracker whose
- * address fails that is left out and logged.
+ * address fails that is left out and logged. With them, the fingerprints of the hub's
+ * certificates in use, for an agent that pins the hub.
  */
 @Injectable()
 export class AgentConfigService {
@@ -23,6 +25,7 @@ export class AgentConfigService {
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SCOPE_GUARD) private readonly scope: ScopeGuard,
+    private readonly certificates: HubCertificatesService,
   ) {}
 
   async configVersion(agentId: string): Promise<number> {
@@ -31,8 +34,9 @@ export class AgentConfigService {
   }
 
   async configFor(agent: AuthenticatedAgent): Promise<AgentConfig> {
-    const [version, site, trackers] = await Promise.all([
+    const [version, hubPins, site, trackers] = await Promise.all([
       this.configVersion(agent.id),
+      this.certificates.pins(),
       agent.siteId ? this.db.getRepository(SiteEntity).findOneBy({ id: agent.siteId }) : null,
       this.db.getRepository(TrackerEntity).find({ where: { agentId: agent.id, enabled: true }, order: { createdAt: 'ASC' } }),
     ]);
@@ -71,6 +75,6 @@ export class AgentConfigService {
         this.logger.warn({ agentId: agent.id, trackerId: tracker.id, code: error.code, err: error.message }, 'tracker left out of the agent configuration');
       }
     }
-    return { agentId: agent.id, configVersion: version, site: site?.name ?? 'default', scanner: agent.scanner, trackers: out };
+    return { agentId: agent.id, configVersion: version, site: site?.name ?? 'default', scanner: agent.scanner, trackers: out, hubPins };
   }
 }

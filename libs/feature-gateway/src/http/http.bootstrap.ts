@@ -7,6 +7,7 @@ import { createLogger, Logger, PinoNestLogger } from '@portolan/logging';
 import { LOGGER } from '@portolan/platform';
 import { loadTls } from './tls.loader';
 import { AgentRoutes } from '../agent-api/agent.routes';
+import { HubCertificatesService } from '../hub-certificates/hub-certificates.service';
 
 export interface HttpServiceOptions {
   readonly service: string;
@@ -45,9 +46,10 @@ export async function startHttpService(rootModule: Type, options: HttpServiceOpt
   app.enableShutdownHooks();
   serveAgentRoutesFirst(app);
   await app.listen(gateway.port, gateway.host);
+  if (tls) await app.get(HubCertificatesService).register(platform.instance, tls, tls.next);
   const shownHost = gateway.host === '0.0.0.0' ? '127.0.0.1' : gateway.host;
   const url = `${tls ? 'https' : 'http'}://${shownHost}:${gateway.port}/api`;
-  logger.info({ url, tls: tls ? { source: tls.source, fingerprint: tls.fingerprint } : 'plain http' }, 'gateway listening');
+  logger.info({ url, tls: tls ? { source: tls.source, fingerprint: tls.fingerprint, next: tls.next?.fingerprint } : 'plain http' }, 'gateway listening');
   return { app, url, fingerprint: tls?.fingerprint };
 }
 

@@ -139,6 +139,15 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/api/agents/-/summary': { get: { summary: 'The fleet at a glance: agents by status, version and site, and what their spools hold', responses: { 200: json({ type: 'object' }) } } },
       '/api/agents/{id}': { get: { summary: 'An agent', parameters: [idParam('agent')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/agents/{id}/revoke': { post: { summary: 'Revoke an agent: its secret stops working', parameters: [idParam('agent')], responses: { 200: json({ type: 'object' }), 404: error } } },
+      '/api/hub-certificates': { get: { summary: "The gateways' certificates, served or staged next, and whether pinning agents are told to trust each", responses: { 200: json({ type: 'object', properties: { items: { type: 'array', items: { type: 'object', description: 'hub certificate' } } } }) } } },
+      '/api/hub-certificates/{id}/retire': {
+        post: {
+          summary: 'Stop announcing a certificate to pinning agents (a replica gone, the old certificate after a rotation); audited',
+          parameters: [idParam('hub certificate')],
+          requestBody: { required: false, ...json({ type: 'object', properties: { retiredBy: { type: 'string' } } }) },
+          responses: { 200: json({ type: 'object' }), 400: error, 404: error, 409: error },
+        },
+      },
       '/api/agent/enrol': {
         post: { summary: 'Agent: exchange an enrolment token for an agent id and secret', requestBody: { required: true, ...json(ref('EnrolRequest')) }, responses: { 201: json({ type: 'object' }), 400: error, 401: error, 429: error } },
       },

@@ -1,0 +1,27 @@
+import { isDomainError } from '@portolan/contracts';
+import { loadAgentSettings } from './agent.config';
+
+const fp = (byte: string) => Array.from({ length: 32 }, () => byte).join(':');
+const env = (extra: Record<string, string>) => ({ PORTOLAN_HUB_URL: 'https://127.0.0.1:8443/api/', ...extra });
+
+describe('agent settings: hub certificate pins', () => {
+  it('takes one pin, or several separated by commas or spaces, upper-cased', () => {
+    expect(loadAgentSettings({ env: env({ PORTOLAN_HUB_PIN_SHA256: fp('ab') }) }).pinSha256).toEqual([fp('AB')]);
+    expect(loadAgentSettings({ env: env({ PORTOLAN_HUB_PIN_SHA256: ` ${fp('AA')}, ${fp('BB')}  ${fp('CC')} ` }) }).pinSha256).toEqual([fp('AA'), fp('BB'), fp('CC')]);
+  });
+
+  it('names the pin that is not a SHA-256 fingerprint', () => {
+    let caught: unknown;
+    try {
+      loadAgentSettings({ env: env({ PORTOLAN_HUB_PIN_SHA256: `${fp('AA')},AA:BB` }) });
+    } catch (error) {
+      caught = error;
+    }
+    expect(isDomainError(caught) && caught.code).toBe('invalid_config');
+    expect((caught as Error).message).toContain('pinSha256.1: a SHA-256 certificate fingerprint is 32 hex pairs');
+  });
+
+  it('refuses pins together with a CA file', () => {
+    expect(() => loadAgentSettings({ env: env({ PORTOLAN_HUB_PIN_SHA256: fp('AA'), PORTOLAN_HUB_CA_FILE: '/etc/hub-ca.pem' }) })).toThrow('set either caFile or pinSha256, not both');
+  });
+});
