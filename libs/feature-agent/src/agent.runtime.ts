@@ -116,7 +116,10 @@ export class AgentRuntime {
           fetchConfig = false;
         }
         const depth = this.spool!.depth();
-        const answer = await this.hub.poll({ wait: this.settings.pollWaitSeconds, boot: this.boot, version: this.version, spoolEntries: depth.entries, spoolDropped: depth.dropped }, signal);
+        const answer = await this.hub.poll(
+          { wait: this.settings.pollWaitSeconds, boot: this.boot, version: this.version, spoolEntries: depth.entries, spoolDropped: depth.dropped, configVersion: this.config?.configVersion },
+          signal,
+        );
         if (failures > 0) {
           this.logger.info({ after: failures }, 'hub reachable again');
           void this.uploader!.drain();

@@ -650,6 +650,43 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     expect(summary.body.spool.entries).toBeGreaterThanOrEqual(7);
   }, 60_000);
 
+  it('shows which agents have not yet applied their configuration', async () => {
+    const site = await api.post('/sites', { name: `config-${randomBytes(3).toString('hex')}` });
+    const siteId = String(site.body['id']);
+    const token = await api.post('/enrollment-tokens', { name: 'config', siteId, maxUses: 2 });
+    const enrolOne = async (name: string) => (await enrol(http, String(token.body['token']), { name, hostname: name, platform: 'linux', release: '6.1.0' })).body;
+    const taken = new TestAgent(http, await enrolOne('config-taken'), '2.0.0-test');
+    const silent = new TestAgent(http, await enrolOne('config-silent'), '2.0.0-test');
+    const agentView = async (agent: TestAgent) => (await api.get<AgentItem>(`/agents/${agent.id}`)).body;
+    const ids = async (query: string) => (await api.get<{ items: AgentItem[] }>(`/agents?${query}&siteId=${siteId}`)).body.items.map((x) => x.id).sort();
+
+    const first = (await taken.config<{ configVersion: number }>()).body.configVersion;
+    expect((await taken.poll({ configVersion: first })).status).toBe(200);
+    expect((await silent.poll()).status).toBe(200); // polls, but has never applied a configuration
+    expect((await agentView(taken)).config).toEqual({ version: first, applied: first, pending: false });
+    expect((await agentView(silent)).config).toMatchObject({ applied: null, pending: true });
+    expect(await ids('configPending=true')).toEqual([silent.id]);
+    expect(await ids('configPending=false')).toEqual([taken.id]);
+
+    // A tracker for the agent changes its configuration: pending until it polls with the new version.
+    const tracker = await api.post('/trackers', { ...SELF_TRACKER, name: 'own ports', deviceId: taken.identity.deviceId });
+    expect(tracker.status).toBe(201);
+    const pending = await agentView(taken);
+    expect(pending.config).toMatchObject({ applied: first, pending: true });
+    expect(pending.config.version).toBeGreaterThan(first);
+    const summary = await api.get<{ configPending: number }>('/agents/-/summary');
+    const { rows } = await sql.query(`SELECT count(*)::int AS n FROM agents WHERE status <> 'revoked' AND applied_config_version IS DISTINCT FROM config_version`);
+    expect(summary.body.configPending).toBe(rows[0].n);
+    expect(summary.body.configPending).toBeGreaterThanOrEqual(2);
+
+    const next = (await taken.config<{ configVersion: number }>()).body.configVersion;
+    expect(next).toBe(pending.config.version);
+    expect((await taken.poll({ configVersion: next })).status).toBe(200);
+    // A later poll of the same boot is written with the heartbeats, within a second.
+    await waitFor('the applied version', () => agentView(taken), (a) => !a.config.pending);
+    expect(await ids('configPending=true')).toEqual([silent.id]);
+  }, 60_000);
+
   it('reports database and bus readiness', async () => {
     expect(await api.get('/health')).toMatchObject({ status: 200, body: { status: 'ok', database: { ok: true, detail: 'postgres' }, bus: { ok: true, kind: 'nats' } } });
   }, 60_000);

@@ -19,6 +19,7 @@ export interface AgentItem {
   version: string;
   lastSeenAt: string | null;
   spool: { entries: number; dropped: number };
+  config: { version: number; applied: number | null; pending: boolean };
   authFailures: number;
 }
 

@@ -111,7 +111,7 @@ export class TestAgent {
   }
 
   poll<T = { configVersion: number; jobs: { jobId: string; trackerId: string; trigger: string }[] }>(
-    options: { wait?: number; spoolEntries?: number; spoolDropped?: number; authorization?: string } = {},
+    options: { wait?: number; spoolEntries?: number; spoolDropped?: number; configVersion?: number; authorization?: string } = {},
   ): Promise<RawResponse<T>> {
     const query = new URLSearchParams({
       wait: String(options.wait ?? 0),
@@ -120,6 +120,7 @@ export class TestAgent {
       spoolEntries: String(options.spoolEntries ?? 0),
       spoolDropped: String(options.spoolDropped ?? 0),
     });
+    if (options.configVersion !== undefined) query.set('configVersion', String(options.configVersion));
     return this.http.send<T>({ method: 'GET', path: `/agent/jobs?${query}`, headers: { authorization: options.authorization ?? this.authorization } });
   }
 

@@ -275,6 +275,9 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     // The running agent is told on its next poll (its configuration version moved), over its pinned connection.
     await agent.waitForLog(secondFingerprint, 30_000);
     expect(agent.log.split('\n').find((line) => line.includes(secondFingerprint))).toContain('hub certificate pins updated');
+    // And the hub sees it has taken the new configuration (what an operator checks before switching certificates).
+    const agentId = /"agentId":"([0-9a-f-]{36})"/.exec(agent.log)![1];
+    await waitFor('the agent to report its configuration applied', async () => (await api.get<{ config: { pending: boolean } }>(`/agents/${agentId}`)).body.config.pending === false, 30_000);
     await agent.stop();
 
     const secondUrl = `https://127.0.0.1:${port}/api/`;

@@ -105,6 +105,8 @@ export const AgentPollQuerySchema = z
     version: z.string().min(1).max(64),
     spoolEntries: z.coerce.number().int().min(0).max(1_000_000).default(0),
     spoolDropped: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
+    /** The configuration version the agent has applied (absent until it has one): the hub shows which agents lag behind theirs. */
+    configVersion: z.coerce.number().int().min(0).max(2_147_483_647).optional(),
   })
   .strict();
 export type AgentPollQuery = z.infer<typeof AgentPollQuerySchema>;

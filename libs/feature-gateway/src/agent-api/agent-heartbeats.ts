@@ -87,11 +87,12 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     let rows: { id: string; config_version: number }[];
     try {
       [rows] = await this.db.query(
-        `UPDATE agents a SET last_seen_at = v.at, spool_entries = v.spool_entries, spool_dropped = v.spool_dropped
-           FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, at timestamptz, spool_entries int, spool_dropped int)
+        `UPDATE agents a SET last_seen_at = v.at, spool_entries = v.spool_entries, spool_dropped = v.spool_dropped,
+                applied_config_version = coalesce(v.applied_config_version, a.applied_config_version)
+           FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, at timestamptz, spool_entries int, spool_dropped int, applied_config_version int)
           WHERE a.id = v.id AND a.status = 'online'
           RETURNING a.id, a.config_version`,
-        [JSON.stringify(batch.map((s) => ({ id: s.agent.id, at: s.at, spool_entries: s.query.spoolEntries, spool_dropped: s.query.spoolDropped })))],
+        [JSON.stringify(batch.map((s) => ({ id: s.agent.id, at: s.at, spool_entries: s.query.spoolEntries, spool_dropped: s.query.spoolDropped, applied_config_version: s.query.configVersion ?? null })))],
       );
     } catch (error) {
       // Newer polls noted meanwhile win; these go again with the next flush.
@@ -112,11 +113,12 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
 
   private async writeNow({ agent, query, at }: Seen): Promise<void> {
     const [rows]: [{ previous: string; previous_boot: string | null; config_version: number }[], number] = await this.db.query(
-      `UPDATE agents a SET last_seen_at = $6, status = 'online', boot_id = $2, version = $3, spool_entries = $4, spool_dropped = $5
+      `UPDATE agents a SET last_seen_at = $6, status = 'online', boot_id = $2, version = $3, spool_entries = $4, spool_dropped = $5,
+              applied_config_version = coalesce($7::int, a.applied_config_version)
          FROM (SELECT status, boot_id FROM agents WHERE id = $1 FOR UPDATE) old
         WHERE a.id = $1 AND a.status <> 'revoked'
         RETURNING old.status AS previous, old.boot_id AS previous_boot, a.config_version`,
-      [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at],
+      [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at, query.configVersion ?? null],
     );
     const row = rows[0];
     if (!row) return;

@@ -26,6 +26,8 @@ export const AgentsQuerySchema = z
     spooling: QueryFlag.optional(),
     /** Agents last heard from before this time, or never. */
     seenBefore: z.iso.datetime({ offset: true }).optional(),
+    /** Agents (not revoked) that have not yet reported applying their current configuration (true), or that have (false). */
+    configPending: QueryFlag.optional(),
   })
   .strict();
 type AgentsQuery = z.infer<typeof AgentsQuerySchema>;
@@ -39,6 +41,8 @@ export interface AgentsSummary {
   bySite: { siteId: string | null; site: string | null; agents: number }[];
   /** What agents reported waiting in their spools at their last poll: how many agents, entries, and entries dropped. */
   spool: { agents: number; entries: number; dropped: number };
+  /** Agents (not revoked) that have not yet reported applying their current configuration, e.g. the pins of a certificate staged for rotation. */
+  configPending: number;
 }
 
 export interface AgentView {
@@ -53,10 +57,15 @@ export interface AgentView {
   scanner: boolean;
   lastSeenAt: Date | null;
   spool: { entries: number; dropped: number };
+  /** The agent's configuration version at the hub, the one it last reported applied (null before it did), and whether those differ. */
+  config: { version: number; applied: number | null; pending: boolean };
   authFailures: number;
   enrolledAt: Date;
   revokedAt: Date | null;
 }
+
+/** An agent has not yet reported applying the configuration the hub holds for it (or has reported none). */
+const CONFIG_PENDING = 'a.applied_config_version IS DISTINCT FROM a.config_version';
 
 @Controller('agents')
 export class AgentsController {
@@ -76,6 +85,7 @@ export class AgentsController {
     if (query.q) qb.andWhere(`(a.name ILIKE :like ESCAPE '\\' OR a.hostname ILIKE :like ESCAPE '\\')`, { like: containsLike(query.q) });
     if (query.scanner !== undefined) qb.andWhere('a.scanner = :scanner', { scanner: query.scanner });
     if (query.spooling !== undefined) qb.andWhere(query.spooling ? 'a.spool_entries > 0' : 'a.spool_entries = 0');
+    if (query.configPending !== undefined) qb.andWhere(query.configPending ? `a.status <> 'revoked' AND ${CONFIG_PENDING}` : `NOT ${CONFIG_PENDING}`);
     if (query.seenBefore) qb.andWhere('(a.last_seen_at IS NULL OR a.last_seen_at < :seenBefore)', { seenBefore: new Date(query.seenBefore) });
     if (query.cursor) {
       const { at, id } = decodeCursor(query.cursor);
@@ -90,13 +100,14 @@ export class AgentsController {
   /** The fleet at a glance: agents by status, version and site, and what their spools hold (one pass over the agents). */
   @Get('-/summary')
   async summary(): Promise<AgentsSummary> {
-    const groups: { status: AgentEntity['status']; version: string; site_id: string | null; site: string | null; agents: number; spooling: number; entries: number; dropped: number }[] = await this.db.query(
+    const groups: { status: AgentEntity['status']; version: string; site_id: string | null; site: string | null; agents: number; spooling: number; entries: number; dropped: number; pending: number }[] = await this.db.query(
       `SELECT a.status, a.version, a.site_id, s.name AS site, count(*)::int AS agents, count(*) FILTER (WHERE a.spool_entries > 0)::int AS spooling,
+              count(*) FILTER (WHERE a.status <> 'revoked' AND ${CONFIG_PENDING})::int AS pending,
               sum(a.spool_entries)::float8 AS entries, sum(a.spool_dropped)::float8 AS dropped
          FROM agents a LEFT JOIN sites s ON s.id = a.site_id
         GROUP BY a.status, a.version, a.site_id, s.name`,
     );
-    const summary: AgentsSummary = { total: 0, byStatus: { enrolled: 0, online: 0, offline: 0, revoked: 0 }, byVersion: [], bySite: [], spool: { agents: 0, entries: 0, dropped: 0 } };
+    const summary: AgentsSummary = { total: 0, byStatus: { enrolled: 0, online: 0, offline: 0, revoked: 0 }, byVersion: [], bySite: [], spool: { agents: 0, entries: 0, dropped: 0 }, configPending: 0 };
     const versions = new Map<string, number>();
     const sites = new Map<string | null, { siteId: string | null; site: string | null; agents: number }>();
     for (const g of groups) {
@@ -109,6 +120,7 @@ export class AgentsController {
       summary.spool.agents += g.spooling;
       summary.spool.entries += g.entries;
       summary.spool.dropped += g.dropped;
+      summary.configPending += g.pending;
     }
     summary.byVersion = [...versions].map(([version, agents]) => ({ version, agents })).sort((x, y) => y.agents - x.agents || (x.version < y.version ? -1 : 1));
     summary.bySite = [...sites.values()].sort((x, y) => y.agents - x.agents || (x.site ?? '\uffff').localeCompare(y.site ?? '\uffff'));
@@ -156,6 +168,7 @@ function view(row: AgentEntity, sites: Map<string, string>): AgentView {
     scanner: row.scanner,
     lastSeenAt: row.lastSeenAt,
     spool: { entries: row.spoolEntries, dropped: row.spoolDropped },
+    config: { version: row.configVersion, applied: row.appliedConfigVersion, pending: row.status !== 'revoked' && row.appliedConfigVersion !== row.configVersion },
     authFailures: row.authFailures,
     enrolledAt: row.enrolledAt,
     revokedAt: row.revokedAt,

@@ -134,7 +134,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/api/enrollment-tokens': create('enrolment token', 'CreateEnrollmentToken'),
       '/api/enrollment-tokens/{id}/revoke': { post: { summary: 'Revoke an enrolment token', parameters: [idParam('token')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/agents': {
-        get: { summary: 'Agents: status, version, OS, site, last seen, spool depth; filtered by status, site, version, name, scanner role, spool and silence', parameters: queryParams(AgentsQuerySchema), responses: { 200: json(listOf('agent')), 400: error } },
+        get: { summary: 'Agents: status, version, OS, site, last seen, spool depth, configuration applied; filtered by status, site, version, name, scanner role, spool, silence and configuration pending', parameters: queryParams(AgentsQuerySchema), responses: { 200: json(listOf('agent')), 400: error } },
       },
       '/api/agents/-/summary': { get: { summary: 'The fleet at a glance: agents by status, version and site, and what their spools hold', responses: { 200: json({ type: 'object' }) } } },
       '/api/agents/{id}': { get: { summary: 'An agent', parameters: [idParam('agent')], responses: { 200: json({ type: 'object' }), 404: error } } },

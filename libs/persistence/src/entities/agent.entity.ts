@@ -24,6 +24,8 @@ export class AgentEntity {
   @Column({ name: 'spool_entries', type: 'integer', default: 0 }) spoolEntries!: number;
   @Column({ name: 'spool_dropped', type: 'integer', default: 0 }) spoolDropped!: number;
   @Column({ name: 'config_version', type: 'integer', default: 1 }) configVersion!: number;
+  /** The configuration version the agent last reported it had applied (null before its first report). */
+  @Column({ name: 'applied_config_version', type: 'integer', nullable: true }) appliedConfigVersion!: number | null;
   @Column({ name: 'auth_failures', type: 'integer', default: 0 }) authFailures!: number;
   @Column({ name: 'enrolled_at', type: 'timestamptz' }) enrolledAt!: Date;
   @Column({ name: 'secret_rotated_at', type: 'timestamptz', nullable: true }) secretRotatedAt!: Date | null;
