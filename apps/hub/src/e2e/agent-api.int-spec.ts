@@ -685,6 +685,10 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     // A later poll of the same boot is written with the heartbeats, within a second.
     await waitFor('the applied version', () => agentView(taken), (a) => !a.config.pending);
     expect(await ids('configPending=true')).toEqual([silent.id]);
+    // A poll that reports no version (an agent not yet configured since it started) leaves the last one reported.
+    expect((await taken.poll()).status).toBe(200);
+    await sleep(1_500); // past the heartbeats' next write
+    expect((await agentView(taken)).config).toMatchObject({ applied: next, pending: false });
   }, 60_000);
 
   it('reports database and bus readiness', async () => {

@@ -89,7 +89,7 @@ export const AgentConfigSchema = z.object({
   trackers: z.array(AgentTrackerSchema),
   /**
    * The fingerprints of every certificate the hub's gateways serve or have staged to serve next
-   * (not retired, not expired). An agent that pins the hub trusts these besides its configured
+   * (not retired, registered by a gateway within the last 7 days). An agent that pins the hub trusts these besides its configured
    * pins, so another gateway replica or a certificate rotation does not strand it.
    */
   hubPins: z.array(CertificateFingerprintSchema).max(MAX_HUB_PINS).default([]),

@@ -18,6 +18,7 @@ export interface HubTrust {
 export class HubPins {
   private readonly configured: ReadonlySet<string>;
   private learned: ReadonlySet<string> = new Set();
+  private readonly droppedListeners: (() => void)[] = [];
 
   constructor(configured: readonly string[]) {
     this.configured = new Set(configured.map(normalise));
@@ -34,7 +35,13 @@ export class HubPins {
     const added = [...next].filter((f) => !this.learned.has(f));
     const dropped = [...this.learned].filter((f) => !next.has(f));
     this.learned = next;
+    if (dropped.length) for (const listener of this.droppedListeners) listener();
     return { added, dropped };
+  }
+
+  /** Called whenever a pin stops being trusted (the connection pool closes what it no longer trusts). */
+  onDropped(listener: () => void): void {
+    this.droppedListeners.push(listener);
   }
 
   /** For an error message: how many pins of each kind there are. */
@@ -67,7 +74,9 @@ export function createHubAgent(trust: HubTrust): { agent: HttpsAgent; pins?: Hub
   const base: AgentOptions = { keepAlive: true, maxSockets: 4, timeout: 60_000 };
   if (trust.pinSha256?.length) {
     const pins = new HubPins(trust.pinSha256);
-    return { agent: new PinnedHttpsAgent(base, pins), pins };
+    const agent = new PinnedHttpsAgent(base, pins);
+    pins.onDropped(() => agent.closeUntrusted());
+    return { agent, pins };
   }
   if (trust.caFile) {
     let ca: Buffer;
@@ -81,12 +90,24 @@ export function createHubAgent(trust: HubTrust): { agent: HttpsAgent; pins?: Hub
   return { agent: new HttpsAgent({ ...base, rejectUnauthorized: true }) };
 }
 
+/**
+ * Checks each new connection against the pins. A kept-alive connection was checked when it was
+ * made; when a pin stops being trusted, those to a certificate it no longer trusts are closed
+ * (an idle one, or one carrying a long poll, which then fails and is made again, and checked).
+ */
 class PinnedHttpsAgent extends HttpsAgent {
+  /** Open connections and the fingerprint each was checked against. */
+  private readonly open = new Map<TLSSocket, string>();
+
   constructor(
     options: AgentOptions,
     private readonly pins: HubPins,
   ) {
     super(options);
+  }
+
+  closeUntrusted(): void {
+    for (const [socket, fingerprint] of this.open) if (!this.pins.trusts(fingerprint)) socket.destroy();
   }
 
   override createConnection(options: ConnectionOptions, callback: (error: Error | null, socket: Duplex) => void): undefined {
@@ -100,7 +121,11 @@ class PinnedHttpsAgent extends HttpsAgent {
     };
     socket.once('secureConnect', () => {
       const fingerprint = socket.getPeerCertificate().fingerprint256;
-      if (fingerprint && this.pins.trusts(fingerprint)) return settle(null);
+      if (fingerprint && this.pins.trusts(fingerprint)) {
+        this.open.set(socket, fingerprint);
+        socket.once('close', () => this.open.delete(socket));
+        return settle(null);
+      }
       const error = new HubTrustError(`the hub's certificate (SHA-256 ${fingerprint ?? 'none'}) matches none of the pinned fingerprints (${this.pins.describe()}); refusing to talk to it`);
       settle(error);
       socket.destroy();

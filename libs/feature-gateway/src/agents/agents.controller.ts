@@ -26,7 +26,7 @@ export const AgentsQuerySchema = z
     spooling: QueryFlag.optional(),
     /** Agents last heard from before this time, or never. */
     seenBefore: z.iso.datetime({ offset: true }).optional(),
-    /** Agents (not revoked) that have not yet reported applying their current configuration (true), or that have (false). */
+    /** Agents (not revoked) that have not yet reported applying their current configuration (true), or that have (false). Revoked agents match neither. */
     configPending: QueryFlag.optional(),
   })
   .strict();
@@ -85,7 +85,7 @@ export class AgentsController {
     if (query.q) qb.andWhere(`(a.name ILIKE :like ESCAPE '\\' OR a.hostname ILIKE :like ESCAPE '\\')`, { like: containsLike(query.q) });
     if (query.scanner !== undefined) qb.andWhere('a.scanner = :scanner', { scanner: query.scanner });
     if (query.spooling !== undefined) qb.andWhere(query.spooling ? 'a.spool_entries > 0' : 'a.spool_entries = 0');
-    if (query.configPending !== undefined) qb.andWhere(query.configPending ? `a.status <> 'revoked' AND ${CONFIG_PENDING}` : `NOT ${CONFIG_PENDING}`);
+    if (query.configPending !== undefined) qb.andWhere(`a.status <> 'revoked' AND ${query.configPending ? '' : 'NOT '}${CONFIG_PENDING}`);
     if (query.seenBefore) qb.andWhere('(a.last_seen_at IS NULL OR a.last_seen_at < :seenBefore)', { seenBefore: new Date(query.seenBefore) });
     if (query.cursor) {
       const { at, id } = decodeCursor(query.cursor);

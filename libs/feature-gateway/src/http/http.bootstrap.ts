@@ -45,8 +45,10 @@ export async function startHttpService(rootModule: Type, options: HttpServiceOpt
   app.setGlobalPrefix('api');
   app.enableShutdownHooks();
   serveAgentRoutesFirst(app);
-  await app.listen(gateway.port, gateway.host);
+  // Announced to pinning agents before this gateway takes a connection.
+  await app.init();
   if (tls) await app.get(HubCertificatesService).register(platform.instance, tls, tls.next);
+  await app.listen(gateway.port, gateway.host);
   const shownHost = gateway.host === '0.0.0.0' ? '127.0.0.1' : gateway.host;
   const url = `${tls ? 'https' : 'http'}://${shownHost}:${gateway.port}/api`;
   logger.info({ url, tls: tls ? { source: tls.source, fingerprint: tls.fingerprint, next: tls.next?.fingerprint } : 'plain http' }, 'gateway listening');

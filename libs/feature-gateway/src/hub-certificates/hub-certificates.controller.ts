@@ -4,7 +4,13 @@ import { ActorSchema } from '../http/actor';
 import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
 import { HubCertificatesService, HubCertificateView } from './hub-certificates.service';
 
-const RetireSchema = z.object({ retiredBy: ActorSchema.optional() }).strict();
+const RetireSchema = z
+  .object({
+    retiredBy: ActorSchema.optional(),
+    /** Retire it although a gateway registered it as served within the last two hours. */
+    force: z.boolean().optional(),
+  })
+  .strict();
 
 /** The certificates the hub's gateways serve or have staged, as pinning agents are told of them. */
 @Controller('hub-certificates')
@@ -20,6 +26,6 @@ export class HubCertificatesController {
   @Post(':id/retire')
   @HttpCode(200)
   retire(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(RetireSchema)) body: z.infer<typeof RetireSchema>): Promise<HubCertificateView> {
-    return this.certificates.retire(id, body.retiredBy ?? 'api');
+    return this.certificates.retire(id, body.retiredBy ?? 'api', body.force ?? false);
   }
 }

@@ -53,24 +53,29 @@ describe('hub certificates (Postgres)', () => {
 
   it('stops announcing a retired certificate, audits it, and refuses to retire it twice', async () => {
     const [staged] = (await service.list()).filter((c) => c.fingerprint === facts('A1').fingerprint);
+    expect(staged.inUse).toBe(false); // only staged: retired without force
     const before = await configVersion();
     const retired = await service.retire(staged.id, 'alice');
     expect(retired).toMatchObject({ retiredBy: 'alice', announced: false });
     expect(await service.pins()).not.toContain(facts('A1').fingerprint);
     expect(await configVersion()).toBe(before + 1);
     const audit: { actor: string; action: string; details: { fingerprint: string } }[] = await dataSource.query(`SELECT actor, action, details FROM audit_log WHERE subject_type = 'hub-certificate' AND subject_id = $1`, [staged.id]);
-    expect(audit).toEqual([{ actor: 'alice', action: 'hub-certificate.retired', details: { fingerprint: facts('A1').fingerprint } }]);
-    await expect(service.retire(staged.id, 'alice')).rejects.toMatchObject({ code: 'conflict' });
+    expect(audit).toEqual([{ actor: 'alice', action: 'hub-certificate.retired', details: { fingerprint: facts('A1').fingerprint, force: false } }]);
+    await expect(service.retire(staged.id, 'alice')).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('already retired') });
 
-    // Still staged by its gateway: it stays retired, with a warning.
+    // Still staged by its gateway: it stays retired, with a warning, and agents are not asked to fetch anything.
     await service.register('gateway-a', facts('AA'), facts('A1'));
     expect(await service.pins()).not.toContain(facts('A1').fingerprint);
+    expect(await configVersion()).toBe(before + 1);
     expect(lines.some((l) => l.level === 40 && l.msg.includes('staged next certificate is retired'))).toBe(true);
   });
 
-  it('trusts again a retired certificate that a gateway still serves, with a warning', async () => {
+  it('retires a certificate served lately only when forced, and trusts it again when a gateway still serves it', async () => {
     const [served] = (await service.list()).filter((c) => c.fingerprint === facts('BB').fingerprint);
-    await service.retire(served.id, 'bob');
+    expect(served.inUse).toBe(true);
+    await expect(service.retire(served.id, 'bob')).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('was served by gateway gateway-b within the last 2 hours') });
+    expect(await service.pins()).toContain(facts('BB').fingerprint);
+    await service.retire(served.id, 'bob', true);
     expect(await service.pins()).not.toContain(facts('BB').fingerprint);
     const before = await configVersion();
     await service.register('gateway-b', facts('BB'));
@@ -79,13 +84,24 @@ describe('hub certificates (Postgres)', () => {
     expect(lines.some((l) => l.level === 40 && l.msg.includes('serves a certificate that was retired'))).toBe(true);
   });
 
-  it('forgets a certificate no gateway has registered for a week, and announces it again when one does', async () => {
-    await dataSource.query(`UPDATE hub_certificates SET last_seen_at = now() - make_interval(secs => $2 / 1000.0 + 60) WHERE fingerprint = $1`, [facts('BB').fingerprint, PIN_STALE_AFTER_MS]);
-    expect(await service.pins()).not.toContain(facts('BB').fingerprint);
+  it('a rotation: the staged certificate becomes the served one without changing what agents are told', async () => {
+    await service.register('gateway-c', facts('C0'), facts('CC'));
     const before = await configVersion();
+    await service.register('gateway-c', facts('CC'));
+    expect(await configVersion()).toBe(before);
+    expect((await service.list()).find((c) => c.fingerprint === facts('CC').fingerprint)).toMatchObject({ served: true, inUse: true, announced: true });
+  });
+
+  it('stops announcing a certificate no gateway has registered for a week, telling agents, and announces it again when one does', async () => {
+    await dataSource.query(`UPDATE hub_certificates SET last_seen_at = now() - make_interval(secs => $2 / 1000.0 + 60) WHERE fingerprint = $1`, [facts('BB').fingerprint, PIN_STALE_AFTER_MS]);
+    const before = await configVersion();
+    // Any gateway's next registration (at start or hourly) finds it stale.
+    await service.register('gateway-a', facts('AA'), facts('A1'));
+    expect(await service.pins()).not.toContain(facts('BB').fingerprint);
+    expect(await configVersion()).toBe(before + 1);
     await service.register('gateway-b', facts('BB'));
     expect(await service.pins()).toContain(facts('BB').fingerprint);
-    expect(await configVersion()).toBe(before + 1);
+    expect(await configVersion()).toBe(before + 2);
   });
 
   it('answers 404 for a certificate it does not know', async () => {

@@ -144,7 +144,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         post: {
           summary: 'Stop announcing a certificate to pinning agents (a replica gone, the old certificate after a rotation); audited',
           parameters: [idParam('hub certificate')],
-          requestBody: { required: false, ...json({ type: 'object', properties: { retiredBy: { type: 'string' } } }) },
+          requestBody: { required: false, ...json({ type: 'object', properties: { retiredBy: { type: 'string' }, force: { type: 'boolean', description: 'retire it although a gateway registered it as served within the last two hours' } } }) },
           responses: { 200: json({ type: 'object' }), 400: error, 404: error, 409: error },
         },
       },

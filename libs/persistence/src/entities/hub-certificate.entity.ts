@@ -2,8 +2,8 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 /**
  * A certificate a gateway of the hub serves or has staged to serve next, by its SHA-256
- * fingerprint. Agents that pin the hub trust every one not retired that a running gateway still
- * registers (`lastSeenAt`).
+ * fingerprint. Agents that pin the hub are told of every one not retired that a gateway has
+ * registered lately (`announced`).
  */
 @Entity({ name: 'hub_certificates' })
 export class HubCertificateEntity {
@@ -20,4 +20,6 @@ export class HubCertificateEntity {
   @Column({ name: 'last_seen_at', type: 'timestamptz' }) lastSeenAt!: Date;
   @Column({ name: 'retired_at', type: 'timestamptz', nullable: true }) retiredAt!: Date | null;
   @Column({ name: 'retired_by', type: 'text', nullable: true }) retiredBy!: string | null;
+  /** In the pin set agents are given now; changed only together with every agent's configuration version. */
+  @Column({ type: 'boolean', default: false }) announced!: boolean;
 }

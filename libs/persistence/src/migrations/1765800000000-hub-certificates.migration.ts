@@ -19,7 +19,8 @@ export class HubCertificates1765800000000 implements MigrationInterface {
       first_seen_at timestamptz NOT NULL,
       last_seen_at timestamptz NOT NULL,
       retired_at timestamptz,
-      retired_by text)`);
+      retired_by text,
+      announced boolean NOT NULL DEFAULT false)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
