@@ -29,6 +29,7 @@ export type { ScanJobStatus } from './entities/scan-job.entity';
 export { SiteEntity } from './entities/site.entity';
 export { TrackerEntity } from './entities/tracker.entity';
 export type { CollectorRecord, FlappingRecord, PortRuleRecord, PortSetRecord, ScheduleRecord } from './entities/tracker.entity';
+export { SqlState, sqlStateOf } from './sql-state';
 export { queryPrepared } from './prepared.query';
 export type { Queryable } from './prepared.query';
 export { createTestDatabase, TEST_POSTGRES_URL } from './testing/test-database';

@@ -1,18 +1,13 @@
-import { DataSource, QueryFailedError } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { DomainError } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { Queryable } from '@portolan/persistence';
+import { Queryable, SqlState, sqlStateOf } from '@portolan/persistence';
 import { BatchAnswer, BatcherOverloadedError, MicroBatcher, PendingSentMarks, Sent } from '@portolan/platform';
 
 /**
  * Group commit for the agent's hot paths (result uploads, scan-start reports): what the two
  * ingests share to batch requests, commit them, answer each, and send what they committed.
  */
-
-/** Postgres (and PGlite) SQLSTATEs of a statement that lost a race: a unique key taken meanwhile, a row changed since it was read (`portolan_unchanged`), a deadlock. */
-const UNIQUE_VIOLATION = '23505';
-const SERIALIZATION_FAILURE = '40001';
-const DEADLOCK_DETECTED = '40P01';
 
 export const byId = (a: { readonly id: string }, b: { readonly id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
@@ -84,9 +79,9 @@ export async function commitOptimistically<C>(db: DataSource, attempt: (q: Query
   try {
     return await attempt(db, false);
   } catch (error) {
-    const state = sqlState(error);
-    if (state === DEADLOCK_DETECTED) logger.warn({ err: String(error) }, `a batch of ${what} deadlocked; writing it again under the job locks`);
-    else if (state !== UNIQUE_VIOLATION && state !== SERIALIZATION_FAILURE) throw error;
+    const state = sqlStateOf(error);
+    if (state === SqlState.deadlockDetected) logger.warn({ err: String(error) }, `a batch of ${what} deadlocked; writing it again under the job locks`);
+    else if (state !== SqlState.uniqueViolation && state !== SqlState.serializationFailure) throw error;
     return onceMoreIfRaced(() => db.transaction((manager) => attempt(manager, true)));
   }
 }
@@ -136,13 +131,9 @@ async function onceMoreIfRaced<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (sqlState(error) !== UNIQUE_VIOLATION) throw error;
+    if (sqlStateOf(error) !== SqlState.uniqueViolation) throw error;
     return work();
   }
-}
-
-function sqlState(error: unknown): string | undefined {
-  return error instanceof QueryFailedError ? (error.driverError as { code?: string } | undefined)?.code : undefined;
 }
 
 /**

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
-import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { DomainError, MAX_HUB_PINS } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { HubCertificateEntity } from '@portolan/persistence';
+import { HubCertificateEntity, SqlState, sqlStateOf } from '@portolan/persistence';
 import { DATA_SOURCE, LOGGER } from '@portolan/platform';
 import { audit } from '../audit/audit.log';
 import type { CertificateFacts } from '../http/tls.loader';
@@ -12,7 +12,6 @@ import type { CertificateFacts } from '../http/tls.loader';
 const REFRESH_MS = 60 * 60_000;
 /** A certificate no gateway has registered for this long is no longer announced to agents (a replica gone for good). */
 export const PIN_STALE_AFTER_MS = 7 * 86_400_000;
-const DEADLOCK_DETECTED = '40P01';
 /** A served certificate registered within this time may still be served: retiring it needs `force`. */
 const IN_USE_MS = 2 * REFRESH_MS;
 
@@ -79,8 +78,7 @@ export class HubCertificatesService implements OnModuleDestroy {
           await reconcile(m);
         });
       } catch (error) {
-        const deadlock = error instanceof QueryFailedError && (error.driverError as { code?: string } | undefined)?.code === DEADLOCK_DETECTED;
-        if (!deadlock || attempt >= 3) throw error;
+        if (sqlStateOf(error) !== SqlState.deadlockDetected || attempt >= 3) throw error;
         this.logger.warn({ attempt }, 'registering the gateway certificates deadlocked; trying again');
       }
     }
@@ -119,8 +117,7 @@ export class HubCertificatesService implements OnModuleDestroy {
 
   async list(): Promise<HubCertificateView[]> {
     const rows = await this.db.getRepository(HubCertificateEntity).find({ order: { lastSeenAt: 'DESC', fingerprint: 'ASC' } });
-    const now = Date.now();
-    return rows.map((r) => ({ ...r, inUse: r.served && now - r.lastSeenAt.getTime() < IN_USE_MS }));
+    return rows.map(viewOf);
   }
 
   /**
@@ -149,10 +146,12 @@ export class HubCertificatesService implements OnModuleDestroy {
       await audit(m, actor, 'hub-certificate.retired', id, null, { fingerprint: row.fingerprint, force }, 'hub-certificate');
     });
     this.logger.info({ id, actor }, 'hub certificate retired; agents will stop trusting it');
-    const view = (await this.list()).find((c) => c.id === id);
-    if (!view) throw new DomainError('not_found', `hub certificate ${id} not found`);
-    return view;
+    return viewOf(await this.db.getRepository(HubCertificateEntity).findOneByOrFail({ id }));
   }
+}
+
+function viewOf(row: HubCertificateEntity): HubCertificateView {
+  return { ...row, inUse: row.served && Date.now() - row.lastSeenAt.getTime() < IN_USE_MS };
 }
 
 /**
