@@ -126,7 +126,7 @@ export class LoadGenerator {
   }
 
   /**
-   * Runs one phase. `onEvent` hears the held phase's steady-window marks. Bounded: the phase's
+   * Runs one phase. `onEvent` hears its steady-window marks (held and upload phases). Bounded: the phase's
    * own duration plus `slackMs`.
    */
   async run(command: DistributiveOmit<Exclude<LoadCommand, { kind: 'init' | 'exit' }>, 'id'>, timeoutMs: number, onEvent?: (kind: 'steady-start' | 'steady-end') => void): Promise<PhaseResult> {

@@ -24,8 +24,9 @@ export type LoadCommand =
    * Closed loop: `concurrency` uploaders, each sending the next upload as soon as the last is
    * answered. With `withStart`, each upload is a whole run as the agent sends it: the scan-start
    * report (`POST /api/agent/scans`), then the result of that job; counted and timed as one.
+   * The first `prepare` uploads are built before the phase starts, the rest as they are sent.
    */
-  | { readonly kind: 'upload'; readonly id: number; readonly target: Target; readonly concurrency: number; readonly durationSeconds: number; readonly maxRequests: number; readonly ports: number; readonly withStart?: boolean }
+  | { readonly kind: 'upload'; readonly id: number; readonly target: Target; readonly concurrency: number; readonly durationSeconds: number; readonly maxRequests: number; readonly prepare: number; readonly ports: number; readonly withStart?: boolean }
   /**
    * Open loop: uploads arrive as a Poisson process at `ratePerSecond` (a fleet's scans ending
    * when they end, not when the hub has answered the last one), each from the next uploader,
@@ -52,6 +53,8 @@ export interface PhaseResult {
   readonly steady?: { readonly seconds: number; readonly answered: number; readonly answeredPerSecond: number; readonly heldMin: number; readonly heldMax: number };
   /** Requests still unanswered when the phase's drain time ran out (counted as failures). */
   readonly unanswered: number;
+  /** Uploads built while the phase ran (past the prepared ones), taking the generator's CPU from the servers. */
+  readonly builtDuring?: number;
   /** Bytes of one upload body as sent (gzip) and inflated. */
   readonly uploadBytes?: { readonly gzip: number; readonly json: number };
 }
@@ -59,6 +62,9 @@ export interface PhaseResult {
 export type LoadReply =
   | { readonly id: number; readonly kind: 'done'; readonly result: PhaseResult }
   | { readonly id: number; readonly kind: 'failed'; readonly error: string }
-  /** Held phase: the ramp is over (start of the steady window) / the steady window ended. */
+  /**
+   * Held phase: the ramp is over (start of the steady window) / the steady window ended. Upload
+   * phases: the uploads are prepared and the first is being sent / the last was answered.
+   */
   | { readonly id: number; readonly kind: 'steady-start' | 'steady-end' }
   | { readonly id: -1; readonly kind: 'ready' };

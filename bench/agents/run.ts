@@ -13,6 +13,8 @@
  *      (10,000 agents → 333 polls/s), measured for --poll-seconds after a 31 s warm-up (every agent has polled once);
  *      --poll-seconds 0 skips it (back-to-back comparisons of the upload path).
  *   B  closed loop: C uploaders send gzip result uploads back to back, for each C.
+ *   (B, U and R build their uploads before the phase, as agents do on their own hosts: the CPU
+ *   window holds the requests only.)
  *   U  open loop: uploads arrive at random (Poisson) at each --upload-rates rate, as a fleet's
  *      scans end, the same arrivals against both servers: CPU a request at the same load.
  *   R  the same as B for whole runs as the agent sends them (--runs C): the scan-start report, then the
@@ -39,6 +41,13 @@ import { printReport, verdicts } from './report';
 
 const POLL_PERIOD_S = 30;
 const WARMUP_S = 5;
+/**
+ * Closed-loop uploads built a second of phase before it starts, by target: about twice the most
+ * either has answered on these hosts (gateway 2,500/s, bare 10,500/s once its uploads were
+ * prepared), so that the window measures requests, not their making. Warm-ups build theirs as
+ * they go. The generator builds at most 250,000 before a phase (about 16 s and 0.7 GB).
+ */
+const PREPARED_PER_SECOND = { gateway: 5_000, bare: 12_000 } as const;
 const OBSERVATIONS = 50;
 
 export interface Options {
@@ -160,14 +169,33 @@ function cpuGroups(stack: Stack): CpuGroup[] {
   ];
 }
 
-async function measured(stack: Stack, target: 'gateway' | 'bare', run: () => Promise<PhaseResult>): Promise<{ load: PhaseResult; window: WindowFigures; dbPerRequest?: Record<string, number> }> {
+/**
+ * Samples CPU over a phase: from the moment it is sent, or, for a phase that first prepares its
+ * requests (uploads), from its `steady-start` mark to its `steady-end`, so that the window
+ * holds only the requests.
+ */
+async function measured(
+  stack: Stack,
+  target: 'gateway' | 'bare',
+  run: (mark: (kind: 'steady-start' | 'steady-end') => void) => Promise<PhaseResult>,
+): Promise<{ load: PhaseResult; window: WindowFigures; dbPerRequest?: Record<string, number> }> {
   // Backends report their counters at most once a second (Postgres 15): let them settle first.
   if (target === 'gateway') await sleep(1_500);
   const before = target === 'gateway' ? await databaseCounters(stack.db.url) : undefined;
-  const sampler = new WindowSampler(cpuGroups(stack), { gateway: stack.gateway.pid, bare: stack.bare.pid });
-  sampler.start();
-  const load = await run();
-  const window = sampler.stop();
+  const sample = () => {
+    const s = new WindowSampler(cpuGroups(stack), { gateway: stack.gateway.pid, bare: stack.bare.pid });
+    s.start();
+    return s;
+  };
+  let sampler = sample();
+  let window: WindowFigures | undefined;
+  const load = await run((kind) => {
+    if (kind === 'steady-start') {
+      sampler.stop();
+      sampler = sample();
+    } else window ??= sampler.stop();
+  });
+  window ??= sampler.stop();
   let dbPerRequest: Record<string, number> | undefined;
   if (before) {
     await sleep(1_500);
@@ -193,11 +221,11 @@ async function pollPhase(stack: Stack, opts: Options, target: 'gateway' | 'bare'
 async function uploadPhase(stack: Stack, opts: Options, target: 'gateway' | 'bare', concurrency: number, warmUp: boolean, withStart = false): Promise<PhaseRecord> {
   const t = target === 'gateway' ? stack.gatewayTarget : stack.bareTarget;
   if (warmUp) {
-    const warm = await stack.load.run({ kind: 'upload', target: t, concurrency, durationSeconds: WARMUP_S, maxRequests: 100_000, ports: OBSERVATIONS, withStart }, 60_000);
+    const warm = await stack.load.run({ kind: 'upload', target: t, concurrency, durationSeconds: WARMUP_S, maxRequests: 100_000, prepare: 0, ports: OBSERVATIONS, withStart }, 60_000);
     if (warm.ok < warm.requests * 0.99) throw new Error(`warm-up ${withStart ? 'runs' : 'uploads'} against ${target} failed: ${JSON.stringify(warm.outcomes)}`);
   }
-  const m = await measured(stack, target, () =>
-    stack.load.run({ kind: 'upload', target: t, concurrency, durationSeconds: opts.uploadSeconds, maxRequests: 1_000_000, ports: OBSERVATIONS, withStart }, (opts.uploadSeconds + 60) * 1000),
+  const m = await measured(stack, target, (mark) =>
+    stack.load.run({ kind: 'upload', target: t, concurrency, durationSeconds: opts.uploadSeconds, maxRequests: 1_000_000, prepare: opts.uploadSeconds * PREPARED_PER_SECOND[target], ports: OBSERVATIONS, withStart }, (opts.uploadSeconds + 90) * 1000, mark),
   );
   return { phase: withStart ? 'run' : 'upload', target, concurrency, ...m };
 }
@@ -205,8 +233,8 @@ async function uploadPhase(stack: Stack, opts: Options, target: 'gateway' | 'bar
 /** Uploads arriving at random at `rate` a second, whether or not the last ones were answered. */
 async function uploadRatePhase(stack: Stack, opts: Options, target: 'gateway' | 'bare', rate: number): Promise<PhaseRecord> {
   const t = target === 'gateway' ? stack.gatewayTarget : stack.bareTarget;
-  const m = await measured(stack, target, () =>
-    stack.load.run({ kind: 'upload-rate', target: t, ratePerSecond: rate, durationSeconds: opts.uploadSeconds, ports: OBSERVATIONS }, (opts.uploadSeconds + 60) * 1000),
+  const m = await measured(stack, target, (mark) =>
+    stack.load.run({ kind: 'upload-rate', target: t, ratePerSecond: rate, durationSeconds: opts.uploadSeconds, ports: OBSERVATIONS }, (opts.uploadSeconds + 90) * 1000, mark),
   );
   return { phase: 'upload-rate', target, rate, ...m };
 }
@@ -306,13 +334,13 @@ async function profileRun(stack: Stack, opts: Options): Promise<Record<string, P
   const out: Record<string, ProfileSummary & { file: string; ok: number; okPerSecond: number }> = {};
   const phases: [string, () => Promise<PhaseResult>][] = [
     ['polls', () => stack.load.run({ kind: 'poll', target: stack.gatewayTarget, agents: opts.agents, periodSeconds: POLL_PERIOD_S, durationSeconds: 20 }, 90_000)],
-    ['uploads', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: opts.profileConcurrency, durationSeconds: 15, maxRequests: 1_000_000, ports: OBSERVATIONS }, 90_000)],
-    ['runs', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: opts.profileConcurrency, durationSeconds: 15, maxRequests: 1_000_000, ports: OBSERVATIONS, withStart: true }, 90_000)],
+    ['uploads', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: opts.profileConcurrency, durationSeconds: 15, maxRequests: 1_000_000, prepare: 15 * PREPARED_PER_SECOND.gateway, ports: OBSERVATIONS }, 90_000)],
+    ['runs', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: opts.profileConcurrency, durationSeconds: 15, maxRequests: 1_000_000, prepare: 15 * PREPARED_PER_SECOND.gateway, ports: OBSERVATIONS, withStart: true }, 90_000)],
   ];
   if (opts.profileRate) phases.push([`uploads-at-${opts.profileRate}`, () => stack.load.run({ kind: 'upload-rate', target: stack.gatewayTarget, ratePerSecond: opts.profileRate, durationSeconds: 15, ports: OBSERVATIONS }, 90_000)]);
   for (const [name, run] of phases) {
     if (name === 'polls') await stack.load.run({ kind: 'poll', target: stack.gatewayTarget, agents: opts.agents, periodSeconds: POLL_PERIOD_S, durationSeconds: POLL_PERIOD_S + 1 }, 90_000);
-    else await stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: 16, durationSeconds: WARMUP_S, maxRequests: 100_000, ports: OBSERVATIONS }, 60_000);
+    else await stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: 16, durationSeconds: WARMUP_S, maxRequests: 100_000, prepare: 0, ports: OBSERVATIONS }, 60_000);
     await ask({ profile: 'start' });
     const result = await run();
     const stopped = await ask({ profile: 'stop', name });
@@ -352,7 +380,8 @@ async function main(): Promise<void> {
       console.log(
         `${record.phase} ${record.target}${record.concurrency ? ` C=${record.concurrency}` : ''}${record.rate ? ` at ${record.rate}/s` : ''}${record.phase === 'held' ? ` N=${record.agents}` : ''}: ` +
           `${l.ok}/${l.requests} ok, ${l.okPerSecond}/s, p50 ${l.latencyMs.p50} p99 ${l.latencyMs.p99} max ${l.latencyMs.max} ms, ` +
-          `server CPU ${record.window.cpu[record.target].percentOfCore}% of a core, outcomes ${JSON.stringify(l.outcomes)}`,
+          `server CPU ${record.window.cpu[record.target].percentOfCore}% of a core, outcomes ${JSON.stringify(l.outcomes)}` +
+          (l.builtDuring ? `, ${l.builtDuring} uploads built during the phase (past the prepared ones)` : ''),
       );
     };
     if (opts.pollSeconds) for (const target of ['gateway', 'bare'] as const) note(await pollPhase(stack, opts, target));
