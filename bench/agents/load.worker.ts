@@ -240,7 +240,7 @@ async function openLoopUploads(command: Extract<LoadCommand, { kind: 'upload-rat
   const sockets = socketCounter();
   const recorder = new LatencyRecorder(MAX_SAMPLES);
   const sample = uploadBody(uploaders[0].trackerId, ports);
-  const { upload } = prepareUploads(Math.min(times.length, MAX_PREPARED), ports);
+  const { upload, builtDuring } = prepareUploads(Math.min(times.length, MAX_PREPARED), ports);
   send({ id: command.id, kind: 'steady-start' });
   const { start, lags, unanswered } = await openLoop(times, durationMs, (i, due) => {
     const { body, headers } = upload(i);
@@ -248,7 +248,7 @@ async function openLoopUploads(command: Extract<LoadCommand, { kind: 'upload-rat
   });
   send({ id: command.id, kind: 'steady-end' });
   agent.destroy();
-  return { ...openLoopFigures(recorder, { start, lags, unanswered }, sockets.opened, command.durationSeconds), uploadBytes: { gzip: sample.gzip.length, json: sample.json } };
+  return { ...openLoopFigures(recorder, { start, lags, unanswered }, sockets.opened, command.durationSeconds), builtDuring: builtDuring(), uploadBytes: { gzip: sample.gzip.length, json: sample.json } };
 }
 
 async function closedLoopUploads(command: Extract<LoadCommand, { kind: 'upload' }>): Promise<PhaseResult> {

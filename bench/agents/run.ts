@@ -332,10 +332,11 @@ async function profileRun(stack: Stack, opts: Options): Promise<Record<string, P
       gatewayProcess.send(message);
     });
   const out: Record<string, ProfileSummary & { file: string; ok: number; okPerSecond: number }> = {};
+  // Closed-loop uploads are built as they are sent here: the profile starts before the phase, and would otherwise hold the gateway idle while they are built.
   const phases: [string, () => Promise<PhaseResult>][] = [
     ['polls', () => stack.load.run({ kind: 'poll', target: stack.gatewayTarget, agents: opts.agents, periodSeconds: POLL_PERIOD_S, durationSeconds: 20 }, 90_000)],
-    ['uploads', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: opts.profileConcurrency, durationSeconds: 15, maxRequests: 1_000_000, prepare: 15 * PREPARED_PER_SECOND.gateway, ports: OBSERVATIONS }, 90_000)],
-    ['runs', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: opts.profileConcurrency, durationSeconds: 15, maxRequests: 1_000_000, prepare: 15 * PREPARED_PER_SECOND.gateway, ports: OBSERVATIONS, withStart: true }, 90_000)],
+    ['uploads', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: opts.profileConcurrency, durationSeconds: 15, maxRequests: 1_000_000, prepare: 0, ports: OBSERVATIONS }, 90_000)],
+    ['runs', () => stack.load.run({ kind: 'upload', target: stack.gatewayTarget, concurrency: opts.profileConcurrency, durationSeconds: 15, maxRequests: 1_000_000, prepare: 0, ports: OBSERVATIONS, withStart: true }, 90_000)],
   ];
   if (opts.profileRate) phases.push([`uploads-at-${opts.profileRate}`, () => stack.load.run({ kind: 'upload-rate', target: stack.gatewayTarget, ratePerSecond: opts.profileRate, durationSeconds: 15, ports: OBSERVATIONS }, 90_000)]);
   for (const [name, run] of phases) {
