@@ -125,12 +125,12 @@ async function freePort(): Promise<number> {
 }
 
 /** A JSON call to the hub's REST API over HTTPS, trusting exactly the hub's own certificate. */
-function api<T>(base: string, ca: Buffer, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
+function api<T>(base: string, ca: Buffer, method: 'GET' | 'POST', path: string, body: unknown, operatorToken: string): Promise<{ status: number; body: T }> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((done, fail) => {
     const req = request(
       new URL(`${base}${path}`),
-      { method, ca, timeout: 30_000, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} },
+      { method, ca, timeout: 30_000, headers: { authorization: `Bearer ${operatorToken}`, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -240,7 +240,9 @@ async function main(): Promise<void> {
     const base = `https://127.0.0.1:${port}/api`;
     const ca = readFileSync(join(work, 'hub', 'tls', 'gateway.crt'));
 
-    const token = await api<{ token: string }>(base, ca, 'POST', '/enrollment-tokens', { name: 'agent-memory-bench', maxUses: 1 });
+    // The hub's first start made an admin token and wrote it here (no PORTOLAN_ADMIN_TOKEN given).
+    const adminToken = readFileSync(join(work, 'hub', 'admin.token'), 'utf8').trim();
+    const token = await api<{ token: string }>(base, ca, 'POST', '/enrollment-tokens', { name: 'agent-memory-bench', maxUses: 1 }, adminToken);
     if (token.status !== 201) throw new Error(`enrolment token: HTTP ${token.status} ${JSON.stringify(token.body)}`);
 
     const suffix = `-bench-${process.pid}`;
@@ -267,7 +269,7 @@ async function main(): Promise<void> {
     });
     children.push(agent);
     await agent.waitFor('"agent started"', (log) => log.includes('"agent started"'), 60_000);
-    const agents = await api<{ items: { name: string; deviceId: string }[] }>(base, ca, 'GET', '/agents?limit=100');
+    const agents = await api<{ items: { name: string; deviceId: string }[] }>(base, ca, 'GET', '/agents?limit=100', undefined, adminToken);
     const me = agents.body.items.find((a) => a.name.endsWith(suffix));
     if (!me) throw new Error(`the enrolled agent is not in GET /api/agents: ${JSON.stringify(agents.body).slice(0, 1000)}`);
     const tracker = await api<{ id: string }>(base, ca, 'POST', '/trackers', {
@@ -278,7 +280,7 @@ async function main(): Promise<void> {
       ports: [{ range: '40000-40100', protocol: 'tcp' }],
       schedule: { kind: 'interval', every: `${TRACKER_EVERY_S}s` },
       sendBaselineEvents: false,
-    });
+    }, adminToken);
     if (tracker.status !== 201) throw new Error(`tracker: HTTP ${tracker.status} ${JSON.stringify(tracker.body)}`);
     await agent.waitFor('first "result uploaded"', () => seen.uploads >= 1, (TRACKER_EVERY_S + 60) * 1000);
 

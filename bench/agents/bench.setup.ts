@@ -10,6 +10,8 @@ export class SetupClient {
   constructor(
     private readonly port: number,
     ca: Buffer,
+    /** An admin token of the operator API, sent unless a call gives its own Authorization. */
+    private readonly operatorToken: string,
   ) {
     this.agent = new Agent({ keepAlive: true, maxSockets: 32, ca });
   }
@@ -18,7 +20,7 @@ export class SetupClient {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
       const req = request(
-        { host: '127.0.0.1', port: this.port, method, path: `/api${path}`, agent: this.agent, timeout: 30_000, headers: { ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}), ...headers } },
+        { host: '127.0.0.1', port: this.port, method, path: `/api${path}`, agent: this.agent, timeout: 30_000, headers: { authorization: `Bearer ${this.operatorToken}`, ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}), ...headers } },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * Agent gateway load: 10,000 simulated agents polling every 30 s, and result uploads of 50
  * observations each, against the real gateway (distributed mode: Postgres + NATS JetStream,
@@ -278,6 +279,7 @@ async function setUp(opts: Options, cleanup: (() => Promise<void>)[]): Promise<S
     natsUrl = `nats://127.0.0.1:${natsPort}`;
   }
   const gatewayPort = await freePort();
+  const adminToken = `ptop_${randomBytes(32).toString('base64url')}`;
   const profileDir = join(dataDir, 'profiles');
   mkdirSync(profileDir, { recursive: true });
   const gateway = startGateway(
@@ -289,6 +291,7 @@ async function setUp(opts: Options, cleanup: (() => Promise<void>)[]): Promise<S
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_PORT: String(gatewayPort),
       LOG_LEVEL: 'warn',
+      PORTOLAN_ADMIN_TOKEN: adminToken,
       ...(opts.profile ? { BENCH_CPU_PROFILE_DIR: profileDir } : {}),
     },
     opts.profile,
@@ -298,7 +301,7 @@ async function setUp(opts: Options, cleanup: (() => Promise<void>)[]): Promise<S
   await gateway.waitUntil('certificate written', () => existsSync(certFile), 120_000);
   await sleep(200);
   const ca = readFileSync(certFile);
-  const client = new SetupClient(gatewayPort, ca);
+  const client = new SetupClient(gatewayPort, ca, adminToken);
   cleanup.push(async () => client.close());
   await gateway.waitUntil('healthy', () => client.json('GET', '/health').then((a) => a.status === 200, () => false), 120_000);
   const barePort = await freePort();

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * Event queries at scale: 5,000,000 events over 90 days across 20,000 devices (in 200 groups)
  * are written into the real schema (monthly partitions, the same indexes), then the five
@@ -34,10 +35,14 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The gateway's admin token for this run (the queries are operator API calls). */
+const ADMIN_TOKEN = `ptop_${randomBytes(32).toString('base64url')}`;
+const OPERATOR = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
 function get(port: number, path: string): Promise<{ status: number; bytes: number; ms: number }> {
   const t0 = performance.now();
   return new Promise((resolveGet, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, timeout: 120_000 }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, timeout: 120_000, headers: OPERATOR }, (res) => {
       let bytes = 0;
       res.on('data', (c: Buffer) => (bytes += c.length));
       res.on('end', () => resolveGet({ status: res.statusCode ?? 0, bytes, ms: performance.now() - t0 }));
@@ -50,7 +55,7 @@ function get(port: number, path: string): Promise<{ status: number; bytes: numbe
 
 function getJson<T>(port: number, path: string): Promise<T> {
   return new Promise((resolveGet, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, timeout: 60_000 }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, timeout: 60_000, headers: OPERATOR }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolveGet(JSON.parse(Buffer.concat(chunks).toString('utf8')) as T));
@@ -88,7 +93,7 @@ async function main(): Promise<void> {
     const heap = process.argv.includes('--gateway-heap-mb') ? [`--max-old-space-size=${option('--gateway-heap-mb', 256, 65_536)}`] : [];
     gateway = spawn(process.execPath, [...heap, '-r', '@swc-node/register', join(ROOT, 'apps', 'gateway', 'src', 'main.ts')], {
       cwd: ROOT,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', DATABASE_URL: db.url, NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', PORTOLAN_DATA_DIR: dataDir, GATEWAY_PLAIN_HTTP: 'true', GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port), LOG_LEVEL: 'warn' },
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', DATABASE_URL: db.url, NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', PORTOLAN_DATA_DIR: dataDir, GATEWAY_PLAIN_HTTP: 'true', GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: String(port), LOG_LEVEL: 'warn', PORTOLAN_ADMIN_TOKEN: ADMIN_TOKEN },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     for (let i = 0; i < 600; i++) {

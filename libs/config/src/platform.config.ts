@@ -33,6 +33,19 @@ export const gatewayShape = {
   /** Per-agent rate limit: a bucket of `burst` requests refilled at `perSecond`. */
   agentRatePerSecond: { env: 'GATEWAY_AGENT_RATE_PER_SECOND', schema: z.coerce.number().positive().default(5) },
   agentRateBurst: { env: 'GATEWAY_AGENT_RATE_BURST', schema: fields.positiveInt(30) },
+  /**
+   * An admin token of the operator API the hub accepts (registered by its hash on start), e.g. from
+   * a secrets manager. Unset and no admin token yet: the hub makes one and writes it to a file.
+   */
+  adminToken: {
+    env: 'PORTOLAN_ADMIN_TOKEN',
+    schema: secret(
+      z
+        .string()
+        .regex(/^[\x21-\x7e]{32,256}$/, { message: 'expected 32 to 256 printable characters without spaces' })
+        .optional(),
+    ),
+  },
 };
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 export const loadGatewayConfig = (env?: Env) => loadConfig(gatewayShape, env);

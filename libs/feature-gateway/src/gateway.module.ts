@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { GatewayConfig, loadGatewayConfig } from '@portolan/config';
 import { AgentUploadOutbox, EventRecorder } from '@portolan/platform';
 import { AgentApiController } from './agent-api/agent-api.controller';
@@ -41,6 +41,9 @@ import { PlannedChangesController } from './planned-changes/planned-changes.cont
 import { PlannedChangeReevaluator } from './planned-changes/planned-change.reevaluator';
 import { PlannedChangesService } from './planned-changes/planned-changes.service';
 import { TrackersService } from './trackers/trackers.service';
+import { OperatorAuthGuard } from './operators/operator-auth.guard';
+import { OperatorTokensController } from './operators/operator-tokens.controller';
+import { OperatorTokensService } from './operators/operator-tokens.service';
 
 /** The hub's REST API under /api, and the agent API under /api/agent. */
 @Module({
@@ -62,6 +65,7 @@ import { TrackersService } from './trackers/trackers.service';
     ReportsController,
     AlertingController,
     HubCertificatesController,
+    OperatorTokensController,
   ],
   providers: [
     DevicesService,
@@ -85,10 +89,13 @@ import { TrackersService } from './trackers/trackers.service';
     PlannedChangesService,
     PlannedChangeReevaluator,
     BaselinesService,
+    OperatorTokensService,
     { provide: GATEWAY_CONFIG, useFactory: () => loadGatewayConfig() },
     { provide: AGENT_RATE_LIMITER, inject: [GATEWAY_CONFIG], useFactory: (c: GatewayConfig) => new RateLimiter(c.agentRatePerSecond, c.agentRateBurst) },
     { provide: ENROL_RATE_LIMITER, useFactory: () => new RateLimiter(1, 10) },
     { provide: APP_FILTER, useClass: ErrorFilter },
+    // Every route needs an operator token unless marked otherwise (`Access`).
+    { provide: APP_GUARD, useClass: OperatorAuthGuard },
   ],
 })
 export class GatewayModule {}

@@ -16,6 +16,8 @@ export { DeviceHostKeyEntity } from './entities/device-host-key.entity';
 export type { DeviceKind } from './entities/device.entity';
 export { AuditEntryEntity } from './entities/audit-entry.entity';
 export { HubCertificateEntity } from './entities/hub-certificate.entity';
+export { OperatorTokenEntity } from './entities/operator-token.entity';
+export type { OperatorRole } from './entities/operator-token.entity';
 export { EventEntity } from './entities/event.entity';
 export { PlannedChangeEntity, PlannedChangeProposalEntity } from './entities/planned-change.entity';
 export type { PlannedRuleRecord } from './entities/planned-change.entity';

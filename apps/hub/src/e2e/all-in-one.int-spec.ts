@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from './api.client';
@@ -8,13 +8,15 @@ import { freePort, ServiceProcess } from './service.process';
 
 /**
  * All-in-one mode as `npm start` runs it: one process, embedded PGlite, in-process bus, HTTPS
- * with the self-signed certificate the hub generates on first start (trusted here by pinning it).
+ * with the self-signed certificate the hub generates on first start (trusted here by pinning it),
+ * and the admin token it makes on first start (read here from the file it writes).
  */
 describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
   const listeners = new LoopbackListeners();
   const dataDir = mkdtempSync(join(tmpdir(), 'portolan-aio-'));
   let hub: ServiceProcess;
   let api: ApiClient;
+  let adminToken: string;
 
   beforeAll(async () => {
     const port = await freePort();
@@ -23,11 +25,14 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_PORT: String(port),
       SCHEDULER_TICK_MS: '500',
+      // As `npm start` on its defaults: no admin token configured.
+      PORTOLAN_ADMIN_TOKEN: '',
     });
     await hub.waitForLog('gateway listening', 90_000);
     const certFile = join(dataDir, 'tls', 'gateway.crt');
     expect(existsSync(certFile)).toBe(true);
-    api = new ApiClient(`https://127.0.0.1:${port}/api`, readFileSync(certFile));
+    adminToken = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+    api = new ApiClient(`https://127.0.0.1:${port}/api`, readFileSync(certFile), adminToken);
     await api.waitForHealth(30_000);
   }, 120_000);
 
@@ -109,14 +114,25 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
     });
   });
 
+  it('makes an admin token on first start, written only to a file its owner alone can read', async () => {
+    expect(adminToken).toMatch(/^ptop_[A-Za-z0-9_-]{43}$/);
+    expect(statSync(join(dataDir, 'admin.token')).mode & 0o777).toBe(0o600);
+    expect(hub.log).toContain(join(dataDir, 'admin.token'));
+    expect(hub.log).not.toContain(adminToken.slice(5));
+    expect((await api.get('/operator-tokens/current')).body).toMatchObject({ name: 'admin (first start)', role: 'admin' });
+    expect((await api.as(null).get('/devices')).status).toBe(401);
+  });
+
   it('refuses a client that does not trust its certificate', async () => {
-    const untrusting = new ApiClient(api.baseUrl);
+    const untrusting = new ApiClient(api.baseUrl, undefined, adminToken);
     await expect(untrusting.get('/health')).rejects.toThrow(/self[- ]signed/i);
   });
 
   it('serves its OpenAPI document', async () => {
-    const docs = await api.get<{ openapi: string; paths: Record<string, unknown> }>('/docs');
+    const docs = await api.get<{ openapi: string; paths: Record<string, unknown>; security: unknown[] }>('/docs');
     expect(docs.body.openapi).toBe('3.1.0');
-    expect(Object.keys(docs.body.paths)).toEqual(expect.arrayContaining(['/api/trackers/{id}/run', '/api/events', '/api/devices/{id}/ports']));
+    expect(Object.keys(docs.body.paths)).toEqual(expect.arrayContaining(['/api/trackers/{id}/run', '/api/events', '/api/devices/{id}/ports', '/api/operator-tokens']));
+    expect(docs.body.security).toEqual([{ operatorToken: [] }]);
+    expect((docs.body.paths['/api/health'] as { get: { security: unknown[] } }).get.security).toEqual([]);
   });
 });

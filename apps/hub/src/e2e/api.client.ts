@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { sleep } from './service.process';
+import { sleep, TEST_ADMIN_TOKEN } from './service.process';
 
 export interface ApiResponse<T = Record<string, unknown>> {
   status: number;
@@ -8,14 +8,21 @@ export interface ApiResponse<T = Record<string, unknown>> {
 }
 
 /**
- * A small client of the REST API for tests. Over HTTPS it trusts exactly the certificate it is
- * given (the hub's self-signed one), with normal host name verification.
+ * A small client of the REST API for tests, calling with an operator token (the tests' admin
+ * token unless given another; `null` for none). Over HTTPS it trusts exactly the
+ * certificate it is given (the hub's self-signed one), with normal host name verification.
  */
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
     private readonly ca?: Buffer,
+    private readonly token: string | null = TEST_ADMIN_TOKEN,
   ) {}
+
+  /** The same hub, called with another operator token (or none). */
+  as(token: string | null): ApiClient {
+    return new ApiClient(this.baseUrl, this.ca, token);
+  }
 
   get<T = Record<string, unknown>>(path: string): Promise<ApiResponse<T>> {
     return this.send<T>('GET', path);
@@ -39,7 +46,15 @@ export class ApiClient {
     return new Promise((resolve, reject) => {
       const req = request(
         url,
-        { method, headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, ca: this.ca, timeout: 30_000 },
+        {
+          method,
+          headers: {
+            ...(this.token === null ? {} : { authorization: `Bearer ${this.token}` }),
+            ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
+          },
+          ca: this.ca,
+          timeout: 30_000,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

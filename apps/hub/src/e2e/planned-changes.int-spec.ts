@@ -5,6 +5,7 @@ import { waitFor } from './agent-e2e.support';
 import { ApiClient } from './api.client';
 import { DistributedHub } from './distributed.hub';
 import { LoopbackListeners } from './loopback.listeners';
+import { TEST_ADMIN_TOKEN } from './service.process';
 
 interface EventItem {
   id: string;
@@ -208,11 +209,11 @@ describe('planned changes (distributed hub)', () => {
       const estate = await api.get<{ items: { day: string; kind: string; count: number; planned: number }[] }>(`/events/counts?by=day,kind&type=added`);
       expect(estate.body.items.map((c) => c.kind)).toEqual(estate.body.items.map(() => 'added'));
       expect(estate.body.items.reduce((sum, c) => [sum[0] + c.count, sum[1] + c.planned], [0, 0])).toEqual([3, 2]);
-      const csv = await (await fetch(`${baseUrl}/events/export?format=csv&type=added`)).text();
+      const csv = await (await fetch(`${baseUrl}/events/export?format=csv&type=added`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).text();
       const lines = csv.trim().split('\r\n');
       expect(lines[0]).toBe('occurredAt,observedAt,id,kind,planned,plannedChangeId,deviceId,deviceName,host,itemType,itemKey,protocol,port,trackerId,jobId,before,after,details');
       expect(lines.slice(1).map((l) => l.split(',').slice(3, 5).join(' ') + ' ' + l.split(',')[10]).sort()).toEqual(['added false tcp/40077', 'added true tcp/40052', 'added true tcp/40055']);
-      const json = (await (await fetch(`${baseUrl}/events/export?format=json&type=added&planned=true`)).json()) as EventItem[];
+      const json = (await (await fetch(`${baseUrl}/events/export?format=json&type=added&planned=true`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } })).json()) as EventItem[];
       expect(json.map((e) => e.itemKey).sort()).toEqual(['tcp/40052', 'tcp/40055']);
 
       // The unplanned one, planned after the fact from the event itself (once its incident is open).

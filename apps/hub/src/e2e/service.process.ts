@@ -4,6 +4,9 @@ import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
 
+/** The admin token of the operator API every hub and gateway under test accepts (`PORTOLAN_ADMIN_TOKEN`). */
+export const TEST_ADMIN_TOKEN = 'ptop_tests-admin-token-0123456789abcdefghij';
+
 /** A Portolan app started as its own process, the way `npm run start:<app>` starts it. */
 export class ServiceProcess {
   private readonly output: string[] = [];
@@ -19,7 +22,14 @@ export class ServiceProcess {
   ) {
     this.child = spawn(process.execPath, ['-r', '@swc-node/register', join(ROOT, 'apps', app, 'src', 'main.ts'), ...args], {
       cwd: ROOT,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', LOG_LEVEL: 'info', PORTOLAN_INSTANCE: name, ...env },
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOME: process.env['HOME'] ?? '/tmp',
+        LOG_LEVEL: 'info',
+        PORTOLAN_INSTANCE: name,
+        ...(app === 'hub' || app === 'gateway' ? { PORTOLAN_ADMIN_TOKEN: TEST_ADMIN_TOKEN } : {}),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (chunk: Buffer) => {

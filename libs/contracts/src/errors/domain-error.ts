@@ -15,6 +15,8 @@ export type DomainErrorCode =
   | 'invalid_config'
   | 'invalid_output'
   | 'unauthorized'
+  /** Authenticated, but the caller's role does not allow this (a viewer token writing). */
+  | 'forbidden'
   | 'rate_limited'
   /** The service is overloaded for the moment; the same request later will do. */
   | 'busy'

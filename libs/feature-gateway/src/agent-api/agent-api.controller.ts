@@ -16,6 +16,7 @@ import { AgentSecretsService } from './agent-secrets.service';
 import { ENROL_RATE_LIMITER } from './agent-api.tokens';
 import { EnrolmentService } from './enrolment.service';
 import { RateLimiter } from './rate.limiter';
+import { Access } from '../operators/route-access';
 
 /**
  * The agent API: what an agent does with the hub, over the connections it opens, apart from its
@@ -23,6 +24,7 @@ import { RateLimiter } from './rate.limiter';
  * framework.
  */
 @Controller('agent')
+@Access('agent')
 export class AgentApiController {
   constructor(
     private readonly enrolment: EnrolmentService,

@@ -3,9 +3,11 @@ import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { Bus } from '@portolan/bus';
 import { BUS, DATA_SOURCE, SERVICE_INFO, ServiceInfo } from '@portolan/platform';
+import { Access } from '../operators/route-access';
 
 /** Readiness: the database answers and the bus is connected. 503 otherwise. Not logged. */
 @Controller('health')
+@Access('public')
 export class HealthController {
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,

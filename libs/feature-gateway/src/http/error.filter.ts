@@ -13,6 +13,7 @@ const STATUS: Record<DomainErrorCode, number> = {
   invalid_config: 400,
   invalid_output: 400,
   unauthorized: 401,
+  forbidden: 403,
   rate_limited: 429,
   busy: 503,
   too_large: 413,

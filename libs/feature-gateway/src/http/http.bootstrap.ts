@@ -8,6 +8,7 @@ import { LOGGER } from '@portolan/platform';
 import { loadTls } from './tls.loader';
 import { AgentRoutes } from '../agent-api/agent.routes';
 import { HubCertificatesService } from '../hub-certificates/hub-certificates.service';
+import { OperatorTokensService } from '../operators/operator-tokens.service';
 
 export interface HttpServiceOptions {
   readonly service: string;
@@ -48,6 +49,8 @@ export async function startHttpService(rootModule: Type, options: HttpServiceOpt
   // Announced to pinning agents before this gateway takes a connection.
   await app.init();
   if (tls) await app.get(HubCertificatesService).register(platform.instance, tls, tls.next);
+  // The operator API has an admin token before it takes a call (see README, "Operator tokens").
+  await app.get(OperatorTokensService).bootstrap(gateway.adminToken, platform.dataDir);
   await app.listen(gateway.port, gateway.host);
   const shownHost = gateway.host === '0.0.0.0' ? '127.0.0.1' : gateway.host;
   const url = `${tls ? 'https' : 'http'}://${shownHost}:${gateway.port}/api`;

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { ActorSchema } from '../http/actor';
 import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
 import { HubCertificatesService, HubCertificateView } from './hub-certificates.service';
+import { CurrentOperator } from '../operators/operator-auth.guard';
+import type { OperatorIdentity } from '../operators/operator-tokens.service';
 
 const RetireSchema = z
   .object({
@@ -25,7 +27,7 @@ export class HubCertificatesController {
   /** Stops announcing the certificate to agents; audited. */
   @Post(':id/retire')
   @HttpCode(200)
-  retire(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(RetireSchema)) body: z.infer<typeof RetireSchema>): Promise<HubCertificateView> {
-    return this.certificates.retire(id, body.retiredBy ?? 'api', body.force ?? false);
+  retire(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(RetireSchema)) body: z.infer<typeof RetireSchema>, @CurrentOperator() operator: OperatorIdentity): Promise<HubCertificateView> {
+    return this.certificates.retire(id, body.retiredBy ?? operator.name, body.force ?? false);
   }
 }

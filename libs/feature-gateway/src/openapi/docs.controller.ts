@@ -1,8 +1,10 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { SERVICE_INFO, ServiceInfo } from '@portolan/platform';
 import { buildOpenApiDocument } from './openapi.document';
+import { Access } from '../operators/route-access';
 
 @Controller('docs')
+@Access('public')
 export class DocsController {
   private readonly document: Record<string, unknown>;
 

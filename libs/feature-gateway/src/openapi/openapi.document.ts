@@ -19,6 +19,7 @@ import { CreateChannelSchema, CreateRuleSchema, UpdateChannelSchema, UpdateRuleS
 import { AgentPollQuerySchema, AgentResultSchema, AgentScanStartedSchema, EnrolRequestSchema } from '@portolan/contracts';
 import { AgentsQuerySchema } from '../agents/agents.controller';
 import { CreateEnrollmentTokenSchema } from '../enrollment/enrollment-tokens.service';
+import { CreateOperatorTokenSchema } from '../operators/operator-tokens.service';
 import { CreateTrackerSchema, UpdateTrackerSchema } from '../trackers/trackers.service';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
@@ -39,13 +40,34 @@ const create = (what: string, body: string) => ({
   get: { summary: `List ${what}s, newest first`, parameters: queryParams(z.object({ limit: z.number(), cursor: z.string() })), responses: { 200: json(listOf(what)) } },
 });
 
+/** Paths anyone may call; the agent API's own (see `securedPaths`); every other path needs an operator token. */
+const PUBLIC_PATHS = new Set(['/api/health', '/api/docs', '/api/agent/enrol']);
+
+/** Each operation with who may call it: none, an agent's credentials, or an operator token (401 without, 403 for a viewer writing). */
+function securedPaths(paths: Record<string, Record<string, Record<string, unknown>>>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(paths).map(([path, operations]) => [
+      path,
+      Object.fromEntries(
+        Object.entries(operations).map(([method, operation]) => {
+          if (PUBLIC_PATHS.has(path)) return [method, { ...operation, security: [] }];
+          if (path.startsWith('/api/agent/')) return [method, { ...operation, security: [{ agentCredentials: [] }] }];
+          const responses = { ...(operation['responses'] as Record<string, unknown>), 401: error, ...(method === 'get' ? {} : { 403: error }) };
+          return [method, { ...operation, responses }];
+        }),
+      ),
+    ]),
+  );
+}
+
 /** The OpenAPI 3.1 document of the REST API, generated from the same schemas that validate it. */
 export function buildOpenApiDocument(version: string): Record<string, unknown> {
   return {
     openapi: '3.1.0',
     info: { title: 'Portolan hub API', version, description: 'Network port change tracking: devices, trackers, scan jobs, baselines and change events.' },
     servers: [{ url: '/' }],
-    paths: {
+    security: [{ operatorToken: [] }],
+    paths: securedPaths({
       '/api/sites': create('site', 'CreateSite'),
       '/api/credentials': create('credential', 'CreateCredential'),
       '/api/credentials/{id}': {
@@ -148,6 +170,12 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
           responses: { 200: json({ type: 'object' }), 400: error, 404: error, 409: error },
         },
       },
+      '/api/operator-tokens': {
+        post: { summary: 'Admin: make an operator token (admin, or viewer: reads only); the token is answered this once', requestBody: { required: true, ...json(ref('CreateOperatorToken')) }, responses: { 201: json({ type: 'object' }), 400: error } },
+        get: { summary: 'Admin: operator tokens, newest first, never the tokens themselves', parameters: queryParams(z.object({ limit: z.number(), cursor: z.string() })), responses: { 200: json(listOf('operator token')) } },
+      },
+      '/api/operator-tokens/current': { get: { summary: 'The calling token: id, name and role', responses: { 200: json({ type: 'object' }) } } },
+      '/api/operator-tokens/{id}/revoke': { post: { summary: 'Admin: revoke an operator token (never the last admin token that works); audited', parameters: [idParam('operator token')], responses: { 200: json({ type: 'object' }), 404: error, 409: error } } },
       '/api/agent/enrol': {
         post: { summary: 'Agent: exchange an enrolment token for an agent id and secret', requestBody: { required: true, ...json(ref('EnrolRequest')) }, responses: { 201: json({ type: 'object' }), 400: error, 401: error, 429: error } },
       },
@@ -165,9 +193,14 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/api/agent/rotate-secret': { post: { summary: 'Agent: a new secret; the old one stops working', responses: { 200: json({ type: 'object' }), 401: error } } },
       '/api/health': { get: { summary: 'Readiness of the database and the bus', responses: { 200: json({ type: 'object' }), 503: json({ type: 'object' }) } } },
       '/api/docs': { get: { summary: 'This document', responses: { 200: json({ type: 'object' }) } } },
-    },
+    }),
     components: {
+      securitySchemes: {
+        operatorToken: { type: 'http', scheme: 'bearer', description: 'An operator token (`ptop_...`, or the PORTOLAN_ADMIN_TOKEN): admin for everything, viewer for GETs' },
+        agentCredentials: { type: 'http', scheme: 'bearer', description: "An agent's `<agentId>.<secret>`, from enrolment" },
+      },
       schemas: {
+        CreateOperatorToken: schema(CreateOperatorTokenSchema),
         CreateSite: schema(CreateSiteSchema),
         CreateCredential: schema(CreateCredentialSchema),
         UpdateCredential: schema(UpdateCredentialSchema),
