@@ -33,6 +33,9 @@ export const gatewayShape = {
   /** Per-agent rate limit: a bucket of `burst` requests refilled at `perSecond`. */
   agentRatePerSecond: { env: 'GATEWAY_AGENT_RATE_PER_SECOND', schema: z.coerce.number().positive().default(5) },
   agentRateBurst: { env: 'GATEWAY_AGENT_RATE_BURST', schema: fields.positiveInt(30) },
+  /** Failed operator authentications an address may make: a burst, refilled at `perSecond`; past it, 429s. */
+  operatorAuthFailuresPerSecond: { env: 'GATEWAY_OPERATOR_AUTH_FAILURES_PER_SECOND', schema: z.coerce.number().positive().default(1) },
+  operatorAuthFailureBurst: { env: 'GATEWAY_OPERATOR_AUTH_FAILURE_BURST', schema: fields.positiveInt(30) },
   /**
    * An admin token of the operator API the hub accepts (registered by its hash on start), e.g. from
    * a secrets manager. Unset and no admin token yet: the hub makes one and writes it to a file.
@@ -43,6 +46,7 @@ export const gatewayShape = {
       z
         .string()
         .regex(/^[\x21-\x7e]{32,256}$/, { message: 'expected 32 to 256 printable characters without spaces' })
+        .refine((v) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\./i.test(v), { message: "must not look like an agent's credentials (<uuid>.<secret>)" })
         .optional(),
     ),
   },

@@ -1,4 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { waitFor } from './agent-e2e.support';
 import { ApiClient, ApiResponse } from './api.client';
 import { DistributedHub } from './distributed.hub';
@@ -19,6 +22,7 @@ describe('operator API authentication (gateway processes, Postgres)', () => {
   let admin: ApiClient;
   let anonymous: ApiClient;
   const made: string[] = [];
+  let aliceToken = '';
 
   const expectRefused = (response: ApiResponse<unknown>, status: number, code: string, message: RegExp) =>
     expect({ status: response.status, code: (response.body as ErrorBody).error?.code, message: (response.body as ErrorBody).error?.message }).toEqual({ status, code, message: expect.stringMatching(message) });
@@ -31,7 +35,8 @@ describe('operator API authentication (gateway processes, Postgres)', () => {
   };
 
   beforeAll(async () => {
-    hub = await DistributedHub.create('portolan_operator_auth');
+    // The suite makes many failed calls from 127.0.0.1 on purpose: the limit on them has its own gateway below.
+    hub = await DistributedHub.create('portolan_operator_auth', { GATEWAY_OPERATOR_AUTH_FAILURE_BURST: '100000' });
     const started = await hub.gateway();
     gateway = started.process;
     admin = new ApiClient(started.url);
@@ -61,6 +66,30 @@ describe('operator API authentication (gateway processes, Postgres)', () => {
     expect(raw.headers.get('www-authenticate')).toBe('Bearer realm="portolan"');
   });
 
+  it('guards every operation of the API description: 401 without a token, 403 for a viewer writing or reading what only admins may', async () => {
+    const docs = (await anonymous.get<{ paths: Record<string, Record<string, { security?: unknown[]; responses: Record<string, unknown> }>> }>('/docs')).body;
+    const viewer = admin.as((await make(admin, { name: 'every-route-viewer' })).token);
+    const call = (client: ApiClient, method: string, path: string) =>
+      method === 'get' ? client.get(path) : method === 'post' ? client.post(path, {}) : method === 'patch' ? client.patch(path, {}) : client.delete(path);
+    const refused: string[] = [];
+    let operations = 0;
+    for (const [documented, methods] of Object.entries(docs.paths)) {
+      const path = documented.replace(/^\/api/, '').replace(/\{id\}/g, randomUUID());
+      for (const [method, operation] of Object.entries(methods)) {
+        if (operation.security?.length === 0 || documented.startsWith('/api/agent/')) continue;
+        operations += 1;
+        const none = await call(anonymous, method, path);
+        if (none.status !== 401) refused.push(`${method.toUpperCase()} ${documented} without a token: ${none.status}`);
+        if (method !== 'get' || operation.responses['403']) {
+          const read = await call(viewer, method, path);
+          if (read.status !== 403) refused.push(`${method.toUpperCase()} ${documented} with a viewer token: ${read.status}`);
+        }
+      }
+    }
+    expect(operations).toBeGreaterThan(60);
+    expect(refused).toEqual([]);
+  }, 60_000);
+
   it('refuses an unknown token, a malformed header and an agent credential, each saying which', async () => {
     expectRefused(await admin.as(`ptop_${randomBytes(32).toString('base64url')}`).get('/events'), 401, 'unauthorized', /^unknown operator token$/);
     expectRefused(await admin.as(`${randomUUID()}.${randomBytes(32).toString('base64url')}`).get('/events'), 401, 'unauthorized', /agent's credentials are not accepted/);
@@ -76,7 +105,7 @@ describe('operator API authentication (gateway processes, Postgres)', () => {
     expect(viewer.tokenHint).toBe(viewer.token.slice(0, 9));
     const listed = await admin.get<{ items: Record<string, unknown>[] }>('/operator-tokens');
     expect(listed.status).toBe(200);
-    expect(listed.body.items.map((t) => t['name']).sort()).toEqual(['admin (PORTOLAN_ADMIN_TOKEN)', 'splunk-pull']);
+    expect(listed.body.items.map((t) => t['name'])).toEqual(expect.arrayContaining(['admin (PORTOLAN_ADMIN_TOKEN)', 'splunk-pull']));
     for (const item of listed.body.items) {
       expect(Object.keys(item)).not.toEqual(expect.arrayContaining(['token']));
       expect(Object.keys(item)).not.toEqual(expect.arrayContaining(['tokenHash']));
@@ -122,6 +151,7 @@ describe('operator API authentication (gateway processes, Postgres)', () => {
     expectRefused(await admin.post(`/operator-tokens/${randomUUID()}/revoke`, {}), 404, 'not_found', /does not exist/);
 
     const second = await make(admin, { name: 'alice', role: 'admin' });
+    aliceToken = second.token;
     const alice = admin.as(second.token);
     expect((await alice.post(`/operator-tokens/${self.id}/revoke`, {})).status).toBe(200);
     expectRefused(await admin.get('/events'), 401, 'unauthorized', /"admin \(PORTOLAN_ADMIN_TOKEN\)" .* was revoked/);
@@ -151,6 +181,54 @@ describe('operator API authentication (gateway processes, Postgres)', () => {
     await sleep(2_500);
     expectRefused(await as.get('/events'), 401, 'unauthorized', /"brief" .* expired at/);
   });
+
+  it("writes the token a call was made with into the audit log, beside the actor the call names", async () => {
+    const channel = await admin.post<{ id: string }>('/alert-channels', { name: 'audit hook', type: 'webhook', settings: { url: 'http://127.0.0.1:9/hook' }, secrets: { signingSecret: 'a-signing-secret-of-32-characters!' } });
+    expect(channel.status).toBe(201);
+    const rule = await admin.post<{ id: string }>('/alert-rules', { name: 'audited rule', channelIds: [channel.body.id], createdBy: 'mallory' });
+    expect(rule.status).toBe(201);
+    expect((await admin.delete(`/alert-rules/${rule.body.id}`)).status).toBe(204);
+    const { rows } = await hub.sql.query(`SELECT actor, action, caller_name FROM audit_log WHERE subject_id = $1 ORDER BY at`, [rule.body.id]);
+    expect(rows).toEqual([
+      { actor: 'mallory', action: 'alert-rule.created', caller_name: 'alice' },
+      { actor: 'alice', action: 'alert-rule.deleted', caller_name: 'alice' },
+    ]);
+  });
+
+  it('answers an address that keeps failing with 429s that cost no database read, and still serves its good tokens', async () => {
+    const limited = await hub.gateway('gateway-limited', { GATEWAY_OPERATOR_AUTH_FAILURE_BURST: '5', GATEWAY_OPERATOR_AUTH_FAILURES_PER_SECOND: '0.5' });
+    const there = new ApiClient(limited.url, undefined, null);
+    const good = there.as(aliceToken);
+    expect((await good.get('/events')).status).toBe(200);
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await there.as(`ptop_${randomBytes(32).toString('base64url')}`).get('/events')).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
+    const limitedAnswer = await fetch(`${limited.url}/events`);
+    expect(limitedAnswer.status).toBe(429);
+    expect(Number(limitedAnswer.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await limitedAnswer.json()) as ErrorBody).error.message).toMatch(/too many failed operator authentications from 127\.0\.0\.1; retry in \d+ ms/);
+    // A token it already knows good is still served from that address.
+    expect((await good.get('/events')).status).toBe(200);
+    expect(limited.process.log.match(/operator authentication failed/g)).toHaveLength(5);
+  }, 60_000);
+
+  it('makes a new admin token on a restart when none works any more, so whoever runs the hub is never locked out', async () => {
+    // Every admin token gone (expired, revoked outside the API): the hub's own data directory is the way back in.
+    await hub.sql.query(`UPDATE operator_tokens SET revoked_at = now(), revoked_by = 'test' WHERE revoked_at IS NULL`);
+    const dataDir = mkdtempSync(join(tmpdir(), 'portolan-recovery-'));
+    try {
+      const restarted = await hub.gateway('gateway-recovery', { PORTOLAN_DATA_DIR: dataDir });
+      await restarted.process.waitForLog('one was made and written to this file only', 10_000);
+      expect(restarted.process.log).toContain('PORTOLAN_ADMIN_TOKEN was revoked and is not accepted');
+      const file = join(dataDir, 'admin.token');
+      expect(existsSync(file)).toBe(true);
+      const token = readFileSync(file, 'utf8').trim();
+      made.push(token);
+      expect((await new ApiClient(restarted.url, undefined, token).get('/operator-tokens/current')).body).toMatchObject({ name: 'admin (recovery)', role: 'admin' });
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('writes no token to any log', () => {
     const logs = hub.processes.map((p) => p.log).join('\n');

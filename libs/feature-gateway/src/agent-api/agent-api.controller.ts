@@ -21,10 +21,10 @@ import { Access } from '../operators/route-access';
 /**
  * The agent API: what an agent does with the hub, over the connections it opens, apart from its
  * steady polls, scan-start reports and result uploads, which `AgentRoutes` serves ahead of the
- * framework.
+ * framework. Each route is marked `agent` (no operator token; it checks the agent itself): a new
+ * one without the mark would need an operator token.
  */
 @Controller('agent')
-@Access('agent')
 export class AgentApiController {
   constructor(
     private readonly enrolment: EnrolmentService,
@@ -35,6 +35,7 @@ export class AgentApiController {
 
   @Post('enrol')
   @HttpCode(201)
+  @Access('agent')
   enrol(@Body(new ZodValidationPipe(EnrolRequestSchema)) body: EnrolRequest, @Req() request: Request): Promise<EnrolResponse> {
     const remote = request.socket.remoteAddress ?? 'unknown';
     const waitMs = this.enrolLimiter.take(remote);
@@ -43,6 +44,7 @@ export class AgentApiController {
   }
 
   @Get('config')
+  @Access('agent')
   @UseGuards(AgentAuthGuard)
   config(@CurrentAgent() agent: AuthenticatedAgent): Promise<AgentConfig> {
     return this.configs.configFor(agent);
@@ -51,6 +53,7 @@ export class AgentApiController {
   /** A new secret for the calling agent; the old one stops working at once. */
   @Post('rotate-secret')
   @HttpCode(200)
+  @Access('agent')
   @UseGuards(AgentAuthGuard)
   rotate(@CurrentAgent() agent: AuthenticatedAgent): Promise<RotateSecretResponse> {
     return this.secrets.rotate(agent.id);

@@ -28,6 +28,14 @@ export class RateLimiter {
     return Math.ceil(((1 - bucket.tokens) / this.perSecond) * 1000);
   }
 
+  /** The milliseconds until `key` has a token, without taking one (0: it has one now). */
+  wait(key: string): number {
+    const bucket = this.buckets.get(key);
+    if (!bucket) return 0;
+    const tokens = Math.min(this.burst, bucket.tokens + ((this.now() - bucket.at) / 1000) * this.perSecond);
+    return tokens >= 1 ? 0 : Math.ceil(((1 - tokens) / this.perSecond) * 1000);
+  }
+
   get size(): number {
     return this.buckets.size;
   }

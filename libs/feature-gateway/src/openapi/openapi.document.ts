@@ -42,6 +42,8 @@ const create = (what: string, body: string) => ({
 
 /** Paths anyone may call; the agent API's own (see `securedPaths`); every other path needs an operator token. */
 const PUBLIC_PATHS = new Set(['/api/health', '/api/docs', '/api/agent/enrol']);
+/** Paths only an admin token may call, reads included. */
+const ADMIN_PATHS = new Set(['/api/operator-tokens', '/api/operator-tokens/{id}/revoke']);
 
 /** Each operation with who may call it: none, an agent's credentials, or an operator token (401 without, 403 for a viewer writing). */
 function securedPaths(paths: Record<string, Record<string, Record<string, unknown>>>): Record<string, unknown> {
@@ -52,7 +54,7 @@ function securedPaths(paths: Record<string, Record<string, Record<string, unknow
         Object.entries(operations).map(([method, operation]) => {
           if (PUBLIC_PATHS.has(path)) return [method, { ...operation, security: [] }];
           if (path.startsWith('/api/agent/')) return [method, { ...operation, security: [{ agentCredentials: [] }] }];
-          const responses = { ...(operation['responses'] as Record<string, unknown>), 401: error, ...(method === 'get' ? {} : { 403: error }) };
+          const responses = { ...(operation['responses'] as Record<string, unknown>), 401: error, ...(method === 'get' && !ADMIN_PATHS.has(path) ? {} : { 403: error }) };
           return [method, { ...operation, responses }];
         }),
       ),

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
@@ -8,7 +8,10 @@ import { DomainError } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { OperatorRole, OperatorTokenEntity } from '@portolan/persistence';
 import { DATA_SOURCE, LOGGER } from '@portolan/platform';
+import { GatewayConfig } from '@portolan/config';
+import { GATEWAY_CONFIG } from '../agent-api/agent-api.tokens';
 import { hashCredential } from '../agent-api/agent-credentials';
+import { RateLimiter } from '../agent-api/rate.limiter';
 import { audit } from '../audit/audit.log';
 import { newOperatorToken, operatorTokenHint, readBearer, roleMayCall } from './operator-credentials';
 
@@ -42,6 +45,7 @@ const CACHE_MAX = 1_000;
 /** `last_used_at` is written at most this often a token. */
 const TOUCH_EVERY_MS = 60_000;
 
+
 interface CachedToken {
   readonly identity: OperatorIdentity;
   readonly expiresAt: number | null;
@@ -60,12 +64,23 @@ type TokenRow = { id: string; name: string; role: OperatorRole; expires_at: Date
 export class OperatorTokensService {
   private readonly cache = new Map<string, CachedToken>();
   private readonly touchedAt = new Map<string, number>();
+  /**
+   * Failed authentications by address (`GATEWAY_OPERATOR_AUTH_FAILURE_BURST`, then
+   * `…_FAILURES_PER_SECOND`). Past them, calls with a token not already known good are 429s that
+   * cost neither a database read nor a log line (a flood on the agents' port).
+   */
+  private readonly failuresByAddress: RateLimiter;
+  /** Revocations made here: a lookup that began before one does not cache what it read. */
+  private revocations = 0;
   private failures = 0;
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(LOGGER) private readonly logger: Logger,
-  ) {}
+    @Inject(GATEWAY_CONFIG) config: GatewayConfig,
+  ) {
+    this.failuresByAddress = new RateLimiter(config.operatorAuthFailuresPerSecond, config.operatorAuthFailureBurst);
+  }
 
   get authFailures(): number {
     return this.failures;
@@ -74,10 +89,18 @@ export class OperatorTokensService {
   /** The caller of an operator route, or a 401 (no, unknown, revoked or expired token) or 403 (a viewer writing). */
   async authenticate(authorization: string | undefined, method: string, path: string, remote: string | undefined): Promise<OperatorIdentity> {
     const bearer = readBearer(authorization);
+    const key = bearer.kind === 'token' ? hashCredential(bearer.token) : undefined;
+    if (!(key && this.isCachedGood(key))) {
+      const address = remote ?? 'unknown';
+      const waitMs = this.failuresByAddress.wait(address);
+      if (waitMs > 0) {
+        this.failures += 1;
+        throw new DomainError('rate_limited', `too many failed operator authentications from ${address}; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
+      }
+    }
     if (bearer.kind === 'missing') return this.fail(remote, path, 'the operator API needs an operator token: send "Authorization: Bearer <token>"');
     if (bearer.kind === 'malformed') return this.fail(remote, path, 'malformed Authorization header (expected "Bearer <operator token>")');
-    if (bearer.kind === 'agent') return this.fail(remote, path, "an agent's credentials are not accepted on the operator API; use an operator token");
-    const key = hashCredential(bearer.token);
+    if (bearer.kind === 'agent' || !key) return this.fail(remote, path, "an agent's credentials are not accepted on the operator API; use an operator token");
     const found = await this.lookup(key);
     if (!found) return this.fail(remote, path, 'unknown operator token');
     if ('revokedAt' in found) return this.fail(remote, path, `operator token "${found.name}" (${found.id}) was revoked at ${found.revokedAt.toISOString()}`, found.id);
@@ -132,6 +155,7 @@ export class OperatorTokensService {
       await audit(m, actor.name, 'operator-token.revoked', id, null, { name: row.name, role: row.role, by: actor.id }, 'operator-token');
       return row;
     });
+    this.revocations += 1;
     for (const [key, cached] of this.cache) if (cached.identity.id === id) this.cache.delete(key);
     this.logger.info({ tokenId: id, name: revoked.name, by: actor.id }, 'operator token revoked');
     return revoked;
@@ -141,27 +165,29 @@ export class OperatorTokensService {
    * On start: the configured admin token is registered (by its hash) unless it is already there;
    * with none configured and no admin token that works, one is made and written to
    * `<dataDir>/admin.token` (0600): the only place it is shown. A configured token that was
-   * revoked stays revoked. Gateways starting together take turns on a table lock.
+   * revoked stays revoked, and when no other admin token works either, a new one is written to
+   * that file: whoever can restart the hub and read its data directory is never locked out.
+   * Gateways starting together take turns on a table lock.
    */
   async bootstrap(configured: string | undefined, dataDir: string): Promise<void> {
     await this.db.transaction(async (m) => {
       await m.query('LOCK TABLE operator_tokens IN SHARE ROW EXCLUSIVE MODE');
       if (configured !== undefined) {
         const rows: { id: string; revoked_at: Date | null }[] = await m.query('SELECT id, revoked_at FROM operator_tokens WHERE token_hash = $1', [hashCredential(configured)]);
-        if (rows.length && rows[0].revoked_at) {
-          this.logger.warn({ tokenId: rows[0].id }, 'PORTOLAN_ADMIN_TOKEN was revoked and is not accepted; set a new one or use another admin token');
-        } else if (!rows.length) {
+        if (!rows.length) {
           const row = this.row(configured, 'admin (PORTOLAN_ADMIN_TOKEN)', 'admin', 'bootstrap', new Date(), null);
           row.tokenHint = '(env)';
           await m.getRepository(OperatorTokenEntity).insert(row);
           await audit(m, 'bootstrap', 'operator-token.created', row.id, null, { name: row.name, role: row.role, source: 'PORTOLAN_ADMIN_TOKEN' }, 'operator-token');
           this.logger.info({ tokenId: row.id }, 'admin token of PORTOLAN_ADMIN_TOKEN registered');
+          return;
         }
-        return;
+        if (!rows[0].revoked_at) return;
+        this.logger.warn({ tokenId: rows[0].id }, 'PORTOLAN_ADMIN_TOKEN was revoked and is not accepted; set a new one or use another admin token');
       }
       if ((await activeAdmins(m)) > 0) return;
       const token = newOperatorToken();
-      const row = this.row(token, 'admin (first start)', 'admin', 'bootstrap', new Date(), null);
+      const row = this.row(token, configured === undefined ? 'admin (first start)' : 'admin (recovery)', 'admin', 'bootstrap', new Date(), null);
       await m.getRepository(OperatorTokenEntity).insert(row);
       await audit(m, 'bootstrap', 'operator-token.created', row.id, null, { name: row.name, role: row.role, source: ADMIN_TOKEN_FILE }, 'operator-token');
       // Written before the commit: a token nobody can read is never the only admin token.
@@ -187,11 +213,17 @@ export class OperatorTokensService {
     });
   }
 
+  private isCachedGood(hash: Buffer): boolean {
+    const cached = this.cache.get(hash.toString('hex'));
+    return cached !== undefined && Date.now() - cached.loadedAt < CACHE_MAX_AGE_MS;
+  }
+
   /** The valid token of this hash (cached), what is known of it when it was revoked, or undefined. */
   private async lookup(hash: Buffer): Promise<CachedToken | { id: string; name: string; revokedAt: Date } | undefined> {
     const key = hash.toString('hex');
     const cached = this.cache.get(key);
     if (cached && Date.now() - cached.loadedAt < CACHE_MAX_AGE_MS) return cached;
+    const revocations = this.revocations;
     const rows: TokenRow[] = await this.db.query('SELECT id, name, role, expires_at, revoked_at FROM operator_tokens WHERE token_hash = $1', [hash]);
     if (!rows.length || rows[0].revoked_at) {
       this.cache.delete(key);
@@ -199,6 +231,7 @@ export class OperatorTokensService {
     }
     const row = rows[0];
     const entry: CachedToken = { identity: { id: row.id, name: row.name, role: row.role }, expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null, loadedAt: Date.now() };
+    if (revocations !== this.revocations) return entry;
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(key, entry);
     return entry;
@@ -214,6 +247,7 @@ export class OperatorTokensService {
 
   private fail(remote: string | undefined, path: string, reason: string, tokenId?: string): never {
     this.failures += 1;
+    this.failuresByAddress.take(remote ?? 'unknown');
     this.logger.warn({ tokenId, remote, path, reason, authFailures: this.failures }, 'operator authentication failed');
     throw new DomainError('unauthorized', reason, tokenId ? { tokenId } : {});
   }
@@ -236,10 +270,10 @@ function view(row: OperatorTokenEntity): OperatorTokenView {
   return rest;
 }
 
-/** Written whole or not at all (a temporary file renamed), readable by its owner only. */
+/** Written whole or not at all (a new temporary file, renamed), readable by its owner only. */
 function writePrivateFile(file: string, content: string): void {
   mkdirSync(dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, content, { mode: 0o600 });
+  const temporary = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(temporary, content, { mode: 0o600, flag: 'wx' });
   renameSync(temporary, file);
 }

@@ -11,4 +11,7 @@ export class AuditEntryEntity {
   @Column({ name: 'subject_id', type: 'uuid' }) subjectId!: string;
   @Column({ type: 'text', nullable: true }) justification!: string | null;
   @Column({ type: 'jsonb', nullable: true }) details!: Record<string, unknown> | null;
+  /** The operator token the call was made with (null for the hub's own entries). */
+  @Column({ name: 'caller_token_id', type: 'uuid', nullable: true }) callerTokenId!: string | null;
+  @Column({ name: 'caller_name', type: 'text', nullable: true }) callerName!: string | null;
 }

@@ -1,6 +1,9 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** Bearer tokens of the operator API, kept as SHA-256 hashes, each an admin or a viewer. */
+/**
+ * Bearer tokens of the operator API, kept as SHA-256 hashes, each an admin or a viewer; the audit
+ * log keeps the token each operator call was made with beside the actor the call names.
+ */
 export class OperatorTokens1766000000000 implements MigrationInterface {
   name = 'OperatorTokens1766000000000';
 
@@ -19,9 +22,11 @@ export class OperatorTokens1766000000000 implements MigrationInterface {
         revoked_at timestamptz,
         revoked_by text
       )`);
+    await q.query(`ALTER TABLE audit_log ADD COLUMN caller_token_id uuid, ADD COLUMN caller_name text`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`ALTER TABLE audit_log DROP COLUMN caller_token_id, DROP COLUMN caller_name`);
     await q.query(`DROP TABLE operator_tokens`);
   }
 }
