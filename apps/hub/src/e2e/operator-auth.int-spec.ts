@@ -237,3 +237,22 @@ describe('operator API authentication (gateway processes, Postgres)', () => {
     expect(gateway.log).not.toContain('Basic YWRtaW46YWRtaW4=');
   });
 });
+
+describe('the first admin token when gateways start together', () => {
+  it('is made once: by one gateway, into its data directory, while the others find it there', async () => {
+    const hub = await DistributedHub.create('portolan_operator_bootstrap', { PORTOLAN_ADMIN_TOKEN: '' });
+    const dirs = [0, 1, 2].map(() => mkdtempSync(join(tmpdir(), 'portolan-bootstrap-')));
+    try {
+      const gateways = await Promise.all(dirs.map((dir, i) => hub.gateway(`gateway-${i}`, { PORTOLAN_DATA_DIR: dir })));
+      const files = dirs.map((dir) => join(dir, 'admin.token')).filter((file) => existsSync(file));
+      expect(files).toHaveLength(1);
+      const { rows } = await hub.sql.query(`SELECT name, role, created_by FROM operator_tokens`);
+      expect(rows).toEqual([{ name: 'admin (first start)', role: 'admin', created_by: 'bootstrap' }]);
+      const token = readFileSync(files[0], 'utf8').trim();
+      for (const gateway of gateways) expect((await new ApiClient(gateway.url, undefined, token).get('/operator-tokens/current')).status).toBe(200);
+    } finally {
+      await hub.stop();
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+});
