@@ -38,6 +38,7 @@ export type { CollectProtocol, CollectRequested } from './messages/collect-reque
 export type { ScanRequested } from './messages/scan-requested/scan-requested.message';
 export type { AgentJobAvailable } from './messages/agent-job-available/agent-job-available.message';
 export type { AgentCredentialsChanged } from './messages/agent-credentials-changed/agent-credentials-changed.message';
+export type { OperatorTokenRevoked } from './messages/operator-token-revoked/operator-token-revoked.message';
 
 export {
   AGENT_API_PREFIX,

@@ -182,6 +182,20 @@ describe('operator API authentication (gateway processes, Postgres)', () => {
     expectRefused(await as.get('/events'), 401, 'unauthorized', /"brief" .* expired at/);
   });
 
+  it('stops a revoked token on every gateway at once, not when their caches run out', async () => {
+    const other = await hub.gateway('gateway-b');
+    const viewer = await make(admin, { name: 'on-two-gateways' });
+    const here = admin.as(viewer.token);
+    const there = new ApiClient(other.url, undefined, viewer.token);
+    // Both gateways have it cached now (5 s).
+    expect([(await here.get('/events')).status, (await there.get('/events')).status]).toEqual([200, 200]);
+    const revokedAt = Date.now();
+    expect((await admin.post(`/operator-tokens/${viewer.id}/revoke`, {})).status).toBe(200);
+    const answer = await waitFor('the other gateway refusing the revoked token', () => there.get('/events'), (r) => r.status === 401, 1_500);
+    expect(Date.now() - revokedAt).toBeLessThan(2_000);
+    expectRefused(answer, 401, 'unauthorized', /was revoked/);
+  }, 60_000);
+
   it("writes the token a call was made with into the audit log, beside the actor the call names", async () => {
     const channel = await admin.post<{ id: string }>('/alert-channels', { name: 'audit hook', type: 'webhook', settings: { url: 'http://127.0.0.1:9/hook' }, secrets: { signingSecret: 'a-signing-secret-of-32-characters!' } });
     expect(channel.status).toBe(201);

@@ -3,6 +3,7 @@ import { CollectRequestedMessage } from './collect-requested/collect-requested.m
 import { AgentJobAvailableMessage } from './agent-job-available/agent-job-available.message';
 import { EventRecordedMessage } from './event-recorded/event-recorded.message';
 import { MessageDefinition, PayloadOf, StreamName } from './message-definition';
+import { OperatorTokenRevokedMessage } from './operator-token-revoked/operator-token-revoked.message';
 import { PingMessage } from './ping/ping.message';
 import { RunRequestedMessage } from './run-requested/run-requested.message';
 import { ScanCompletedMessage } from './scan-completed/scan-completed.message';
@@ -21,6 +22,7 @@ export const Messages = {
   ping: PingMessage,
   agentJobAvailable: AgentJobAvailableMessage,
   agentCredentialsChanged: AgentCredentialsChangedMessage,
+  operatorTokenRevoked: OperatorTokenRevokedMessage,
 } as const;
 
 type AllMessages = (typeof Messages)[keyof typeof Messages];

@@ -1,13 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { z } from 'zod';
-import { DomainError } from '@portolan/contracts';
+import { Bus, ConsumerHandle } from '@portolan/bus';
+import { DomainError, Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { OperatorRole, OperatorTokenEntity } from '@portolan/persistence';
-import { DATA_SOURCE, LOGGER } from '@portolan/platform';
+import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
 import { GatewayConfig } from '@portolan/config';
 import { GATEWAY_CONFIG } from '../agent-api/agent-api.tokens';
 import { hashCredential } from '../agent-api/agent-credentials';
@@ -39,7 +40,7 @@ export type OperatorTokenView = Omit<OperatorTokenEntity, 'tokenHash'>;
 /** The file the hub's first admin token is written to when none was configured, in its data directory. */
 export const ADMIN_TOKEN_FILE = 'admin.token';
 
-/** A token found valid is trusted this long without the database: a revocation elsewhere takes at most this. */
+/** A token found valid is trusted this long without the database: a revocation whose message a replica missed takes at most this. */
 const CACHE_MAX_AGE_MS = 5_000;
 const CACHE_MAX = 1_000;
 /** `last_used_at` is written at most this often a token. */
@@ -61,7 +62,7 @@ type TokenRow = { id: string; name: string; role: OperatorRole; expires_at: Date
  * a stored token, so no constant-time comparison is needed past the index.
  */
 @Injectable()
-export class OperatorTokensService {
+export class OperatorTokensService implements OnModuleInit, OnModuleDestroy {
   private readonly cache = new Map<string, CachedToken>();
   private readonly touchedAt = new Map<string, number>();
   /**
@@ -73,13 +74,24 @@ export class OperatorTokensService {
   /** Revocations made here: a lookup that began before one does not cache what it read. */
   private revocations = 0;
   private failures = 0;
+  private subscription?: ConsumerHandle;
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(BUS) private readonly bus: Bus,
     @Inject(GATEWAY_CONFIG) config: GatewayConfig,
   ) {
     this.failuresByAddress = new RateLimiter(config.operatorAuthFailuresPerSecond, config.operatorAuthFailureBurst);
+  }
+
+  /** Revocations made on other replicas reach this one at once. */
+  async onModuleInit(): Promise<void> {
+    this.subscription = await this.bus.subscribe(Messages.operatorTokenRevoked, (envelope) => this.forget(envelope.payload.tokenId));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.subscription?.stop();
   }
 
   get authFailures(): number {
@@ -137,7 +149,8 @@ export class OperatorTokensService {
   }
 
   /**
-   * Revokes a token at once on this gateway, within `CACHE_MAX_AGE_MS` on the others. The last
+   * Revokes a token at once on every gateway (a message to the others; a replica that misses it
+   * stops trusting its cache within `CACHE_MAX_AGE_MS`). The last
    * admin token that works is not revoked: nobody could then make another.
    */
   async revoke(id: string, actor: OperatorIdentity): Promise<OperatorTokenView> {
@@ -155,8 +168,8 @@ export class OperatorTokensService {
       await audit(m, actor.name, 'operator-token.revoked', id, null, { name: row.name, role: row.role, by: actor.id }, 'operator-token');
       return row;
     });
-    this.revocations += 1;
-    for (const [key, cached] of this.cache) if (cached.identity.id === id) this.cache.delete(key);
+    this.forget(id);
+    this.bus.emit(Messages.operatorTokenRevoked, { tokenId: id });
     this.logger.info({ tokenId: id, name: revoked.name, by: actor.id }, 'operator token revoked');
     return revoked;
   }
@@ -211,6 +224,12 @@ export class OperatorTokensService {
       revokedAt: null,
       revokedBy: null,
     });
+  }
+
+  /** Drops a token from the cache, and keeps lookups already under way from caching it again. */
+  private forget(tokenId: string): void {
+    this.revocations += 1;
+    for (const [key, cached] of this.cache) if (cached.identity.id === tokenId) this.cache.delete(key);
   }
 
   private isCachedGood(hash: Buffer): boolean {
