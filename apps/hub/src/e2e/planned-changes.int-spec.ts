@@ -231,9 +231,11 @@ describe('planned changes (distributed hub)', () => {
       expect(incidents().map((e) => `${e.payload?.severity} ${e.payload?.summary}`)).toEqual(['error Unplanned: tcp/40052 opened on 127.0.0.41 (change lab)', 'critical Unplanned: tcp/40077 opened on 127.0.0.42 (change lab)']);
       expect(resolved().map((e) => e.dedup_key)).toEqual(incidents().map((e) => e.dedup_key));
 
-      const detail = await api.get<{ plannedEvents: number; history: { action: string; actor: string }[] }>(`/planned-changes/${planId}`);
+      const detail = await api.get<{ plannedEvents: number; history: { action: string; actor: string; calledBy: string | null }[] }>(`/planned-changes/${planId}`);
       expect(detail.body.plannedEvents).toBe(2);
       expect(detail.body.history.map((h) => `${h.action} ${h.actor}`)).toEqual(['planned-change.created alice', 'planned-change.approved bob', 'planned-change.reevaluated bob']);
+      // Who the calls named, and the token they were made with.
+      expect(new Set(detail.body.history.map((h) => h.calledBy))).toEqual(new Set(['admin (PORTOLAN_ADMIN_TOKEN)']));
 
       // PagerDuty down when an unplanned port opens on another web server: its trigger waits for a
       // retry; planned meanwhile, the trigger is cancelled, and PagerDuty back hears nothing of it.
@@ -355,7 +357,7 @@ describe('planned changes (distributed hub)', () => {
       expect(badSpec.status).toBe(400);
       expect((await api.get<{ portSet: unknown }>(`/trackers/${trackerId}`)).body.portSet).toEqual({ tcp: [{ from: 40050, to: 40060 }], udp: [] }); // unchanged
 
-      const history = await api.get<{ items: { source: string; action: string; actor: string | null; justification: string | null; itemKey: string | null }[] }>(`/devices/${deviceId}/baseline/history`);
+      const history = await api.get<{ items: { source: string; action: string; actor: string | null; calledBy: string | null; justification: string | null; itemKey: string | null }[] }>(`/devices/${deviceId}/baseline/history`);
       const operator = history.body.items.filter((h) => h.source !== 'scan').map((h) => `${h.source} ${h.action} ${h.itemKey} ${h.actor}: ${h.justification}`);
       expect(operator.slice(0, 2).sort()).toEqual([
         'coverage baseline.coverage-dropped tcp/40077 comparer: the coverage of the tracker changed',
@@ -367,6 +369,14 @@ describe('planned changes (distributed hub)', () => {
         'operator baseline.promoted tcp/40090 dave: CHG-1060 monitoring port',
       ]);
       expect(history.body.items.find((h) => h.source === 'scan' && h.itemKey === 'tcp/40090')).toMatchObject({ action: 'added', actor: 'dave', justification: 'CHG-1060 monitoring port' });
+      // The operators' edits keep the token they were made with; the comparer's moves have none.
+      expect(history.body.items.filter((h) => h.source !== 'scan').map((h) => `${h.source} ${h.calledBy}`)).toEqual([
+        'coverage null',
+        'coverage null',
+        'operator admin (PORTOLAN_ADMIN_TOKEN)',
+        'operator admin (PORTOLAN_ADMIN_TOKEN)',
+        'operator admin (PORTOLAN_ADMIN_TOKEN)',
+      ]);
 
       // Reports: what is open now, and what was open before all of the above, rebuilt.
       const exposure = await api.get<{ devices: { deviceId: string; openPorts: number }[]; ports: { port: string; devices: number }[] }>(`/reports/exposure?groupId=${groupId}`);

@@ -25,6 +25,8 @@ export interface BaselineHistoryEntry {
   itemType: string | null;
   itemKey: string | null;
   actor: string | null;
+  /** The operator token an operator's edit was made with (`actor` is who the call named). */
+  calledBy: string | null;
   justification: string | null;
   eventId: string | null;
 }
@@ -69,19 +71,19 @@ export class BaselinesService {
 
   async history(deviceId: string, since: Date | undefined, limit: number): Promise<{ items: BaselineHistoryEntry[] }> {
     await this.device(this.db.manager, deviceId);
-    const rows: (Omit<BaselineHistoryEntry, 'trackerId' | 'itemType' | 'itemKey' | 'eventId'> & { tracker_id: string | null; item_type: string | null; item_key: string | null; event_id: string | null })[] = await this.db.query(
+    const rows: (Omit<BaselineHistoryEntry, 'trackerId' | 'itemType' | 'itemKey' | 'eventId' | 'calledBy'> & { tracker_id: string | null; item_type: string | null; item_key: string | null; event_id: string | null; called_by: string | null })[] = await this.db.query(
       `SELECT * FROM (
          SELECT e.occurred_at AS at, 'scan' AS source, e.kind AS action, e.tracker_id, e.host, e.item_type, e.item_key,
-                e.details->'promoted'->>'by' AS actor, e.details->'promoted'->>'justification' AS justification, e.id AS event_id
+                e.details->'promoted'->>'by' AS actor, NULL AS called_by, e.details->'promoted'->>'justification' AS justification, e.id AS event_id
            FROM events e WHERE e.device_id = $1 AND e.kind IN ('added','removed','modified','baseline') AND ($2::timestamptz IS NULL OR e.occurred_at >= $2)
          UNION ALL
-         SELECT a.at, CASE WHEN a.actor = 'comparer' THEN 'coverage' ELSE 'operator' END, a.action, (a.details->>'trackerId')::uuid, a.details->>'host', a.details->>'itemType', a.details->>'itemKey', a.actor, a.justification, NULL
+         SELECT a.at, CASE WHEN a.actor = 'comparer' THEN 'coverage' ELSE 'operator' END, a.action, (a.details->>'trackerId')::uuid, a.details->>'host', a.details->>'itemType', a.details->>'itemKey', a.actor, a.caller_name, a.justification, NULL
            FROM audit_log a WHERE a.subject_type = 'device' AND a.subject_id = $1 AND ($2::timestamptz IS NULL OR a.at >= $2)
        ) h ORDER BY at DESC LIMIT $3`,
       [deviceId, since ?? null, limit],
     );
     return {
-      items: rows.map((r) => ({ at: r.at, source: r.source, action: r.action, trackerId: r.tracker_id, host: r.host, itemType: r.item_type, itemKey: r.item_key, actor: r.actor, justification: r.justification, eventId: r.event_id })),
+      items: rows.map((r) => ({ at: r.at, source: r.source, action: r.action, trackerId: r.tracker_id, host: r.host, itemType: r.item_type, itemKey: r.item_key, actor: r.actor, calledBy: r.called_by, justification: r.justification, eventId: r.event_id })),
     };
   }
 

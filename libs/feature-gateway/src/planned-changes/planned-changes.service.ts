@@ -44,7 +44,8 @@ export interface PlannedChangeDetail extends PlannedChangeView {
   proposals: { ruleKey: string; rule: PlannedRuleRecord; seen: number; firstSeenAt: Date; lastSeenAt: Date; firstEventId: string }[];
   /** Events this planned change classified as planned. */
   plannedEvents: number;
-  history: { at: Date; actor: string; action: string; justification: string | null; details: Record<string, unknown> | null }[];
+  /** Each step: `actor` as the call named it, `calledBy` the operator token it was made with. */
+  history: { at: Date; actor: string; calledBy: string | null; action: string; justification: string | null; details: Record<string, unknown> | null }[];
 }
 
 interface ChangeEventRow {
@@ -120,7 +121,7 @@ export class PlannedChangesService {
       ...view(row),
       proposals: proposals.map((p) => ({ ruleKey: p.ruleKey, rule: p.rule, seen: p.seen, firstSeenAt: p.firstSeenAt, lastSeenAt: p.lastSeenAt, firstEventId: p.firstEventId })),
       plannedEvents: count,
-      history: history.map((h) => ({ at: h.at, actor: h.actor, action: h.action, justification: h.justification, details: h.details })),
+      history: history.map((h) => ({ at: h.at, actor: h.actor, calledBy: h.callerName, action: h.action, justification: h.justification, details: h.details })),
     };
   }
 
