@@ -104,6 +104,18 @@ describe('hub certificates (Postgres)', () => {
     expect(await configVersion()).toBe(before + 2);
   });
 
+  it('registers a new certificate once when gateways start with it at the same moment, and tells agents once', async () => {
+    const before = await configVersion();
+    const pinsBefore = (await service.pins()).length;
+    // Six transactions at once on the pool's connections, as six replicas starting together.
+    await Promise.all(Array.from({ length: 6 }, (_, i) => service.register(`gateway-${i}`, facts('DD'))));
+    const rows: { n: number }[] = await dataSource.query('SELECT count(*)::int AS n FROM hub_certificates WHERE fingerprint = $1', [facts('DD').fingerprint]);
+    expect(rows[0].n).toBe(1);
+    expect(await service.pins()).toHaveLength(pinsBefore + 1);
+    expect(await configVersion()).toBe(before + 1);
+    expect(lines.filter((l) => l.fingerprint === facts('DD').fingerprint && l.msg.includes('registered'))).toHaveLength(1);
+  });
+
   it('answers 404 for a certificate it does not know', async () => {
     await expect(service.retire('00000000-0000-4000-8000-000000000000', 'alice')).rejects.toMatchObject({ code: 'not_found' });
   });
