@@ -4,14 +4,14 @@ import { requestCaller } from '../operators/request-caller';
 
 /**
  * One line of the audit log, in the caller's transaction: who did what to which subject, and why.
- * `actor` is who the call names (or the token's name); in a REST call the operator token it was
- * made with is written beside it (`caller_token_id`, `caller_name`), whatever the body says.
+ * `actor` is who the call names; unnamed, the name of the operator token the REST call was made
+ * with. That token is written beside it (`caller_token_id`, `caller_name`), whatever the body says.
  */
-export async function audit(manager: EntityManager, actor: string, action: string, subjectId: string, justification: string | null, details: Record<string, unknown> | null, subjectType = 'planned-change'): Promise<void> {
+export async function audit(manager: EntityManager, actor: string | undefined, action: string, subjectId: string, justification: string | null, details: Record<string, unknown> | null, subjectType = 'planned-change'): Promise<void> {
   const caller = requestCaller.getStore()?.operator;
   await manager.query('INSERT INTO audit_log (id, at, actor, action, subject_type, subject_id, justification, details, caller_token_id, caller_name) VALUES ($1, now(), $2, $3, $4, $5, $6, $7, $8, $9)', [
     randomUUID(),
-    actor,
+    actor ?? caller?.name ?? 'api',
     action,
     subjectType,
     subjectId,

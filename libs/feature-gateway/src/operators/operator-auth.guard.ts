@@ -26,8 +26,8 @@ export class OperatorAuthGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<OperatorRequest>();
     const path = request.path;
     try {
-      request.operator = await this.tokens.authenticate(request.headers.authorization, request.method, path, request.socket.remoteAddress);
-      if (access === 'admin') this.tokens.requireAdmin(request.operator, request.method, path);
+      request.operator = await this.tokens.authenticate(request.headers.authorization, path, request.socket.remoteAddress);
+      this.tokens.authorize(request.operator, access, request.method, path);
       const caller = requestCaller.getStore();
       if (caller) caller.operator = request.operator;
     } catch (error) {

@@ -94,46 +94,34 @@ export class OperatorTokensService implements OnModuleInit, OnModuleDestroy {
     await this.subscription?.stop();
   }
 
-  get authFailures(): number {
-    return this.failures;
-  }
-
-  /** The caller of an operator route, or a 401 (no, unknown, revoked or expired token) or 403 (a viewer writing). */
-  async authenticate(authorization: string | undefined, method: string, path: string, remote: string | undefined): Promise<OperatorIdentity> {
+  /**
+   * The token of an operator call, or a 401 (none, malformed, unknown, revoked or expired) or a
+   * 429 (an address that keeps failing, unless its token is one already known good).
+   */
+  async authenticate(authorization: string | undefined, path: string, remote: string | undefined): Promise<OperatorIdentity> {
     const bearer = readBearer(authorization);
-    const key = bearer.kind === 'token' ? hashCredential(bearer.token) : undefined;
-    if (!(key && this.isCachedGood(key))) {
-      const address = remote ?? 'unknown';
-      const waitMs = this.failuresByAddress.wait(address);
-      if (waitMs > 0) {
-        this.failures += 1;
-        throw new DomainError('rate_limited', `too many failed operator authentications from ${address}; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
-      }
-    }
+    const hash = bearer.kind === 'token' ? hashCredential(bearer.token) : undefined;
+    const known = hash && this.cached(hash);
+    if (!known) this.refuseKeptFailing(remote);
     if (bearer.kind === 'missing') return this.fail(remote, path, 'the operator API needs an operator token: send "Authorization: Bearer <token>"');
     if (bearer.kind === 'malformed') return this.fail(remote, path, 'malformed Authorization header (expected "Bearer <operator token>")');
-    if (bearer.kind === 'agent' || !key) return this.fail(remote, path, "an agent's credentials are not accepted on the operator API; use an operator token");
-    const found = await this.lookup(key);
+    if (!hash) return this.fail(remote, path, "an agent's credentials are not accepted on the operator API; use an operator token");
+    const found = known || (await this.load(hash));
     if (!found) return this.fail(remote, path, 'unknown operator token');
     if ('revokedAt' in found) return this.fail(remote, path, `operator token "${found.name}" (${found.id}) was revoked at ${found.revokedAt.toISOString()}`, found.id);
-    const cached = found;
-    const { identity } = cached;
-    if (cached.expiresAt !== null && cached.expiresAt <= Date.now()) {
-      return this.fail(remote, path, `operator token "${identity.name}" (${identity.id}) expired at ${new Date(cached.expiresAt).toISOString()}`, identity.id);
-    }
-    if (!roleMayCall(identity.role, method)) {
-      this.logger.warn({ tokenId: identity.id, name: identity.name, method, path, remote }, 'operator call refused: viewer token');
-      throw new DomainError('forbidden', `operator token "${identity.name}" is a viewer: it may read (GET) but not ${method} ${path}`, { tokenId: identity.id, role: identity.role });
-    }
+    const { identity, expiresAt } = found;
+    if (expiresAt !== null && expiresAt <= Date.now()) return this.fail(remote, path, `operator token "${identity.name}" (${identity.id}) expired at ${new Date(expiresAt).toISOString()}`, identity.id);
     this.touch(identity.id);
     return identity;
   }
 
-  /** Only `admin` tokens may call routes marked so, reads included. */
-  requireAdmin(identity: OperatorIdentity, method: string, path: string): void {
-    if (identity.role !== 'admin') {
-      throw new DomainError('forbidden', `operator token "${identity.name}" is a viewer: ${method} ${path} needs an admin token`, { tokenId: identity.id, role: identity.role });
-    }
+  /** What the token's role allows, or a 403: a viewer only reads, and never an `admin` route. */
+  authorize(identity: OperatorIdentity, access: 'operator' | 'admin', method: string, path: string): void {
+    if (identity.role === 'admin') return;
+    const reason = access === 'admin' ? `${method} ${path} needs an admin token` : roleMayCall(identity.role, method) ? undefined : `it may read (GET) but not ${method} ${path}`;
+    if (!reason) return;
+    this.logger.warn({ tokenId: identity.id, name: identity.name, method, path }, 'operator call refused: viewer token');
+    throw new DomainError('forbidden', `operator token "${identity.name}" is a viewer: ${reason}`, { tokenId: identity.id, role: identity.role });
   }
 
   async create(body: CreateOperatorToken, actor: OperatorIdentity): Promise<OperatorTokenView & { token: string }> {
@@ -232,16 +220,15 @@ export class OperatorTokensService implements OnModuleInit, OnModuleDestroy {
     for (const [key, cached] of this.cache) if (cached.identity.id === tokenId) this.cache.delete(key);
   }
 
-  private isCachedGood(hash: Buffer): boolean {
+  /** The token of this hash as cached, while it may be trusted without the database. */
+  private cached(hash: Buffer): CachedToken | undefined {
     const cached = this.cache.get(hash.toString('hex'));
-    return cached !== undefined && Date.now() - cached.loadedAt < CACHE_MAX_AGE_MS;
+    return cached && Date.now() - cached.loadedAt < CACHE_MAX_AGE_MS ? cached : undefined;
   }
 
-  /** The valid token of this hash (cached), what is known of it when it was revoked, or undefined. */
-  private async lookup(hash: Buffer): Promise<CachedToken | { id: string; name: string; revokedAt: Date } | undefined> {
+  /** The token of this hash from the database (cached when valid), what is known of it when revoked, or undefined. */
+  private async load(hash: Buffer): Promise<CachedToken | { id: string; name: string; revokedAt: Date } | undefined> {
     const key = hash.toString('hex');
-    const cached = this.cache.get(key);
-    if (cached && Date.now() - cached.loadedAt < CACHE_MAX_AGE_MS) return cached;
     const revocations = this.revocations;
     const rows: TokenRow[] = await this.db.query('SELECT id, name, role, expires_at, revoked_at FROM operator_tokens WHERE token_hash = $1', [hash]);
     if (!rows.length || rows[0].revoked_at) {
@@ -250,10 +237,18 @@ export class OperatorTokensService implements OnModuleInit, OnModuleDestroy {
     }
     const row = rows[0];
     const entry: CachedToken = { identity: { id: row.id, name: row.name, role: row.role }, expiresAt: row.expires_at ? new Date(row.expires_at).getTime() : null, loadedAt: Date.now() };
+    // A revocation made while this read was under way: not cached, the next call reads again.
     if (revocations !== this.revocations) return entry;
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(key, entry);
     return entry;
+  }
+
+  /** A 429 that costs no database read or log line, for an address past its failures. */
+  private refuseKeptFailing(remote: string | undefined): void {
+    const address = remote ?? 'unknown';
+    const waitMs = this.failuresByAddress.wait(address);
+    if (waitMs > 0) throw new DomainError('rate_limited', `too many failed operator authentications from ${address}; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
   }
 
   private touch(id: string): void {
