@@ -2,7 +2,7 @@ import { collectListeningSockets } from './listening-sockets.collector';
 import { rejectionOf } from './test/domain-error.expect';
 import { fakeRunner } from './test/fake-command.runner';
 import { NETSTAT_LINUX_SERVER } from './test/netstat-linux.samples';
-import { NETSTAT_WINDOWS_SERVER } from './test/netstat-windows.samples';
+import { NETSTAT_WINDOWS_SERVER, TASKLIST_WINDOWS_SERVER } from './test/netstat-windows.samples';
 import { SS_DEBIAN_SERVER } from './test/ss.samples';
 
 const SS_VERSION = { stdout: 'ss utility, iproute2-6.1.0\n' };
@@ -107,13 +107,42 @@ describe('collectListeningSockets on Linux', () => {
 });
 
 describe('collectListeningSockets on other platforms', () => {
-  it('uses netstat -ano on Windows', async () => {
-    const fake = fakeRunner({ 'netstat -ano': { stdout: NETSTAT_WINDOWS_SERVER } });
+  it('uses netstat -ano on Windows, then tasklist to name the processes', async () => {
+    const fake = fakeRunner({ 'netstat -ano': { stdout: NETSTAT_WINDOWS_SERVER }, 'tasklist /FO CSV /NH': { stdout: TASKLIST_WINDOWS_SERVER } });
 
     const scan = await collectListeningSockets({ platform: 'win32', run: fake.run });
 
     expect([scan.tool, scan.args, scan.sockets.length]).toEqual(['netstat', ['-ano'], 25]);
-    expect(fake.calls.map((c) => c.command)).toEqual(['netstat -ano']);
+    expect(fake.calls.map((c) => c.command)).toEqual(['netstat -ano', 'tasklist /FO CSV /NH']);
+    const named = (port: number) => scan.sockets.filter((s) => s.port === port).map((s) => `${s.protocol} ${s.bindAddress} ${s.process ?? '-'}/${s.pid}`);
+    expect(named(445)).toEqual(['tcp 0.0.0.0 System/4', 'tcp :: System/4']);
+    expect(named(3389)).toEqual(['tcp 0.0.0.0 svchost.exe/1012', 'tcp :: svchost.exe/1012', 'udp 0.0.0.0 svchost.exe/1012']);
+    expect(named(8080)).toEqual(['tcp 127.0.0.1 Acme Web Console.exe/5128', 'tcp ::1 Acme Web Console.exe/5128']);
+    // A process that ended between netstat and tasklist (pid 684 is in the listing, not among the processes).
+    expect(named(49665)).toEqual(['tcp 0.0.0.0 wininit.exe/536']);
+    expect(scan.sockets.filter((s) => s.process === undefined).map((s) => s.pid)).toEqual([684, 684]);
+  });
+
+  it('leaves the sockets unnamed, every time, where tasklist is not installed', async () => {
+    const fake = fakeRunner({ 'netstat -ano': { stdout: NETSTAT_WINDOWS_SERVER } });
+
+    const scan = await collectListeningSockets({ platform: 'win32', run: fake.run });
+
+    expect(scan.sockets).toHaveLength(25);
+    expect(scan.sockets.every((s) => s.process === undefined && s.pid !== undefined)).toBe(true);
+  });
+
+  it('fails the scan, rather than drop the names, when tasklist fails or prints something else', async () => {
+    const denied = fakeRunner({ 'netstat -ano': { stdout: NETSTAT_WINDOWS_SERVER }, 'tasklist /FO CSV /NH': { exitCode: 1, stderr: 'ERROR: Access denied\r\n' } });
+    const failed = await rejectionOf(collectListeningSockets({ platform: 'win32', run: denied.run }));
+    expect([failed.code, failed.message]).toEqual(['scan_failed', 'cannot name the processes of the listening sockets: tasklist /FO CSV /NH exited with code 1: ERROR: Access denied']);
+
+    const slow = fakeRunner({ 'netstat -ano': { stdout: NETSTAT_WINDOWS_SERVER }, 'tasklist /FO CSV /NH': { errorCode: 'ETIMEDOUT' } });
+    expect((await rejectionOf(collectListeningSockets({ platform: 'win32', run: slow.run }))).code).toBe('scan_failed');
+
+    const table = fakeRunner({ 'netstat -ano': { stdout: NETSTAT_WINDOWS_SERVER }, 'tasklist /FO CSV /NH': { stdout: 'Image Name   PID Session Name\r\n' } });
+    const unreadable = await rejectionOf(collectListeningSockets({ platform: 'win32', run: table.run }));
+    expect([unreadable.code, unreadable.message]).toEqual(['invalid_output', expect.stringContaining('tasklist output line 1: expected a row of quoted fields')]);
   });
 
   it('is engine_unavailable on Windows when netstat cannot run', async () => {

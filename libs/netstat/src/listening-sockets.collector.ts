@@ -6,6 +6,7 @@ import type { ListeningSocket } from './listening-socket.model';
 import { parseLinuxNetstatOutput } from './netstat-linux-output.parser';
 import { parseWindowsNetstatOutput } from './netstat-windows-output.parser';
 import { parseSsOutput } from './ss-output.parser';
+import { parseTasklistOutput } from './tasklist-output.parser';
 
 export interface CollectListeningSocketsOptions {
   /** Defaults to process.platform. */
@@ -24,11 +25,16 @@ export interface ListeningSocketsScan {
   sockets: ListeningSocket[];
 }
 
-interface Tool {
-  tool: 'ss' | 'netstat';
+/** A program run for its listing. */
+interface Command {
+  tool: string;
   /** For messages: `ss (iproute2)`. */
   label: string;
   args: string[];
+}
+
+interface Tool extends Command {
+  tool: 'ss' | 'netstat';
   versionArgs: string[] | null;
   parse: (output: string) => ListeningSocket[];
 }
@@ -42,6 +48,8 @@ const NETSTAT_LINUX: Tool = {
   parse: parseLinuxNetstatOutput,
 };
 const NETSTAT_WINDOWS: Tool = { tool: 'netstat', label: 'netstat', args: ['-ano'], versionArgs: null, parse: parseWindowsNetstatOutput };
+/** Windows netstat shows pids only (names need -b and elevation); tasklist names them. */
+const TASKLIST: Command = { tool: 'tasklist', label: 'tasklist', args: ['/FO', 'CSV', '/NH'] };
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
@@ -49,9 +57,9 @@ const VERSION_TIMEOUT_MS = 5_000;
 const MAX_QUOTED = 120;
 
 /** A tool that produced a listing, or why it could not (missing, or a non-zero exit). */
-type Attempt = { ok: true; stdout: string } | { ok: false; reason: string };
+type Attempt = { ok: true; stdout: string } | { ok: false; reason: string; missing: boolean };
 
-function commandLine(tool: Tool): string {
+function commandLine(tool: Command): string {
   return [tool.tool, ...tool.args].join(' ');
 }
 
@@ -68,18 +76,18 @@ function isMissing(error: unknown): boolean {
  * Run one tool. A missing program or a non-zero exit is an Attempt that failed (the caller may
  * try another tool); a timeout or any other failure to run is DomainError('scan_failed').
  */
-async function attempt(tool: Tool, run: CommandRunner, timeoutMs: number): Promise<Attempt> {
+async function attempt(tool: Command, run: CommandRunner, timeoutMs: number): Promise<Attempt> {
   let result;
   try {
     result = await run(tool.tool, tool.args, { timeoutMs, maxBytes: MAX_OUTPUT_BYTES });
   } catch (error) {
-    if (isMissing(error)) return { ok: false, reason: `${tool.label} is not installed (${tool.tool} not found on PATH)` };
+    if (isMissing(error)) return { ok: false, reason: `${tool.label} is not installed (${tool.tool} not found on PATH)`, missing: true };
     const message = error instanceof Error ? error.message : String(error);
     throw new DomainError('scan_failed', `${commandLine(tool)} failed: ${message}`, { tool: tool.tool, args: tool.args });
   }
   if (result.exitCode === 0) return { ok: true, stdout: result.stdout };
   const stderr = firstLine(result.stderr);
-  return { ok: false, reason: `${commandLine(tool)} exited with code ${result.exitCode}${stderr === '' ? '' : `: ${stderr}`}` };
+  return { ok: false, reason: `${commandLine(tool)} exited with code ${result.exitCode}${stderr === '' ? '' : `: ${stderr}`}`, missing: false };
 }
 
 /** Best effort: the first line the tool prints for its version, or 'unknown'. Never throws. */
@@ -102,15 +110,33 @@ async function scanWith(tool: Tool, stdout: string, run: CommandRunner, timeoutM
   return { tool: tool.tool, toolVersion: await versionOf(tool, run, timeoutMs), args: [...tool.args], sockets };
 }
 
+/**
+ * The sockets with the names of their processes, from `tasklist` run after netstat (a process
+ * gone in between leaves its socket unnamed, and the socket is gone by the next scan). Where
+ * tasklist is not installed every socket stays unnamed, at every scan. Any other failure fails
+ * the scan: a scan whose sockets lost their names would report each of them as modified.
+ */
+async function withProcessNames(sockets: ListeningSocket[], run: CommandRunner, timeoutMs: number): Promise<ListeningSocket[]> {
+  const result = await attempt(TASKLIST, run, timeoutMs);
+  if (!result.ok && result.missing) return sockets;
+  if (!result.ok) throw new DomainError('scan_failed', `cannot name the processes of the listening sockets: ${result.reason}`, { tool: TASKLIST.tool, args: TASKLIST.args });
+  const names = parseTasklistOutput(result.stdout);
+  return sockets.map((socket) => {
+    const name = socket.pid === undefined ? undefined : names.get(socket.pid);
+    return name === undefined ? socket : { ...socket, process: name };
+  });
+}
+
 function unavailable(message: string, reasons: string[]): DomainError {
   return new DomainError('engine_unavailable', message, { reasons });
 }
 
 /**
  * The sockets listening on this host, from the platform's own tool: on Linux `ss -tulpnH`, or
- * `netstat -tulpnW` when ss is missing or fails; on Windows `netstat -ano`. Throws
- * DomainError('engine_unavailable') when no tool can produce a listing (and on other platforms),
- * 'scan_failed' when a tool times out, and 'invalid_output' when its output cannot be read.
+ * `netstat -tulpnW` when ss is missing or fails; on Windows `netstat -ano`, then `tasklist /FO CSV
+ * /NH` for the processes' names. Throws DomainError('engine_unavailable') when no tool can produce
+ * a listing (and on other platforms), 'scan_failed' when a tool times out (or tasklist fails), and
+ * 'invalid_output' when its output cannot be read.
  */
 export async function collectListeningSockets(options: CollectListeningSocketsOptions = {}): Promise<ListeningSocketsScan> {
   const platform = options.platform ?? process.platform;
@@ -120,7 +146,8 @@ export async function collectListeningSockets(options: CollectListeningSocketsOp
   if (platform === 'win32') {
     const result = await attempt(NETSTAT_WINDOWS, run, timeoutMs);
     if (!result.ok) throw unavailable(`cannot list listening sockets: ${result.reason}`, [result.reason]);
-    return scanWith(NETSTAT_WINDOWS, result.stdout, run, timeoutMs);
+    const scan = await scanWith(NETSTAT_WINDOWS, result.stdout, run, timeoutMs);
+    return { ...scan, sockets: await withProcessNames(scan.sockets, run, timeoutMs) };
   }
   if (platform !== 'linux') {
     throw unavailable(`listing listening sockets is supported on Linux (ss or netstat) and Windows (netstat), not on ${platform}`, []);

@@ -2,7 +2,7 @@ import { DomainError } from '@portolan/contracts/errors';
 import type { ParseResult } from './socket-address';
 
 /** How the tools are named in error messages. */
-export type OutputTool = 'ss' | 'netstat (net-tools)' | 'netstat (Windows)';
+export type OutputTool = 'ss' | 'netstat (net-tools)' | 'netstat (Windows)' | 'tasklist';
 
 export interface OutputLine {
   /** 1-based. */

@@ -47,3 +47,46 @@ export const NETSTAT_WINDOWS_SERVER = crlf([
 
 /** Only the preamble: no socket listed. */
 export const NETSTAT_WINDOWS_EMPTY = crlf(['', 'Active Connections', '', '  Proto  Local Address          Foreign Address        State           PID']);
+
+/**
+ * `netstat -ano` on a German Windows Server: title, header and TCP states translated
+ * (`ABHÖREN` listening, `HERGESTELLT` established, `WARTEND` time-wait), `PID` and the protocols
+ * not. Written in the OEM code page (850), whose `Ö` (0x99) reaches the agent as U+FFFD when read
+ * as UTF-8; the parser must not depend on the state word.
+ */
+export const NETSTAT_WINDOWS_GERMAN = crlf([
+  '',
+  'Aktive Verbindungen',
+  '',
+  '  Proto  Lokale Adresse         Remoteadresse          Status           PID',
+  '  TCP    0.0.0.0:135            0.0.0.0:0              ABH\uFFFDREN          904',
+  '  TCP    0.0.0.0:445            0.0.0.0:0              ABH\uFFFDREN          4',
+  '  TCP    0.0.0.0:3389           0.0.0.0:0              ABH\uFFFDREN          1012',
+  '  TCP    10.0.0.15:3389         10.0.0.200:51544       HERGESTELLT      1012',
+  '  TCP    10.0.0.15:49721        20.190.151.7:443       WARTEND          0',
+  '  TCP    127.0.0.1:8080         0.0.0.0:0              ABH\uFFFDREN          5128',
+  '  TCP    127.0.0.1:8080         127.0.0.1:49733        HERGESTELLT      5128',
+  '  TCP    [::]:445               [::]:0                 ABH\uFFFDREN          4',
+  '  UDP    0.0.0.0:123            *:*                                    1356',
+  '  UDP    [::]:123               *:*                                    1356',
+]);
+
+/**
+ * `tasklist /FO CSV /NH` on the server of NETSTAT_WINDOWS_SERVER: image name, PID, session name,
+ * session number, memory. PID 4 is System (SMB, http.sys); several services share svchost.exe.
+ */
+export const TASKLIST_WINDOWS_SERVER = crlf([
+  '',
+  '"System Idle Process","0","Services","0","8 K"',
+  '"System","4","Services","0","2,304 K"',
+  '"smss.exe","328","Services","0","1,224 K"',
+  '"wininit.exe","536","Services","0","6,868 K"',
+  '"svchost.exe","904","Services","0","24,120 K"',
+  '"svchost.exe","1012","Services","0","13,980 K"',
+  '"svchost.exe","1356","Services","0","9,336 K"',
+  '"svchost.exe","1420","Services","0","7,212 K"',
+  '"svchost.exe","2844","Services","0","11,044 K"',
+  '"svchost.exe","3120","Services","0","8,600 K"',
+  '"svchost.exe","3624","Services","0","6,148 K"',
+  '"Acme Web Console.exe","5128","RDP-Tcp#2","2","88,412 K"',
+]);
