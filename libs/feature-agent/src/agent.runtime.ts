@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { hostname, release, type as osType, version as osVersion } from 'node:os';
+import { hostname, release } from 'node:os';
 import { AgentConfig, AgentTracker } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { AgentSettings } from './config/agent.config';
 import { HubClient, HubError, HubUnreachableError } from './hub/hub.client';
+import { describeOs } from './host/os-description';
 import { createHubAgent, HubPins, HubTrustError } from './hub/hub.tls';
 import { RunTrigger, TrackerRunner } from './scan/tracker.runner';
 import { LocalSchedule } from './schedule/local.schedule';
@@ -59,12 +60,13 @@ export class AgentRuntime {
     const token = this.settings.enrolToken;
     if (!token) throw new AgentFatalError('the agent is not enrolled and no enrolment token is configured (enrolToken / PORTOLAN_ENROL_TOKEN)');
     const host = hostname();
+    const os = { platform: process.platform, release: release(), description: await describeOs() };
     const answer = await this.retrying('enrol', signal, () =>
       this.hub.enrol({
         token,
         name: `${this.settings.namePrefix}${host}${this.settings.nameSuffix}`,
         hostname: host,
-        os: { platform: process.platform, release: release(), description: `${osType()} ${osVersion()}`.slice(0, 256) },
+        os,
         version: this.version,
         scanner: this.settings.scanner,
       }),

@@ -124,12 +124,23 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
   }, 60_000);
 
   it('enrols, self-scans at agent startup, and turns an opened and a closed listener into exactly one added and one removed event', async () => {
-    const token = await newToken({ groupRules: [{ field: 'os', pattern: 'linux', group: 'Linux hosts' }] });
+    // This machine's distribution, as its os-release names it: a rule can place hosts by it.
+    const distribution = /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(readFileSync('/etc/os-release', 'utf8'))![1];
+    const token = await newToken({
+      groupRules: [
+        { field: 'os', pattern: 'linux', group: 'Linux hosts' },
+        { field: 'os', pattern: distribution.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), group: 'This distribution' },
+      ],
+    });
     const name = `self-${randomBytes(2).toString('hex')}`;
     const enrol = startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}` }, 'enrol');
     await enrol.waitForLog('agent enrolled', 30_000);
-    const agent = await waitFor('the enrolled agent', async () => (await api.get<{ items: { id: string; name: string; deviceId: string; status: string }[] }>('/agents')).body.items.find((a) => a.name.endsWith(`-${name}`)));
+    expect(enrol.log).toContain('"groups":["Linux hosts","This distribution"]');
+    const agent = await waitFor('the enrolled agent', async () =>
+      (await api.get<{ items: { id: string; name: string; deviceId: string; status: string; os: { description: string } }[] }>('/agents')).body.items.find((a) => a.name.endsWith(`-${name}`)),
+    );
     expect(agent.status).toBe('enrolled');
+    expect(agent.os.description.startsWith(`${distribution}; Linux `)).toBe(true);
 
     await listeners.open('127.0.0.61', 30610);
     const { status, body: tracker } = await api.post('/trackers', {
