@@ -68,6 +68,16 @@ function auth(agent: AgentIdentity): string {
   return `Bearer ${agent.id}.${agent.secret}`;
 }
 
+/** What every call of an agent carries: its credentials and its clock (as the agent program sends them). */
+function agentHeaders(agent: AgentIdentity): { authorization: string; 'x-portolan-agent-time': string } {
+  return { authorization: auth(agent), 'x-portolan-agent-time': String(Date.now()) };
+}
+
+/** Headers built ahead of a phase, with the agent's clock as the call leaves. */
+function stamped(headers: Readonly<Record<string, string | number>>): Record<string, string | number> {
+  return { ...headers, 'x-portolan-agent-time': String(Date.now()) };
+}
+
 function pollPath(agent: AgentIdentity, wait: number): string {
   let boot = boots.get(agent.id);
   if (!boot) boots.set(agent.id, (boot = randomUUID()));
@@ -150,7 +160,7 @@ async function openLoopPolls(command: Extract<LoadCommand, { kind: 'poll' }>): P
     durationMs,
     (i, due) => {
       const identity = agents[schedule[i].agent];
-      return recordAnswer(recorder, call(agent, command.target, 'GET', pollPath(identity, 0), { authorization: auth(identity) }, undefined, SHORT_TIMEOUT_MS, sockets.onSocket), 200, due);
+      return recordAnswer(recorder, call(agent, command.target, 'GET', pollPath(identity, 0), agentHeaders(identity), undefined, SHORT_TIMEOUT_MS, sockets.onSocket), 200, due);
     },
   );
   agent.destroy();
@@ -199,6 +209,7 @@ function prepareUpload(identity: UploadIdentity, ports: readonly Record<string, 
     jobId,
     startedAt,
     body,
+    // Stamped with the agent's clock when sent (`stamped`), as the agent program does.
     headers: { authorization: auth(identity), 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': body.length, 'idempotency-key': `bench-${randomUUID()}` },
   };
 }
@@ -244,7 +255,7 @@ async function openLoopUploads(command: Extract<LoadCommand, { kind: 'upload-rat
   send({ id: command.id, kind: 'steady-start' });
   const { start, lags, unanswered } = await openLoop(times, durationMs, (i, due) => {
     const { body, headers } = upload(i);
-    return recordAnswer(recorder, call(agent, command.target, 'POST', '/api/agent/results', headers, body, SHORT_TIMEOUT_MS, sockets.onSocket), 202, due);
+    return recordAnswer(recorder, call(agent, command.target, 'POST', '/api/agent/results', stamped(headers), body, SHORT_TIMEOUT_MS, sockets.onSocket), 202, due);
   });
   send({ id: command.id, kind: 'steady-end' });
   agent.destroy();
@@ -271,7 +282,7 @@ async function closedLoopUploads(command: Extract<LoadCommand, { kind: 'upload' 
       try {
         if (command.withStart) {
           const start = Buffer.from(JSON.stringify({ jobId, trackerId: identity.trackerId, trigger: 'schedule', startedAt: startedAt.toISOString() }));
-          const startHeaders = { authorization: auth(identity), 'content-type': 'application/json', 'content-length': start.length };
+          const startHeaders = { ...agentHeaders(identity), 'content-type': 'application/json', 'content-length': start.length };
           const started = outcomeOf(await call(agent, command.target, 'POST', '/api/agent/scans', startHeaders, start, SHORT_TIMEOUT_MS, sockets.onSocket), 202);
           if (!started.ok) {
             recorder.record(`scans-${started.outcome}`, performance.now() - sent, false);
@@ -280,7 +291,7 @@ async function closedLoopUploads(command: Extract<LoadCommand, { kind: 'upload' 
             continue;
           }
         }
-        const answer = await call(agent, command.target, 'POST', '/api/agent/results', headers, body, SHORT_TIMEOUT_MS, sockets.onSocket);
+        const answer = await call(agent, command.target, 'POST', '/api/agent/results', stamped(headers), body, SHORT_TIMEOUT_MS, sockets.onSocket);
         const { outcome, ok } = outcomeOf(answer, 202);
         recorder.record(outcome, performance.now() - sent, ok);
       } catch (error) {
@@ -319,7 +330,7 @@ async function heldPolls(command: Extract<LoadCommand, { kind: 'held' }>): Promi
       const sent = performance.now();
       held += 1;
       try {
-        const answer = await call(agent, command.target, 'GET', pollPath(identity, command.waitSeconds), { authorization: auth(identity) }, undefined, timeoutMs, sockets.onSocket);
+        const answer = await call(agent, command.target, 'GET', pollPath(identity, command.waitSeconds), agentHeaders(identity), undefined, timeoutMs, sockets.onSocket);
         const { outcome, ok } = outcomeOf(answer, 200);
         // The time beyond the requested wait: what the hub adds to a held poll.
         recorder.record(outcome, performance.now() - sent - command.waitSeconds * 1000, ok);

@@ -43,6 +43,7 @@ export type { OperatorTokenRevoked } from './messages/operator-token-revoked/ope
 export {
   AGENT_API_PREFIX,
   AGENT_AUTH_SCHEME,
+  AGENT_CLOCK_HEADER,
   AGENT_MAX_WAIT_SECONDS,
   AgentConfigSchema,
   CertificateFingerprintSchema,

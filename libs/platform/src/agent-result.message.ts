@@ -17,6 +17,11 @@ export const ResultAcceptanceSchema = z
     coverage: PortSetSchema,
     /** Self-scans: the one host observed is the agent's device, under the device's address. */
     selfAddress: z.string().min(1).max(255).optional(),
+    /**
+     * Milliseconds taken off the run's times, which the agent reported on its own clock, to put
+     * them on the hub's (its clock was that far ahead; negative: behind). Absent: none.
+     */
+    clockCorrectionMs: z.number().int().optional(),
   })
   .strict();
 export type ResultAcceptance = z.infer<typeof ResultAcceptanceSchema>;
@@ -25,13 +30,15 @@ export type ResultMessage = { readonly kind: 'completed'; readonly payload: Scan
 
 /** The result message of an accepted upload (the gateway's at acceptance, the store's when published again). */
 export function agentResultMessage(result: AgentResult, acceptance: ResultAcceptance): ResultMessage {
-  const { chunkId, deviceId, worker, coverage, selfAddress } = acceptance;
+  const { chunkId, deviceId, worker, coverage, selfAddress, clockCorrectionMs = 0 } = acceptance;
+  const startedAt = onHubClock(result.startedAt, clockCorrectionMs);
+  const finishedAt = onHubClock(result.finishedAt, clockCorrectionMs);
   // The run's fields written out in each literal, not spread from one object: V8 adds the
   // properties that follow a spread one by one, ~6 us a message (measured, Node 20), where a
   // literal costs 0.2.
   if (result.status === 'failed') {
     if (!result.error) throw new Error(`failed result of job ${result.jobId} carries no error`);
-    return { kind: 'failed', payload: { jobId: result.jobId, chunkId, trackerId: result.trackerId, deviceId, worker, startedAt: result.startedAt, failedAt: result.finishedAt, error: result.error } };
+    return { kind: 'failed', payload: { jobId: result.jobId, chunkId, trackerId: result.trackerId, deviceId, worker, startedAt, failedAt: finishedAt, error: result.error } };
   }
   return {
     kind: 'completed',
@@ -44,13 +51,18 @@ export function agentResultMessage(result: AgentResult, acceptance: ResultAccept
       engine: result.engine,
       engineVersion: result.engineVersion,
       args: result.args,
-      startedAt: result.startedAt,
-      finishedAt: result.finishedAt,
+      startedAt,
+      finishedAt,
       durationMs: Date.parse(result.finishedAt) - Date.parse(result.startedAt),
       coverage: { ports: coverage },
       hosts: selfAddress === undefined ? result.hosts : selfHosts(result, selfAddress),
     },
   };
+}
+
+/** A time the agent reported (ISO) on the hub's clock: `correctionMs` earlier. */
+export function onHubClock(iso: string, correctionMs: number): string {
+  return correctionMs === 0 ? iso : new Date(Date.parse(iso) - correctionMs).toISOString();
 }
 
 /** A self-scan observes exactly the agent's own host (the gateway refuses any other), under the device's address. */

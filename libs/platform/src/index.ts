@@ -1,6 +1,6 @@
 export { AgentUploadOutbox, compressPayload, storedUpload } from './agent-upload.outbox';
 export type { OutboxUpload, StoredUploadRow } from './agent-upload.outbox';
-export { agentResultMessage, ResultAcceptanceSchema } from './agent-result.message';
+export { agentResultMessage, onHubClock, ResultAcceptanceSchema } from './agent-result.message';
 export type { ResultAcceptance, ResultMessage } from './agent-result.message';
 export { countEvents, EventRecorder, PreparedEvents } from './event.recorder';
 export type { NewEvent } from './event.recorder';

@@ -408,6 +408,66 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       expect(job).toMatchObject({ status: 'failed', error: expect.stringMatching(/did not pick the run up/) });
       expect((await events(`jobId=${jobId}&type=communications`)).map((e) => e.details?.['what'])).toEqual(['scan-failed']);
     }, 30_000);
+
+    it("dates the runs of an agent whose clock is 3 h behind on the hub's clock, so its change falls in the planned-change window of now; the skew is announced and shown", async () => {
+      const HOUR = 3_600_000;
+      const plan = await api.post('/planned-changes', {
+        name: 'CHG-7 open 40013 on web-01',
+        start: new Date(Date.now() - 60_000).toISOString(),
+        end: new Date(Date.now() + HOUR).toISOString(),
+        scope: { deviceIds: [deviceA] },
+        rules: [{ trackerId, itemType: 'port', kinds: ['added'], keyPattern: 'tcp/40013' }],
+        createdBy: 'alice',
+      });
+      expect(plan.status).toBe(201);
+      expect((await api.post(`/planned-changes/${String(plan.body['id'])}/approve`, { approvedBy: 'bob' })).status).toBe(200);
+      const clockEvents = async () => (await events(`deviceId=${deviceA}&type=communications`)).filter((e) => String(e.details?.['what']).startsWith('agent-clock-'));
+      const near = (ms: number, to: number) => Math.abs(ms - to) < 10_000;
+
+      a.clockOffsetMs = -3 * HOUR;
+      try {
+        expect((await a.poll({ wait: 0 })).status).toBe(200);
+        const skewed = await waitFor('the skew announced', clockEvents, (e) => e.length === 1, 5_000);
+        expect(skewed[0].details).toMatchObject({ what: 'agent-clock-skewed', agentId: a.id, thresholdMs: 60_000 });
+        expect(near(Number(skewed[0].details?.['clockOffsetMs']), -3 * HOUR)).toBe(true);
+        const view = (await agentView(a.id)) as AgentItem & { clock: { offsetMs: number; skewed: boolean } };
+        expect(view.clock.skewed).toBe(true);
+        expect(near(view.clock.offsetMs, -3 * HOUR)).toBe(true);
+        expect((await api.get<{ items: AgentItem[] }>('/agents?clockSkewed=true')).body.items.map((x) => x.id)).toEqual([a.id]);
+        expect((await api.get<{ clockSkewed: number }>('/agents/-/summary')).body.clockSkewed).toBe(1);
+
+        // A run on the agent's clock: it "ended" 3 h ago by the hub's.
+        const jobId = randomUUID();
+        const agentNow = Date.now() - 3 * HOUR;
+        const times = { startedAt: new Date(agentNow - 1_000).toISOString(), finishedAt: new Date(agentNow).toISOString() };
+        expect((await a.upload(selfResult(jobId, trackerId, [{ port: 40012 }, { port: 40013 }], times))).status).toBe(202);
+        const job = await waitForJob(jobId);
+        expect(job['status']).toBe('succeeded');
+        expect(near(Date.parse(String(job['startedAt'])), Date.now())).toBe(true);
+        const changes = (await events(`jobId=${jobId}&type=added,removed,modified`)) as (EventItem & { itemKey: string; occurredAt: string; planned: boolean; plannedChangeId: string | null })[];
+        expect(changes.map((e) => [e.kind, e.itemKey, e.planned, e.plannedChangeId])).toEqual([['added', 'tcp/40013@127.0.0.1', true, plan.body['id']]]);
+        expect(near(Date.parse(changes[0].occurredAt), Date.now())).toBe(true);
+        const [started] = await events(`jobId=${jobId}&type=communications`).then((e) => e.filter((x) => x.details?.['what'] === 'scan-started'));
+        expect(started.details).toMatchObject({ clockCorrectionMs: expect.any(Number) });
+        // The hub kept the upload as the agent sent it, and how far it moved its times.
+        const { rows } = await sql.query(`SELECT body_gzip, acceptance FROM agent_uploads WHERE job_id = $1`, [jobId]);
+        expect(JSON.parse(gunzipSync(rows[0].body_gzip).toString('utf8'))['finishedAt']).toBe(times.finishedAt);
+        expect(near(Number(rows[0].acceptance['clockCorrectionMs']), -3 * HOUR)).toBe(true);
+      } finally {
+        a.clockOffsetMs = 0;
+      }
+      // Set right: announced once, and the agent no longer listed as skewed.
+      expect((await a.poll({ wait: 0 })).status).toBe(200);
+      const announced = await waitFor('the clock set right', clockEvents, (e) => e.length === 2, 5_000);
+      expect(announced.map((e) => e.details?.['what'])).toEqual(['agent-clock-synchronised', 'agent-clock-skewed']);
+      expect(((await agentView(a.id)) as AgentItem & { clock: { skewed: boolean } }).clock.skewed).toBe(false);
+      // The tracker back as the tests after this one expect it (port 40013 closed again).
+      const back = randomUUID();
+      expect((await a.upload(selfResult(back, trackerId, [{ port: 40012 }]))).status).toBe(202);
+      expect((await waitForJob(back))['status']).toBe('succeeded');
+      a.clockOffsetMs = undefined;
+      await expectCountsAgree();
+    }, 60_000);
   });
 
   describe('refuses bad calls with a reason and stores nothing', () => {
@@ -442,7 +502,7 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       await sleep(1_000); // a second publish, were there one, would be applied by now
     }, 60_000);
 
-    it('a missing or malformed Idempotency-Key, bad JSON, bad gzip, a wrong Content-Type (400)', async () => {
+    it('a missing or malformed Idempotency-Key, bad JSON, bad gzip, a wrong Content-Type, a clock stamp that is not one (400)', async () => {
       const result = selfResult(randomUUID(), trackerId, [{ port: 40013 }]);
       expectError(await a.upload(result, { idempotencyKey: null }), 400, /Idempotency-Key header is required/);
       expectError(await a.upload(result, { idempotencyKey: 'no spaces allowed' }), 400, /Idempotency-Key/);
@@ -456,6 +516,11 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       expectError(notGzip, 400, /not valid gzip/);
       const plain = await a.http.send({ method: 'POST', path: '/agent/results', headers: { authorization: a.authorization, 'content-type': 'text/plain', 'idempotency-key': randomUUID() }, body: JSON.stringify(result) });
       expectError(plain, 400, /application\/json/);
+      const stamped = (stamp: string) =>
+        a.http.send({ method: 'POST', path: '/agent/results', headers: { authorization: a.authorization, 'content-type': 'application/json', 'idempotency-key': randomUUID(), 'x-portolan-agent-time': stamp }, body: JSON.stringify(result) });
+      expectError(await stamped('2026-12-06T12:00:00Z'), 400, /x-portolan-agent-time header must be the agent's clock in milliseconds since 1970/);
+      const poll = await a.http.send({ method: 'GET', path: `/agent/jobs?wait=0&boot=${a.boot}&version=0.9.0-test&spoolEntries=0&spoolDropped=0`, headers: { authorization: a.authorization, 'x-portolan-agent-time': 'soon' } });
+      expectError(poll, 400, /x-portolan-agent-time/);
     }, 60_000);
 
     it('bodies over the upload limits, as sent and once inflated (413)', async () => {

@@ -86,6 +86,8 @@ export interface UploadOptions {
 /** One agent identity speaking the agent API: poll, config, scan-started, results. */
 export class TestAgent {
   readonly boot = randomUUID();
+  /** How far this agent's clock is from the test's: every call then carries it (`x-portolan-agent-time`); undefined, no stamp (an older agent). */
+  clockOffsetMs?: number;
 
   constructor(
     readonly http: AgentHttpClient,
@@ -106,8 +108,13 @@ export class TestAgent {
     return new TestAgent(http, this.identity, this.version);
   }
 
+  /** The headers of every call: its authorization and, if this agent has a clock, the time on it. */
+  private headers(authorization: string, more: Record<string, string> = {}): Record<string, string> {
+    return { ...more, authorization, ...(this.clockOffsetMs === undefined ? {} : { 'x-portolan-agent-time': String(Date.now() + this.clockOffsetMs) }) };
+  }
+
   config<T = Record<string, unknown>>(authorization = this.authorization): Promise<RawResponse<T>> {
-    return this.http.send<T>({ method: 'GET', path: '/agent/config', headers: { authorization } });
+    return this.http.send<T>({ method: 'GET', path: '/agent/config', headers: this.headers(authorization) });
   }
 
   poll<T = { configVersion: number; jobs: { jobId: string; trackerId: string; trigger: string }[] }>(
@@ -121,16 +128,16 @@ export class TestAgent {
       spoolDropped: String(options.spoolDropped ?? 0),
     });
     if (options.configVersion !== undefined) query.set('configVersion', String(options.configVersion));
-    return this.http.send<T>({ method: 'GET', path: `/agent/jobs?${query}`, headers: { authorization: options.authorization ?? this.authorization } });
+    return this.http.send<T>({ method: 'GET', path: `/agent/jobs?${query}`, headers: this.headers(options.authorization ?? this.authorization) });
   }
 
   started(report: { jobId: string; trackerId: string; trigger: string; startedAt: string }): Promise<RawResponse> {
-    return this.http.postJson('/agent/scans', report, { authorization: this.authorization });
+    return this.http.postJson('/agent/scans', report, this.headers(this.authorization));
   }
 
   upload<T = Record<string, unknown>>(result: unknown, options: UploadOptions = {}): Promise<RawResponse<T>> {
     const json = Buffer.from(typeof result === 'string' ? result : JSON.stringify(result), 'utf8');
-    const headers: Record<string, string> = { 'content-type': 'application/json', authorization: options.authorization ?? this.authorization };
+    const headers = this.headers(options.authorization ?? this.authorization, { 'content-type': 'application/json' });
     const key = options.idempotencyKey === undefined ? randomUUID() : options.idempotencyKey;
     if (key !== null) headers['idempotency-key'] = key;
     if (options.gzip) headers['content-encoding'] = 'gzip';

@@ -8,6 +8,12 @@ import { ErrorInfoSchema, HostObservationSchema, IsoDateSchema, PortSetSchema, U
  */
 export const AGENT_API_PREFIX = 'agent';
 export const AGENT_AUTH_SCHEME = 'Bearer';
+/**
+ * The agent's wall clock when it sent the call, in milliseconds since the epoch, on every call:
+ * the hub measures the agent's clock against its own and puts the times the agent reports
+ * (a run's start and end) on the hub's clock.
+ */
+export const AGENT_CLOCK_HEADER = 'x-portolan-agent-time';
 /** Long-poll for jobs: the agent waits at most this long for the hub to answer. */
 export const AGENT_MAX_WAIT_SECONDS = 30;
 

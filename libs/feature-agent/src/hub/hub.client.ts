@@ -2,6 +2,7 @@ import { Agent as HttpsAgent, request } from 'node:https';
 import { gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import {
+  AGENT_CLOCK_HEADER,
   AgentConfig,
   AgentConfigSchema,
   AgentPollQuery,
@@ -108,6 +109,7 @@ export class HubClient {
     const url = new URL(path, this.base);
     const headers: Record<string, string> = { accept: 'application/json', ...(options.body?.headers ?? {}) };
     if (options.body) headers['content-length'] = String(options.body.data.length);
+    headers[AGENT_CLOCK_HEADER] = String(Date.now());
     if (options.auth !== false) {
       if (!this.credentials) throw new Error('the agent is not enrolled');
       headers['authorization'] = `Bearer ${this.credentials.agentId}.${this.credentials.secret}`;

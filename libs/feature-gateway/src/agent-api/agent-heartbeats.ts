@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { AgentPollQuery } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { DATA_SOURCE, EventRecorder, LOGGER } from '@portolan/platform';
+import { AgentClock, CLOCK_SKEWED_MS, CLOCK_SYNCHRONISED_MS, clockTransition } from './agent-clock';
 import { AuthenticatedAgent } from './agent.directory';
 
 /** How often the heartbeats of agents known to be online are written, all in one statement. */
@@ -14,6 +15,14 @@ interface Seen {
   readonly agent: AuthenticatedAgent;
   readonly query: AgentPollQuery;
   readonly at: Date;
+  /** The agent's clock minus the hub's, if the poll said. */
+  readonly clockOffsetMs?: number;
+}
+
+/** A heartbeat written, with what the hub held of the agent's clock before it. */
+interface Written {
+  readonly seen: Seen;
+  readonly wasSkewed: boolean;
 }
 
 /**
@@ -24,6 +33,10 @@ interface Seen {
  * offline meanwhile is not touched by it, and goes the first way instead (so its event is never
  * missed, at most a second late). The same UPDATE reads back each agent's configuration
  * version, so a poll can answer it without asking the database.
+ *
+ * Each poll also says how far the agent's clock is from the hub's (`X-Portolan-Agent-Time`),
+ * which is kept with the heartbeat; a clock that goes further than a minute off, and one that
+ * comes back, is a communications event (`agent-clock-skewed`, `agent-clock-synchronised`).
  */
 @Injectable()
 export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
@@ -51,13 +64,14 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
   }
 
   /** The agent polled now. Resolves once what must be written at once is written. */
-  async seen(agent: AuthenticatedAgent, query: AgentPollQuery): Promise<void> {
+  async seen(agent: AuthenticatedAgent, query: AgentPollQuery, clock: AgentClock): Promise<void> {
+    const seen: Seen = { agent, query, at: new Date(clock.receivedAtMs), clockOffsetMs: clock.offsetMs };
     const known = this.known.get(agent.id);
     if (known && known.boot === query.boot && known.version === query.version) {
-      this.pending.set(agent.id, { agent, query, at: new Date() });
+      this.pending.set(agent.id, seen);
       return;
     }
-    await this.writeNow({ agent, query, at: new Date() });
+    await this.writeNow(seen);
   }
 
   /** The agent's configuration version as last read, if this replica has read it. */
@@ -82,17 +96,29 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
 
   private async flushOnce(): Promise<void> {
     if (!this.pending.size) return;
-    const batch = [...this.pending.values()];
+    const byAgent = this.pending;
+    const batch = [...byAgent.values()];
     this.pending = new Map();
-    let rows: { id: string; config_version: number }[];
+    let rows: { id: string; config_version: number; clock_skewed: boolean }[];
     try {
       [rows] = await this.db.query(
         `UPDATE agents a SET last_seen_at = v.at, spool_entries = v.spool_entries, spool_dropped = v.spool_dropped,
-                applied_config_version = coalesce(v.applied_config_version, a.applied_config_version)
-           FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, at timestamptz, spool_entries int, spool_dropped int, applied_config_version int)
+                applied_config_version = coalesce(v.applied_config_version, a.applied_config_version), clock_offset_ms = v.clock_offset_ms
+           FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, at timestamptz, spool_entries int, spool_dropped int, applied_config_version int, clock_offset_ms bigint)
           WHERE a.id = v.id AND a.status = 'online'
-          RETURNING a.id, a.config_version`,
-        [JSON.stringify(batch.map((s) => ({ id: s.agent.id, at: s.at, spool_entries: s.query.spoolEntries, spool_dropped: s.query.spoolDropped, applied_config_version: s.query.configVersion ?? null })))],
+          RETURNING a.id, a.config_version, a.clock_skewed`,
+        [
+          JSON.stringify(
+            batch.map((s) => ({
+              id: s.agent.id,
+              at: s.at,
+              spool_entries: s.query.spoolEntries,
+              spool_dropped: s.query.spoolDropped,
+              applied_config_version: s.query.configVersion ?? null,
+              clock_offset_ms: s.clockOffsetMs ?? null,
+            })),
+          ),
+        ],
       );
     } catch (error) {
       // Newer polls noted meanwhile win; these go again with the next flush.
@@ -100,10 +126,13 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
       throw error;
     }
     const written = new Set<string>();
+    const clocks: Written[] = [];
     for (const row of rows) {
       written.add(row.id);
       this.rememberConfigVersion(row.id, row.config_version);
+      clocks.push({ seen: byAgent.get(row.id) as Seen, wasSkewed: row.clock_skewed });
     }
+    await this.announceClocks(clocks).catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not record agent clock changes'));
     for (const s of batch) {
       if (written.has(s.agent.id)) continue;
       this.known.delete(s.agent.id); // marked offline (or revoked) by another process meanwhile
@@ -111,19 +140,26 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private async writeNow({ agent, query, at }: Seen): Promise<void> {
-    const [rows]: [{ previous: string; previous_boot: string | null; config_version: number }[], number] = await this.db.query(
+  private async writeNow(seen: Seen): Promise<void> {
+    const { agent, query, at } = seen;
+    const [rows]: [{ previous: string; previous_boot: string | null; config_version: number; clock_skewed: boolean }[], number] = await this.db.query(
       `UPDATE agents a SET last_seen_at = $6, status = 'online', boot_id = $2, version = $3, spool_entries = $4, spool_dropped = $5,
-              applied_config_version = coalesce($7::int, a.applied_config_version)
+              applied_config_version = coalesce($7::int, a.applied_config_version), clock_offset_ms = $8
          FROM (SELECT status, boot_id FROM agents WHERE id = $1 FOR UPDATE) old
         WHERE a.id = $1 AND a.status <> 'revoked'
-        RETURNING old.status AS previous, old.boot_id AS previous_boot, a.config_version`,
-      [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at, query.configVersion ?? null],
+        RETURNING old.status AS previous, old.boot_id AS previous_boot, a.config_version, a.clock_skewed`,
+      [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at, query.configVersion ?? null, seen.clockOffsetMs ?? null],
     );
     const row = rows[0];
     if (!row) return;
     remember(this.known, agent.id, { boot: query.boot, version: query.version });
     this.rememberConfigVersion(agent.id, row.config_version);
+    await this.announceOnline(seen, row);
+    await this.announceClocks([{ seen, wasSkewed: row.clock_skewed }]);
+  }
+
+  /** The `agent-online` event of an agent that was not online. */
+  private async announceOnline({ agent, query, at }: Seen, row: { previous: string; previous_boot: string | null }): Promise<void> {
     if (row.previous === 'online') return;
     const recorded = await this.db.transaction((manager) =>
       this.events.insert(manager, [
@@ -139,6 +175,40 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     );
     await this.events.announce(recorded);
     this.logger.info({ agentId: agent.id, previous: row.previous }, 'agent online');
+  }
+
+  /**
+   * Records the clocks that went off or came back (`clockTransition`), each with its
+   * communications event, in one transaction: only where the flag is still as this poll read it,
+   * so two replicas hearing the same agent announce it once.
+   */
+  private async announceClocks(written: readonly Written[]): Promise<void> {
+    const changes = written.flatMap(({ seen, wasSkewed }) => {
+      const what = clockTransition(wasSkewed, seen.clockOffsetMs);
+      return what ? [{ seen, what, skewed: what === 'agent-clock-skewed' }] : [];
+    });
+    if (!changes.length) return;
+    const recorded = await this.db.transaction(async (manager) => {
+      const [rows]: [{ id: string }[], number] = await manager.query(
+        `UPDATE agents a SET clock_skewed = v.skewed FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, skewed boolean)
+          WHERE a.id = v.id AND a.clock_skewed <> v.skewed RETURNING a.id`,
+        [JSON.stringify(changes.map((c) => ({ id: c.seen.agent.id, skewed: c.skewed })))],
+      );
+      const changed = new Set(rows.map((r) => r.id));
+      const events = changes
+        .filter((c) => changed.has(c.seen.agent.id))
+        .map(({ seen: { agent, at, clockOffsetMs }, what }) => ({
+          kind: 'communications' as const,
+          deviceId: agent.deviceId,
+          trackerId: null,
+          jobId: null,
+          occurredAt: at,
+          details: { what, agentId: agent.id, agent: agent.name, clockOffsetMs: clockOffsetMs as number, thresholdMs: what === 'agent-clock-skewed' ? CLOCK_SKEWED_MS : CLOCK_SYNCHRONISED_MS },
+        }));
+      return events.length ? this.events.insert(manager, events) : [];
+    });
+    for (const { deviceId, details } of recorded) this.logger.warn({ deviceId, ...details }, 'agent clock');
+    await this.events.announce(recorded);
   }
 }
 

@@ -4,6 +4,7 @@ import { Bus, ConsumerHandle } from '@portolan/bus';
 import { AgentJob, AgentPollQuery, AgentPollResponse, Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
+import { AgentClock } from './agent-clock';
 import { AuthenticatedAgent } from './agent.directory';
 import { AgentConfigService } from './agent-config.service';
 import { AgentHeartbeats } from './agent-heartbeats';
@@ -58,8 +59,8 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
     this.bus.emit(Messages.agentJobAvailable, { agentId, reason });
   }
 
-  async poll(agent: AuthenticatedAgent, query: AgentPollQuery, closed: Promise<void>): Promise<AgentPollResponse> {
-    await this.heartbeats.seen(agent, query);
+  async poll(agent: AuthenticatedAgent, query: AgentPollQuery, clock: AgentClock, closed: Promise<void>): Promise<AgentPollResponse> {
+    await this.heartbeats.seen(agent, query, clock);
     let jobs = await this.claimIfHinted(agent.id);
     if (!jobs.length && query.wait > 0) {
       await this.waitForWork(agent.id, query.wait * 1000, closed);

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AgentResult, AgentResultResponse, AgentScanStarted, DomainError } from '@portolan/contracts';
+import { AgentClock } from './agent-clock';
 import { AuthenticatedAgent } from './agent.directory';
 import { ScanStartIngest } from './scan-start.ingest';
 import { UploadIngest } from './upload.ingest';
@@ -21,18 +22,19 @@ export class AgentResultsService {
   ) {}
 
   /** The run started: its job (made here for the agent's own schedule) and the `scan-started` event. */
-  started(agent: AuthenticatedAgent, report: AgentScanStarted): Promise<{ jobId: string }> {
-    return this.starts.accept({ agent, report });
+  started(agent: AuthenticatedAgent, report: AgentScanStarted, clock: AgentClock): Promise<{ jobId: string }> {
+    return this.starts.accept({ agent, report, clock });
   }
 
   /**
    * A result upload, stored with group commit (`UploadIngest`) as the agent sent it (`bodyGzip`:
-   * the body that parsed to `result`, gzip-compressed); a replay answers `duplicate: true`.
+   * the body that parsed to `result`, gzip-compressed); a replay answers `duplicate: true`. The
+   * run's times are put on the hub's clock (`clock`: when the hub received it, the agent's clock then).
    */
-  async accept(agent: AuthenticatedAgent, idempotencyKey: string | undefined, result: AgentResult, bodyGzip: Buffer): Promise<AgentResultResponse> {
+  async accept(agent: AuthenticatedAgent, idempotencyKey: string | undefined, result: AgentResult, bodyGzip: Buffer, clock: AgentClock): Promise<AgentResultResponse> {
     if (!idempotencyKey || !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new DomainError('invalid_payload', 'the Idempotency-Key header is required: 8 to 128 letters, digits, "-" or "_"', { field: 'Idempotency-Key' });
     }
-    return this.ingest.accept({ agent, idempotencyKey, result, bodyGzip });
+    return this.ingest.accept({ agent, idempotencyKey, result, bodyGzip, clock });
   }
 }

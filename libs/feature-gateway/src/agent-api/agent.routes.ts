@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
-import { AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema, AgentScanStarted, AgentScanStartedSchema, isExactAgentResult } from '@portolan/contracts';
+import { AGENT_CLOCK_HEADER, AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema, AgentScanStarted, AgentScanStartedSchema, isExactAgentResult } from '@portolan/contracts';
 import { GatewayConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { LOGGER } from '@portolan/platform';
 import { errorAnswer } from '../http/error.filter';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { authenticateAgent } from './agent-auth.guard';
+import { AgentClock, readAgentClock } from './agent-clock';
 import { AgentDirectory } from './agent.directory';
 import { AGENT_RATE_LIMITER, GATEWAY_CONFIG } from './agent-api.tokens';
 import { AgentPollService } from './agent-poll.service';
@@ -60,26 +61,29 @@ export class AgentRoutes {
   }
 
   private async jobs(request: IncomingMessage, response: ServerResponse, search: string): Promise<[number, unknown]> {
+    const clock = agentClock(request);
     const agent = await authenticateAgent(this.directory, this.limiter, request, response);
     const query = this.pollQuery.transform(Object.fromEntries(new URLSearchParams(search)));
     const closed = new Promise<void>((resolve) => response.once('close', () => resolve()));
     request.setTimeout((query.wait + 15) * 1000);
-    return [200, await this.polls.poll(agent, query, closed)];
+    return [200, await this.polls.poll(agent, query, clock, closed)];
   }
 
   private async upload(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
+    const clock = agentClock(request);
     const agent = await authenticateAgent(this.directory, this.limiter, request, response);
     const body = await readJsonUpload(request, { maxBytes: this.gateway.agentUploadLimitBytes, maxInflatedBytes: this.gateway.agentUploadInflatedLimitBytes });
     // An upload exactly as the schema would give it back is used as it is; any other the schema parses (or refuses, saying why).
     const result = isExactAgentResult(body.json) ? body.json : this.resultBody.transform(body.json);
-    const answer = await this.results.accept(agent, header(request, 'idempotency-key'), result, body.gzip());
+    const answer = await this.results.accept(agent, header(request, 'idempotency-key'), result, body.gzip(), clock);
     return [answer.duplicate ? 200 : 202, answer];
   }
 
   private async scanStarted(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
+    const clock = agentClock(request);
     const agent = await authenticateAgent(this.directory, this.limiter, request, response);
     const report = this.scanBody.transform((await readJsonUpload(request, SCAN_REPORT_LIMITS)).json);
-    return [202, await this.results.started(agent, report)];
+    return [202, await this.results.started(agent, report, clock)];
   }
 
   private async answer(response: ServerResponse, work: () => Promise<[number, unknown]>): Promise<void> {
@@ -101,6 +105,11 @@ export class AgentRoutes {
 
 function trimSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+/** The agent's clock as the call shows it, taken as its headers arrive (before authentication and the body). */
+function agentClock(request: IncomingMessage): AgentClock {
+  return readAgentClock(header(request, AGENT_CLOCK_HEADER), Date.now());
 }
 
 function header(request: IncomingMessage, name: string): string | undefined {

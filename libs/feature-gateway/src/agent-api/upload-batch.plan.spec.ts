@@ -5,6 +5,8 @@ import { planScanStarts, planUploadBatch, ScanStartDecision, UploadBatchState, U
 const AGENT = { id: 'a1', name: 'web-01', deviceId: 'dev-a1', siteId: null, scanner: true };
 const OTHER = { id: 'a2', name: 'db-01', deviceId: 'dev-a2', siteId: null, scanner: false };
 const TCP_40000 = { tcp: [{ from: 40000, to: 40100 }], udp: [] };
+/** Received a second after the runs of `result` ended, from an agent whose clock agrees with the hub's. */
+const ON_TIME = { receivedAtMs: Date.parse('2026-12-01T10:00:01.250Z'), offsetMs: 40 };
 
 function result(jobId: string, overrides: Partial<AgentResult> = {}): AgentResult {
   return {
@@ -35,11 +37,12 @@ function state(overrides: Partial<UploadBatchState> = {}): UploadBatchState {
   };
 }
 
-const request = (jobId: string, key: string, overrides: Partial<AgentResult> = {}, agent = AGENT): UploadRequest => ({
+const request = (jobId: string, key: string, overrides: Partial<AgentResult> = {}, agent = AGENT, clock: UploadRequest['clock'] = ON_TIME): UploadRequest => ({
   agent,
   idempotencyKey: key,
   result: result(jobId, overrides),
   bodyGzip: Buffer.from(`body of ${jobId}`),
+  clock,
 });
 const ids = () => {
   let n = 0;
@@ -142,8 +145,44 @@ describe('planUploadBatch', () => {
   });
 });
 
+describe('planUploadBatch on the hub clock', () => {
+  const HOUR = 3_600_000;
+
+  it("puts the run of an agent whose clock is 3 h behind on the hub's clock: job, chunk, event, message; the stored acceptance says by how much", () => {
+    // The agent's runs "ended at 10:00:00.250"; its clock said 10:00:01.250 when the hub's said 13:00:01.250.
+    const behind = { receivedAtMs: ON_TIME.receivedAtMs + 3 * HOUR, offsetMs: -3 * HOUR };
+    const [decision] = planUploadBatch([request('j1', 'key-0001', {}, AGENT, behind)], state(), ids());
+    if (decision.kind !== 'accepted') throw new Error(summary(decision));
+    const hubStart = new Date('2026-12-01T13:00:00.000Z');
+    expect(decision.upload.acceptance.clockCorrectionMs).toBe(-3 * HOUR);
+    expect('insert' in decision.job && decision.job.insert.startedAt).toEqual(hubStart);
+    expect(decision.chunk.startedAt).toEqual(hubStart);
+    expect(decision.started).toMatchObject({ occurredAt: hubStart, details: { what: 'scan-started', startedAt: hubStart.toISOString(), clockCorrectionMs: -3 * HOUR } });
+    if (decision.upload.kind !== 'completed') throw new Error('not completed');
+    expect(decision.upload.payload).toMatchObject({ startedAt: '2026-12-01T13:00:00.000Z', finishedAt: '2026-12-01T13:00:00.250Z', durationMs: 250 });
+    // What the outbox publishes again, from the body as the agent sent it and the stored acceptance, is the same message.
+    expect(agentResultMessage(result('j1'), decision.upload.acceptance)).toEqual({ kind: decision.upload.kind, payload: decision.upload.payload });
+  });
+
+  it('moves a run reported in the future (spooled while the clock ran ahead) back to when the hub received it, keeping its duration', () => {
+    const setRight = { receivedAtMs: Date.parse('2026-12-01T08:00:00.000Z'), offsetMs: 15 };
+    const [decision] = planUploadBatch([request('j1', 'key-0001', {}, AGENT, setRight)], state(), ids());
+    if (decision.kind !== 'accepted' || decision.upload.kind !== 'completed') throw new Error('not accepted');
+    expect(decision.upload.payload).toMatchObject({ startedAt: '2026-12-01T07:59:59.750Z', finishedAt: '2026-12-01T08:00:00.000Z', durationMs: 250 });
+    expect(decision.upload.acceptance.clockCorrectionMs).toBe(2 * HOUR + 250);
+  });
+
+  it('stores no correction for a clock within the tolerance', () => {
+    const [decision] = planUploadBatch([request('j1', 'key-0001')], state(), ids());
+    if (decision.kind !== 'accepted' || decision.upload.kind !== 'completed') throw new Error('not accepted');
+    expect(decision.upload.acceptance).not.toHaveProperty('clockCorrectionMs');
+    expect(decision.upload.payload.startedAt).toBe('2026-12-01T10:00:00.000Z');
+    expect(decision.started?.details).not.toHaveProperty('clockCorrectionMs');
+  });
+});
+
 describe('planScanStarts', () => {
-  const start = (jobId: string, trackerId = 'self-1', agent = AGENT) => ({ agent, report: { jobId, trackerId, trigger: 'schedule' as const, startedAt: '2026-12-01T10:00:00.000Z' } });
+  const start = (jobId: string, trackerId = 'self-1', agent = AGENT, clock = ON_TIME) => ({ agent, report: { jobId, trackerId, trigger: 'schedule' as const, startedAt: '2026-12-01T10:00:00.000Z' }, clock });
   const what = (d: ScanStartDecision) =>
     d.kind === 'started' ? `${'insert' in d.job ? 'insert' : 'update'} ${'insert' in d.job ? d.job.insert.id : d.job.update.id}` : d.kind === 'known' ? 'known' : `refused ${d.error.code}: ${d.error.message}`;
   const job = (status: string, agentId = 'a1', trackerId = 'self-1') => ({ agentId, trackerId, status, hasResult: false });
@@ -155,6 +194,14 @@ describe('planScanStarts', () => {
     if (first.kind !== 'started' || !('insert' in first.job)) throw new Error(what(first));
     expect(first.job.insert).toEqual({ id: 'j1', trackerId: 'self-1', deviceId: 'dev-a1', trigger: 'schedule', agentId: 'a1', startedAt: new Date('2026-12-01T10:00:00.000Z') });
     expect(first.event).toMatchObject({ kind: 'communications', deviceId: 'dev-a1', jobId: 'j1', details: { what: 'scan-started', agentId: 'a1', trigger: 'schedule' } });
+  });
+
+  it("dates the start of an agent whose clock is ahead on the hub's clock", () => {
+    const ahead = { receivedAtMs: Date.parse('2026-12-01T09:30:00.500Z'), offsetMs: 30 * 60_000 };
+    const [decision] = planScanStarts([start('j1', 'self-1', AGENT, ahead)], state());
+    if (decision.kind !== 'started' || !('insert' in decision.job)) throw new Error(what(decision));
+    expect(decision.job.insert.startedAt).toEqual(new Date('2026-12-01T09:30:00.000Z'));
+    expect(decision.event).toMatchObject({ occurredAt: new Date('2026-12-01T09:30:00.000Z'), details: { clockCorrectionMs: 30 * 60_000 } });
   });
 
   it('starts a job the hub asked for (pending or queued); one already running or done changes nothing', () => {

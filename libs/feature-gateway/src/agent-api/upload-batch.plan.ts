@@ -1,8 +1,9 @@
 import { AgentResult, AgentScanStarted, DomainError } from '@portolan/contracts';
 import { PortSetRecord } from '@portolan/persistence';
-import { agentResultMessage } from '@portolan/platform';
+import { agentResultMessage, onHubClock } from '@portolan/platform';
 import type { NewEvent, OutboxUpload, ResultAcceptance } from '@portolan/platform';
 import { countPorts, intersectPortSets } from '@portolan/targets';
+import { AgentClock, clockCorrectionMs } from './agent-clock';
 import { AuthenticatedAgent } from './agent.directory';
 
 /** One result upload as the request handler passed it on: authenticated, parsed and validated. */
@@ -12,6 +13,8 @@ export interface UploadRequest {
   readonly result: AgentResult;
   /** The upload as the agent sent it (gzip-compressed JSON), which is what is stored. */
   readonly bodyGzip: Buffer;
+  /** When the hub received it, and the agent's clock then: the run's times are put on the hub's clock (`clockCorrectionMs`). */
+  readonly clock: AgentClock;
 }
 
 /** What the database holds that the uploads of one batch refer to (read under the job locks). */
@@ -104,7 +107,7 @@ function ownedRun(agent: AuthenticatedAgent, trackerId: string, jobId: string, s
   return { tracker, job };
 }
 
-function accept({ agent, idempotencyKey, result, bodyGzip }: UploadRequest, state: UploadBatchState, jobsWithResult: ReadonlySet<string>, newId: () => string): UploadDecision {
+function accept({ agent, idempotencyKey, result, bodyGzip, clock }: UploadRequest, state: UploadBatchState, jobsWithResult: ReadonlySet<string>, newId: () => string): UploadDecision {
   const { tracker, job } = ownedRun(agent, result.trackerId, result.jobId, state);
   if (job?.hasResult || jobsWithResult.has(result.jobId)) throw new DomainError('conflict', `job ${result.jobId} already has a result; a new run needs a new job id`, { field: 'jobId' });
 
@@ -113,19 +116,21 @@ function accept({ agent, idempotencyKey, result, bodyGzip }: UploadRequest, stat
   if (self && result.status === 'completed' && result.hosts.length !== 1) {
     throw new DomainError('invalid_payload', `a self-scan result has exactly one host; this one has ${result.hosts.length}`, { field: 'hosts' });
   }
+  const correction = clockCorrectionMs(clock, Date.parse(result.finishedAt));
   const acceptance: ResultAcceptance = {
     chunkId: newId(),
     deviceId: tracker.deviceId,
     worker: `agent:${agent.name}`.slice(0, 128),
     coverage: intersectPortSets(result.coverage.ports, tracker.portSet),
     ...(self ? { selfAddress: tracker.deviceAddress } : {}),
+    ...(correction ? { clockCorrectionMs: correction } : {}),
   };
   const message = agentResultMessage(result, acceptance);
   // What the run covered: the message's hosts, or for a failed run the hosts it reported (none for a self-scan).
   const hosts = message.kind === 'completed' ? message.payload.hosts : self ? [] : result.hosts;
   const hostCount = self ? 1 : Math.max(1, hosts.length);
   const probes = hostCount * countPorts(acceptance.coverage).total;
-  const startedAt = new Date(result.startedAt);
+  const startedAt = new Date(onHubClock(result.startedAt, correction));
   const row: NewJobRow = { id: result.jobId, trackerId: result.trackerId, deviceId: tracker.deviceId, trigger: result.trigger, agentId: agent.id, startedAt, hosts: hostCount, probes };
   const startNow = !job || job.status === 'pending' || job.status === 'queued';
   return {
@@ -133,18 +138,19 @@ function accept({ agent, idempotencyKey, result, bodyGzip }: UploadRequest, stat
     job: job ? { update: row, startNow } : { insert: row },
     chunk: { id: acceptance.chunkId, jobId: result.jobId, targets: hosts.slice(0, MAX_CHUNK_TARGETS).map((h) => h.address), hosts: hostCount, probes, worker: acceptance.worker, startedAt },
     upload: { id: newId(), agentId: agent.id, idempotencyKey, jobId: result.jobId, trackerId: result.trackerId, bodyGzip, acceptance, ...message },
-    started: startNow ? scanStartedEvent(agent, tracker.deviceId, result.trackerId, result.jobId, result.trigger, startedAt) : undefined,
+    started: startNow ? scanStartedEvent(agent, tracker.deviceId, result.trackerId, result.jobId, result.trigger, startedAt, correction) : undefined,
   };
 }
 
-export function scanStartedEvent(agent: AuthenticatedAgent, deviceId: string, trackerId: string, jobId: string, trigger: string, startedAt: Date): NewEvent {
+/** The `scan-started` communications event of a run, dated on the hub's clock (`clockCorrectionMs` in its details when the agent's was off). */
+export function scanStartedEvent(agent: AuthenticatedAgent, deviceId: string, trackerId: string, jobId: string, trigger: string, startedAt: Date, correction: number): NewEvent {
   return {
     kind: 'communications',
     deviceId,
     trackerId,
     jobId,
     occurredAt: startedAt,
-    details: { what: 'scan-started', agentId: agent.id, agent: agent.name, trigger, startedAt: startedAt.toISOString() },
+    details: { what: 'scan-started', agentId: agent.id, agent: agent.name, trigger, startedAt: startedAt.toISOString(), ...(correction ? { clockCorrectionMs: correction } : {}) },
   };
 }
 
@@ -152,6 +158,7 @@ export function scanStartedEvent(agent: AuthenticatedAgent, deviceId: string, tr
 export interface ScanStartRequest {
   readonly agent: AuthenticatedAgent;
   readonly report: AgentScanStarted;
+  readonly clock: AgentClock;
 }
 
 export type ScanStartDecision =
@@ -174,16 +181,17 @@ export type ScanStartDecision =
  */
 export function planScanStarts(requests: readonly ScanStartRequest[], state: Pick<UploadBatchState, 'trackers' | 'jobs'>): ScanStartDecision[] {
   const jobs = new Map(state.jobs);
-  return requests.map(({ agent, report }): ScanStartDecision => {
+  return requests.map(({ agent, report, clock }): ScanStartDecision => {
     try {
       const { tracker, job } = ownedRun(agent, report.trackerId, report.jobId, { trackers: state.trackers, jobs });
       if (job && job.status !== 'pending' && job.status !== 'queued') return { kind: 'known' };
-      const startedAt = new Date(report.startedAt);
+      const correction = clockCorrectionMs(clock, Date.parse(report.startedAt));
+      const startedAt = new Date(onHubClock(report.startedAt, correction));
       jobs.set(report.jobId, { agentId: agent.id, trackerId: report.trackerId, status: 'running', hasResult: job?.hasResult ?? false });
       return {
         kind: 'started',
         job: job ? { update: { id: report.jobId, startedAt } } : { insert: { id: report.jobId, trackerId: report.trackerId, deviceId: tracker.deviceId, trigger: report.trigger, agentId: agent.id, startedAt } },
-        event: scanStartedEvent(agent, tracker.deviceId, report.trackerId, report.jobId, report.trigger, startedAt),
+        event: scanStartedEvent(agent, tracker.deviceId, report.trackerId, report.jobId, report.trigger, startedAt, correction),
       };
     } catch (error) {
       if (error instanceof DomainError) return { kind: 'refused', error };

@@ -28,6 +28,8 @@ export const AgentsQuerySchema = z
     seenBefore: z.iso.datetime({ offset: true }).optional(),
     /** Agents (not revoked) that have not yet reported applying their current configuration (true), or that have (false). Revoked agents match neither. */
     configPending: QueryFlag.optional(),
+    /** Agents whose clock the hub holds skewed (more than a minute from its own, `agent-clock-skewed`), or not. */
+    clockSkewed: QueryFlag.optional(),
   })
   .strict();
 type AgentsQuery = z.infer<typeof AgentsQuerySchema>;
@@ -43,6 +45,8 @@ export interface AgentsSummary {
   spool: { agents: number; entries: number; dropped: number };
   /** Agents (not revoked) that have not yet reported applying their current configuration, e.g. the pins of a certificate staged for rotation. */
   configPending: number;
+  /** Agents (not revoked) whose clock the hub holds skewed. */
+  clockSkewed: number;
 }
 
 export interface AgentView {
@@ -59,6 +63,8 @@ export interface AgentView {
   spool: { entries: number; dropped: number };
   /** The agent's configuration version at the hub, the one it last reported applied (null before it did), and whether those differ. */
   config: { version: number; applied: number | null; pending: boolean };
+  /** The agent's clock minus the hub's at its last poll, ms (null when the agent does not say), and whether the hub holds it skewed. */
+  clock: { offsetMs: number | null; skewed: boolean };
   authFailures: number;
   enrolledAt: Date;
   revokedAt: Date | null;
@@ -86,6 +92,7 @@ export class AgentsController {
     if (query.scanner !== undefined) qb.andWhere('a.scanner = :scanner', { scanner: query.scanner });
     if (query.spooling !== undefined) qb.andWhere(query.spooling ? 'a.spool_entries > 0' : 'a.spool_entries = 0');
     if (query.configPending !== undefined) qb.andWhere(`a.status <> 'revoked' AND ${query.configPending ? '' : 'NOT '}${CONFIG_PENDING}`);
+    if (query.clockSkewed !== undefined) qb.andWhere('a.clock_skewed = :skewed', { skewed: query.clockSkewed });
     if (query.seenBefore) qb.andWhere('(a.last_seen_at IS NULL OR a.last_seen_at < :seenBefore)', { seenBefore: new Date(query.seenBefore) });
     if (query.cursor) {
       const { at, id } = decodeCursor(query.cursor);
@@ -100,14 +107,15 @@ export class AgentsController {
   /** The fleet at a glance: agents by status, version and site, and what their spools hold (one pass over the agents). */
   @Get('-/summary')
   async summary(): Promise<AgentsSummary> {
-    const groups: { status: AgentEntity['status']; version: string; site_id: string | null; site: string | null; agents: number; spooling: number; entries: number; dropped: number; pending: number }[] = await this.db.query(
+    const groups: { status: AgentEntity['status']; version: string; site_id: string | null; site: string | null; agents: number; spooling: number; entries: number; dropped: number; pending: number; skewed: number }[] = await this.db.query(
       `SELECT a.status, a.version, a.site_id, s.name AS site, count(*)::int AS agents, count(*) FILTER (WHERE a.spool_entries > 0)::int AS spooling,
               count(*) FILTER (WHERE a.status <> 'revoked' AND ${CONFIG_PENDING})::int AS pending,
+              count(*) FILTER (WHERE a.status <> 'revoked' AND a.clock_skewed)::int AS skewed,
               sum(a.spool_entries)::float8 AS entries, sum(a.spool_dropped)::float8 AS dropped
          FROM agents a LEFT JOIN sites s ON s.id = a.site_id
         GROUP BY a.status, a.version, a.site_id, s.name`,
     );
-    const summary: AgentsSummary = { total: 0, byStatus: { enrolled: 0, online: 0, offline: 0, revoked: 0 }, byVersion: [], bySite: [], spool: { agents: 0, entries: 0, dropped: 0 }, configPending: 0 };
+    const summary: AgentsSummary = { total: 0, byStatus: { enrolled: 0, online: 0, offline: 0, revoked: 0 }, byVersion: [], bySite: [], spool: { agents: 0, entries: 0, dropped: 0 }, configPending: 0, clockSkewed: 0 };
     const versions = new Map<string, number>();
     const sites = new Map<string | null, { siteId: string | null; site: string | null; agents: number }>();
     for (const g of groups) {
@@ -121,6 +129,7 @@ export class AgentsController {
       summary.spool.entries += g.entries;
       summary.spool.dropped += g.dropped;
       summary.configPending += g.pending;
+      summary.clockSkewed += g.skewed;
     }
     summary.byVersion = [...versions].map(([version, agents]) => ({ version, agents })).sort((x, y) => y.agents - x.agents || (x.version < y.version ? -1 : 1));
     summary.bySite = [...sites.values()].sort((x, y) => y.agents - x.agents || (x.site ?? '\uffff').localeCompare(y.site ?? '\uffff'));
@@ -169,6 +178,7 @@ function view(row: AgentEntity, sites: Map<string, string>): AgentView {
     lastSeenAt: row.lastSeenAt,
     spool: { entries: row.spoolEntries, dropped: row.spoolDropped },
     config: { version: row.configVersion, applied: row.appliedConfigVersion, pending: row.status !== 'revoked' && row.appliedConfigVersion !== row.configVersion },
+    clock: { offsetMs: row.clockOffsetMs === null ? null : Number(row.clockOffsetMs), skewed: row.clockSkewed },
     authFailures: row.authFailures,
     enrolledAt: row.enrolledAt,
     revokedAt: row.revokedAt,

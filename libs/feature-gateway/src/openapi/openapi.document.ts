@@ -16,7 +16,7 @@ import { CreateSiteSchema } from '../sites/sites.controller';
 import { ExpectPortSchema, HistoryQuerySchema, PromoteSchema, RemoveItemSchema } from '../baselines/baseline.dto';
 import { ExposureQuerySchema, OpenAtQuerySchema, PlannedSummaryQuerySchema } from '../reports/reports.controller';
 import { CreateChannelSchema, CreateRuleSchema, UpdateChannelSchema, UpdateRuleSchema } from '../alerting/alerting.controller';
-import { AgentPollQuerySchema, AgentResultSchema, AgentScanStartedSchema, EnrolRequestSchema } from '@portolan/contracts';
+import { AGENT_CLOCK_HEADER, AgentPollQuerySchema, AgentResultSchema, AgentScanStartedSchema, EnrolRequestSchema } from '@portolan/contracts';
 import { AgentsQuerySchema } from '../agents/agents.controller';
 import { CreateEnrollmentTokenSchema } from '../enrollment/enrollment-tokens.service';
 import { CreateOperatorTokenSchema } from '../operators/operator-tokens.service';
@@ -28,6 +28,8 @@ const json = (body: object) => ({ content: { 'application/json': { schema: body 
 const error = { description: 'invalid input; the message names the problem', ...json(ref('Error')) };
 const idParam = (what: string) => ({ name: 'id', in: 'path', required: true, description: `${what} id`, schema: { type: 'string', format: 'uuid' } });
 const listOf = (what: string) => ({ type: 'object', properties: { items: { type: 'array', items: { type: 'object', description: what } }, nextCursor: { type: ['string', 'null'] } } });
+/** The agent's wall clock on each of its calls, which puts the times it reports on the hub's clock. */
+const AGENT_CLOCK = { name: AGENT_CLOCK_HEADER, in: 'header', required: false, description: "the agent's clock when it sent the call, ms since 1970", schema: { type: 'string', pattern: '^[0-9]{1,16}$' } };
 const queryParams = (s: z.ZodObject) =>
   Object.entries(s.shape).map(([name, field]) => ({ name, in: 'query', required: false, schema: schema(field as z.ZodType) }));
 
@@ -182,12 +184,16 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         post: { summary: 'Agent: exchange an enrolment token for an agent id and secret', requestBody: { required: true, ...json(ref('EnrolRequest')) }, responses: { 201: json({ type: 'object' }), 400: error, 401: error, 429: error } },
       },
       '/api/agent/config': { get: { summary: 'Agent: its trackers and schedules (Authorization: Bearer <agentId>.<secret>)', responses: { 200: json({ type: 'object' }), 401: error } } },
-      '/api/agent/jobs': { get: { summary: 'Agent: heartbeat and long-poll for runs asked of it', parameters: queryParams(AgentPollQuerySchema), responses: { 200: json({ type: 'object' }), 401: error, 429: error } } },
-      '/api/agent/scans': { post: { summary: 'Agent: a run started', requestBody: { required: true, ...json(ref('AgentScanStarted')) }, responses: { 202: json({ type: 'object' }), 401: error, 404: error } } },
+      '/api/agent/jobs': {
+        get: { summary: 'Agent: heartbeat and long-poll for runs asked of it', parameters: [...queryParams(AgentPollQuerySchema), AGENT_CLOCK], responses: { 200: json({ type: 'object' }), 400: error, 401: error, 429: error } },
+      },
+      '/api/agent/scans': {
+        post: { summary: 'Agent: a run started', parameters: [AGENT_CLOCK], requestBody: { required: true, ...json(ref('AgentScanStarted')) }, responses: { 202: json({ type: 'object' }), 400: error, 401: error, 404: error } },
+      },
       '/api/agent/results': {
         post: {
           summary: 'Agent: a finished or failed run; gzip JSON with an Idempotency-Key header. 202 accepted, 200 for a replay',
-          parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,128}$' } }],
+          parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,128}$' } }, AGENT_CLOCK],
           requestBody: { required: true, ...json(ref('AgentResult')) },
           responses: { 200: json({ type: 'object' }), 202: json({ type: 'object' }), 400: error, 401: error, 404: error, 409: error, 413: error, 429: error },
         },

@@ -26,6 +26,10 @@ export class AgentEntity {
   @Column({ name: 'config_version', type: 'integer', default: 1 }) configVersion!: number;
   /** The configuration version the agent last reported it had applied (null before its first report). */
   @Column({ name: 'applied_config_version', type: 'integer', nullable: true }) appliedConfigVersion!: number | null;
+  /** The agent's clock minus the hub's at its last poll, ms (bigint: a string as read); null when the agent does not say. */
+  @Column({ name: 'clock_offset_ms', type: 'bigint', nullable: true }) clockOffsetMs!: string | null;
+  /** Whether the hub holds the agent's clock skewed (announced by `agent-clock-skewed`, until `agent-clock-synchronised`). */
+  @Column({ name: 'clock_skewed', type: 'boolean', default: false }) clockSkewed!: boolean;
   @Column({ name: 'auth_failures', type: 'integer', default: 0 }) authFailures!: number;
   @Column({ name: 'enrolled_at', type: 'timestamptz' }) enrolledAt!: Date;
   @Column({ name: 'secret_rotated_at', type: 'timestamptz', nullable: true }) secretRotatedAt!: Date | null;

@@ -47,7 +47,7 @@ export class IngestFixture {
 
   /** The agent's report that it started the run of `jobId` at `startedAt`. */
   report(jobId: string, startedAt: string): ScanStartRequest {
-    return { agent: this.agent, report: { jobId, trackerId: this.trackerId, trigger: 'manual', startedAt } };
+    return { agent: this.agent, report: { jobId, trackerId: this.trackerId, trigger: 'manual', startedAt }, clock: { receivedAtMs: Date.now() } };
   }
 
   /** The self-scan result of the run of `jobId` (one open port), as the agent uploads it. */
@@ -65,7 +65,7 @@ export class IngestFixture {
       coverage: { ports: { tcp: [{ from: 1, to: 65535 }], udp: [] } },
       hosts: [{ address: '127.0.0.1', hostnames: [], state: 'up', ports: [{ protocol: 'tcp', port: 40001, state: 'open' }] }],
     } as AgentResult;
-    return { agent: this.agent, idempotencyKey: `key-${jobId}`, result, bodyGzip: gzipSync(JSON.stringify(result)) };
+    return { agent: this.agent, idempotencyKey: `key-${jobId}`, result, bodyGzip: gzipSync(JSON.stringify(result)), clock: { receivedAtMs: Date.now() } };
   }
 }
 
