@@ -75,4 +75,18 @@ describe('planBaselineChanges', () => {
     expect(changes).toEqual([]);
     expect(staleHosts).toEqual(['127.0.0.2']);
   });
+
+  it("applies a result of a tracker whose results come in their own order (an agent's), whatever its time", () => {
+    const { changes, staleHosts } = planBaselineChanges({
+      upHosts: ['127.0.0.2'],
+      baselines: new Map([['127.0.0.2', { host: '127.0.0.2', observedAt: t('11:00:00') }]]),
+      current: [open('127.0.0.2', 40001)],
+      observed: [],
+      inCoverage: inRange,
+      observedAt: t('10:00:00'),
+      ordered: true,
+    });
+    expect(staleHosts).toEqual([]);
+    expect(changes.map((c) => [c.host, c.removed.length])).toEqual([['127.0.0.2', 1]]);
+  });
 });

@@ -41,12 +41,19 @@ export interface BaselinePlanInput {
    */
   readonly inRange?: (item: Item) => boolean;
   readonly observedAt: Date;
+  /**
+   * The results of this tracker come in their own order (an agent's, applied in the order the hub
+   * accepted them), so none is stale whatever its times say: an agent's clock set back, or a run
+   * spooled while it ran ahead, must not have its later results skipped.
+   */
+  readonly ordered?: boolean;
 }
 
 /**
  * Pure: what applying one complete observation does to each host's baseline. A host without a
  * baseline gets its first poll (the baseline itself); a host with one gets its differences. A
- * host whose baseline was moved by a newer observation is left alone (stale result).
+ * host whose baseline was moved by a newer observation is left alone (stale result), unless the
+ * tracker's results come in their own order (`ordered`).
  */
 export function planBaselineChanges(input: BaselinePlanInput): { changes: HostChange[]; staleHosts: string[] } {
   const currentByHost = groupByHost(input.current);
@@ -56,7 +63,7 @@ export function planBaselineChanges(input: BaselinePlanInput): { changes: HostCh
   for (const host of input.upHosts) {
     const baseline = input.baselines.get(host);
     const observed = (observedByHost.get(host) ?? []).filter(input.inCoverage);
-    if (baseline && baseline.observedAt.getTime() > input.observedAt.getTime()) {
+    if (baseline && !input.ordered && baseline.observedAt.getTime() > input.observedAt.getTime()) {
       staleHosts.push(host);
       continue;
     }

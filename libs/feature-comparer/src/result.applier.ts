@@ -280,6 +280,8 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       isPort: (item) => item.type === PORT_ITEM_TYPE,
       inRange,
       observedAt,
+      // An agent's results are applied in the order the hub accepted them (their predecessors first).
+      ordered: job.agentId !== null,
     });
     if (plan.staleHosts.length) this.logger.info({ jobId: result.jobId, hosts: plan.staleHosts.length }, 'hosts skipped: a newer observation was already applied');
     const ctx: WriteContext = {

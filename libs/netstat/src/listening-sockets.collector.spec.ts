@@ -113,14 +113,26 @@ describe('collectListeningSockets on other platforms', () => {
     const scan = await collectListeningSockets({ platform: 'win32', run: fake.run });
 
     expect([scan.tool, scan.args, scan.sockets.length]).toEqual(['netstat', ['-ano'], 25]);
-    expect(fake.calls.map((c) => c.command)).toEqual(['netstat -ano', 'tasklist /FO CSV /NH']);
+    expect(fake.calls.map((c) => c.command)).toEqual(['tasklist /FO CSV /NH', 'netstat -ano', 'tasklist /FO CSV /NH']);
     const named = (port: number) => scan.sockets.filter((s) => s.port === port).map((s) => `${s.protocol} ${s.bindAddress} ${s.process ?? '-'}/${s.pid}`);
     expect(named(445)).toEqual(['tcp 0.0.0.0 System/4', 'tcp :: System/4']);
     expect(named(3389)).toEqual(['tcp 0.0.0.0 svchost.exe/1012', 'tcp :: svchost.exe/1012', 'udp 0.0.0.0 svchost.exe/1012']);
     expect(named(8080)).toEqual(['tcp 127.0.0.1 Acme Web Console.exe/5128', 'tcp ::1 Acme Web Console.exe/5128']);
-    // A process that ended between netstat and tasklist (pid 684 is in the listing, not among the processes).
+    // A pid tasklist does not know (684 is listed by netstat, in neither process list) stays unnamed.
     expect(named(49665)).toEqual(['tcp 0.0.0.0 wininit.exe/536']);
     expect(scan.sockets.filter((s) => s.process === undefined).map((s) => s.pid)).toEqual([684, 684]);
+  });
+
+  it('names a process that ended between netstat and the second tasklist from the first, and prefers the second for a pid in both', async () => {
+    const lsass = `${TASKLIST_WINDOWS_SERVER}"lsass.exe","684","Services","0","18,452 K"\r\n`;
+    const restarted = TASKLIST_WINDOWS_SERVER.replace('"svchost.exe","904"', '"rpcss-new.exe","904"');
+    const fake = fakeRunner({ 'netstat -ano': { stdout: NETSTAT_WINDOWS_SERVER }, 'tasklist /FO CSV /NH': [{ stdout: lsass }, { stdout: restarted }] });
+
+    const scan = await collectListeningSockets({ platform: 'win32', run: fake.run });
+
+    expect(scan.sockets.filter((s) => s.pid === 684).map((s) => s.process)).toEqual(['lsass.exe', 'lsass.exe']);
+    expect(scan.sockets.filter((s) => s.pid === 904).map((s) => s.process)).toEqual(['rpcss-new.exe', 'rpcss-new.exe']);
+    expect(scan.sockets.every((s) => s.process !== undefined || s.pid === undefined)).toBe(true);
   });
 
   it('leaves the sockets unnamed, every time, where tasklist is not installed', async () => {
@@ -133,7 +145,7 @@ describe('collectListeningSockets on other platforms', () => {
   });
 
   it('fails the scan, rather than drop the names, when tasklist fails or prints something else', async () => {
-    const denied = fakeRunner({ 'netstat -ano': { stdout: NETSTAT_WINDOWS_SERVER }, 'tasklist /FO CSV /NH': { exitCode: 1, stderr: 'ERROR: Access denied\r\n' } });
+    const denied = fakeRunner({ 'netstat -ano': { stdout: NETSTAT_WINDOWS_SERVER }, 'tasklist /FO CSV /NH': [{ stdout: TASKLIST_WINDOWS_SERVER }, { exitCode: 1, stderr: 'ERROR: Access denied\r\n' }] });
     const failed = await rejectionOf(collectListeningSockets({ platform: 'win32', run: denied.run }));
     expect([failed.code, failed.message]).toEqual(['scan_failed', 'cannot name the processes of the listening sockets: tasklist /FO CSV /NH exited with code 1: ERROR: Access denied']);
 

@@ -111,18 +111,26 @@ async function scanWith(tool: Tool, stdout: string, run: CommandRunner, timeoutM
 }
 
 /**
- * The sockets with the names of their processes, from `tasklist` run after netstat (a process
- * gone in between leaves its socket unnamed, and the socket is gone by the next scan). Where
- * tasklist is not installed every socket stays unnamed, at every scan. Any other failure fails
- * the scan: a scan whose sockets lost their names would report each of them as modified.
+ * The names of the processes by pid, from `tasklist`; undefined where tasklist is not installed
+ * (every socket then stays unnamed, at every scan). Any other failure fails the scan: a scan whose
+ * sockets lost their names would report each of them as modified.
  */
-async function withProcessNames(sockets: ListeningSocket[], run: CommandRunner, timeoutMs: number): Promise<ListeningSocket[]> {
+async function processNames(run: CommandRunner, timeoutMs: number): Promise<Map<number, string> | undefined> {
   const result = await attempt(TASKLIST, run, timeoutMs);
-  if (!result.ok && result.missing) return sockets;
+  if (!result.ok && result.missing) return undefined;
   if (!result.ok) throw new DomainError('scan_failed', `cannot name the processes of the listening sockets: ${result.reason}`, { tool: TASKLIST.tool, args: TASKLIST.args });
-  const names = parseTasklistOutput(result.stdout);
+  return parseTasklistOutput(result.stdout);
+}
+
+/**
+ * The sockets with the names of their processes, from tasklist run after netstat, else from the
+ * run before it: a process that ended in between, or began, is named all the same, so that its
+ * port is not reported unnamed once and named again at the next scan.
+ */
+function named(sockets: ListeningSocket[], after: Map<number, string> | undefined, before: Map<number, string> | undefined): ListeningSocket[] {
+  if (!after || !before) return sockets;
   return sockets.map((socket) => {
-    const name = socket.pid === undefined ? undefined : names.get(socket.pid);
+    const name = socket.pid === undefined ? undefined : (after.get(socket.pid) ?? before.get(socket.pid));
     return name === undefined ? socket : { ...socket, process: name };
   });
 }
@@ -133,8 +141,8 @@ function unavailable(message: string, reasons: string[]): DomainError {
 
 /**
  * The sockets listening on this host, from the platform's own tool: on Linux `ss -tulpnH`, or
- * `netstat -tulpnW` when ss is missing or fails; on Windows `netstat -ano`, then `tasklist /FO CSV
- * /NH` for the processes' names. Throws DomainError('engine_unavailable') when no tool can produce
+ * `netstat -tulpnW` when ss is missing or fails; on Windows `netstat -ano`, with `tasklist /FO CSV
+ * /NH` before and after it for the processes' names. Throws DomainError('engine_unavailable') when no tool can produce
  * a listing (and on other platforms), 'scan_failed' when a tool times out (or tasklist fails), and
  * 'invalid_output' when its output cannot be read.
  */
@@ -144,10 +152,12 @@ export async function collectListeningSockets(options: CollectListeningSocketsOp
   const run = options.run ?? execFileRunner;
 
   if (platform === 'win32') {
+    const before = await processNames(run, timeoutMs);
     const result = await attempt(NETSTAT_WINDOWS, run, timeoutMs);
     if (!result.ok) throw unavailable(`cannot list listening sockets: ${result.reason}`, [result.reason]);
     const scan = await scanWith(NETSTAT_WINDOWS, result.stdout, run, timeoutMs);
-    return { ...scan, sockets: await withProcessNames(scan.sockets, run, timeoutMs) };
+    const after = before && (await processNames(run, timeoutMs));
+    return { ...scan, sockets: named(scan.sockets, after, before) };
   }
   if (platform !== 'linux') {
     throw unavailable(`listing listening sockets is supported on Linux (ss or netstat) and Windows (netstat), not on ${platform}`, []);

@@ -100,6 +100,47 @@ describe('AgentUploadOutbox (Postgres)', () => {
     await bus.close();
   }, 30_000);
 
+  it("publishes a body whose run the hub moved onto its clock with the corrected times; leaves a row it cannot read back, and publishes the others", async () => {
+    const bus = new InProcessBus('outbox-clock-test', quiet);
+    await bus.start();
+    const errors: string[] = [];
+    const logger = createLogger({ service: 'test', version: '0', level: 'silent' });
+    logger.error = ((_fields: unknown, message: string) => void errors.push(message)) as typeof logger.error;
+    const outbox = new AgentUploadOutbox(dataSource, bus, logger);
+    const seen: Envelope<ScanCompleted | ScanFailed>[] = [];
+    await bus.consume({ message: Messages.scanCompleted, durable: 'outbox-clock-test-completed' }, async (d) => (seen.push(d.envelope), Outcomes.ack()));
+    const old = new Date(Date.now() - 60_000);
+    const upload = async (acceptance: Record<string, unknown>) => {
+      const id = randomUUID();
+      const jobId = randomUUID();
+      // As an agent 3 h behind sent it.
+      const sent = {
+        jobId, trackerId, trigger: 'schedule', status: 'completed', engine: 'ss', engineVersion: 'iproute2-6.1', args: ['-tulpnH'],
+        startedAt: '2026-12-01T07:00:00.000Z', finishedAt: '2026-12-01T07:00:00.400Z', coverage: { ports: { tcp: [{ from: 40000, to: 40100 }], udp: [] } },
+        hosts: [{ address: 'self', hostnames: [], state: 'up', ports: [] }],
+      };
+      await dataSource.query(
+        `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, body_gzip, acceptance, received_at) VALUES ($1, $2, $3, $4, $5, 'completed', $6, $7, $8)`,
+        [id, agentId, `key-${jobId}`, jobId, trackerId, gzipSync(JSON.stringify(sent)), JSON.stringify({ chunkId: randomUUID(), deviceId, worker: 'agent:h', coverage: { tcp: [{ from: 40000, to: 40100 }], udp: [] }, selfAddress: '127.0.0.1', ...acceptance }), old],
+      );
+      return id;
+    };
+    const unreadable = await upload({ clockCorrectionMs: -10_800_000, decidedByAFutureHub: true });
+    const corrected = await upload({ clockCorrectionMs: -10_800_000 });
+
+    expect(await outbox.publishUnpublished(new Date())).toBe(1);
+    const deadline = Date.now() + 5_000;
+    while (seen.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(seen.map((e) => [e.id, e.payload.startedAt, (e.payload as ScanCompleted).finishedAt, (e.payload as ScanCompleted).durationMs])).toEqual([
+      [corrected, '2026-12-01T10:00:00.000Z', '2026-12-01T10:00:00.400Z', 400],
+    ]);
+    expect(errors).toEqual(['a stored agent result could not be read back; left unpublished']);
+    const { rows } = await dataSource.query(`SELECT id FROM agent_uploads WHERE published_at IS NULL AND id = ANY($1)`, [[unreadable, corrected]]).then((r: { id: string }[]) => ({ rows: r }));
+    expect(rows.map((r) => r.id)).toEqual([unreadable]);
+    await dataSource.query(`DELETE FROM agent_uploads WHERE id = $1`, [unreadable]);
+    await bus.close();
+  }, 30_000);
+
   it('refuses a row that has no payload at all, or a body without its acceptance', async () => {
     await expect(
       dataSource.query(`INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, body_gzip, received_at) VALUES ($1, $2, 'k-body', $3, $4, 'completed', '\\x00', now())`, [

@@ -61,9 +61,21 @@ export class AgentUploadOutbox {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  /** Publishes stored uploads (payloads read back from the database are checked first). */
+  /**
+   * Publishes stored uploads (payloads read back from the database are checked first). One that
+   * cannot be read back (an acceptance of a newer hub version, during a rolling upgrade) is logged
+   * and left unpublished for a later sweep, rather than keeping the others back.
+   */
   async publish(uploads: readonly StoredUploadRow[]): Promise<number> {
-    return this.publishBuilt(uploads.map(storedUpload));
+    const built: OutboxUpload[] = [];
+    for (const upload of uploads) {
+      try {
+        built.push(storedUpload(upload));
+      } catch (error) {
+        this.logger.error({ uploadId: upload.id, jobId: upload.jobId, err: String(error) }, 'a stored agent result could not be read back; left unpublished');
+      }
+    }
+    return this.publishBuilt(built);
   }
 
   /**

@@ -461,7 +461,19 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       const announced = await waitFor('the clock set right', clockEvents, (e) => e.length === 2, 5_000);
       expect(announced.map((e) => e.details?.['what'])).toEqual(['agent-clock-synchronised', 'agent-clock-skewed']);
       expect(((await agentView(a.id)) as AgentItem & { clock: { skewed: boolean } }).clock.skewed).toBe(false);
-      // The tracker back as the tests after this one expect it (port 40013 closed again).
+      // A run spooled while the clock ran 2 h ahead, uploaded once it was set right: dated when the
+      // hub received it. A run that began before that but came after is still applied (not taken
+      // for older than the baseline): the hub applies an agent's runs in the order it accepted them.
+      const spooled = randomUUID();
+      const ahead = { startedAt: new Date(Date.now() + 2 * HOUR - 1_000).toISOString(), finishedAt: new Date(Date.now() + 2 * HOUR).toISOString() };
+      expect((await a.upload(selfResult(spooled, trackerId, [{ port: 40012 }], ahead))).status).toBe(202);
+      expect(near(Date.parse(String((await waitForJob(spooled))['startedAt'])), Date.now())).toBe(true);
+      const later = randomUUID();
+      const before = { startedAt: new Date(Date.now() - 30_000).toISOString(), finishedAt: new Date(Date.now() - 29_000).toISOString() };
+      expect((await a.upload(selfResult(later, trackerId, [{ port: 40012 }, { port: 40014 }], before))).status).toBe(202);
+      expect((await waitForJob(later))['status']).toBe('succeeded');
+      expect((await events(`jobId=${later}&type=added,removed,modified`)).map((e) => `${e.kind} ${(e as EventItem & { itemKey: string }).itemKey}`)).toEqual(['added tcp/40014@127.0.0.1']);
+      // The tracker back as the tests after this one expect it (ports 40013 and 40014 closed again).
       const back = randomUUID();
       expect((await a.upload(selfResult(back, trackerId, [{ port: 40012 }]))).status).toBe(202);
       expect((await waitForJob(back))['status']).toBe('succeeded');

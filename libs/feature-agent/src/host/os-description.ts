@@ -39,8 +39,10 @@ export async function describeOs(platform: NodeJS.Platform = process.platform, r
   const kernel = `${osType()} ${osVersion()}`;
   if (platform !== 'linux') return kernel.slice(0, MAX_DESCRIPTION);
   for (const path of OS_RELEASE_FILES) {
-    const text = await read(path).catch(() => undefined);
+    // A file that is not there: the next. One that is there but cannot be read: the kernel's description.
+    const text = await read(path).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : null));
     if (text === undefined) continue;
+    if (text === null) break;
     const name = osReleaseValue(text, 'PRETTY_NAME') ?? osReleaseValue(text, 'NAME');
     return (name ? `${name}; ${kernel}` : kernel).slice(0, MAX_DESCRIPTION);
   }

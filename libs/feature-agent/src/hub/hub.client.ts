@@ -109,7 +109,6 @@ export class HubClient {
     const url = new URL(path, this.base);
     const headers: Record<string, string> = { accept: 'application/json', ...(options.body?.headers ?? {}) };
     if (options.body) headers['content-length'] = String(options.body.data.length);
-    headers[AGENT_CLOCK_HEADER] = String(Date.now());
     if (options.auth !== false) {
       if (!this.credentials) throw new Error('the agent is not enrolled');
       headers['authorization'] = `Bearer ${this.credentials.agentId}.${this.credentials.secret}`;
@@ -145,7 +144,12 @@ export class HubClient {
       });
       req.on('timeout', () => req.destroy(new HubUnreachableError(`${method} ${url.pathname}: no answer within ${timeoutMs} ms`)));
       req.on('error', (error) => reject(classify(error, `${method} ${url.pathname}`)));
-      req.end(options.body?.data);
+      // Stamped with the agent's clock once the call has its connection (made, and checked when pinned), so
+      // that waiting for one is not taken for clock skew; the hub reads the stamp when the headers arrive.
+      req.once('socket', () => {
+        req.setHeader(AGENT_CLOCK_HEADER, String(Date.now()));
+        req.end(options.body?.data);
+      });
     });
   }
 }

@@ -99,14 +99,18 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     const byAgent = this.pending;
     const batch = [...byAgent.values()];
     this.pending = new Map();
-    let rows: { id: string; config_version: number; clock_skewed: boolean }[];
+    let rows: { id: string; config_version: number; clock_skewed: boolean; latest: boolean }[];
     try {
+      // A poll noted here may be older than one another replica wrote meanwhile: it does not move
+      // the agent's last-seen time or clock back (`old` is the row as the statement found it).
       [rows] = await this.db.query(
-        `UPDATE agents a SET last_seen_at = v.at, spool_entries = v.spool_entries, spool_dropped = v.spool_dropped,
-                applied_config_version = coalesce(v.applied_config_version, a.applied_config_version), clock_offset_ms = v.clock_offset_ms
+        `UPDATE agents a SET last_seen_at = greatest(a.last_seen_at, v.at), spool_entries = v.spool_entries, spool_dropped = v.spool_dropped,
+                applied_config_version = coalesce(v.applied_config_version, a.applied_config_version),
+                clock_offset_ms = CASE WHEN old.last_seen_at IS NULL OR old.last_seen_at <= v.at THEN v.clock_offset_ms ELSE a.clock_offset_ms END
            FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, at timestamptz, spool_entries int, spool_dropped int, applied_config_version int, clock_offset_ms bigint)
+           JOIN agents old ON old.id = v.id
           WHERE a.id = v.id AND a.status = 'online'
-          RETURNING a.id, a.config_version, a.clock_skewed`,
+          RETURNING a.id, a.config_version, a.clock_skewed, (old.last_seen_at IS NULL OR old.last_seen_at <= v.at) AS latest`,
         [
           JSON.stringify(
             batch.map((s) => ({
@@ -130,7 +134,7 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     for (const row of rows) {
       written.add(row.id);
       this.rememberConfigVersion(row.id, row.config_version);
-      clocks.push({ seen: byAgent.get(row.id) as Seen, wasSkewed: row.clock_skewed });
+      if (row.latest) clocks.push({ seen: byAgent.get(row.id) as Seen, wasSkewed: row.clock_skewed });
     }
     await this.announceClocks(clocks).catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not record agent clock changes'));
     for (const s of batch) {
@@ -155,7 +159,8 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     remember(this.known, agent.id, { boot: query.boot, version: query.version });
     this.rememberConfigVersion(agent.id, row.config_version);
     await this.announceOnline(seen, row);
-    await this.announceClocks([{ seen, wasSkewed: row.clock_skewed }]);
+    // The heartbeat is written: a clock event that fails is logged, not the poll's failure (the next poll tries it again).
+    await this.announceClocks([{ seen, wasSkewed: row.clock_skewed }]).catch((error: unknown) => this.logger.warn({ agentId: agent.id, err: String(error) }, 'could not record an agent clock change'));
   }
 
   /** The `agent-online` event of an agent that was not online. */

@@ -61,8 +61,9 @@ export class AgentRoutes {
   }
 
   private async jobs(request: IncomingMessage, response: ServerResponse, search: string): Promise<[number, unknown]> {
-    const clock = agentClock(request);
+    const receivedAtMs = Date.now();
     const agent = await authenticateAgent(this.directory, this.limiter, request, response);
+    const clock = agentClock(request, receivedAtMs);
     const query = this.pollQuery.transform(Object.fromEntries(new URLSearchParams(search)));
     const closed = new Promise<void>((resolve) => response.once('close', () => resolve()));
     request.setTimeout((query.wait + 15) * 1000);
@@ -70,8 +71,9 @@ export class AgentRoutes {
   }
 
   private async upload(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
-    const clock = agentClock(request);
+    const receivedAtMs = Date.now();
     const agent = await authenticateAgent(this.directory, this.limiter, request, response);
+    const clock = agentClock(request, receivedAtMs);
     const body = await readJsonUpload(request, { maxBytes: this.gateway.agentUploadLimitBytes, maxInflatedBytes: this.gateway.agentUploadInflatedLimitBytes });
     // An upload exactly as the schema would give it back is used as it is; any other the schema parses (or refuses, saying why).
     const result = isExactAgentResult(body.json) ? body.json : this.resultBody.transform(body.json);
@@ -80,8 +82,9 @@ export class AgentRoutes {
   }
 
   private async scanStarted(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
-    const clock = agentClock(request);
+    const receivedAtMs = Date.now();
     const agent = await authenticateAgent(this.directory, this.limiter, request, response);
+    const clock = agentClock(request, receivedAtMs);
     const report = this.scanBody.transform((await readJsonUpload(request, SCAN_REPORT_LIMITS)).json);
     return [202, await this.results.started(agent, report, clock)];
   }
@@ -107,9 +110,9 @@ function trimSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
-/** The agent's clock as the call shows it, taken as its headers arrive (before authentication and the body). */
-function agentClock(request: IncomingMessage): AgentClock {
-  return readAgentClock(header(request, AGENT_CLOCK_HEADER), Date.now());
+/** The agent's clock as the call shows it, against the hub's when its headers arrived (before authentication and the body). */
+function agentClock(request: IncomingMessage, receivedAtMs: number): AgentClock {
+  return readAgentClock(header(request, AGENT_CLOCK_HEADER), receivedAtMs);
 }
 
 function header(request: IncomingMessage, name: string): string | undefined {

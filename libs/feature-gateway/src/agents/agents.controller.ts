@@ -28,7 +28,7 @@ export const AgentsQuerySchema = z
     seenBefore: z.iso.datetime({ offset: true }).optional(),
     /** Agents (not revoked) that have not yet reported applying their current configuration (true), or that have (false). Revoked agents match neither. */
     configPending: QueryFlag.optional(),
-    /** Agents whose clock the hub holds skewed (more than a minute from its own, `agent-clock-skewed`), or not. */
+    /** Agents (not revoked) whose clock the hub holds skewed (more than a minute from its own, `agent-clock-skewed`), or not. Revoked agents match neither. */
     clockSkewed: QueryFlag.optional(),
   })
   .strict();
@@ -92,7 +92,7 @@ export class AgentsController {
     if (query.scanner !== undefined) qb.andWhere('a.scanner = :scanner', { scanner: query.scanner });
     if (query.spooling !== undefined) qb.andWhere(query.spooling ? 'a.spool_entries > 0' : 'a.spool_entries = 0');
     if (query.configPending !== undefined) qb.andWhere(`a.status <> 'revoked' AND ${query.configPending ? '' : 'NOT '}${CONFIG_PENDING}`);
-    if (query.clockSkewed !== undefined) qb.andWhere('a.clock_skewed = :skewed', { skewed: query.clockSkewed });
+    if (query.clockSkewed !== undefined) qb.andWhere(`a.status <> 'revoked' AND a.clock_skewed = :skewed`, { skewed: query.clockSkewed });
     if (query.seenBefore) qb.andWhere('(a.last_seen_at IS NULL OR a.last_seen_at < :seenBefore)', { seenBefore: new Date(query.seenBefore) });
     if (query.cursor) {
       const { at, id } = decodeCursor(query.cursor);

@@ -10,15 +10,18 @@ export interface FakeRunner {
 }
 
 /**
- * A CommandRunner answering from a table keyed by `file args...`. A command not in the table is
+ * A CommandRunner answering from a table keyed by `file args...`: one outcome for every run of
+ * the command, or a list taken in turn (the last repeated). A command not in the table is
  * missing from the system (rejects with code ENOENT), like an uninstalled tool.
  */
-export function fakeRunner(table: Record<string, FakeOutcome>): FakeRunner {
+export function fakeRunner(table: Record<string, FakeOutcome | FakeOutcome[]>): FakeRunner {
   const calls: FakeRunner['calls'] = [];
   const run: CommandRunner = async (file, args, options) => {
     const command = [file, ...args].join(' ');
+    const runs = calls.filter((c) => c.command === command).length;
     calls.push({ command, options });
-    const outcome = table[command] ?? { errorCode: 'ENOENT' };
+    const entry = table[command];
+    const outcome = (Array.isArray(entry) ? entry[Math.min(runs, entry.length - 1)] : entry) ?? { errorCode: 'ENOENT' };
     if ('errorCode' in outcome) {
       const error: NodeJS.ErrnoException = new Error(`${file}: ${outcome.errorCode}`);
       error.code = outcome.errorCode;
