@@ -30,6 +30,8 @@ export class AgentRuntime {
   private readonly hub: HubClient;
   /** The pins checked on every connection, when the agent pins the hub. */
   private readonly pins?: HubPins;
+  /** The proxy the hub is reached through (`http://host:port`, no credentials), if any. */
+  private readonly proxyLabel?: string;
   private readonly runner: TrackerRunner;
   private readonly schedule = new LocalSchedule();
   private spool?: ResultSpool;
@@ -44,9 +46,10 @@ export class AgentRuntime {
     private readonly version: string,
   ) {
     this.state = new AgentStateStore(settings.stateDir);
-    const { agent, pins } = createHubAgent(settings);
+    const { agent, pins, proxy } = createHubAgent(settings);
     this.hub = new HubClient(settings.hubUrl, agent);
     this.pins = pins;
+    this.proxyLabel = proxy?.label;
     this.runner = new TrackerRunner({ scanner: settings.scanner });
   }
 
@@ -94,7 +97,7 @@ export class AgentRuntime {
     await this.spool.open();
     this.uploader = new ResultUploader(this.spool, this.hub, this.logger, (error) => this.stopFatally(error));
     this.applyConfig(await this.state.readConfig(), 'cached');
-    this.logger.info({ agentId: identity.agentId, boot: this.boot, spooled: this.spool.depth().entries, scanner: this.settings.scanner }, 'agent started');
+    this.logger.info({ agentId: identity.agentId, boot: this.boot, spooled: this.spool.depth().entries, scanner: this.settings.scanner, ...(this.proxyLabel ? { proxy: this.proxyLabel } : {}) }, 'agent started');
     void this.uploader.drain();
     try {
       await Promise.all([this.pollLoop(signal), this.scheduleLoop(signal)]);

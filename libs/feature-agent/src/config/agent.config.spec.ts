@@ -25,3 +25,21 @@ describe('agent settings: hub certificate pins', () => {
     expect(() => loadAgentSettings({ env: env({ PORTOLAN_HUB_PIN_SHA256: fp('AA'), PORTOLAN_HUB_CA_FILE: '/etc/hub-ca.pem' }) })).toThrow('set either caFile or pinSha256, not both');
   });
 });
+
+describe('agent settings: the proxy to the hub', () => {
+  it('takes PORTOLAN_HUB_PROXY', () => {
+    expect(loadAgentSettings({ env: env({ PORTOLAN_HUB_PROXY: 'http://agent:s3cret@proxy.corp.example:8080' }) }).hubProxy).toBe('http://agent:s3cret@proxy.corp.example:8080');
+  });
+
+  it('refuses a proxy it cannot use when the agent starts, naming the setting and not the password', () => {
+    let caught: unknown;
+    try {
+      loadAgentSettings({ env: env({ PORTOLAN_HUB_PROXY: 'https://agent:s3cret@proxy.corp.example:8443' }) });
+    } catch (error) {
+      caught = error;
+    }
+    expect(isDomainError(caught) && caught.code).toBe('invalid_config');
+    expect((caught as Error).message).toMatch(/^hubProxy must be the http:\/\/ URL of a proxy/);
+    expect((caught as Error).message).not.toContain('s3cret');
+  });
+});

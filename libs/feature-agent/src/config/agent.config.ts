@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CertificateFingerprintSchema, DomainError, MAX_HUB_PINS } from '@portolan/contracts';
+import { parseHubProxy } from '../hub/hub.proxy';
 
 /**
  * The agent's settings: a JSON file (`--config`, or PORTOLAN_AGENT_CONFIG) with the same
@@ -30,6 +31,12 @@ export const AgentSettingsSchema = z
       .transform((v) => (Array.isArray(v) ? v : v.split(/[\s,]+/)).map((s) => s.trim()).filter((s) => s.length > 0))
       .pipe(z.array(CertificateFingerprintSchema).min(1, 'pinSha256 needs at least one fingerprint').max(MAX_HUB_PINS))
       .optional(),
+    /**
+     * `http://[user[:password]@]host[:port]`: reach the hub through this HTTP proxy (CONNECT
+     * tunnel; the TLS session stays the agent's with the hub). Holds a password when the proxy
+     * wants one: keep the file readable by the agent only.
+     */
+    hubProxy: z.string().min(1).max(2048).optional(),
     stateDir: z.string().min(1).default('./data/agent'),
     /** Ask to run nmap for remote and network scans (the enrolment token must allow it). */
     scanner: z.boolean().default(false),
@@ -49,6 +56,7 @@ const ENV: Record<string, { field: keyof AgentSettings; kind: 'text' | 'bool' | 
   PORTOLAN_AGENT_NAME_SUFFIX: { field: 'nameSuffix', kind: 'text' },
   PORTOLAN_HUB_CA_FILE: { field: 'caFile', kind: 'text' },
   PORTOLAN_HUB_PIN_SHA256: { field: 'pinSha256', kind: 'text' },
+  PORTOLAN_HUB_PROXY: { field: 'hubProxy', kind: 'text' },
   PORTOLAN_AGENT_STATE_DIR: { field: 'stateDir', kind: 'text' },
   PORTOLAN_AGENT_SCANNER: { field: 'scanner', kind: 'bool' },
   PORTOLAN_AGENT_POLL_WAIT_SECONDS: { field: 'pollWaitSeconds', kind: 'int' },
@@ -79,5 +87,7 @@ export function loadAgentSettings(options: { file?: string; env?: NodeJS.Process
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new DomainError('invalid_config', `invalid agent configuration${file ? ` (${file} and environment)` : ''}: ${problems.join('; ')}`, { problems });
   }
+  // Checked here, so a bad proxy stops the agent at start with the setting named (never its value: it may hold a password).
+  if (parsed.data.hubProxy) parseHubProxy(parsed.data.hubProxy);
   return parsed.data;
 }

@@ -3,11 +3,17 @@ import { Agent as HttpsAgent, AgentOptions } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { connect, ConnectionOptions, TLSSocket } from 'node:tls';
 import { DomainError } from '@portolan/contracts';
+import { HubProxy, openTunnel, parseHubProxy } from './hub.proxy';
 
 export interface HubTrust {
   readonly caFile?: string;
   readonly pinSha256?: readonly string[];
+  /** `http://[user[:password]@]host[:port]`: reach the hub through this proxy (CONNECT). */
+  readonly hubProxy?: string;
 }
+
+/** How long a proxy may take to open a tunnel to the hub. */
+const TUNNEL_TIMEOUT_MS = 30_000;
 
 /**
  * The certificate fingerprints a pinning agent trusts: those configured, which are always
@@ -69,14 +75,17 @@ export class HubTrustError extends Error {
  *   destroys it.
  * - `caFile`: certificates issued by that CA, with host name verification.
  * - neither: the system's CAs, with host name verification.
+ * With `hubProxy`, each connection is a TLS session with the hub inside a CONNECT tunnel through
+ * the proxy, checked the same way.
  */
-export function createHubAgent(trust: HubTrust): { agent: HttpsAgent; pins?: HubPins } {
+export function createHubAgent(trust: HubTrust): { agent: HttpsAgent; pins?: HubPins; proxy?: HubProxy } {
   const base: AgentOptions = { keepAlive: true, maxSockets: 4, timeout: 60_000 };
+  const proxy = trust.hubProxy ? parseHubProxy(trust.hubProxy) : undefined;
   if (trust.pinSha256?.length) {
     const pins = new HubPins(trust.pinSha256);
-    const agent = new PinnedHttpsAgent(base, pins);
+    const agent = new HubHttpsAgent(base, pins, proxy);
     pins.onDropped(() => agent.closeUntrusted());
-    return { agent, pins };
+    return { agent, pins, proxy };
   }
   if (trust.caFile) {
     let ca: Buffer;
@@ -85,34 +94,54 @@ export function createHubAgent(trust: HubTrust): { agent: HttpsAgent; pins?: Hub
     } catch (error) {
       throw new DomainError('invalid_config', `hub CA file ${trust.caFile} could not be read: ${(error as Error).message}`);
     }
-    return { agent: new HttpsAgent({ ...base, ca, rejectUnauthorized: true }) };
+    return { agent: new HubHttpsAgent({ ...base, ca, rejectUnauthorized: true }, undefined, proxy), proxy };
   }
-  return { agent: new HttpsAgent({ ...base, rejectUnauthorized: true }) };
+  return { agent: new HubHttpsAgent({ ...base, rejectUnauthorized: true }, undefined, proxy), proxy };
 }
 
 /**
- * Checks each new connection against the pins. A kept-alive connection was checked when it was
- * made; when a pin stops being trusted, those to a certificate it no longer trusts are closed
- * (an idle one, or one carrying a long poll, which then fails and is made again, and checked).
+ * Makes each connection to the hub: straight, or through the proxy's tunnel; and, with pins,
+ * checks it against them before handing it to a request. A kept-alive connection was checked
+ * when it was made; when a pin stops being trusted, those to a certificate it no longer trusts
+ * are closed (an idle one, or one carrying a long poll, which then fails and is made again, and
+ * checked).
  */
-class PinnedHttpsAgent extends HttpsAgent {
-  /** Open connections and the fingerprint each was checked against. */
+class HubHttpsAgent extends HttpsAgent {
+  /** Open pinned connections and the fingerprint each was checked against. */
   private readonly open = new Map<TLSSocket, string>();
 
   constructor(
     options: AgentOptions,
-    private readonly pins: HubPins,
+    private readonly pins?: HubPins,
+    private readonly proxy?: HubProxy,
   ) {
     super(options);
   }
 
   closeUntrusted(): void {
-    for (const [socket, fingerprint] of this.open) if (!this.pins.trusts(fingerprint)) socket.destroy();
+    for (const [socket, fingerprint] of this.open) if (!this.pins?.trusts(fingerprint)) socket.destroy();
   }
 
-  override createConnection(options: ConnectionOptions, callback: (error: Error | null, socket: Duplex) => void): undefined {
+  override createConnection(options: ConnectionOptions, callback: (error: Error | null, socket: Duplex) => void): Duplex | null | undefined {
+    // Straight to a hub trusted by its CA: Node's own (with its TLS session cache).
+    if (!this.pins && !this.proxy) return super.createConnection(options, callback);
     // The chain of a self-signed certificate cannot verify; the pin is the whole check.
-    const socket: TLSSocket = connect({ ...options, rejectUnauthorized: false });
+    const tls: ConnectionOptions = this.pins ? { ...options, rejectUnauthorized: false } : options;
+    if (!this.proxy) {
+      this.secure(connect(tls), callback);
+      return undefined;
+    }
+    openTunnel(this.proxy, String(options.host), Number(options.port), TUNNEL_TIMEOUT_MS).then(
+      (tunnel) => this.secure(connect({ ...tls, socket: tunnel }), callback),
+      (error: Error) => callback(error, undefined as unknown as Duplex),
+    );
+    return undefined;
+  }
+
+  /** Hands the TLS connection over: at once (its certificate is verified in the handshake), or once its pin is checked. */
+  private secure(socket: TLSSocket, callback: (error: Error | null, socket: Duplex) => void): void {
+    const pins = this.pins;
+    if (!pins) return callback(null, socket);
     let settled = false;
     const settle = (error: Error | null) => {
       if (settled) return;
@@ -121,16 +150,15 @@ class PinnedHttpsAgent extends HttpsAgent {
     };
     socket.once('secureConnect', () => {
       const fingerprint = socket.getPeerCertificate().fingerprint256;
-      if (fingerprint && this.pins.trusts(fingerprint)) {
+      if (fingerprint && pins.trusts(fingerprint)) {
         this.open.set(socket, fingerprint);
         socket.once('close', () => this.open.delete(socket));
         return settle(null);
       }
-      const error = new HubTrustError(`the hub's certificate (SHA-256 ${fingerprint ?? 'none'}) matches none of the pinned fingerprints (${this.pins.describe()}); refusing to talk to it`);
+      const error = new HubTrustError(`the hub's certificate (SHA-256 ${fingerprint ?? 'none'}) matches none of the pinned fingerprints (${pins.describe()}); refusing to talk to it`);
       settle(error);
       socket.destroy();
     });
     socket.once('error', (error) => settle(error));
-    return undefined;
   }
 }
