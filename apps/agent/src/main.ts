@@ -10,7 +10,8 @@ const USAGE = `portolan-agent [run|enrol|rotate-secret] [--config FILE]
 
 Settings come from the JSON file (--config, or PORTOLAN_AGENT_CONFIG) and the environment:
 PORTOLAN_HUB_URL, PORTOLAN_ENROL_TOKEN, PORTOLAN_HUB_PIN_SHA256 or PORTOLAN_HUB_CA_FILE,
-PORTOLAN_AGENT_STATE_DIR, PORTOLAN_AGENT_SCANNER, PORTOLAN_AGENT_NAME_PREFIX/SUFFIX.`;
+PORTOLAN_HUB_PROXY, PORTOLAN_AGENT_STATE_DIR, PORTOLAN_AGENT_SCANNER,
+PORTOLAN_AGENT_NAME_PREFIX/SUFFIX.`;
 
 async function main(argv: string[]): Promise<number> {
   const configAt = argv.indexOf('--config');
