@@ -135,4 +135,20 @@ describe('hub connections through an HTTP proxy (tinyproxy, TLS on loopback)', (
     expect(String(gone)).toMatch(new RegExp(`the proxy http://127.0.0.1:${absent} could not be reached: .*ECONNREFUSED`));
     expect(String(gone)).not.toContain(PROXY_PASSWORD);
   });
+
+  it('gives up a pinned connection whose TLS handshake never completes, rather than wait for ever', async () => {
+    // Takes the connection and says nothing: no request holds the connection yet, so only the agent's own deadline ends it.
+    const silent = createTcpServer(() => undefined).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as AddressInfo;
+    const { agent } = createHubAgent({ pinSha256: [fingerprint], connectTimeoutMs: 500 });
+    const client = new HubClient(`https://127.0.0.1:${port}/api/`, agent, { agentId: 'a1', secret: SECRET });
+    const started = Date.now();
+    const error = await client.poll({ wait: 0, boot: '00000000-0000-4000-8000-000000000001', version: '0.9.0', spoolEntries: 0, spoolDropped: 0 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(HubUnreachableError);
+    expect(String(error)).toMatch(/the TLS handshake with the hub did not complete within 500 ms/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    agent.destroy();
+    silent.close();
+  });
 });

@@ -144,8 +144,10 @@ export class HubClient {
       });
       req.on('timeout', () => req.destroy(new HubUnreachableError(`${method} ${url.pathname}: no answer within ${timeoutMs} ms`)));
       req.on('error', (error) => reject(classify(error, `${method} ${url.pathname}`)));
-      // Stamped with the agent's clock once the call has its connection (made, and checked when pinned), so
-      // that waiting for one is not taken for clock skew; the hub reads the stamp when the headers arrive.
+      // Stamped with the agent's clock once the call has its connection (not while it waits for one
+      // from the pool; a pinned connection is made, tunnelled and checked by then, any other may
+      // still be in its handshake), so that waiting is not taken for clock skew; the hub reads the
+      // stamp when the headers arrive.
       req.once('socket', () => {
         req.setHeader(AGENT_CLOCK_HEADER, String(Date.now()));
         req.end(options.body?.data);

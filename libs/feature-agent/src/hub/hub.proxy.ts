@@ -34,9 +34,18 @@ export function parseHubProxy(value: string): HubProxy {
   }
   if (url.pathname !== '/' || url.search || url.hash) throw new DomainError('invalid_config', 'hubProxy is a proxy address only: no path, query or fragment');
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = url.port ? Number(url.port) : 3128;
-  const user = decodeURIComponent(url.username);
-  const authorization = user ? `Basic ${Buffer.from(`${user}:${decodeURIComponent(url.password)}`).toString('base64')}` : undefined;
+  // The port as written: the URL parser drops `:80` as http's default, where 3128 stands for none.
+  const written = /^http:\/\/(?:[^@/]*@)?(?:\[[^\]/]*\]|[^:/]*):([0-9]+)\/?$/i.exec(value.trim());
+  const port = written ? Number(written[1]) : 3128;
+  let user: string;
+  let password: string;
+  try {
+    user = decodeURIComponent(url.username);
+    password = decodeURIComponent(url.password);
+  } catch {
+    throw new DomainError('invalid_config', 'hubProxy has a user or password with a malformed %-escape');
+  }
+  const authorization = user ? `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` : undefined;
   return { host, port, authorization, label: `http://${authority(host, port)}` };
 }
 

@@ -10,10 +10,12 @@ export interface HubTrust {
   readonly pinSha256?: readonly string[];
   /** `http://[user[:password]@]host[:port]`: reach the hub through this proxy (CONNECT). */
   readonly hubProxy?: string;
+  /** How long a pinned connection may take to be made and checked (default 30 s). */
+  readonly connectTimeoutMs?: number;
 }
 
-/** How long a proxy may take to open a tunnel to the hub. */
-const TUNNEL_TIMEOUT_MS = 30_000;
+/** How long a proxy may take to open a tunnel to the hub, and a pinned connection to be made and checked. */
+const CONNECT_TIMEOUT_MS = 30_000;
 
 /**
  * The certificate fingerprints a pinning agent trusts: those configured, which are always
@@ -83,7 +85,7 @@ export function createHubAgent(trust: HubTrust): { agent: HttpsAgent; pins?: Hub
   const proxy = trust.hubProxy ? parseHubProxy(trust.hubProxy) : undefined;
   if (trust.pinSha256?.length) {
     const pins = new HubPins(trust.pinSha256);
-    const agent = new HubHttpsAgent(base, pins, proxy);
+    const agent = new HubHttpsAgent(base, pins, proxy, trust.connectTimeoutMs);
     pins.onDropped(() => agent.closeUntrusted());
     return { agent, pins, proxy };
   }
@@ -94,9 +96,9 @@ export function createHubAgent(trust: HubTrust): { agent: HttpsAgent; pins?: Hub
     } catch (error) {
       throw new DomainError('invalid_config', `hub CA file ${trust.caFile} could not be read: ${(error as Error).message}`);
     }
-    return { agent: new HubHttpsAgent({ ...base, ca, rejectUnauthorized: true }, undefined, proxy), proxy };
+    return { agent: new HubHttpsAgent({ ...base, ca, rejectUnauthorized: true }, undefined, proxy, trust.connectTimeoutMs), proxy };
   }
-  return { agent: new HubHttpsAgent({ ...base, rejectUnauthorized: true }, undefined, proxy), proxy };
+  return { agent: new HubHttpsAgent({ ...base, rejectUnauthorized: true }, undefined, proxy, trust.connectTimeoutMs), proxy };
 }
 
 /**
@@ -114,6 +116,7 @@ class HubHttpsAgent extends HttpsAgent {
     options: AgentOptions,
     private readonly pins?: HubPins,
     private readonly proxy?: HubProxy,
+    private readonly connectTimeoutMs = CONNECT_TIMEOUT_MS,
   ) {
     super(options);
   }
@@ -131,14 +134,19 @@ class HubHttpsAgent extends HttpsAgent {
       this.secure(connect(tls), callback);
       return undefined;
     }
-    openTunnel(this.proxy, String(options.host), Number(options.port), TUNNEL_TIMEOUT_MS).then(
+    openTunnel(this.proxy, String(options.host), Number(options.port), this.connectTimeoutMs).then(
       (tunnel) => this.secure(connect({ ...tls, socket: tunnel }), callback),
       (error: Error) => callback(error, undefined as unknown as Duplex),
     );
     return undefined;
   }
 
-  /** Hands the TLS connection over: at once (its certificate is verified in the handshake), or once its pin is checked. */
+  /**
+   * Hands the TLS connection over: at once (its certificate is verified in the handshake, under
+   * the request's own timeout), or once its pin is checked. Until then no request holds it, so no
+   * request timeout or stop signal reaches it: a hub (or a proxy's tunnel) that takes the
+   * connection and never completes the handshake is given up after `connectTimeoutMs`.
+   */
   private secure(socket: TLSSocket, callback: (error: Error | null, socket: Duplex) => void): void {
     const pins = this.pins;
     if (!pins) return callback(null, socket);
@@ -146,8 +154,13 @@ class HubHttpsAgent extends HttpsAgent {
     const settle = (error: Error | null) => {
       if (settled) return;
       settled = true;
+      clearTimeout(deadline);
       callback(error, socket);
     };
+    const deadline = setTimeout(() => {
+      settle(new Error(`the TLS handshake with the hub did not complete within ${this.connectTimeoutMs} ms`));
+      socket.destroy();
+    }, this.connectTimeoutMs);
     socket.once('secureConnect', () => {
       const fingerprint = socket.getPeerCertificate().fingerprint256;
       if (fingerprint && pins.trusts(fingerprint)) {

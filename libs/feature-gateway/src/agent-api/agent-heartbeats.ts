@@ -102,15 +102,15 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     let rows: { id: string; config_version: number; clock_skewed: boolean; latest: boolean }[];
     try {
       // A poll noted here may be older than one another replica wrote meanwhile: it does not move
-      // the agent's last-seen time or clock back (`old` is the row as the statement found it).
+      // the agent's last-seen time or clock back, nor count as its latest poll (`a` in SET is the
+      // row version this statement locked, also when it waited for another replica's update).
       [rows] = await this.db.query(
         `UPDATE agents a SET last_seen_at = greatest(a.last_seen_at, v.at), spool_entries = v.spool_entries, spool_dropped = v.spool_dropped,
                 applied_config_version = coalesce(v.applied_config_version, a.applied_config_version),
-                clock_offset_ms = CASE WHEN old.last_seen_at IS NULL OR old.last_seen_at <= v.at THEN v.clock_offset_ms ELSE a.clock_offset_ms END
+                clock_offset_ms = CASE WHEN a.last_seen_at IS NULL OR a.last_seen_at <= v.at THEN v.clock_offset_ms ELSE a.clock_offset_ms END
            FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, at timestamptz, spool_entries int, spool_dropped int, applied_config_version int, clock_offset_ms bigint)
-           JOIN agents old ON old.id = v.id
           WHERE a.id = v.id AND a.status = 'online'
-          RETURNING a.id, a.config_version, a.clock_skewed, (old.last_seen_at IS NULL OR old.last_seen_at <= v.at) AS latest`,
+          RETURNING a.id, a.config_version, a.clock_skewed, a.last_seen_at = v.at AS latest`,
         [
           JSON.stringify(
             batch.map((s) => ({
