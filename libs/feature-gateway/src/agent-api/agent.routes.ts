@@ -8,7 +8,7 @@ import { errorAnswer } from '../http/error.filter';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { authenticateAgent } from './agent-auth.guard';
 import { AgentClock, readAgentClock } from './agent-clock';
-import { AgentDirectory } from './agent.directory';
+import { AgentDirectory, AuthenticatedAgent } from './agent.directory';
 import { AGENT_RATE_LIMITER, GATEWAY_CONFIG } from './agent-api.tokens';
 import { AgentPollService } from './agent-poll.service';
 import { AgentResultsService } from './agent-results.service';
@@ -61,9 +61,7 @@ export class AgentRoutes {
   }
 
   private async jobs(request: IncomingMessage, response: ServerResponse, search: string): Promise<[number, unknown]> {
-    const receivedAtMs = Date.now();
-    const agent = await authenticateAgent(this.directory, this.limiter, request, response);
-    const clock = agentClock(request, receivedAtMs);
+    const { agent, clock } = await this.caller(request, response);
     const query = this.pollQuery.transform(Object.fromEntries(new URLSearchParams(search)));
     const closed = new Promise<void>((resolve) => response.once('close', () => resolve()));
     request.setTimeout((query.wait + 15) * 1000);
@@ -71,9 +69,7 @@ export class AgentRoutes {
   }
 
   private async upload(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
-    const receivedAtMs = Date.now();
-    const agent = await authenticateAgent(this.directory, this.limiter, request, response);
-    const clock = agentClock(request, receivedAtMs);
+    const { agent, clock } = await this.caller(request, response);
     const body = await readJsonUpload(request, { maxBytes: this.gateway.agentUploadLimitBytes, maxInflatedBytes: this.gateway.agentUploadInflatedLimitBytes });
     // An upload exactly as the schema would give it back is used as it is; any other the schema parses (or refuses, saying why).
     const result = isExactAgentResult(body.json) ? body.json : this.resultBody.transform(body.json);
@@ -82,11 +78,19 @@ export class AgentRoutes {
   }
 
   private async scanStarted(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
-    const receivedAtMs = Date.now();
-    const agent = await authenticateAgent(this.directory, this.limiter, request, response);
-    const clock = agentClock(request, receivedAtMs);
+    const { agent, clock } = await this.caller(request, response);
     const report = this.scanBody.transform((await readJsonUpload(request, SCAN_REPORT_LIMITS)).json);
     return [202, await this.results.started(agent, report, clock)];
+  }
+
+  /**
+   * The calling agent (authenticated, rate-limited), and its clock as the call shows it, against
+   * the hub's when its headers arrived (read after authentication: bad credentials answer 401 first).
+   */
+  private async caller(request: IncomingMessage, response: ServerResponse): Promise<{ agent: AuthenticatedAgent; clock: AgentClock }> {
+    const receivedAtMs = Date.now();
+    const agent = await authenticateAgent(this.directory, this.limiter, request, response);
+    return { agent, clock: readAgentClock(header(request, AGENT_CLOCK_HEADER), receivedAtMs) };
   }
 
   private async answer(response: ServerResponse, work: () => Promise<[number, unknown]>): Promise<void> {
@@ -108,11 +112,6 @@ export class AgentRoutes {
 
 function trimSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
-}
-
-/** The agent's clock as the call shows it, against the hub's when its headers arrived (before authentication and the body). */
-function agentClock(request: IncomingMessage, receivedAtMs: number): AgentClock {
-  return readAgentClock(header(request, AGENT_CLOCK_HEADER), receivedAtMs);
 }
 
 function header(request: IncomingMessage, name: string): string | undefined {
