@@ -1,6 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, IsNull, LessThan } from 'typeorm';
+import { DataSource, FindOptionsWhere, In, IsNull, LessThan, Not } from 'typeorm';
 import { Bus } from '@portolan/bus';
 import { AgentResultSchema, Messages, ScanCompleted, ScanCompletedSchema, ScanFailed, ScanFailedSchema } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
@@ -46,6 +46,11 @@ export function storedUpload(u: StoredUploadRow): OutboxUpload {
 
 /** How long an accepted upload may sit unpublished before the leader publishes it again. */
 const UNPUBLISHED_GRACE_MS = 10_000;
+/** The leader's sweep reads this many uploads at a time, and at most `SWEEP_PAGES` pages a sweep. */
+const SWEEP_PAGE = 200;
+const SWEEP_PAGES = 10;
+/** At most this many unreadable uploads are remembered (and skipped by the sweep) by one process. */
+const UNREADABLE_MAX = 10_000;
 
 /**
  * Puts accepted agent uploads on the results stream, where the comparer treats them like any
@@ -55,6 +60,13 @@ const UNPUBLISHED_GRACE_MS = 10_000;
  */
 @Injectable()
 export class AgentUploadOutbox {
+  /**
+   * Uploads this process could not read back. They stay so until it is upgraded (an acceptance
+   * of a newer hub) or for good (a damaged row), so the sweep skips them: otherwise enough of
+   * them at the head of the queue would keep every upload behind them from being published.
+   */
+  private readonly unreadable = new Set<string>();
+
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(BUS) private readonly bus: Bus,
@@ -72,6 +84,7 @@ export class AgentUploadOutbox {
       try {
         built.push(storedUpload(upload));
       } catch (error) {
+        if (this.unreadable.size < UNREADABLE_MAX) this.unreadable.add(upload.id);
         this.logger.error({ uploadId: upload.id, jobId: upload.jobId, err: String(error) }, 'a stored agent result could not be read back; left unpublished');
       }
     }
@@ -102,16 +115,26 @@ export class AgentUploadOutbox {
     return published;
   }
 
-  /** The leader's sweep: publishes accepted uploads whose publish never completed, oldest first. */
+  /**
+   * The leader's sweep: publishes accepted uploads whose publish never completed, oldest first,
+   * a page at a time while pages come back full and the stream takes them. Uploads this process
+   * could not read back before are skipped (they are logged once each, when first met).
+   */
   async publishUnpublished(now: Date): Promise<number> {
-    const uploads = await this.db.getRepository(AgentUploadEntity).find({
-      where: { publishedAt: IsNull(), receivedAt: LessThan(new Date(now.getTime() - UNPUBLISHED_GRACE_MS)) },
-      order: { seq: 'ASC' },
-      take: 200,
-    });
-    if (!uploads.length) return 0;
-    const count = await this.publish(uploads);
-    this.logger.info({ uploads: count }, 'published agent results that had not been published');
-    return count;
+    const repository = this.db.getRepository(AgentUploadEntity);
+    const receivedAt = LessThan(new Date(now.getTime() - UNPUBLISHED_GRACE_MS));
+    let published = 0;
+    for (let page = 0; page < SWEEP_PAGES; page += 1) {
+      const where: FindOptionsWhere<AgentUploadEntity> = { publishedAt: IsNull(), receivedAt, ...(this.unreadable.size ? { id: Not(In([...this.unreadable])) } : {}) };
+      const uploads = await repository.find({ where, order: { seq: 'ASC' }, take: SWEEP_PAGE });
+      if (!uploads.length) break;
+      const unreadableBefore = this.unreadable.size;
+      const count = await this.publish(uploads);
+      published += count;
+      const readable = uploads.length - (this.unreadable.size - unreadableBefore);
+      if (count < readable || uploads.length < SWEEP_PAGE) break; // the stream refused some (retried next sweep), or nothing is left
+    }
+    if (published) this.logger.info({ uploads: published }, 'published agent results that had not been published');
+    return published;
   }
 }
