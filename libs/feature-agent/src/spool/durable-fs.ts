@@ -1,7 +1,7 @@
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
-// Small file-system primitives for the spool: durable replace, directory fsync, pid lock checks.
+// Small file-system primitives for the spool: durable replace, directory fsync.
 
 export const TMP_SUFFIX = '.tmp';
 
@@ -32,21 +32,6 @@ export async function fsyncDirectory(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
-  }
-}
-
-export async function readLockPid(path: string): Promise<number | undefined> {
-  const text = await readFile(path, 'utf8').catch(ignoreEnoent);
-  const pid = text !== undefined && /^\d{1,10}\n?$/.test(text) ? Number(text.trim()) : 0;
-  return pid > 0 && pid <= 0x7fffffff ? pid : undefined; // never 0: kill(0) means our own group
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) === 'EPERM'; // alive, owned by another user; ESRCH: gone
   }
 }
 

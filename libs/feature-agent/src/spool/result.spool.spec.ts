@@ -1,10 +1,11 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { ResultSpool, type SpoolLimits, type SpoolLog } from './result.spool';
 import { encodeEntry } from './spool-entry.codec';
+import { lockText, parseLock } from './spool-lock';
 
 const roomy: SpoolLimits = { maxEntries: 1000, maxBytes: 10 * 1024 * 1024 };
 
@@ -148,15 +149,52 @@ describe('ResultSpool', () => {
     await first.close();
     await second.open();
     open.push(second);
-    expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(`${process.pid}\n`);
+    expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(lockText());
+    expect(parseLock(lockText())).toEqual(
+      process.platform === 'linux' ? { pid: process.pid, bootId: expect.stringMatching(/^[0-9a-f-]{36}$/), startTicks: expect.stringMatching(/^\d+$/) } : { pid: process.pid },
+    );
   });
+
+  it('refuses a spool directory locked by another live agent process', async () => {
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+    try {
+      await writeFile(join(dir, 'lock'), lockText(other.pid));
+      await expect(new ResultSpool(dir, roomy, log).open()).rejects.toThrow(`in use by another agent (pid ${other.pid})`);
+    } finally {
+      other.kill();
+    }
+  });
+
+  (process.platform === 'linux' ? it : it.skip)(
+    'takes over a lock whose pid is alive but is not its writer: written before a reboot or on the machine an image was cloned from, by an earlier process with the pid, or by an older agent with our own pid (a restarted container)',
+    async () => {
+      const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+      try {
+        const live = parseLock(lockText(other.pid))!;
+        for (const text of [
+          `${other.pid}\nboot=00000000-0000-4000-8000-000000000000\nstart=${live.startTicks}\n`, // another boot, another machine
+          `${other.pid}\nboot=${live.bootId}\nstart=1\n`, // the pid is a later process's now
+          `${process.pid}\n`, // an older agent's lock naming the pid this process has now
+        ]) {
+          await writeFile(join(dir, 'lock'), text);
+          const spool = new ResultSpool(dir, roomy, log);
+          await spool.open();
+          expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(lockText());
+          await spool.close();
+        }
+        expect(logs.filter((l) => l.msg === 'taking over stale spool lock')).toHaveLength(3);
+      } finally {
+        other.kill();
+      }
+    },
+  );
 
   it('takes over a lock left by a process that is gone', async () => {
     const gone = spawnSync(process.execPath, ['-e', '']).pid;
     await writeFile(join(dir, 'lock'), `${gone}\n`);
 
     await openSpool();
-    expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(`${process.pid}\n`);
+    expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(lockText());
     expect(logs).toContainEqual(expect.objectContaining({ msg: 'taking over stale spool lock', fields: { dir, stalePid: gone } }));
   });
 

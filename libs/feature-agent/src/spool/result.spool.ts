@@ -1,6 +1,7 @@
 import { chmod, mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorCode, ignoreEnoent, isAlive, readLockPid, TMP_SUFFIX, unlinkIfExists, writeDurably } from './durable-fs';
+import { errorCode, ignoreEnoent, TMP_SUFFIX, unlinkIfExists, writeDurably } from './durable-fs';
+import { holderRunning, lockText, readLock } from './spool-lock';
 import {
   decodeEntry,
   encodeEntry,
@@ -265,7 +266,10 @@ export class ResultSpool {
   }
 
   /**
-   * `wx` create holding our pid; a lock whose pid is gone is taken over. Two agents starting at
+   * `wx` create holding our pid (with this boot of the machine and our start time,
+   * `spool-lock.ts`); a lock whose holder is no longer running is taken over: its pid gone, or
+   * written before a reboot, on another machine (a cloned image), or by an earlier process with
+   * the same pid (a restarted container). Two agents starting at
    * the same instant over one stale lock could both win; one agent per directory is a deployment
    * rule, the lock catches the misconfiguration, it is not a distributed mutex.
    */
@@ -275,7 +279,7 @@ export class ResultSpool {
       try {
         const handle = await open(path, 'wx', 0o600);
         try {
-          await handle.writeFile(`${process.pid}\n`);
+          await handle.writeFile(lockText());
           await handle.sync();
         } finally {
           await handle.close();
@@ -284,15 +288,15 @@ export class ResultSpool {
       } catch (error) {
         if (errorCode(error) !== 'EEXIST') throw error;
       }
-      const holder = await readLockPid(path);
-      if (holder !== undefined && isAlive(holder)) {
+      const holder = await readLock(path);
+      if (holder !== undefined && holderRunning(holder)) {
         throw new SpoolError(
           'spool_locked',
-          `spool directory ${this.dir} is in use by another agent (pid ${holder}); only one agent may use a spool directory`,
-          { dir: this.dir, pid: holder },
+          `spool directory ${this.dir} is in use by another agent (pid ${holder.pid}); only one agent may use a spool directory`,
+          { dir: this.dir, pid: holder.pid },
         );
       }
-      this.log('warn', 'taking over stale spool lock', { dir: this.dir, stalePid: holder });
+      this.log('warn', 'taking over stale spool lock', { dir: this.dir, stalePid: holder?.pid });
       await unlinkIfExists(path);
     }
     throw new SpoolError('spool_locked', `could not take the spool lock ${path}`, { dir: this.dir });
@@ -300,6 +304,6 @@ export class ResultSpool {
 
   private async releaseLock(): Promise<void> {
     const path = join(this.dir, LOCK_FILE);
-    if ((await readLockPid(path)) === process.pid) await unlinkIfExists(path);
+    if ((await readLock(path))?.pid === process.pid) await unlinkIfExists(path);
   }
 }
