@@ -46,6 +46,7 @@ export {
   AGENT_CLOCK_HEADER,
   AGENT_MAX_WAIT_SECONDS,
   AgentConfigSchema,
+  AgentHostReportSchema,
   CertificateFingerprintSchema,
   MAX_HUB_PINS,
   AgentJobSchema,
@@ -63,6 +64,7 @@ export {
 export { AGENT_RESULT_KEYS, isExactAgentResult } from './agent-api/agent-result.check';
 export type {
   AgentConfig,
+  AgentHostReport,
   AgentJob,
   AgentPollQuery,
   AgentPollResponse,

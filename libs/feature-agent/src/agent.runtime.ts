@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname, release } from 'node:os';
-import { AgentConfig, AgentTracker } from '@portolan/contracts';
+import { AgentConfig, AgentHostReport, AgentTracker } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { AgentSettings } from './config/agent.config';
 import { HubClient, HubError, HubUnreachableError } from './hub/hub.client';
@@ -62,8 +62,7 @@ export class AgentRuntime {
     if (existing) return existing;
     const token = this.settings.enrolToken;
     if (!token) throw new AgentFatalError('the agent is not enrolled and no enrolment token is configured (enrolToken / PORTOLAN_ENROL_TOKEN)');
-    const host = hostname();
-    const os = { platform: process.platform, release: release(), description: await describeOs() };
+    const { hostname: host, os } = await this.host();
     const answer = await this.retrying('enrol', signal, () =>
       this.hub.enrol({
         token,
@@ -112,8 +111,11 @@ export class AgentRuntime {
   private async pollLoop(signal: AbortSignal): Promise<void> {
     let failures = 0;
     let fetchConfig = true;
+    /** The host name last told to the hub (undefined: not yet this boot). */
+    let reportedHostname: string | undefined;
     while (!signal.aborted && !this.fatal) {
       try {
+        if (reportedHostname !== hostname()) reportedHostname = await this.reportHost();
         if (fetchConfig) {
           const config = await this.hub.config();
           await this.state.writeConfig(config);
@@ -147,6 +149,29 @@ export class AgentRuntime {
         await sleep(delay, signal);
       }
     }
+  }
+
+  /** The host this process runs on. */
+  private async host(): Promise<Omit<AgentHostReport, 'boot'>> {
+    return { hostname: hostname(), os: { platform: process.platform, release: release(), description: await describeOs() } };
+  }
+
+  /**
+   * Tells the hub the host this boot runs on (an upgraded system, a renamed host, and two
+   * processes sharing this identity show there); answers the host name told. A hub that does not
+   * know the call (an older one), or refuses the report, is not asked again this boot: the agent
+   * works without it. Other failures are the poll loop's (retried).
+   */
+  private async reportHost(): Promise<string> {
+    const host = await this.host();
+    try {
+      await this.hub.reportHost({ boot: this.boot, ...host });
+      this.logger.debug({ hostname: host.hostname, os: host.os.description ?? host.os.release }, 'host reported');
+    } catch (error) {
+      if (!(error instanceof HubError) || error.transient || error.status === 401) throw error;
+      this.logger.warn({ status: error.status, err: error.message }, 'the hub did not take the host report; not sent again until the host is renamed');
+    }
+    return host.hostname;
   }
 
   private async scheduleLoop(signal: AbortSignal): Promise<void> {

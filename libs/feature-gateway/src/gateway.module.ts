@@ -7,6 +7,7 @@ import { AGENT_RATE_LIMITER, ENROL_RATE_LIMITER, GATEWAY_CONFIG } from './agent-
 import { AgentAuthGuard } from './agent-api/agent-auth.guard';
 import { AgentConfigService } from './agent-api/agent-config.service';
 import { AgentDirectory } from './agent-api/agent.directory';
+import { AgentBoots } from './agent-api/agent-boots';
 import { AgentHeartbeats } from './agent-api/agent-heartbeats';
 import { AgentPollService } from './agent-api/agent-poll.service';
 import { AgentRoutes } from './agent-api/agent.routes';
@@ -77,6 +78,7 @@ import { OperatorTokensService } from './operators/operator-tokens.service';
     AgentAuthGuard,
     AgentConfigService,
     HubCertificatesService,
+    AgentBoots,
     AgentHeartbeats,
     AgentPollService,
     AgentRoutes,

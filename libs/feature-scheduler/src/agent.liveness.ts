@@ -1,19 +1,23 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { Bus } from '@portolan/bus';
+import { Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { ScanJobEntity } from '@portolan/persistence';
-import { DATA_SOURCE, EventRecorder, LOGGER, NewEvent, ScanJobLedger } from '@portolan/platform';
+import { AGENT_DUPLICATE_WINDOW_MS, BUS, DATA_SOURCE, EventRecorder, LOGGER, NewEvent, ScanJobLedger } from '@portolan/platform';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
 /**
  * The leader's watch over agents: an online agent that missed its heartbeats (every long-poll
- * is one) goes offline with a communications event, and a run asked of an agent that never
- * picked it up fails with the reason.
+ * is one) goes offline with a communications event, a run asked of an agent that never
+ * picked it up fails with the reason, and an agent flagged as polled by two processes is cleared
+ * once only one has polled for a while.
  */
 @Injectable()
 export class AgentLiveness {
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(BUS) private readonly bus: Bus,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
     private readonly ledger: ScanJobLedger,
@@ -39,6 +43,37 @@ export class AgentLiveness {
     });
     await this.events.announce(rows);
     if (rows.length) this.logger.warn({ agents: rows.length }, 'agents went offline');
+    return rows.length;
+  }
+
+  /**
+   * Clears the agents flagged duplicated (`agent-duplicated`) whose earlier boots have not come back
+   * for `AGENT_DUPLICATE_WINDOW_MS`: one process polls as each of them again (`agent-duplicate-resolved`).
+   */
+  async clearDuplicates(now: Date): Promise<number> {
+    const cutoff = new Date(now.getTime() - AGENT_DUPLICATE_WINDOW_MS);
+    const rows = await this.db.transaction(async (manager) => {
+      const [cleared]: [{ id: string; device_id: string; name: string; duplicated_at: Date; boot_id: string | null; hostname: string }[], number] = await manager.query(
+        `UPDATE agents a SET duplicated_at = NULL, boot_returns = 0, duplicate_changed_at = $2
+           FROM (SELECT id, duplicated_at FROM agents WHERE duplicated_at IS NOT NULL AND boot_returned_at < $1 FOR UPDATE) old
+          WHERE a.id = old.id
+          RETURNING a.id, a.device_id, a.name, old.duplicated_at, a.boot_id, a.hostname`,
+        [cutoff, now],
+      );
+      const events: NewEvent[] = cleared.map((agent) => ({
+        kind: 'communications',
+        deviceId: agent.device_id,
+        trackerId: null,
+        jobId: null,
+        occurredAt: now,
+        details: { what: 'agent-duplicate-resolved', agentId: agent.id, agent: agent.name, duplicatedAt: new Date(agent.duplicated_at).toISOString(), boot: agent.boot_id, hostname: agent.hostname },
+      }));
+      return this.events.insert(manager, events);
+    });
+    // Every gateway replica takes their results again from now (a replica that misses this reads it within a minute).
+    for (const row of rows) this.bus.emit(Messages.agentCredentialsChanged, { agentId: String(row.details?.['agentId']), reason: 'duplicate-resolved' });
+    await this.events.announce(rows);
+    if (rows.length) this.logger.info({ agents: rows.length }, 'agents polled by one process again');
     return rows.length;
   }
 

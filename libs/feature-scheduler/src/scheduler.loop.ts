@@ -70,6 +70,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
       await this.expireLostChunks(now);
       await this.uploads.publishUnpublished(now);
       await this.agents.markOffline(now);
+      await this.agents.clearDuplicates(now);
       await this.agents.failUnpickedRuns(now);
       await this.events.announceUnannounced(now);
       await this.maintainEventPartitions(now);

@@ -1,3 +1,4 @@
+export { AGENT_DUPLICATE_WINDOW_MS } from './agent-identity';
 export { AgentUploadOutbox, compressPayload, storedUpload } from './agent-upload.outbox';
 export type { OutboxUpload, StoredUploadRow } from './agent-upload.outbox';
 export { agentResultMessage, onHubClock, ResultAcceptanceSchema } from './agent-result.message';

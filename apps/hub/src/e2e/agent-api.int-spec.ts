@@ -675,6 +675,148 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     await limited.stop();
   }, 60_000);
 
+  it("keeps an agent's host as each boot reports it, announcing a renamed host and an upgraded system; refuses a bad report", async () => {
+    const token = await api.post('/enrollment-tokens', { name: 'hosts', maxUses: 1 });
+    const enrolled = await enrol(http, String(token.body['token']), { name: 'app-01', hostname: 'app-01', platform: 'linux', release: '6.1.0-13-amd64' });
+    expect(enrolled.status).toBe(201);
+    const agent = new TestAgent(http, enrolled.body);
+    const hostEvents = async () =>
+      (await events(`deviceId=${enrolled.body.deviceId}&type=communications`)).filter((e) => e.details?.['what'] === 'agent-host-changed').map((e) => e.details).reverse();
+    const bookworm = { platform: 'linux', release: '6.1.0-13-amd64', description: 'Debian GNU/Linux 12 (bookworm); Linux 6.1.0-13-amd64' };
+
+    // The first boot says what it enrolled with, and its distribution (which an agent before it did not send): one change.
+    expect((await agent.host({ hostname: 'app-01', os: bookworm })).status).toBe(204);
+    expect((await agent.host({ hostname: 'app-01', os: bookworm })).status).toBe(204); // said again: nothing new
+    // Upgraded and renamed, then started again.
+    const upgraded = new TestAgent(http, enrolled.body);
+    const trixie = { platform: 'linux', release: '6.12.9-amd64', description: 'Debian GNU/Linux 13 (trixie); Linux 6.12.9-amd64' };
+    expect((await upgraded.host({ hostname: 'app-01.corp', os: trixie })).status).toBe(204);
+    expect(await hostEvents()).toEqual([
+      expect.objectContaining({ agentId: agent.id, boot: agent.boot, os: { from: { ...bookworm, description: null }, to: bookworm } }),
+      expect.objectContaining({ agentId: agent.id, boot: upgraded.boot, hostname: { from: 'app-01', to: 'app-01.corp' }, os: { from: bookworm, to: trixie } }),
+    ]);
+    expect((await hostEvents())[0]).not.toHaveProperty('hostname');
+    expect(await agentView(agent.id)).toMatchObject({ hostname: 'app-01.corp', os: trixie });
+
+    const before = { ...(await stored()), boots: await count('agent_boots'), hostEvents: (await hostEvents()).length };
+    for (const [report, message] of [
+      [{ boot: upgraded.boot, hostname: '', os: trixie }, /hostname/],
+      [{ boot: 'not-a-boot', hostname: 'x', os: trixie }, /boot/],
+      [{ boot: upgraded.boot, hostname: 'x', os: { ...trixie, kernel: '6.12' } }, /kernel/],
+      [{ boot: upgraded.boot, hostname: 'x'.repeat(254), os: trixie }, /hostname/],
+    ] as const) {
+      expectError(await http.postJson('/agent/host', report, { authorization: agent.authorization }), 400, message);
+    }
+    expectError(await http.postJson('/agent/host', { boot: upgraded.boot, hostname: 'intruder', os: trixie }, { authorization: `Bearer ${agent.id}.${'x'.repeat(43)}` }), 401, /wrong secret/);
+    expect({ ...(await stored()), boots: await count('agent_boots'), hostEvents: (await hostEvents()).length }).toEqual(before);
+    expect((await agentView(agent.id)).hostname).toBe('app-01.corp');
+  }, 60_000);
+
+  it('flags an identity two processes poll with (an image cloned after enrolment), naming both hosts once, even across replicas, until one is left', async () => {
+    const { url: secondUrl, process: second } = await hub.gateway('gateway-clones');
+    const token = await api.post('/enrollment-tokens', { name: 'clones', maxUses: 2 });
+    const enrolled = await enrol(http, String(token.body['token']), { name: 'golden', hostname: 'golden-image', platform: 'linux', release: '6.1.0' });
+    expect(enrolled.status).toBe(201);
+    const { agentId, deviceId } = enrolled.body;
+    const tracker = await api.post('/trackers', { name: 'golden self', deviceId, ...SELF_TRACKER });
+    expect(tracker.status).toBe(201);
+    const goldenTracker = String(tracker.body['id']);
+    // The original talks to the first gateway, its clone (same identity, a boot of its own) to the second.
+    const original = new TestAgent(http, enrolled.body);
+    const clone = new TestAgent(new AgentHttpClient(secondUrl), enrolled.body);
+    const os = { platform: 'linux', release: '6.1.0' };
+    expect((await original.host({ hostname: 'web-07', os })).status).toBe(204);
+    expect((await clone.host({ hostname: 'web-08', os })).status).toBe(204);
+    const whats = async (what: string) => (await events(`deviceId=${deviceId}&type=communications`)).filter((e) => e.details?.['what'] === what).map((e) => e.details);
+    const duplicated = async (query: string) => (await api.get<{ items: AgentItem[] }>(`/agents?duplicated=${query}&q=golden`)).body.items.map((x) => x.id);
+
+    // Each polls in turn; each replica notes its own agent's polls and finds the other boot at its next write (a second).
+    let rounds = 0;
+    for (; rounds < 6 && !(await agentView(agentId)).duplicatedAt; rounds += 1) {
+      expect((await original.poll()).status).toBe(200);
+      await sleep(1_200);
+      expect((await clone.poll()).status).toBe(200);
+      await sleep(1_200);
+    }
+    const view = await agentView(agentId);
+    expect(view.duplicatedAt).toEqual(expect.any(String));
+    expect(rounds).toBeLessThanOrEqual(3);
+    // Polling on does not announce it again.
+    for (let i = 0; i < 2; i += 1) {
+      await original.poll();
+      await sleep(1_200);
+      await clone.poll();
+      await sleep(1_200);
+    }
+    const announced = await whats('agent-duplicated');
+    expect(announced).toEqual([
+      expect.objectContaining({
+        agentId,
+        agent: 'golden',
+        boots: [expect.objectContaining({ boot: original.boot, hostname: 'web-07' }), expect.objectContaining({ boot: clone.boot, hostname: 'web-08' })],
+        reason: expect.stringMatching(/Revoke the agent and enrol each host/),
+      }),
+    ]);
+    expect(await duplicated('true')).toEqual([agentId]);
+    expect(await duplicated('false')).toEqual([]);
+    const boots = await api.get<{ items: { boot: string; current: boolean; hostname: string; tookOverAt: string }[] }>(`/agents/${agentId}/boots`);
+    expect(boots.body.items.map((b) => b.hostname).sort()).toEqual(['web-07', 'web-08']);
+    expect(boots.body.items.filter((b) => b.current)).toHaveLength(1);
+    expect((await api.get(`/agents/${randomUUID()}/boots`)).status).toBe(404);
+    expect((await api.get<{ duplicated: number }>('/agents/-/summary')).body.duplicated).toBeGreaterThanOrEqual(1);
+
+    // Their results would mix two hosts' ports under one device: both replicas hold them (503, Retry-After: they stay in the agents' spools).
+    const held = { ...(await stored()), events: await count('events', `device_id = '${deviceId}' AND kind <> 'communications'`) };
+    for (const agent of [original, clone]) {
+      const refused = await agent.upload(selfResult(randomUUID(), goldenTracker, [{ port: 40020 }]));
+      expectError(refused, 503, /two processes poll with this identity \(agent-duplicated\), so its results are held/);
+      expect(refused.headers['retry-after']).toBe('60');
+      expectError(await agent.started({ jobId: randomUUID(), trackerId: goldenTracker, trigger: 'schedule', startedAt: new Date().toISOString() }), 503, /scan reports are held/);
+    }
+    expect({ ...(await stored()), events: await count('events', `device_id = '${deviceId}' AND kind <> 'communications'`) }).toEqual(held);
+
+    // The clone is shut down; only the original polls. Ten minutes without a return clear the flag: the test moves the last return back instead of waiting.
+    await second.stop();
+    // The clone polled last: the original's next poll is one more return (written within a second), and makes its host the agent's again.
+    const lastPollAt = new Date();
+    await original.poll();
+    const returned = async () => (await sql.query(`SELECT boot_id, boot_returned_at >= $2 AS now FROM agents WHERE id = $1`, [agentId, lastPollAt])).rows[0] as { boot_id: string; now: boolean };
+    expect(await waitFor("the original's return written", returned, (r) => r.now, 5_000)).toEqual({ boot_id: original.boot, now: true });
+    expect((await agentView(agentId)).hostname).toBe('web-07');
+    await sql.query(`UPDATE agents SET boot_returned_at = boot_returned_at - interval '11 minutes' WHERE id = $1`, [agentId]);
+    const resolved = await waitFor('agent-duplicate-resolved', () => whats('agent-duplicate-resolved'), (r) => r.length > 0, 10_000);
+    expect(resolved).toEqual([expect.objectContaining({ agentId, duplicatedAt: view.duplicatedAt, boot: original.boot, hostname: 'web-07' })]);
+    expect((await agentView(agentId)).duplicatedAt).toBeNull();
+    expect(await duplicated('true')).toEqual([]);
+    // One process is left: its results are taken again, at once on the replica that caches the agent.
+    await sleep(300);
+    const jobId = randomUUID();
+    expect((await original.upload(selfResult(jobId, goldenTracker, [{ port: 40020 }]))).status).toBe(202);
+    await waitForJob(jobId);
+    await original.poll();
+    await sleep(1_200);
+    expect(await whats('agent-duplicated')).toHaveLength(1);
+  }, 90_000);
+
+  it('does not take one earlier boot polling again (a machine reverted to a snapshot) for a second process, and keeps an agent\'s newest boots only', async () => {
+    const token = await api.post('/enrollment-tokens', { name: 'reverted', maxUses: 1 });
+    const enrolled = await enrol(http, String(token.body['token']), { name: 'reverted-01', hostname: 'reverted-01', platform: 'linux', release: '6.1.0' });
+    const before = new TestAgent(http, enrolled.body);
+    const after = new TestAgent(http, enrolled.body);
+    for (const boot of [before, after, before]) {
+      expect((await boot.poll()).status).toBe(200);
+      await sleep(1_200);
+    }
+    await before.poll();
+    await sleep(1_200);
+    const { rows } = await sql.query(`SELECT boot_returns, duplicated_at FROM agents WHERE id = $1`, [enrolled.body.agentId]);
+    expect(rows[0]).toEqual({ boot_returns: 1, duplicated_at: null });
+    // Restarted ten more times: eight boots are kept.
+    for (let i = 0; i < 10; i += 1) expect((await new TestAgent(http, enrolled.body).poll()).status).toBe(200);
+    expect(await count('agent_boots', `agent_id = '${enrolled.body.agentId}'`)).toBe(8);
+    expect(await count('events', `device_id = '${enrolled.body.deviceId}' AND details->>'what' = 'agent-duplicated'`)).toBe(0);
+  }, 60_000);
+
   it('finds agents by site, version, name, scanner role, spool and silence, and sums up the fleet', async () => {
     const site = await api.post('/sites', { name: `branch-${randomBytes(3).toString('hex')}` });
     expect(site.status).toBe(201);

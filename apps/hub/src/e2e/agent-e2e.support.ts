@@ -20,6 +20,9 @@ export interface AgentItem {
   lastSeenAt: string | null;
   spool: { entries: number; dropped: number };
   config: { version: number; applied: number | null; pending: boolean };
+  hostname: string;
+  os: { platform: string; release: string; description: string | null };
+  duplicatedAt: string | null;
   authFailures: number;
 }
 

@@ -85,7 +85,6 @@ export interface UploadOptions {
 
 /** One agent identity speaking the agent API: poll, config, scan-started, results. */
 export class TestAgent {
-  readonly boot = randomUUID();
   /** How far this agent's clock is from the test's: every call then carries it (`x-portolan-agent-time`); undefined, no stamp (an older agent). */
   clockOffsetMs?: number;
 
@@ -93,6 +92,8 @@ export class TestAgent {
     readonly http: AgentHttpClient,
     readonly identity: EnrolledAgent,
     readonly version = '0.9.0-test',
+    /** The agent process's boot: a new one is a new process (a restart, or a clone of its identity). */
+    readonly boot: string = randomUUID(),
   ) {}
 
   get id(): string {
@@ -103,9 +104,9 @@ export class TestAgent {
     return `Bearer ${this.identity.agentId}.${this.identity.secret}`;
   }
 
-  /** Another client (a second gateway) for the same identity. */
+  /** The same agent process talking to another gateway replica. */
   via(http: AgentHttpClient): TestAgent {
-    return new TestAgent(http, this.identity, this.version);
+    return new TestAgent(http, this.identity, this.version, this.boot);
   }
 
   /** The headers of every call: its authorization and, if this agent has a clock, the time on it. */
@@ -129,6 +130,11 @@ export class TestAgent {
     });
     if (options.configVersion !== undefined) query.set('configVersion', String(options.configVersion));
     return this.http.send<T>({ method: 'GET', path: `/agent/jobs?${query}`, headers: this.headers(options.authorization ?? this.authorization) });
+  }
+
+  /** The host this agent's boot runs on (`POST /agent/host`). */
+  host(report: { hostname: string; os: { platform: string; release: string; description?: string } }): Promise<RawResponse> {
+    return this.http.postJson('/agent/host', { boot: this.boot, ...report }, this.headers(this.authorization));
   }
 
   started(report: { jobId: string; trackerId: string; trigger: string; startedAt: string }): Promise<RawResponse> {

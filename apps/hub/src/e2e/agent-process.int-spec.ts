@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createTestDatabase } from '@portolan/persistence';
@@ -259,6 +259,56 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     const events = await changeEvents(trackerId);
     expect(events.map((e) => `${e.kind} ${e.itemKey}`).sort()).toEqual(['added tcp/40070', 'removed tcp/40050']);
   }, 180_000);
+
+  it('flags an identity that two agent processes run with (an image cloned after enrolment), naming both boots, until one is left', async () => {
+    const token = await newToken();
+    const name = `clone-${randomBytes(2).toString('hex')}`;
+    const original = startAgent(name, token);
+    await original.waitForLog('"configuration applied"', 30_000);
+    const agentId = /"agentId":"([0-9a-f-]{36})"/.exec(original.log)![1];
+    const bootOf = (agent: ServiceProcess) => /"boot":"([0-9a-f-]{36})"/.exec(agent.log.split('\n').find((line) => line.includes('"agent started"'))!)![1];
+    // Each process reports the host it runs on with its boot.
+    await waitFor('the host report', async () => (await sql.query(`SELECT hostname FROM agent_boots WHERE agent_id = $1 AND boot_id = $2`, [agentId, bootOf(original)])).rows[0]?.hostname === hostname());
+
+    // The machine is cloned while the agent runs: the clone starts from a copy of the original's
+    // state directory (its identity, spool and configuration). Its kernel has booted anew, so the
+    // spool lock the copy holds names another boot.
+    const cloneDir = join(dataDir, `${name}-clone`);
+    cpSync(join(dataDir, name), cloneDir, { recursive: true });
+    const lockPath = join(cloneDir, 'spool', 'lock');
+    const lock = readFileSync(lockPath, 'utf8');
+    expect(lock).toMatch(/^\d+\nboot=[0-9a-f-]{36}\nstart=\d+\n$/);
+    writeFileSync(lockPath, lock.replace(/boot=[0-9a-f-]{36}/, 'boot=00000000-0000-4000-8000-000000000000'));
+    const clone = startAgent(`${name}-clone`, token);
+    await clone.waitForLog('"agent started"', 30_000);
+    expect(clone.log).not.toContain('agent enrolled');
+    expect(clone.log).toContain('taking over stale spool lock');
+    const view = async () => (await api.get<{ duplicatedAt: string | null; status: string }>(`/agents/${agentId}`)).body;
+    const duplicatedAt = await waitFor('the identity flagged', async () => (await view()).duplicatedAt ?? undefined, 60_000);
+    const { body } = await api.get<{ items: EventItem[] }>(`/events?type=communications&limit=500`);
+    const announced = body.items.filter((e) => e.details?.['what'] === 'agent-duplicated' && e.details?.['agentId'] === agentId);
+    expect(announced).toHaveLength(1);
+    const boots = announced[0].details!['boots'] as { boot: string; hostname: string }[];
+    expect(boots.map((b) => [b.boot, b.hostname])).toEqual([
+      [bootOf(original), hostname()],
+      [bootOf(clone), hostname()],
+    ]);
+
+    // The clone is shut down. Once the original's polls are written again (its return, if the clone
+    // polled last, is counted in the same moment), the test moves the last return ten minutes back
+    // instead of waiting for them.
+    await clone.stop();
+    await waitFor("the original's poll", async () => (await sql.query(`SELECT boot_id FROM agents WHERE id = $1`, [agentId])).rows[0]?.boot_id === bootOf(original), 30_000);
+    await sleep(2_000);
+    await sql.query(`UPDATE agents SET boot_returned_at = boot_returned_at - interval '11 minutes' WHERE id = $1`, [agentId]);
+    await waitFor('the flag cleared', async () => (await view()).duplicatedAt === null, 15_000);
+    const after = await api.get<{ items: EventItem[] }>(`/events?type=communications&limit=500`);
+    const resolved = after.body.items.filter((e) => e.details?.['what'] === 'agent-duplicate-resolved' && e.details?.['agentId'] === agentId);
+    expect(resolved.map((e) => e.details)).toEqual([expect.objectContaining({ duplicatedAt, boot: bootOf(original), hostname: hostname() })]);
+    expect((await view()).status).toBe('online');
+    await original.stop();
+    expect(original.exitCode).toBe(0);
+  }, 120_000);
 
   it('refuses a hub whose certificate does not match the pinned fingerprint, and says so', async () => {
     const token = await newToken();

@@ -31,6 +31,8 @@ export const CertificateFingerprintSchema = z
   .regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, 'a SHA-256 certificate fingerprint is 32 hex pairs separated by ":"');
 
 const HostNameSchema = z.string().trim().min(1, 'hostname must not be empty').max(253);
+/** The agent's operating system: Node's platform and kernel release, and the distribution or product name where the agent can read it. */
+const AgentOsSchema = z.object({ platform: z.string().min(1).max(32), release: z.string().max(128), description: z.string().max(256).optional() }).strict();
 
 export const EnrolRequestSchema = z
   .object({
@@ -38,7 +40,7 @@ export const EnrolRequestSchema = z
     /** The device name: the host name with the configured prefix and suffix. */
     name: z.string().trim().min(1).max(200),
     hostname: HostNameSchema,
-    os: z.object({ platform: z.string().min(1).max(32), release: z.string().max(128), description: z.string().max(256).optional() }).strict(),
+    os: AgentOsSchema,
     version: z.string().min(1).max(64),
     /** Whether the agent may run nmap for remote and network scans. */
     scanner: z.boolean(),
@@ -155,6 +157,15 @@ export const AgentScanStartedSchema = z
   .object({ jobId: UuidSchema, trackerId: UuidSchema, trigger: z.enum(['manual', 'schedule', 'agent-startup']), startedAt: IsoDateSchema })
   .strict();
 export type AgentScanStarted = z.infer<typeof AgentScanStartedSchema>;
+
+/**
+ * `POST /api/agent/host`: the host an agent process runs on, said once each time it starts (and
+ * again when the host is renamed under it), with the boot of its polls. The hub keeps the
+ * agent's host name and OS up to date (an upgraded distribution, a renamed host) and tells two
+ * processes sharing one identity apart by their hosts.
+ */
+export const AgentHostReportSchema = z.object({ boot: UuidSchema, hostname: HostNameSchema, os: AgentOsSchema }).strict();
+export type AgentHostReport = z.infer<typeof AgentHostReportSchema>;
 
 export const RotateSecretResponseSchema = z.object({ secret: z.string().min(32) });
 export type RotateSecretResponse = z.infer<typeof RotateSecretResponseSchema>;

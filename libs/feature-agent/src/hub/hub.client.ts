@@ -10,6 +10,7 @@ import {
   AgentPollResponseSchema,
   AgentResultResponse,
   AgentResultResponseSchema,
+  AgentHostReport,
   AgentScanStarted,
   EnrolRequest,
   EnrolResponse,
@@ -82,6 +83,11 @@ export class HubClient {
     const search = new URLSearchParams({ wait: String(query.wait), boot: query.boot, version: query.version, spoolEntries: String(query.spoolEntries), spoolDropped: String(query.spoolDropped) });
     if (query.configVersion !== undefined) search.set('configVersion', String(query.configVersion));
     return this.call('GET', `agent/jobs?${search.toString()}`, AgentPollResponseSchema, { timeoutMs: (query.wait + 20) * 1000, signal });
+  }
+
+  /** The host this process runs on (once a boot, and after a rename). */
+  async reportHost(body: AgentHostReport): Promise<void> {
+    await this.call('POST', 'agent/host', z.unknown(), { body: json(body) });
   }
 
   async scanStarted(body: AgentScanStarted): Promise<void> {

@@ -2,6 +2,8 @@ import { Body, Controller, Get, HttpCode, Inject, Post, Req, UseGuards } from '@
 import type { Request } from 'express';
 import {
   AgentConfig,
+  AgentHostReport,
+  AgentHostReportSchema,
   DomainError,
   EnrolRequest,
   EnrolRequestSchema,
@@ -10,6 +12,7 @@ import {
 } from '@portolan/contracts';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { AgentAuthGuard, CurrentAgent } from './agent-auth.guard';
+import { AgentBoots } from './agent-boots';
 import { AgentConfigService } from './agent-config.service';
 import { AuthenticatedAgent } from './agent.directory';
 import { AgentSecretsService } from './agent-secrets.service';
@@ -30,6 +33,7 @@ export class AgentApiController {
     private readonly enrolment: EnrolmentService,
     private readonly configs: AgentConfigService,
     private readonly secrets: AgentSecretsService,
+    private readonly boots: AgentBoots,
     @Inject(ENROL_RATE_LIMITER) private readonly enrolLimiter: RateLimiter,
   ) {}
 
@@ -48,6 +52,15 @@ export class AgentApiController {
   @UseGuards(AgentAuthGuard)
   config(@CurrentAgent() agent: AuthenticatedAgent): Promise<AgentConfig> {
     return this.configs.configFor(agent);
+  }
+
+  /** The host the calling agent's process runs on, said once a boot: a renamed host or an upgraded system is recorded and announced. */
+  @Post('host')
+  @HttpCode(204)
+  @Access('agent')
+  @UseGuards(AgentAuthGuard)
+  async host(@CurrentAgent() agent: AuthenticatedAgent, @Body(new ZodValidationPipe(AgentHostReportSchema)) body: AgentHostReport): Promise<void> {
+    await this.boots.hostReported(agent, body, new Date());
   }
 
   /** A new secret for the calling agent; the old one stops working at once. */

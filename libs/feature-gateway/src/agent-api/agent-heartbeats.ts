@@ -4,6 +4,7 @@ import { AgentPollQuery } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { DATA_SOURCE, EventRecorder, LOGGER } from '@portolan/platform';
 import { AgentClock, CLOCK_SKEWED_MS, CLOCK_SYNCHRONISED_MS, clockTransition } from './agent-clock';
+import { AgentBoots } from './agent-boots';
 import { AuthenticatedAgent } from './agent.directory';
 
 /** How often the heartbeats of agents known to be online are written, all in one statement. */
@@ -31,8 +32,10 @@ interface Written {
  * communications event when it comes back. Every other poll is only noted, and the notes of
  * all agents are written once a second in one UPDATE: an agent that another process marked
  * offline meanwhile is not touched by it, and goes the first way instead (so its event is never
- * missed, at most a second late). The same UPDATE reads back each agent's configuration
- * version, so a poll can answer it without asking the database.
+ * missed, at most a second late); so does one whose last poll elsewhere came from another boot
+ * (`AgentBoots` counts boots that come back: two processes sharing one identity). The same
+ * UPDATE reads back each agent's configuration version, so a poll can answer it without asking
+ * the database.
  *
  * Each poll also says how far the agent's clock is from the hub's (`X-Portolan-Agent-Time`),
  * which is kept with the heartbeat; a clock that goes further than a minute off, and one that
@@ -51,6 +54,7 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly events: EventRecorder,
+    private readonly boots: AgentBoots,
   ) {}
 
   onModuleInit(): void {
@@ -108,13 +112,14 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
         `UPDATE agents a SET last_seen_at = greatest(a.last_seen_at, v.at), spool_entries = v.spool_entries, spool_dropped = v.spool_dropped,
                 applied_config_version = coalesce(v.applied_config_version, a.applied_config_version),
                 clock_offset_ms = CASE WHEN a.last_seen_at IS NULL OR a.last_seen_at <= v.at THEN v.clock_offset_ms ELSE a.clock_offset_ms END
-           FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, at timestamptz, spool_entries int, spool_dropped int, applied_config_version int, clock_offset_ms bigint)
-          WHERE a.id = v.id AND a.status = 'online'
+           FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, boot uuid, at timestamptz, spool_entries int, spool_dropped int, applied_config_version int, clock_offset_ms bigint)
+          WHERE a.id = v.id AND a.status = 'online' AND a.boot_id = v.boot
           RETURNING a.id, a.config_version, a.clock_skewed, a.last_seen_at = v.at AS latest`,
         [
           JSON.stringify(
             batch.map((s) => ({
               id: s.agent.id,
+              boot: s.query.boot,
               at: s.at,
               spool_entries: s.query.spoolEntries,
               spool_dropped: s.query.spoolDropped,
@@ -139,7 +144,7 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     await this.announceClocks(clocks).catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not record agent clock changes'));
     for (const s of batch) {
       if (written.has(s.agent.id)) continue;
-      this.known.delete(s.agent.id); // marked offline (or revoked) by another process meanwhile
+      this.known.delete(s.agent.id); // marked offline (or revoked) by another process meanwhile, or polled from another boot
       await this.writeNow(s).catch((error: unknown) => this.logger.warn({ agentId: s.agent.id, err: String(error) }, 'could not write an agent heartbeat'));
     }
   }
@@ -159,6 +164,9 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     remember(this.known, agent.id, { boot: query.boot, version: query.version });
     this.rememberConfigVersion(agent.id, row.config_version);
     await this.announceOnline(seen, row);
+    if (row.previous_boot !== query.boot) {
+      await this.boots.bootChanged(agent, query.boot, row.previous_boot, at).catch((error: unknown) => this.logger.warn({ agentId: agent.id, err: String(error) }, "could not record an agent's boot"));
+    }
     // The heartbeat is written: a clock event that fails is logged, not the poll's failure (the next poll tries it again).
     await this.announceClocks([{ seen, wasSkewed: row.clock_skewed }]).catch((error: unknown) => this.logger.warn({ agentId: agent.id, err: String(error) }, 'could not record an agent clock change'));
   }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Bus, ConsumerHandle } from '@portolan/bus';
-import { DomainError, Messages } from '@portolan/contracts';
+import { AgentCredentialsChanged, DomainError, Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { AgentStatus } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
@@ -14,6 +14,8 @@ export interface AuthenticatedAgent {
   readonly deviceId: string;
   readonly siteId: string | null;
   readonly scanner: boolean;
+  /** Two processes poll with this identity (`agent-duplicated`): its results and scan reports are held until one is left. */
+  readonly duplicated: boolean;
 }
 
 interface CachedAgent extends AuthenticatedAgent {
@@ -43,8 +45,8 @@ const CACHE_MAX = 50_000;
 /**
  * Authenticates agent calls: the secret's SHA-256 compared in constant time with the stored
  * one. Looked-up agents are cached, so thousands of polling agents cost no queries: once a
- * minute one statement asks which agents had their secret rotated or were revoked since the
- * check before (`revalidate`), and those are forgotten (with a minute-long expiry each agent
+ * minute one statement asks which agents had their secret rotated, were revoked, or were
+ * flagged or cleared as duplicated since the check before (`revalidate`), and those are forgotten (with a minute-long expiry each agent
  * was read again every other poll: ~60 us of the gateway's ~250 us per poll). A revocation or
  * rotation takes effect at once on every replica that hears of it, and within a minute on one
  * that does not; a check that fails forgets every agent, and without one that succeeded in the
@@ -85,7 +87,7 @@ export class AgentDirectory implements OnModuleInit, OnModuleDestroy {
     try {
       const since = this.checkedAt && new Date(this.checkedAt.getTime() - LOOK_BACK_MS);
       const [row]: { at: Date; changed: string[] }[] = await this.db.query(
-        `SELECT now() AS at, (SELECT coalesce(json_agg(id), '[]') FROM agents WHERE secret_rotated_at >= $1 OR revoked_at >= $1) AS changed`,
+        `SELECT now() AS at, (SELECT coalesce(json_agg(id), '[]') FROM agents WHERE secret_rotated_at >= $1 OR revoked_at >= $1 OR duplicate_changed_at >= $1) AS changed`,
         [since ?? null],
       );
       if (!this.checkedAt) this.cache.clear();
@@ -116,11 +118,11 @@ export class AgentDirectory implements OnModuleInit, OnModuleDestroy {
     if (!agent) return this.fail(undefined, remote, `unknown agent ${credentials.agentId}`);
     if (!credentialMatches(credentials.secret, agent.secretHash)) return this.fail(agent.id, remote, `wrong secret for agent ${agent.id}`);
     if (agent.status === 'revoked') return this.fail(agent.id, remote, `agent ${agent.id} is revoked`);
-    return { id: agent.id, name: agent.name, deviceId: agent.deviceId, siteId: agent.siteId, scanner: agent.scanner };
+    return { id: agent.id, name: agent.name, deviceId: agent.deviceId, siteId: agent.siteId, scanner: agent.scanner, duplicated: agent.duplicated };
   }
 
-  /** Forgets a revoked or rotated agent here and on every other replica, so the next call reads the database. */
-  credentialsChanged(agentId: string, reason: 'revoked' | 'rotated'): void {
+  /** Forgets a revoked, rotated or (no longer) duplicated agent here and on every other replica, so the next call reads the database. */
+  credentialsChanged(agentId: string, reason: AgentCredentialsChanged['reason']): void {
     this.cache.delete(agentId);
     this.bus.emit(Messages.agentCredentialsChanged, { agentId, reason });
   }
@@ -129,8 +131,8 @@ export class AgentDirectory implements OnModuleInit, OnModuleDestroy {
     const cached = this.cache.get(agentId);
     const now = Date.now();
     if (cached && now - cached.loadedAt < CACHE_MAX_AGE_MS && now - this.checkedLocallyAt < TRUST_CHECKS_MS) return cached;
-    const rows: { id: string; name: string; device_id: string; site_id: string | null; scanner: boolean; secret_hash: Buffer; status: AgentStatus }[] = await this.db.query(
-      'SELECT id, name, device_id, site_id, scanner, secret_hash, status FROM agents WHERE id = $1',
+    const rows: { id: string; name: string; device_id: string; site_id: string | null; scanner: boolean; secret_hash: Buffer; status: AgentStatus; duplicated: boolean }[] = await this.db.query(
+      'SELECT id, name, device_id, site_id, scanner, secret_hash, status, duplicated_at IS NOT NULL AS duplicated FROM agents WHERE id = $1',
       [agentId],
     );
     if (!rows.length) {
@@ -144,6 +146,7 @@ export class AgentDirectory implements OnModuleInit, OnModuleDestroy {
       deviceId: row.device_id,
       siteId: row.site_id,
       scanner: row.scanner,
+      duplicated: row.duplicated,
       secretHash: Buffer.from(row.secret_hash),
       status: row.status,
       loadedAt: Date.now(),

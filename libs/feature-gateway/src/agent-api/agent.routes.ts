@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
-import { AGENT_CLOCK_HEADER, AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema, AgentScanStarted, AgentScanStartedSchema, isExactAgentResult } from '@portolan/contracts';
+import { AGENT_CLOCK_HEADER, DomainError, AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema, AgentScanStarted, AgentScanStartedSchema, isExactAgentResult } from '@portolan/contracts';
 import { GatewayConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { LOGGER } from '@portolan/platform';
@@ -70,6 +70,7 @@ export class AgentRoutes {
 
   private async upload(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
     const { agent, clock } = await this.caller(request, response);
+    holdDuplicated(agent, 'results');
     const body = await readJsonUpload(request, { maxBytes: this.gateway.agentUploadLimitBytes, maxInflatedBytes: this.gateway.agentUploadInflatedLimitBytes });
     // An upload exactly as the schema would give it back is used as it is; any other the schema parses (or refuses, saying why).
     const result = isExactAgentResult(body.json) ? body.json : this.resultBody.transform(body.json);
@@ -79,6 +80,7 @@ export class AgentRoutes {
 
   private async scanStarted(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
     const { agent, clock } = await this.caller(request, response);
+    holdDuplicated(agent, 'scan reports');
     const report = this.scanBody.transform((await readJsonUpload(request, SCAN_REPORT_LIMITS)).json);
     return [202, await this.results.started(agent, report, clock)];
   }
@@ -117,4 +119,21 @@ function trimSlash(path: string): string {
 function header(request: IncomingMessage, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** How long an agent whose identity two processes use is told to wait before it sends again. */
+const DUPLICATED_RETRY_AFTER_S = 60;
+
+/**
+ * Results and scan reports of an identity that two processes poll with (`agent-duplicated`) would
+ * mix two hosts' ports under one device: they are answered 503 with Retry-After, which agents
+ * take as "try later" and keep in their spools, until one process is left.
+ */
+function holdDuplicated(agent: AuthenticatedAgent, what: string): void {
+  if (!agent.duplicated) return;
+  throw new DomainError(
+    'busy',
+    `agent ${agent.id}: two processes poll with this identity (agent-duplicated), so its ${what} are held until one is left; revoke the agent and enrol each host with its own`,
+    { retryAfterMs: DUPLICATED_RETRY_AFTER_S * 1000, duplicated: true },
+  );
 }

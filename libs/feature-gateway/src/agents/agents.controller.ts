@@ -30,6 +30,8 @@ export const AgentsQuerySchema = z
     configPending: QueryFlag.optional(),
     /** Agents (not revoked) whose clock the hub holds skewed (more than a minute from its own, `agent-clock-skewed`), or not. Revoked agents match neither. */
     clockSkewed: QueryFlag.optional(),
+    /** Agents (not revoked) that two processes poll as (`agent-duplicated`: a cloned image, a second copy), or not. Revoked agents match neither. */
+    duplicated: QueryFlag.optional(),
   })
   .strict();
 type AgentsQuery = z.infer<typeof AgentsQuerySchema>;
@@ -47,6 +49,8 @@ export interface AgentsSummary {
   configPending: number;
   /** Agents (not revoked) whose clock the hub holds skewed. */
   clockSkewed: number;
+  /** Agents (not revoked) that two processes poll as. */
+  duplicated: number;
 }
 
 export interface AgentView {
@@ -65,9 +69,24 @@ export interface AgentView {
   config: { version: number; applied: number | null; pending: boolean };
   /** The agent's clock minus the hub's at its last poll, ms (null when the agent does not say), and whether the hub holds it skewed. */
   clock: { offsetMs: number | null; skewed: boolean };
+  /** Since when two processes poll as this agent (`agent-duplicated`), until only one has for ten minutes; null otherwise. */
+  duplicatedAt: Date | null;
   authFailures: number;
   enrolledAt: Date;
   revokedAt: Date | null;
+}
+
+/** One start of an agent's process, as `GET /api/agents/:id/boots` lists it. */
+export interface AgentBootView {
+  boot: string;
+  /** The boot the agent's last written poll came from. */
+  current: boolean;
+  /** The host this boot reported (null from agents older than host reports). */
+  hostname: string | null;
+  os: { platform: string; release: string; description: string | null } | null;
+  firstSeenAt: Date;
+  /** When its polls last took over from another boot's (its first poll, or a return); null before its first poll. Later polls of the same boot are not written here. */
+  tookOverAt: Date | null;
 }
 
 /** An agent has not yet reported applying the configuration the hub holds for it (or has reported none). */
@@ -93,6 +112,7 @@ export class AgentsController {
     if (query.spooling !== undefined) qb.andWhere(query.spooling ? 'a.spool_entries > 0' : 'a.spool_entries = 0');
     if (query.configPending !== undefined) qb.andWhere(`a.status <> 'revoked' AND ${query.configPending ? '' : 'NOT '}${CONFIG_PENDING}`);
     if (query.clockSkewed !== undefined) qb.andWhere(`a.status <> 'revoked' AND a.clock_skewed = :skewed`, { skewed: query.clockSkewed });
+    if (query.duplicated !== undefined) qb.andWhere(`a.status <> 'revoked' AND a.duplicated_at IS ${query.duplicated ? 'NOT ' : ''}NULL`);
     if (query.seenBefore) qb.andWhere('(a.last_seen_at IS NULL OR a.last_seen_at < :seenBefore)', { seenBefore: new Date(query.seenBefore) });
     if (query.cursor) {
       const { at, id } = decodeCursor(query.cursor);
@@ -107,15 +127,16 @@ export class AgentsController {
   /** The fleet at a glance: agents by status, version and site, and what their spools hold (one pass over the agents). */
   @Get('-/summary')
   async summary(): Promise<AgentsSummary> {
-    const groups: { status: AgentEntity['status']; version: string; site_id: string | null; site: string | null; agents: number; spooling: number; entries: number; dropped: number; pending: number; skewed: number }[] = await this.db.query(
+    const groups: { status: AgentEntity['status']; version: string; site_id: string | null; site: string | null; agents: number; spooling: number; entries: number; dropped: number; pending: number; skewed: number; duplicated: number }[] = await this.db.query(
       `SELECT a.status, a.version, a.site_id, s.name AS site, count(*)::int AS agents, count(*) FILTER (WHERE a.spool_entries > 0)::int AS spooling,
               count(*) FILTER (WHERE a.status <> 'revoked' AND ${CONFIG_PENDING})::int AS pending,
               count(*) FILTER (WHERE a.status <> 'revoked' AND a.clock_skewed)::int AS skewed,
+              count(*) FILTER (WHERE a.status <> 'revoked' AND a.duplicated_at IS NOT NULL)::int AS duplicated,
               sum(a.spool_entries)::float8 AS entries, sum(a.spool_dropped)::float8 AS dropped
          FROM agents a LEFT JOIN sites s ON s.id = a.site_id
         GROUP BY a.status, a.version, a.site_id, s.name`,
     );
-    const summary: AgentsSummary = { total: 0, byStatus: { enrolled: 0, online: 0, offline: 0, revoked: 0 }, byVersion: [], bySite: [], spool: { agents: 0, entries: 0, dropped: 0 }, configPending: 0, clockSkewed: 0 };
+    const summary: AgentsSummary = { total: 0, byStatus: { enrolled: 0, online: 0, offline: 0, revoked: 0 }, byVersion: [], bySite: [], spool: { agents: 0, entries: 0, dropped: 0 }, configPending: 0, clockSkewed: 0, duplicated: 0 };
     const versions = new Map<string, number>();
     const sites = new Map<string | null, { siteId: string | null; site: string | null; agents: number }>();
     for (const g of groups) {
@@ -130,6 +151,7 @@ export class AgentsController {
       summary.spool.dropped += g.dropped;
       summary.configPending += g.pending;
       summary.clockSkewed += g.skewed;
+      summary.duplicated += g.duplicated;
     }
     summary.byVersion = [...versions].map(([version, agents]) => ({ version, agents })).sort((x, y) => y.agents - x.agents || (x.version < y.version ? -1 : 1));
     summary.bySite = [...sites.values()].sort((x, y) => y.agents - x.agents || (x.site ?? '\uffff').localeCompare(y.site ?? '\uffff'));
@@ -141,6 +163,33 @@ export class AgentsController {
     const row = await this.db.getRepository(AgentEntity).findOneBy({ id });
     if (!row) throw new DomainError('not_found', `agent ${id} does not exist`);
     return view(row, await this.siteNames([row]));
+  }
+
+  /**
+   * The agent's recent boots (each start of its process), newest first: the host each reported,
+   * when it was first seen and when its polls last took over. Two boots polling in the same minutes are two processes with
+   * one identity (`agent-duplicated`); their hosts say which machines to enrol again.
+   */
+  @Get(':id/boots')
+  async boots(@Param('id', UUID_PARAM) id: string): Promise<{ items: AgentBootView[] }> {
+    await this.get(id); // 404 for an unknown agent
+    const rows: { boot_id: string; hostname: string | null; os_platform: string | null; os_release: string | null; os_description: string | null; first_seen_at: Date; polled_at: Date | null; current: boolean }[] =
+      await this.db.query(
+        `SELECT b.boot_id, b.hostname, b.os_platform, b.os_release, b.os_description, b.first_seen_at, b.polled_at, b.boot_id = a.boot_id AS current
+           FROM agent_boots b JOIN agents a ON a.id = b.agent_id
+          WHERE b.agent_id = $1 ORDER BY greatest(b.polled_at, b.first_seen_at) DESC, b.boot_id`,
+        [id],
+      );
+    return {
+      items: rows.map((r) => ({
+        boot: r.boot_id,
+        current: r.current,
+        hostname: r.hostname,
+        os: r.os_platform === null ? null : { platform: r.os_platform, release: r.os_release ?? '', description: r.os_description },
+        firstSeenAt: r.first_seen_at,
+        tookOverAt: r.polled_at,
+      })),
+    };
   }
 
   /** Revokes the agent: every later call with its secret gets 401. */
@@ -179,6 +228,7 @@ function view(row: AgentEntity, sites: Map<string, string>): AgentView {
     spool: { entries: row.spoolEntries, dropped: row.spoolDropped },
     config: { version: row.configVersion, applied: row.appliedConfigVersion, pending: row.status !== 'revoked' && row.appliedConfigVersion !== row.configVersion },
     clock: { offsetMs: row.clockOffsetMs === null ? null : Number(row.clockOffsetMs), skewed: row.clockSkewed },
+    duplicatedAt: row.duplicatedAt,
     authFailures: row.authFailures,
     enrolledAt: row.enrolledAt,
     revokedAt: row.revokedAt,

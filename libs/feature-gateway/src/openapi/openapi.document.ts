@@ -16,7 +16,7 @@ import { CreateSiteSchema } from '../sites/sites.controller';
 import { ExpectPortSchema, HistoryQuerySchema, PromoteSchema, RemoveItemSchema } from '../baselines/baseline.dto';
 import { ExposureQuerySchema, OpenAtQuerySchema, PlannedSummaryQuerySchema } from '../reports/reports.controller';
 import { CreateChannelSchema, CreateRuleSchema, UpdateChannelSchema, UpdateRuleSchema } from '../alerting/alerting.controller';
-import { AGENT_CLOCK_HEADER, AgentPollQuerySchema, AgentResultSchema, AgentScanStartedSchema, EnrolRequestSchema } from '@portolan/contracts';
+import { AGENT_CLOCK_HEADER, AgentHostReportSchema, AgentPollQuerySchema, AgentResultSchema, AgentScanStartedSchema, EnrolRequestSchema } from '@portolan/contracts';
 import { AgentsQuerySchema } from '../agents/agents.controller';
 import { CreateEnrollmentTokenSchema } from '../enrollment/enrollment-tokens.service';
 import { CreateOperatorTokenSchema } from '../operators/operator-tokens.service';
@@ -160,10 +160,13 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/api/enrollment-tokens': create('enrolment token', 'CreateEnrollmentToken'),
       '/api/enrollment-tokens/{id}/revoke': { post: { summary: 'Revoke an enrolment token', parameters: [idParam('token')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/agents': {
-        get: { summary: 'Agents: status, version, OS, site, last seen, spool depth, configuration applied; filtered by status, site, version, name, scanner role, spool, silence and configuration pending', parameters: queryParams(AgentsQuerySchema), responses: { 200: json(listOf('agent')), 400: error } },
+        get: { summary: 'Agents: status, version, OS, site, last seen, spool depth, configuration applied; filtered by status, site, version, name, scanner role, spool, silence, configuration pending, clock skew and duplicated identity', parameters: queryParams(AgentsQuerySchema), responses: { 200: json(listOf('agent')), 400: error } },
       },
       '/api/agents/-/summary': { get: { summary: 'The fleet at a glance: agents by status, version and site, and what their spools hold', responses: { 200: json({ type: 'object' }) } } },
       '/api/agents/{id}': { get: { summary: 'An agent', parameters: [idParam('agent')], responses: { 200: json({ type: 'object' }), 404: error } } },
+      '/api/agents/{id}/boots': {
+        get: { summary: "An agent's recent boots, newest first: the host each reported, when it was first seen and when its polls last took over (two processes with one identity show as two)", parameters: [idParam('agent')], responses: { 200: json({ type: 'object' }), 404: error } },
+      },
       '/api/agents/{id}/revoke': { post: { summary: 'Revoke an agent: its secret stops working', parameters: [idParam('agent')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/hub-certificates': { get: { summary: "The gateways' certificates, served or staged next, and whether pinning agents are told to trust each", responses: { 200: json({ type: 'object', properties: { items: { type: 'array', items: { type: 'object', description: 'hub certificate' } } } }) } } },
       '/api/hub-certificates/{id}/retire': {
@@ -188,14 +191,21 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         get: { summary: 'Agent: heartbeat and long-poll for runs asked of it', parameters: [...queryParams(AgentPollQuerySchema), AGENT_CLOCK], responses: { 200: json({ type: 'object' }), 400: error, 401: error, 429: error } },
       },
       '/api/agent/scans': {
-        post: { summary: 'Agent: a run started', parameters: [AGENT_CLOCK], requestBody: { required: true, ...json(ref('AgentScanStarted')) }, responses: { 202: json({ type: 'object' }), 400: error, 401: error, 404: error } },
+        post: { summary: 'Agent: a run started', parameters: [AGENT_CLOCK], requestBody: { required: true, ...json(ref('AgentScanStarted')) }, responses: { 202: json({ type: 'object' }), 400: error, 401: error, 404: error, 503: error } },
       },
       '/api/agent/results': {
         post: {
-          summary: 'Agent: a finished or failed run; gzip JSON with an Idempotency-Key header. 202 accepted, 200 for a replay',
+          summary: 'Agent: a finished or failed run; gzip JSON with an Idempotency-Key header. 202 accepted, 200 for a replay; 503 with Retry-After while the hub is overloaded or two processes poll with this identity',
           parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,128}$' } }, AGENT_CLOCK],
           requestBody: { required: true, ...json(ref('AgentResult')) },
-          responses: { 200: json({ type: 'object' }), 202: json({ type: 'object' }), 400: error, 401: error, 404: error, 409: error, 413: error, 429: error },
+          responses: { 200: json({ type: 'object' }), 202: json({ type: 'object' }), 400: error, 401: error, 404: error, 409: error, 413: error, 429: error, 503: error },
+        },
+      },
+      '/api/agent/host': {
+        post: {
+          summary: "Agent: the host its process runs on, once a boot (a renamed host or an upgraded system is recorded, `agent-host-changed`)",
+          requestBody: { required: true, ...json(ref('AgentHostReport')) },
+          responses: { 204: { description: 'recorded' }, 400: error, 401: error, 429: error },
         },
       },
       '/api/agent/rotate-secret': { post: { summary: 'Agent: a new secret; the old one stops working', responses: { 200: json({ type: 'object' }), 401: error } } },
@@ -221,6 +231,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         CreateEnrollmentToken: schema(CreateEnrollmentTokenSchema),
         EnrolRequest: schema(EnrolRequestSchema),
         AgentScanStarted: schema(AgentScanStartedSchema),
+        AgentHostReport: schema(AgentHostReportSchema),
         AgentResult: schema(AgentResultSchema),
         Error: {
           type: 'object',

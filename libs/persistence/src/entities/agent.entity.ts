@@ -30,6 +30,13 @@ export class AgentEntity {
   @Column({ name: 'clock_offset_ms', type: 'bigint', nullable: true }) clockOffsetMs!: string | null;
   /** Whether the hub holds the agent's clock skewed (announced by `agent-clock-skewed`, until `agent-clock-synchronised`). */
   @Column({ name: 'clock_skewed', type: 'boolean', default: false }) clockSkewed!: boolean;
+  /** How many times in a row (each within ten minutes of the one before) a boot this agent had left polled again. */
+  @Column({ name: 'boot_returns', type: 'integer', default: 0 }) bootReturns!: number;
+  @Column({ name: 'boot_returned_at', type: 'timestamptz', nullable: true }) bootReturnedAt!: Date | null;
+  /** Since when two processes poll as this agent (`agent-duplicated`), until only one does for ten minutes; null otherwise. */
+  @Column({ name: 'duplicated_at', type: 'timestamptz', nullable: true }) duplicatedAt!: Date | null;
+  /** When the duplicate flag was last set or cleared. */
+  @Column({ name: 'duplicate_changed_at', type: 'timestamptz', nullable: true }) duplicateChangedAt!: Date | null;
   @Column({ name: 'auth_failures', type: 'integer', default: 0 }) authFailures!: number;
   @Column({ name: 'enrolled_at', type: 'timestamptz' }) enrolledAt!: Date;
   @Column({ name: 'secret_rotated_at', type: 'timestamptz', nullable: true }) secretRotatedAt!: Date | null;

@@ -1,0 +1,170 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { AgentHostReport } from '@portolan/contracts';
+import { Logger } from '@portolan/logging';
+import { AGENT_DUPLICATE_WINDOW_MS, DATA_SOURCE, EventRecorder, LOGGER } from '@portolan/platform';
+import { AgentDirectory, AuthenticatedAgent } from './agent.directory';
+
+/** Boots remembered per agent (the newest by their last poll or report). */
+const BOOTS_KEPT = 8;
+
+/** What the hub holds of an agent's host. */
+export interface AgentHost {
+  readonly hostname: string;
+  readonly os: { readonly platform: string; readonly release: string; readonly description: string | null };
+}
+
+/** What changed between the host the hub held and the one an agent reports; undefined when nothing did. */
+export function hostChanges(before: AgentHost, after: AgentHost): { hostname?: { from: string; to: string }; os?: { from: AgentHost['os']; to: AgentHost['os'] } } | undefined {
+  const hostname = before.hostname !== after.hostname ? { from: before.hostname, to: after.hostname } : undefined;
+  const osChanged = before.os.platform !== after.os.platform || before.os.release !== after.os.release || before.os.description !== after.os.description;
+  const os = osChanged ? { from: before.os, to: after.os } : undefined;
+  return hostname || os ? { ...(hostname ? { hostname } : {}), ...(os ? { os } : {}) } : undefined;
+}
+
+interface BootRow {
+  boot_id: string;
+  hostname: string | null;
+  os_description: string | null;
+  first_seen_at: Date;
+  polled_at: Date | null;
+}
+
+/**
+ * An agent's boots: each start of its process has a new boot id, carried by every poll. A boot
+ * that polls again after another boot has polled "returned": a restarted agent's old process is
+ * gone, so that happens once at most (a virtual machine reverted to a snapshot, a poll delayed
+ * past a restart), and twice within `AGENT_DUPLICATE_WINDOW_MS` only when two processes share the
+ * identity: an image cloned after enrolment, or a second copy started by hand. Both would upload
+ * their own host's ports as the same device, and the hub would report each difference between
+ * the two hosts as a change at every run. The hub flags the agent (`duplicatedAt` in
+ * `GET /api/agents`), announces it once (`agent-duplicated`, naming both boots' hosts), and holds
+ * the agent's results and scan reports (503: they wait in the agents' spools) until one process
+ * is left; an operator revokes the identity and enrols each host with its own.
+ *
+ * Each boot also reports its host (`POST /api/agent/host`): a renamed host or an upgraded system
+ * updates the agent and is announced (`agent-host-changed`). A boot that returns makes its host
+ * the agent's again, without an event (so once one of two processes is left, the agent shows its host).
+ */
+@Injectable()
+export class AgentBoots {
+  constructor(
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly events: EventRecorder,
+    private readonly directory: AgentDirectory,
+  ) {}
+
+  /** The host an agent's boot reported: kept with the boot, and on the agent, announced when it changed. */
+  async hostReported(agent: AuthenticatedAgent, report: AgentHostReport, at: Date): Promise<void> {
+    const host: AgentHost = { hostname: report.hostname, os: { platform: report.os.platform, release: report.os.release, description: report.os.description ?? null } };
+    const recorded = await this.db.transaction(async (manager) => {
+      await manager.query(
+        `INSERT INTO agent_boots (agent_id, boot_id, hostname, os_platform, os_release, os_description, first_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (agent_id, boot_id) DO UPDATE SET hostname = EXCLUDED.hostname, os_platform = EXCLUDED.os_platform, os_release = EXCLUDED.os_release, os_description = EXCLUDED.os_description`,
+        [agent.id, report.boot, host.hostname, host.os.platform, host.os.release, host.os.description, at],
+      );
+      await this.prune(manager, agent.id);
+      // The row as it was, locked: two reports at once each compare against what the other left.
+      const [rows]: [{ hostname: string; os_platform: string; os_release: string; os_description: string | null }[], number] = await manager.query(
+        `UPDATE agents a SET hostname = $2, os_platform = $3, os_release = $4, os_description = $5
+           FROM (SELECT hostname, os_platform, os_release, os_description FROM agents WHERE id = $1 FOR UPDATE) old
+          WHERE a.id = $1
+          RETURNING old.hostname, old.os_platform, old.os_release, old.os_description`,
+        [agent.id, host.hostname, host.os.platform, host.os.release, host.os.description],
+      );
+      const old = rows[0];
+      if (!old) return [];
+      const changes = hostChanges({ hostname: old.hostname, os: { platform: old.os_platform, release: old.os_release, description: old.os_description } }, host);
+      if (!changes) return [];
+      this.logger.info({ agentId: agent.id, boot: report.boot, ...changes }, "an agent's host changed");
+      return this.events.insert(manager, [
+        {
+          kind: 'communications',
+          deviceId: agent.deviceId,
+          trackerId: null,
+          jobId: null,
+          occurredAt: at,
+          details: { what: 'agent-host-changed', agentId: agent.id, agent: agent.name, boot: report.boot, ...changes },
+        },
+      ]);
+    });
+    await this.events.announce(recorded);
+  }
+
+  /**
+   * A poll of another boot than the agent's last one (`previousBoot`, null before its first poll):
+   * records the boot, and when it is a return, counts it; the second return within the window
+   * flags the agent and announces it.
+   */
+  async bootChanged(agent: AuthenticatedAgent, boot: string, previousBoot: string | null, at: Date): Promise<void> {
+    const recorded = await this.db.transaction(async (manager) => {
+      const [{ returned }]: { returned: boolean }[] = await manager.query(
+        `WITH old AS (SELECT polled_at FROM agent_boots WHERE agent_id = $1 AND boot_id = $2),
+              up AS (INSERT INTO agent_boots (agent_id, boot_id, first_seen_at, polled_at) VALUES ($1, $2, $3, $3)
+                     ON CONFLICT (agent_id, boot_id) DO UPDATE SET polled_at = greatest(agent_boots.polled_at, EXCLUDED.polled_at) RETURNING 1)
+         SELECT (SELECT polled_at FROM old) IS NOT NULL AS returned, (SELECT count(*) FROM up) AS written`,
+        [agent.id, boot, at],
+      );
+      if (!returned) {
+        await this.prune(manager, agent.id);
+        return [];
+      }
+      const [rows]: [{ detected: boolean; returns: number }[], number] = await manager.query(
+        `UPDATE agents a
+            SET boot_returns = CASE WHEN old.boot_returned_at > $2::timestamptz - make_interval(secs => $3) THEN old.boot_returns + 1 ELSE 1 END,
+                boot_returned_at = greatest(old.boot_returned_at, $2),
+                duplicated_at = CASE WHEN old.duplicated_at IS NULL AND old.boot_returned_at > $2::timestamptz - make_interval(secs => $3) THEN $2 ELSE old.duplicated_at END,
+                duplicate_changed_at = CASE WHEN old.duplicated_at IS NULL AND old.boot_returned_at > $2::timestamptz - make_interval(secs => $3) THEN $2 ELSE old.duplicate_changed_at END
+           FROM (SELECT boot_returns, boot_returned_at, duplicated_at, duplicate_changed_at FROM agents WHERE id = $1 FOR UPDATE) old
+          WHERE a.id = $1
+          RETURNING old.duplicated_at IS NULL AND a.duplicated_at IS NOT NULL AS detected, a.boot_returns AS returns`,
+        [agent.id, at, AGENT_DUPLICATE_WINDOW_MS / 1000],
+      );
+      // The agent's host is the one this boot reported (when it did): the one polling now.
+      await manager.query(
+        `UPDATE agents a SET hostname = b.hostname, os_platform = b.os_platform, os_release = b.os_release, os_description = b.os_description
+           FROM agent_boots b WHERE a.id = $1 AND b.agent_id = $1 AND b.boot_id = $2 AND b.hostname IS NOT NULL`,
+        [agent.id, boot],
+      );
+      const row = rows[0];
+      if (!row?.detected) {
+        this.logger.info({ agentId: agent.id, boot, previousBoot, returns: row?.returns }, 'an earlier boot of an agent polled again');
+        return [];
+      }
+      const boots: BootRow[] = await manager.query(
+        `SELECT boot_id, hostname, os_description, first_seen_at, polled_at FROM agent_boots WHERE agent_id = $1 AND boot_id = ANY($2::uuid[]) ORDER BY first_seen_at`,
+        [agent.id, [boot, previousBoot].filter((b): b is string => b !== null)],
+      );
+      const hosts = boots.map((b) => ({ boot: b.boot_id, hostname: b.hostname, os: b.os_description, firstSeenAt: new Date(b.first_seen_at).toISOString() }));
+      this.logger.warn({ agentId: agent.id, boots: hosts }, 'two processes poll as one agent');
+      return this.events.insert(manager, [
+        {
+          kind: 'communications',
+          deviceId: agent.deviceId,
+          trackerId: null,
+          jobId: null,
+          occurredAt: at,
+          details: {
+            what: 'agent-duplicated',
+            agentId: agent.id,
+            agent: agent.name,
+            boots: hosts,
+            reason: 'two agent processes poll with this identity (a cloned image or a second copy); their results mix two hosts. Revoke the agent and enrol each host with its own identity',
+          },
+        },
+      ]);
+    });
+    if (recorded.length) this.directory.credentialsChanged(agent.id, 'duplicated'); // every replica holds its results from now on
+    await this.events.announce(recorded);
+  }
+
+  /** Keeps an agent's newest boots only. */
+  private async prune(manager: EntityManager, agentId: string): Promise<void> {
+    await manager.query(
+      `DELETE FROM agent_boots WHERE agent_id = $1 AND boot_id NOT IN
+         (SELECT boot_id FROM agent_boots WHERE agent_id = $1 ORDER BY greatest(polled_at, first_seen_at) DESC LIMIT ${BOOTS_KEPT})`,
+      [agentId],
+    );
+  }
+}
