@@ -141,7 +141,7 @@ describe('AgentUploadOutbox (Postgres)', () => {
     await bus.close();
   }, 30_000);
 
-  it('does not let more unreadable uploads than a page keep the ones behind them back, and skips them in later sweeps', async () => {
+  it('does not let any number of unreadable uploads keep the ones behind them back: each sweep goes on where the last stopped, and logs each once', async () => {
     const bus = new InProcessBus('outbox-starve-test', quiet);
     await bus.start();
     const errors: string[] = [];
@@ -151,34 +151,42 @@ describe('AgentUploadOutbox (Postgres)', () => {
     const seen: string[] = [];
     await bus.consume({ message: Messages.scanCompleted, durable: 'outbox-starve-test-completed' }, async (d) => (seen.push(d.envelope.id), Outcomes.ack()));
     const old = new Date(Date.now() - 60_000);
-    // 250 rows a newer hub decided (more than one sweep page of 200), oldest first, then two this version can read.
-    const unreadable = Array.from({ length: 250 }, () => randomUUID());
-    await dataSource.query(
-      `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, payload_gzip, acceptance, received_at)
-       SELECT u.id, $2, 'starve-' || u.id, gen_random_uuid(), $3, 'completed', $4, NULL, $5 FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n`,
-      [unreadable, agentId, trackerId, gzipSync('{"decidedBy":"a future hub"}'), old],
-    );
+    // 2,050 rows a newer hub decided (more than a sweep's ten pages of 200), oldest first, then two this version can read.
+    const unreadable = Array.from({ length: 2_050 }, () => randomUUID());
     const readable = [randomUUID(), randomUUID()];
-    for (const id of readable) {
-      const jobId = randomUUID();
+    try {
       await dataSource.query(
-        `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, payload_gzip, received_at) VALUES ($1, $2, $3, $4, $5, 'completed', $6, $7)`,
-        [id, agentId, `starve-${id}`, jobId, trackerId, compressPayload(completed(jobId)), old],
+        `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, payload_gzip, received_at)
+         SELECT u.id, $2, 'starve-' || u.id, gen_random_uuid(), $3, 'completed', $4, $5 FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, n) ORDER BY u.n`,
+        [unreadable, agentId, trackerId, gzipSync('{"decidedBy":"a future hub"}'), old],
       );
-    }
+      for (const id of readable) {
+        const jobId = randomUUID();
+        await dataSource.query(
+          `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, payload_gzip, received_at) VALUES ($1, $2, $3, $4, $5, 'completed', $6, $7)`,
+          [id, agentId, `starve-${id}`, jobId, trackerId, compressPayload(completed(jobId)), old],
+        );
+      }
 
-    expect(await outbox.publishUnpublished(new Date())).toBe(2);
-    const deadline = Date.now() + 5_000;
-    while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(seen).toEqual(readable);
-    expect(errors).toHaveLength(250);
-    // The next sweep reads none of them again (nothing logged twice), and nothing readable is left.
-    expect(await outbox.publishUnpublished(new Date())).toBe(0);
-    expect(errors).toHaveLength(250);
-    const [left] = await dataSource.query(`SELECT count(*)::int AS n FROM agent_uploads WHERE published_at IS NULL AND id = ANY($1)`, [[...unreadable, ...readable]]);
-    expect(left.n).toBe(250);
-    await dataSource.query(`DELETE FROM agent_uploads WHERE id = ANY($1)`, [unreadable]);
-    await bus.close();
+      // The first sweep reads ten pages, all unreadable; the next goes on from there.
+      expect(await outbox.publishUnpublished(new Date())).toBe(0);
+      expect(errors).toHaveLength(2_000);
+      expect(await outbox.publishUnpublished(new Date())).toBe(2);
+      const deadline = Date.now() + 5_000;
+      while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(seen).toEqual(readable);
+      expect(errors).toHaveLength(2_050);
+      // Later sweeps, from the head again, publish nothing more and log nothing twice.
+      expect(await outbox.publishUnpublished(new Date())).toBe(0);
+      expect(await outbox.publishUnpublished(new Date())).toBe(0);
+      expect(new Set(errors)).toEqual(new Set(['a stored agent result could not be read back; left unpublished']));
+      expect(errors).toHaveLength(2_050);
+      const [left] = await dataSource.query(`SELECT count(*)::int AS n FROM agent_uploads WHERE published_at IS NULL AND id = ANY($1)`, [[...unreadable, ...readable]]);
+      expect(left.n).toBe(2_050);
+    } finally {
+      await dataSource.query(`DELETE FROM agent_uploads WHERE id = ANY($1)`, [[...unreadable, ...readable]]);
+      await bus.close();
+    }
   }, 30_000);
 
   it('refuses a row that has no payload at all, or a body without its acceptance', async () => {

@@ -1,6 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, FindOptionsWhere, In, IsNull, LessThan, Not } from 'typeorm';
+import { DataSource, FindOptionsWhere, IsNull, LessThan, MoreThan } from 'typeorm';
 import { Bus } from '@portolan/bus';
 import { AgentResultSchema, Messages, ScanCompleted, ScanCompletedSchema, ScanFailed, ScanFailedSchema } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
@@ -49,7 +49,7 @@ const UNPUBLISHED_GRACE_MS = 10_000;
 /** The leader's sweep reads this many uploads at a time, and at most `SWEEP_PAGES` pages a sweep. */
 const SWEEP_PAGE = 200;
 const SWEEP_PAGES = 10;
-/** At most this many unreadable uploads are remembered (and skipped by the sweep) by one process. */
+/** At most this many unreadable uploads are remembered (and logged once) by one process. */
 const UNREADABLE_MAX = 10_000;
 
 /**
@@ -62,10 +62,15 @@ const UNREADABLE_MAX = 10_000;
 export class AgentUploadOutbox {
   /**
    * Uploads this process could not read back. They stay so until it is upgraded (an acceptance
-   * of a newer hub) or for good (a damaged row), so the sweep skips them: otherwise enough of
-   * them at the head of the queue would keep every upload behind them from being published.
+   * of a newer hub) or for good (a damaged row): each is logged once.
    */
   private readonly unreadable = new Set<string>();
+  /**
+   * Where the sweep goes on from (the last upload it read), so that any number of unreadable
+   * uploads at the head of the queue cannot keep those behind them back; back to the head when it
+   * reaches the end, or when the stream refuses.
+   */
+  private sweptTo?: string;
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -78,17 +83,23 @@ export class AgentUploadOutbox {
    * cannot be read back (an acceptance of a newer hub version, during a rolling upgrade) is logged
    * and left unpublished for a later sweep, rather than keeping the others back.
    */
-  async publish(uploads: readonly StoredUploadRow[]): Promise<number> {
+  publish(uploads: readonly StoredUploadRow[]): Promise<number> {
+    return this.publishBuilt(this.readBack(uploads));
+  }
+
+  /** The messages of stored uploads, leaving out (and logging, once each) those that cannot be read back. */
+  private readBack(uploads: readonly StoredUploadRow[]): OutboxUpload[] {
     const built: OutboxUpload[] = [];
     for (const upload of uploads) {
       try {
         built.push(storedUpload(upload));
       } catch (error) {
+        if (this.unreadable.has(upload.id)) continue;
         if (this.unreadable.size < UNREADABLE_MAX) this.unreadable.add(upload.id);
         this.logger.error({ uploadId: upload.id, jobId: upload.jobId, err: String(error) }, 'a stored agent result could not be read back; left unpublished');
       }
     }
-    return this.publishBuilt(built);
+    return built;
   }
 
   /**
@@ -116,23 +127,25 @@ export class AgentUploadOutbox {
   }
 
   /**
-   * The leader's sweep: publishes accepted uploads whose publish never completed, oldest first,
-   * a page at a time while pages come back full and the stream takes them. Uploads this process
-   * could not read back before are skipped (they are logged once each, when first met).
+   * The leader's sweep: publishes accepted uploads whose publish never completed, in the order
+   * they were accepted, a page at a time (at most `SWEEP_PAGES` a sweep), going on from where the
+   * last sweep stopped. Uploads it cannot read back are passed over (logged once each).
    */
   async publishUnpublished(now: Date): Promise<number> {
     const repository = this.db.getRepository(AgentUploadEntity);
     const receivedAt = LessThan(new Date(now.getTime() - UNPUBLISHED_GRACE_MS));
     let published = 0;
     for (let page = 0; page < SWEEP_PAGES; page += 1) {
-      const where: FindOptionsWhere<AgentUploadEntity> = { publishedAt: IsNull(), receivedAt, ...(this.unreadable.size ? { id: Not(In([...this.unreadable])) } : {}) };
+      const where: FindOptionsWhere<AgentUploadEntity> = { publishedAt: IsNull(), receivedAt, ...(this.sweptTo ? { seq: MoreThan(this.sweptTo) } : {}) };
       const uploads = await repository.find({ where, order: { seq: 'ASC' }, take: SWEEP_PAGE });
-      if (!uploads.length) break;
-      const unreadableBefore = this.unreadable.size;
-      const count = await this.publish(uploads);
+      const built = this.readBack(uploads);
+      const count = built.length ? await this.publishBuilt(built) : 0;
       published += count;
-      const readable = uploads.length - (this.unreadable.size - unreadableBefore);
-      if (count < readable || uploads.length < SWEEP_PAGE) break; // the stream refused some (retried next sweep), or nothing is left
+      if (count < built.length || uploads.length < SWEEP_PAGE) {
+        this.sweptTo = undefined; // the stream refused some (from the head again next time), or the end is reached
+        break;
+      }
+      this.sweptTo = uploads[uploads.length - 1].seq;
     }
     if (published) this.logger.info({ uploads: published }, 'published agent results that had not been published');
     return published;
