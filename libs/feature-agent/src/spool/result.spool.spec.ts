@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -151,7 +151,9 @@ describe('ResultSpool', () => {
     open.push(second);
     expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(lockText());
     expect(parseLock(lockText())).toEqual(
-      process.platform === 'linux' ? { pid: process.pid, bootId: expect.stringMatching(/^[0-9a-f-]{36}$/), startTicks: expect.stringMatching(/^\d+$/) } : { pid: process.pid },
+      process.platform === 'linux'
+        ? { pid: process.pid, bootId: expect.stringMatching(/^[0-9a-f-]{36}$/), pidNamespace: expect.stringMatching(/^pid:\[\d+\]$/), startTicks: expect.stringMatching(/^\d+$/) }
+        : { pid: process.pid },
     );
   });
 
@@ -175,14 +177,20 @@ describe('ResultSpool', () => {
           `${other.pid}\nboot=00000000-0000-4000-8000-000000000000\nstart=${live.startTicks}\n`, // another boot, another machine
           `${other.pid}\nboot=${live.bootId}\nstart=1\n`, // the pid is a later process's now
           `${process.pid}\n`, // an older agent's lock naming the pid this process has now
+          `${process.pid}\nboot=${live.bootId}\npidns=pid:[1]\nstart=1\n`, // another container's agent, silent for a minute (below)
         ]) {
           await writeFile(join(dir, 'lock'), text);
+          const minuteAgo = new Date(Date.now() - 60_000);
+          await utimes(join(dir, 'lock'), minuteAgo, minuteAgo);
           const spool = new ResultSpool(dir, roomy, log);
           await spool.open();
           expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(lockText());
           await spool.close();
         }
-        expect(logs.filter((l) => l.msg === 'taking over stale spool lock')).toHaveLength(3);
+        expect(logs.filter((l) => l.msg === 'taking over stale spool lock')).toHaveLength(4);
+        // Another container's agent that touched the lock lately still holds it.
+        await writeFile(join(dir, 'lock'), `${process.pid}\nboot=${live.bootId}\npidns=pid:[1]\nstart=1\n`);
+        await expect(new ResultSpool(dir, roomy, log).open()).rejects.toThrow('in use by another agent');
       } finally {
         other.kill();
       }
@@ -196,6 +204,18 @@ describe('ResultSpool', () => {
     await openSpool();
     expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(lockText());
     expect(logs).toContainEqual(expect.objectContaining({ msg: 'taking over stale spool lock', fields: { dir, stalePid: gone } }));
+  });
+
+  it('touches its lock while open, and stops when closed', async () => {
+    const spool = new ResultSpool(dir, roomy, log, 50);
+    await spool.open();
+    const long = new Date(Date.now() - 3_600_000);
+    await utimes(join(dir, 'lock'), long, long);
+    const deadline = Date.now() + 5_000;
+    while ((await stat(join(dir, 'lock'))).mtimeMs < Date.now() - 60_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect((await stat(join(dir, 'lock'))).mtimeMs).toBeGreaterThan(Date.now() - 60_000);
+    await spool.close();
+    await expect(stat(join(dir, 'lock'))).rejects.toThrow(/ENOENT/);
   });
 
   (process.platform === 'win32' ? it.skip : it)('keeps the directory 0700 and entry files 0600', async () => {

@@ -1,7 +1,7 @@
-import { chmod, mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorCode, ignoreEnoent, TMP_SUFFIX, unlinkIfExists, writeDurably } from './durable-fs';
-import { holderRunning, lockText, readLock } from './spool-lock';
+import { holderRunning, LOCK_REFRESH_MS, lockText, readLock } from './spool-lock';
 import {
   decodeEntry,
   encodeEntry,
@@ -70,11 +70,13 @@ export class ResultSpool {
   private persistedNextSeq = 0;
   private state: 'new' | 'open' | 'closed' = 'new';
   private chain: Promise<unknown> = Promise.resolve();
+  private lockRefresh?: NodeJS.Timeout;
 
   constructor(
     private readonly dir: string,
     private readonly limits: SpoolLimits,
     private readonly log: SpoolLog = () => undefined,
+    private readonly lockRefreshMs = LOCK_REFRESH_MS,
   ) {
     for (const [name, value] of Object.entries(limits)) {
       if (!Number.isSafeInteger(value) || value < 1) {
@@ -284,19 +286,25 @@ export class ResultSpool {
         } finally {
           await handle.close();
         }
+        // Touched while held: a holder whose pid cannot be checked from here (another container) is judged by that.
+        this.lockRefresh = setInterval(() => {
+          const now = new Date();
+          void utimes(path, now, now).catch((error: unknown) => this.log('warn', 'could not touch the spool lock', { dir: this.dir, code: errorCode(error) }));
+        }, this.lockRefreshMs);
+        this.lockRefresh.unref();
         return;
       } catch (error) {
         if (errorCode(error) !== 'EEXIST') throw error;
       }
-      const holder = await readLock(path);
-      if (holder !== undefined && holderRunning(holder)) {
+      const lock = await readLock(path);
+      if (lock !== undefined && holderRunning(lock.holder, lock.touchedAtMs)) {
         throw new SpoolError(
           'spool_locked',
-          `spool directory ${this.dir} is in use by another agent (pid ${holder.pid}); only one agent may use a spool directory`,
-          { dir: this.dir, pid: holder.pid },
+          `spool directory ${this.dir} is in use by another agent (pid ${lock.holder.pid}); only one agent may use a spool directory`,
+          { dir: this.dir, pid: lock.holder.pid },
         );
       }
-      this.log('warn', 'taking over stale spool lock', { dir: this.dir, stalePid: holder?.pid });
+      this.log('warn', 'taking over stale spool lock', { dir: this.dir, stalePid: lock?.holder.pid });
       await unlinkIfExists(path);
     }
     throw new SpoolError('spool_locked', `could not take the spool lock ${path}`, { dir: this.dir });
@@ -304,6 +312,7 @@ export class ResultSpool {
 
   private async releaseLock(): Promise<void> {
     const path = join(this.dir, LOCK_FILE);
-    if ((await readLock(path))?.pid === process.pid) await unlinkIfExists(path);
+    clearInterval(this.lockRefresh);
+    if ((await readLock(path))?.holder.pid === process.pid) await unlinkIfExists(path);
   }
 }

@@ -1,53 +1,73 @@
-import { holderRunning, LockSystem, parseLock } from './spool-lock';
+import { holderRunning, LOCK_STALE_MS, LockSystem, parseLock } from './spool-lock';
 
 describe('spool lock holders', () => {
   const BOOT = '9b1f3a52-3c1e-4a4f-9d37-0c6f3f1c2b7a';
+  const NS = 'pid:[4026531836]';
+  const NOW = Date.parse('2026-12-06T12:00:00Z');
+  const BOOTED = NOW - 3_600_000;
   const system = (over: Partial<LockSystem> = {}): LockSystem => ({
     ownPid: 4242,
+    nowMs: () => NOW,
     isAlive: (pid) => pid === 7 || pid === 4242,
     bootId: () => BOOT,
+    bootedAtMs: () => BOOTED,
+    pidNamespace: () => NS,
     startTicks: (pid) => (pid === 7 ? '1500' : pid === 4242 ? '9000' : undefined),
     ...over,
   });
+  const recently = NOW - 1_000;
 
-  it('reads the pid, the boot and the start time, and older locks of a pid alone', () => {
-    expect(parseLock(`7\nboot=${BOOT}\nstart=1500\n`)).toEqual({ pid: 7, bootId: BOOT, startTicks: '1500' });
+  it('reads the pid and what tells its process apart, and older locks of a pid alone', () => {
+    expect(parseLock(`7\nboot=${BOOT}\npidns=${NS}\nstart=1500\n`)).toEqual({ pid: 7, bootId: BOOT, pidNamespace: NS, startTicks: '1500' });
     expect(parseLock('7\n')).toEqual({ pid: 7 });
     expect(parseLock('7')).toEqual({ pid: 7 });
+    expect(parseLock('7\nnonsense\nstart=\n')).toEqual({ pid: 7 });
   });
 
   it('reads nothing from a lock that names no pid, or pid 0', () => {
     for (const text of ['', '\n', 'seven\n', '0\n', '-7\n', '99999999999\n', ' 7\n']) expect(parseLock(text)).toBeUndefined();
   });
 
-  it('holds a lock whose writer still runs: alive, this boot, same start', () => {
-    expect(holderRunning({ pid: 7, bootId: BOOT, startTicks: '1500' }, system())).toBe(true);
+  it('holds a lock whose writer still runs: this boot, alive, same start', () => {
+    expect(holderRunning({ pid: 7, bootId: BOOT, pidNamespace: NS, startTicks: '1500' }, recently, system())).toBe(true);
     // In this process, a spool opened twice: the lock is this process's own.
-    expect(holderRunning({ pid: 4242, bootId: BOOT, startTicks: '9000' }, system())).toBe(true);
+    expect(holderRunning({ pid: 4242, bootId: BOOT, pidNamespace: NS, startTicks: '9000' }, recently, system())).toBe(true);
+    // An older agent's lock naming another live process of this boot: it may be an agent.
+    expect(holderRunning({ pid: 7 }, recently, system())).toBe(true);
   });
 
   it('frees a lock whose pid is gone', () => {
-    expect(holderRunning({ pid: 8, bootId: BOOT, startTicks: '1500' }, system())).toBe(false);
-    expect(holderRunning({ pid: 8 }, system())).toBe(false);
+    expect(holderRunning({ pid: 8, bootId: BOOT, pidNamespace: NS, startTicks: '1500' }, recently, system())).toBe(false);
+    expect(holderRunning({ pid: 8 }, recently, system())).toBe(false);
   });
 
-  it('frees a lock written on another boot or machine (a reboot, a cloned image), whatever its pid is now', () => {
-    expect(holderRunning({ pid: 7, bootId: '00000000-0000-4000-8000-000000000000', startTicks: '1500' }, system())).toBe(false);
-    expect(holderRunning({ pid: 4242, bootId: '00000000-0000-4000-8000-000000000000' }, system())).toBe(false);
+  it('frees a lock written on another boot or machine (a reboot, a cloned image), or before this boot, whatever its pid is now', () => {
+    expect(holderRunning({ pid: 7, bootId: '00000000-0000-4000-8000-000000000000', pidNamespace: NS, startTicks: '1500' }, recently, system())).toBe(false);
+    expect(holderRunning({ pid: 7 }, BOOTED - 60_000, system())).toBe(false);
   });
 
   it('frees a lock whose pid is another process now (another start time)', () => {
-    expect(holderRunning({ pid: 7, bootId: BOOT, startTicks: '1499' }, system())).toBe(false);
+    expect(holderRunning({ pid: 7, bootId: BOOT, pidNamespace: NS, startTicks: '1499' }, recently, system())).toBe(false);
   });
 
-  it("frees an older agent's lock naming this process's own pid (a container restarted with the same pid), and holds one naming another live pid", () => {
-    expect(holderRunning({ pid: 4242 }, system())).toBe(false);
-    expect(holderRunning({ pid: 7 }, system())).toBe(true);
+  it("frees a lock naming this process's own pid that this process did not write (a container restarted with the same pid)", () => {
+    expect(holderRunning({ pid: 4242 }, recently, system())).toBe(false);
+    expect(holderRunning({ pid: 4242, bootId: BOOT }, recently, system())).toBe(false);
+    expect(holderRunning({ pid: 4242, bootId: BOOT, startTicks: '8999' }, recently, system())).toBe(false);
   });
 
-  it('where the system tells neither boot nor start time (Windows), goes by the pid', () => {
-    const bare = system({ bootId: () => undefined, startTicks: () => undefined });
-    expect(holderRunning({ pid: 7, bootId: BOOT, startTicks: '1' }, bare)).toBe(true);
-    expect(holderRunning({ pid: 8 }, bare)).toBe(false);
+  it('judges a holder in another pid namespace (another container on this host) by how lately it touched the lock', () => {
+    const other = { pid: 4242, bootId: BOOT, pidNamespace: 'pid:[4026532999]', startTicks: '12' };
+    expect(holderRunning(other, NOW - 1_000, system())).toBe(true);
+    expect(holderRunning(other, NOW - LOCK_STALE_MS - 1, system())).toBe(false);
+    // Its pid is not looked at: here it may be anything, this process included, or nothing.
+    expect(holderRunning({ ...other, pid: 8 }, NOW - 1_000, system())).toBe(true);
+  });
+
+  it("where the system tells neither boot, namespace nor start time (Windows), goes by the pid; one naming this process's pid is an earlier process's", () => {
+    const bare = system({ bootId: () => undefined, bootedAtMs: () => undefined, pidNamespace: () => undefined, startTicks: () => undefined });
+    expect(holderRunning({ pid: 7 }, recently, bare)).toBe(true);
+    expect(holderRunning({ pid: 8 }, recently, bare)).toBe(false);
+    expect(holderRunning({ pid: 4242 }, recently, bare)).toBe(false);
   });
 });

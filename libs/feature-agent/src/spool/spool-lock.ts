@@ -1,31 +1,43 @@
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { errorCode, ignoreEnoent } from './durable-fs';
 
 /**
  * Who holds a spool's lock. A pid alone does not say: after a reboot, a container restart or on
  * a machine cloned from an image, the pid a lock names may be another process now, or this very
  * process (containers start the agent with the same pid every time). So the lock also names the
- * kernel's boot (Linux `boot_id`: another one after a reboot and on another machine) and when the
- * process started (in clock ticks since that boot), where the system tells them.
+ * kernel's boot (Linux `boot_id`: another one after a reboot and on another machine), the pid
+ * namespace the pid belongs to (another one in another container), and when the process started
+ * (in clock ticks since that boot), where the system tells them. The holder touches the lock
+ * every `LOCK_REFRESH_MS`, so a holder in another pid namespace, whose pid means nothing here,
+ * is judged by that.
  */
 export interface LockHolder {
   readonly pid: number;
   readonly bootId?: string;
+  readonly pidNamespace?: string;
   readonly startTicks?: string;
 }
 
+/** How often the holder touches its lock, and how long after the last touch a lock of another pid namespace is stale. */
+export const LOCK_REFRESH_MS = 10_000;
+export const LOCK_STALE_MS = 35_000;
+
 /** The lock file's text for a process (this one unless said): its pid on the first line (what older agents wrote and read), then what tells it apart. */
 export function lockText(pid = process.pid): string {
-  const boot = machineBootId();
-  const start = processStartTicks(pid);
-  return `${pid}\n${boot ? `boot=${boot}\n` : ''}${start ? `start=${start}\n` : ''}`;
+  const facts: [string, string | undefined][] = [
+    ['boot', machineBootId()],
+    ['pidns', pid === process.pid ? ownPidNamespace() : undefined],
+    ['start', processStartTicks(pid)],
+  ];
+  return `${pid}\n${facts.map(([key, value]) => (value ? `${key}=${value}\n` : '')).join('')}`;
 }
 
-/** The holder a lock file names; undefined when there is none or it is unreadable (a lock anyone may take over). */
-export async function readLock(path: string): Promise<LockHolder | undefined> {
-  const text = await readFile(path, 'utf8').catch(ignoreEnoent);
-  return text === undefined ? undefined : parseLock(text);
+/** The holder a lock file names, and when it was last touched; undefined when there is none, or it is unreadable (a lock anyone may take over). */
+export async function readLock(path: string): Promise<{ holder: LockHolder; touchedAtMs: number } | undefined> {
+  const [text, stats] = await Promise.all([readFile(path, 'utf8').catch(ignoreEnoent), stat(path).catch(ignoreEnoent)]);
+  const holder = text === undefined ? undefined : parseLock(text);
+  return holder && stats ? { holder, touchedAtMs: stats.mtimeMs } : undefined;
 }
 
 export function parseLock(text: string): LockHolder | undefined {
@@ -33,37 +45,57 @@ export function parseLock(text: string): LockHolder | undefined {
   if (!/^\d{1,10}$/.test(first)) return undefined;
   const pid = Number(first);
   if (pid <= 0 || pid > 0x7fffffff) return undefined; // never 0: kill(0) means our own group
-  const fields = new Map(rest.filter(Boolean).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const));
-  const bootId = fields.get('boot');
-  const startTicks = fields.get('start');
-  return { pid, ...(bootId ? { bootId } : {}), ...(startTicks ? { startTicks } : {}) };
+  const fields = new Map(rest.filter((line) => line.includes('=')).map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const));
+  const holder: { -readonly [K in keyof LockHolder]: LockHolder[K] } = { pid };
+  if (fields.get('boot')) holder.bootId = fields.get('boot');
+  if (fields.get('pidns')) holder.pidNamespace = fields.get('pidns');
+  if (fields.get('start')) holder.startTicks = fields.get('start');
+  return holder;
 }
 
 /**
- * Whether the lock's holder is still running: its pid is alive, on this boot of this machine, and
- * is the process that wrote the lock. A lock written before a reboot or on another machine, or
- * whose pid now names a process that started at another time, is stale; so is a lock without
- * those facts (an older agent's) that names this process's own pid.
+ * Whether the lock's holder is still running. Not when the lock was written on another boot or
+ * machine, or before this boot (an older agent's lock says no boot). A holder in another pid
+ * namespace (another container on this host) runs while it keeps touching the lock. Otherwise
+ * its pid must be alive and have started when the lock says; a lock naming this process's own pid
+ * is this process's only if the start times say so (else it is an earlier process's: a
+ * restarted container).
  */
-export function holderRunning(holder: LockHolder, system: LockSystem = LOCAL_SYSTEM): boolean {
-  if (!system.isAlive(holder.pid)) return false;
+export function holderRunning(holder: LockHolder, touchedAtMs: number, system: LockSystem = LOCAL_SYSTEM): boolean {
   const boot = system.bootId();
   if (holder.bootId && boot && holder.bootId !== boot) return false;
+  const bootedAtMs = system.bootedAtMs();
+  if (bootedAtMs !== undefined && touchedAtMs < bootedAtMs) return false;
+  const namespace = system.pidNamespace();
+  if (holder.pidNamespace && namespace && holder.pidNamespace !== namespace) return system.nowMs() - touchedAtMs < LOCK_STALE_MS;
+  if (!system.isAlive(holder.pid)) return false;
   const start = system.startTicks(holder.pid);
   if (holder.startTicks && start && holder.startTicks !== start) return false;
-  if (!holder.bootId && !holder.startTicks && holder.pid === system.ownPid) return false;
+  if (holder.pid === system.ownPid) return Boolean(holder.startTicks && start);
   return true;
 }
 
 /** What `holderRunning` asks of the system (a parameter for the tests). */
 export interface LockSystem {
   readonly ownPid: number;
+  nowMs(): number;
   isAlive(pid: number): boolean;
   bootId(): string | undefined;
+  /** When this boot of the machine began, ms since 1970. */
+  bootedAtMs(): number | undefined;
+  pidNamespace(): string | undefined;
   startTicks(pid: number): string | undefined;
 }
 
-const LOCAL_SYSTEM: LockSystem = { ownPid: process.pid, isAlive, bootId: machineBootId, startTicks: processStartTicks };
+const LOCAL_SYSTEM: LockSystem = {
+  ownPid: process.pid,
+  nowMs: () => Date.now(),
+  isAlive,
+  bootId: machineBootId,
+  bootedAtMs: machineBootedAtMs,
+  pidNamespace: ownPidNamespace,
+  startTicks: processStartTicks,
+};
 
 export function isAlive(pid: number): boolean {
   try {
@@ -77,6 +109,22 @@ export function isAlive(pid: number): boolean {
 /** This boot of this machine's kernel (Linux); undefined elsewhere. */
 function machineBootId(): string | undefined {
   return readSmall('/proc/sys/kernel/random/boot_id')?.trim() || undefined;
+}
+
+/** When this boot began (`btime` of Linux `/proc/stat`, seconds since 1970), in ms; undefined elsewhere. */
+function machineBootedAtMs(): number | undefined {
+  const btime = /^btime (\d+)$/m.exec(readSmall('/proc/stat') ?? '')?.[1];
+  return btime ? Number(btime) * 1000 : undefined;
+}
+
+/** This process's pid namespace (Linux: `pid:[4026531836]`); undefined elsewhere. */
+function ownPidNamespace(): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
 }
 
 /** When the process started, in clock ticks since boot (field 22 of Linux `/proc/PID/stat`); undefined elsewhere or when it is gone. */
