@@ -37,6 +37,9 @@ export class AgentRuntime {
   private spool?: ResultSpool;
   private uploader?: ResultUploader;
   private config?: AgentConfig;
+  /** The host name last told to the hub this boot, and the report on its way, if one is. */
+  private reportedHostname?: string;
+  private hostReport?: Promise<void>;
   private queue: Promise<void> = Promise.resolve();
   private fatal?: Error;
 
@@ -103,6 +106,7 @@ export class AgentRuntime {
     } finally {
       this.uploader.stop();
       await this.queue.catch(() => undefined);
+      await this.hostReport;
       await this.spool.close();
     }
     if (this.fatal) throw this.fatal;
@@ -111,11 +115,9 @@ export class AgentRuntime {
   private async pollLoop(signal: AbortSignal): Promise<void> {
     let failures = 0;
     let fetchConfig = true;
-    /** The host name last told to the hub (undefined: not yet this boot). */
-    let reportedHostname: string | undefined;
     while (!signal.aborted && !this.fatal) {
+      this.reportHostIfNeeded();
       try {
-        if (reportedHostname !== hostname()) reportedHostname = await this.reportHost();
         if (fetchConfig) {
           const config = await this.hub.config();
           await this.state.writeConfig(config);
@@ -158,20 +160,27 @@ export class AgentRuntime {
 
   /**
    * Tells the hub the host this boot runs on (an upgraded system, a renamed host, and two
-   * processes sharing this identity show there); answers the host name told. A hub that does not
-   * know the call (an older one), or refuses the report, is not asked again this boot: the agent
-   * works without it. Other failures are the poll loop's (retried).
+   * processes sharing this identity show there), beside the polls and never in their way: once a
+   * boot, and again when the host is renamed. A failure that may pass (the hub away, busy) is
+   * tried again at the next turn of the poll loop; a hub that does not know the call (an older
+   * one), or refuses the report, is not asked again until the host is renamed.
    */
-  private async reportHost(): Promise<string> {
-    const host = await this.host();
-    try {
-      await this.hub.reportHost({ boot: this.boot, ...host });
-      this.logger.debug({ hostname: host.hostname, os: host.os.description ?? host.os.release }, 'host reported');
-    } catch (error) {
-      if (!(error instanceof HubError) || error.transient || error.status === 401) throw error;
-      this.logger.warn({ status: error.status, err: error.message }, 'the hub did not take the host report; not sent again until the host is renamed');
-    }
-    return host.hostname;
+  private reportHostIfNeeded(): void {
+    if (this.hostReport || this.reportedHostname === hostname()) return;
+    this.hostReport = this.host()
+      .then(async (host) => {
+        try {
+          await this.hub.reportHost({ boot: this.boot, ...host });
+          this.logger.debug({ hostname: host.hostname, os: host.os.description ?? host.os.release }, 'host reported');
+        } catch (error) {
+          if (!(error instanceof HubError) || error.transient) throw error;
+          if (error.status === 401) return this.stopFatally(error);
+          this.logger.warn({ status: error.status, err: error.message }, 'the hub did not take the host report; not sent again until the host is renamed');
+        }
+        this.reportedHostname = host.hostname;
+      })
+      .catch((error: Error) => this.logger.debug({ err: error.message }, 'host not reported; tried again with the next poll'))
+      .finally(() => (this.hostReport = undefined));
   }
 
   private async scheduleLoop(signal: AbortSignal): Promise<void> {

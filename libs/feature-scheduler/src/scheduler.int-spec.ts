@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { Bus, Outcomes } from '@portolan/bus';
 import { loadPlatformConfig } from '@portolan/config';
 import { Messages, RunRequested, ScanRequested } from '@portolan/contracts';
-import { createTestDatabase } from '@portolan/persistence';
+import { createTestDatabase, insertTestAgent } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, PlatformModule } from '@portolan/platform';
 import { EventRecorder } from '@portolan/platform';
 import { ChunkDispatcher } from './chunk.dispatcher';
@@ -156,5 +156,32 @@ describe('scheduler (Postgres)', () => {
     expect(announced).toContain(event.id);
     const [row] = await db.query(`SELECT announced_at FROM events WHERE id = $1`, [event.id]);
     expect(row.announced_at).not.toBeNull();
+  });
+
+  it('clears an agent flagged duplicated once no boot has returned for ten minutes, and tells every gateway; each duty of a tick runs though another fails every time', async () => {
+    const { agentId } = await insertTestAgent(db);
+    const heard: { agentId: string; reason: string }[] = [];
+    const subscription = await bus.subscribe(Messages.agentCredentialsChanged, (envelope) => void heard.push(envelope.payload));
+    const flaggedAt = new Date(Date.now() - 20 * 60_000);
+    await db.query(`UPDATE agents SET duplicated_at = $2, duplicate_changed_at = $2, boot_returns = 2, boot_returned_at = $3 WHERE id = $1`, [agentId, flaggedAt, new Date(Date.now() - 11 * 60_000)]);
+    // A duty before it fails at every tick: the outbox's table is away.
+    await db.query(`ALTER TABLE agent_uploads RENAME TO agent_uploads_away`);
+    try {
+      await app.get(SchedulerLoop).tick(new Date());
+    } finally {
+      await db.query(`ALTER TABLE agent_uploads_away RENAME TO agent_uploads`);
+    }
+    const [agent] = await db.query(`SELECT duplicated_at, boot_returns, duplicate_changed_at > $2 AS changed FROM agents WHERE id = $1`, [agentId, flaggedAt]);
+    expect(agent).toEqual({ duplicated_at: null, boot_returns: 0, changed: true });
+    const [event] = await db.query(`SELECT details FROM events WHERE details->>'what' = 'agent-duplicate-resolved' AND details->>'agentId' = $1`, [agentId]);
+    expect(event.details).toMatchObject({ agentId, duplicatedAt: flaggedAt.toISOString() });
+    await until(() => heard.length > 0);
+    expect(heard).toEqual([{ agentId, reason: 'duplicate-resolved' }]);
+    await subscription.stop();
+
+    // A return within the ten minutes keeps the flag.
+    await db.query(`UPDATE agents SET duplicated_at = now(), boot_returned_at = now() - interval '9 minutes' WHERE id = $1`, [agentId]);
+    await app.get(SchedulerLoop).tick(new Date());
+    expect((await db.query(`SELECT duplicated_at IS NOT NULL AS flagged FROM agents WHERE id = $1`, [agentId]))[0]).toEqual({ flagged: true });
   });
 });

@@ -64,19 +64,28 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
       if (leading !== this.leading) this.logger.info({ holder: this.lease.holder }, leading ? 'scheduler leads' : 'scheduler stands by');
       this.leading = leading;
       if (!leading) return;
-      await this.startDueTrackers(now);
-      await this.republishPendingRuns(now);
-      await this.dispatcher.dispatchUnpublished(now);
-      await this.expireLostChunks(now);
-      await this.uploads.publishUnpublished(now);
-      await this.agents.markOffline(now);
-      await this.agents.clearDuplicates(now);
-      await this.agents.failUnpickedRuns(now);
-      await this.events.announceUnannounced(now);
-      await this.maintainEventPartitions(now);
     } catch (error) {
       this.logger.error({ err: String(error) }, 'scheduler tick failed');
+      return;
     }
+    // Each duty on its own: one that fails every tick (a bad row, a stream that refuses) must not keep the others from running.
+    const failed: Record<string, string> = {};
+    const duties: [string, () => Promise<unknown>][] = [
+      ['start due trackers', () => this.startDueTrackers(now)],
+      ['republish pending runs', () => this.republishPendingRuns(now)],
+      ['dispatch unpublished chunks', () => this.dispatcher.dispatchUnpublished(now)],
+      ['expire lost chunks', () => this.expireLostChunks(now)],
+      ['publish unpublished agent results', () => this.uploads.publishUnpublished(now)],
+      ['mark silent agents offline', () => this.agents.markOffline(now)],
+      ['clear duplicated agents', () => this.agents.clearDuplicates(now)],
+      ['fail unpicked agent runs', () => this.agents.failUnpickedRuns(now)],
+      ['announce unannounced events', () => this.events.announceUnannounced(now)],
+      ['maintain event partitions', () => this.maintainEventPartitions(now)],
+    ];
+    for (const [duty, run] of duties) {
+      await run().catch((error: unknown) => (failed[duty] = String(error)));
+    }
+    if (Object.keys(failed).length) this.logger.error({ failed }, 'scheduler tick failed');
   }
 
   /** Keeps the events table's monthly partitions a few months ahead (hourly, by the leader). */

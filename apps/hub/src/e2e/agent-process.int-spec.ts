@@ -277,7 +277,7 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     cpSync(join(dataDir, name), cloneDir, { recursive: true });
     const lockPath = join(cloneDir, 'spool', 'lock');
     const lock = readFileSync(lockPath, 'utf8');
-    expect(lock).toMatch(/^\d+\nboot=[0-9a-f-]{36}\nstart=\d+\n$/);
+    expect(lock).toMatch(/^\d+\nboot=[0-9a-f-]{36}\npidns=pid:\[\d+\]\nstart=\d+\n$/);
     writeFileSync(lockPath, lock.replace(/boot=[0-9a-f-]{36}/, 'boot=00000000-0000-4000-8000-000000000000'));
     const clone = startAgent(`${name}-clone`, token);
     await clone.waitForLog('"agent started"', 30_000);
@@ -294,18 +294,25 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
       [bootOf(clone), hostname()],
     ]);
 
-    // The clone is shut down. Once the original's polls are written again (its return, if the clone
-    // polled last, is counted in the same moment), the test moves the last return ten minutes back
-    // instead of waiting for them.
+    // The clone is shut down and only the original polls. Ten minutes without a return clear the
+    // flag: the test moves the last return back instead of waiting (again, if the original's first
+    // poll after the clone's last one was a return counted meanwhile).
     await clone.stop();
     await waitFor("the original's poll", async () => (await sql.query(`SELECT boot_id FROM agents WHERE id = $1`, [agentId])).rows[0]?.boot_id === bootOf(original), 30_000);
-    await sleep(2_000);
-    await sql.query(`UPDATE agents SET boot_returned_at = boot_returned_at - interval '11 minutes' WHERE id = $1`, [agentId]);
-    await waitFor('the flag cleared', async () => (await view()).duplicatedAt === null, 15_000);
+    await waitFor('the flag cleared', async () => {
+      await sql.query(`UPDATE agents SET boot_returned_at = least(boot_returned_at, now() - interval '11 minutes') WHERE id = $1`, [agentId]);
+      await sleep(1_000);
+      return (await view()).duplicatedAt === null;
+    }, 20_000);
+    // The original polls on alone (a 5 s long poll): no return, no second announcement.
+    await sleep(6_000);
+    expect((await sql.query(`SELECT boot_returned_at < now() - interval '10 minutes' AS quiet, duplicated_at FROM agents WHERE id = $1`, [agentId])).rows[0]).toEqual({ quiet: true, duplicated_at: null });
     const after = await api.get<{ items: EventItem[] }>(`/events?type=communications&limit=500`);
     const resolved = after.body.items.filter((e) => e.details?.['what'] === 'agent-duplicate-resolved' && e.details?.['agentId'] === agentId);
     expect(resolved.map((e) => e.details)).toEqual([expect.objectContaining({ duplicatedAt, boot: bootOf(original), hostname: hostname() })]);
     expect((await view()).status).toBe('online');
+    const later = await api.get<{ items: EventItem[] }>(`/events?type=communications&limit=500`);
+    expect(later.body.items.filter((e) => e.details?.['what'] === 'agent-duplicated' && e.details?.['agentId'] === agentId)).toHaveLength(1);
     await original.stop();
     expect(original.exitCode).toBe(0);
   }, 120_000);

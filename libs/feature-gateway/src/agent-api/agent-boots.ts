@@ -32,19 +32,23 @@ interface BootRow {
 
 /**
  * An agent's boots: each start of its process has a new boot id, carried by every poll. A boot
- * that polls again after another boot has polled "returned": a restarted agent's old process is
- * gone, so that happens once at most (a virtual machine reverted to a snapshot, a poll delayed
- * past a restart), and twice within `AGENT_DUPLICATE_WINDOW_MS` only when two processes share the
- * identity: an image cloned after enrolment, or a second copy started by hand. Both would upload
- * their own host's ports as the same device, and the hub would report each difference between
- * the two hosts as a change at every run. The hub flags the agent (`duplicatedAt` in
- * `GET /api/agents`), announces it once (`agent-duplicated`, naming both boots' hosts), and holds
- * the agent's results and scan reports (503: they wait in the agents' spools) until one process
- * is left; an operator revokes the identity and enrols each host with its own.
+ * that polls again after another boot has polled "returned". A restarted agent's old process is
+ * gone, so each boot returns once at most (a virtual machine reverted to a snapshot, a last poll
+ * that arrives late). The same boot returns twice within `AGENT_DUPLICATE_WINDOW_MS` only when two
+ * processes share the identity: an image cloned after enrolment, or a second copy started by
+ * hand. Both would upload their own host's ports as the same device, and the hub would report
+ * each difference between the two hosts as a change at every run.
+ *
+ * The hub flags the agent (`duplicatedAt` in `GET /api/agents`), announces it once
+ * (`agent-duplicated`, naming both boots' hosts), and holds its results (503: they wait in the
+ * agents' spools) and scan-start reports (503: dropped, as any that fails; the result carries its
+ * start) until one process is left. An operator revokes the identity and enrols each host with
+ * its own.
  *
  * Each boot also reports its host (`POST /api/agent/host`): a renamed host or an upgraded system
- * updates the agent and is announced (`agent-host-changed`). A boot that returns makes its host
- * the agent's again, without an event (so once one of two processes is left, the agent shows its host).
+ * updates the agent and is announced (`agent-host-changed`; so is each clone's host, as it starts).
+ * A boot that returns makes its host the agent's again, without an event, so once one of two
+ * processes is left the agent shows that one's host.
  */
 @Injectable()
 export class AgentBoots {
@@ -94,8 +98,9 @@ export class AgentBoots {
 
   /**
    * A poll of another boot than the agent's last one (`previousBoot`, null before its first poll):
-   * records the boot, and when it is a return, counts it; the second return within the window
-   * flags the agent and announces it.
+   * records the boot, and when it is a return, counts it; the second return of the same boot within
+   * the window flags the agent and announces it. (One restarted process whose last poll arrives
+   * late makes each of its two boots return once at most.)
    */
   async bootChanged(agent: AuthenticatedAgent, boot: string, previousBoot: string | null, at: Date): Promise<void> {
     const recorded = await this.db.transaction(async (manager) => {
@@ -110,16 +115,23 @@ export class AgentBoots {
         await this.prune(manager, agent.id);
         return [];
       }
+      const window = AGENT_DUPLICATE_WINDOW_MS / 1000;
+      const [[{ returns: bootReturns }]]: [{ returns: number }[], number] = await manager.query(
+        `UPDATE agent_boots SET returns = CASE WHEN returned_at > $3::timestamptz - make_interval(secs => $4) THEN returns + 1 ELSE 1 END, returned_at = greatest(returned_at, $3)
+          WHERE agent_id = $1 AND boot_id = $2 RETURNING returns`,
+        [agent.id, boot, at, window],
+      );
+      const twice = bootReturns >= 2;
       const [rows]: [{ detected: boolean; returns: number }[], number] = await manager.query(
         `UPDATE agents a
             SET boot_returns = CASE WHEN old.boot_returned_at > $2::timestamptz - make_interval(secs => $3) THEN old.boot_returns + 1 ELSE 1 END,
                 boot_returned_at = greatest(old.boot_returned_at, $2),
-                duplicated_at = CASE WHEN old.duplicated_at IS NULL AND old.boot_returned_at > $2::timestamptz - make_interval(secs => $3) THEN $2 ELSE old.duplicated_at END,
-                duplicate_changed_at = CASE WHEN old.duplicated_at IS NULL AND old.boot_returned_at > $2::timestamptz - make_interval(secs => $3) THEN $2 ELSE old.duplicate_changed_at END
+                duplicated_at = CASE WHEN old.duplicated_at IS NULL AND $4 THEN $2 ELSE old.duplicated_at END,
+                duplicate_changed_at = CASE WHEN old.duplicated_at IS NULL AND $4 THEN $2 ELSE old.duplicate_changed_at END
            FROM (SELECT boot_returns, boot_returned_at, duplicated_at, duplicate_changed_at FROM agents WHERE id = $1 FOR UPDATE) old
           WHERE a.id = $1
           RETURNING old.duplicated_at IS NULL AND a.duplicated_at IS NOT NULL AS detected, a.boot_returns AS returns`,
-        [agent.id, at, AGENT_DUPLICATE_WINDOW_MS / 1000],
+        [agent.id, at, window, twice],
       );
       // The agent's host is the one this boot reported (when it did): the one polling now.
       await manager.query(

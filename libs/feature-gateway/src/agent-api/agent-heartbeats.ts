@@ -75,6 +75,7 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
       this.pending.set(agent.id, seen);
       return;
     }
+    this.pending.delete(agent.id); // an older poll noted here (of an earlier boot, say) is superseded
     await this.writeNow(seen);
   }
 
@@ -144,7 +145,10 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     await this.announceClocks(clocks).catch((error: unknown) => this.logger.warn({ err: String(error) }, 'could not record agent clock changes'));
     for (const s of batch) {
       if (written.has(s.agent.id)) continue;
-      this.known.delete(s.agent.id); // marked offline (or revoked) by another process meanwhile, or polled from another boot
+      // A newer boot written here since this poll was noted: the note is an old process's last poll, not news.
+      const known = this.known.get(s.agent.id);
+      if (known && known.boot !== s.query.boot) continue;
+      this.known.delete(s.agent.id); // marked offline (or revoked) by another process meanwhile, or polled from another boot elsewhere
       await this.writeNow(s).catch((error: unknown) => this.logger.warn({ agentId: s.agent.id, err: String(error) }, 'could not write an agent heartbeat'));
     }
   }
@@ -154,8 +158,10 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     const [rows]: [{ previous: string; previous_boot: string | null; config_version: number; clock_skewed: boolean }[], number] = await this.db.query(
       `UPDATE agents a SET last_seen_at = $6, status = 'online', boot_id = $2, version = $3, spool_entries = $4, spool_dropped = $5,
               applied_config_version = coalesce($7::int, a.applied_config_version), clock_offset_ms = $8
-         FROM (SELECT status, boot_id FROM agents WHERE id = $1 FOR UPDATE) old
+         FROM (SELECT status, boot_id, last_seen_at FROM agents WHERE id = $1 FOR UPDATE) old
         WHERE a.id = $1 AND a.status <> 'revoked'
+          -- a poll of another boot older than the last one written (delayed, or noted before a restart) does not take the agent back to it
+          AND (old.boot_id IS NOT DISTINCT FROM $2::uuid OR old.last_seen_at IS NULL OR old.last_seen_at <= $6)
         RETURNING old.status AS previous, old.boot_id AS previous_boot, a.config_version, a.clock_skewed`,
       [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at, query.configVersion ?? null, seen.clockOffsetMs ?? null],
     );

@@ -2,11 +2,12 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * Each agent's recent boots (one per start of its process): the host each said it runs on (null
- * from agents before host reports), and when it last polled. A boot that polls again after another boot of the same agent has polled
- * "returned"; two returns within ten minutes mean two processes share the agent's identity (an
- * image cloned after enrolment, a second copy started by hand), which the hub flags
- * (`duplicated_at`) and announces until only one boot polls again; `duplicate_changed_at` is when
- * the flag was last set or cleared (so every gateway replica's cache of agents learns of it).
+ * from agents before host reports), and when its polls last took over from another boot's. A
+ * boot that polls again after another boot of the same agent has polled "returned"; the same boot
+ * returning twice within ten minutes means two processes share the agent's identity (an image
+ * cloned after enrolment, a second copy started by hand), which the hub flags (`duplicated_at`)
+ * and announces until no boot has returned for ten minutes; `duplicate_changed_at` is when the
+ * flag was last set or cleared (so every gateway replica's cache of agents learns of it).
  */
 export class AgentBoots1766200000000 implements MigrationInterface {
   name = 'AgentBoots1766200000000';
@@ -22,6 +23,8 @@ export class AgentBoots1766200000000 implements MigrationInterface {
         os_description text,
         first_seen_at timestamptz NOT NULL,
         polled_at timestamptz,
+        returns integer NOT NULL DEFAULT 0,
+        returned_at timestamptz,
         PRIMARY KEY (agent_id, boot_id)
       )`);
     await q.query(
