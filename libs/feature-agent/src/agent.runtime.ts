@@ -116,7 +116,7 @@ export class AgentRuntime {
     let failures = 0;
     let fetchConfig = true;
     while (!signal.aborted && !this.fatal) {
-      this.reportHostIfNeeded();
+      this.reportHostIfNeeded(signal);
       try {
         if (fetchConfig) {
           const config = await this.hub.config();
@@ -165,12 +165,12 @@ export class AgentRuntime {
    * tried again at the next turn of the poll loop; a hub that does not know the call (an older
    * one), or refuses the report, is not asked again until the host is renamed.
    */
-  private reportHostIfNeeded(): void {
+  private reportHostIfNeeded(signal: AbortSignal): void {
     if (this.hostReport || this.reportedHostname === hostname()) return;
     this.hostReport = this.host()
       .then(async (host) => {
         try {
-          await this.hub.reportHost({ boot: this.boot, ...host });
+          await this.hub.reportHost({ boot: this.boot, ...host }, signal);
           this.logger.debug({ hostname: host.hostname, os: host.os.description ?? host.os.release }, 'host reported');
         } catch (error) {
           if (!(error instanceof HubError) || error.transient) throw error;

@@ -59,8 +59,10 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async tick(now = new Date()): Promise<void> {
+    const startedAt = Date.now();
+    const leaseMs = Math.max(15_000, this.config.tickMs * 5);
     try {
-      const leading = await this.lease.acquire(LEASE, Math.max(15_000, this.config.tickMs * 5));
+      const leading = await this.lease.acquire(LEASE, leaseMs);
       if (leading !== this.leading) this.logger.info({ holder: this.lease.holder }, leading ? 'scheduler leads' : 'scheduler stands by');
       this.leading = leading;
       if (!leading) return;
@@ -83,6 +85,11 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
       ['maintain event partitions', () => this.maintainEventPartitions(now)],
     ];
     for (const [duty, run] of duties) {
+      // The lease is renewed at each tick: a tick slowed down (a stream that does not answer) stops before another scheduler may lead.
+      if (Date.now() - startedAt > leaseMs / 2) {
+        this.logger.warn({ duty, elapsedMs: Date.now() - startedAt }, 'scheduler tick cut short; the rest at the next tick');
+        break;
+      }
       await run().catch((error: unknown) => (failed[duty] = String(error)));
     }
     if (Object.keys(failed).length) this.logger.error({ failed }, 'scheduler tick failed');

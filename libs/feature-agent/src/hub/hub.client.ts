@@ -86,8 +86,8 @@ export class HubClient {
   }
 
   /** The host this process runs on (once a boot, and after a rename). */
-  async reportHost(body: AgentHostReport): Promise<void> {
-    await this.call('POST', 'agent/host', z.unknown(), { body: json(body) });
+  async reportHost(body: AgentHostReport, signal?: AbortSignal): Promise<void> {
+    await this.call('POST', 'agent/host', z.unknown(), { body: json(body), signal });
   }
 
   async scanStarted(body: AgentScanStarted): Promise<void> {

@@ -188,12 +188,37 @@ describe('ResultSpool', () => {
           await spool.close();
         }
         expect(logs.filter((l) => l.msg === 'taking over stale spool lock')).toHaveLength(4);
-        // Another container's agent that touched the lock lately still holds it.
-        await writeFile(join(dir, 'lock'), `${process.pid}\nboot=${live.bootId}\npidns=pid:[1]\nstart=1\n`);
-        await expect(new ResultSpool(dir, roomy, log).open()).rejects.toThrow('in use by another agent');
       } finally {
         other.kill();
       }
+    },
+  );
+
+  (process.platform === 'linux' ? it : it.skip)(
+    "waits on a lock of another pid namespace touched lately: refused if its holder touches it again (another container's agent), taken over if not (this container before it restarted)",
+    async () => {
+      const timing = { refreshMs: 50, staleMs: 400 };
+      const foreign = `${process.pid}\nboot=${parseLock(lockText())!.bootId}\npidns=pid:[1]\nstart=1\n`;
+      await writeFile(join(dir, 'lock'), foreign);
+      const touching = setInterval(() => {
+        const now = new Date();
+        void utimes(join(dir, 'lock'), now, now).catch(() => undefined);
+      }, 50);
+      try {
+        await expect(new ResultSpool(dir, roomy, log, timing).open()).rejects.toThrow('in use by another agent');
+      } finally {
+        clearInterval(touching);
+      }
+      expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(foreign);
+
+      const now = new Date();
+      await utimes(join(dir, 'lock'), now, now); // touched just now, then never again
+      const waited = Date.now();
+      const spool = new ResultSpool(dir, roomy, log, timing);
+      await spool.open();
+      open.push(spool);
+      expect(Date.now() - waited).toBeGreaterThanOrEqual(300);
+      expect(await readFile(join(dir, 'lock'), 'utf8')).toBe(lockText());
     },
   );
 
@@ -207,7 +232,7 @@ describe('ResultSpool', () => {
   });
 
   it('touches its lock while open, and stops when closed', async () => {
-    const spool = new ResultSpool(dir, roomy, log, 50);
+    const spool = new ResultSpool(dir, roomy, log, { refreshMs: 50, staleMs: 300 });
     await spool.open();
     const long = new Date(Date.now() - 3_600_000);
     await utimes(join(dir, 'lock'), long, long);

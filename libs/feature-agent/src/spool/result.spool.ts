@@ -1,7 +1,7 @@
 import { chmod, mkdir, open, readdir, readFile, rename, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorCode, ignoreEnoent, TMP_SUFFIX, unlinkIfExists, writeDurably } from './durable-fs';
-import { holderRunning, LOCK_REFRESH_MS, lockText, readLock } from './spool-lock';
+import { holderState, LOCK_TIMING, LockTiming, lockText, readLock } from './spool-lock';
 import {
   decodeEntry,
   encodeEntry,
@@ -76,7 +76,7 @@ export class ResultSpool {
     private readonly dir: string,
     private readonly limits: SpoolLimits,
     private readonly log: SpoolLog = () => undefined,
-    private readonly lockRefreshMs = LOCK_REFRESH_MS,
+    private readonly lockTiming: LockTiming = LOCK_TIMING,
   ) {
     for (const [name, value] of Object.entries(limits)) {
       if (!Number.isSafeInteger(value) || value < 1) {
@@ -290,14 +290,22 @@ export class ResultSpool {
         this.lockRefresh = setInterval(() => {
           const now = new Date();
           void utimes(path, now, now).catch((error: unknown) => this.log('warn', 'could not touch the spool lock', { dir: this.dir, code: errorCode(error) }));
-        }, this.lockRefreshMs);
+        }, this.lockTiming.refreshMs);
         this.lockRefresh.unref();
         return;
       } catch (error) {
         if (errorCode(error) !== 'EEXIST') throw error;
       }
-      const lock = await readLock(path);
-      if (lock !== undefined && holderRunning(lock.holder, lock.touchedAtMs)) {
+      let lock = await readLock(path);
+      const { staleMs } = this.lockTiming;
+      if (lock !== undefined && holderState(lock.holder, lock.touchedAtMs, undefined, staleMs) === 'elsewhere') {
+        // Another container's agent, or this container's before it restarted: running only if it touches the lock again.
+        const waitMs = Math.max(0, Math.min(staleMs, lock.touchedAtMs + staleMs - Date.now())) + Math.min(500, staleMs);
+        this.log('info', 'spool lock held from another pid namespace; waiting to see whether its holder still touches it', { dir: this.dir, waitMs });
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+        lock = await readLock(path);
+      }
+      if (lock !== undefined && holderState(lock.holder, lock.touchedAtMs, undefined, staleMs) !== 'stale') {
         throw new SpoolError(
           'spool_locked',
           `spool directory ${this.dir} is in use by another agent (pid ${lock.holder.pid}); only one agent may use a spool directory`,

@@ -1,4 +1,4 @@
-import { holderRunning, LOCK_STALE_MS, LockSystem, parseLock } from './spool-lock';
+import { holderState, LOCK_STALE_MS, LockHolder, LockSystem, parseLock } from './spool-lock';
 
 describe('spool lock holders', () => {
   const BOOT = '9b1f3a52-3c1e-4a4f-9d37-0c6f3f1c2b7a';
@@ -16,6 +16,7 @@ describe('spool lock holders', () => {
     ...over,
   });
   const recently = NOW - 1_000;
+  const holderRunning = (holder: LockHolder, touchedAtMs: number, sys: LockSystem) => holderState(holder, touchedAtMs, sys) === 'running';
 
   it('reads the pid and what tells its process apart, and older locks of a pid alone', () => {
     expect(parseLock(`7\nboot=${BOOT}\npidns=${NS}\nstart=1500\n`)).toEqual({ pid: 7, bootId: BOOT, pidNamespace: NS, startTicks: '1500' });
@@ -58,10 +59,10 @@ describe('spool lock holders', () => {
 
   it('judges a holder in another pid namespace (another container on this host) by how lately it touched the lock', () => {
     const other = { pid: 4242, bootId: BOOT, pidNamespace: 'pid:[4026532999]', startTicks: '12' };
-    expect(holderRunning(other, NOW - 1_000, system())).toBe(true);
-    expect(holderRunning(other, NOW - LOCK_STALE_MS - 1, system())).toBe(false);
+    expect(holderState(other, NOW - 1_000, system())).toBe('elsewhere');
+    expect(holderState(other, NOW - LOCK_STALE_MS - 1, system())).toBe('stale');
     // Its pid is not looked at: here it may be anything, this process included, or nothing.
-    expect(holderRunning({ ...other, pid: 8 }, NOW - 1_000, system())).toBe(true);
+    expect(holderState({ ...other, pid: 8 }, NOW - 1_000, system())).toBe('elsewhere');
   });
 
   it("where the system tells neither boot, namespace nor start time (Windows), goes by the pid; one naming this process's pid is an earlier process's", () => {

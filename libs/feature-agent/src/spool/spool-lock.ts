@@ -22,6 +22,11 @@ export interface LockHolder {
 /** How often the holder touches its lock, and how long after the last touch a lock of another pid namespace is stale. */
 export const LOCK_REFRESH_MS = 10_000;
 export const LOCK_STALE_MS = 35_000;
+export interface LockTiming {
+  readonly refreshMs: number;
+  readonly staleMs: number;
+}
+export const LOCK_TIMING: LockTiming = { refreshMs: LOCK_REFRESH_MS, staleMs: LOCK_STALE_MS };
 
 /** The lock file's text for a process (this one unless said): its pid on the first line (what older agents wrote and read), then what tells it apart. */
 export function lockText(pid = process.pid): string {
@@ -54,25 +59,26 @@ export function parseLock(text: string): LockHolder | undefined {
 }
 
 /**
- * Whether the lock's holder is still running. Not when the lock was written on another boot or
- * machine, or before this boot (an older agent's lock says no boot). A holder in another pid
- * namespace (another container on this host) runs while it keeps touching the lock. Otherwise
- * its pid must be alive and have started when the lock says; a lock naming this process's own pid
- * is this process's only if the start times say so (else it is an earlier process's: a
- * restarted container).
+ * Whether the lock's holder is still running. `stale` when the lock was written on another boot
+ * or machine, or before this boot (an older agent's lock says no boot). A holder in another pid
+ * namespace (another container on this host, or this container before it restarted) is
+ * `elsewhere` while it keeps touching the lock: it runs if it touches it again. Otherwise its pid
+ * must be alive and have started when the lock says; a lock naming this process's own pid is
+ * this process's only if the start times say so (else it is an earlier process's: a restarted
+ * container).
  */
-export function holderRunning(holder: LockHolder, touchedAtMs: number, system: LockSystem = LOCAL_SYSTEM): boolean {
+export function holderState(holder: LockHolder, touchedAtMs: number, system: LockSystem = LOCAL_SYSTEM, staleMs = LOCK_STALE_MS): 'running' | 'stale' | 'elsewhere' {
   const boot = system.bootId();
-  if (holder.bootId && boot && holder.bootId !== boot) return false;
+  if (holder.bootId && boot && holder.bootId !== boot) return 'stale';
   const bootedAtMs = system.bootedAtMs();
-  if (bootedAtMs !== undefined && touchedAtMs < bootedAtMs) return false;
+  if (bootedAtMs !== undefined && touchedAtMs < bootedAtMs) return 'stale';
   const namespace = system.pidNamespace();
-  if (holder.pidNamespace && namespace && holder.pidNamespace !== namespace) return system.nowMs() - touchedAtMs < LOCK_STALE_MS;
-  if (!system.isAlive(holder.pid)) return false;
+  if (holder.pidNamespace && namespace && holder.pidNamespace !== namespace) return system.nowMs() - touchedAtMs < staleMs ? 'elsewhere' : 'stale';
+  if (!system.isAlive(holder.pid)) return 'stale';
   const start = system.startTicks(holder.pid);
-  if (holder.startTicks && start && holder.startTicks !== start) return false;
-  if (holder.pid === system.ownPid) return Boolean(holder.startTicks && start);
-  return true;
+  if (holder.startTicks && start && holder.startTicks !== start) return 'stale';
+  if (holder.pid === system.ownPid && !(holder.startTicks && start)) return 'stale';
+  return 'running';
 }
 
 /** What `holderRunning` asks of the system (a parameter for the tests). */

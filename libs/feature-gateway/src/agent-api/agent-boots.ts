@@ -116,12 +116,12 @@ export class AgentBoots {
         return [];
       }
       const window = AGENT_DUPLICATE_WINDOW_MS / 1000;
-      const [[{ returns: bootReturns }]]: [{ returns: number }[], number] = await manager.query(
+      const [counted]: [{ returns: number }[], number] = await manager.query(
         `UPDATE agent_boots SET returns = CASE WHEN returned_at > $3::timestamptz - make_interval(secs => $4) THEN returns + 1 ELSE 1 END, returned_at = greatest(returned_at, $3)
           WHERE agent_id = $1 AND boot_id = $2 RETURNING returns`,
         [agent.id, boot, at, window],
       );
-      const twice = bootReturns >= 2;
+      const twice = (counted[0]?.returns ?? 1) >= 2;
       const [rows]: [{ detected: boolean; returns: number }[], number] = await manager.query(
         `UPDATE agents a
             SET boot_returns = CASE WHEN old.boot_returned_at > $2::timestamptz - make_interval(secs => $3) THEN old.boot_returns + 1 ELSE 1 END,

@@ -149,21 +149,26 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
       const known = this.known.get(s.agent.id);
       if (known && known.boot !== s.query.boot) continue;
       this.known.delete(s.agent.id); // marked offline (or revoked) by another process meanwhile, or polled from another boot elsewhere
-      await this.writeNow(s).catch((error: unknown) => this.logger.warn({ agentId: s.agent.id, err: String(error) }, 'could not write an agent heartbeat'));
+      await this.writeNow(s, 'noted').catch((error: unknown) => this.logger.warn({ agentId: s.agent.id, err: String(error) }, 'could not write an agent heartbeat'));
     }
   }
 
-  private async writeNow(seen: Seen): Promise<void> {
+  /**
+   * Writes a poll, and what follows from it (online, boot, clock). A poll `noted` a while ago (up
+   * to a second, or longer while writes fail) may be older than a poll of another boot written
+   * since, by this replica or another: it does not take the agent back to its boot. (A poll written
+   * as it arrives is not held to that: replicas' clocks may differ.)
+   */
+  private async writeNow(seen: Seen, when: 'arrived' | 'noted' = 'arrived'): Promise<void> {
     const { agent, query, at } = seen;
     const [rows]: [{ previous: string; previous_boot: string | null; config_version: number; clock_skewed: boolean }[], number] = await this.db.query(
       `UPDATE agents a SET last_seen_at = $6, status = 'online', boot_id = $2, version = $3, spool_entries = $4, spool_dropped = $5,
               applied_config_version = coalesce($7::int, a.applied_config_version), clock_offset_ms = $8
          FROM (SELECT status, boot_id, last_seen_at FROM agents WHERE id = $1 FOR UPDATE) old
         WHERE a.id = $1 AND a.status <> 'revoked'
-          -- a poll of another boot older than the last one written (delayed, or noted before a restart) does not take the agent back to it
-          AND (old.boot_id IS NOT DISTINCT FROM $2::uuid OR old.last_seen_at IS NULL OR old.last_seen_at <= $6)
+          AND ($9 OR old.boot_id IS NOT DISTINCT FROM $2::uuid OR old.last_seen_at IS NULL OR old.last_seen_at <= $6)
         RETURNING old.status AS previous, old.boot_id AS previous_boot, a.config_version, a.clock_skewed`,
-      [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at, query.configVersion ?? null, seen.clockOffsetMs ?? null],
+      [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at, query.configVersion ?? null, seen.clockOffsetMs ?? null, when === 'arrived'],
     );
     const row = rows[0];
     if (!row) return;
