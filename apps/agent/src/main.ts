@@ -2,10 +2,12 @@ import { hostname } from 'node:os';
 import { AGENT_VERSION, AgentFatalError, AgentRuntime, loadAgentSettings } from '@portolan/feature-agent';
 import { createLogger } from '@portolan/logging';
 
-const USAGE = `portolan-agent [run|enrol|rotate-secret] [--config FILE]
+const USAGE = `portolan-agent [run|enrol|status|rotate-secret] [--config FILE]
 
   run            (default) enrol on first start, then track this host and run assigned scans
   enrol          exchange the enrolment token for this agent's identity, then exit
+  status         print the agent's identity, cached configuration, spool and whether the hub
+                 takes its credentials now, as JSON (never the secret); exit 0 when it does
   rotate-secret  get a new secret from the hub and keep it in the state directory
 
 Settings come from the JSON file (--config, or PORTOLAN_AGENT_CONFIG) and the environment:
@@ -27,6 +29,11 @@ async function main(argv: string[]): Promise<number> {
   const stop = new AbortController();
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
   try {
+    if (command === 'status') {
+      const report = await runtime.status(stop.signal);
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return report.ok ? 0 : 1;
+    }
     if (command === 'enrol') await runtime.enrol(stop.signal);
     else if (command === 'rotate-secret') await runtime.rotateSecret();
     else if (command === 'run') await runtime.run(stop.signal);

@@ -8,7 +8,7 @@ import { describeOs } from './host/os-description';
 import { createHubAgent, HubPins, HubTrustError } from './hub/hub.tls';
 import { RunTrigger, TrackerRunner } from './scan/tracker.runner';
 import { LocalSchedule } from './schedule/local.schedule';
-import { ResultSpool } from './spool/result.spool';
+import { inspectSpool, ResultSpool, SpoolInspection } from './spool/result.spool';
 import { AgentIdentity, AgentStateStore } from './state/agent-state.store';
 import { ResultUploader } from './upload/result.uploader';
 
@@ -17,6 +17,23 @@ const TICK_MS = 500;
 
 /** Why the agent stopped for good: it must not keep knocking with a secret the hub refuses. */
 export class AgentFatalError extends Error {}
+
+/** What `portolan-agent status` prints: the agent as its state directory and the hub see it, never its secret. */
+export interface AgentStatusReport {
+  /** Enrolled, and the hub took its credentials just now. */
+  readonly ok: boolean;
+  readonly version: string;
+  readonly hubUrl: string;
+  /** The proxy the hub is reached through, without its credentials. */
+  readonly proxy: string | null;
+  readonly stateDir: string;
+  readonly identity: { readonly agentId: string; readonly deviceId: string; readonly site: string; readonly enrolledAt: string } | null;
+  /** The configuration the agent last had from the hub, kept for when the hub is away. */
+  readonly cachedConfig: { readonly version: number; readonly trackers: number } | null;
+  readonly spool: SpoolInspection;
+  /** The hub, asked for this agent's configuration just now (trust, reachability and credentials at once). */
+  readonly hub: { readonly reachable: boolean; readonly ms?: number; readonly configVersion?: number; readonly status?: number; readonly error?: string };
+}
 
 /**
  * The agent: enrols once (identity kept in its state directory), keeps its trackers'
@@ -80,6 +97,48 @@ export class AgentRuntime {
     await this.state.writeIdentity(identity);
     this.logger.info({ agentId: identity.agentId, deviceId: identity.deviceId, site: identity.site, groups: answer.groups }, 'agent enrolled');
     return identity;
+  }
+
+  /**
+   * The agent as an operator on the host wants to see it: enrolled or not, its cached
+   * configuration, what its spool holds and whether an agent process holds it, and whether the
+   * hub answers this agent now. Changes nothing, and runs beside a running agent.
+   */
+  async status(signal?: AbortSignal): Promise<AgentStatusReport> {
+    let identity: AgentIdentity | undefined;
+    let damaged: string | undefined;
+    try {
+      identity = await this.state.readIdentity();
+    } catch (error) {
+      damaged = (error as Error).message;
+    }
+    const config = await this.state.readConfig().catch(() => undefined);
+    const spool = await inspectSpool(this.state.spoolDir);
+    let hub: AgentStatusReport['hub'];
+    if (!identity) {
+      hub = { reachable: false, error: damaged ?? 'not enrolled: no identity in the state directory (portolan-agent enrol)' };
+    } else {
+      this.hub.useCredentials(identity);
+      const started = Date.now();
+      try {
+        const answer = await this.hub.config(signal);
+        hub = { reachable: true, ms: Date.now() - started, configVersion: answer.configVersion };
+      } catch (error) {
+        const status = error instanceof HubError ? error.status : undefined;
+        hub = { reachable: error instanceof HubError, ...(status ? { status } : {}), error: (error as Error).message };
+      }
+    }
+    return {
+      ok: Boolean(identity && hub.configVersion !== undefined),
+      version: this.version,
+      hubUrl: this.settings.hubUrl,
+      proxy: this.proxyLabel ?? null,
+      stateDir: this.state.dir,
+      identity: identity ? { agentId: identity.agentId, deviceId: identity.deviceId, site: identity.site, enrolledAt: identity.enrolledAt } : null,
+      cachedConfig: config ? { version: config.configVersion, trackers: config.trackers.length } : null,
+      spool,
+      hub,
+    };
   }
 
   async rotateSecret(): Promise<void> {

@@ -88,6 +88,20 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     }
   };
 
+  /** `portolan-agent status` on the agent's state directory, beside the running agent: its exit code and its report. */
+  const statusOf = async (name: string, token: string) => {
+    const status = startAgent(name, token, {}, 'status');
+    await waitFor('the status command to exit', async () => status.exitCode !== null, 30_000);
+    const report = JSON.parse(status.log.slice(status.log.indexOf('{'))) as {
+      ok: boolean;
+      identity: { agentId: string } | null;
+      cachedConfig: { version: number; trackers: number } | null;
+      spool: { entries: number; bytes: number; lockedBy: { pid: number; running: boolean } | null };
+      hub: { reachable: boolean; configVersion?: number; error?: string };
+    };
+    return { code: status.exitCode, report, text: status.log };
+  };
+
   /** Runs of the tracker the agent logged as finished, optionally only those finished at or after `sinceMs`. */
   const runsLogged = (agent: ServiceProcess, trackerId: string, sinceMs = 0) =>
     agent.log
@@ -208,6 +222,14 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     await step(() => listeners.close('127.0.0.62', 30801));
     await step(() => listeners.open('127.0.0.62', 30803));
     expect(agentProcess.log).toContain('hub unreachable');
+    // An operator on the host asks: the hub away, results in the spool, the spool held by the running agent; the secret never shown.
+    const secret = (JSON.parse(readFileSync(join(dataDir, name, 'identity.json'), 'utf8')) as { secret: string }).secret;
+    const away = await statusOf(name, token);
+    expect(away.code).toBe(1);
+    expect(away.report).toMatchObject({ ok: false, identity: { agentId: agent.id }, cachedConfig: { trackers: 1 }, hub: { reachable: false, error: expect.stringMatching(/ECONNREFUSED/) } });
+    expect(away.report.spool.entries).toBeGreaterThanOrEqual(1);
+    expect(away.report.spool.lockedBy).toEqual({ pid: expect.any(Number), running: true });
+    expect(away.text).not.toContain(secret);
 
     // The agent restarts too while the hub is away: the spool and the cached configuration
     // survive, and the restarted agent scans again (nothing changed, so no new events).
@@ -226,6 +248,11 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     expect(events.map((e) => `${e.kind} ${e.port}`)).toEqual(['added 30802', 'removed 30801', 'added 30803']);
     const { rows } = await sql.query(`SELECT job_id, count(*)::int AS n FROM agent_uploads WHERE tracker_id = $1 GROUP BY job_id HAVING count(*) > 1`, [trackerId]);
     expect(rows).toEqual([]);
+    // And again, the hub back and the spool drained.
+    const back = await statusOf(name, token);
+    expect(back.code).toBe(0);
+    expect(back.report).toMatchObject({ ok: true, identity: { agentId: agent.id }, spool: { entries: 0, lockedBy: { running: true } }, hub: { reachable: true } });
+    expect(back.report.hub.configVersion).toBe(back.report.cachedConfig?.version);
   }, 240_000);
 
   it('lets a scanning agent run a network scan of a 127.0.0.x range', async () => {

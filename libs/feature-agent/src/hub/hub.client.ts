@@ -74,8 +74,8 @@ export class HubClient {
     return this.call('POST', 'agent/enrol', EnrolResponseSchema, { body: json(body), auth: false });
   }
 
-  config(): Promise<AgentConfig> {
-    return this.call('GET', 'agent/config', AgentConfigSchema);
+  config(signal?: AbortSignal): Promise<AgentConfig> {
+    return this.call('GET', 'agent/config', AgentConfigSchema, { signal });
   }
 
   /** The long-poll; `signal` ends it at once (the agent is stopping). */

@@ -1,4 +1,4 @@
-import { chmod, mkdir, open, readdir, readFile, rename, utimes } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errorCode, ignoreEnoent, TMP_SUFFIX, unlinkIfExists, writeDurably } from './durable-fs';
 import { holderState, LOCK_TIMING, LockTiming, lockText, readLock } from './spool-lock';
@@ -323,4 +323,28 @@ export class ResultSpool {
     clearInterval(this.lockRefresh);
     if ((await readLock(path))?.holder.pid === process.pid) await unlinkIfExists(path);
   }
+}
+
+/** What a spool directory holds, read without opening it (`portolan-agent status`, beside a running agent). */
+export interface SpoolInspection {
+  readonly entries: number;
+  readonly bytes: number;
+  /** The process holding the spool's lock, and whether it still runs; null when none does. */
+  readonly lockedBy: { readonly pid: number; readonly running: boolean } | null;
+}
+
+/** Counts a spool directory's entries and reads its lock, changing nothing (a missing directory holds nothing). */
+export async function inspectSpool(dir: string): Promise<SpoolInspection> {
+  const names = await readdir(dir).catch(ignoreEnoent);
+  let entries = 0;
+  let bytes = 0;
+  for (const name of names ?? []) {
+    if (parseEntryFileName(name) === undefined) continue;
+    const size = (await stat(join(dir, name)).catch(ignoreEnoent))?.size;
+    if (size === undefined) continue; // uploaded and removed meanwhile
+    entries += 1;
+    bytes += size;
+  }
+  const lock = await readLock(join(dir, LOCK_FILE));
+  return { entries, bytes, lockedBy: lock ? { pid: lock.holder.pid, running: holderState(lock.holder, lock.touchedAtMs) !== 'stale' } : null };
 }
