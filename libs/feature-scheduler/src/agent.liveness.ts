@@ -4,7 +4,7 @@ import { Bus } from '@portolan/bus';
 import { Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { ScanJobEntity } from '@portolan/persistence';
-import { AGENT_DUPLICATE_WINDOW_MS, BUS, DATA_SOURCE, EventRecorder, LOGGER, NewEvent, ScanJobLedger } from '@portolan/platform';
+import { AGENT_DUPLICATE_WINDOW_MS, agentEvent, BUS, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
 /**
@@ -31,14 +31,9 @@ export class AgentLiveness {
         `UPDATE agents SET status = 'offline' WHERE status = 'online' AND last_seen_at < $1 RETURNING id, device_id, name, last_seen_at`,
         [cutoff],
       );
-      const events: NewEvent[] = gone.map((agent) => ({
-        kind: 'communications',
-        deviceId: agent.device_id,
-        trackerId: null,
-        jobId: null,
-        occurredAt: now,
-        details: { what: 'agent-offline', agentId: agent.id, agent: agent.name, lastSeenAt: new Date(agent.last_seen_at).toISOString(), thresholdMs: this.config.agentOfflineAfterMs },
-      }));
+      const events = gone.map((agent) =>
+        agentEvent({ id: agent.id, name: agent.name, deviceId: agent.device_id }, now, 'agent-offline', { lastSeenAt: new Date(agent.last_seen_at).toISOString(), thresholdMs: this.config.agentOfflineAfterMs }),
+      );
       return this.events.insert(manager, events);
     });
     await this.events.announce(rows);
@@ -52,7 +47,7 @@ export class AgentLiveness {
    */
   async clearDuplicates(now: Date): Promise<number> {
     const cutoff = new Date(now.getTime() - AGENT_DUPLICATE_WINDOW_MS);
-    const rows = await this.db.transaction(async (manager) => {
+    const { ids, recorded } = await this.db.transaction(async (manager) => {
       const [cleared]: [{ id: string; device_id: string; name: string; duplicated_at: Date; boot_id: string | null; hostname: string }[], number] = await manager.query(
         `UPDATE agents a SET duplicated_at = NULL, boot_returns = 0, duplicate_changed_at = $2
            FROM (SELECT id, duplicated_at FROM agents WHERE duplicated_at IS NOT NULL AND boot_returned_at < $1 FOR UPDATE) old
@@ -60,21 +55,20 @@ export class AgentLiveness {
           RETURNING a.id, a.device_id, a.name, old.duplicated_at, a.boot_id, a.hostname`,
         [cutoff, now],
       );
-      const events: NewEvent[] = cleared.map((agent) => ({
-        kind: 'communications',
-        deviceId: agent.device_id,
-        trackerId: null,
-        jobId: null,
-        occurredAt: now,
-        details: { what: 'agent-duplicate-resolved', agentId: agent.id, agent: agent.name, duplicatedAt: new Date(agent.duplicated_at).toISOString(), boot: agent.boot_id, hostname: agent.hostname },
-      }));
-      return this.events.insert(manager, events);
+      const events = cleared.map((agent) =>
+        agentEvent({ id: agent.id, name: agent.name, deviceId: agent.device_id }, now, 'agent-duplicate-resolved', {
+          duplicatedAt: new Date(agent.duplicated_at).toISOString(),
+          boot: agent.boot_id,
+          hostname: agent.hostname,
+        }),
+      );
+      return { ids: cleared.map((agent) => agent.id), recorded: await this.events.insert(manager, events) };
     });
     // Every gateway replica takes their results again from now (a replica that misses this reads it within a minute).
-    for (const row of rows) this.bus.emit(Messages.agentCredentialsChanged, { agentId: String(row.details?.['agentId']), reason: 'duplicate-resolved' });
-    await this.events.announce(rows);
-    if (rows.length) this.logger.info({ agents: rows.length }, 'agents polled by one process again');
-    return rows.length;
+    for (const agentId of ids) this.bus.emit(Messages.agentCredentialsChanged, { agentId, reason: 'duplicate-resolved' });
+    await this.events.announce(recorded);
+    if (ids.length) this.logger.info({ agents: ids.length }, 'agents polled by one process again');
+    return ids.length;
   }
 
   async failUnpickedRuns(now: Date): Promise<number> {

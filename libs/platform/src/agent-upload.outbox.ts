@@ -79,15 +79,10 @@ export class AgentUploadOutbox {
   ) {}
 
   /**
-   * Publishes stored uploads (payloads read back from the database are checked first). One that
-   * cannot be read back (an acceptance of a newer hub version, during a rolling upgrade) is logged
-   * and left unpublished for a later sweep, rather than keeping the others back.
+   * The messages of stored uploads (payloads read back from the database are checked first). One
+   * that cannot be read back (an acceptance of a newer hub version, during a rolling upgrade) is
+   * logged, once, and left unpublished, rather than keeping the others back.
    */
-  publish(uploads: readonly StoredUploadRow[]): Promise<number> {
-    return this.publishBuilt(this.readBack(uploads));
-  }
-
-  /** The messages of stored uploads, leaving out (and logging, once each) those that cannot be read back. */
   private readBack(uploads: readonly StoredUploadRow[]): OutboxUpload[] {
     const built: OutboxUpload[] = [];
     for (const upload of uploads) {

@@ -33,6 +33,11 @@ export interface NewEvent {
   readonly plannedChangeId?: string | null;
 }
 
+/** A communications event about an agent, on its device: `details.what`, the agent's id and name, and the rest of `details`. */
+export function agentEvent(agent: { readonly id: string; readonly name: string; readonly deviceId: string }, occurredAt: Date, what: string, details: Record<string, unknown> = {}): NewEvent {
+  return { kind: 'communications', deviceId: agent.deviceId, trackerId: null, jobId: null, occurredAt, details: { what, agentId: agent.id, agent: agent.name, ...details } };
+}
+
 /**
  * Writes events inside the caller's transaction and, once that committed, announces them on
  * the events stream for alerting, recording when it did. Events whose announcement was lost

@@ -3,7 +3,7 @@ export { AgentUploadOutbox, compressPayload, storedUpload } from './agent-upload
 export type { OutboxUpload, StoredUploadRow } from './agent-upload.outbox';
 export { agentResultMessage, onHubClock, ResultAcceptanceSchema } from './agent-result.message';
 export type { ResultAcceptance, ResultMessage } from './agent-result.message';
-export { countEvents, EventRecorder, PreparedEvents } from './event.recorder';
+export { agentEvent, countEvents, EventRecorder, PreparedEvents } from './event.recorder';
 export type { NewEvent } from './event.recorder';
 export { PlatformModule } from './platform.module';
 export type { PlatformOptions } from './platform.module';

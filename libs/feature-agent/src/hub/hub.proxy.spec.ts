@@ -25,7 +25,7 @@ describe('parseHubProxy', () => {
     expect(parseHubProxy('http://[fd00::3]:3128/')).toMatchObject({ host: 'fd00::3', port: 3128, label: 'http://[fd00::3]:3128' });
     expect(parseHubProxy('http://agent:s3cret@proxy.corp.example:80').port).toBe(80);
     expect(parseHubProxy('http://[fd00::3]:80').port).toBe(80);
-    expect(parseHubProxy('http://CORP%5Cagent:p%40ss%3Aword@10.1.1.1:8080').authorization).toBe(`Basic ${Buffer.from('CORP\\agent:p@ss:word').toString('base64')}`);
+    expect(parseHubProxy('http://CORP%5Cagent:p%40ss%3Aword@127.0.0.1:8080').authorization).toBe(`Basic ${Buffer.from('CORP\\agent:p@ss:word').toString('base64')}`);
   });
 
   it.each([

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AgentHostReport } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { AGENT_DUPLICATE_WINDOW_MS, DATA_SOURCE, EventRecorder, LOGGER } from '@portolan/platform';
+import { AGENT_DUPLICATE_WINDOW_MS, agentEvent, DATA_SOURCE, EventRecorder, LOGGER } from '@portolan/platform';
 import { AgentDirectory, AuthenticatedAgent } from './agent.directory';
 
 /** Boots remembered per agent (the newest by their last poll or report). */
@@ -82,7 +82,7 @@ export class AgentBoots {
       const changes = hostChanges({ hostname: old.hostname, os: { platform: old.os_platform, release: old.os_release, description: old.os_description } }, host);
       if (!changes) return [];
       this.logger.info({ agentId: agent.id, boot: report.boot, ...changes }, "an agent's host changed");
-      return this.recordEvent(manager, agent, at, 'agent-host-changed', { boot: report.boot, ...changes });
+      return this.events.insert(manager, [agentEvent(agent, at, 'agent-host-changed', { boot: report.boot, ...changes })]);
     });
     await this.events.announce(recorded);
   }
@@ -141,20 +141,15 @@ export class AgentBoots {
       );
       const hosts = boots.map((b) => ({ boot: b.boot_id, hostname: b.hostname, os: b.os_description, firstSeenAt: new Date(b.first_seen_at).toISOString() }));
       this.logger.warn({ agentId: agent.id, boots: hosts }, 'two processes poll as one agent');
-      return this.recordEvent(manager, agent, at, 'agent-duplicated', {
-        boots: hosts,
-        reason: 'two agent processes poll with this identity (a cloned image or a second copy); their results mix two hosts. Revoke the agent and enrol each host with its own identity',
-      });
+      return this.events.insert(manager, [
+        agentEvent(agent, at, 'agent-duplicated', {
+          boots: hosts,
+          reason: 'two agent processes poll with this identity (a cloned image or a second copy); their results mix two hosts. Revoke the agent and enrol each host with its own identity',
+        }),
+      ]);
     });
     if (recorded.length) this.directory.credentialsChanged(agent.id, 'duplicated'); // every replica holds its results from now on
     await this.events.announce(recorded);
-  }
-
-  /** A communications event about the agent, in the caller's transaction. */
-  private recordEvent(manager: EntityManager, agent: AuthenticatedAgent, at: Date, what: string, details: Record<string, unknown>) {
-    return this.events.insert(manager, [
-      { kind: 'communications', deviceId: agent.deviceId, trackerId: null, jobId: null, occurredAt: at, details: { what, agentId: agent.id, agent: agent.name, ...details } },
-    ]);
   }
 
   /** Keeps an agent's newest boots only. */

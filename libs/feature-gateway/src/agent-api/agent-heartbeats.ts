@@ -2,7 +2,7 @@ import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { DataSource } from 'typeorm';
 import { AgentPollQuery } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { DATA_SOURCE, EventRecorder, LOGGER } from '@portolan/platform';
+import { agentEvent, DATA_SOURCE, EventRecorder, LOGGER } from '@portolan/platform';
 import { AgentClock, CLOCK_SKEWED_MS, CLOCK_SYNCHRONISED_MS, clockTransition } from './agent-clock';
 import { AgentBoots } from './agent-boots';
 import { AuthenticatedAgent } from './agent.directory';
@@ -186,16 +186,7 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
   private async announceOnline({ agent, query, at }: Seen, row: { previous: string; previous_boot: string | null }): Promise<void> {
     if (row.previous === 'online') return;
     const recorded = await this.db.transaction((manager) =>
-      this.events.insert(manager, [
-        {
-          kind: 'communications',
-          deviceId: agent.deviceId,
-          trackerId: null,
-          jobId: null,
-          occurredAt: at,
-          details: { what: 'agent-online', agentId: agent.id, agent: agent.name, version: query.version, previousStatus: row.previous, restarted: row.previous_boot !== query.boot },
-        },
-      ]),
+      this.events.insert(manager, [agentEvent(agent, at, 'agent-online', { version: query.version, previousStatus: row.previous, restarted: row.previous_boot !== query.boot })]),
     );
     await this.events.announce(recorded);
     this.logger.info({ agentId: agent.id, previous: row.previous }, 'agent online');
@@ -221,14 +212,9 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
       const changed = new Set(rows.map((r) => r.id));
       const events = changes
         .filter((c) => changed.has(c.seen.agent.id))
-        .map(({ seen: { agent, at, clockOffsetMs }, what }) => ({
-          kind: 'communications' as const,
-          deviceId: agent.deviceId,
-          trackerId: null,
-          jobId: null,
-          occurredAt: at,
-          details: { what, agentId: agent.id, agent: agent.name, clockOffsetMs: clockOffsetMs as number, thresholdMs: what === 'agent-clock-skewed' ? CLOCK_SKEWED_MS : CLOCK_SYNCHRONISED_MS },
-        }));
+        .map(({ seen: { agent, at, clockOffsetMs }, what }) =>
+          agentEvent(agent, at, what, { clockOffsetMs: clockOffsetMs as number, thresholdMs: what === 'agent-clock-skewed' ? CLOCK_SKEWED_MS : CLOCK_SYNCHRONISED_MS }),
+        );
       return events.length ? this.events.insert(manager, events) : [];
     });
     for (const { deviceId, details } of recorded) this.logger.warn({ deviceId, ...details }, 'agent clock');

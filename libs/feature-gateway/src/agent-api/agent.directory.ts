@@ -46,8 +46,9 @@ const CACHE_MAX = 50_000;
  * Authenticates agent calls: the secret's SHA-256 compared in constant time with the stored
  * one. Looked-up agents are cached, so thousands of polling agents cost no queries: once a
  * minute one statement asks which agents had their secret rotated, were revoked, or were
- * flagged or cleared as duplicated since the check before (`revalidate`), and those are forgotten (with a minute-long expiry each agent
- * was read again every other poll: ~60 us of the gateway's ~250 us per poll). A revocation or
+ * flagged or cleared as duplicated since the check before (`revalidate`), and those are
+ * forgotten (with a minute-long expiry each agent was read again every other poll: ~60 us of the
+ * gateway's ~250 us per poll). A revocation or
  * rotation takes effect at once on every replica that hears of it, and within a minute on one
  * that does not; a check that fails forgets every agent, and without one that succeeded in the
  * last two minutes nothing cached is trusted. Failures are counted (per agent in the

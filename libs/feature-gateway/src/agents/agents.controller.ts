@@ -167,8 +167,9 @@ export class AgentsController {
 
   /**
    * The agent's recent boots (each start of its process), newest first: the host each reported,
-   * when it was first seen and when its polls last took over. Two boots polling in the same minutes are two processes with
-   * one identity (`agent-duplicated`); their hosts say which machines to enrol again.
+   * when it was first seen and when its polls last took over. Two boots polling in the same
+   * minutes are two processes with one identity (`agent-duplicated`); their hosts say which
+   * machines to enrol again.
    */
   @Get(':id/boots')
   async boots(@Param('id', UUID_PARAM) id: string): Promise<{ items: AgentBootView[] }> {
