@@ -43,6 +43,7 @@ export type { OperatorTokenRevoked } from './messages/operator-token-revoked/ope
 export {
   AGENT_API_PREFIX,
   AGENT_AUTH_SCHEME,
+  AGENT_BOOT_HEADER,
   AGENT_CLOCK_HEADER,
   AGENT_MAX_WAIT_SECONDS,
   AgentConfigSchema,
@@ -59,6 +60,7 @@ export {
   AgentTrackerSchema,
   EnrolRequestSchema,
   EnrolResponseSchema,
+  ReenrolRequestSchema,
   RotateSecretResponseSchema,
 } from './agent-api/agent-api.schema';
 export { AGENT_RESULT_KEYS, isExactAgentResult } from './agent-api/agent-result.check';
@@ -74,6 +76,7 @@ export type {
   AgentTracker,
   EnrolRequest,
   EnrolResponse,
+  ReenrolRequest,
   RotateSecretResponse,
 } from './agent-api/agent-api.schema';
 export { ScanCompletedSchema, ScanEngineSchema } from './messages/scan-completed/scan-completed.message';

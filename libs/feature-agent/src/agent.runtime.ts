@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname, release } from 'node:os';
-import { AgentConfig, AgentHostReport, AgentTracker } from '@portolan/contracts';
+import { AgentConfig, AgentHostReport, AgentTracker, EnrolRequest, EnrolResponse } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { AgentSettings } from './config/agent.config';
 import { HubClient, HubError, HubUnreachableError } from './hub/hub.client';
@@ -14,6 +14,8 @@ import { ResultUploader } from './upload/result.uploader';
 
 const MAX_BACKOFF_MS = 30_000;
 const TICK_MS = 500;
+/** How long a clone the hub could not give an identity of its own waits before it asks again. */
+const CLONE_RETRY_MS = 10 * 60_000;
 
 /** Why the agent stopped for good: it must not keep knocking with a secret the hub refuses. */
 export class AgentFatalError extends Error {}
@@ -50,7 +52,7 @@ export class AgentRuntime {
   /** The proxy the hub is reached through (`http://host:port`, no credentials), if any. */
   private readonly proxyLabel?: string;
   private readonly runner: TrackerRunner;
-  private readonly schedule = new LocalSchedule();
+  private schedule = new LocalSchedule();
   private spool?: ResultSpool;
   private uploader?: ResultUploader;
   private config?: AgentConfig;
@@ -59,6 +61,8 @@ export class AgentRuntime {
   private hostReport?: Promise<void>;
   private queue: Promise<void> = Promise.resolve();
   private fatal?: Error;
+  /** Until when a clone's re-enrolment, refused by the hub, is not asked again. */
+  private reenrolRefusedUntil = 0;
 
   constructor(
     private readonly settings: AgentSettings,
@@ -67,7 +71,7 @@ export class AgentRuntime {
   ) {
     this.state = new AgentStateStore(settings.stateDir);
     const { agent, pins, proxy } = createHubAgent(settings);
-    this.hub = new HubClient(settings.hubUrl, agent);
+    this.hub = new HubClient(settings.hubUrl, agent, undefined, this.boot);
     this.pins = pins;
     this.proxyLabel = proxy?.label;
     this.runner = new TrackerRunner({ scanner: settings.scanner });
@@ -82,18 +86,9 @@ export class AgentRuntime {
     if (existing) return existing;
     const token = this.settings.enrolToken;
     if (!token) throw new AgentFatalError('the agent is not enrolled and no enrolment token is configured (enrolToken / PORTOLAN_ENROL_TOKEN)');
-    const { hostname: host, os } = await this.host();
-    const answer = await this.retrying('enrol', signal, () =>
-      this.hub.enrol({
-        token,
-        name: `${this.settings.namePrefix}${host}${this.settings.nameSuffix}`,
-        hostname: host,
-        os,
-        version: this.version,
-        scanner: this.settings.scanner,
-      }),
-    );
-    const identity: AgentIdentity = { agentId: answer.agentId, secret: answer.secret, deviceId: answer.deviceId, site: answer.site, hubUrl: this.settings.hubUrl, enrolledAt: new Date().toISOString() };
+    const host = await this.hostToEnrol();
+    const answer = await this.retrying('enrol', signal, () => this.hub.enrol({ token, ...host }));
+    const identity = this.identityOf(answer);
     await this.state.writeIdentity(identity);
     this.logger.info({ agentId: identity.agentId, deviceId: identity.deviceId, site: identity.site, groups: answer.groups }, 'agent enrolled');
     return identity;
@@ -198,6 +193,12 @@ export class AgentRuntime {
           if (tracker) this.enqueue(tracker, job.jobId, 'manual');
           else fetchConfig = true; // a tracker this agent does not know yet: new configuration first
         }
+        if (answer.clone) {
+          // The hub answers a clone at once: one it could not re-enrol polls at a long poll's pace.
+          if (await this.reenrolAsClone()) fetchConfig = true;
+          else await sleep(Math.max(5, this.settings.pollWaitSeconds) * 1000, signal);
+          continue;
+        }
         if (this.config && answer.configVersion !== this.config.configVersion) fetchConfig = true;
         if (!this.settings.pollWaitSeconds) await sleep(5_000, signal);
       } catch (error) {
@@ -210,6 +211,50 @@ export class AgentRuntime {
         await sleep(delay, signal);
       }
     }
+  }
+
+  /**
+   * The hub answered that another host keeps the identity this process polls with: this machine
+   * is a clone of the one enrolled (an image made after enrolment), or a second copy. Asks for an
+   * identity of its own, then starts over as that agent: the spool's results are dropped (taken
+   * under the shared identity; a copied spool holds the other host's too), the configuration is
+   * the new agent's (fetched next), and its start-up runs run again. A hub that cannot give one
+   * (the enrolment token used up or expired) is asked again in ten minutes, and the results wait
+   * in the spool meanwhile. Returns whether the agent changed identity.
+   */
+  private async reenrolAsClone(): Promise<boolean> {
+    if (Date.now() < this.reenrolRefusedUntil) return false;
+    this.logger.warn({ boot: this.boot }, 'another host polls with this identity and keeps it (this machine is a clone of it): enrolling with an identity of its own');
+    let answer: EnrolResponse;
+    try {
+      answer = await this.hub.reenrol({ boot: this.boot, ...(await this.hostToEnrol()) });
+    } catch (error) {
+      if (!(error instanceof HubError) || error.transient || error.status === 401) throw error; // the poll loop's backoff, or stop
+      this.reenrolRefusedUntil = Date.now() + CLONE_RETRY_MS;
+      this.logger.error({ status: error.status, code: error.code, err: error.message, retryInMs: CLONE_RETRY_MS }, 'the hub could not give this clone an identity of its own; results wait in the spool');
+      return false;
+    }
+    await this.uploader!.halt();
+    const dropped = await this.spool!.discardAll();
+    const identity = this.identityOf(answer);
+    await this.state.writeIdentity(identity);
+    this.hub.useCredentials(identity);
+    this.config = undefined;
+    this.schedule = new LocalSchedule();
+    this.reportedHostname = undefined;
+    this.uploader = new ResultUploader(this.spool!, this.hub, this.logger, (error) => this.stopFatally(error));
+    this.logger.info({ agentId: identity.agentId, deviceId: identity.deviceId, site: identity.site, groups: answer.groups, droppedFromSpool: dropped }, 'agent enrolled as a clone, with an identity of its own');
+    return true;
+  }
+
+  /** How this host enrols: its name (with the configured prefix and suffix), OS and abilities. */
+  private async hostToEnrol(): Promise<Omit<EnrolRequest, 'token'>> {
+    const { hostname: host, os } = await this.host();
+    return { name: `${this.settings.namePrefix}${host}${this.settings.nameSuffix}`, hostname: host, os, version: this.version, scanner: this.settings.scanner };
+  }
+
+  private identityOf(answer: EnrolResponse): AgentIdentity {
+    return { agentId: answer.agentId, secret: answer.secret, deviceId: answer.deviceId, site: answer.site, hubUrl: this.settings.hubUrl, enrolledAt: new Date().toISOString() };
   }
 
   /** The host this process runs on. */

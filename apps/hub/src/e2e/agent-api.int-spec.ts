@@ -712,9 +712,10 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     expect((await agentView(agent.id)).hostname).toBe('app-01.corp');
   }, 60_000);
 
-  it('flags an identity two processes poll with (an image cloned after enrolment), naming both hosts once, even across replicas, until one is left', async () => {
+  it('flags an identity two processes poll with (an image cloned after enrolment), naming both hosts once, even across replicas; keeps it with the original and enrols the clone anew', async () => {
     const { url: secondUrl, process: second } = await hub.gateway('gateway-clones');
-    const token = await api.post('/enrollment-tokens', { name: 'clones', maxUses: 2 });
+    const token = await api.post('/enrollment-tokens', { name: 'clones', maxUses: 2, groupRules: [{ field: 'hostname', pattern: '^web-', group: 'web-servers' }] });
+    expect(token.status).toBe(201);
     const enrolled = await enrol(http, String(token.body['token']), { name: 'golden', hostname: 'golden-image', platform: 'linux', release: '6.1.0' });
     expect(enrolled.status).toBe(201);
     const { agentId, deviceId } = enrolled.body;
@@ -759,7 +760,9 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
         agentId,
         agent: 'golden',
         boots: [expect.objectContaining({ boot: original.boot, hostname: 'web-07' }), expect.objectContaining({ boot: clone.boot, hostname: 'web-08' })],
-        reason: expect.stringMatching(/Revoke the agent and enrol each host/),
+        // The original polled first: it keeps the identity.
+        kept: original.boot,
+        reason: expect.stringMatching(new RegExp(`process of boot ${original.boot} on web-07 keeps it; the other is told to enrol with an identity of its own`)),
       }),
     ]);
     expect(await duplicated('true')).toEqual([agentId]);
@@ -770,15 +773,59 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     expect((await api.get(`/agents/${randomUUID()}/boots`)).status).toBe(404);
     expect((await api.get<{ duplicated: number }>('/agents/-/summary')).body.duplicated).toBeGreaterThanOrEqual(1);
 
-    // Their results would mix two hosts' ports under one device: both replicas hold them (503, Retry-After: they stay in the agents' spools).
+    // Their results would mix two hosts' ports under one device: both replicas hold the clone's
+    // (503, Retry-After: they stay in its spool), and those of a process that does not say its boot (an older agent).
     const held = { ...(await stored()), events: await count('events', `device_id = '${deviceId}' AND kind <> 'communications'`) };
-    for (const agent of [original, clone]) {
+    const older = new TestAgent(http, enrolled.body, '0.9.0-test', original.boot);
+    older.saysBoot = false;
+    for (const agent of [clone, older]) {
       const refused = await agent.upload(selfResult(randomUUID(), goldenTracker, [{ port: 40020 }]));
-      expectError(refused, 503, /two processes poll with this identity \(agent-duplicated\), so its results are held/);
+      expectError(refused, 503, /two processes poll with this identity \(agent-duplicated\), so its results are held until the other process has one of its own/);
       expect(refused.headers['retry-after']).toBe('60');
       expectError(await agent.started({ jobId: randomUUID(), trackerId: goldenTracker, trigger: 'schedule', startedAt: new Date().toISOString() }), 503, /scan reports are held/);
     }
     expect({ ...(await stored()), events: await count('events', `device_id = '${deviceId}' AND kind <> 'communications'`) }).toEqual(held);
+    // The original's are taken: it keeps the identity.
+    const kept = randomUUID();
+    expect((await original.started({ jobId: kept, trackerId: goldenTracker, trigger: 'schedule', startedAt: new Date().toISOString() })).status).toBe(202);
+    expect((await original.upload(selfResult(kept, goldenTracker, [{ port: 40020 }]))).status).toBe(202);
+    await waitForJob(kept);
+
+    // The clone's next return is answered at once: it is to enrol anew. The original's polls are not.
+    expect((await original.poll()).body).not.toHaveProperty('clone');
+    await sleep(1_200);
+    const asked = Date.now();
+    const told = await clone.poll<{ clone?: boolean; jobs: unknown[] }>({ wait: 20 });
+    expect(told.status).toBe(200);
+    expect(told.body).toMatchObject({ clone: true, jobs: [] });
+    expect(Date.now() - asked).toBeLessThan(5_000); // not held for the long poll's 20 s
+    // The original cannot: it keeps the identity. The clone is enrolled with the agent's token, by its own host's name and the token's group rules.
+    expectError(await original.reenrol({ name: 'web-07', hostname: 'web-07' }), 409, new RegExp(`process of boot ${original.boot} keeps the identity`));
+    const usesBefore = (await sql.query(`SELECT uses FROM enrollment_tokens WHERE id = $1`, [token.body['id']])).rows[0].uses as number;
+    const own = await clone.reenrol({ name: 'web-08', hostname: 'web-08' });
+    expect(own.status).toBe(201);
+    expect(own.body).toMatchObject({ agentId: expect.not.stringMatching(agentId), deviceId: expect.not.stringMatching(deviceId), groups: ['web-servers'] });
+    expect((await sql.query(`SELECT uses FROM enrollment_tokens WHERE id = $1`, [token.body['id']])).rows[0].uses).toBe(usesBefore + 1);
+    expect(await whats('agent-clone-enrolled')).toEqual([expect.objectContaining({ agentId, boot: clone.boot, hostname: 'web-08', newAgentId: own.body.agentId, newDeviceId: own.body.deviceId })]);
+    // Its answer lost, it asks again: the same agent, with a new secret (the first no longer works), and no use of the token.
+    const again = await clone.reenrol({ name: 'web-08', hostname: 'web-08' });
+    expect(again.status).toBe(201);
+    expect(again.body).toMatchObject({ agentId: own.body.agentId, deviceId: own.body.deviceId, groups: ['web-servers'] });
+    expect(again.body.secret).not.toBe(own.body.secret);
+    expectError(await new TestAgent(http, own.body).poll(), 401, /wrong secret/);
+    expect((await sql.query(`SELECT uses FROM enrollment_tokens WHERE id = $1`, [token.body['id']])).rows[0].uses).toBe(usesBefore + 1);
+    const reborn = new TestAgent(new AgentHttpClient(secondUrl), again.body, '0.9.0-test', clone.boot);
+    expect((await reborn.poll()).status).toBe(200);
+    expect((await agentView(again.body.agentId)).hostname).toBe('web-08');
+    // A third copy is told to re-enrol too, but the token is used up: refused, saying why, and nothing is made.
+    const third = new TestAgent(http, enrolled.body);
+    await pollWritten(third);
+    await pollWritten(original);
+    const thirdTold = await third.poll<{ clone?: boolean }>();
+    expect(thirdTold.body.clone).toBe(true);
+    const agentsBefore = await count('agents');
+    expectError(await third.reenrol({ name: 'web-09', hostname: 'web-09' }), 409, /enrolment token agent .* was enrolled with .* is used up \(2 of 2 uses\): this clone of it cannot be given an identity of its own/);
+    expect(await count('agents')).toBe(agentsBefore);
 
     // The clone is shut down; only the original polls. Ten minutes without a return clear the flag: the test moves the last return back instead of waiting.
     await second.stop();
@@ -793,11 +840,11 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     expect(resolved).toEqual([expect.objectContaining({ agentId, duplicatedAt: view.duplicatedAt, boot: original.boot, hostname: 'web-07' })]);
     expect((await agentView(agentId)).duplicatedAt).toBeNull();
     expect(await duplicated('true')).toEqual([]);
-    // One process is left: its results are taken again, at once on the replica that caches the
-    // agent (the leader tells every replica; without that, a cached agent is read again within a minute).
+    // One process is left: the results of an agent that does not say its boot are taken again, at once on the replica
+    // that caches the agent (the leader tells every replica; without that, a cached agent is read again within a minute).
     const jobId = randomUUID();
     const key = randomUUID();
-    const retried = await waitFor('the upload taken', () => original.upload(selfResult(jobId, goldenTracker, [{ port: 40020 }]), { idempotencyKey: key }), (r) => r.status !== 503, 5_000);
+    const retried = await waitFor('the upload taken', () => older.upload(selfResult(jobId, goldenTracker, [{ port: 40020 }]), { idempotencyKey: key }), (r) => r.status !== 503, 5_000);
     expect(retried.status).toBe(202);
     await waitForJob(jobId);
     await original.poll();

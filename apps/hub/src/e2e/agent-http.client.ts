@@ -87,6 +87,8 @@ export interface UploadOptions {
 export class TestAgent {
   /** How far this agent's clock is from the test's: every call then carries it (`x-portolan-agent-time`); undefined, no stamp (an older agent). */
   clockOffsetMs?: number;
+  /** Whether every call says this process's boot (`x-portolan-agent-boot`), as agents do since clones re-enrol; false: an older agent. */
+  saysBoot = true;
 
   constructor(
     readonly http: AgentHttpClient,
@@ -109,9 +111,14 @@ export class TestAgent {
     return new TestAgent(http, this.identity, this.version, this.boot);
   }
 
-  /** The headers of every call: its authorization and, if this agent has a clock, the time on it. */
+  /** The headers of every call: its authorization, its boot and, if this agent has a clock, the time on it. */
   private headers(authorization: string, more: Record<string, string> = {}): Record<string, string> {
-    return { ...more, authorization, ...(this.clockOffsetMs === undefined ? {} : { 'x-portolan-agent-time': String(Date.now() + this.clockOffsetMs) }) };
+    return {
+      ...more,
+      authorization,
+      ...(this.saysBoot ? { 'x-portolan-agent-boot': this.boot } : {}),
+      ...(this.clockOffsetMs === undefined ? {} : { 'x-portolan-agent-time': String(Date.now() + this.clockOffsetMs) }),
+    };
   }
 
   config<T = Record<string, unknown>>(authorization = this.authorization): Promise<RawResponse<T>> {
@@ -135,6 +142,12 @@ export class TestAgent {
   /** The host this agent's boot runs on (`POST /agent/host`). */
   host(report: { hostname: string; os: { platform: string; release: string; description?: string } }): Promise<RawResponse> {
     return this.http.postJson('/agent/host', { boot: this.boot, ...report }, this.headers(this.authorization));
+  }
+
+  /** An identity of its own for this process, which the hub answered `clone` (`POST /agent/reenrol`). */
+  reenrol(facts: { name: string; hostname: string; os?: { platform: string; release: string } }, authorization = this.authorization): Promise<RawResponse<EnrolledAgent>> {
+    const body = { boot: this.boot, name: facts.name, hostname: facts.hostname, os: facts.os ?? { platform: 'linux', release: '6.1.0' }, version: this.version, scanner: false };
+    return this.http.postJson<EnrolledAgent>('/agent/reenrol', body, this.headers(authorization));
   }
 
   started(report: { jobId: string; trackerId: string; trigger: string; startedAt: string }): Promise<RawResponse> {

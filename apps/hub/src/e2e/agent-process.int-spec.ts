@@ -287,7 +287,7 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     expect(events.map((e) => `${e.kind} ${e.itemKey}`).sort()).toEqual(['added tcp/40070', 'removed tcp/40050']);
   }, 180_000);
 
-  it('flags an identity that two agent processes run with (an image cloned after enrolment), naming both boots, until one is left', async () => {
+  it('flags an identity that two agent processes run with (an image cloned after enrolment); the clone enrols anew by itself, the original keeps it', async () => {
     const token = await newToken();
     const name = `clone-${randomBytes(2).toString('hex')}`;
     const original = startAgent(name, token);
@@ -310,7 +310,7 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     await clone.waitForLog('"agent started"', 30_000);
     expect(clone.log).not.toContain('agent enrolled');
     expect(clone.log).toContain('taking over stale spool lock');
-    const view = async () => (await api.get<{ duplicatedAt: string | null; status: string }>(`/agents/${agentId}`)).body;
+    const view = async (id = agentId) => (await api.get<{ duplicatedAt: string | null; status: string; hostname: string }>(`/agents/${id}`)).body;
     const duplicatedAt = await waitFor('the identity flagged', async () => (await view()).duplicatedAt ?? undefined, 60_000);
     const { body } = await api.get<{ items: EventItem[] }>(`/events?type=communications&limit=500`);
     const announced = body.items.filter((e) => e.details?.['what'] === 'agent-duplicated' && e.details?.['agentId'] === agentId);
@@ -320,28 +320,45 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
       [bootOf(original), hostname()],
       [bootOf(clone), hostname()],
     ]);
+    // The original polled first: it keeps the identity.
+    expect(announced[0].details!['kept']).toBe(bootOf(original));
 
-    // The clone is shut down and only the original polls. Ten minutes without a return clear the
+    // Told so at its next return, the clone enrols with an identity of its own (a use of the same
+    // token), drops what its spool held under the shared one, and goes on as the new agent.
+    await clone.waitForLog('agent enrolled as a clone, with an identity of its own', 30_000);
+    const line = clone.log.split('\n').find((l) => l.includes('agent enrolled as a clone'))!;
+    const newAgentId = /"agentId":"([0-9a-f-]{36})"/.exec(line)![1];
+    expect(newAgentId).not.toBe(agentId);
+    expect(line).toMatch(/"droppedFromSpool":\d+/);
+    expect(JSON.parse(readFileSync(join(cloneDir, 'identity.json'), 'utf8'))).toMatchObject({ agentId: newAgentId });
+    await waitFor('the new agent online', async () => (await view(newAgentId)).status === 'online', 30_000);
+    expect((await view(newAgentId)).hostname).toBe(hostname());
+    const { body: after } = await api.get<{ items: EventItem[] }>(`/events?type=communications&limit=500`);
+    expect(after.items.filter((e) => e.details?.['what'] === 'agent-clone-enrolled').map((e) => e.details)).toEqual([
+      expect.objectContaining({ agentId, boot: bootOf(clone), newAgentId }),
+    ]);
+    expect(original.log).not.toContain('agent enrolled as a clone');
+
+    // Only the original polls as the shared identity now. Ten minutes without a return clear the
     // flag: the test moves the last return back instead of waiting (again, if the original's first
     // poll after the clone's last one was a return counted meanwhile).
-    await clone.stop();
     await waitFor("the original's poll", async () => (await sql.query(`SELECT boot_id FROM agents WHERE id = $1`, [agentId])).rows[0]?.boot_id === bootOf(original), 30_000);
     await waitFor('the flag cleared', async () => {
       await sql.query(`UPDATE agents SET boot_returned_at = least(boot_returned_at, now() - interval '11 minutes') WHERE id = $1`, [agentId]);
       await sleep(1_000);
       return (await view()).duplicatedAt === null;
     }, 20_000);
-    // The original polls on alone (a 5 s long poll): no return, no second announcement.
+    // Both poll on (a 5 s long poll), each as itself: no return, no second announcement.
     await sleep(6_000);
     expect((await sql.query(`SELECT boot_returned_at < now() - interval '10 minutes' AS quiet, duplicated_at FROM agents WHERE id = $1`, [agentId])).rows[0]).toEqual({ quiet: true, duplicated_at: null });
-    const after = await api.get<{ items: EventItem[] }>(`/events?type=communications&limit=500`);
-    const resolved = after.body.items.filter((e) => e.details?.['what'] === 'agent-duplicate-resolved' && e.details?.['agentId'] === agentId);
+    const later = await api.get<{ items: EventItem[] }>(`/events?type=communications&limit=500`);
+    const resolved = later.body.items.filter((e) => e.details?.['what'] === 'agent-duplicate-resolved' && e.details?.['agentId'] === agentId);
     expect(resolved.map((e) => e.details)).toEqual([expect.objectContaining({ duplicatedAt, boot: bootOf(original), hostname: hostname() })]);
     expect((await view()).status).toBe('online');
-    const later = await api.get<{ items: EventItem[] }>(`/events?type=communications&limit=500`);
-    expect(later.body.items.filter((e) => e.details?.['what'] === 'agent-duplicated' && e.details?.['agentId'] === agentId)).toHaveLength(1);
-    await original.stop();
-    expect(original.exitCode).toBe(0);
+    expect((await view(newAgentId)).duplicatedAt).toBeNull();
+    expect(later.body.items.filter((e) => e.details?.['what'] === 'agent-duplicated')).toHaveLength(1);
+    await Promise.all([original.stop(), clone.stop()]);
+    expect([original.exitCode, clone.exitCode]).toEqual([0, 0]);
   }, 120_000);
 
   it('refuses a hub whose certificate does not match the pinned fingerprint, and says so', async () => {

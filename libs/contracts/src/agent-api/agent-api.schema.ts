@@ -14,6 +14,12 @@ export const AGENT_AUTH_SCHEME = 'Bearer';
  * (a run's start and end) on the hub's clock.
  */
 export const AGENT_CLOCK_HEADER = 'x-portolan-agent-time';
+/**
+ * The boot of the agent process making the call (the `boot` of its polls), on its uploads and
+ * scan-start reports: while two processes share one identity, the hub takes those of the one that
+ * keeps it.
+ */
+export const AGENT_BOOT_HEADER = 'x-portolan-agent-boot';
 /** Long-poll for jobs: the agent waits at most this long for the hub to answer. */
 export const AGENT_MAX_WAIT_SECONDS = 30;
 
@@ -57,6 +63,25 @@ export const EnrolResponseSchema = z.object({
   groups: z.array(z.string()),
 });
 export type EnrolResponse = z.infer<typeof EnrolResponseSchema>;
+
+/**
+ * `POST /api/agent/reenrol`, with the agent's credentials: a process the hub answered `clone`
+ * asks for an identity of its own, for the host it runs on (named as at enrolment). The hub pays
+ * for it with a use of the enrolment token the shared identity was enrolled with, and answers as
+ * enrolment does.
+ */
+export const ReenrolRequestSchema = z
+  .object({
+    /** The boot of the process asking: the one the hub told to re-enrol. */
+    boot: UuidSchema,
+    name: z.string().trim().min(1).max(200),
+    hostname: HostNameSchema,
+    os: AgentOsSchema,
+    version: z.string().min(1).max(64),
+    scanner: z.boolean(),
+  })
+  .strict();
+export type ReenrolRequest = z.infer<typeof ReenrolRequestSchema>;
 
 export const AgentScheduleSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('at-agent-startup') }),
@@ -121,7 +146,16 @@ export type AgentPollQuery = z.infer<typeof AgentPollQuerySchema>;
 
 export const AgentJobSchema = z.object({ jobId: UuidSchema, trackerId: UuidSchema, trigger: z.enum(['manual']) });
 export type AgentJob = z.infer<typeof AgentJobSchema>;
-export const AgentPollResponseSchema = z.object({ configVersion: z.number().int().min(0), jobs: z.array(AgentJobSchema) });
+export const AgentPollResponseSchema = z.object({
+  configVersion: z.number().int().min(0),
+  jobs: z.array(AgentJobSchema),
+  /**
+   * This process shares its identity with another one on another host (a cloned machine), and
+   * the hub keeps the identity with the other: it is to ask for one of its own
+   * (`POST /api/agent/reenrol`). Absent otherwise, and from hubs before it.
+   */
+  clone: z.literal(true).optional(),
+});
 export type AgentPollResponse = z.infer<typeof AgentPollResponseSchema>;
 
 /**

@@ -2,6 +2,7 @@ import { Agent as HttpsAgent, request } from 'node:https';
 import { gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import {
+  AGENT_BOOT_HEADER,
   AGENT_CLOCK_HEADER,
   AgentConfig,
   AgentConfigSchema,
@@ -15,6 +16,7 @@ import {
   EnrolRequest,
   EnrolResponse,
   EnrolResponseSchema,
+  ReenrolRequest,
   RotateSecretResponse,
   RotateSecretResponseSchema,
 } from '@portolan/contracts';
@@ -62,6 +64,8 @@ export class HubClient {
     hubUrl: string,
     private readonly agent: HttpsAgent,
     private credentials?: AgentCredentials,
+    /** This process's boot, said on every call (`X-Portolan-Agent-Boot`). */
+    private readonly boot?: string,
   ) {
     this.base = new URL(hubUrl.endsWith('/') ? hubUrl : `${hubUrl}/`);
   }
@@ -72,6 +76,11 @@ export class HubClient {
 
   enrol(body: EnrolRequest): Promise<EnrolResponse> {
     return this.call('POST', 'agent/enrol', EnrolResponseSchema, { body: json(body), auth: false });
+  }
+
+  /** An identity of its own for this process, which the hub answered `clone` (with the shared identity's credentials). */
+  reenrol(body: ReenrolRequest): Promise<EnrolResponse> {
+    return this.call('POST', 'agent/reenrol', EnrolResponseSchema, { body: json(body) });
   }
 
   config(signal?: AbortSignal): Promise<AgentConfig> {
@@ -115,6 +124,7 @@ export class HubClient {
     const url = new URL(path, this.base);
     const headers: Record<string, string> = { accept: 'application/json', ...(options.body?.headers ?? {}) };
     if (options.body) headers['content-length'] = String(options.body.data.length);
+    if (this.boot) headers[AGENT_BOOT_HEADER] = this.boot;
     if (options.auth !== false) {
       if (!this.credentials) throw new Error('the agent is not enrolled');
       headers['authorization'] = `Bearer ${this.credentials.agentId}.${this.credentials.secret}`;

@@ -68,6 +68,19 @@ describe('ResultSpool', () => {
     expect((await spool.append(result(4))).seq).toBe(4);
   });
 
+  it('discards every entry at once (not counted as dropped), durably, and seq keeps rising', async () => {
+    let spool = await openSpool();
+    for (const n of [1, 2, 3]) await spool.append(result(n));
+    expect(await spool.discardAll()).toBe(3);
+    expect(spool.depth()).toEqual({ entries: 0, bytes: 0, dropped: 0, corrupt: 0 });
+    expect(await spool.peek()).toBeUndefined();
+    expect(await spool.discardAll()).toBe(0);
+
+    spool = await reopen(spool);
+    expect(spool.depth().entries).toBe(0);
+    expect((await spool.append(result(4))).seq).toBe(4);
+  });
+
   it('recovers from a crash mid-write: temp files deleted, a torn entry moved to corrupt/', async () => {
     let spool = await openSpool();
     for (const n of [1, 2, 3]) await spool.append(result(n, 100));

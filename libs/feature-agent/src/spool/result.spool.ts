@@ -163,6 +163,20 @@ export class ResultSpool {
     });
   }
 
+  /**
+   * Deletes every entry (results that must not be uploaded: taken under an identity this process
+   * no longer has). Returns how many there were. They are not counted as dropped.
+   */
+  discardAll(): Promise<number> {
+    return this.serialized(async () => {
+      this.assertOpen();
+      const count = this.index.length;
+      // Newest first: the `seq` file is written once, before the newest leaves the directory.
+      for (let newest = this.index.at(-1); newest !== undefined; newest = this.index.at(-1)) await this.deleteEntry(newest.seq);
+      return count;
+    });
+  }
+
   depth(): SpoolDepth {
     return { entries: this.index.length, bytes: this.bytes, dropped: this.dropped, corrupt: this.corrupt };
   }

@@ -46,6 +46,12 @@ export class ResultUploader {
     clearTimeout(this.retryTimer);
   }
 
+  /** Stops, and resolves once an upload under way has had its answer. */
+  async halt(): Promise<void> {
+    this.stop();
+    await this.draining?.catch(() => undefined);
+  }
+
   private async drainOnce(): Promise<void> {
     for (let entry = await this.spool.peek(); entry && !this.stopped; entry = await this.spool.peek()) {
       try {

@@ -8,6 +8,8 @@ import {
   EnrolRequest,
   EnrolRequestSchema,
   EnrolResponse,
+  ReenrolRequest,
+  ReenrolRequestSchema,
   RotateSecretResponse,
 } from '@portolan/contracts';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
@@ -41,10 +43,20 @@ export class AgentApiController {
   @HttpCode(201)
   @Access('agent')
   enrol(@Body(new ZodValidationPipe(EnrolRequestSchema)) body: EnrolRequest, @Req() request: Request): Promise<EnrolResponse> {
-    const remote = request.socket.remoteAddress ?? 'unknown';
-    const waitMs = this.enrolLimiter.take(remote);
-    if (waitMs > 0) throw new DomainError('rate_limited', `too many enrolment attempts from ${remote}; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
-    return this.enrolment.enrol(body, remote);
+    return this.enrolment.enrol(body, this.enrolling(request));
+  }
+
+  /**
+   * An identity of its own for a process the hub answered `clone` (it shares the calling agent's
+   * identity with another host, which keeps it): enrolled as its host, with a use of the calling
+   * agent's enrolment token.
+   */
+  @Post('reenrol')
+  @HttpCode(201)
+  @Access('agent')
+  @UseGuards(AgentAuthGuard)
+  reenrol(@CurrentAgent() agent: AuthenticatedAgent, @Body(new ZodValidationPipe(ReenrolRequestSchema)) body: ReenrolRequest, @Req() request: Request): Promise<EnrolResponse> {
+    return this.enrolment.reenrol(agent, body, this.enrolling(request));
   }
 
   @Get('config')
@@ -61,6 +73,14 @@ export class AgentApiController {
   @UseGuards(AgentAuthGuard)
   async host(@CurrentAgent() agent: AuthenticatedAgent, @Body(new ZodValidationPipe(AgentHostReportSchema)) body: AgentHostReport): Promise<void> {
     await this.boots.hostReported(agent, body, new Date());
+  }
+
+  /** The caller's address, once the enrolment rate limit lets it enrol. */
+  private enrolling(request: Request): string {
+    const remote = request.socket.remoteAddress ?? 'unknown';
+    const waitMs = this.enrolLimiter.take(remote);
+    if (waitMs > 0) throw new DomainError('rate_limited', `too many enrolment attempts from ${remote}; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
+    return remote;
   }
 
   /** A new secret for the calling agent; the old one stops working at once. */

@@ -1,4 +1,4 @@
-import { AgentHost, hostChanges } from './agent-boots';
+import { AgentHost, hostChanges, keptBoot } from './agent-boots';
 
 describe('hostChanges', () => {
   const host: AgentHost = { hostname: 'web-07', os: { platform: 'linux', release: '6.1.0-13-amd64', description: 'Debian GNU/Linux 12 (bookworm); Linux 6.1.0-13-amd64' } };
@@ -22,5 +22,25 @@ describe('hostChanges', () => {
   it('names both when both changed, and tells case apart (host names are compared as reported)', () => {
     const windows = { platform: 'win32', release: '10.0.20348', description: 'Windows Server 2022' };
     expect(hostChanges(host, { hostname: 'WEB-07', os: windows })).toEqual({ hostname: { from: 'web-07', to: 'WEB-07' }, os: { from: host.os, to: windows } });
+  });
+});
+
+describe('keptBoot', () => {
+  const original = { boot: 'b-original', hostname: 'web-07', firstSeenAt: new Date('2026-12-07T08:00:00Z') };
+  const clone = { boot: 'b-clone', hostname: 'web-08', firstSeenAt: new Date('2026-12-07T09:00:00Z') };
+
+  it('keeps the identity with the process on the host the agent ran on before both, whichever started first', () => {
+    expect(keptBoot([original, clone], 'web-07')).toBe('b-original');
+    // The image was made while the original was down: the clone started first, the original after it.
+    expect(keptBoot([{ ...clone, firstSeenAt: new Date('2026-12-07T07:00:00Z') }, original], 'web-07')).toBe('b-original');
+  });
+
+  it('keeps it with the process that started first when the host before does not tell them apart', () => {
+    expect(keptBoot([clone, original], null)).toBe('b-original');
+    expect(keptBoot([clone, original], 'db-01')).toBe('b-original');
+    // A clone that was not renamed: both on the host before.
+    expect(keptBoot([{ ...clone, hostname: 'web-07' }, original], 'web-07')).toBe('b-original');
+    // Hosts not reported (agents before host reports).
+    expect(keptBoot([{ ...clone, hostname: null }, { ...original, hostname: null }], null)).toBe('b-original');
   });
 });

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AgentHostReport } from '@portolan/contracts';
+import { EventEntity } from '@portolan/persistence';
 import { Logger } from '@portolan/logging';
 import { AGENT_DUPLICATE_WINDOW_MS, agentEvent, DATA_SOURCE, EventRecorder, LOGGER } from '@portolan/platform';
 import { AgentDirectory, AuthenticatedAgent } from './agent.directory';
@@ -30,6 +31,25 @@ interface BootRow {
   polled_at: Date | null;
 }
 
+/** A boot of one of two processes that poll as one agent. */
+export interface DuplicateBoot {
+  readonly boot: string;
+  readonly hostname: string | null;
+  readonly firstSeenAt: Date;
+}
+
+/**
+ * Which of two processes polling as one agent keeps its identity: the one on the host the agent
+ * ran on before either of them started (`hostBefore`, the host of the boot before them), when
+ * exactly one of them runs there (a clone is usually renamed; the original restarted keeps its
+ * name); otherwise the one that polled first (a machine cloned while its agent ran).
+ */
+export function keptBoot(boots: readonly DuplicateBoot[], hostBefore: string | null): string {
+  const byAge = [...boots].sort((a, b) => a.firstSeenAt.getTime() - b.firstSeenAt.getTime());
+  const there = hostBefore === null ? [] : byAge.filter((b) => b.hostname === hostBefore);
+  return (there.length === 1 ? there[0] : byAge[0]).boot;
+}
+
 /**
  * An agent's boots: each start of its process has a new boot id, carried by every poll. A boot
  * that polls again after another boot has polled "returned". A restarted agent's old process is
@@ -42,8 +62,9 @@ interface BootRow {
  * The hub flags the agent (`duplicatedAt` in `GET /api/agents`), announces it once
  * (`agent-duplicated`, naming both boots' hosts), and holds its results (503: they wait in the
  * agents' spools) and scan-start reports (503: dropped, as any that fails; the result carries its
- * start) until one process is left. An operator revokes the identity and enrols each host with
- * its own.
+ * start) until one process is left. It keeps the identity with one of the two (`keptBoot`);
+ * every other boot that polls again is answered `clone` and asks for an identity of its own
+ * (`EnrolmentService.reenrol`).
  *
  * Each boot also reports its host (`POST /api/agent/host`): a renamed host or an upgraded system
  * updates the agent and is announced (`agent-host-changed`; so is each clone's host, as it starts).
@@ -93,8 +114,8 @@ export class AgentBoots {
    * the window flags the agent and announces it. (One restarted process whose last poll arrives
    * late makes each of its two boots return once at most.)
    */
-  async bootChanged(agent: AuthenticatedAgent, boot: string, previousBoot: string | null, at: Date): Promise<void> {
-    const recorded = await this.db.transaction(async (manager) => {
+  async bootChanged(agent: AuthenticatedAgent, boot: string, previousBoot: string | null, at: Date): Promise<{ clone: boolean }> {
+    const { recorded, clone } = await this.db.transaction(async (manager): Promise<{ recorded: EventEntity[]; clone: boolean }> => {
       const [{ returned }]: { returned: boolean }[] = await manager.query(
         `WITH old AS (SELECT polled_at FROM agent_boots WHERE agent_id = $1 AND boot_id = $2),
               up AS (INSERT INTO agent_boots (agent_id, boot_id, first_seen_at, polled_at) VALUES ($1, $2, $3, $3)
@@ -104,7 +125,7 @@ export class AgentBoots {
       );
       if (!returned) {
         await this.prune(manager, agent.id);
-        return [];
+        return { recorded: [], clone: false };
       }
       const window = AGENT_DUPLICATE_WINDOW_MS / 1000;
       const [counted]: [{ returns: number }[], number] = await manager.query(
@@ -113,7 +134,7 @@ export class AgentBoots {
         [agent.id, boot, at, window],
       );
       const twice = (counted[0]?.returns ?? 1) >= 2;
-      const [rows]: [{ detected: boolean; returns: number }[], number] = await manager.query(
+      const [rows]: [{ detected: boolean; returns: number; kept: string | null }[], number] = await manager.query(
         `UPDATE agents a
             SET boot_returns = CASE WHEN old.boot_returned_at > $2::timestamptz - make_interval(secs => $3) THEN old.boot_returns + 1 ELSE 1 END,
                 boot_returned_at = greatest(old.boot_returned_at, $2),
@@ -121,7 +142,7 @@ export class AgentBoots {
                 duplicate_changed_at = CASE WHEN old.duplicated_at IS NULL AND $4 THEN $2 ELSE old.duplicate_changed_at END
            FROM (SELECT boot_returns, boot_returned_at, duplicated_at, duplicate_changed_at FROM agents WHERE id = $1 FOR UPDATE) old
           WHERE a.id = $1
-          RETURNING old.duplicated_at IS NULL AND a.duplicated_at IS NOT NULL AS detected, a.boot_returns AS returns`,
+          RETURNING old.duplicated_at IS NULL AND a.duplicated_at IS NOT NULL AS detected, a.boot_returns AS returns, a.duplicate_kept_boot AS kept`,
         [agent.id, at, window, twice],
       );
       // The agent's host is the one this boot reported (when it did): the one polling now.
@@ -132,24 +153,41 @@ export class AgentBoots {
       );
       const row = rows[0];
       if (!row?.detected) {
-        this.logger.info({ agentId: agent.id, boot, previousBoot, returns: row?.returns }, 'an earlier boot of an agent polled again');
-        return [];
+        // Flagged before: a boot that does not keep the identity is to take one of its own.
+        const clone = row?.kept != null && row.kept !== boot;
+        this.logger.info({ agentId: agent.id, boot, previousBoot, returns: row?.returns, ...(clone ? { clone } : {}) }, 'an earlier boot of an agent polled again');
+        return { recorded: [], clone };
       }
       const boots: BootRow[] = await manager.query(
         `SELECT boot_id, hostname, os_description, first_seen_at, polled_at FROM agent_boots WHERE agent_id = $1 AND boot_id = ANY($2::uuid[]) ORDER BY first_seen_at`,
         [agent.id, [boot, previousBoot].filter((b): b is string => b !== null)],
       );
+      // The host of the newest boot before both: where the agent ran before the two started.
+      const [before]: { hostname: string }[] = await manager.query(
+        `SELECT hostname FROM agent_boots WHERE agent_id = $1 AND first_seen_at < $2 AND hostname IS NOT NULL ORDER BY first_seen_at DESC LIMIT 1`,
+        [agent.id, boots[0]?.first_seen_at ?? at],
+      );
+      const kept = keptBoot(
+        boots.map((b) => ({ boot: b.boot_id, hostname: b.hostname, firstSeenAt: new Date(b.first_seen_at) })),
+        before?.hostname ?? null,
+      );
+      await manager.query(`UPDATE agents SET duplicate_kept_boot = $2 WHERE id = $1`, [agent.id, kept]);
       const hosts = boots.map((b) => ({ boot: b.boot_id, hostname: b.hostname, os: b.os_description, firstSeenAt: new Date(b.first_seen_at).toISOString() }));
-      this.logger.warn({ agentId: agent.id, boots: hosts }, 'two processes poll as one agent');
-      return this.events.insert(manager, [
-        agentEvent(agent, at, 'agent-duplicated', {
-          boots: hosts,
-          reason: 'two agent processes poll with this identity (a cloned image or a second copy); their results mix two hosts. Revoke the agent and enrol each host with its own identity',
-        }),
-      ]);
+      const keeper = hosts.find((h) => h.boot === kept);
+      this.logger.warn({ agentId: agent.id, boots: hosts, kept }, 'two processes poll as one agent');
+      const event = agentEvent(agent, at, 'agent-duplicated', {
+        boots: hosts,
+        kept,
+        reason:
+          'two agent processes poll with this identity (a cloned machine or a second copy); their results would mix two hosts. ' +
+          `The process of boot ${kept}${keeper?.hostname ? ` on ${keeper.hostname}` : ''} keeps it; the other is told to enrol with an identity of its own, ` +
+          'with a use of the enrolment token this agent was enrolled with (a second copy on one host should be stopped instead)',
+      });
+      return { recorded: await this.events.insert(manager, [event]), clone: kept !== boot };
     });
     if (recorded.length) this.directory.credentialsChanged(agent.id, 'duplicated'); // every replica holds its results from now on
     await this.events.announce(recorded);
+    return { clone };
   }
 
   /** Keeps an agent's newest boots only. */

@@ -46,6 +46,13 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
   /** What this replica last wrote for an agent that is online: its boot and version. */
   private readonly known = new Map<string, { boot: string; version: string }>();
   private readonly configVersions = new Map<string, number>();
+  /**
+   * The boot of each agent that this replica found to be a clone (`AgentBoots`): told so by each
+   * of its polls here while the agent is flagged, also those only noted (a process that polls
+   * one replica only is found by that replica's batched write).
+   */
+  private readonly clones = new Map<string, string>();
+  private cloneFound: (agentId: string) => void = () => undefined;
   private pending = new Map<string, Seen>();
   private timer?: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
@@ -67,16 +74,30 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     await this.flush();
   }
 
-  /** The agent polled now. Resolves once what must be written at once is written. */
-  async seen(agent: AuthenticatedAgent, query: AgentPollQuery, clock: AgentClock): Promise<void> {
+  /**
+   * The agent polled now. Resolves once what must be written at once is written, saying whether
+   * the polling process is a clone to be given an identity of its own (`AgentBoots`).
+   */
+  async seen(agent: AuthenticatedAgent, query: AgentPollQuery, clock: AgentClock): Promise<{ clone: boolean }> {
     const seen: Seen = { agent, query, at: new Date(clock.receivedAtMs), clockOffsetMs: clock.offsetMs };
     const known = this.known.get(agent.id);
     if (known && known.boot === query.boot && known.version === query.version) {
       this.pending.set(agent.id, seen);
-      return;
+      return { clone: this.isClone(agent, query.boot) };
     }
     this.pending.delete(agent.id); // an older poll noted here (of an earlier boot, say) is superseded
-    await this.writeNow(seen);
+    const { clone } = await this.writeNow(seen);
+    return { clone: clone || this.isClone(agent, query.boot) };
+  }
+
+  /** Whether a process of this (flagged) agent is a clone, as this replica found. */
+  isClone(agent: AuthenticatedAgent, boot: string): boolean {
+    return agent.duplicated && this.clones.get(agent.id) === boot;
+  }
+
+  /** Called with the agent whenever a clone is found by a batched write (its poll here may be waiting). */
+  onCloneFound(listener: (agentId: string) => void): void {
+    this.cloneFound = listener;
   }
 
   /** The agent's configuration version as last read, if this replica has read it. */
@@ -159,7 +180,7 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
    * since, by this replica or another: it does not take the agent back to its boot. (A poll written
    * as it arrives is not held to that: replicas' clocks may differ.)
    */
-  private async writeNow(seen: Seen, when: 'arrived' | 'noted' = 'arrived'): Promise<void> {
+  private async writeNow(seen: Seen, when: 'arrived' | 'noted' = 'arrived'): Promise<{ clone: boolean }> {
     const { agent, query, at } = seen;
     const [rows]: [{ previous: string; previous_boot: string | null; config_version: number; clock_skewed: boolean }[], number] = await this.db.query(
       `UPDATE agents a SET last_seen_at = $6, status = 'online', boot_id = $2, version = $3, spool_entries = $4, spool_dropped = $5,
@@ -171,15 +192,24 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
       [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at, query.configVersion ?? null, seen.clockOffsetMs ?? null, when === 'arrived'],
     );
     const row = rows[0];
-    if (!row) return;
+    if (!row) return { clone: false };
     remember(this.known, agent.id, { boot: query.boot, version: query.version });
     this.rememberConfigVersion(agent.id, row.config_version);
     await this.announceOnline(seen, row);
+    let clone = false;
     if (row.previous_boot !== query.boot) {
-      await this.boots.bootChanged(agent, query.boot, row.previous_boot, at).catch((error: unknown) => this.logger.warn({ agentId: agent.id, err: String(error) }, "could not record an agent's boot"));
+      ({ clone } = await this.boots.bootChanged(agent, query.boot, row.previous_boot, at).catch((error: unknown) => {
+        this.logger.warn({ agentId: agent.id, err: String(error) }, "could not record an agent's boot");
+        return { clone: false };
+      }));
+      if (clone) {
+        remember(this.clones, agent.id, query.boot);
+        if (when === 'noted') this.cloneFound(agent.id);
+      }
     }
     // The heartbeat is written: a clock event that fails is logged, not the poll's failure (the next poll tries it again).
     await this.announceClocks([{ seen, wasSkewed: row.clock_skewed }]).catch((error: unknown) => this.logger.warn({ agentId: agent.id, err: String(error) }, 'could not record an agent clock change'));
+    return { clone };
   }
 
   /** The `agent-online` event of an agent that was not online. */

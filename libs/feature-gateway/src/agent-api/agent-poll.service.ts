@@ -42,6 +42,7 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   async onModuleInit(): Promise<void> {
+    this.heartbeats.onCloneFound((agentId) => this.release(agentId));
     this.subscription = await this.bus.subscribe(Messages.agentJobAvailable, (envelope) => this.wake(envelope.payload.agentId, envelope.payload.reason));
     this.sweepTimer = setInterval(() => void this.sweepPending(), PENDING_SWEEP_MS);
     this.sweepTimer.unref();
@@ -60,10 +61,13 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
   }
 
   async poll(agent: AuthenticatedAgent, query: AgentPollQuery, clock: AgentClock, closed: Promise<void>): Promise<AgentPollResponse> {
-    await this.heartbeats.seen(agent, query, clock);
+    const { clone } = await this.heartbeats.seen(agent, query, clock);
+    // A clone is answered at once, without runs (they are the identity's other host's): it is to re-enrol first.
+    if (clone) return { configVersion: await this.configVersion(agent.id), jobs: [], clone };
     let jobs = await this.claimIfHinted(agent.id);
     if (!jobs.length && query.wait > 0) {
       await this.waitForWork(agent.id, query.wait * 1000, closed);
+      if (this.heartbeats.isClone(agent, query.boot)) return { configVersion: await this.configVersion(agent.id), jobs: [], clone: true };
       jobs = await this.claimIfHinted(agent.id);
     }
     return { configVersion: await this.configVersion(agent.id), jobs };

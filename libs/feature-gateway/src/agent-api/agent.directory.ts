@@ -14,8 +14,12 @@ export interface AuthenticatedAgent {
   readonly deviceId: string;
   readonly siteId: string | null;
   readonly scanner: boolean;
-  /** Two processes poll with this identity (`agent-duplicated`): its results and scan reports are held until one is left. */
+  /**
+   * Two processes poll with this identity (`agent-duplicated`): its results and scan reports are
+   * held until one is left, but those of the process that keeps it (`keptBoot`, when the hub chose one).
+   */
   readonly duplicated: boolean;
+  readonly keptBoot: string | null;
 }
 
 interface CachedAgent extends AuthenticatedAgent {
@@ -119,7 +123,7 @@ export class AgentDirectory implements OnModuleInit, OnModuleDestroy {
     if (!agent) return this.fail(undefined, remote, `unknown agent ${credentials.agentId}`);
     if (!credentialMatches(credentials.secret, agent.secretHash)) return this.fail(agent.id, remote, `wrong secret for agent ${agent.id}`);
     if (agent.status === 'revoked') return this.fail(agent.id, remote, `agent ${agent.id} is revoked`);
-    return { id: agent.id, name: agent.name, deviceId: agent.deviceId, siteId: agent.siteId, scanner: agent.scanner, duplicated: agent.duplicated };
+    return { id: agent.id, name: agent.name, deviceId: agent.deviceId, siteId: agent.siteId, scanner: agent.scanner, duplicated: agent.duplicated, keptBoot: agent.keptBoot };
   }
 
   /** Forgets a revoked, rotated or (no longer) duplicated agent here and on every other replica, so the next call reads the database. */
@@ -132,8 +136,8 @@ export class AgentDirectory implements OnModuleInit, OnModuleDestroy {
     const cached = this.cache.get(agentId);
     const now = Date.now();
     if (cached && now - cached.loadedAt < CACHE_MAX_AGE_MS && now - this.checkedLocallyAt < TRUST_CHECKS_MS) return cached;
-    const rows: { id: string; name: string; device_id: string; site_id: string | null; scanner: boolean; secret_hash: Buffer; status: AgentStatus; duplicated: boolean }[] = await this.db.query(
-      'SELECT id, name, device_id, site_id, scanner, secret_hash, status, duplicated_at IS NOT NULL AS duplicated FROM agents WHERE id = $1',
+    const rows: { id: string; name: string; device_id: string; site_id: string | null; scanner: boolean; secret_hash: Buffer; status: AgentStatus; duplicated: boolean; kept_boot: string | null }[] = await this.db.query(
+      'SELECT id, name, device_id, site_id, scanner, secret_hash, status, duplicated_at IS NOT NULL AS duplicated, duplicate_kept_boot AS kept_boot FROM agents WHERE id = $1',
       [agentId],
     );
     if (!rows.length) {
@@ -148,6 +152,7 @@ export class AgentDirectory implements OnModuleInit, OnModuleDestroy {
       siteId: row.site_id,
       scanner: row.scanner,
       duplicated: row.duplicated,
+      keptBoot: row.duplicated ? row.kept_boot : null,
       secretHash: Buffer.from(row.secret_hash),
       status: row.status,
       loadedAt: Date.now(),

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
-import { AGENT_CLOCK_HEADER, DomainError, AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema, AgentScanStarted, AgentScanStartedSchema, isExactAgentResult } from '@portolan/contracts';
+import { AGENT_BOOT_HEADER, AGENT_CLOCK_HEADER, DomainError, AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema, AgentScanStarted, AgentScanStartedSchema, isExactAgentResult } from '@portolan/contracts';
 import { GatewayConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { LOGGER } from '@portolan/platform';
@@ -70,7 +70,7 @@ export class AgentRoutes {
 
   private async upload(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
     const { agent, clock } = await this.caller(request, response);
-    holdDuplicated(agent, 'results');
+    holdDuplicated(agent, 'results', request);
     const body = await readJsonUpload(request, { maxBytes: this.gateway.agentUploadLimitBytes, maxInflatedBytes: this.gateway.agentUploadInflatedLimitBytes });
     // An upload exactly as the schema would give it back is used as it is; any other the schema parses (or refuses, saying why).
     const result = isExactAgentResult(body.json) ? body.json : this.resultBody.transform(body.json);
@@ -80,7 +80,7 @@ export class AgentRoutes {
 
   private async scanStarted(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
     const { agent, clock } = await this.caller(request, response);
-    holdDuplicated(agent, 'scan reports');
+    holdDuplicated(agent, 'scan reports', request);
     const report = this.scanBody.transform((await readJsonUpload(request, SCAN_REPORT_LIMITS)).json);
     return [202, await this.results.started(agent, report, clock)];
   }
@@ -126,14 +126,16 @@ const DUPLICATED_RETRY_AFTER_S = 60;
 
 /**
  * Results and scan reports of an identity that two processes poll with (`agent-duplicated`) would
- * mix two hosts' ports under one device: they are answered 503 with Retry-After, which agents
- * take as "try later" and keep in their spools, until one process is left.
+ * mix two hosts' ports under one device: those of the process that keeps the identity (its boot
+ * in `X-Portolan-Agent-Boot`) are taken; the others are answered 503 with Retry-After, which
+ * agents take as "try later" and keep in their spools, until the other process has an identity
+ * of its own (it is told so by its polls) or is gone.
  */
-function holdDuplicated(agent: AuthenticatedAgent, what: string): void {
-  if (!agent.duplicated) return;
+function holdDuplicated(agent: AuthenticatedAgent, what: string, request: IncomingMessage): void {
+  if (!agent.duplicated || (agent.keptBoot !== null && header(request, AGENT_BOOT_HEADER) === agent.keptBoot)) return;
   throw new DomainError(
     'busy',
-    `agent ${agent.id}: two processes poll with this identity (agent-duplicated), so its ${what} are held until one is left; revoke the agent and enrol each host with its own`,
+    `agent ${agent.id}: two processes poll with this identity (agent-duplicated), so its ${what} are held until the other process has one of its own or is gone`,
     { retryAfterMs: DUPLICATED_RETRY_AFTER_S * 1000, duplicated: true },
   );
 }

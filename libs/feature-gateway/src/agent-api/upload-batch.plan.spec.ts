@@ -2,8 +2,8 @@ import { AgentResult, DomainError } from '@portolan/contracts';
 import { agentResultMessage } from '@portolan/platform';
 import { planScanStarts, planUploadBatch, ScanStartDecision, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
 
-const AGENT = { id: 'a1', name: 'web-01', deviceId: 'dev-a1', siteId: null, scanner: true , duplicated: false };
-const OTHER = { id: 'a2', name: 'db-01', deviceId: 'dev-a2', siteId: null, scanner: false , duplicated: false };
+const AGENT = { id: 'a1', name: 'web-01', deviceId: 'dev-a1', siteId: null, scanner: true, duplicated: false, keptBoot: null };
+const OTHER = { id: 'a2', name: 'db-01', deviceId: 'dev-a2', siteId: null, scanner: false, duplicated: false, keptBoot: null };
 const TCP_40000 = { tcp: [{ from: 40000, to: 40100 }], udp: [] };
 /** Received a second after the runs of `result` ended, from an agent whose clock agrees with the hub's. */
 const ON_TIME = { receivedAtMs: Date.parse('2026-12-01T10:00:01.250Z'), offsetMs: 40 };

@@ -16,7 +16,7 @@ import { CreateSiteSchema } from '../sites/sites.controller';
 import { ExpectPortSchema, HistoryQuerySchema, PromoteSchema, RemoveItemSchema } from '../baselines/baseline.dto';
 import { ExposureQuerySchema, OpenAtQuerySchema, PlannedSummaryQuerySchema } from '../reports/reports.controller';
 import { CreateChannelSchema, CreateRuleSchema, UpdateChannelSchema, UpdateRuleSchema } from '../alerting/alerting.controller';
-import { AGENT_CLOCK_HEADER, AgentHostReportSchema, AgentPollQuerySchema, AgentResultSchema, AgentScanStartedSchema, EnrolRequestSchema } from '@portolan/contracts';
+import { AGENT_BOOT_HEADER, AGENT_CLOCK_HEADER, AgentHostReportSchema, AgentPollQuerySchema, AgentResultSchema, AgentScanStartedSchema, EnrolRequestSchema, ReenrolRequestSchema } from '@portolan/contracts';
 import { AgentsQuerySchema } from '../agents/agents.controller';
 import { CreateEnrollmentTokenSchema } from '../enrollment/enrollment-tokens.service';
 import { CreateOperatorTokenSchema } from '../operators/operator-tokens.service';
@@ -29,6 +29,13 @@ const error = { description: 'invalid input; the message names the problem', ...
 const idParam = (what: string) => ({ name: 'id', in: 'path', required: true, description: `${what} id`, schema: { type: 'string', format: 'uuid' } });
 const listOf = (what: string) => ({ type: 'object', properties: { items: { type: 'array', items: { type: 'object', description: what } }, nextCursor: { type: ['string', 'null'] } } });
 /** The agent's wall clock on each of its calls, which puts the times it reports on the hub's clock. */
+const AGENT_BOOT = {
+  name: AGENT_BOOT_HEADER,
+  in: 'header',
+  required: false,
+  description: "the calling process's boot (its polls' `boot`): while two processes share one identity, only the one that keeps it has its results and scan reports taken",
+  schema: { type: 'string', format: 'uuid' },
+};
 const AGENT_CLOCK = { name: AGENT_CLOCK_HEADER, in: 'header', required: false, description: "the agent's clock when it sent the call, ms since 1970", schema: { type: 'string', pattern: '^[0-9]{1,16}$' } };
 const queryParams = (s: z.ZodObject) =>
   Object.entries(s.shape).map(([name, field]) => ({ name, in: 'query', required: false, schema: schema(field as z.ZodType) }));
@@ -188,15 +195,17 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       },
       '/api/agent/config': { get: { summary: 'Agent: its trackers and schedules (Authorization: Bearer <agentId>.<secret>)', responses: { 200: json({ type: 'object' }), 401: error } } },
       '/api/agent/jobs': {
-        get: { summary: 'Agent: heartbeat and long-poll for runs asked of it', parameters: [...queryParams(AgentPollQuerySchema), AGENT_CLOCK], responses: { 200: json({ type: 'object' }), 400: error, 401: error, 429: error } },
+        get: {
+          summary: 'Agent: heartbeat and long-poll for runs asked of it; answered at once with `clone: true` when another host keeps the identity this process polls with (it is to re-enrol)',
+          parameters: [...queryParams(AgentPollQuerySchema), AGENT_CLOCK], responses: { 200: json({ type: 'object' }), 400: error, 401: error, 429: error } },
       },
       '/api/agent/scans': {
-        post: { summary: 'Agent: a run started', parameters: [AGENT_CLOCK], requestBody: { required: true, ...json(ref('AgentScanStarted')) }, responses: { 202: json({ type: 'object' }), 400: error, 401: error, 404: error, 503: error } },
+        post: { summary: 'Agent: a run started', parameters: [AGENT_CLOCK, AGENT_BOOT], requestBody: { required: true, ...json(ref('AgentScanStarted')) }, responses: { 202: json({ type: 'object' }), 400: error, 401: error, 404: error, 503: error } },
       },
       '/api/agent/results': {
         post: {
           summary: 'Agent: a finished or failed run; gzip JSON with an Idempotency-Key header. 202 accepted, 200 for a replay; 503 with Retry-After while the hub is overloaded or two processes poll with this identity',
-          parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,128}$' } }, AGENT_CLOCK],
+          parameters: [{ name: 'Idempotency-Key', in: 'header', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,128}$' } }, AGENT_CLOCK, AGENT_BOOT],
           requestBody: { required: true, ...json(ref('AgentResult')) },
           responses: { 200: json({ type: 'object' }), 202: json({ type: 'object' }), 400: error, 401: error, 404: error, 409: error, 413: error, 429: error, 503: error },
         },
@@ -206,6 +215,13 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
           summary: "Agent: the host its process runs on, once a boot (a renamed host or an upgraded system is recorded, `agent-host-changed`)",
           requestBody: { required: true, ...json(ref('AgentHostReport')) },
           responses: { 204: { description: 'recorded' }, 400: error, 401: error, 429: error },
+        },
+      },
+      '/api/agent/reenrol': {
+        post: {
+          summary: "Agent: an identity of its own for a process answered `clone` (a cloned machine), enrolled as its host with a use of the shared identity's enrolment token; asked again by the same boot, the same agent with a new secret",
+          requestBody: { required: true, ...json(ref('ReenrolRequest')) },
+          responses: { 201: json({ type: 'object' }), 400: error, 401: error, 409: error, 429: error },
         },
       },
       '/api/agent/rotate-secret': { post: { summary: 'Agent: a new secret; the old one stops working', responses: { 200: json({ type: 'object' }), 401: error } } },
@@ -230,6 +246,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         CreateAlertRule: schema(CreateRuleSchema),
         CreateEnrollmentToken: schema(CreateEnrollmentTokenSchema),
         EnrolRequest: schema(EnrolRequestSchema),
+        ReenrolRequest: schema(ReenrolRequestSchema),
         AgentScanStarted: schema(AgentScanStartedSchema),
         AgentHostReport: schema(AgentHostReportSchema),
         AgentResult: schema(AgentResultSchema),

@@ -37,6 +37,8 @@ export class AgentEntity {
   @Column({ name: 'duplicated_at', type: 'timestamptz', nullable: true }) duplicatedAt!: Date | null;
   /** When the duplicate flag was last set or cleared. */
   @Column({ name: 'duplicate_changed_at', type: 'timestamptz', nullable: true }) duplicateChangedAt!: Date | null;
+  /** While duplicated: the boot that keeps this identity; every other one is told to re-enrol (`POST /api/agent/reenrol`). */
+  @Column({ name: 'duplicate_kept_boot', type: 'uuid', nullable: true }) duplicateKeptBoot!: string | null;
   @Column({ name: 'auth_failures', type: 'integer', default: 0 }) authFailures!: number;
   @Column({ name: 'enrolled_at', type: 'timestamptz' }) enrolledAt!: Date;
   @Column({ name: 'secret_rotated_at', type: 'timestamptz', nullable: true }) secretRotatedAt!: Date | null;

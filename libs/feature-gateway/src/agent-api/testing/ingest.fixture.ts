@@ -32,7 +32,7 @@ export class IngestFixture {
        VALUES ('t', $1, 'network-port', 'self', $2, '[]', '{"tcp":[{"from":40000,"to":40100}],"udp":[]}', '{"kind":"interval","every":"1h"}', false, 'auto', false, true) RETURNING id`,
       [deviceId, agentId],
     );
-    return new IngestFixture(db, { id: agentId, name: 'h', deviceId, siteId: null, scanner: false , duplicated: false }, trackerId);
+    return new IngestFixture(db, { id: agentId, name: 'h', deviceId, siteId: null, scanner: false, duplicated: false, keptBoot: null }, trackerId);
   }
 
   /** A job the hub asked the agent to run, not yet picked up. */
