@@ -30,7 +30,7 @@ describe('who may call each route', () => {
       .filter((r) => r.access === 'public' || r.access === 'agent')
       .map((r) => `${r.access} ${r.route}`)
       .sort();
-    expect(open).toEqual(['agent GET /api/agent/config', 'agent POST /api/agent/enrol', 'agent POST /api/agent/host', 'agent POST /api/agent/rotate-secret', 'public GET /api/docs', 'public GET /api/health']);
+    expect(open).toEqual(['agent GET /api/agent/config', 'agent POST /api/agent/enrol', 'agent POST /api/agent/host', 'agent POST /api/agent/reenrol', 'agent POST /api/agent/rotate-secret', 'public GET /api/docs', 'public GET /api/health']);
   });
 
   it('keeps the operator tokens to admins, apart from asking who one is', () => {
