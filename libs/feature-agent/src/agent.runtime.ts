@@ -63,6 +63,8 @@ export class AgentRuntime {
   private fatal?: Error;
   /** Until when a clone's re-enrolment, refused by the hub, is not asked again. */
   private reenrolRefusedUntil = 0;
+  /** Counts the identities this process has had: runs queued under an earlier one are not run, nor their results kept. */
+  private generation = 0;
 
   constructor(
     private readonly settings: AgentSettings,
@@ -152,7 +154,9 @@ export class AgentRuntime {
     );
     await this.spool.open();
     this.uploader = new ResultUploader(this.spool, this.hub, this.logger, (error) => this.stopFatally(error));
-    this.applyConfig(await this.state.readConfig(), 'cached');
+    // The configuration kept for this identity only (a crash just after a clone enrolled anew may leave the shared identity's).
+    const cached = await this.state.readConfig();
+    this.applyConfig(cached?.agentId === identity.agentId ? cached : undefined, 'cached');
     this.logger.info({ agentId: identity.agentId, boot: this.boot, spooled: this.spool.depth().entries, scanner: this.settings.scanner, ...(this.proxyLabel ? { proxy: this.proxyLabel } : {}) }, 'agent started');
     void this.uploader.drain();
     try {
@@ -234,7 +238,9 @@ export class AgentRuntime {
       this.logger.error({ status: error.status, code: error.code, err: error.message, retryInMs: CLONE_RETRY_MS }, 'the hub could not give this clone an identity of its own; results wait in the spool');
       return false;
     }
+    this.generation += 1;
     await this.uploader!.halt();
+    await this.hostReport; // a report on its way under the shared identity is not taken for this one's
     const dropped = await this.spool!.discardAll();
     const identity = this.identityOf(answer);
     await this.state.writeIdentity(identity);
@@ -299,13 +305,15 @@ export class AgentRuntime {
 
   /** Runs are done one at a time, in the order they became due. */
   private enqueue(tracker: AgentTracker, jobId: string, trigger: RunTrigger): void {
+    const generation = this.generation;
     this.queue = this.queue.then(async () => {
-      if (this.fatal) return;
+      if (this.fatal || generation !== this.generation) return;
       const log = this.logger.child({ trackerId: tracker.id, jobId, mode: tracker.mode, trigger });
       const startedAt = new Date().toISOString();
       // Best effort: the scan-started event; the result carries the start time anyway.
       await this.hub.scanStarted({ jobId, trackerId: tracker.id, trigger, startedAt }).catch((error: Error) => log.debug({ err: error.message }, 'scan start not reported'));
       const result = await this.runner.run(tracker, jobId, trigger);
+      if (generation !== this.generation) return log.info({}, 'run finished under the identity this process had before; not kept');
       log.info({ status: result.status, hosts: result.hosts.length, ports: result.hosts.reduce((n, h) => n + h.ports.length, 0), error: result.error?.message }, 'run finished');
       await this.uploader!.submit(result);
     });

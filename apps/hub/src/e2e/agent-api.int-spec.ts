@@ -762,7 +762,7 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
         boots: [expect.objectContaining({ boot: original.boot, hostname: 'web-07' }), expect.objectContaining({ boot: clone.boot, hostname: 'web-08' })],
         // The original polled first: it keeps the identity.
         kept: original.boot,
-        reason: expect.stringMatching(new RegExp(`process of boot ${original.boot} on web-07 keeps it; the other is told to enrol with an identity of its own`)),
+        reason: expect.stringMatching(new RegExp(`process of boot ${original.boot} on web-07 keeps it; any other is told to enrol with an identity of its own`)),
       }),
     ]);
     expect(await duplicated('true')).toEqual([agentId]);
@@ -799,9 +799,22 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     expect(told.status).toBe(200);
     expect(told.body).toMatchObject({ clone: true, jobs: [] });
     expect(Date.now() - asked).toBeLessThan(5_000); // not held for the long poll's 20 s
+    // An older agent does not know the answer: it is held for its long poll as it always was, not asked to poll again at once.
+    const olderClone = new TestAgent(new AgentHttpClient(secondUrl), enrolled.body, '0.9.0-test', clone.boot);
+    olderClone.saysBoot = false;
+    const olderAsked = Date.now();
+    expect((await olderClone.poll<{ clone?: boolean; jobs: unknown[] }>({ wait: 2 })).body).toMatchObject({ clone: true, jobs: [] });
+    expect(Date.now() - olderAsked).toBeGreaterThanOrEqual(1_900);
     // The original cannot: it keeps the identity. The clone is enrolled with the agent's token, by its own host's name and the token's group rules.
     expectError(await original.reenrol({ name: 'web-07', hostname: 'web-07' }), 409, new RegExp(`process of boot ${original.boot} keeps the identity`));
     const usesBefore = (await sql.query(`SELECT uses FROM enrollment_tokens WHERE id = $1`, [token.body['id']])).rows[0].uses as number;
+    // Bad asks are refused, saying why, and make nothing.
+    const agentsAtFirst = await count('agents');
+    expectError(await clone.reenrol({ name: 'web-08', hostname: 'web 08!' }), 400, /hostname "web 08!" is not a valid host name/);
+    expectError(await clone.reenrol({ name: 'web-08', hostname: 'web-08' }, `Bearer ${agentId}.${'x'.repeat(43)}`), 401, /wrong secret/);
+    expectError(await http.postJson('/agent/reenrol', { boot: clone.boot, name: 'web-08', hostname: 'web-08', os, version: '1', scanner: false, token: 'x'.repeat(20) }, { authorization: clone.authorization }), 400, /token/);
+    expectError(await new TestAgent(http, enrolled.body).reenrol({ name: 'web-10', hostname: 'web-10' }), 409, /has not polled as agent/);
+    expect(await count('agents')).toBe(agentsAtFirst);
     const own = await clone.reenrol({ name: 'web-08', hostname: 'web-08' });
     expect(own.status).toBe(201);
     expect(own.body).toMatchObject({ agentId: expect.not.stringMatching(agentId), deviceId: expect.not.stringMatching(deviceId), groups: ['web-servers'] });
@@ -826,10 +839,26 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     const agentsBefore = await count('agents');
     expectError(await third.reenrol({ name: 'web-09', hostname: 'web-09' }), 409, /enrolment token agent .* was enrolled with .* is used up \(2 of 2 uses\): this clone of it cannot be given an identity of its own/);
     expect(await count('agents')).toBe(agentsBefore);
+    // The original restarts (a new boot on web-07) while the third copy still polls. Once the
+    // process that kept the identity has been silent for two minutes (the test moves its last poll
+    // back instead of waiting), the restarted one keeps it: it runs on the host the other ran on.
+    const restarted = new TestAgent(http, enrolled.body);
+    await pollWritten(restarted);
+    await sql.query(`UPDATE agents SET duplicate_kept_seen_at = duplicate_kept_seen_at - interval '3 minutes' WHERE id = $1`, [agentId]);
+    expect((await restarted.host({ hostname: 'web-07', os })).status).toBe(204);
+    expect((await sql.query(`SELECT duplicate_kept_boot FROM agents WHERE id = $1`, [agentId])).rows[0].duplicate_kept_boot).toBe(restarted.boot);
+    const afterRestart = randomUUID();
+    expect((await restarted.started({ jobId: afterRestart, trackerId: goldenTracker, trigger: 'schedule', startedAt: new Date().toISOString() })).status).toBe(202);
+    expect((await restarted.upload(selfResult(afterRestart, goldenTracker, [{ port: 40020 }]))).status).toBe(202);
+    await waitForJob(afterRestart);
+    await pollWritten(third);
+    expectError(await third.upload(selfResult(randomUUID(), goldenTracker, [{ port: 40020 }])), 503, /results are held/);
+    await pollWritten(restarted);
+    expect((await third.poll<{ clone?: boolean }>()).body.clone).toBe(true);
 
     // The clone is shut down; only the original polls. Ten minutes without a return clear the flag: the test moves the last return back instead of waiting.
     await second.stop();
-    // The clone polled last: the original's next poll is one more return (written within a second), and makes its host the agent's again.
+    // Another boot polled last: the original's next poll is one more return (written within a second), and makes its host the agent's again.
     const lastPollAt = new Date();
     await original.poll();
     const returned = async () => (await sql.query(`SELECT boot_id, boot_returned_at >= $2 AS now FROM agents WHERE id = $1`, [agentId, lastPollAt])).rows[0] as { boot_id: string; now: boolean };

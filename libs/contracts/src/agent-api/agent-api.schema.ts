@@ -70,17 +70,10 @@ export type EnrolResponse = z.infer<typeof EnrolResponseSchema>;
  * for it with a use of the enrolment token the shared identity was enrolled with, and answers as
  * enrolment does.
  */
-export const ReenrolRequestSchema = z
-  .object({
-    /** The boot of the process asking: the one the hub told to re-enrol. */
-    boot: UuidSchema,
-    name: z.string().trim().min(1).max(200),
-    hostname: HostNameSchema,
-    os: AgentOsSchema,
-    version: z.string().min(1).max(64),
-    scanner: z.boolean(),
-  })
-  .strict();
+export const ReenrolRequestSchema = EnrolRequestSchema.omit({ token: true }).extend({
+  /** The boot of the process asking: the one the hub told to re-enrol. */
+  boot: UuidSchema,
+});
 export type ReenrolRequest = z.infer<typeof ReenrolRequestSchema>;
 
 export const AgentScheduleSchema = z.discriminatedUnion('kind', [

@@ -31,6 +31,16 @@ interface BootRow {
   polled_at: Date | null;
 }
 
+/** What the agent's row says of a duplicated identity's keeper. */
+interface KeptState {
+  flagged: boolean;
+  kept: string | null;
+  kept_seen_at: Date | null;
+}
+
+/** A process that keeps a duplicated identity and has not polled for this long is taken for gone (longer than two long polls). */
+const KEPT_GONE_MS = 2 * 60_000;
+
 /** A boot of one of two processes that poll as one agent. */
 export interface DuplicateBoot {
   readonly boot: string;
@@ -80,9 +90,14 @@ export class AgentBoots {
     private readonly directory: AgentDirectory,
   ) {}
 
-  /** The host an agent's boot reported: kept with the boot, and on the agent, announced when it changed. */
+  /**
+   * The host an agent's boot reported: kept with the boot, and on the agent, announced when it
+   * changed. A flagged agent whose kept process is gone may be kept by this boot from now on (a
+   * restart of it: its host is the one the kept process ran on).
+   */
   async hostReported(agent: AuthenticatedAgent, report: AgentHostReport, at: Date): Promise<void> {
     const host: AgentHost = { hostname: report.hostname, os: { platform: report.os.platform, release: report.os.release, description: report.os.description ?? null } };
+    let handedOver = false;
     const recorded = await this.db.transaction(async (manager) => {
       await manager.query(
         `INSERT INTO agent_boots (agent_id, boot_id, hostname, os_platform, os_release, os_description, first_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -100,11 +115,17 @@ export class AgentBoots {
       );
       const old = rows[0];
       if (!old) return [];
+      const [state]: KeptState[] = await manager.query(
+        `SELECT duplicated_at IS NOT NULL AS flagged, duplicate_kept_boot AS kept, duplicate_kept_seen_at AS kept_seen_at FROM agents WHERE id = $1`,
+        [agent.id],
+      );
+      if (state?.flagged && state.kept !== report.boot) ({ handedOver } = await this.keeper(manager, agent, report.boot, state, at));
       const changes = hostChanges({ hostname: old.hostname, os: { platform: old.os_platform, release: old.os_release, description: old.os_description } }, host);
       if (!changes) return [];
       this.logger.info({ agentId: agent.id, boot: report.boot, ...changes }, "an agent's host changed");
       return this.events.insert(manager, [agentEvent(agent, at, 'agent-host-changed', { boot: report.boot, ...changes })]);
     });
+    if (handedOver) this.directory.credentialsChanged(agent.id, 'duplicated');
     await this.events.announce(recorded);
   }
 
@@ -112,10 +133,11 @@ export class AgentBoots {
    * A poll of another boot than the agent's last one (`previousBoot`, null before its first poll):
    * records the boot, and when it is a return, counts it; the second return of the same boot within
    * the window flags the agent and announces it. (One restarted process whose last poll arrives
-   * late makes each of its two boots return once at most.)
+   * late makes each of its two boots return once at most.) Says whether the polling process is a
+   * clone: a boot of a flagged agent that returned and does not keep the identity.
    */
   async bootChanged(agent: AuthenticatedAgent, boot: string, previousBoot: string | null, at: Date): Promise<{ clone: boolean }> {
-    const { recorded, clone } = await this.db.transaction(async (manager): Promise<{ recorded: EventEntity[]; clone: boolean }> => {
+    const { recorded, clone, handedOver } = await this.db.transaction(async (manager): Promise<{ recorded: EventEntity[]; clone: boolean; handedOver?: boolean }> => {
       const [{ returned }]: { returned: boolean }[] = await manager.query(
         `WITH old AS (SELECT polled_at FROM agent_boots WHERE agent_id = $1 AND boot_id = $2),
               up AS (INSERT INTO agent_boots (agent_id, boot_id, first_seen_at, polled_at) VALUES ($1, $2, $3, $3)
@@ -134,7 +156,7 @@ export class AgentBoots {
         [agent.id, boot, at, window],
       );
       const twice = (counted[0]?.returns ?? 1) >= 2;
-      const [rows]: [{ detected: boolean; returns: number; kept: string | null }[], number] = await manager.query(
+      const [rows]: [({ detected: boolean; returns: number } & KeptState)[], number] = await manager.query(
         `UPDATE agents a
             SET boot_returns = CASE WHEN old.boot_returned_at > $2::timestamptz - make_interval(secs => $3) THEN old.boot_returns + 1 ELSE 1 END,
                 boot_returned_at = greatest(old.boot_returned_at, $2),
@@ -142,7 +164,8 @@ export class AgentBoots {
                 duplicate_changed_at = CASE WHEN old.duplicated_at IS NULL AND $4 THEN $2 ELSE old.duplicate_changed_at END
            FROM (SELECT boot_returns, boot_returned_at, duplicated_at, duplicate_changed_at FROM agents WHERE id = $1 FOR UPDATE) old
           WHERE a.id = $1
-          RETURNING old.duplicated_at IS NULL AND a.duplicated_at IS NOT NULL AS detected, a.boot_returns AS returns, a.duplicate_kept_boot AS kept`,
+          RETURNING old.duplicated_at IS NULL AND a.duplicated_at IS NOT NULL AS detected, a.boot_returns AS returns,
+                    a.duplicated_at IS NOT NULL AS flagged, a.duplicate_kept_boot AS kept, a.duplicate_kept_seen_at AS kept_seen_at`,
         [agent.id, at, window, twice],
       );
       // The agent's host is the one this boot reported (when it did): the one polling now.
@@ -153,41 +176,81 @@ export class AgentBoots {
       );
       const row = rows[0];
       if (!row?.detected) {
-        // Flagged before: a boot that does not keep the identity is to take one of its own.
-        const clone = row?.kept != null && row.kept !== boot;
-        this.logger.info({ agentId: agent.id, boot, previousBoot, returns: row?.returns, ...(clone ? { clone } : {}) }, 'an earlier boot of an agent polled again');
-        return { recorded: [], clone };
+        this.logger.info({ agentId: agent.id, boot, previousBoot, returns: row?.returns }, 'an earlier boot of an agent polled again');
+        if (!row?.flagged) return { recorded: [], clone: false };
+        const { kept, handedOver } = await this.keeper(manager, agent, boot, row, at);
+        return { recorded: [], clone: kept !== boot, handedOver };
       }
       const boots: BootRow[] = await manager.query(
         `SELECT boot_id, hostname, os_description, first_seen_at, polled_at FROM agent_boots WHERE agent_id = $1 AND boot_id = ANY($2::uuid[]) ORDER BY first_seen_at`,
         [agent.id, [boot, previousBoot].filter((b): b is string => b !== null)],
       );
-      // The host of the newest boot before both: where the agent ran before the two started.
-      const [before]: { hostname: string }[] = await manager.query(
-        `SELECT hostname FROM agent_boots WHERE agent_id = $1 AND first_seen_at < $2 AND hostname IS NOT NULL ORDER BY first_seen_at DESC LIMIT 1`,
-        [agent.id, boots[0]?.first_seen_at ?? at],
-      );
-      const kept = keptBoot(
-        boots.map((b) => ({ boot: b.boot_id, hostname: b.hostname, firstSeenAt: new Date(b.first_seen_at) })),
-        before?.hostname ?? null,
-      );
-      await manager.query(`UPDATE agents SET duplicate_kept_boot = $2 WHERE id = $1`, [agent.id, kept]);
+      const kept = await this.keep(manager, agent.id, boot, at, null);
       const hosts = boots.map((b) => ({ boot: b.boot_id, hostname: b.hostname, os: b.os_description, firstSeenAt: new Date(b.first_seen_at).toISOString() }));
-      const keeper = hosts.find((h) => h.boot === kept);
-      this.logger.warn({ agentId: agent.id, boots: hosts, kept }, 'two processes poll as one agent');
+      this.logger.warn({ agentId: agent.id, boots: hosts, kept: kept.boot }, 'two processes poll as one agent');
       const event = agentEvent(agent, at, 'agent-duplicated', {
         boots: hosts,
-        kept,
+        kept: kept.boot,
         reason:
           'two agent processes poll with this identity (a cloned machine or a second copy); their results would mix two hosts. ' +
-          `The process of boot ${kept}${keeper?.hostname ? ` on ${keeper.hostname}` : ''} keeps it; the other is told to enrol with an identity of its own, ` +
+          `The process of boot ${kept.boot}${kept.hostname ? ` on ${kept.hostname}` : ''} keeps it; any other is told to enrol with an identity of its own, ` +
           'with a use of the enrolment token this agent was enrolled with (a second copy on one host should be stopped instead)',
       });
-      return { recorded: await this.events.insert(manager, [event]), clone: kept !== boot };
+      return { recorded: await this.events.insert(manager, [event]), clone: kept.boot !== boot };
     });
-    if (recorded.length) this.directory.credentialsChanged(agent.id, 'duplicated'); // every replica holds its results from now on
+    // Every replica holds the results of all but the kept process from now on (or takes those of the new keeper).
+    if (recorded.length || handedOver) this.directory.credentialsChanged(agent.id, 'duplicated');
     await this.events.announce(recorded);
     return { clone };
+  }
+
+  /**
+   * The boot that keeps a flagged agent's identity: the one chosen, while it polls. One that has
+   * not polled for `KEPT_GONE_MS` (stopped, or restarted: a new boot) is replaced by a boot that
+   * polled since, chosen as at first, the host it ran on counting as the host before (a restart
+   * on it keeps the identity); so is none (flagged before the hub chose). In the caller's
+   * transaction, the agent's row locked.
+   */
+  private async keeper(manager: EntityManager, agent: AuthenticatedAgent, boot: string, state: KeptState, at: Date): Promise<{ kept: string; handedOver: boolean }> {
+    if (state.kept && state.kept_seen_at && new Date(state.kept_seen_at).getTime() > at.getTime() - KEPT_GONE_MS) return { kept: state.kept, handedOver: false };
+    const [gone]: { hostname: string | null }[] = state.kept ? await manager.query(`SELECT hostname FROM agent_boots WHERE agent_id = $1 AND boot_id = $2`, [agent.id, state.kept]) : [];
+    const kept = await this.keep(manager, agent.id, boot, at, state.kept ? { boot: state.kept, hostname: gone?.hostname ?? null } : null);
+    this.logger.warn(
+      { agentId: agent.id, gone: state.kept, kept: kept.boot, hostname: kept.hostname },
+      state.kept ? 'the process that kept a duplicated agent identity is gone; another keeps it now' : 'a process chosen to keep a duplicated agent identity',
+    );
+    return { kept: kept.boot, handedOver: true };
+  }
+
+  /**
+   * Chooses the boot that keeps a flagged agent's identity, among those that polled within the
+   * window and were not enrolled anew (`keptBoot`), `boot` (polling now) among them, and records
+   * it. `gone`: the one that kept it before, whose host counts as the host before; otherwise that
+   * is the host of the newest boot before them all.
+   */
+  private async keep(manager: EntityManager, agentId: string, boot: string, at: Date, gone: { boot: string; hostname: string | null } | null): Promise<{ boot: string; hostname: string | null }> {
+    const candidates: { boot_id: string; hostname: string | null; first_seen_at: Date }[] = await manager.query(
+      `SELECT boot_id, hostname, first_seen_at FROM agent_boots
+        WHERE agent_id = $1 AND (boot_id = $5 OR (reenrolled_as IS NULL AND boot_id <> coalesce($4::uuid, '00000000-0000-0000-0000-000000000000')
+          AND greatest(polled_at, first_seen_at) > $2::timestamptz - make_interval(secs => $3)))
+        ORDER BY first_seen_at`,
+      [agentId, at, AGENT_DUPLICATE_WINDOW_MS / 1000, gone?.boot ?? null, boot],
+    );
+    if (!candidates.length) throw new Error(`boot ${boot} of agent ${agentId} is not recorded`);
+    let hostBefore = gone?.hostname ?? null;
+    if (!gone && candidates.length) {
+      const [before]: { hostname: string }[] = await manager.query(
+        `SELECT hostname FROM agent_boots WHERE agent_id = $1 AND first_seen_at < $2 AND hostname IS NOT NULL ORDER BY first_seen_at DESC LIMIT 1`,
+        [agentId, candidates[0].first_seen_at],
+      );
+      hostBefore = before?.hostname ?? null;
+    }
+    const kept = keptBoot(
+      candidates.map((c) => ({ boot: c.boot_id, hostname: c.hostname, firstSeenAt: new Date(c.first_seen_at) })),
+      hostBefore,
+    );
+    await manager.query(`UPDATE agents SET duplicate_kept_boot = $2, duplicate_kept_seen_at = $3, duplicate_changed_at = $3 WHERE id = $1`, [agentId, kept, at]);
+    return { boot: kept, hostname: candidates.find((c) => c.boot_id === kept)?.hostname ?? null };
   }
 
   /** Keeps an agent's newest boots only. */

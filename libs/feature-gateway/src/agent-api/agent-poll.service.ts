@@ -60,17 +60,32 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
     this.bus.emit(Messages.agentJobAvailable, { agentId, reason });
   }
 
-  async poll(agent: AuthenticatedAgent, query: AgentPollQuery, clock: AgentClock, closed: Promise<void>): Promise<AgentPollResponse> {
+  /**
+   * `saysBoot`: the caller said its boot (`X-Portolan-Agent-Boot`), as agents that know how to
+   * re-enrol as a clone do.
+   */
+  async poll(agent: AuthenticatedAgent, query: AgentPollQuery, clock: AgentClock, closed: Promise<void>, saysBoot: boolean): Promise<AgentPollResponse> {
     const { clone } = await this.heartbeats.seen(agent, query, clock);
-    // A clone is answered at once, without runs (they are the identity's other host's): it is to re-enrol first.
-    if (clone) return { configVersion: await this.configVersion(agent.id), jobs: [], clone };
+    // A clone gets no runs (they are the other host's): it is to re-enrol first. One that knows
+    // how is answered at once; an older agent waits out its long poll, as it always did.
+    if (clone) return this.answerClone(agent.id, saysBoot ? 0 : query.wait, closed);
     let jobs = await this.claimIfHinted(agent.id);
     if (!jobs.length && query.wait > 0) {
       await this.waitForWork(agent.id, query.wait * 1000, closed);
-      if (this.heartbeats.isClone(agent, query.boot)) return { configVersion: await this.configVersion(agent.id), jobs: [], clone: true };
+      if (this.heartbeats.isClone(agent, query.boot)) return this.answerClone(agent.id, 0, closed);
       jobs = await this.claimIfHinted(agent.id);
     }
     return { configVersion: await this.configVersion(agent.id), jobs };
+  }
+
+  /** A clone's answer, after `waitSeconds` that nothing cuts short but the caller going away. */
+  private async answerClone(agentId: string, waitSeconds: number, closed: Promise<void>): Promise<AgentPollResponse> {
+    if (waitSeconds > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, waitSeconds * 1000))), closed]);
+      clearTimeout(timer);
+    }
+    return { configVersion: await this.configVersion(agentId), jobs: [], clone: true };
   }
 
   get waiting(): number {

@@ -65,7 +65,7 @@ export class AgentRoutes {
     const query = this.pollQuery.transform(Object.fromEntries(new URLSearchParams(search)));
     const closed = new Promise<void>((resolve) => response.once('close', () => resolve()));
     request.setTimeout((query.wait + 15) * 1000);
-    return [200, await this.polls.poll(agent, query, clock, closed)];
+    return [200, await this.polls.poll(agent, query, clock, closed, header(request, AGENT_BOOT_HEADER) === query.boot)];
   }
 
   private async upload(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {

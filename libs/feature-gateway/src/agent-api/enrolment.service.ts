@@ -54,20 +54,25 @@ export class EnrolmentService {
     checkHostName(request.hostname);
     const secret = newAgentSecret();
     const { answer, recorded, again } = await this.db.transaction(async (manager) => {
-      const [shared]: { duplicated_at: Date | null; kept: string | null; token_id: string | null }[] = await manager.query(
-        `SELECT duplicated_at, duplicate_kept_boot AS kept, token_id FROM agents WHERE id = $1 AND status <> 'revoked' FOR UPDATE`,
-        [agent.id],
-      );
-      if (!shared?.duplicated_at || !shared.kept) throw new DomainError('conflict', `agent ${agent.id} is not polled by two processes: this one keeps its identity`, { agentId: agent.id });
-      if (shared.kept === request.boot) throw new DomainError('conflict', `the process of boot ${request.boot} keeps the identity of agent ${agent.id}; the other one is to enrol anew`, { agentId: agent.id, boot: request.boot });
+      // The boot's row first, then the agents' rows in id order: as the boots' and certificates' writes lock them.
       const [boot]: { reenrolled_as: string | null }[] = await manager.query(`SELECT reenrolled_as FROM agent_boots WHERE agent_id = $1 AND boot_id = $2 FOR UPDATE`, [agent.id, request.boot]);
       if (!boot) throw new DomainError('conflict', `boot ${request.boot} has not polled as agent ${agent.id}`, { agentId: agent.id, boot: request.boot });
-      if (boot.reenrolled_as) {
-        const again = await this.answerAgain(manager, boot.reenrolled_as, secret);
-        if (again) return { answer: again, recorded: [], again: true };
+      const rows: { id: string; status: string; duplicated_at: Date | null; kept: string | null; token_id: string | null; scanner: boolean; last_seen_at: Date | null }[] = await manager.query(
+        `SELECT id, status, duplicated_at, duplicate_kept_boot AS kept, token_id, scanner, last_seen_at FROM agents WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+        [[agent.id, boot.reenrolled_as].filter((id): id is string => id !== null)],
+      );
+      const shared = rows.find((r) => r.id === agent.id && r.status !== 'revoked');
+      if (!shared?.duplicated_at || !shared.kept) throw new DomainError('conflict', `agent ${agent.id} is not polled by two processes: this one keeps its identity`, { agentId: agent.id });
+      if (shared.kept === request.boot) throw new DomainError('conflict', `the process of boot ${request.boot} keeps the identity of agent ${agent.id}; the other one is to enrol anew`, { agentId: agent.id, boot: request.boot });
+      const before = rows.find((r) => r.id === boot.reenrolled_as && r.status !== 'revoked');
+      if (before) {
+        // Its answer was lost: the same agent, with a new secret; but only while nothing has used the first.
+        if (before.last_seen_at) throw new DomainError('conflict', `boot ${request.boot} was enrolled anew as agent ${before.id}, which has polled since: that agent's own credentials are to be used`, { agentId: agent.id, boot: request.boot });
+        return { answer: await this.answerAgain(manager, before.id, secret), recorded: [], again: true };
       }
       const token = await this.spendTokenOf(manager, agent.id, shared.token_id);
-      const created = await this.createAgent(manager, token, request, secret);
+      // A clone is no more a scanning agent than the identity it shared.
+      const created = await this.createAgent(manager, token, { ...request, scanner: request.scanner && shared.scanner }, secret);
       await manager.query(`UPDATE agent_boots SET reenrolled_as = $3, reenrolled_at = now() WHERE agent_id = $1 AND boot_id = $2`, [agent.id, request.boot, created.agentId]);
       const event = agentEvent(agent, new Date(), 'agent-clone-enrolled', { boot: request.boot, hostname: request.hostname, newAgentId: created.agentId, newDeviceId: created.deviceId });
       return { answer: created, recorded: await this.events.insert(manager, [event]), again: false };
@@ -81,20 +86,19 @@ export class EnrolmentService {
     return { agentId: answer.agentId, secret, deviceId: answer.deviceId, site: answer.site, groups: answer.groups };
   }
 
-  /** The agent a clone's boot became before, with a new secret (the answer that carried the first was lost); undefined if it is gone or revoked. */
-  private async answerAgain(manager: EntityManager, agentId: string, secret: string): Promise<Omit<EnrolResponse, 'secret'> | undefined> {
+  /** The agent a clone's boot became before (its row locked), with a new secret: the answer that carried the first was lost. */
+  private async answerAgain(manager: EntityManager, agentId: string, secret: string): Promise<Omit<EnrolResponse, 'secret'>> {
     const [rows]: [{ device_id: string; site_id: string | null }[], number] = await manager.query(
-      `UPDATE agents SET secret_hash = $2, secret_rotated_at = now() WHERE id = $1 AND status <> 'revoked' RETURNING device_id, site_id`,
+      `UPDATE agents SET secret_hash = $2, secret_rotated_at = now() WHERE id = $1 RETURNING device_id, site_id`,
       [agentId, hashCredential(secret)],
     );
-    const row = rows[0];
-    if (!row) return undefined;
-    const site = row.site_id ? await manager.findOneBy(SiteEntity, { id: row.site_id }) : null;
+    const { device_id: deviceId, site_id: siteId } = rows[0];
+    const site = siteId ? await manager.findOneBy(SiteEntity, { id: siteId }) : null;
     const groups: { name: string }[] = await manager.query(
       `SELECT g.name FROM device_group_members m JOIN device_groups g ON g.id = m.group_id WHERE m.device_id = $1 ORDER BY g.name`,
-      [row.device_id],
+      [deviceId],
     );
-    return { agentId, deviceId: row.device_id, site: site?.name ?? 'default', groups: groups.map((g) => g.name) };
+    return { agentId, deviceId, site: site?.name ?? 'default', groups: groups.map((g) => g.name) };
   }
 
   /** Creates the host's device (in the token's groups) and the agent, in the caller's transaction. */

@@ -28,7 +28,7 @@ const json = (body: object) => ({ content: { 'application/json': { schema: body 
 const error = { description: 'invalid input; the message names the problem', ...json(ref('Error')) };
 const idParam = (what: string) => ({ name: 'id', in: 'path', required: true, description: `${what} id`, schema: { type: 'string', format: 'uuid' } });
 const listOf = (what: string) => ({ type: 'object', properties: { items: { type: 'array', items: { type: 'object', description: what } }, nextCursor: { type: ['string', 'null'] } } });
-/** The agent's wall clock on each of its calls, which puts the times it reports on the hub's clock. */
+/** The agent process's boot on each of its calls: a duplicated identity's results are taken from the process that keeps it. */
 const AGENT_BOOT = {
   name: AGENT_BOOT_HEADER,
   in: 'header',
@@ -36,6 +36,7 @@ const AGENT_BOOT = {
   description: "the calling process's boot (its polls' `boot`): while two processes share one identity, only the one that keeps it has its results and scan reports taken",
   schema: { type: 'string', format: 'uuid' },
 };
+/** The agent's wall clock on each of its calls, which puts the times it reports on the hub's clock. */
 const AGENT_CLOCK = { name: AGENT_CLOCK_HEADER, in: 'header', required: false, description: "the agent's clock when it sent the call, ms since 1970", schema: { type: 'string', pattern: '^[0-9]{1,16}$' } };
 const queryParams = (s: z.ZodObject) =>
   Object.entries(s.shape).map(([name, field]) => ({ name, in: 'query', required: false, schema: schema(field as z.ZodType) }));

@@ -39,6 +39,8 @@ export class AgentEntity {
   @Column({ name: 'duplicate_changed_at', type: 'timestamptz', nullable: true }) duplicateChangedAt!: Date | null;
   /** While duplicated: the boot that keeps this identity; every other one is told to re-enrol (`POST /api/agent/reenrol`). */
   @Column({ name: 'duplicate_kept_boot', type: 'uuid', nullable: true }) duplicateKeptBoot!: string | null;
+  /** When the boot that keeps this identity last polled (a kept process gone two minutes is replaced by another boot). */
+  @Column({ name: 'duplicate_kept_seen_at', type: 'timestamptz', nullable: true }) duplicateKeptSeenAt!: Date | null;
   @Column({ name: 'auth_failures', type: 'integer', default: 0 }) authFailures!: number;
   @Column({ name: 'enrolled_at', type: 'timestamptz' }) enrolledAt!: Date;
   @Column({ name: 'secret_rotated_at', type: 'timestamptz', nullable: true }) secretRotatedAt!: Date | null;
