@@ -238,15 +238,16 @@ export class AgentRuntime {
       this.logger.error({ status: error.status, code: error.code, err: error.message, retryInMs: CLONE_RETRY_MS }, 'the hub could not give this clone an identity of its own; results wait in the spool');
       return false;
     }
+    // From here nothing of the shared identity is run or queued (its trackers, its schedule).
     this.generation += 1;
+    this.config = undefined;
+    this.schedule = new LocalSchedule();
     await this.uploader!.halt();
     await this.hostReport; // a report on its way under the shared identity is not taken for this one's
     const dropped = await this.spool!.discardAll();
     const identity = this.identityOf(answer);
     await this.state.writeIdentity(identity);
     this.hub.useCredentials(identity);
-    this.config = undefined;
-    this.schedule = new LocalSchedule();
     this.reportedHostname = undefined;
     this.uploader = new ResultUploader(this.spool!, this.hub, this.logger, (error) => this.stopFatally(error));
     this.logger.info({ agentId: identity.agentId, deviceId: identity.deviceId, site: identity.site, groups: answer.groups, droppedFromSpool: dropped }, 'agent enrolled as a clone, with an identity of its own');

@@ -49,7 +49,7 @@ export class AgentLiveness {
     const cutoff = new Date(now.getTime() - AGENT_DUPLICATE_WINDOW_MS);
     const { ids, recorded } = await this.db.transaction(async (manager) => {
       const [cleared]: [{ id: string; device_id: string; name: string; duplicated_at: Date; boot_id: string | null; hostname: string }[], number] = await manager.query(
-        `UPDATE agents a SET duplicated_at = NULL, duplicate_kept_boot = NULL, boot_returns = 0, duplicate_changed_at = $2
+        `UPDATE agents a SET duplicated_at = NULL, duplicate_kept_boot = NULL, duplicate_kept_seen_at = NULL, duplicate_contested_at = NULL, boot_returns = 0, duplicate_changed_at = $2
            FROM (SELECT id, duplicated_at FROM agents WHERE duplicated_at IS NOT NULL AND boot_returned_at < $1 FOR UPDATE) old
           WHERE a.id = old.id
           RETURNING a.id, a.device_id, a.name, old.duplicated_at, a.boot_id, a.hostname`,

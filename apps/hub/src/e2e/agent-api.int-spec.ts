@@ -839,14 +839,24 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     const agentsBefore = await count('agents');
     expectError(await third.reenrol({ name: 'web-09', hostname: 'web-09' }), 409, /enrolment token agent .* was enrolled with .* is used up \(2 of 2 uses\): this clone of it cannot be given an identity of its own/);
     expect(await count('agents')).toBe(agentsBefore);
-    // The original restarts (a new boot on web-07) while the third copy still polls. Once the
-    // process that kept the identity has been silent for two minutes (the test moves its last poll
-    // back instead of waiting), the restarted one keeps it: it runs on the host the other ran on.
+    // The original restarts (a new boot on web-07) while the third copy still polls. A restart of
+    // the process that keeps the identity (on its host, started after its last poll) is not told to
+    // enrol anew, though it does not keep the identity yet.
     const restarted = new TestAgent(http, enrolled.body);
-    await pollWritten(restarted);
-    await sql.query(`UPDATE agents SET duplicate_kept_seen_at = duplicate_kept_seen_at - interval '3 minutes' WHERE id = $1`, [agentId]);
     expect((await restarted.host({ hostname: 'web-07', os })).status).toBe(204);
-    expect((await sql.query(`SELECT duplicate_kept_boot FROM agents WHERE id = $1`, [agentId])).rows[0].duplicate_kept_boot).toBe(restarted.boot);
+    await pollWritten(restarted);
+    await pollWritten(third);
+    const restartReturns = await restarted.poll();
+    expect(restartReturns.status).toBe(200);
+    expect(restartReturns.body).not.toHaveProperty('clone');
+    await sleep(100);
+    const keeper = async () => (await sql.query(`SELECT duplicate_kept_boot FROM agents WHERE id = $1`, [agentId])).rows[0].duplicate_kept_boot as string;
+    expect(await keeper()).toBe(original.boot);
+    // Once other boots have polled without the kept one for two minutes (the test moves the first of
+    // those polls back instead of waiting), the restart keeps it: it runs on the host the other ran on.
+    await sql.query(`UPDATE agents SET duplicate_contested_at = duplicate_contested_at - interval '3 minutes' WHERE id = $1`, [agentId]);
+    expect((await restarted.host({ hostname: 'web-07', os })).status).toBe(204);
+    expect(await keeper()).toBe(restarted.boot);
     const afterRestart = randomUUID();
     expect((await restarted.started({ jobId: afterRestart, trackerId: goldenTracker, trigger: 'schedule', startedAt: new Date().toISOString() })).status).toBe(202);
     expect((await restarted.upload(selfResult(afterRestart, goldenTracker, [{ port: 40020 }]))).status).toBe(202);

@@ -29,10 +29,12 @@ describe('keptBoot', () => {
   const original = { boot: 'b-original', hostname: 'web-07', firstSeenAt: new Date('2026-12-07T08:00:00Z') };
   const clone = { boot: 'b-clone', hostname: 'web-08', firstSeenAt: new Date('2026-12-07T09:00:00Z') };
 
-  it('keeps the identity with the process on the host the agent ran on before both, whichever started first', () => {
+  it('keeps the identity with the process on the host the agent ran on before them, whichever started first', () => {
     expect(keptBoot([original, clone], 'web-07')).toBe('b-original');
     // The image was made while the original was down: the clone started first, the original after it.
     expect(keptBoot([{ ...clone, firstSeenAt: new Date('2026-12-07T07:00:00Z') }, original], 'web-07')).toBe('b-original');
+    // Three processes: the original among two clones.
+    expect(keptBoot([clone, { ...clone, boot: 'b-clone-2', hostname: 'web-09' }, original], 'web-07')).toBe('b-original');
   });
 
   it('keeps it with the process that started first when the host before does not tell them apart', () => {
@@ -42,5 +44,15 @@ describe('keptBoot', () => {
     expect(keptBoot([{ ...clone, hostname: 'web-07' }, original], 'web-07')).toBe('b-original');
     // Hosts not reported (agents before host reports).
     expect(keptBoot([{ ...clone, hostname: null }, { ...original, hostname: null }], null)).toBe('b-original');
+  });
+
+  it('hands it to a restart of the process that kept it: on its host, started after its last poll', () => {
+    const lastPoll = new Date('2026-12-07T10:00:00Z');
+    const restart = { boot: 'b-restart', hostname: 'web-07', firstSeenAt: new Date('2026-12-07T10:01:00Z') };
+    expect(keptBoot([clone, restart], 'web-07', lastPoll)).toBe('b-restart');
+    // A clone that kept the host name started before the last poll: the restart still wins.
+    expect(keptBoot([{ ...clone, hostname: 'web-07' }, restart], 'web-07', lastPoll)).toBe('b-restart');
+    // No restart on that host: as before.
+    expect(keptBoot([clone, { ...clone, boot: 'b-clone-2', hostname: 'web-09', firstSeenAt: lastPoll }], 'web-07', lastPoll)).toBe('b-clone');
   });
 });

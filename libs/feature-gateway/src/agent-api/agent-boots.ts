@@ -35,10 +35,18 @@ interface BootRow {
 interface KeptState {
   flagged: boolean;
   kept: string | null;
+  /** The kept boot's last poll. */
   kept_seen_at: Date | null;
+  /** The first poll of another boot since then (none: null). */
+  contested_at: Date | null;
 }
 
-/** A process that keeps a duplicated identity and has not polled for this long is taken for gone (longer than two long polls). */
+/**
+ * A process that keeps a duplicated identity is taken for gone once other boots have polled for
+ * this long without it (longer than two long polls). Counted from another boot's poll, not from
+ * its own last one, so that a hub (or its database) away for a while does not hand its identity
+ * to whichever process polls first when it is back.
+ */
 const KEPT_GONE_MS = 2 * 60_000;
 
 /** A boot of one of two processes that poll as one agent. */
@@ -49,15 +57,18 @@ export interface DuplicateBoot {
 }
 
 /**
- * Which of two processes polling as one agent keeps its identity: the one on the host the agent
- * ran on before either of them started (`hostBefore`, the host of the boot before them), when
- * exactly one of them runs there (a clone is usually renamed; the original restarted keeps its
- * name); otherwise the one that polled first (a machine cloned while its agent ran).
+ * Which of the processes polling as one agent keeps its identity. Those on the host the agent ran
+ * on before them (`hostBefore`) come first: a clone is usually renamed, the original keeps its
+ * name. Among them, one that started after `restartedAfter` (the last poll of the process that
+ * kept it before: a restart of that one); then the one that started first (a machine cloned while
+ * its agent ran).
  */
-export function keptBoot(boots: readonly DuplicateBoot[], hostBefore: string | null): string {
+export function keptBoot(boots: readonly DuplicateBoot[], hostBefore: string | null, restartedAfter?: Date): string {
   const byAge = [...boots].sort((a, b) => a.firstSeenAt.getTime() - b.firstSeenAt.getTime());
-  const there = hostBefore === null ? [] : byAge.filter((b) => b.hostname === hostBefore);
-  return (there.length === 1 ? there[0] : byAge[0]).boot;
+  const there = byAge.filter((b) => hostBefore !== null && b.hostname === hostBefore);
+  const pool = there.length ? there : byAge;
+  const restarts = restartedAfter ? there.filter((b) => b.firstSeenAt.getTime() > restartedAfter.getTime()) : [];
+  return (restarts[0] ?? pool[0]).boot;
 }
 
 /**
@@ -116,7 +127,7 @@ export class AgentBoots {
       const old = rows[0];
       if (!old) return [];
       const [state]: KeptState[] = await manager.query(
-        `SELECT duplicated_at IS NOT NULL AS flagged, duplicate_kept_boot AS kept, duplicate_kept_seen_at AS kept_seen_at FROM agents WHERE id = $1`,
+        `SELECT duplicated_at IS NOT NULL AS flagged, duplicate_kept_boot AS kept, duplicate_kept_seen_at AS kept_seen_at, duplicate_contested_at AS contested_at FROM agents WHERE id = $1`,
         [agent.id],
       );
       if (state?.flagged && state.kept !== report.boot) ({ handedOver } = await this.keeper(manager, agent, report.boot, state, at));
@@ -147,6 +158,11 @@ export class AgentBoots {
       );
       if (!returned) {
         await this.prune(manager, agent.id);
+        // A new boot of a flagged agent polls without its keeper (a clone, or a restart of the keeper).
+        await manager.query(
+          `UPDATE agents SET duplicate_contested_at = coalesce(duplicate_contested_at, $2) WHERE id = $1 AND duplicated_at IS NOT NULL AND duplicate_kept_boot IS DISTINCT FROM $3::uuid`,
+          [agent.id, at, boot],
+        );
         return { recorded: [], clone: false };
       }
       const window = AGENT_DUPLICATE_WINDOW_MS / 1000;
@@ -161,12 +177,14 @@ export class AgentBoots {
             SET boot_returns = CASE WHEN old.boot_returned_at > $2::timestamptz - make_interval(secs => $3) THEN old.boot_returns + 1 ELSE 1 END,
                 boot_returned_at = greatest(old.boot_returned_at, $2),
                 duplicated_at = CASE WHEN old.duplicated_at IS NULL AND $4 THEN $2 ELSE old.duplicated_at END,
-                duplicate_changed_at = CASE WHEN old.duplicated_at IS NULL AND $4 THEN $2 ELSE old.duplicate_changed_at END
-           FROM (SELECT boot_returns, boot_returned_at, duplicated_at, duplicate_changed_at FROM agents WHERE id = $1 FOR UPDATE) old
+                duplicate_changed_at = CASE WHEN old.duplicated_at IS NULL AND $4 THEN $2 ELSE old.duplicate_changed_at END,
+                duplicate_contested_at = CASE WHEN old.duplicated_at IS NOT NULL AND old.duplicate_kept_boot IS DISTINCT FROM $5::uuid
+                                              THEN coalesce(old.duplicate_contested_at, $2) ELSE old.duplicate_contested_at END
+           FROM (SELECT boot_returns, boot_returned_at, duplicated_at, duplicate_changed_at, duplicate_kept_boot, duplicate_contested_at FROM agents WHERE id = $1 FOR UPDATE) old
           WHERE a.id = $1
-          RETURNING old.duplicated_at IS NULL AND a.duplicated_at IS NOT NULL AS detected, a.boot_returns AS returns,
-                    a.duplicated_at IS NOT NULL AS flagged, a.duplicate_kept_boot AS kept, a.duplicate_kept_seen_at AS kept_seen_at`,
-        [agent.id, at, window, twice],
+          RETURNING old.duplicated_at IS NULL AND a.duplicated_at IS NOT NULL AS detected, a.boot_returns AS returns, a.duplicated_at IS NOT NULL AS flagged,
+                    a.duplicate_kept_boot AS kept, a.duplicate_kept_seen_at AS kept_seen_at, a.duplicate_contested_at AS contested_at`,
+        [agent.id, at, window, twice, boot],
       );
       // The agent's host is the one this boot reported (when it did): the one polling now.
       await manager.query(
@@ -179,13 +197,14 @@ export class AgentBoots {
         this.logger.info({ agentId: agent.id, boot, previousBoot, returns: row?.returns }, 'an earlier boot of an agent polled again');
         if (!row?.flagged) return { recorded: [], clone: false };
         const { kept, handedOver } = await this.keeper(manager, agent, boot, row, at);
-        return { recorded: [], clone: kept !== boot, handedOver };
+        return { recorded: [], clone: kept !== null && kept !== boot && !(await this.restartOfKeeper(manager, agent.id, boot, kept)), handedOver };
       }
       const boots: BootRow[] = await manager.query(
         `SELECT boot_id, hostname, os_description, first_seen_at, polled_at FROM agent_boots WHERE agent_id = $1 AND boot_id = ANY($2::uuid[]) ORDER BY first_seen_at`,
         [agent.id, [boot, previousBoot].filter((b): b is string => b !== null)],
       );
-      const kept = await this.keep(manager, agent.id, boot, at, null);
+      // This boot polls now; it is never one enrolled anew (that one polls as its own agent), so one is chosen.
+      const kept = (await this.keep(manager, agent.id, boot, at, null)) as { boot: string; hostname: string | null };
       const hosts = boots.map((b) => ({ boot: b.boot_id, hostname: b.hostname, os: b.os_description, firstSeenAt: new Date(b.first_seen_at).toISOString() }));
       this.logger.warn({ agentId: agent.id, boots: hosts, kept: kept.boot }, 'two processes poll as one agent');
       const event = agentEvent(agent, at, 'agent-duplicated', {
@@ -205,16 +224,18 @@ export class AgentBoots {
   }
 
   /**
-   * The boot that keeps a flagged agent's identity: the one chosen, while it polls. One that has
-   * not polled for `KEPT_GONE_MS` (stopped, or restarted: a new boot) is replaced by a boot that
-   * polled since, chosen as at first, the host it ran on counting as the host before (a restart
-   * on it keeps the identity); so is none (flagged before the hub chose). In the caller's
-   * transaction, the agent's row locked.
+   * The boot that keeps a flagged agent's identity: the one chosen, while it polls. One that other
+   * boots have polled without for `KEPT_GONE_MS` (stopped, or restarted: a new boot) is replaced
+   * by a boot polling now, chosen as at first, its host counting as the host before and a restart
+   * of it first; so is none (flagged before the hub chose one). In the caller's transaction, the
+   * agent's row locked.
    */
-  private async keeper(manager: EntityManager, agent: AuthenticatedAgent, boot: string, state: KeptState, at: Date): Promise<{ kept: string; handedOver: boolean }> {
-    if (state.kept && state.kept_seen_at && new Date(state.kept_seen_at).getTime() > at.getTime() - KEPT_GONE_MS) return { kept: state.kept, handedOver: false };
+  private async keeper(manager: EntityManager, agent: AuthenticatedAgent, boot: string, state: KeptState, at: Date): Promise<{ kept: string | null; handedOver: boolean }> {
+    const contested = state.contested_at ? new Date(state.contested_at).getTime() : undefined;
+    if (state.kept && (contested === undefined || contested > at.getTime() - KEPT_GONE_MS)) return { kept: state.kept, handedOver: false };
     const [gone]: { hostname: string | null }[] = state.kept ? await manager.query(`SELECT hostname FROM agent_boots WHERE agent_id = $1 AND boot_id = $2`, [agent.id, state.kept]) : [];
-    const kept = await this.keep(manager, agent.id, boot, at, state.kept ? { boot: state.kept, hostname: gone?.hostname ?? null } : null);
+    const kept = await this.keep(manager, agent.id, boot, at, state.kept ? { hostname: gone?.hostname ?? null, lastSeenAt: state.kept_seen_at } : null);
+    if (!kept || kept.boot === state.kept) return { kept: state.kept, handedOver: false };
     this.logger.warn(
       { agentId: agent.id, gone: state.kept, kept: kept.boot, hostname: kept.hostname },
       state.kept ? 'the process that kept a duplicated agent identity is gone; another keeps it now' : 'a process chosen to keep a duplicated agent identity',
@@ -223,22 +244,21 @@ export class AgentBoots {
   }
 
   /**
-   * Chooses the boot that keeps a flagged agent's identity, among those that polled within the
-   * window and were not enrolled anew (`keptBoot`), `boot` (polling now) among them, and records
-   * it. `gone`: the one that kept it before, whose host counts as the host before; otherwise that
-   * is the host of the newest boot before them all.
+   * Chooses the boot that keeps a flagged agent's identity among those polling (within
+   * `KEPT_GONE_MS`, `boot` polling now) and not enrolled anew (`keptBoot`), and records it; none
+   * when there is no such boot. `gone`: the host of the one that kept it before and its last
+   * poll; without it, the host before is that of the newest boot before them all.
    */
-  private async keep(manager: EntityManager, agentId: string, boot: string, at: Date, gone: { boot: string; hostname: string | null } | null): Promise<{ boot: string; hostname: string | null }> {
-    const candidates: { boot_id: string; hostname: string | null; first_seen_at: Date }[] = await manager.query(
-      `SELECT boot_id, hostname, first_seen_at FROM agent_boots
-        WHERE agent_id = $1 AND (boot_id = $5 OR (reenrolled_as IS NULL AND boot_id <> coalesce($4::uuid, '00000000-0000-0000-0000-000000000000')
-          AND greatest(polled_at, first_seen_at) > $2::timestamptz - make_interval(secs => $3)))
+  private async keep(manager: EntityManager, agentId: string, boot: string, at: Date, gone: { hostname: string | null; lastSeenAt: Date | null } | null): Promise<{ boot: string; hostname: string | null } | undefined> {
+    const candidates: { boot_id: string; hostname: string | null; first_seen_at: Date; last_at: Date }[] = await manager.query(
+      `SELECT boot_id, hostname, first_seen_at, greatest(polled_at, first_seen_at) AS last_at FROM agent_boots
+        WHERE agent_id = $1 AND reenrolled_as IS NULL AND (boot_id = $2 OR greatest(polled_at, first_seen_at) > $3::timestamptz - make_interval(secs => $4))
         ORDER BY first_seen_at`,
-      [agentId, at, AGENT_DUPLICATE_WINDOW_MS / 1000, gone?.boot ?? null, boot],
+      [agentId, boot, at, KEPT_GONE_MS / 1000],
     );
-    if (!candidates.length) throw new Error(`boot ${boot} of agent ${agentId} is not recorded`);
+    if (!candidates.length) return undefined;
     let hostBefore = gone?.hostname ?? null;
-    if (!gone && candidates.length) {
+    if (!gone) {
       const [before]: { hostname: string }[] = await manager.query(
         `SELECT hostname FROM agent_boots WHERE agent_id = $1 AND first_seen_at < $2 AND hostname IS NOT NULL ORDER BY first_seen_at DESC LIMIT 1`,
         [agentId, candidates[0].first_seen_at],
@@ -248,9 +268,29 @@ export class AgentBoots {
     const kept = keptBoot(
       candidates.map((c) => ({ boot: c.boot_id, hostname: c.hostname, firstSeenAt: new Date(c.first_seen_at) })),
       hostBefore,
+      gone?.lastSeenAt ? new Date(gone.lastSeenAt) : undefined,
     );
-    await manager.query(`UPDATE agents SET duplicate_kept_boot = $2, duplicate_kept_seen_at = $3, duplicate_changed_at = $3 WHERE id = $1`, [agentId, kept, at]);
-    return { boot: kept, hostname: candidates.find((c) => c.boot_id === kept)?.hostname ?? null };
+    const chosen = candidates.find((c) => c.boot_id === kept)!;
+    await manager.query(
+      `UPDATE agents SET duplicate_kept_boot = $2, duplicate_kept_seen_at = $3, duplicate_contested_at = NULL, duplicate_changed_at = $4 WHERE id = $1`,
+      [agentId, kept, kept === boot ? at : chosen.last_at, at],
+    );
+    return { boot: kept, hostname: chosen.hostname };
+  }
+
+  /**
+   * Whether `boot` is a restart of the process that keeps the identity, as far as the hub can tell:
+   * on its host, and started after its last poll. It is not told to enrol anew; once the keeper has
+   * been gone for `KEPT_GONE_MS`, it takes its place (`keeper`).
+   */
+  private async restartOfKeeper(manager: EntityManager, agentId: string, boot: string, kept: string): Promise<boolean> {
+    const [row]: { restart: boolean }[] = await manager.query(
+      `SELECT b.hostname = k.hostname AND b.first_seen_at > a.duplicate_kept_seen_at AS restart
+         FROM agent_boots b, agent_boots k, agents a
+        WHERE b.agent_id = $1 AND b.boot_id = $2 AND k.agent_id = $1 AND k.boot_id = $3 AND a.id = $1`,
+      [agentId, boot, kept],
+    );
+    return row?.restart === true;
   }
 
   /** Keeps an agent's newest boots only. */

@@ -30,6 +30,8 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
   private readonly hints = new Set<string>();
   /** Agents this replica has claimed runs for since it started. */
   private readonly claimedOnce = new Set<string>();
+  /** Older clones' polls held for their long poll (`answerClone`): answered at once when the gateway stops. */
+  private readonly heldClones = new Set<() => void>();
   private subscription?: ConsumerHandle;
   private sweepTimer?: NodeJS.Timeout;
 
@@ -52,6 +54,7 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
     clearInterval(this.sweepTimer);
     await this.subscription?.stop();
     for (const agentId of [...this.waiters.keys()]) this.release(agentId);
+    for (const done of [...this.heldClones]) done();
   }
 
   /** Tells the replica holding the agent's poll (this one or another) to answer it now. */
@@ -81,9 +84,16 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
   /** A clone's answer, after `waitSeconds` that nothing cuts short but the caller going away. */
   private async answerClone(agentId: string, waitSeconds: number, closed: Promise<void>): Promise<AgentPollResponse> {
     if (waitSeconds > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, waitSeconds * 1000))), closed]);
-      clearTimeout(timer);
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.heldClones.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, waitSeconds * 1000);
+        this.heldClones.add(done);
+        void closed.then(done);
+      });
     }
     return { configVersion: await this.configVersion(agentId), jobs: [], clone: true };
   }

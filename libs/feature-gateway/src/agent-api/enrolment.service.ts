@@ -58,7 +58,7 @@ export class EnrolmentService {
       const [boot]: { reenrolled_as: string | null }[] = await manager.query(`SELECT reenrolled_as FROM agent_boots WHERE agent_id = $1 AND boot_id = $2 FOR UPDATE`, [agent.id, request.boot]);
       if (!boot) throw new DomainError('conflict', `boot ${request.boot} has not polled as agent ${agent.id}`, { agentId: agent.id, boot: request.boot });
       const rows: { id: string; status: string; duplicated_at: Date | null; kept: string | null; token_id: string | null; scanner: boolean; last_seen_at: Date | null }[] = await manager.query(
-        `SELECT id, status, duplicated_at, duplicate_kept_boot AS kept, token_id, scanner, last_seen_at FROM agents WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
+        `SELECT id, status, duplicated_at, duplicate_kept_boot AS kept, token_id, scanner, last_seen_at FROM agents WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE`,
         [[agent.id, boot.reenrolled_as].filter((id): id is string => id !== null)],
       );
       const shared = rows.find((r) => r.id === agent.id && r.status !== 'revoked');

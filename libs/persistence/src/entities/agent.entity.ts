@@ -41,6 +41,8 @@ export class AgentEntity {
   @Column({ name: 'duplicate_kept_boot', type: 'uuid', nullable: true }) duplicateKeptBoot!: string | null;
   /** When the boot that keeps this identity last polled (a kept process gone two minutes is replaced by another boot). */
   @Column({ name: 'duplicate_kept_seen_at', type: 'timestamptz', nullable: true }) duplicateKeptSeenAt!: Date | null;
+  /** The first poll of another boot since the kept boot's last one; null when none. */
+  @Column({ name: 'duplicate_contested_at', type: 'timestamptz', nullable: true }) duplicateContestedAt!: Date | null;
   @Column({ name: 'auth_failures', type: 'integer', default: 0 }) authFailures!: number;
   @Column({ name: 'enrolled_at', type: 'timestamptz' }) enrolledAt!: Date;
   @Column({ name: 'secret_rotated_at', type: 'timestamptz', nullable: true }) secretRotatedAt!: Date | null;
