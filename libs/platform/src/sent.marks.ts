@@ -10,31 +10,39 @@ export interface Sent {
  * Records, in one statement, that events were announced and agent uploads published (after the
  * stream acknowledged them), so the leader's sweeps leave them alone. A writer that sent both
  * (an upload batch and its `scan-started` events) pays one round trip for them.
+ *
+ * A mark never waits for a row another transaction holds: the comparer applying the same uploads
+ * locks them in its own order (a tracker's in upload order), and a mark waiting on one of them
+ * while holding others deadlocked with it (seen in the agent API e2e, a burst of one tracker's
+ * uploads). Rows locked at that moment are skipped and answered, for the caller to mark later.
  */
-export async function markSent(db: Pick<DataSource, 'query'>, sent: Sent): Promise<void> {
+export async function markSent(db: Pick<DataSource, 'query'>, sent: Sent): Promise<Required<Sent>> {
+  const { events = [], uploadIds = [] } = sent;
+  if (!events.length && !uploadIds.length) return { events: [], uploadIds: [] };
   const params: unknown[] = [];
-  const updates = sentUpdates(sent, params);
-  if (!updates.length) return;
-  const [main, ...others] = updates.reverse();
-  await db.query(others.length ? `WITH ${others.map((u, i) => `m${i} AS (${u})`).join(', ')} ${main}` : main, params);
-}
-
-function sentUpdates({ events = [], uploadIds = [] }: Sent, params: unknown[]): string[] {
   const p = (value: unknown) => `$${params.push(value)}`;
-  const updates: string[] = [];
-  if (events.length) {
-    // occurred_at bounds the scan to the partitions (and index ranges) the events can be in.
-    const since = new Date(events.reduce((min, e) => Math.min(min, new Date(e.occurredAt).getTime()), Infinity));
-    updates.push(`UPDATE events SET announced_at = now() WHERE occurred_at >= ${p(since)} AND id = ANY(${p(events.map((e) => e.id))})`);
-  }
-  if (uploadIds.length) updates.push(`UPDATE agent_uploads SET published_at = now() WHERE id = ANY(${p(uploadIds)})`);
-  return updates;
+  // occurred_at bounds the scan to the partitions (and index ranges) the events can be in.
+  const since = new Date(events.reduce((min, e) => Math.min(min, new Date(e.occurredAt).getTime()), Date.now()));
+  const [row]: { events: string[]; uploads: string[] }[] = await db.query(
+    `WITH e AS (UPDATE events ev SET announced_at = now()
+                  FROM (SELECT id, occurred_at FROM events WHERE occurred_at >= ${p(since)} AND id = ANY(${p(events.map((e) => e.id))}::uuid[]) FOR NO KEY UPDATE SKIP LOCKED) l
+                 WHERE ev.id = l.id AND ev.occurred_at = l.occurred_at RETURNING ev.id),
+          u AS (UPDATE agent_uploads up SET published_at = now()
+                  FROM (SELECT id FROM agent_uploads WHERE id = ANY(${p(uploadIds)}::uuid[]) FOR NO KEY UPDATE SKIP LOCKED) l
+                 WHERE up.id = l.id RETURNING up.id)
+     SELECT (SELECT coalesce(array_agg(id), '{}') FROM e) AS events, (SELECT coalesce(array_agg(id), '{}') FROM u) AS uploads`,
+    params,
+  );
+  const marked = { events: new Set(row?.events ?? []), uploads: new Set(row?.uploads ?? []) };
+  return { events: events.filter((e) => !marked.events.has(e.id)), uploadIds: uploadIds.filter((id) => !marked.uploads.has(id)) };
 }
 
 /** How long marks wait for others to be written with them. */
 const COALESCE_MS = 200;
 /** Marks written at once when this many are waiting, whatever the time. */
 const MAX_PENDING = 5_000;
+/** How many writes a mark whose row stays locked by others is tried in, before it is left to the leader's sweeps. */
+const MAX_TRIES = 25;
 
 /**
  * Sent marks of a group-committing writer, written together every `COALESCE_MS` instead of one
@@ -42,11 +50,14 @@ const MAX_PENDING = 5_000;
  * a batch, in the background as before (never inside a batch's transaction, where the row locks
  * of the comparer applying the same uploads would hold the batch back). Marks that wait a little
  * change nothing: the leader's sweeps send again only what stayed unmarked for 10 s or more. A
- * failed write is reported and left to those sweeps.
+ * failed write is reported and left to those sweeps; marks whose rows were locked (`markSent`)
+ * go again with the next write, `MAX_TRIES` writes at most.
  */
 export class PendingSentMarks {
   private events: NonNullable<Sent['events']>[number][] = [];
   private uploadIds: string[] = [];
+  /** Writes tried so far, of the marks skipped for a row locked by another transaction. */
+  private readonly tries = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
 
@@ -75,7 +86,31 @@ export class PendingSentMarks {
     this.events = [];
     this.uploadIds = [];
     // One write at a time, in order.
-    this.writing = this.writing.then(() => (sent.events?.length || sent.uploadIds?.length ? markSent(this.db, sent).catch((error: unknown) => this.onError(error)) : undefined));
+    this.writing = this.writing.then(async () => {
+      if (!sent.events?.length && !sent.uploadIds?.length) return;
+      try {
+        this.again(sent, await markSent(this.db, sent));
+      } catch (error) {
+        this.onError(error);
+      }
+    });
     return this.writing;
+  }
+
+  /** Marks skipped for a locked row wait for the next write; those tried `MAX_TRIES` times are left to the sweeps. */
+  private again(sent: Sent, left: Required<Sent>): void {
+    const leftIds = new Set([...left.events.map((e) => e.id), ...left.uploadIds]);
+    for (const id of [...(sent.events ?? []).map((e) => e.id), ...(sent.uploadIds ?? [])]) if (!leftIds.has(id)) this.tries.delete(id);
+    const retry = (id: string) => {
+      const tries = (this.tries.get(id) ?? 0) + 1;
+      if (tries >= MAX_TRIES) return false;
+      this.tries.set(id, tries);
+      return true;
+    };
+    const events = left.events.filter((e) => retry(e.id));
+    const uploadIds = left.uploadIds.filter(retry);
+    const given = left.events.length + left.uploadIds.length - events.length - uploadIds.length;
+    if (given) this.onError(new Error(`${given} sent marks found their rows locked ${MAX_TRIES} times; the leader's sweeps will send them again`));
+    this.add({ events, uploadIds });
   }
 }

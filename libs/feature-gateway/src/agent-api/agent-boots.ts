@@ -203,19 +203,20 @@ export class AgentBoots {
         `SELECT boot_id, hostname, os_description, first_seen_at, polled_at FROM agent_boots WHERE agent_id = $1 AND boot_id = ANY($2::uuid[]) ORDER BY first_seen_at`,
         [agent.id, [boot, previousBoot].filter((b): b is string => b !== null)],
       );
-      // This boot polls now; it is never one enrolled anew (that one polls as its own agent), so one is chosen.
-      const kept = (await this.keep(manager, agent.id, boot, at, null)) as { boot: string; hostname: string | null };
+      // None when this boot was enrolled anew already (a late poll of it): chosen at a later return.
+      const kept = await this.keep(manager, agent.id, boot, at, null);
       const hosts = boots.map((b) => ({ boot: b.boot_id, hostname: b.hostname, os: b.os_description, firstSeenAt: new Date(b.first_seen_at).toISOString() }));
-      this.logger.warn({ agentId: agent.id, boots: hosts, kept: kept.boot }, 'two processes poll as one agent');
+      this.logger.warn({ agentId: agent.id, boots: hosts, kept: kept?.boot }, 'two processes poll as one agent');
+      const keeper = kept ? `The process of boot ${kept.boot}${kept.hostname ? ` on ${kept.hostname}` : ''} keeps it; any other` : 'One of them will keep it (chosen at the next return); any other';
       const event = agentEvent(agent, at, 'agent-duplicated', {
         boots: hosts,
-        kept: kept.boot,
+        kept: kept?.boot ?? null,
         reason:
           'two agent processes poll with this identity (a cloned machine or a second copy); their results would mix two hosts. ' +
-          `The process of boot ${kept.boot}${kept.hostname ? ` on ${kept.hostname}` : ''} keeps it; any other is told to enrol with an identity of its own, ` +
+          `${keeper} is told to enrol with an identity of its own, ` +
           'with a use of the enrolment token this agent was enrolled with (a second copy on one host should be stopped instead)',
       });
-      return { recorded: await this.events.insert(manager, [event]), clone: kept.boot !== boot };
+      return { recorded: await this.events.insert(manager, [event]), clone: kept !== undefined && kept.boot !== boot };
     });
     // Every replica holds the results of all but the kept process from now on (or takes those of the new keeper).
     if (recorded.length || handedOver) this.directory.credentialsChanged(agent.id, 'duplicated');
