@@ -31,11 +31,15 @@ interface BootRow {
   polled_at: Date | null;
 }
 
-/** What the agent's row says of a duplicated identity's keeper. */
+/**
+ * What the agent's row says of a duplicated identity's keeper. Both times are kept as boots take
+ * over from one another (`bootChanged`), never by the steady heartbeats: while the keeper is the
+ * agent's current boot no other boot has polled since its last take-over.
+ */
 interface KeptState {
   flagged: boolean;
   kept: string | null;
-  /** The kept boot's last poll. */
+  /** The kept boot's last poll before another boot took over from it (or its take-over, if none did since). */
   kept_seen_at: Date | null;
   /** The first poll of another boot since then (none: null). */
   contested_at: Date | null;
@@ -117,20 +121,17 @@ export class AgentBoots {
       );
       await this.prune(manager, agent.id);
       // The row as it was, locked: two reports at once each compare against what the other left.
-      const [rows]: [{ hostname: string; os_platform: string; os_release: string; os_description: string | null }[], number] = await manager.query(
+      const [rows]: [({ hostname: string; os_platform: string; os_release: string; os_description: string | null } & KeptState)[], number] = await manager.query(
         `UPDATE agents a SET hostname = $2, os_platform = $3, os_release = $4, os_description = $5
            FROM (SELECT hostname, os_platform, os_release, os_description FROM agents WHERE id = $1 FOR UPDATE) old
           WHERE a.id = $1
-          RETURNING old.hostname, old.os_platform, old.os_release, old.os_description`,
+          RETURNING old.hostname, old.os_platform, old.os_release, old.os_description, a.duplicated_at IS NOT NULL AS flagged,
+                    a.duplicate_kept_boot AS kept, a.duplicate_kept_seen_at AS kept_seen_at, a.duplicate_contested_at AS contested_at`,
         [agent.id, host.hostname, host.os.platform, host.os.release, host.os.description],
       );
       const old = rows[0];
       if (!old) return [];
-      const [state]: KeptState[] = await manager.query(
-        `SELECT duplicated_at IS NOT NULL AS flagged, duplicate_kept_boot AS kept, duplicate_kept_seen_at AS kept_seen_at, duplicate_contested_at AS contested_at FROM agents WHERE id = $1`,
-        [agent.id],
-      );
-      if (state?.flagged && state.kept !== report.boot) ({ handedOver } = await this.keeper(manager, agent, report.boot, state, at));
+      if (old.flagged && old.kept !== report.boot) ({ handedOver } = await this.keeper(manager, agent, report.boot, old, at));
       const changes = hostChanges({ hostname: old.hostname, os: { platform: old.os_platform, release: old.os_release, description: old.os_description } }, host);
       if (!changes) return [];
       this.logger.info({ agentId: agent.id, boot: report.boot, ...changes }, "an agent's host changed");
@@ -141,13 +142,15 @@ export class AgentBoots {
   }
 
   /**
-   * A poll of another boot than the agent's last one (`previousBoot`, null before its first poll):
+   * A poll of another boot than the agent's last one (`previous`: its boot, null before the first
+   * poll, and that boot's last poll):
    * records the boot, and when it is a return, counts it; the second return of the same boot within
    * the window flags the agent and announces it. (One restarted process whose last poll arrives
    * late makes each of its two boots return once at most.) Says whether the polling process is a
    * clone: a boot of a flagged agent that returned and does not keep the identity.
    */
-  async bootChanged(agent: AuthenticatedAgent, boot: string, previousBoot: string | null, at: Date): Promise<{ clone: boolean }> {
+  async bootChanged(agent: AuthenticatedAgent, boot: string, previous: { boot: string | null; seenAt: Date | null }, at: Date): Promise<{ clone: boolean }> {
+    const previousBoot = previous.boot;
     const { recorded, clone, handedOver } = await this.db.transaction(async (manager): Promise<{ recorded: EventEntity[]; clone: boolean; handedOver?: boolean }> => {
       const [{ returned }]: { returned: boolean }[] = await manager.query(
         `WITH old AS (SELECT polled_at FROM agent_boots WHERE agent_id = $1 AND boot_id = $2),
@@ -160,8 +163,10 @@ export class AgentBoots {
         await this.prune(manager, agent.id);
         // A new boot of a flagged agent polls without its keeper (a clone, or a restart of the keeper).
         await manager.query(
-          `UPDATE agents SET duplicate_contested_at = coalesce(duplicate_contested_at, $2) WHERE id = $1 AND duplicated_at IS NOT NULL AND duplicate_kept_boot IS DISTINCT FROM $3::uuid`,
-          [agent.id, at, boot],
+          `UPDATE agents SET duplicate_contested_at = coalesce(duplicate_contested_at, $2),
+                  duplicate_kept_seen_at = CASE WHEN duplicate_kept_boot = $4::uuid THEN greatest(duplicate_kept_seen_at, $5::timestamptz) ELSE duplicate_kept_seen_at END
+            WHERE id = $1 AND duplicated_at IS NOT NULL AND duplicate_kept_boot IS DISTINCT FROM $3::uuid`,
+          [agent.id, at, boot, previousBoot, previous.seenAt],
         );
         return { recorded: [], clone: false };
       }
@@ -178,13 +183,19 @@ export class AgentBoots {
                 boot_returned_at = greatest(old.boot_returned_at, $2),
                 duplicated_at = CASE WHEN old.duplicated_at IS NULL AND $4 THEN $2 ELSE old.duplicated_at END,
                 duplicate_changed_at = CASE WHEN old.duplicated_at IS NULL AND $4 THEN $2 ELSE old.duplicate_changed_at END,
-                duplicate_contested_at = CASE WHEN old.duplicated_at IS NOT NULL AND old.duplicate_kept_boot IS DISTINCT FROM $5::uuid
-                                              THEN coalesce(old.duplicate_contested_at, $2) ELSE old.duplicate_contested_at END
-           FROM (SELECT boot_returns, boot_returned_at, duplicated_at, duplicate_changed_at, duplicate_kept_boot, duplicate_contested_at FROM agents WHERE id = $1 FOR UPDATE) old
+                -- The keeper taking over ends a contest; another boot taking over from it starts one, and says when it last polled.
+                duplicate_kept_seen_at = CASE WHEN old.duplicated_at IS NULL THEN old.duplicate_kept_seen_at
+                                              WHEN old.duplicate_kept_boot = $5::uuid THEN $2
+                                              WHEN old.duplicate_kept_boot = $6::uuid THEN greatest(old.duplicate_kept_seen_at, $7::timestamptz)
+                                              ELSE old.duplicate_kept_seen_at END,
+                duplicate_contested_at = CASE WHEN old.duplicated_at IS NULL THEN old.duplicate_contested_at
+                                              WHEN old.duplicate_kept_boot = $5::uuid THEN NULL
+                                              ELSE coalesce(old.duplicate_contested_at, $2) END
+           FROM (SELECT boot_returns, boot_returned_at, duplicated_at, duplicate_changed_at, duplicate_kept_boot, duplicate_kept_seen_at, duplicate_contested_at FROM agents WHERE id = $1 FOR UPDATE) old
           WHERE a.id = $1
           RETURNING old.duplicated_at IS NULL AND a.duplicated_at IS NOT NULL AS detected, a.boot_returns AS returns, a.duplicated_at IS NOT NULL AS flagged,
                     a.duplicate_kept_boot AS kept, a.duplicate_kept_seen_at AS kept_seen_at, a.duplicate_contested_at AS contested_at`,
-        [agent.id, at, window, twice, boot],
+        [agent.id, at, window, twice, boot, previousBoot, previous.seenAt],
       );
       // The agent's host is the one this boot reported (when it did): the one polling now.
       await manager.query(

@@ -133,9 +133,7 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
       [rows] = await this.db.query(
         `UPDATE agents a SET last_seen_at = greatest(a.last_seen_at, v.at), spool_entries = v.spool_entries, spool_dropped = v.spool_dropped,
                 applied_config_version = coalesce(v.applied_config_version, a.applied_config_version),
-                clock_offset_ms = CASE WHEN a.last_seen_at IS NULL OR a.last_seen_at <= v.at THEN v.clock_offset_ms ELSE a.clock_offset_ms END,
-                duplicate_kept_seen_at = CASE WHEN a.duplicate_kept_boot = v.boot THEN greatest(a.duplicate_kept_seen_at, v.at) ELSE a.duplicate_kept_seen_at END,
-                duplicate_contested_at = CASE WHEN a.duplicate_kept_boot = v.boot AND v.at >= a.duplicate_contested_at THEN NULL ELSE a.duplicate_contested_at END
+                clock_offset_ms = CASE WHEN a.last_seen_at IS NULL OR a.last_seen_at <= v.at THEN v.clock_offset_ms ELSE a.clock_offset_ms END
            FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, boot uuid, at timestamptz, spool_entries int, spool_dropped int, applied_config_version int, clock_offset_ms bigint)
           WHERE a.id = v.id AND a.status = 'online' AND a.boot_id = v.boot
           RETURNING a.id, a.config_version, a.clock_skewed, a.last_seen_at = v.at AS latest`,
@@ -184,15 +182,13 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
    */
   private async writeNow(seen: Seen, when: 'arrived' | 'noted' = 'arrived'): Promise<{ clone: boolean }> {
     const { agent, query, at } = seen;
-    const [rows]: [{ previous: string; previous_boot: string | null; config_version: number; clock_skewed: boolean }[], number] = await this.db.query(
+    const [rows]: [{ previous: string; previous_boot: string | null; previous_seen_at: Date | null; config_version: number; clock_skewed: boolean }[], number] = await this.db.query(
       `UPDATE agents a SET last_seen_at = $6, status = 'online', boot_id = $2, version = $3, spool_entries = $4, spool_dropped = $5,
-              applied_config_version = coalesce($7::int, a.applied_config_version), clock_offset_ms = $8,
-              duplicate_kept_seen_at = CASE WHEN a.duplicate_kept_boot = $2::uuid THEN greatest(a.duplicate_kept_seen_at, $6) ELSE a.duplicate_kept_seen_at END,
-              duplicate_contested_at = CASE WHEN a.duplicate_kept_boot = $2::uuid AND $6 >= a.duplicate_contested_at THEN NULL ELSE a.duplicate_contested_at END
+              applied_config_version = coalesce($7::int, a.applied_config_version), clock_offset_ms = $8
          FROM (SELECT status, boot_id, last_seen_at FROM agents WHERE id = $1 FOR UPDATE) old
         WHERE a.id = $1 AND a.status <> 'revoked'
           AND ($9 OR old.boot_id IS NOT DISTINCT FROM $2::uuid OR old.last_seen_at IS NULL OR old.last_seen_at <= $6)
-        RETURNING old.status AS previous, old.boot_id AS previous_boot, a.config_version, a.clock_skewed`,
+        RETURNING old.status AS previous, old.boot_id AS previous_boot, old.last_seen_at AS previous_seen_at, a.config_version, a.clock_skewed`,
       [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at, query.configVersion ?? null, seen.clockOffsetMs ?? null, when === 'arrived'],
     );
     const row = rows[0];
@@ -202,7 +198,7 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     await this.announceOnline(seen, row);
     let clone = false;
     if (row.previous_boot !== query.boot) {
-      ({ clone } = await this.boots.bootChanged(agent, query.boot, row.previous_boot, at).catch((error: unknown) => {
+      ({ clone } = await this.boots.bootChanged(agent, query.boot, { boot: row.previous_boot, seenAt: row.previous_seen_at }, at).catch((error: unknown) => {
         this.logger.warn({ agentId: agent.id, err: String(error) }, "could not record an agent's boot");
         return { clone: false };
       }));

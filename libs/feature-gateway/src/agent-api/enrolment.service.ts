@@ -148,8 +148,7 @@ export class EnrolmentService {
     if (!row) throw new DomainError('unauthorized', 'unknown enrolment token');
     const unusable = tokenUnusable(row);
     if (unusable) throw new DomainError('unauthorized', `enrolment token ${unusable}`);
-    await manager.update(EnrollmentTokenEntity, row.id, { uses: row.uses + 1 });
-    return row;
+    return spend(manager, row);
   }
 
   /** Spends a use of the token a shared identity was enrolled with, for its clone. */
@@ -163,8 +162,7 @@ export class EnrolmentService {
         { agentId, ...(tokenId ? { tokenId } : {}) },
       );
     }
-    await manager.update(EnrollmentTokenEntity, row.id, { uses: row.uses + 1 });
-    return row;
+    return spend(manager, row);
   }
 
   private async joinGroups(manager: EntityManager, deviceId: string, groups: string[]): Promise<void> {
@@ -186,6 +184,12 @@ interface CreatedAgent {
 
 function checkHostName(hostname: string): void {
   if (!HOST_NAME.test(hostname)) throw new DomainError('invalid_payload', `hostname "${hostname.slice(0, 80)}" is not a valid host name`, { field: 'hostname' });
+}
+
+/** Spends a use of a token (its row locked by the caller). */
+async function spend(manager: EntityManager, row: EnrollmentTokenEntity): Promise<EnrollmentTokenEntity> {
+  await manager.update(EnrollmentTokenEntity, row.id, { uses: row.uses + 1 });
+  return row;
 }
 
 /** Why a token cannot enrol an agent now (`<hint>… was revoked`, ...); undefined when it can. */

@@ -39,7 +39,7 @@ export class AgentEntity {
   @Column({ name: 'duplicate_changed_at', type: 'timestamptz', nullable: true }) duplicateChangedAt!: Date | null;
   /** While duplicated: the boot that keeps this identity; every other one is told to re-enrol (`POST /api/agent/reenrol`). */
   @Column({ name: 'duplicate_kept_boot', type: 'uuid', nullable: true }) duplicateKeptBoot!: string | null;
-  /** When the boot that keeps this identity last polled (a kept process gone two minutes is replaced by another boot). */
+  /** The kept boot's last poll before another boot took over from it (kept as boots take over, not by every heartbeat). */
   @Column({ name: 'duplicate_kept_seen_at', type: 'timestamptz', nullable: true }) duplicateKeptSeenAt!: Date | null;
   /** The first poll of another boot since the kept boot's last one; null when none. */
   @Column({ name: 'duplicate_contested_at', type: 'timestamptz', nullable: true }) duplicateContestedAt!: Date | null;
