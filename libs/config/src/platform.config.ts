@@ -67,6 +67,12 @@ export const schedulerShape = {
   agentOfflineAfterMs: { env: 'SCHEDULER_AGENT_OFFLINE_AFTER_MS', schema: fields.positiveInt(120_000) },
   /** A run asked of an agent that it has not picked up within this time fails. */
   agentPickupTimeoutMs: { env: 'SCHEDULER_AGENT_PICKUP_TIMEOUT_MS', schema: fields.positiveInt(15 * 60_000) },
+  /**
+   * A run an agent picked up and has not started within this time fails, even while the agent
+   * polls: runs wait behind the agent's other runs (network scans may take hours), one at a time.
+   * One picked up by an agent that then went offline fails after the pickup timeout instead.
+   */
+  agentStartTimeoutMs: { env: 'SCHEDULER_AGENT_START_TIMEOUT_MS', schema: fields.positiveInt(24 * 3_600_000) },
 };
 export type SchedulerConfig = ReturnType<typeof loadSchedulerConfig>;
 export const loadSchedulerConfig = (env?: Env) => loadConfig(schedulerShape, env);

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { hostname, release } from 'node:os';
-import { AgentConfig, AgentHostReport, AgentTracker, EnrolRequest, EnrolResponse } from '@portolan/contracts';
+import { AgentConfig, AgentHostReport, AgentJob, AgentTracker, EnrolRequest, EnrolResponse } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { AgentSettings } from './config/agent.config';
 import { HubClient, HubError, HubUnreachableError } from './hub/hub.client';
 import { describeOs } from './host/os-description';
 import { createHubAgent, HubPins, HubTrustError } from './hub/hub.tls';
+import { AskedRunDecision, AskedRuns } from './runs/asked-runs';
 import { RunTrigger, TrackerRunner } from './scan/tracker.runner';
 import { LocalSchedule } from './schedule/local.schedule';
 import { inspectSpool, ResultSpool, SpoolInspection } from './spool/result.spool';
@@ -65,6 +66,8 @@ export class AgentRuntime {
   private reenrolRefusedUntil = 0;
   /** Counts the identities this process has had: runs queued under an earlier one are not run, nor their results kept. */
   private generation = 0;
+  /** The runs the hub asked of this process: one handed over again is not run twice. */
+  private readonly askedRuns = new AskedRuns();
 
   constructor(
     private readonly settings: AgentSettings,
@@ -181,6 +184,7 @@ export class AgentRuntime {
           await this.state.writeConfig(config);
           this.applyConfig(config, 'hub');
           fetchConfig = false;
+          this.takeRunsAwaitingConfig();
         }
         const depth = this.spool!.depth();
         const answer = await this.hub.poll(
@@ -192,11 +196,7 @@ export class AgentRuntime {
           void this.uploader!.drain();
         }
         failures = 0;
-        for (const job of answer.jobs) {
-          const tracker = this.config?.trackers.find((t) => t.id === job.trackerId);
-          if (tracker) this.enqueue(tracker, job.jobId, 'manual');
-          else fetchConfig = true; // a tracker this agent does not know yet: new configuration first
-        }
+        for (const job of answer.jobs) if (this.takeRun(job)) fetchConfig = true; // a tracker this agent does not know yet: new configuration first
         if (answer.clone) {
           // The hub answers a clone at once: one it could not re-enrol polls at a long poll's pace.
           if (await this.reenrolAsClone()) fetchConfig = true;
@@ -238,8 +238,9 @@ export class AgentRuntime {
       this.logger.error({ status: error.status, code: error.code, err: error.message, retryInMs: CLONE_RETRY_MS }, 'the hub could not give this clone an identity of its own; results wait in the spool');
       return false;
     }
-    // From here nothing of the shared identity is run or queued (its trackers, its schedule).
+    // From here nothing of the shared identity is run or queued (its trackers, its schedule, the runs asked of it).
     this.generation += 1;
+    this.askedRuns.forget();
     this.config = undefined;
     this.schedule = new LocalSchedule();
     await this.uploader!.halt();
@@ -302,6 +303,24 @@ export class AgentRuntime {
       }
       await sleep(Math.min(TICK_MS, this.schedule.msUntilNext(new Date(), TICK_MS)) || TICK_MS, signal);
     }
+  }
+
+  /** A run the hub asked for (`manual`): queued, or not (`AskedRuns`). Returns true when the configuration is to be fetched first. */
+  private takeRun(job: AgentJob): boolean {
+    return this.actOn(job, this.askedRuns.take(job, (jobId) => this.spool!.holds(jobId), this.config?.trackers ?? []));
+  }
+
+  /** The runs asked of trackers the configuration just applied may have. */
+  private takeRunsAwaitingConfig(): void {
+    const { decided, unknown } = this.askedRuns.afterConfig((jobId) => this.spool!.holds(jobId), this.config?.trackers ?? []);
+    for (const { job, decision } of decided) this.actOn(job, decision);
+    for (const job of unknown) this.logger.warn({ jobId: job.jobId, trackerId: job.trackerId }, "a run was asked of a tracker that is not in this agent's configuration; not run");
+  }
+
+  private actOn(job: AgentJob, decision: AskedRunDecision): boolean {
+    if (decision.kind === 'run') this.enqueue(decision.tracker, job.jobId, 'manual');
+    else if (decision.kind === 'skip' && decision.why === 'spooled') this.logger.info({ jobId: job.jobId, trackerId: job.trackerId }, 'run asked again; its result is already in the spool, to be uploaded');
+    return decision.kind === 'await-config';
   }
 
   /** Runs are done one at a time, in the order they became due. */

@@ -71,20 +71,45 @@ export class AgentLiveness {
     return ids.length;
   }
 
+  /**
+   * Fails the runs asked of agents that no process of the agent will run: pending past the pickup
+   * timeout (never picked up), and picked up (`queued`) but not started, past the pickup timeout
+   * since the pickup while the agent is offline or revoked, or past the start timeout whatever it
+   * is. A run picked up by a process that is gone while the agent polls on is picked up again by
+   * the next process (the gateway's claim), not failed.
+   */
   async failUnpickedRuns(now: Date): Promise<number> {
-    const cutoff = new Date(now.getTime() - this.config.agentPickupTimeoutMs);
-    const stale: { id: string }[] = await this.db.query(`SELECT id FROM scan_jobs WHERE agent_id IS NOT NULL AND status = 'pending' AND requested_at < $1 LIMIT 200`, [cutoff]);
-    let failed = 0;
-    for (const { id } of stale) {
+    const pickupCutoff = new Date(now.getTime() - this.config.agentPickupTimeoutMs);
+    const startCutoff = new Date(now.getTime() - this.config.agentStartTimeoutMs);
+    const stale: { id: string; reason: string }[] = await this.db.query(
+      `SELECT j.id, CASE WHEN j.status = 'pending' THEN 'pickup' WHEN a.status IS DISTINCT FROM 'online' THEN 'gone' ELSE 'start' END AS reason
+         FROM scan_jobs j LEFT JOIN agents a ON a.id = j.agent_id
+        WHERE j.agent_id IS NOT NULL AND j.status IN ('pending', 'queued')
+          AND (j.status = 'pending' AND j.requested_at < $1
+            OR j.status = 'queued' AND coalesce(j.claimed_at, j.requested_at) < $1 AND (a.status IS DISTINCT FROM 'online' OR coalesce(j.claimed_at, j.requested_at) < $2))
+        LIMIT 200`,
+      [pickupCutoff, startCutoff],
+    );
+    const failed = { pickup: 0, gone: 0, start: 0 };
+    for (const { id, reason } of stale) {
       const rows = await this.db.transaction(async (manager) => {
         const job = await this.ledger.lockJob(manager, id);
-        if (!job || job.status !== 'pending') return [];
-        failed += 1;
-        return this.ledger.failJob(manager, job as ScanJobEntity, 'timed out: the agent did not pick the run up (offline or revoked?)', now);
+        // Started, finished, or picked up again (a new process of the agent) since it was read: not stale.
+        if (!job || job.status !== (reason === 'pickup' ? 'pending' : 'queued') || (reason !== 'pickup' && (job.claimedAt ?? job.requestedAt) >= pickupCutoff)) return [];
+        failed[reason as keyof typeof failed] += 1;
+        return this.ledger.failJob(manager, job as ScanJobEntity, UNPICKED_REASONS[reason as keyof typeof UNPICKED_REASONS], now);
       });
       await this.events.announce(rows);
     }
-    if (failed) this.logger.warn({ runs: failed }, 'agent runs timed out before pickup');
-    return failed;
+    const total = failed.pickup + failed.gone + failed.start;
+    if (total) this.logger.warn({ runs: total, notPickedUp: failed.pickup, agentGone: failed.gone, notStarted: failed.start }, 'agent runs timed out before they started');
+    return total;
   }
 }
+
+/** Why `failUnpickedRuns` failed a run, as its error says. */
+const UNPICKED_REASONS = {
+  pickup: 'timed out: the agent did not pick the run up (offline or revoked?)',
+  gone: 'timed out: the agent picked the run up, then went offline (or was revoked) before starting it',
+  start: 'timed out: the agent picked the run up and has not started it (its other runs take that long?)',
+} as const;

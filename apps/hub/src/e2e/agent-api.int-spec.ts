@@ -11,6 +11,7 @@ const UPLOAD_LIMIT = 65_536;
 const INFLATED_LIMIT = 1_048_576;
 const OFFLINE_AFTER_MS = 3_000;
 const PICKUP_TIMEOUT_MS = 4_000;
+const START_TIMEOUT_MS = 8_000;
 
 /**
  * The agent API against real processes: gateway, scheduler and comparer over the real Postgres
@@ -61,6 +62,7 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       GATEWAY_AGENT_RATE_PER_SECOND: '100',
       SCHEDULER_AGENT_OFFLINE_AFTER_MS: String(OFFLINE_AFTER_MS),
       SCHEDULER_AGENT_PICKUP_TIMEOUT_MS: String(PICKUP_TIMEOUT_MS),
+      SCHEDULER_AGENT_START_TIMEOUT_MS: String(START_TIMEOUT_MS),
     });
     sql = hub.sql;
     const { url } = await hub.gateway();
@@ -408,6 +410,45 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       expect(job).toMatchObject({ status: 'failed', error: expect.stringMatching(/did not pick the run up/) });
       expect((await events(`jobId=${jobId}&type=communications`)).map((e) => e.details?.['what'])).toEqual(['scan-failed']);
     }, 30_000);
+
+    it('hands a run picked up by a process that never started it to the next process of the agent (a restart), once; fails one left picked up by an agent gone offline, or not started in time', async () => {
+      const tracker = await api.post('/trackers', { name: "db-01's sockets, run by hand", deviceId: b.identity.deviceId, ...SELF_TRACKER });
+      expect(tracker.status).toBe(201);
+      const runTracker = String(tracker.body['id']);
+      const askRun = async () => String((await api.post(`/trackers/${runTracker}/run`, {})).body['jobId']);
+      const job = async (jobId: string) => (await api.get(`/jobs/${jobId}`)).body;
+
+      // The process that picks the run up stops before starting it: the next one is handed it, once.
+      const jobId = await askRun();
+      expect((await b.poll({ wait: 0 })).body.jobs).toEqual([{ jobId, trackerId: runTracker, trigger: 'manual' }]);
+      expect((await b.poll({ wait: 0 })).body.jobs).toEqual([]);
+      const restarted = new TestAgent(http, b.identity, b.version, randomUUID());
+      expect((await restarted.poll({ wait: 0 })).body.jobs).toEqual([{ jobId, trackerId: runTracker, trigger: 'manual' }]);
+      expect((await restarted.poll({ wait: 0 })).body.jobs).toEqual([]);
+      expect(await job(jobId)).toMatchObject({ status: 'queued' });
+      expect((await sql.query(`SELECT claimed_boot FROM scan_jobs WHERE id = $1`, [jobId])).rows).toEqual([{ claimed_boot: restarted.boot }]);
+      expect((await restarted.started({ jobId, trackerId: runTracker, trigger: 'manual', startedAt: new Date().toISOString() })).status).toBe(202);
+      expect((await restarted.upload(selfResult(jobId, runTracker, [{ port: 40031 }], { trigger: 'manual' }), { gzip: true })).status).toBe(202);
+      expect(await waitForJob(jobId)).toMatchObject({ status: 'succeeded', trigger: 'manual' });
+      // A started run is not handed over again.
+      expect((await new TestAgent(http, b.identity, b.version, randomUUID()).poll({ wait: 0 })).body.jobs).toEqual([]);
+
+      // Picked up, then the agent goes offline: failed once the pickup timeout has passed since the pickup.
+      const lost = await askRun();
+      expect((await restarted.poll({ wait: 0 })).body.jobs).toEqual([{ jobId: lost, trackerId: runTracker, trigger: 'manual' }]);
+      const gone = await waitFor('the run left picked up to fail', () => job(lost), (j) => j['status'] !== 'queued', OFFLINE_AFTER_MS + PICKUP_TIMEOUT_MS + 10_000);
+      expect(gone).toMatchObject({ status: 'failed', error: expect.stringMatching(/picked the run up, then went offline/) });
+      expect((await agentView(b.id)).status).toBe('offline');
+      expect((await events(`jobId=${lost}&type=communications`)).map((e) => e.details?.['what'])).toEqual(['scan-failed']);
+
+      // Picked up by an agent that polls on but never starts it (its other runs): failed after the start timeout.
+      const waiting = await askRun();
+      expect((await restarted.poll({ wait: 0 })).body.jobs).toEqual([{ jobId: waiting, trackerId: runTracker, trigger: 'manual' }]);
+      const deadline = Date.now() + START_TIMEOUT_MS + 10_000;
+      while ((await job(waiting))['status'] === 'queued' && Date.now() < deadline) expect((await restarted.poll({ wait: 1 })).body.jobs).toEqual([]);
+      expect(await job(waiting)).toMatchObject({ status: 'failed', error: expect.stringMatching(/picked the run up and has not started it/) });
+      expect((await agentView(b.id)).status).toBe('online');
+    }, 60_000);
 
     it("dates the runs of an agent whose clock is 3 h behind on the hub's clock, so its change falls in the planned-change window of now; the skew is announced and shown", async () => {
       const HOUR = 3_600_000;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -359,6 +359,47 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     expect(later.body.items.filter((e) => e.details?.['what'] === 'agent-duplicated')).toHaveLength(1);
     await Promise.all([original.stop(), clone.stop()]);
     expect([original.exitCode, clone.exitCode]).toEqual([0, 0]);
+  }, 120_000);
+
+  it('runs a run asked of it that a process of it picked up and never started (stopped first), in its next process, once', async () => {
+    const token = await newToken();
+    const name = `rerun-${randomBytes(2).toString('hex')}`;
+    const first = startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}` });
+    const agent = await waitFor('the agent online', async () => {
+      const found = (await api.get<{ items: { id: string; name: string; deviceId: string; status: string }[] }>('/agents')).body.items.find((a) => a.name.endsWith(`-${name}`));
+      return found?.status === 'online' && found;
+    });
+    const { status, body: tracker } = await api.post('/trackers', {
+      name: 'own listening ports, run by hand',
+      deviceId: agent.deviceId,
+      type: 'network-port',
+      mode: 'self',
+      ports: [{ range: '30900-30950', protocol: 'tcp' }],
+      schedule: { kind: 'interval', every: '1h' },
+      sendBaselineEvents: false,
+    });
+    expect(status).toBe(201);
+    const trackerId = String(tracker['id']);
+    await waitFor("the tracker in the agent's configuration", async () => first.log.split('\n').some((line) => line.includes('"configuration applied"') && line.includes('"trackers":1')));
+    await first.stop();
+
+    // A process of the agent that picks the run up and is gone before it starts it (a crash, a
+    // reboot): here the test, polling with the agent's credentials as a boot of its own.
+    const { secret } = JSON.parse(readFileSync(join(dataDir, name, 'identity.json'), 'utf8')) as { secret: string };
+    const asAgent = api.as(`${agent.id}.${secret}`);
+    const run = await api.post(`/trackers/${trackerId}/run`, {});
+    const jobId = String(run.body['jobId']);
+    const picked = await asAgent.get<{ jobs: { jobId: string }[] }>(`/agent/jobs?wait=0&boot=${randomUUID()}&version=0.9.0-test`);
+    expect(picked.body.jobs).toEqual([{ jobId, trackerId, trigger: 'manual' }]);
+    expect((await api.get(`/jobs/${jobId}`)).body['status']).toBe('queued');
+
+    const next = startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}` });
+    const job = await api.waitForJob(jobId, 60_000);
+    expect(job).toMatchObject({ status: 'succeeded', trigger: 'manual' });
+    const runs = next.log.split('\n').filter((line) => line.includes('"run finished"') && line.includes(jobId));
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toContain('"trigger":"manual"');
+    await next.stop();
   }, 120_000);
 
   it('refuses a hub whose certificate does not match the pinned fingerprint, and says so', async () => {

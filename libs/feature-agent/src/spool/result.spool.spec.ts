@@ -68,6 +68,29 @@ describe('ResultSpool', () => {
     expect((await spool.append(result(4))).seq).toBe(4);
   });
 
+  it('says which refs (job ids) it holds, here and after a restart, until their entries are removed, discarded or dropped', async () => {
+    let spool = await openSpool({ maxEntries: 3, maxBytes: roomy.maxBytes });
+    await spool.append({ ...result(1), ref: 'job-a' });
+    await spool.append({ ...result(2), ref: 'job-b' });
+    await spool.append({ ...result(3), ref: 'job-b' }); // the same job twice: held until both are gone
+    await spool.append(result(4)); // no ref; drops the oldest (job-a)
+    expect([spool.holds('job-a'), spool.holds('job-b')]).toEqual([false, true]);
+    await expect(spool.append({ ...result(5), ref: '' })).rejects.toThrow('ref must be a string of 1..256 characters when given');
+
+    spool = await reopen(spool, { maxEntries: 3, maxBytes: roomy.maxBytes });
+    expect([spool.holds('job-a'), spool.holds('job-b')]).toEqual([false, true]);
+    const second = await spool.peek();
+    expect(second).toMatchObject({ seq: 2, ref: 'job-b' });
+    await spool.remove(second!.seq);
+    expect(spool.holds('job-b')).toBe(true);
+    await spool.remove((await spool.peek())!.seq);
+    expect(spool.holds('job-b')).toBe(false);
+
+    await spool.append({ ...result(6), ref: 'job-c' });
+    await spool.discardAll();
+    expect(spool.holds('job-c')).toBe(false);
+  });
+
   it('discards every entry at once (not counted as dropped), durably, and seq keeps rising', async () => {
     let spool = await openSpool();
     for (const n of [1, 2, 3]) await spool.append(result(n));

@@ -62,7 +62,9 @@ const CORRUPT_DIR = 'corrupt';
  * enforced by `<dir>/lock`.
  */
 export class ResultSpool {
-  private readonly index: { seq: number; bytes: number }[] = []; // ascending seq
+  private readonly index: { seq: number; bytes: number; ref?: string }[] = []; // ascending seq
+  /** How many entries hold each `ref`. */
+  private readonly refs = new Map<string, number>();
   private bytes = 0;
   private dropped = 0;
   private corrupt = 0;
@@ -106,7 +108,7 @@ export class ResultSpool {
   }
 
   /** Durable on return. May drop the oldest entries to stay within the limits. */
-  append(input: { idempotencyKey: string; kind: string; body: Buffer }): Promise<SpoolEntry> {
+  append(input: { idempotencyKey: string; kind: string; ref?: string; body: Buffer }): Promise<SpoolEntry> {
     return this.serialized(async () => {
       this.assertOpen();
       const problem = entryInputProblem(input);
@@ -116,6 +118,7 @@ export class ResultSpool {
         idempotencyKey: input.idempotencyKey,
         createdAt: new Date().toISOString(),
         kind: input.kind,
+        ...(input.ref === undefined ? {} : { ref: input.ref }),
         body: input.body,
       };
       const file = encodeEntry(entry);
@@ -129,8 +132,7 @@ export class ResultSpool {
       if (entry.seq > MAX_SEQ) throw new SpoolError('invalid_entry', `spool seq exhausted at ${MAX_SEQ}`);
       this.nextSeq += 1;
       await writeDurably(this.dir, entryFileName(entry.seq), file);
-      this.index.push({ seq: entry.seq, bytes: file.length });
-      this.bytes += file.length;
+      this.indexEntry({ seq: entry.seq, bytes: file.length, ref: entry.ref });
       await this.enforceLimits();
       return entry;
     });
@@ -177,6 +179,11 @@ export class ResultSpool {
     });
   }
 
+  /** Whether an entry spooled with this `ref` (here or by an earlier process) is still to be uploaded. */
+  holds(ref: string): boolean {
+    return this.refs.has(ref);
+  }
+
   depth(): SpoolDepth {
     return { entries: this.index.length, bytes: this.bytes, dropped: this.dropped, corrupt: this.corrupt };
   }
@@ -202,6 +209,7 @@ export class ResultSpool {
 
   private async recover(): Promise<void> {
     this.index.length = 0;
+    this.refs.clear();
     this.bytes = 0;
     const names = await readdir(this.dir);
     for (const name of names.filter((n) => n.endsWith(TMP_SUFFIX))) {
@@ -219,8 +227,7 @@ export class ResultSpool {
         await this.moveCorrupt(seq, read.decoded.reason);
         continue;
       }
-      this.index.push({ seq, bytes: read.size });
-      this.bytes += read.size;
+      this.indexEntry({ seq, bytes: read.size, ref: read.decoded.entry.ref });
     }
     await this.enforceLimits(); // the limits may have been lowered since the last run
   }
@@ -259,11 +266,21 @@ export class ResultSpool {
     this.unindex(seq);
   }
 
+  private indexEntry(entry: { seq: number; bytes: number; ref?: string }): void {
+    this.index.push(entry);
+    this.bytes += entry.bytes;
+    if (entry.ref !== undefined) this.refs.set(entry.ref, (this.refs.get(entry.ref) ?? 0) + 1);
+  }
+
   private unindex(seq: number): void {
     const at = this.index.findIndex((e) => e.seq === seq);
     if (at < 0) return;
-    this.bytes -= this.index[at].bytes;
-    this.index.splice(at, 1);
+    const [gone] = this.index.splice(at, 1);
+    this.bytes -= gone.bytes;
+    if (gone.ref === undefined) return;
+    const left = (this.refs.get(gone.ref) ?? 1) - 1;
+    if (left > 0) this.refs.set(gone.ref, left);
+    else this.refs.delete(gone.ref);
   }
 
   /** Before the newest entry leaves the directory, the `seq` file must remember its successor. */

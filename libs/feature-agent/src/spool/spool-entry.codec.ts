@@ -5,7 +5,9 @@ import { createHash } from 'node:crypto';
  *
  *   "PSPL1" | uint32 BE header length | 8 bytes: sha256(JSON header) prefix | JSON header | body
  *
- * The JSON header holds {seq, idempotencyKey, createdAt, kind, bodyLength, sha256 of body}. The
+ * The JSON header holds {seq, idempotencyKey, createdAt, kind, bodyLength, sha256 of body} and,
+ * when the caller gave one, `ref`: what the entry is the result of (an agent run's job id), so a
+ * process started later knows what its spool already holds without reading the bodies. The
  * body is the gzip'd upload, opaque here. The body hash catches bit rot and torn files; the header
  * hash catches a flipped byte inside the header, which would otherwise still parse as JSON and
  * could, say, change the idempotency key the hub dedupes on.
@@ -15,6 +17,8 @@ export interface SpoolEntry {
   idempotencyKey: string;
   createdAt: string;
   kind: string;
+  /** What the entry is a result of (a job id), if the caller said. */
+  ref?: string;
   /** The gzip'd upload, opaque to the spool. */
   body: Buffer;
 }
@@ -25,6 +29,7 @@ export const SPOOL_MAGIC = Buffer.from('PSPL1', 'ascii');
 export const MAX_SEQ = 999_999_999_999;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
 export const MAX_KIND_LENGTH = 64;
+export const MAX_REF_LENGTH = 256;
 
 const HEADER_HASH_LENGTH = 8;
 const PREFIX_LENGTH = SPOOL_MAGIC.length + 4 + HEADER_HASH_LENGTH;
@@ -37,6 +42,7 @@ interface SpoolHeader {
   idempotencyKey: string;
   createdAt: string;
   kind: string;
+  ref?: string;
   bodyLength: number;
   sha256: string;
 }
@@ -57,6 +63,7 @@ export function encodeEntry(entry: SpoolEntry): Buffer {
     idempotencyKey: entry.idempotencyKey,
     createdAt: entry.createdAt,
     kind: entry.kind,
+    ...(entry.ref === undefined ? {} : { ref: entry.ref }),
     bodyLength: entry.body.length,
     sha256: sha256Hex(entry.body),
   };
@@ -94,15 +101,16 @@ export function decodeEntry(file: Buffer, expectedSeq?: number): DecodeResult {
     return fail(`body is ${body.length} bytes, header says ${header.bodyLength}`);
   }
   if (sha256Hex(body) !== header.sha256) return fail('body checksum mismatch');
-  const { seq, idempotencyKey, createdAt, kind } = header;
-  return { ok: true, entry: { seq, idempotencyKey, createdAt, kind, body } };
+  const { seq, idempotencyKey, createdAt, kind, ref } = header;
+  return { ok: true, entry: { seq, idempotencyKey, createdAt, kind, ...(ref === undefined ? {} : { ref }), body } };
 }
 
 /** Why a caller's entry cannot be spooled, or `undefined` when it can. */
-export function entryInputProblem(input: { idempotencyKey: unknown; kind: unknown; body: unknown }): string | undefined {
+export function entryInputProblem(input: { idempotencyKey: unknown; kind: unknown; ref?: unknown; body: unknown }): string | undefined {
   if (!isText(input.idempotencyKey, MAX_IDEMPOTENCY_KEY_LENGTH)) {
     return `idempotencyKey must be a string of 1..${MAX_IDEMPOTENCY_KEY_LENGTH} characters`;
   }
+  if (input.ref !== undefined && !isText(input.ref, MAX_REF_LENGTH)) return `ref must be a string of 1..${MAX_REF_LENGTH} characters when given`;
   if (!isText(input.kind, MAX_KIND_LENGTH)) return `kind must be a string of 1..${MAX_KIND_LENGTH} characters`;
   if (!Buffer.isBuffer(input.body)) return 'body must be a Buffer';
   return undefined;
@@ -115,6 +123,7 @@ function parseHeader(raw: unknown): SpoolHeader | string {
   if (!isText(h.idempotencyKey, MAX_IDEMPOTENCY_KEY_LENGTH)) return 'header idempotencyKey invalid';
   if (!isText(h.createdAt, 64) || Number.isNaN(Date.parse(h.createdAt))) return 'header createdAt invalid';
   if (!isText(h.kind, MAX_KIND_LENGTH)) return 'header kind invalid';
+  if (h.ref !== undefined && !isText(h.ref, MAX_REF_LENGTH)) return 'header ref invalid';
   if (!isCount(h.bodyLength)) return 'header bodyLength invalid';
   if (typeof h.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(h.sha256)) return 'header sha256 invalid';
   return {
@@ -122,6 +131,7 @@ function parseHeader(raw: unknown): SpoolHeader | string {
     idempotencyKey: h.idempotencyKey,
     createdAt: h.createdAt,
     kind: h.kind,
+    ...(h.ref === undefined ? {} : { ref: h.ref }),
     bodyLength: h.bodyLength,
     sha256: h.sha256,
   };

@@ -29,7 +29,7 @@ export class ResultUploader {
   ) {}
 
   async submit(result: AgentResult): Promise<void> {
-    const entry = await this.spool.append({ idempotencyKey: randomUUID(), kind: RESULT_KIND, body: gzipJson(result) });
+    const entry = await this.spool.append({ idempotencyKey: randomUUID(), kind: RESULT_KIND, ref: result.jobId, body: gzipJson(result) });
     this.logger.debug({ seq: entry.seq, jobId: result.jobId, trackerId: result.trackerId }, 'result spooled');
     void this.drain();
   }

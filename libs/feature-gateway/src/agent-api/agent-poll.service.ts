@@ -22,14 +22,19 @@ const PENDING_SWEEP_MS = 2_000;
  * second, the configuration version comes back with it, and runs are claimed only for an
  * agent that may have some: one woken up, polling for the first time here, or seen pending by
  * the sweep every few seconds that covers a lost wake-up.
+ *
+ * A claimed run (`queued`) lives only in the memory of the agent process that claimed it until it
+ * starts: when another process of the agent polls (a restart, or the keeper of an identity a
+ * clone shared), the runs claimed but not started by an earlier one are handed to it with the
+ * pending ones (`claimed_boot`), so a restart never strands a run asked of the agent.
  */
 @Injectable()
 export class AgentPollService implements OnModuleInit, OnModuleDestroy {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** Agents that may have pending runs. */
   private readonly hints = new Set<string>();
-  /** Agents this replica has claimed runs for since it started. */
-  private readonly claimedOnce = new Set<string>();
+  /** Agents this replica has claimed runs for since it started, with the boot (process) it claimed them for last. */
+  private readonly claimedFor = new Map<string, string>();
   /** Older clones' polls held for their long poll (`answerClone`): answered at once when the gateway stops. */
   private readonly heldClones = new Set<() => void>();
   private subscription?: ConsumerHandle;
@@ -44,7 +49,11 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.heartbeats.onCloneFound((agentId) => this.release(agentId));
+    this.heartbeats.onCloneFound((agentId) => {
+      // The keeper's next poll claims again: what the clone claimed and will not run is the keeper's.
+      this.hints.add(agentId);
+      this.release(agentId);
+    });
     this.subscription = await this.bus.subscribe(Messages.agentJobAvailable, (envelope) => this.wake(envelope.payload.agentId, envelope.payload.reason));
     this.sweepTimer = setInterval(() => void this.sweepPending(), PENDING_SWEEP_MS);
     this.sweepTimer.unref();
@@ -72,11 +81,11 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
     // A clone gets no runs (they are the other host's): it is to re-enrol first. One that knows
     // how is answered at once; an older agent waits out its long poll, as it always did.
     if (clone) return this.answerClone(agent.id, saysBoot ? 0 : query.wait, closed);
-    let jobs = await this.claimIfHinted(agent.id);
+    let jobs = await this.claimIfHinted(agent.id, query.boot);
     if (!jobs.length && query.wait > 0) {
       await this.waitForWork(agent.id, query.wait * 1000, closed);
       if (this.heartbeats.isClone(agent, query.boot)) return this.answerClone(agent.id, 0, closed);
-      jobs = await this.claimIfHinted(agent.id);
+      jobs = await this.claimIfHinted(agent.id, query.boot);
     }
     return { configVersion: await this.configVersion(agent.id), jobs };
   }
@@ -112,15 +121,21 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
     return version;
   }
 
-  private async claimIfHinted(agentId: string): Promise<AgentJob[]> {
-    if (this.claimedOnce.has(agentId) && !this.hints.has(agentId)) return [];
+  /**
+   * The runs for this process of the agent (`boot`): its pending runs, and those an earlier
+   * process of it claimed and never started. Asked of the database only when there may be some:
+   * woken up, or a process this replica has not claimed for yet.
+   */
+  private async claimIfHinted(agentId: string, boot: string): Promise<AgentJob[]> {
+    if (this.claimedFor.get(agentId) === boot && !this.hints.has(agentId)) return [];
     this.hints.delete(agentId);
-    this.claimedOnce.add(agentId);
+    this.claimedFor.set(agentId, boot);
     const [rows]: [{ id: string; tracker_id: string }[], number] = await this.db.query(
-      `UPDATE scan_jobs SET status = 'queued' WHERE id IN (
-         SELECT id FROM scan_jobs WHERE agent_id = $1 AND status = 'pending' ORDER BY requested_at LIMIT ${CLAIM_LIMIT} FOR UPDATE SKIP LOCKED)
+      `UPDATE scan_jobs SET status = 'queued', claimed_boot = $2, claimed_at = now() WHERE id IN (
+         SELECT id FROM scan_jobs WHERE agent_id = $1 AND (status = 'pending' OR (status = 'queued' AND claimed_boot <> $2))
+          ORDER BY requested_at LIMIT ${CLAIM_LIMIT} FOR UPDATE SKIP LOCKED)
        RETURNING id, tracker_id`,
-      [agentId],
+      [agentId, boot],
     );
     if (rows.length >= CLAIM_LIMIT) this.hints.add(agentId); // there may be more
     return rows.map((row) => ({ jobId: row.id, trackerId: row.tracker_id, trigger: 'manual' as const }));
@@ -128,10 +143,10 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
 
   /** Pending runs of agents polling here, whatever their wake-up became: hinted, and their polls answered. */
   private async sweepPending(): Promise<void> {
-    if (!this.claimedOnce.size) return;
+    if (!this.claimedFor.size) return;
     try {
       const rows: { agent_id: string }[] = await this.db.query(`SELECT DISTINCT agent_id FROM scan_jobs WHERE agent_id IS NOT NULL AND status = 'pending'`);
-      for (const { agent_id } of rows) if (this.claimedOnce.has(agent_id) && !this.hints.has(agent_id)) this.wake(agent_id, 'job');
+      for (const { agent_id } of rows) if (this.claimedFor.has(agent_id) && !this.hints.has(agent_id)) this.wake(agent_id, 'job');
     } catch (error) {
       this.logger.warn({ err: String(error) }, 'could not look for pending agent runs; will retry');
     }

@@ -31,4 +31,7 @@ export class ScanJobEntity {
   @Column({ name: 'finished_at', type: 'timestamptz', nullable: true }) finishedAt!: Date | null;
   @Column({ name: 'duration_ms', type: 'integer', nullable: true }) durationMs!: number | null;
   @Column({ type: 'text', nullable: true }) error!: string | null;
+  /** An agent's run: the boot of the agent process that claimed it (`queued`), and when; another process of the agent claims it again while it has not started. */
+  @Column({ name: 'claimed_boot', type: 'uuid', nullable: true }) claimedBoot!: string | null;
+  @Column({ name: 'claimed_at', type: 'timestamptz', nullable: true }) claimedAt!: Date | null;
 }
