@@ -68,9 +68,10 @@ export const schedulerShape = {
   /** A run asked of an agent that it has not picked up within this time fails. */
   agentPickupTimeoutMs: { env: 'SCHEDULER_AGENT_PICKUP_TIMEOUT_MS', schema: fields.positiveInt(15 * 60_000) },
   /**
-   * A run an agent picked up and has not started within this time fails, even while the agent
-   * polls: runs wait behind the agent's other runs (network scans may take hours), one at a time.
-   * One picked up by an agent that then went offline fails after the pickup timeout instead.
+   * A run asked of an agent, picked up and not started within this time of the request fails,
+   * even while the agent polls: runs wait behind the agent's other runs (network scans may take
+   * hours), one at a time. One picked up by an agent not heard from since for the pickup timeout
+   * fails then instead.
    */
   agentStartTimeoutMs: { env: 'SCHEDULER_AGENT_START_TIMEOUT_MS', schema: fields.positiveInt(24 * 3_600_000) },
 };

@@ -156,6 +156,9 @@ export class AgentRuntime {
       this.logger[level](fields ?? {}, msg),
     );
     await this.spool.open();
+    // Runs an earlier process finished: handed to this one (never seen to start), they are not run
+    // again, even once their results, uploaded meanwhile, have left the spool.
+    this.askedRuns.markTaken(this.spool.heldRefs());
     this.uploader = new ResultUploader(this.spool, this.hub, this.logger, (error) => this.stopFatally(error));
     // The configuration kept for this identity only (a crash just after a clone enrolled anew may leave the shared identity's).
     const cached = await this.state.readConfig();

@@ -72,32 +72,32 @@ export class AgentLiveness {
   }
 
   /**
-   * Fails the runs asked of agents that no process of the agent will run: pending past the pickup
-   * timeout (never picked up), and picked up (`queued`) but not started, past the pickup timeout
-   * since the pickup while the agent is offline or revoked, or past the start timeout whatever it
-   * is. A run picked up by a process that is gone while the agent polls on is picked up again by
-   * the next process (the gateway's claim), not failed.
+   * Fails the runs asked of agents that no process of the agent will run (`unstartedRunReason`).
+   * A run picked up by a process that is gone while the agent polls on is picked up again by
+   * the agent's next process (the gateway's claim), not failed.
    */
   async failUnpickedRuns(now: Date): Promise<number> {
-    const pickupCutoff = new Date(now.getTime() - this.config.agentPickupTimeoutMs);
-    const startCutoff = new Date(now.getTime() - this.config.agentStartTimeoutMs);
-    const stale: { id: string; reason: string }[] = await this.db.query(
-      `SELECT j.id, CASE WHEN j.status = 'pending' THEN 'pickup' WHEN a.status IS DISTINCT FROM 'online' THEN 'gone' ELSE 'start' END AS reason
-         FROM scan_jobs j LEFT JOIN agents a ON a.id = j.agent_id
+    const cutoffs = { pickup: new Date(now.getTime() - this.config.agentPickupTimeoutMs), start: new Date(now.getTime() - this.config.agentStartTimeoutMs) };
+    const stale: { id: string }[] = await this.db.query(
+      `SELECT j.id FROM scan_jobs j LEFT JOIN agents a ON a.id = j.agent_id
         WHERE j.agent_id IS NOT NULL AND j.status IN ('pending', 'queued')
           AND (j.status = 'pending' AND j.requested_at < $1
-            OR j.status = 'queued' AND coalesce(j.claimed_at, j.requested_at) < $1 AND (a.status IS DISTINCT FROM 'online' OR coalesce(j.claimed_at, j.requested_at) < $2))
+            OR j.status = 'queued' AND (j.requested_at < $2
+              OR coalesce(j.claimed_at, j.requested_at) < $1 AND (a.id IS NULL OR a.status = 'revoked' OR a.last_seen_at IS NULL OR a.last_seen_at < $1)))
         LIMIT 200`,
-      [pickupCutoff, startCutoff],
+      [cutoffs.pickup, cutoffs.start],
     );
     const failed = { pickup: 0, gone: 0, start: 0 };
-    for (const { id, reason } of stale) {
+    for (const { id } of stale) {
       const rows = await this.db.transaction(async (manager) => {
         const job = await this.ledger.lockJob(manager, id);
-        // Started, finished, or picked up again (a new process of the agent) since it was read: not stale.
-        if (!job || job.status !== (reason === 'pickup' ? 'pending' : 'queued') || (reason !== 'pickup' && (job.claimedAt ?? job.requestedAt) >= pickupCutoff)) return [];
-        failed[reason as keyof typeof failed] += 1;
-        return this.ledger.failJob(manager, job as ScanJobEntity, UNPICKED_REASONS[reason as keyof typeof UNPICKED_REASONS], now);
+        if (!job?.agentId) return [];
+        // Decided again under the job's lock: it may have started, or been picked up by a new process, since it was read.
+        const [agent]: { status: string; last_seen_at: Date | null }[] = await manager.query(`SELECT status, last_seen_at FROM agents WHERE id = $1`, [job.agentId]);
+        const reason = unstartedRunReason(job, agent ? { status: agent.status, lastSeenAt: agent.last_seen_at } : undefined, cutoffs);
+        if (!reason) return [];
+        failed[reason] += 1;
+        return this.ledger.failJob(manager, job as ScanJobEntity, UNSTARTED_RUN_ERRORS[reason], now);
       });
       await this.events.announce(rows);
     }
@@ -107,9 +107,32 @@ export class AgentLiveness {
   }
 }
 
+export type UnstartedRunReason = 'pickup' | 'gone' | 'start';
+
+/**
+ * Why a run asked of an agent is to fail before it started, if it is:
+ * - `pickup`: still pending (no process of the agent picked it up) past the pickup timeout;
+ * - `gone`: picked up (`queued`) past the pickup timeout since its last pickup, by an agent not
+ *   heard from for the whole pickup timeout, or revoked, or deleted;
+ * - `start`: picked up and not started past the start timeout since it was asked, though the
+ *   agent polls on (its runs go one at a time; a process that dies before starting it, again
+ *   and again, is bounded by this too).
+ */
+export function unstartedRunReason(
+  job: Pick<ScanJobEntity, 'status' | 'requestedAt' | 'claimedAt'>,
+  agent: { status: string; lastSeenAt: Date | null } | undefined,
+  cutoffs: { pickup: Date; start: Date },
+): UnstartedRunReason | undefined {
+  if (job.status === 'pending') return job.requestedAt < cutoffs.pickup ? 'pickup' : undefined;
+  if (job.status !== 'queued') return undefined;
+  if (job.requestedAt < cutoffs.start) return 'start';
+  const silent = !agent || agent.status === 'revoked' || !agent.lastSeenAt || agent.lastSeenAt < cutoffs.pickup;
+  return (job.claimedAt ?? job.requestedAt) < cutoffs.pickup && silent ? 'gone' : undefined;
+}
+
 /** Why `failUnpickedRuns` failed a run, as its error says. */
-const UNPICKED_REASONS = {
+const UNSTARTED_RUN_ERRORS: Record<UnstartedRunReason, string> = {
   pickup: 'timed out: the agent did not pick the run up (offline or revoked?)',
   gone: 'timed out: the agent picked the run up, then went offline (or was revoked) before starting it',
   start: 'timed out: the agent picked the run up and has not started it (its other runs take that long?)',
-} as const;
+};

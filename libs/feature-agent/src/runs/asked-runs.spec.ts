@@ -23,6 +23,13 @@ describe('AskedRuns', () => {
     expect(runs.take(job('j1'), (id) => spooled.has(id), trackers)).toEqual({ kind: 'skip', why: 'taken' });
   });
 
+  it('does not run a run marked taken (its result was in the spool at start), though its result has left the spool since', () => {
+    const runs = new AskedRuns();
+    runs.markTaken(['j1', 'j2']);
+    expect(runs.take(job('j1'), nothingSpooled, trackers)).toEqual({ kind: 'skip', why: 'taken' });
+    expect(runs.take(job('j3'), nothingSpooled, trackers).kind).toBe('run');
+  });
+
   it('keeps a run of a tracker it does not know until the next configuration, then runs it, or gives it up if that does not have it either', () => {
     const runs = new AskedRuns();
     expect(runs.take(job('j1', 't3'), nothingSpooled, trackers)).toEqual({ kind: 'await-config' });

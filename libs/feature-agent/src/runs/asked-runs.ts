@@ -55,6 +55,11 @@ export class AskedRuns {
     return { decided, unknown };
   }
 
+  /** Runs taken already (their results in the spool at start): not run if handed over. */
+  markTaken(jobIds: Iterable<string>): void {
+    for (const jobId of jobIds) this.remember(jobId);
+  }
+
   /** The process has another identity now: the runs asked under the old one are none of its business. */
   forget(): void {
     this.taken.clear();

@@ -79,6 +79,7 @@ describe('ResultSpool', () => {
 
     spool = await reopen(spool, { maxEntries: 3, maxBytes: roomy.maxBytes });
     expect([spool.holds('job-a'), spool.holds('job-b')]).toEqual([false, true]);
+    expect(spool.heldRefs()).toEqual(['job-b']);
     const second = await spool.peek();
     expect(second).toMatchObject({ seq: 2, ref: 'job-b' });
     await spool.remove(second!.seq);

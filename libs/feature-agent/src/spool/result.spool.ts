@@ -179,6 +179,11 @@ export class ResultSpool {
     });
   }
 
+  /** The `ref`s of the entries still to be uploaded. */
+  heldRefs(): string[] {
+    return [...this.refs.keys()];
+  }
+
   /** Whether an entry spooled with this `ref` (here or by an earlier process) is still to be uploaded. */
   holds(ref: string): boolean {
     return this.refs.has(ref);

@@ -49,11 +49,7 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    this.heartbeats.onCloneFound((agentId) => {
-      // The keeper's next poll claims again: what the clone claimed and will not run is the keeper's.
-      this.hints.add(agentId);
-      this.release(agentId);
-    });
+    this.heartbeats.onCloneFound((agentId) => this.release(agentId));
     this.subscription = await this.bus.subscribe(Messages.agentJobAvailable, (envelope) => this.wake(envelope.payload.agentId, envelope.payload.reason));
     this.sweepTimer = setInterval(() => void this.sweepPending(), PENDING_SWEEP_MS);
     this.sweepTimer.unref();
@@ -83,15 +79,23 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
     if (clone) return this.answerClone(agent.id, saysBoot ? 0 : query.wait, closed);
     let jobs = await this.claimIfHinted(agent.id, query.boot);
     if (!jobs.length && query.wait > 0) {
+      let gone = false;
+      void closed.then(() => (gone = true));
       await this.waitForWork(agent.id, query.wait * 1000, closed);
       if (this.heartbeats.isClone(agent, query.boot)) return this.answerClone(agent.id, 0, closed);
-      jobs = await this.claimIfHinted(agent.id, query.boot);
+      // Runs are not claimed for a caller that went away: they would be its process's, never handed to it again.
+      if (!gone) jobs = await this.claimIfHinted(agent.id, query.boot);
     }
     return { configVersion: await this.configVersion(agent.id), jobs };
   }
 
-  /** A clone's answer, after `waitSeconds` that nothing cuts short but the caller going away. */
+  /**
+   * A clone's answer, after `waitSeconds` that nothing cuts short but the caller going away. The
+   * runs the clone picked up before it was found out are not run by it: the keeper's next poll,
+   * at whichever replica, is woken to pick them up (`notify`).
+   */
   private async answerClone(agentId: string, waitSeconds: number, closed: Promise<void>): Promise<AgentPollResponse> {
+    this.notify(agentId, 'job');
     if (waitSeconds > 0) {
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -128,15 +132,22 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
    */
   private async claimIfHinted(agentId: string, boot: string): Promise<AgentJob[]> {
     if (this.claimedFor.get(agentId) === boot && !this.hints.has(agentId)) return [];
-    this.hints.delete(agentId);
+    this.hints.delete(agentId); // a wake-up while the claim runs hints again
+    let rows: { id: string; tracker_id: string }[];
+    try {
+      // Runs claimed before boots were recorded (`claimed_boot` null) are taken by any process.
+      [rows] = await this.db.query(
+        `UPDATE scan_jobs SET status = 'queued', claimed_boot = $2, claimed_at = now() WHERE id IN (
+           SELECT id FROM scan_jobs WHERE agent_id = $1 AND (status = 'pending' OR (status = 'queued' AND claimed_boot IS DISTINCT FROM $2))
+            ORDER BY requested_at LIMIT ${CLAIM_LIMIT} FOR UPDATE SKIP LOCKED)
+         RETURNING id, tracker_id`,
+        [agentId, boot],
+      );
+    } catch (error) {
+      this.hints.add(agentId); // claimed at the next poll instead
+      throw error;
+    }
     this.claimedFor.set(agentId, boot);
-    const [rows]: [{ id: string; tracker_id: string }[], number] = await this.db.query(
-      `UPDATE scan_jobs SET status = 'queued', claimed_boot = $2, claimed_at = now() WHERE id IN (
-         SELECT id FROM scan_jobs WHERE agent_id = $1 AND (status = 'pending' OR (status = 'queued' AND claimed_boot <> $2))
-          ORDER BY requested_at LIMIT ${CLAIM_LIMIT} FOR UPDATE SKIP LOCKED)
-       RETURNING id, tracker_id`,
-      [agentId, boot],
-    );
     if (rows.length >= CLAIM_LIMIT) this.hints.add(agentId); // there may be more
     return rows.map((row) => ({ jobId: row.id, trackerId: row.tracker_id, trigger: 'manual' as const }));
   }

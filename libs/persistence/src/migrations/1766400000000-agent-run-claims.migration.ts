@@ -2,7 +2,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * Which agent process claimed a run (`claimed_boot`, the boot of its poll) and when
- * (`claimed_at`). A run an agent claimed keeps only in that process's memory until it starts;
+ * (`claimed_at`). A run an agent claimed lives only in that process's memory until it starts;
  * a run still `queued` when another process of the agent polls (a restart, a clone's runs once it
  * has an identity of its own) is handed to that one, and one whose agent went away is failed
  * once it has waited past the pickup timeout. The claim looks among an agent's pending and
