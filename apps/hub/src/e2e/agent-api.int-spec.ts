@@ -815,11 +815,12 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     expect((await api.get<{ duplicated: number }>('/agents/-/summary')).body.duplicated).toBeGreaterThanOrEqual(1);
 
     // Their results would mix two hosts' ports under one device: both replicas hold the clone's
-    // (503, Retry-After: they stay in its spool), and those of a process that does not say its boot (an older agent).
+    // (503, Retry-After: they stay in its spool), and those of a process that does not say its boot (an older agent), or says one that is not.
     const held = { ...(await stored()), events: await count('events', `device_id = '${deviceId}' AND kind <> 'communications'`) };
     const older = new TestAgent(http, enrolled.body, '0.9.0-test', original.boot);
     older.saysBoot = false;
-    for (const agent of [clone, older]) {
+    const garbled = new TestAgent(http, enrolled.body, '0.9.0-test', 'not-a-boot');
+    for (const agent of [clone, older, garbled]) {
       const refused = await agent.upload(selfResult(randomUUID(), goldenTracker, [{ port: 40020 }]));
       expectError(refused, 503, /two processes poll with this identity \(agent-duplicated\), so its results are held until the other process has one of its own/);
       expect(refused.headers['retry-after']).toBe('60');
@@ -894,18 +895,27 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     const keeper = async () => (await sql.query(`SELECT duplicate_kept_boot FROM agents WHERE id = $1`, [agentId])).rows[0].duplicate_kept_boot as string;
     expect(await keeper()).toBe(original.boot);
     // Once other boots have polled without the kept one for two minutes (the test moves the first of
-    // those polls back instead of waiting), the restart keeps it: it runs on the host the other ran on.
+    // those polls back instead of waiting), the restart's next call that would be held (here its
+    // scan report) makes it the keeper, and is taken: it runs on the host the other ran on.
     await sql.query(`UPDATE agents SET duplicate_contested_at = duplicate_contested_at - interval '3 minutes' WHERE id = $1`, [agentId]);
-    expect((await restarted.host({ hostname: 'web-07', os })).status).toBe(204);
-    expect(await keeper()).toBe(restarted.boot);
     const afterRestart = randomUUID();
     expect((await restarted.started({ jobId: afterRestart, trackerId: goldenTracker, trigger: 'schedule', startedAt: new Date().toISOString() })).status).toBe(202);
+    expect(await keeper()).toBe(restarted.boot);
     expect((await restarted.upload(selfResult(afterRestart, goldenTracker, [{ port: 40020 }]))).status).toBe(202);
     await waitForJob(afterRestart);
     await pollWritten(third);
     expectError(await third.upload(selfResult(randomUUID(), goldenTracker, [{ port: 40020 }])), 503, /results are held/);
     await pollWritten(restarted);
     expect((await third.poll<{ clone?: boolean }>()).body.clone).toBe(true);
+    // Restarted once more: its host report hands the identity over too, once the others have polled without the kept one for two minutes.
+    const restartedAgain = new TestAgent(http, enrolled.body);
+    expect((await restartedAgain.host({ hostname: 'web-07', os })).status).toBe(204);
+    await pollWritten(restartedAgain);
+    expect((await restartedAgain.host({ hostname: 'web-07', os })).status).toBe(204);
+    expect(await keeper()).toBe(restarted.boot);
+    await sql.query(`UPDATE agents SET duplicate_contested_at = duplicate_contested_at - interval '3 minutes' WHERE id = $1`, [agentId]);
+    expect((await restartedAgain.host({ hostname: 'web-07', os })).status).toBe(204);
+    expect(await keeper()).toBe(restartedAgain.boot);
 
     // The clone is shut down; only the original polls. Ten minutes without a return clear the flag: the test moves the last return back instead of waiting.
     await second.stop();

@@ -142,6 +142,32 @@ export class AgentBoots {
   }
 
   /**
+   * A result or scan report held because `boot` does not keep the flagged agent's identity: if
+   * the process that kept it is gone (`keeper`: others have polled without it for
+   * `KEPT_GONE_MS`), it is handed over now, and possibly to this boot (a restart of the keeper
+   * that polls alone has no return and no second host report to hand it over otherwise).
+   * Says whether the call is to be taken: the boot keeps the identity, or the flag is gone.
+   */
+  async heldCall(agent: AuthenticatedAgent, boot: string, at: Date): Promise<boolean> {
+    let handedOver = false;
+    const taken = await this.db.transaction(async (manager) => {
+      const [state]: KeptState[] = await manager.query(
+        `SELECT duplicated_at IS NOT NULL AS flagged, duplicate_kept_boot AS kept, duplicate_kept_seen_at AS kept_seen_at, duplicate_contested_at AS contested_at
+           FROM agents WHERE id = $1 FOR NO KEY UPDATE`,
+        [agent.id],
+      );
+      if (!state) return false;
+      if (!state.flagged || state.kept === boot) return true;
+      let kept: string | null;
+      ({ kept, handedOver } = await this.keeper(manager, agent, boot, state, at));
+      return kept === boot;
+    });
+    // Every replica takes the new keeper's calls (or sees the flag gone) from now on.
+    if (handedOver || taken) this.directory.credentialsChanged(agent.id, 'duplicated');
+    return taken;
+  }
+
+  /**
    * A poll of another boot than the agent's last one (`previous`: its boot, null before the first
    * poll, and that boot's last poll):
    * records the boot, and when it is a return, counts it; the second return of the same boot within

@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
-import { AGENT_BOOT_HEADER, AGENT_CLOCK_HEADER, DomainError, AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema, AgentScanStarted, AgentScanStartedSchema, isExactAgentResult } from '@portolan/contracts';
+import { AGENT_BOOT_HEADER, AGENT_CLOCK_HEADER, DomainError, UuidSchema, AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema, AgentScanStarted, AgentScanStartedSchema, isExactAgentResult } from '@portolan/contracts';
 import { GatewayConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { LOGGER } from '@portolan/platform';
 import { errorAnswer } from '../http/error.filter';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { authenticateAgent } from './agent-auth.guard';
+import { AgentBoots } from './agent-boots';
 import { AgentClock, readAgentClock } from './agent-clock';
 import { AgentDirectory, AuthenticatedAgent } from './agent.directory';
 import { AGENT_RATE_LIMITER, GATEWAY_CONFIG } from './agent-api.tokens';
@@ -38,12 +39,14 @@ export class AgentRoutes {
   private readonly pollQuery = new ZodValidationPipe<AgentPollQuery>(AgentPollQuerySchema, 'query');
   private readonly resultBody = new ZodValidationPipe<AgentResult>(AgentResultSchema, 'result');
   private readonly scanBody = new ZodValidationPipe<AgentScanStarted>(AgentScanStartedSchema);
+  private readonly heldChecks = new Throttle(HELD_CHECK_MS);
 
   constructor(
     private readonly directory: AgentDirectory,
     @Inject(AGENT_RATE_LIMITER) private readonly limiter: RateLimiter,
     private readonly polls: AgentPollService,
     private readonly results: AgentResultsService,
+    private readonly boots: AgentBoots,
     @Inject(GATEWAY_CONFIG) private readonly gateway: GatewayConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -70,7 +73,7 @@ export class AgentRoutes {
 
   private async upload(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
     const { agent, clock } = await this.caller(request, response);
-    holdDuplicated(agent, 'results', request);
+    await this.holdDuplicated(agent, 'results', request);
     const body = await readJsonUpload(request, { maxBytes: this.gateway.agentUploadLimitBytes, maxInflatedBytes: this.gateway.agentUploadInflatedLimitBytes });
     // An upload exactly as the schema would give it back is used as it is; any other the schema parses (or refuses, saying why).
     const result = isExactAgentResult(body.json) ? body.json : this.resultBody.transform(body.json);
@@ -80,7 +83,7 @@ export class AgentRoutes {
 
   private async scanStarted(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
     const { agent, clock } = await this.caller(request, response);
-    holdDuplicated(agent, 'scan reports', request);
+    await this.holdDuplicated(agent, 'scan reports', request);
     const report = this.scanBody.transform((await readJsonUpload(request, SCAN_REPORT_LIMITS)).json);
     return [202, await this.results.started(agent, report, clock)];
   }
@@ -93,6 +96,35 @@ export class AgentRoutes {
     const receivedAtMs = Date.now();
     const agent = await authenticateAgent(this.directory, this.limiter, request, response);
     return { agent, clock: readAgentClock(header(request, AGENT_CLOCK_HEADER), receivedAtMs) };
+  }
+
+  /**
+   * Results and scan reports of an identity that two processes poll with (`agent-duplicated`) would
+   * mix two hosts' ports under one device: those of the process that keeps the identity (its boot
+   * in `X-Portolan-Agent-Boot`) are taken; the others are answered 503 with Retry-After, which
+   * agents take as "try later" and keep in their spools, until the other process has an identity
+   * of its own (it is told so by its polls) or is gone. A held call asks whether the keeper is gone
+   * (`AgentBoots.heldCall`, at most every `HELD_CHECK_MS` for a process at this replica): a restart
+   * of the keeper that polls alone then takes its place, and its call is taken.
+   */
+  private async holdDuplicated(agent: AuthenticatedAgent, what: string, request: IncomingMessage): Promise<void> {
+    if (!agent.duplicated) return;
+    const boot = header(request, AGENT_BOOT_HEADER);
+    if (agent.keptBoot !== null && boot === agent.keptBoot) return;
+    if (boot !== undefined && UuidSchema.safeParse(boot).success && this.heldChecks.due(`${agent.id} ${boot}`) && (await this.keeperGone(agent, boot))) return;
+    throw new DomainError(
+      'busy',
+      `agent ${agent.id}: two processes poll with this identity (agent-duplicated), so its ${what} are held until the other process has one of its own or is gone`,
+      { retryAfterMs: DUPLICATED_RETRY_AFTER_S * 1000, duplicated: true },
+    );
+  }
+
+  /** Whether `boot` keeps the identity now (`AgentBoots.heldCall`); when that cannot be told, the call stays held. */
+  private keeperGone(agent: AuthenticatedAgent, boot: string): Promise<boolean> {
+    return this.boots.heldCall(agent, boot, new Date()).catch((error: unknown) => {
+      this.logger.warn({ agentId: agent.id, err: String(error) }, 'could not tell whether the process keeping a duplicated agent identity is gone; its call is held');
+      return false;
+    });
   }
 
   private async answer(response: ServerResponse, work: () => Promise<[number, unknown]>): Promise<void> {
@@ -123,19 +155,24 @@ function header(request: IncomingMessage, name: string): string | undefined {
 
 /** How long an agent whose identity two processes use is told to wait before it sends again. */
 const DUPLICATED_RETRY_AFTER_S = 60;
+/** How often a replica asks, for one process of an agent, whether the process that kept its identity is gone (`holdDuplicated`). */
+const HELD_CHECK_MS = 15_000;
 
-/**
- * Results and scan reports of an identity that two processes poll with (`agent-duplicated`) would
- * mix two hosts' ports under one device: those of the process that keeps the identity (its boot
- * in `X-Portolan-Agent-Boot`) are taken; the others are answered 503 with Retry-After, which
- * agents take as "try later" and keep in their spools, until the other process has an identity
- * of its own (it is told so by its polls) or is gone.
- */
-function holdDuplicated(agent: AuthenticatedAgent, what: string, request: IncomingMessage): void {
-  if (!agent.duplicated || (agent.keptBoot !== null && header(request, AGENT_BOOT_HEADER) === agent.keptBoot)) return;
-  throw new DomainError(
-    'busy',
-    `agent ${agent.id}: two processes poll with this identity (agent-duplicated), so its ${what} are held until the other process has one of its own or is gone`,
-    { retryAfterMs: DUPLICATED_RETRY_AFTER_S * 1000, duplicated: true },
-  );
+/** Whether it is time to check again, for each key, at most every `everyMs`; keeps `max` keys at most. */
+class Throttle {
+  private readonly last = new Map<string, number>();
+
+  constructor(
+    private readonly everyMs: number,
+    private readonly max = 10_000,
+  ) {}
+
+  due(key: string, now = Date.now()): boolean {
+    const last = this.last.get(key);
+    if (last !== undefined && now - last < this.everyMs) return false;
+    this.last.delete(key);
+    this.last.set(key, now);
+    if (this.last.size > this.max) this.last.delete(this.last.keys().next().value!);
+    return true;
+  }
 }
