@@ -207,6 +207,17 @@ describe('operator API authentication (gateway processes, Postgres)', () => {
       { actor: 'mallory', action: 'alert-rule.created', caller_name: 'alice' },
       { actor: 'alice', action: 'alert-rule.deleted', caller_name: 'alice' },
     ]);
+    // A planned change: its service writes the audit lines, given the caller by the controller.
+    const group = await admin.post<{ id: string }>('/groups', { name: `audited group ${Date.now()}` });
+    expect(group.status).toBe(201);
+    const planned = await admin.post<{ id: string }>('/planned-changes', { name: 'audited change', start: new Date().toISOString(), scope: { groupIds: [group.body.id] }, rules: [{ keyPattern: 'tcp/443' }], createdBy: 'mallory' });
+    expect(planned.status).toBe(201);
+    expect((await admin.post(`/planned-changes/${planned.body.id}/approve`, { approvedBy: 'bob', reevaluateSince: false })).status).toBe(200);
+    const changed = await hub.sql.query(`SELECT actor, action, caller_name FROM audit_log WHERE subject_id = $1 ORDER BY at`, [planned.body.id]);
+    expect(changed.rows).toEqual([
+      { actor: 'mallory', action: 'planned-change.created', caller_name: 'alice' },
+      { actor: 'bob', action: 'planned-change.approved', caller_name: 'alice' },
+    ]);
   });
 
   it('answers an address that keeps failing with 429s that cost no database read, and still serves its good tokens', async () => {

@@ -10,6 +10,8 @@ import { audit } from '../audit/audit.log';
 import { ActorSchema, DeletedByQuery, DeletedByQuerySchema } from '../http/actor';
 import { requireExisting } from '../http/references';
 import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
+import { CurrentOperator } from '../operators/operator-auth.guard';
+import type { OperatorIdentity } from '../operators/operator-tokens.service';
 
 export const CreateChannelSchema = z
   .object({
@@ -160,7 +162,7 @@ export class AlertingController {
 
   /** Renames a channel, replaces its settings, or replaces the secrets named (the others kept); checked like a new channel. */
   @Patch('alert-channels/:id')
-  async updateChannel(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(UpdateChannelSchema)) body: z.infer<typeof UpdateChannelSchema>): Promise<ChannelView> {
+  async updateChannel(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(UpdateChannelSchema)) body: z.infer<typeof UpdateChannelSchema>, @CurrentOperator() operator: OperatorIdentity): Promise<ChannelView> {
     const stored = await this.channels.load(this.db.manager, id);
     const { type: _type, ...storedSettings } = stored.settings;
     const secrets = { ...stored.secrets, ...body.secrets };
@@ -179,7 +181,7 @@ export class AlertingController {
     await this.db.transaction(async (manager) => {
       await manager.query(`UPDATE alert_channels SET name = $2, settings = $3, secret_ciphertext = $4, secret_fields = $5 WHERE id = $1`, [id, body.name ?? stored.name, JSON.stringify(settings), sealed.ciphertext, JSON.stringify(sealed.fields)]);
       // Which secrets changed, never what they are.
-      await audit(manager, body.editedBy, 'alert-channel.updated', id, null, { name: body.name, settings: body.settings ? settings : undefined, secretsReplaced: Object.keys(body.secrets ?? {}).sort() }, 'alert-channel');
+      await audit(manager, operator, body.editedBy, 'alert-channel.updated', id, null, { name: body.name, settings: body.settings ? settings : undefined, secretsReplaced: Object.keys(body.secrets ?? {}).sort() }, 'alert-channel');
     });
     return this.channel(id);
   }
@@ -187,7 +189,7 @@ export class AlertingController {
   /** Deletes a channel no rule sends to (with its deliveries); a channel still in use is a conflict naming the rules. */
   @Delete('alert-channels/:id')
   @HttpCode(204)
-  async deleteChannel(@Param('id', UUID_PARAM) id: string, @Query(new ZodValidationPipe(DeletedByQuerySchema, 'query')) { deletedBy }: DeletedByQuery): Promise<void> {
+  async deleteChannel(@Param('id', UUID_PARAM) id: string, @Query(new ZodValidationPipe(DeletedByQuerySchema, 'query')) { deletedBy }: DeletedByQuery, @CurrentOperator() operator: OperatorIdentity): Promise<void> {
     await this.db.transaction(async (manager) => {
       // The channel first: a rule being created or changed to use it holds it FOR SHARE, so this
       // waits for that rule to commit and then finds it among the users.
@@ -197,7 +199,7 @@ export class AlertingController {
       const users: { name: string }[] = await manager.query('SELECT name FROM alert_rules WHERE $1 = ANY(channel_ids) ORDER BY name FOR UPDATE', [id]);
       if (users.length) throw new DomainError('conflict', `alert channel "${stored.name}" is used by rule(s) ${users.map((u) => `"${u.name}"`).join(', ')}; take it out of them first`);
       await manager.query('DELETE FROM alert_channels WHERE id = $1', [id]);
-      await audit(manager, deletedBy, 'alert-channel.deleted', id, null, { name: stored.name, type: stored.type, settings: stored.settings }, 'alert-channel');
+      await audit(manager, operator, deletedBy, 'alert-channel.deleted', id, null, { name: stored.name, type: stored.type, settings: stored.settings }, 'alert-channel');
     });
   }
 
@@ -236,7 +238,7 @@ export class AlertingController {
   }
 
   @Post('alert-rules')
-  async createRule(@Body(new ZodValidationPipe(CreateRuleSchema)) body: z.infer<typeof CreateRuleSchema>): Promise<StoredRule> {
+  async createRule(@Body(new ZodValidationPipe(CreateRuleSchema)) body: z.infer<typeof CreateRuleSchema>, @CurrentOperator() operator: OperatorIdentity): Promise<StoredRule> {
     const id = randomUUID();
     const rule = await this.checkRule(id, fullRule(body));
     await this.db.transaction(async (manager) => {
@@ -246,7 +248,7 @@ export class AlertingController {
         `INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, severity_map, channel_ids, storm, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())`,
         [id, rule.name, rule.enabled, JSON.stringify(rule.scope), JSON.stringify(rule.filter), rule.severity, JSON.stringify(rule.severityMap), rule.channelIds, rule.storm ? JSON.stringify(rule.storm) : null],
       );
-      await audit(manager, body.createdBy, 'alert-rule.created', id, null, { rule }, 'alert-rule');
+      await audit(manager, operator, body.createdBy, 'alert-rule.created', id, null, { rule }, 'alert-rule');
     });
     return this.rule(id);
   }
@@ -263,7 +265,7 @@ export class AlertingController {
 
   /** Changes what the body names (scope and filter field by field); the whole rule is checked again. Alerting applies it within seconds. */
   @Patch('alert-rules/:id')
-  async updateRule(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(UpdateRuleSchema)) body: z.infer<typeof UpdateRuleSchema>): Promise<StoredRule> {
+  async updateRule(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(UpdateRuleSchema)) body: z.infer<typeof UpdateRuleSchema>, @CurrentOperator() operator: OperatorIdentity): Promise<StoredRule> {
     const stored = await this.rule(id);
     const rule = await this.checkRule(id, fullRule(body, stored));
     await this.db.transaction(async (manager) => {
@@ -274,7 +276,7 @@ export class AlertingController {
         [id, rule.name, rule.enabled, JSON.stringify(rule.scope), JSON.stringify(rule.filter), rule.severity, JSON.stringify(rule.severityMap), rule.channelIds, rule.storm ? JSON.stringify(rule.storm) : null],
       );
       const { editedBy, ...changes } = body;
-      await audit(manager, editedBy, 'alert-rule.updated', id, null, { changes }, 'alert-rule');
+      await audit(manager, operator, editedBy, 'alert-rule.updated', id, null, { changes }, 'alert-rule');
     });
     return this.rule(id);
   }
@@ -282,11 +284,11 @@ export class AlertingController {
   /** Deletes a rule with its deliveries and storm windows (disable it to keep them); the audit log keeps the rule. */
   @Delete('alert-rules/:id')
   @HttpCode(204)
-  async deleteRule(@Param('id', UUID_PARAM) id: string, @Query(new ZodValidationPipe(DeletedByQuerySchema, 'query')) { deletedBy }: DeletedByQuery): Promise<void> {
+  async deleteRule(@Param('id', UUID_PARAM) id: string, @Query(new ZodValidationPipe(DeletedByQuerySchema, 'query')) { deletedBy }: DeletedByQuery, @CurrentOperator() operator: OperatorIdentity): Promise<void> {
     await this.db.transaction(async (manager) => {
       const [stored]: StoredRule[] = await manager.query(`WITH gone AS (DELETE FROM alert_rules WHERE id = $1 RETURNING ${RULE_COLUMNS}) SELECT * FROM gone`, [id]);
       if (!stored) throw new DomainError('not_found', `alert rule ${id} does not exist`);
-      await audit(manager, deletedBy, 'alert-rule.deleted', id, null, { rule: stored }, 'alert-rule');
+      await audit(manager, operator, deletedBy, 'alert-rule.deleted', id, null, { rule: stored }, 'alert-rule');
     });
   }
 

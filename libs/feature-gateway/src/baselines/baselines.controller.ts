@@ -1,6 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { z } from 'zod';
 import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
+import { CurrentOperator } from '../operators/operator-auth.guard';
+import type { OperatorIdentity } from '../operators/operator-tokens.service';
 import { ExpectPort, ExpectPortSchema, HistoryQuerySchema, Promote, PromoteSchema, RemoveItem, RemoveItemSchema } from './baseline.dto';
 import { BaselineHistoryEntry, BaselinesService, BaselineView } from './baselines.service';
 
@@ -27,21 +29,21 @@ export class BaselinesController {
   /** Accepts a change that waits for confirmation into the baseline now, and reports it. */
   @Post('promote')
   @HttpCode(200)
-  promote(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(PromoteSchema)) body: Promote) {
-    return this.baselines.promote(id, body);
+  promote(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(PromoteSchema)) body: Promote, @CurrentOperator() operator: OperatorIdentity) {
+    return this.baselines.promote(id, body, operator);
   }
 
   /** An expected open port: if a scan does not find it open, that is a `removed` change. */
   @Post('expected-ports')
   @HttpCode(200)
-  expect(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(ExpectPortSchema)) body: ExpectPort) {
-    return this.baselines.expectPort(id, body);
+  expect(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(ExpectPortSchema)) body: ExpectPort, @CurrentOperator() operator: OperatorIdentity) {
+    return this.baselines.expectPort(id, body, operator);
   }
 
   /** Takes an item out of the baseline: if a scan still finds it, that is an `added` change. */
   @Post('remove')
   @HttpCode(200)
-  remove(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(RemoveItemSchema)) body: RemoveItem) {
-    return this.baselines.remove(id, body);
+  remove(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(RemoveItemSchema)) body: RemoveItem, @CurrentOperator() operator: OperatorIdentity) {
+    return this.baselines.remove(id, body, operator);
   }
 }

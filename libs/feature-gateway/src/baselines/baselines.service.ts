@@ -5,7 +5,7 @@ import { portItem } from '@portolan/diff';
 import { Logger } from '@portolan/logging';
 import { BaselineCoverageRecord } from '@portolan/persistence';
 import { DATA_SOURCE, EventRecorder, LOGGER, PlannedChangeStore } from '@portolan/platform';
-import { audit } from '../audit/audit.log';
+import { audit, AuditCaller } from '../audit/audit.log';
 import type { ExpectPort, Promote, RemoveItem } from './baseline.dto';
 
 export interface BaselineView {
@@ -88,7 +88,7 @@ export class BaselinesService {
   }
 
   /** Applies a pending change to the baseline now and records it as the change event it is, marked promoted. */
-  async promote(deviceId: string, body: Promote): Promise<{ eventId: string; kind: string }> {
+  async promote(deviceId: string, body: Promote, caller?: AuditCaller): Promise<{ eventId: string; kind: string }> {
     const { rows, eventId, kind } = await this.db.transaction(async (manager) => {
       await this.tracker(manager, deviceId, body.trackerId);
       const [pending]: { kind: 'added' | 'removed' | 'modified'; before: Record<string, unknown> | null; after: Record<string, unknown> | null; first_seen_at: Date; first_job_id: string }[] = await manager.query(
@@ -114,7 +114,7 @@ export class BaselinesService {
       };
       const classified = await this.planned.classify(manager, deviceId, [event]);
       const inserted = await this.events.insert(manager, classified.events);
-      await audit(manager, body.actor, 'baseline.promoted', deviceId, body.justification, itemDetails(body), 'device');
+      await audit(manager, caller, body.actor, 'baseline.promoted', deviceId, body.justification, itemDetails(body), 'device');
       return { rows: inserted, eventId: inserted[0].id, kind: pending.kind };
     });
     await this.events.announce(rows);
@@ -122,7 +122,7 @@ export class BaselinesService {
     return { eventId, kind };
   }
 
-  async expectPort(deviceId: string, body: ExpectPort): Promise<{ itemKey: string }> {
+  async expectPort(deviceId: string, body: ExpectPort, caller?: AuditCaller): Promise<{ itemKey: string }> {
     const item = portItem(body.host, { protocol: body.protocol, port: body.port, state: 'open', service: body.service });
     await this.db.transaction(async (manager) => {
       await this.tracker(manager, deviceId, body.trackerId);
@@ -133,17 +133,17 @@ export class BaselinesService {
       const baselined: unknown[] = await manager.query('SELECT 1 FROM baselines WHERE tracker_id = $1 AND host = $2', [ref.trackerId, ref.host]);
       if (!baselined.length) throw new DomainError('conflict', `${body.host} has no baseline in tracker ${body.trackerId} yet; its first complete poll makes one`);
       await upsertItem(manager, deviceId, ref, { ...item.attributes }, null);
-      await audit(manager, body.actor, 'baseline.item-expected', deviceId, body.justification, itemDetails(ref, { ...item.attributes }), 'device');
+      await audit(manager, caller, body.actor, 'baseline.item-expected', deviceId, body.justification, itemDetails(ref, { ...item.attributes }), 'device');
     });
     return { itemKey: item.key };
   }
 
-  async remove(deviceId: string, body: RemoveItem): Promise<{ removed: true }> {
+  async remove(deviceId: string, body: RemoveItem, caller?: AuditCaller): Promise<{ removed: true }> {
     await this.db.transaction(async (manager) => {
       await this.tracker(manager, deviceId, body.trackerId);
       const attributes = await deleteItem(manager, body);
       if (!attributes) throw new DomainError('not_found', `${body.itemType} ${body.itemKey} on ${body.host} is not in the baseline of tracker ${body.trackerId}`);
-      await audit(manager, body.actor, 'baseline.item-removed', deviceId, body.justification, itemDetails(body, attributes), 'device');
+      await audit(manager, caller, body.actor, 'baseline.item-removed', deviceId, body.justification, itemDetails(body, attributes), 'device');
     });
     return { removed: true };
   }

@@ -9,7 +9,6 @@ import { loadTls } from './tls.loader';
 import { AgentRoutes } from '../agent-api/agent.routes';
 import { HubCertificatesService } from '../hub-certificates/hub-certificates.service';
 import { OperatorTokensService } from '../operators/operator-tokens.service';
-import { callerScope } from '../operators/request-caller';
 
 export interface HttpServiceOptions {
   readonly service: string;
@@ -45,8 +44,6 @@ export async function startHttpService(rootModule: Type, options: HttpServiceOpt
   // API answers are never cached by validators: no SHA-1 of every body for an ETag.
   app.set('etag', false);
   app.setGlobalPrefix('api');
-  // Each REST call in a store of its own, where the operator guard puts the caller (audit log).
-  app.use(callerScope);
   app.enableShutdownHooks();
   serveAgentRoutesFirst(app);
   // Announced to pinning agents before this gateway takes a connection.

@@ -28,6 +28,6 @@ export class HubCertificatesController {
   @Post(':id/retire')
   @HttpCode(200)
   retire(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(RetireSchema)) body: z.infer<typeof RetireSchema>, @CurrentOperator() operator: OperatorIdentity): Promise<HubCertificateView> {
-    return this.certificates.retire(id, body.retiredBy ?? operator.name, body.force ?? false);
+    return this.certificates.retire(id, body.retiredBy ?? operator.name, body.force ?? false, operator);
   }
 }

@@ -5,7 +5,7 @@ import { DomainError, MAX_HUB_PINS } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { HubCertificateEntity, SqlState, sqlStateOf } from '@portolan/persistence';
 import { DATA_SOURCE, LOGGER } from '@portolan/platform';
-import { audit } from '../audit/audit.log';
+import { audit, AuditCaller } from '../audit/audit.log';
 import type { CertificateFacts } from '../http/tls.loader';
 
 /** A running gateway registers its certificates again this often, so those still in use stay trusted. */
@@ -127,7 +127,7 @@ export class HubCertificatesService implements OnModuleDestroy {
    * still be served: that needs `force`, and a gateway that does serve it brings it back when it
    * registers (hourly), with a warning.
    */
-  async retire(id: string, actor: string, force = false): Promise<HubCertificateView> {
+  async retire(id: string, actor: string, force = false, caller?: AuditCaller): Promise<HubCertificateView> {
     await this.db.transaction(async (m) => {
       const [row]: { fingerprint: string; retired: boolean; in_use: boolean; instance: string }[] = await m.query(
         `SELECT fingerprint, retired_at IS NOT NULL AS retired, served AND last_seen_at > now() - make_interval(secs => $2 / 1000.0) AS in_use, instance
@@ -143,7 +143,7 @@ export class HubCertificatesService implements OnModuleDestroy {
         );
       await m.query('UPDATE hub_certificates SET retired_at = now(), retired_by = $2 WHERE id = $1', [id, actor]);
       await reconcile(m);
-      await audit(m, actor, 'hub-certificate.retired', id, null, { fingerprint: row.fingerprint, force }, 'hub-certificate');
+      await audit(m, caller, actor, 'hub-certificate.retired', id, null, { fingerprint: row.fingerprint, force }, 'hub-certificate');
     });
     this.logger.info({ id, actor }, 'hub certificate retired; agents will stop trusting it');
     return viewOf(await this.db.getRepository(HubCertificateEntity).findOneByOrFail({ id }));

@@ -3,7 +3,6 @@ import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { isDomainError } from '@portolan/contracts';
 import { OperatorIdentity, OperatorTokensService } from './operator-tokens.service';
-import { requestCaller } from './request-caller';
 import { ROUTE_ACCESS, RouteAccess } from './route-access';
 
 type OperatorRequest = Request & { operator?: OperatorIdentity };
@@ -28,8 +27,6 @@ export class OperatorAuthGuard implements CanActivate {
     try {
       request.operator = await this.tokens.authenticate(request.headers.authorization, path, request.socket.remoteAddress);
       this.tokens.authorize(request.operator, access, request.method, path);
-      const caller = requestCaller.getStore();
-      if (caller) caller.operator = request.operator;
     } catch (error) {
       if (isDomainError(error) && error.code === 'unauthorized') context.switchToHttp().getResponse<Response>().setHeader('WWW-Authenticate', 'Bearer realm="portolan"');
       throw error;

@@ -130,7 +130,7 @@ export class OperatorTokensService implements OnModuleInit, OnModuleDestroy {
     const row = this.row(token, body.name, body.role, actor.name, now, body.expiresInDays === undefined ? null : new Date(now.getTime() + body.expiresInDays * 86_400_000));
     await this.db.transaction(async (m) => {
       await m.getRepository(OperatorTokenEntity).insert(row);
-      await audit(m, actor.name, 'operator-token.created', row.id, null, { name: row.name, role: row.role, expiresAt: row.expiresAt, by: actor.id }, 'operator-token');
+      await audit(m, actor, actor.name, 'operator-token.created', row.id, null, { name: row.name, role: row.role, expiresAt: row.expiresAt, by: actor.id }, 'operator-token');
     });
     this.logger.info({ tokenId: row.id, name: row.name, role: row.role, hint: row.tokenHint, by: actor.id }, 'operator token created');
     return { ...view(row), token };
@@ -153,7 +153,7 @@ export class OperatorTokensService implements OnModuleInit, OnModuleDestroy {
       row.revokedAt = new Date();
       row.revokedBy = actor.name;
       await m.getRepository(OperatorTokenEntity).update(id, { revokedAt: row.revokedAt, revokedBy: row.revokedBy });
-      await audit(m, actor.name, 'operator-token.revoked', id, null, { name: row.name, role: row.role, by: actor.id }, 'operator-token');
+      await audit(m, actor, actor.name, 'operator-token.revoked', id, null, { name: row.name, role: row.role, by: actor.id }, 'operator-token');
       return row;
     });
     this.forget(id);
@@ -179,7 +179,7 @@ export class OperatorTokensService implements OnModuleInit, OnModuleDestroy {
           const row = this.row(configured, 'admin (PORTOLAN_ADMIN_TOKEN)', 'admin', 'bootstrap', new Date(), null);
           row.tokenHint = '(env)';
           await m.getRepository(OperatorTokenEntity).insert(row);
-          await audit(m, 'bootstrap', 'operator-token.created', row.id, null, { name: row.name, role: row.role, source: 'PORTOLAN_ADMIN_TOKEN' }, 'operator-token');
+          await audit(m, undefined, 'bootstrap', 'operator-token.created', row.id, null, { name: row.name, role: row.role, source: 'PORTOLAN_ADMIN_TOKEN' }, 'operator-token');
           this.logger.info({ tokenId: row.id }, 'admin token of PORTOLAN_ADMIN_TOKEN registered');
           return;
         }
@@ -190,7 +190,7 @@ export class OperatorTokensService implements OnModuleInit, OnModuleDestroy {
       const token = newOperatorToken();
       const row = this.row(token, configured === undefined ? 'admin (first start)' : 'admin (recovery)', 'admin', 'bootstrap', new Date(), null);
       await m.getRepository(OperatorTokenEntity).insert(row);
-      await audit(m, 'bootstrap', 'operator-token.created', row.id, null, { name: row.name, role: row.role, source: ADMIN_TOKEN_FILE }, 'operator-token');
+      await audit(m, undefined, 'bootstrap', 'operator-token.created', row.id, null, { name: row.name, role: row.role, source: ADMIN_TOKEN_FILE }, 'operator-token');
       // Written before the commit: a token nobody can read is never the only admin token.
       const file = resolve(join(dataDir, ADMIN_TOKEN_FILE));
       writePrivateFile(file, `${token}\n`);

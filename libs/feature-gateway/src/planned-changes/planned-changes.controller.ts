@@ -1,5 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { Page } from '../http/pagination';
+import { CurrentOperator } from '../operators/operator-auth.guard';
+import type { OperatorIdentity } from '../operators/operator-tokens.service';
 import { UUID_PARAM, ZodValidationPipe } from '../http/zod-validation.pipe';
 import {
   ApprovePlannedChange,
@@ -27,14 +29,14 @@ export class PlannedChangesController {
   constructor(private readonly planned: PlannedChangesService) {}
 
   @Post()
-  create(@Body(new ZodValidationPipe(CreatePlannedChangeSchema)) body: CreatePlannedChange): Promise<PlannedChangeView> {
-    return this.planned.create(body);
+  create(@Body(new ZodValidationPipe(CreatePlannedChangeSchema)) body: CreatePlannedChange, @CurrentOperator() operator: OperatorIdentity): Promise<PlannedChangeView> {
+    return this.planned.create(body, operator);
   }
 
   /** A draft that plans exactly the selected change events. */
   @Post('from-events')
-  fromEvents(@Body(new ZodValidationPipe(PlanFromEventsSchema)) body: PlanFromEvents): Promise<PlannedChangeView> {
-    return this.planned.fromEvents(body);
+  fromEvents(@Body(new ZodValidationPipe(PlanFromEventsSchema)) body: PlanFromEvents, @CurrentOperator() operator: OperatorIdentity): Promise<PlannedChangeView> {
+    return this.planned.fromEvents(body, operator);
   }
 
   @Get()
@@ -48,31 +50,31 @@ export class PlannedChangesController {
   }
 
   @Patch(':id')
-  update(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(UpdatePlannedChangeSchema)) body: UpdatePlannedChange): Promise<PlannedChangeView> {
-    return this.planned.update(id, body);
+  update(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(UpdatePlannedChangeSchema)) body: UpdatePlannedChange, @CurrentOperator() operator: OperatorIdentity): Promise<PlannedChangeView> {
+    return this.planned.update(id, body, operator);
   }
 
   @Post(':id/approve')
   @HttpCode(200)
-  approve(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(ApprovePlannedChangeSchema)) body: ApprovePlannedChange) {
-    return this.planned.approve(id, body);
+  approve(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(ApprovePlannedChangeSchema)) body: ApprovePlannedChange, @CurrentOperator() operator: OperatorIdentity) {
+    return this.planned.approve(id, body, operator);
   }
 
   @Post(':id/reevaluate')
   @HttpCode(200)
-  reevaluate(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(ReevaluateSchema)) body: Reevaluate): Promise<ReevaluationResult> {
-    return this.planned.reevaluate(id, body.since, body.requestedBy);
+  reevaluate(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(ReevaluateSchema)) body: Reevaluate, @CurrentOperator() operator: OperatorIdentity): Promise<ReevaluationResult> {
+    return this.planned.reevaluate(id, body.since, body.requestedBy, operator);
   }
 
   @Post(':id/events')
   @HttpCode(200)
-  extend(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(ExtendWithEventsSchema)) body: ExtendWithEvents): Promise<PlannedChangeView> {
-    return this.planned.extendWithEvents(id, body);
+  extend(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(ExtendWithEventsSchema)) body: ExtendWithEvents, @CurrentOperator() operator: OperatorIdentity): Promise<PlannedChangeView> {
+    return this.planned.extendWithEvents(id, body, operator);
   }
 
   @Post(':id/proposals/confirm')
   @HttpCode(200)
-  confirm(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(ConfirmProposalsSchema)) body: ConfirmProposals): Promise<PlannedChangeView> {
-    return this.planned.confirmProposals(id, body);
+  confirm(@Param('id', UUID_PARAM) id: string, @Body(new ZodValidationPipe(ConfirmProposalsSchema)) body: ConfirmProposals, @CurrentOperator() operator: OperatorIdentity): Promise<PlannedChangeView> {
+    return this.planned.confirmProposals(id, body, operator);
   }
 }

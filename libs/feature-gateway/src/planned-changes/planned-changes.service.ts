@@ -6,7 +6,7 @@ import { Logger } from '@portolan/logging';
 import { AuditEntryEntity, PlannedChangeEntity, PlannedChangeProposalEntity, PlannedRuleRecord } from '@portolan/persistence';
 import { compilePlannedChange, exactRule, PlannedChangeError, PlannedRuleDefinition, uniqueRules } from '@portolan/planning';
 import { DATA_SOURCE, LOGGER } from '@portolan/platform';
-import { audit } from '../audit/audit.log';
+import { audit, AuditCaller } from '../audit/audit.log';
 import { decodeCursor, Page, pageOf } from '../http/pagination';
 import { requireExisting } from '../http/references';
 import {
@@ -72,7 +72,7 @@ export class PlannedChangesService {
     private readonly reevaluator: PlannedChangeReevaluator,
   ) {}
 
-  async create(body: CreatePlannedChange): Promise<PlannedChangeView> {
+  async create(body: CreatePlannedChange, caller?: AuditCaller): Promise<PlannedChangeView> {
     const now = new Date();
     const row = Object.assign(new PlannedChangeEntity(), {
       id: randomUUID(),
@@ -94,7 +94,7 @@ export class PlannedChangesService {
     await this.db.transaction(async (manager) => {
       await this.check(manager, row);
       await manager.insert(PlannedChangeEntity, row);
-      await audit(manager, body.createdBy, 'planned-change.created', row.id, null, { name: row.name });
+      await audit(manager, caller, body.createdBy, 'planned-change.created', row.id, null, { name: row.name });
     });
     this.logger.info({ plannedChangeId: row.id, createdBy: body.createdBy }, 'planned change created');
     return view(row);
@@ -125,7 +125,7 @@ export class PlannedChangesService {
     };
   }
 
-  async update(id: string, body: UpdatePlannedChange): Promise<PlannedChangeView> {
+  async update(id: string, body: UpdatePlannedChange, caller?: AuditCaller): Promise<PlannedChangeView> {
     return this.db.transaction(async (manager) => {
       const row = await this.load(manager, id, true);
       const widening = body.start !== undefined || body.end !== undefined || body.mode !== undefined || body.scope !== undefined || body.rules !== undefined;
@@ -143,32 +143,32 @@ export class PlannedChangesService {
       });
       await this.check(manager, next);
       await manager.save(PlannedChangeEntity, next);
-      await audit(manager, body.editedBy, 'planned-change.edited', id, body.justification ?? null, { fields: Object.keys(body).filter((k) => k !== 'editedBy' && k !== 'justification'), backToDraft: widening && row.status === 'approved' });
+      await audit(manager, caller, body.editedBy, 'planned-change.edited', id, body.justification ?? null, { fields: Object.keys(body).filter((k) => k !== 'editedBy' && k !== 'justification'), backToDraft: widening && row.status === 'approved' });
       return view(next);
     });
   }
 
-  async approve(id: string, body: ApprovePlannedChange): Promise<PlannedChangeView & { reevaluation: ReevaluationResult | null }> {
+  async approve(id: string, body: ApprovePlannedChange, caller?: AuditCaller): Promise<PlannedChangeView & { reevaluation: ReevaluationResult | null }> {
     const approved = await this.db.transaction(async (manager) => {
       const row = await this.load(manager, id, true);
       if (row.status === 'approved') throw new DomainError('conflict', `planned change ${id} is approved already (by ${row.approvedBy})`);
       const next = Object.assign(new PlannedChangeEntity(), row, { status: 'approved' as const, approvedBy: body.approvedBy, approvedAt: new Date(), updatedAt: new Date() });
       await this.check(manager, next);
       await manager.save(PlannedChangeEntity, next);
-      await audit(manager, body.approvedBy, 'planned-change.approved', id, null, null);
+      await audit(manager, caller, body.approvedBy, 'planned-change.approved', id, null, null);
       return next;
     });
     this.logger.info({ plannedChangeId: id, approvedBy: body.approvedBy }, 'planned change approved');
-    const reevaluation = body.reevaluateSince === false ? null : await this.runReevaluation(approved, sinceOrDefault(body.reevaluateSince), body.approvedBy);
+    const reevaluation = body.reevaluateSince === false ? null : await this.runReevaluation(approved, sinceOrDefault(body.reevaluateSince), body.approvedBy, caller);
     return { ...view(approved), reevaluation };
   }
 
-  async reevaluate(id: string, since: string | undefined, requestedBy: string): Promise<ReevaluationResult> {
-    return this.runReevaluation(await this.load(this.db.manager, id), sinceOrDefault(since), requestedBy);
+  async reevaluate(id: string, since: string | undefined, requestedBy: string, caller?: AuditCaller): Promise<ReevaluationResult> {
+    return this.runReevaluation(await this.load(this.db.manager, id), sinceOrDefault(since), requestedBy, caller);
   }
 
   /** A new draft that plans exactly the given change events: their devices, their items, their window. */
-  async fromEvents(body: PlanFromEvents): Promise<PlannedChangeView> {
+  async fromEvents(body: PlanFromEvents, caller?: AuditCaller): Promise<PlannedChangeView> {
     const events = await this.changeEvents(body.eventIds);
     const times = events.map((e) => new Date(e.observed_at).getTime());
     const start = body.start ?? new Date(Math.min(...times)).toISOString();
@@ -182,11 +182,11 @@ export class PlannedChangesService {
       scope: { deviceIds: unique(events.map((e) => e.device_id)), groupIds: [] },
       rules: events.map((e) => ruleRecord(exactRule({ kind: e.kind, trackerId: e.tracker_id, itemType: e.item_type, itemKey: e.item_key }))),
       createdBy: body.createdBy,
-    });
+    }, caller);
   }
 
   /** Widens a planned change to plan the given events too (devices, rules, window); an approved one goes back to draft. */
-  async extendWithEvents(id: string, body: ExtendWithEvents): Promise<PlannedChangeView> {
+  async extendWithEvents(id: string, body: ExtendWithEvents, caller?: AuditCaller): Promise<PlannedChangeView> {
     const events = await this.changeEvents(body.eventIds);
     const row = await this.load(this.db.manager, id);
     const times = events.map((e) => new Date(e.observed_at).getTime());
@@ -199,14 +199,14 @@ export class PlannedChangesService {
       rules: [...row.rules, ...events.map((e) => ruleRecord(exactRule({ kind: e.kind, trackerId: e.tracker_id, itemType: e.item_type, itemKey: e.item_key })))],
       editedBy: body.editedBy,
       justification: body.justification ?? `extended with ${events.length} event(s)`,
-    });
+    }, caller);
   }
 
   /**
    * Makes recording mode's proposals rules. This only narrows what the planned change covers
    * (recording plans every change in scope), so an approved change stays approved.
    */
-  async confirmProposals(id: string, body: ConfirmProposals): Promise<PlannedChangeView> {
+  async confirmProposals(id: string, body: ConfirmProposals, caller?: AuditCaller): Promise<PlannedChangeView> {
     return this.db.transaction(async (manager) => {
       const row = await this.load(manager, id, true);
       const proposals = await manager.find(PlannedChangeProposalEntity, { where: { plannedChangeId: id } });
@@ -220,14 +220,14 @@ export class PlannedChangesService {
       await this.check(manager, next);
       await manager.save(PlannedChangeEntity, next);
       if (chosen.length) await manager.delete(PlannedChangeProposalEntity, chosen.map((p) => ({ plannedChangeId: id, ruleKey: p.ruleKey })));
-      await audit(manager, body.confirmedBy, 'planned-change.proposals-confirmed', id, null, { rules: chosen.length, stopRecording: body.stopRecording });
+      await audit(manager, caller, body.confirmedBy, 'planned-change.proposals-confirmed', id, null, { rules: chosen.length, stopRecording: body.stopRecording });
       return view(next);
     });
   }
 
-  private async runReevaluation(row: PlannedChangeEntity, since: Date, actor: string): Promise<ReevaluationResult> {
+  private async runReevaluation(row: PlannedChangeEntity, since: Date, actor: string, caller?: AuditCaller): Promise<ReevaluationResult> {
     const result = await this.reevaluator.reevaluate(row, since);
-    await audit(this.db.manager, actor, 'planned-change.reevaluated', row.id, null, { since: since.toISOString(), examined: result.examined, nowPlanned: result.nowPlanned, nowUnplanned: result.nowUnplanned });
+    await audit(this.db.manager, caller, actor, 'planned-change.reevaluated', row.id, null, { since: since.toISOString(), examined: result.examined, nowPlanned: result.nowPlanned, nowUnplanned: result.nowUnplanned });
     this.logger.info({ plannedChangeId: row.id, ...result }, 'past events re-evaluated against a planned change');
     return result;
   }
