@@ -79,12 +79,10 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
     if (clone) return this.answerClone(agent.id, saysBoot ? 0 : query.wait, closed);
     let jobs = await this.claimIfHinted(agent.id, query.boot);
     if (!jobs.length && query.wait > 0) {
-      let gone = false;
-      void closed.then(() => (gone = true));
-      await this.waitForWork(agent.id, query.wait * 1000, closed);
+      const stillThere = await this.waitForWork(agent.id, query.wait * 1000, closed);
       if (this.heartbeats.isClone(agent, query.boot)) return this.answerClone(agent.id, 0, closed);
       // Runs are not claimed for a caller that went away: they would be its process's, never handed to it again.
-      if (!gone) jobs = await this.claimIfHinted(agent.id, query.boot);
+      if (stillThere) jobs = await this.claimIfHinted(agent.id, query.boot);
     }
     return { configVersion: await this.configVersion(agent.id), jobs };
   }
@@ -163,19 +161,21 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private waitForWork(agentId: string, ms: number, closed: Promise<void>): Promise<void> {
-    return new Promise<void>((resolve) => {
+  /** Resolves when woken or after `ms`, with true; with false when the caller went away first. */
+  private waitForWork(agentId: string, ms: number, closed: Promise<void>): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
       const set = this.waiters.get(agentId) ?? new Set<() => void>();
       this.waiters.set(agentId, set);
-      const done = () => {
+      const done = (stillThere = true) => {
         clearTimeout(timer);
-        set.delete(done);
+        set.delete(wake);
         if (!set.size) this.waiters.delete(agentId);
-        resolve();
+        resolve(stillThere);
       };
-      const timer = setTimeout(done, ms);
-      set.add(done);
-      void closed.then(done);
+      const wake = () => done();
+      const timer = setTimeout(wake, ms);
+      set.add(wake);
+      void closed.then(() => done(false));
     });
   }
 

@@ -39,7 +39,8 @@ export class AgentRoutes {
   private readonly pollQuery = new ZodValidationPipe<AgentPollQuery>(AgentPollQuerySchema, 'query');
   private readonly resultBody = new ZodValidationPipe<AgentResult>(AgentResultSchema, 'result');
   private readonly scanBody = new ZodValidationPipe<AgentScanStarted>(AgentScanStartedSchema);
-  private readonly heldChecks = new Throttle(HELD_CHECK_MS);
+  /** At most one check a `HELD_CHECK_MS` for each process (`holdDuplicated`); the rate limiter's buckets, one token each. */
+  private readonly heldChecks = new RateLimiter(1000 / HELD_CHECK_MS, 1);
 
   constructor(
     private readonly directory: AgentDirectory,
@@ -111,7 +112,7 @@ export class AgentRoutes {
     if (!agent.duplicated) return;
     const boot = header(request, AGENT_BOOT_HEADER);
     if (agent.keptBoot !== null && boot === agent.keptBoot) return;
-    if (boot !== undefined && UuidSchema.safeParse(boot).success && this.heldChecks.due(`${agent.id} ${boot}`) && (await this.keeperGone(agent, boot))) return;
+    if (boot !== undefined && UuidSchema.safeParse(boot).success && this.heldChecks.take(`${agent.id} ${boot}`) === 0 && (await this.keeperGone(agent, boot))) return;
     throw new DomainError(
       'busy',
       `agent ${agent.id}: two processes poll with this identity (agent-duplicated), so its ${what} are held until the other process has one of its own or is gone`,
@@ -157,22 +158,3 @@ function header(request: IncomingMessage, name: string): string | undefined {
 const DUPLICATED_RETRY_AFTER_S = 60;
 /** How often a replica asks, for one process of an agent, whether the process that kept its identity is gone (`holdDuplicated`). */
 const HELD_CHECK_MS = 15_000;
-
-/** Whether it is time to check again, for each key, at most every `everyMs`; keeps `max` keys at most. */
-class Throttle {
-  private readonly last = new Map<string, number>();
-
-  constructor(
-    private readonly everyMs: number,
-    private readonly max = 10_000,
-  ) {}
-
-  due(key: string, now = Date.now()): boolean {
-    const last = this.last.get(key);
-    if (last !== undefined && now - last < this.everyMs) return false;
-    this.last.delete(key);
-    this.last.set(key, now);
-    if (this.last.size > this.max) this.last.delete(this.last.keys().next().value!);
-    return true;
-  }
-}
