@@ -450,6 +450,29 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       expect((await agentView(b.id)).status).toBe('online');
     }, 60_000);
 
+    it('hands a run again to the process that picked it up and has not started it, two minutes on (its answer lost on the way), not before', async () => {
+      const tracker = await api.post('/trackers', { name: "db-01's sockets, answer lost", deviceId: b.identity.deviceId, ...SELF_TRACKER });
+      expect(tracker.status).toBe(201);
+      const runTracker = String(tracker.body['id']);
+      const agentProcess = new TestAgent(http, b.identity, b.version, randomUUID());
+      expect((await agentProcess.poll({ wait: 0 })).status).toBe(200);
+      const jobId = String((await api.post(`/trackers/${runTracker}/run`, {})).body['jobId']);
+      const asked = [{ jobId, trackerId: runTracker, trigger: 'manual' }];
+      expect((await agentProcess.poll({ wait: 0 })).body.jobs).toEqual(asked); // this answer is "lost"
+      expect((await agentProcess.poll({ wait: 1 })).body.jobs).toEqual([]); // not handed again at once: it may be waiting its turn
+
+      // Two minutes on (moved back by SQL), the sweep wakes its poll with the run.
+      await sql.query(`UPDATE scan_jobs SET claimed_at = claimed_at - interval '3 minutes' WHERE id = $1`, [jobId]);
+      let again: unknown[] = [];
+      for (let i = 0; i < 3 && !again.length; i += 1) again = (await agentProcess.poll({ wait: 2 })).body.jobs;
+      expect(again).toEqual(asked);
+      expect((await agentProcess.poll({ wait: 0 })).body.jobs).toEqual([]);
+      expect((await sql.query(`SELECT claimed_boot, claimed_at > now() - interval '1 minute' AS recent FROM scan_jobs WHERE id = $1`, [jobId])).rows).toEqual([{ claimed_boot: agentProcess.boot, recent: true }]);
+
+      expect((await agentProcess.started({ jobId, trackerId: runTracker, trigger: 'manual', startedAt: new Date().toISOString() })).status).toBe(202);
+      expect((await agentProcess.upload(selfResult(jobId, runTracker, [{ port: 40032 }], { trigger: 'manual' }), { gzip: true })).status).toBe(202);
+      expect(await waitForJob(jobId)).toMatchObject({ status: 'succeeded', trigger: 'manual' });
+    }, 30_000);
     it("dates the runs of an agent whose clock is 3 h behind on the hub's clock, so its change falls in the planned-change window of now; the skew is announced and shown", async () => {
       const HOUR = 3_600_000;
       const plan = await api.post('/planned-changes', {

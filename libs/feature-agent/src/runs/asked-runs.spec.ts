@@ -40,6 +40,8 @@ describe('AskedRuns', () => {
     expect(unknown).toEqual([job('j2', 't4')]);
     expect(runs.afterConfig(nothingSpooled, [...trackers, t3])).toEqual({ decided: [], unknown: [] });
     expect(runs.take(job('j1', 't3'), nothingSpooled, [...trackers, t3])).toEqual({ kind: 'skip', why: 'taken' });
+    // Given up: handed over again (the hub re-offers a run not started), it is not fetched for again.
+    expect(runs.take(job('j2', 't4'), nothingSpooled, [...trackers, t3])).toEqual({ kind: 'skip', why: 'taken' });
   });
 
   it('forgets every run when the process takes another identity', () => {

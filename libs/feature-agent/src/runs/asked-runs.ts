@@ -1,6 +1,6 @@
 import { AgentJob, AgentTracker } from '@portolan/contracts';
 
-/** Runs asked by the hub that one process remembers having taken: a run is handed to one process once, unless the agent's processes overlap. */
+/** How many runs asked by the hub one process remembers having taken (or given up). */
 export const MAX_RUNS_REMEMBERED = 10_000;
 
 /** What to do with a run the hub handed over. */
@@ -13,9 +13,10 @@ export type AskedRunDecision =
 
 /**
  * The runs the hub asked of this agent process (`manual`). The hub hands a run it has not seen
- * start to each new process of the agent (this one after a restart), and, while two processes
- * share an identity, to each of them; one an earlier process finished may still be waiting in the
- * spool to be uploaded. So a run is queued once, and never when its result is in the spool.
+ * start to each new process of the agent (this one after a restart), to this process again every
+ * two minutes (in case its answer was lost), and, while two processes share an identity, to each
+ * of them; one an earlier process finished may still be waiting in the spool to be uploaded. So a
+ * run is queued once, and never when its result is in the spool.
  */
 export class AskedRuns {
   private readonly taken = new Set<string>();
@@ -41,7 +42,8 @@ export class AskedRuns {
 
   /**
    * Once a new configuration is applied: the runs that waited for it, each decided again; those
-   * whose tracker it still does not have are `unknown` (not run; the hub fails them in time).
+   * whose tracker it still does not have are `unknown`: given up (not run, and skipped as taken
+   * when the hub hands them over again; it fails them in time).
    */
   afterConfig(spooled: (jobId: string) => boolean, trackers: readonly AgentTracker[]): { decided: { job: AgentJob; decision: AskedRunDecision }[]; unknown: AgentJob[] } {
     const waiting = [...this.awaitingConfig.values()];
@@ -50,7 +52,10 @@ export class AskedRuns {
     const unknown: AgentJob[] = [];
     for (const job of waiting) {
       if (trackers.some((t) => t.id === job.trackerId)) decided.push({ job, decision: this.take(job, spooled, trackers) });
-      else unknown.push(job);
+      else {
+        this.remember(job.jobId);
+        unknown.push(job);
+      }
     }
     return { decided, unknown };
   }

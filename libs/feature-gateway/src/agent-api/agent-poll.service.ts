@@ -13,6 +13,13 @@ import { AgentHeartbeats } from './agent-heartbeats';
 const CLAIM_LIMIT = 20;
 /** How often pending runs are looked for in the database, in case a wake-up was lost. */
 const PENDING_SWEEP_MS = 2_000;
+/**
+ * A run a process picked up and has not started is handed to it again after this long, in case
+ * the answer that carried it was lost (a connection cut after the claim, by a proxy that times out
+ * long polls, say). The agent queues a run once (`AskedRuns`), so one that is waiting its turn
+ * behind a long scan is not run twice.
+ */
+export const REOFFER_AFTER_MS = 120_000;
 
 /**
  * The agent's long-poll, which is also its heartbeat (`AgentHeartbeats`): it hands over runs
@@ -26,7 +33,9 @@ const PENDING_SWEEP_MS = 2_000;
  * A claimed run (`queued`) lives only in the memory of the agent process that claimed it until it
  * starts: when another process of the agent polls (a restart, or the keeper of an identity a
  * clone shared), the runs claimed but not started by an earlier one are handed to it with the
- * pending ones (`claimed_boot`), so a restart never strands a run asked of the agent.
+ * pending ones (`claimed_boot`), so a restart never strands a run asked of the agent. The same
+ * process is handed a run it has not started again every `REOFFER_AFTER_MS`, so an answer lost on
+ * the way does not strand it either.
  */
 @Injectable()
 export class AgentPollService implements OnModuleInit, OnModuleDestroy {
@@ -124,9 +133,10 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * The runs for this process of the agent (`boot`): its pending runs, and those an earlier
-   * process of it claimed and never started. Asked of the database only when there may be some:
-   * woken up, or a process this replica has not claimed for yet.
+   * The runs for this process of the agent (`boot`): its pending runs, those an earlier process
+   * of it claimed and never started, and those it claimed itself `REOFFER_AFTER_MS` ago or more
+   * and has not started. Asked of the database only when there may be some: woken up (by a run
+   * asked, or by the sweep), or a process this replica has not claimed for yet.
    */
   private async claimIfHinted(agentId: string, boot: string): Promise<AgentJob[]> {
     if (this.claimedFor.get(agentId) === boot && !this.hints.has(agentId)) return [];
@@ -136,10 +146,11 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
       // Runs claimed before boots were recorded (`claimed_boot` null) are taken by any process.
       [rows] = await this.db.query(
         `UPDATE scan_jobs SET status = 'queued', claimed_boot = $2, claimed_at = now() WHERE id IN (
-           SELECT id FROM scan_jobs WHERE agent_id = $1 AND (status = 'pending' OR (status = 'queued' AND claimed_boot IS DISTINCT FROM $2))
+           SELECT id FROM scan_jobs
+            WHERE agent_id = $1 AND (status = 'pending' OR (status = 'queued' AND (claimed_boot IS DISTINCT FROM $2 OR claimed_at <= now() - make_interval(secs => $3))))
             ORDER BY requested_at LIMIT ${CLAIM_LIMIT} FOR UPDATE SKIP LOCKED)
          RETURNING id, tracker_id`,
-        [agentId, boot],
+        [agentId, boot, REOFFER_AFTER_MS / 1000],
       );
     } catch (error) {
       this.hints.add(agentId); // claimed at the next poll instead
@@ -150,11 +161,18 @@ export class AgentPollService implements OnModuleInit, OnModuleDestroy {
     return rows.map((row) => ({ jobId: row.id, trackerId: row.tracker_id, trigger: 'manual' as const }));
   }
 
-  /** Pending runs of agents polling here, whatever their wake-up became: hinted, and their polls answered. */
+  /**
+   * Agents polling here with pending runs, whatever their wake-up became, or with runs claimed
+   * `REOFFER_AFTER_MS` ago and not started: hinted, and their polls answered.
+   */
   private async sweepPending(): Promise<void> {
     if (!this.claimedFor.size) return;
     try {
-      const rows: { agent_id: string }[] = await this.db.query(`SELECT DISTINCT agent_id FROM scan_jobs WHERE agent_id IS NOT NULL AND status = 'pending'`);
+      const rows: { agent_id: string }[] = await this.db.query(
+        `SELECT DISTINCT agent_id FROM scan_jobs
+          WHERE agent_id IS NOT NULL AND (status = 'pending' OR (status = 'queued' AND claimed_at <= now() - make_interval(secs => $1)))`,
+        [REOFFER_AFTER_MS / 1000],
+      );
       for (const { agent_id } of rows) if (this.claimedFor.has(agent_id) && !this.hints.has(agent_id)) this.wake(agent_id, 'job');
     } catch (error) {
       this.logger.warn({ err: String(error) }, 'could not look for pending agent runs; will retry');

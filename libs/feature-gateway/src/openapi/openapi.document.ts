@@ -197,7 +197,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/api/agent/config': { get: { summary: 'Agent: its trackers and schedules (Authorization: Bearer <agentId>.<secret>)', responses: { 200: json({ type: 'object' }), 401: error } } },
       '/api/agent/jobs': {
         get: {
-          summary: 'Agent: heartbeat and long-poll for runs asked of it (a run is handed to the process polling, its `boot`; one a process picked up and has not started is handed again to another process of the agent that polls: its next one after a restart, or while two processes share the identity, each in turn); answered at once with `clone: true` when another host keeps the identity this process polls with (it is to re-enrol)',
+          summary: 'Agent: heartbeat and long-poll for runs asked of it (a run is handed to the process polling, its `boot`; one a process picked up and has not started is handed again to another process of the agent that polls: its next one after a restart, or while two processes share the identity, each in turn; and to the same process again every two minutes until it starts, in case an answer was lost, the agent running each run once); answered at once with `clone: true` when another host keeps the identity this process polls with (it is to re-enrol)',
           parameters: [...queryParams(AgentPollQuerySchema), AGENT_CLOCK], responses: { 200: json({ type: 'object' }), 400: error, 401: error, 429: error } },
       },
       '/api/agent/scans': {
