@@ -10,7 +10,7 @@ function recorder(fail = () => false, locked = new Set<string>()) {
     statements,
     db: {
       query: async <T>(sql: string, params: unknown[] = []): Promise<T> => {
-        const [, events, uploads] = params as [Date, string[], string[]];
+        const [events, , uploads] = params as [string[], Date[], string[]];
         statements.push({ sql, events, uploads });
         if (fail()) throw new Error('connection lost');
         return [{ events: events.filter((id) => !locked.has(id)), uploads: uploads.filter((id) => !locked.has(id)) }] as T;

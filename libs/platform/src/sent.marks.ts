@@ -19,22 +19,37 @@ export interface Sent {
 export async function markSent(db: Pick<DataSource, 'query'>, sent: Sent): Promise<Required<Sent>> {
   const { events = [], uploadIds = [] } = sent;
   if (!events.length && !uploadIds.length) return { events: [], uploadIds: [] };
-  const params: unknown[] = [];
-  const p = (value: unknown) => `$${params.push(value)}`;
-  // occurred_at bounds the scan to the partitions (and index ranges) the events can be in.
-  const since = new Date(events.reduce((min, e) => Math.min(min, new Date(e.occurredAt).getTime()), Date.now()));
-  const [row]: { events: string[]; uploads: string[] }[] = await db.query(
-    `WITH e AS (UPDATE events ev SET announced_at = now()
-                  FROM (SELECT id, occurred_at FROM events WHERE occurred_at >= ${p(since)} AND id = ANY(${p(events.map((e) => e.id))}::uuid[]) FOR NO KEY UPDATE SKIP LOCKED) l
-                 WHERE ev.id = l.id AND ev.occurred_at = l.occurred_at RETURNING ev.id),
-          u AS (UPDATE agent_uploads up SET published_at = now()
-                  FROM (SELECT id FROM agent_uploads WHERE id = ANY(${p(uploadIds)}::uuid[]) FOR NO KEY UPDATE SKIP LOCKED) l
-                 WHERE up.id = l.id RETURNING up.id)
-     SELECT (SELECT coalesce(array_agg(id), '{}') FROM e) AS events, (SELECT coalesce(array_agg(id), '{}') FROM u) AS uploads`,
-    params,
-  );
+  const { sql, params } = sentMarksStatement(events, uploadIds);
+  const [row]: { events: string[]; uploads: string[] }[] = await db.query(sql, params);
   const marked = { events: new Set(row?.events ?? []), uploads: new Set(row?.uploads ?? []) };
   return { events: events.filter((e) => !marked.events.has(e.id)), uploadIds: uploadIds.filter((id) => !marked.uploads.has(id)) };
+}
+
+/**
+ * The statement `markSent` runs (parameters: event ids, their times, upload ids). Each event is
+ * found by its own key, `(occurred_at, id)`, within a millisecond of the time given (a time read
+ * back into JavaScript has lost its microseconds), so a mark costs the same however many events
+ * the table holds and however old the events are. (Before, one range from the oldest event's time
+ * on was scanned: a result an agent spooled for hours, or a partition without statistics, made each
+ * mark read every event since.) The plan must not hang on statistics, which a month's partition
+ * lacks until it is first analysed: `LIMIT 1` (an id is unique) keeps each lookup's estimate at a
+ * row, and the UPDATE reads its rows by their times (`= ANY`, an index scan of the primary key);
+ * without them the planner joined the lookups with the whole partition, read through.
+ */
+export function sentMarksStatement(events: NonNullable<Sent['events']>, uploadIds: readonly string[]): { sql: string; params: unknown[] } {
+  return {
+    sql: `WITH le AS (SELECT l.id, l.occurred_at FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, at)
+                        CROSS JOIN LATERAL (SELECT x.id, x.occurred_at FROM events x
+                                             WHERE x.occurred_at BETWEEN k.at - interval '1 millisecond' AND k.at + interval '1 millisecond' AND x.id = k.id
+                                             LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED) l),
+               e AS (UPDATE events ev SET announced_at = now() FROM le
+                      WHERE ev.occurred_at = le.occurred_at AND ev.id = le.id AND ev.occurred_at = ANY (ARRAY(SELECT occurred_at FROM le)) RETURNING ev.id),
+               u AS (UPDATE agent_uploads up SET published_at = now()
+                       FROM (SELECT id FROM agent_uploads WHERE id = ANY($3::uuid[]) FOR NO KEY UPDATE SKIP LOCKED) l
+                      WHERE up.id = l.id RETURNING up.id)
+          SELECT (SELECT coalesce(array_agg(id), '{}') FROM e) AS events, (SELECT coalesce(array_agg(id), '{}') FROM u) AS uploads`,
+    params: [events.map((e) => e.id), events.map((e) => new Date(e.occurredAt)), uploadIds],
+  };
 }
 
 /** How long marks wait for others to be written with them. */

@@ -39,7 +39,7 @@ describe('BackgroundSends', () => {
   it('marks what its sends resolve with, and has written the marks once idle', async () => {
     const statements: unknown[][] = [];
     // Every mark written (no row locked): the statement answers the ids it marked.
-    const db = { query: async <T>(_sql: string, params: unknown[] = []): Promise<T> => (statements.push(params), [{ events: params[1], uploads: params[2] }] as T) };
+    const db = { query: async <T>(_sql: string, params: unknown[] = []): Promise<T> => (statements.push(params), [{ events: params[0], uploads: params[2] }] as T) };
     const sends = new BackgroundSends(4, new PendingSentMarks(db, () => undefined));
     sends.add(Promise.resolve({ uploadIds: ['u1'] }));
     sends.add(Promise.resolve({ uploadIds: ['u2'] }));
