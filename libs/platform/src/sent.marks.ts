@@ -27,20 +27,24 @@ export async function markSent(db: Pick<DataSource, 'query'>, sent: Sent): Promi
 
 /**
  * The statement `markSent` runs (parameters: event ids, their times, upload ids). Each event is
- * found by its own key, `(occurred_at, id)`, within a millisecond of the time given (a time read
- * back into JavaScript has lost its microseconds), so a mark costs the same however many events
- * the table holds and however old the events are. (Before, one range from the oldest event's time
- * on was scanned: a result an agent spooled for hours, or a partition without statistics, made each
- * mark read every event since.) The plan must not hang on statistics, which a month's partition
- * lacks until it is first analysed: `LIMIT 1` (an id is unique) keeps each lookup's estimate at a
- * row, and the UPDATE reads its rows by their times (`= ANY`, an index scan of the primary key);
- * without them the planner joined the lookups with the whole partition, read through.
+ * found by its own key, `(occurred_at, id)`: the primary key's scan starts at the key given and
+ * stops a millisecond later (a time read back into JavaScript has lost its microseconds, never
+ * gained any: events are written from JavaScript times). So a mark costs the same however many
+ * events the table holds, however old they are, and however many share their time (a
+ * comparison's events, agents marked offline together).
+ *
+ * Before, one range was scanned from the oldest event's time on: a result an agent spooled for
+ * hours took each mark hours back, and a partition without statistics was read through. The plan
+ * does not hang on statistics, which a month's partition lacks until it is first analysed:
+ * `LIMIT 1` (an id is unique) keeps each lookup's estimate at a row, and the UPDATE reads its rows
+ * by their times (`= ANY` on the primary key); without them the planner joined the lookups with
+ * the whole partition.
  */
 export function sentMarksStatement(events: NonNullable<Sent['events']>, uploadIds: readonly string[]): { sql: string; params: unknown[] } {
   return {
     sql: `WITH le AS (SELECT l.id, l.occurred_at FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, at)
                         CROSS JOIN LATERAL (SELECT x.id, x.occurred_at FROM events x
-                                             WHERE x.occurred_at BETWEEN k.at - interval '1 millisecond' AND k.at + interval '1 millisecond' AND x.id = k.id
+                                             WHERE (x.occurred_at, x.id) >= (k.at, k.id) AND x.occurred_at < k.at + interval '1 millisecond' AND x.id = k.id
                                              LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED) l),
                e AS (UPDATE events ev SET announced_at = now() FROM le
                       WHERE ev.occurred_at = le.occurred_at AND ev.id = le.id AND ev.occurred_at = ANY (ARRAY(SELECT occurred_at FROM le)) RETURNING ev.id),

@@ -473,6 +473,7 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       expect((await agentProcess.upload(selfResult(jobId, runTracker, [{ port: 40032 }], { trigger: 'manual' }), { gzip: true })).status).toBe(202);
       expect(await waitForJob(jobId)).toMatchObject({ status: 'succeeded', trigger: 'manual' });
     }, 30_000);
+
     it("dates the runs of an agent whose clock is 3 h behind on the hub's clock, so its change falls in the planned-change window of now; the skew is announced and shown", async () => {
       const HOUR = 3_600_000;
       const plan = await api.post('/planned-changes', {
