@@ -74,6 +74,13 @@ export const schedulerShape = {
    * fails then instead.
    */
   agentStartTimeoutMs: { env: 'SCHEDULER_AGENT_START_TIMEOUT_MS', schema: fields.positiveInt(24 * 3_600_000) },
+  /**
+   * A run an agent started and has sent no result for fails this long after its start or its last
+   * progress report, whatever the agent does: an agent cut off from the hub keeps its results in
+   * its spool, so its silence alone is not enough. A run whose process was replaced (the agent
+   * restarted mid-run) fails sooner, once the new process has polled for the pickup timeout.
+   */
+  agentResultTimeoutMs: { env: 'SCHEDULER_AGENT_RESULT_TIMEOUT_MS', schema: fields.positiveInt(24 * 3_600_000) },
 };
 export type SchedulerConfig = ReturnType<typeof loadSchedulerConfig>;
 export const loadSchedulerConfig = (env?: Env) => loadConfig(schedulerShape, env);

@@ -7,6 +7,7 @@ import { HubClient, HubError, HubUnreachableError } from './hub/hub.client';
 import { describeOs } from './host/os-description';
 import { createHubAgent, HubPins, HubTrustError } from './hub/hub.tls';
 import { AskedRunDecision, AskedRuns } from './runs/asked-runs';
+import { ProgressReporter } from './scan/progress.reporter';
 import { RunTrigger, TrackerRunner } from './scan/tracker.runner';
 import { LocalSchedule } from './schedule/local.schedule';
 import { inspectSpool, ResultSpool, SpoolInspection } from './spool/result.spool';
@@ -335,7 +336,11 @@ export class AgentRuntime {
       const startedAt = new Date().toISOString();
       // Best effort: the scan-started event; the result carries the start time anyway.
       await this.hub.scanStarted({ jobId, trackerId: tracker.id, trigger, startedAt }).catch((error: Error) => log.debug({ err: error.message }, 'scan start not reported'));
-      const result = await this.runner.run(tracker, jobId, trigger);
+      const progress = new ProgressReporter(
+        (p) => this.hub.scanProgress({ jobId, trackerId: tracker.id, ...p }),
+        (error) => log.debug({ err: error instanceof Error ? error.message : String(error) }, 'scan progress not reported'),
+      );
+      const result = await this.runner.run(tracker, jobId, trigger, undefined, (p) => progress.report(p)).finally(() => progress.stop());
       if (generation !== this.generation) return log.info({}, 'run finished under the identity this process had before; not kept');
       log.info({ status: result.status, hosts: result.hosts.length, ports: result.hosts.reduce((n, h) => n + h.ports.length, 0), error: result.error?.message }, 'run finished');
       await this.uploader!.submit(result);

@@ -4,7 +4,7 @@ import { Bus, ConsumerHandle, Delivery, Outcome, Outcomes, retryDelayMs } from '
 import { isDomainError, Messages, ScanCompleted, ScanRequested } from '@portolan/contracts';
 import { PlatformConfig, ScannerConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
-import { defaultTcpTechnique, ScanEngine, ScanOutcome, scanFailureReason, selectScanEngine } from '@portolan/nmap';
+import { defaultTcpTechnique, ScanEngine, ScanOutcome, scanFailureReason, scanPercent, selectScanEngine } from '@portolan/nmap';
 import { BUS, chunkFailure, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
 import { parseTargetSpec, ScopeGuard } from '@portolan/targets';
 import { splitResult } from './result.splitter';
@@ -93,7 +93,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
         (p) => {
           if (Date.now() - lastProgress < 1000) return;
           lastProgress = Date.now();
-          progress(Math.min(99, Math.max(p.percent, (p.hostsDone / job.hostCount) * 100)), p.hostsDone);
+          progress(scanPercent(p, job.hostCount), p.hostsDone);
         },
       );
       const parts = splitResult(this.toResult(job, outcome), randomUUID(), this.config.maxResultBytes);

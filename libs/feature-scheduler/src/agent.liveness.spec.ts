@@ -1,4 +1,4 @@
-import { unstartedRunReason } from './agent.liveness';
+import { unfinishedRunReason, unstartedRunReason } from './agent.liveness';
 
 const NOW = Date.parse('2026-12-07T12:00:00Z');
 const ago = (minutes: number) => new Date(NOW - minutes * 60_000);
@@ -35,5 +35,46 @@ describe('unstartedRunReason', () => {
     for (const status of ['running', 'succeeded', 'failed', 'partial'] as const) {
       expect(unstartedRunReason({ status, requestedAt: ago(48 * 60), claimedAt: ago(48 * 60) }, undefined, cutoffs)).toBeUndefined();
     }
+  });
+});
+
+describe('unfinishedRunReason', () => {
+  /** Pickup timeout 15 min, result timeout 24 h. */
+  const limits = { pickup: ago(15), result: ago(24 * 60) };
+  const BOOT = 'b-1';
+  const run = { status: 'running' as const, chunkCount: 0, startedAt: ago(30), requestedAt: ago(31), claimedBoot: BOOT, progressAt: null };
+  /** The agent, polling as `bootId` since `minutes` ago. */
+  const polling = (bootId: string, minutes: number, duplicated = false) => ({ bootId, bootFirstSeenAt: ago(minutes), duplicated });
+
+  it('fails a run whose process was replaced, once the new one has polled for the pickup timeout without its result', () => {
+    expect(unfinishedRunReason(run, polling('b-2', 16), limits)).toBe('restarted');
+    // The new process may still upload it from its spool.
+    expect(unfinishedRunReason(run, polling('b-2', 14), limits)).toBeUndefined();
+  });
+
+  it('leaves a run its own process still runs, whatever its length, until the result timeout', () => {
+    expect(unfinishedRunReason(run, polling(BOOT, 60), limits)).toBeUndefined();
+    expect(unfinishedRunReason({ ...run, startedAt: ago(23 * 60) }, polling(BOOT, 24 * 60), limits)).toBeUndefined();
+    expect(unfinishedRunReason({ ...run, startedAt: ago(24 * 60 + 1) }, polling(BOOT, 25 * 60), limits)).toBe('silent');
+    // A network scan longer than that, reporting its progress, is alive.
+    expect(unfinishedRunReason({ ...run, startedAt: ago(30 * 60), progressAt: ago(1) }, polling(BOOT, 31 * 60), limits)).toBeUndefined();
+    expect(unfinishedRunReason({ ...run, startedAt: ago(50 * 60), progressAt: ago(24 * 60 + 1) }, polling(BOOT, 51 * 60), limits)).toBe('silent');
+  });
+
+  it('does not take the boot of an agent flagged as two processes, or a run started without one, for a restart', () => {
+    expect(unfinishedRunReason(run, polling('b-2', 60, true), limits)).toBeUndefined();
+    expect(unfinishedRunReason({ ...run, claimedBoot: null }, polling('b-2', 60), limits)).toBeUndefined();
+    expect(unfinishedRunReason(run, { bootId: 'b-2', bootFirstSeenAt: null, duplicated: false }, limits)).toBeUndefined();
+  });
+
+  it('fails a run of an agent gone silent (or deleted) only at the result timeout: a cut-off agent keeps its results in its spool', () => {
+    expect(unfinishedRunReason(run, undefined, limits)).toBeUndefined();
+    expect(unfinishedRunReason({ ...run, startedAt: ago(25 * 60) }, undefined, limits)).toBe('silent');
+  });
+
+  it('leaves runs with a result (their chunk) and runs not running alone', () => {
+    const old = { ...run, startedAt: ago(48 * 60) };
+    expect(unfinishedRunReason({ ...old, chunkCount: 1 }, polling('b-2', 60), limits)).toBeUndefined();
+    for (const status of ['pending', 'queued', 'succeeded', 'failed', 'partial'] as const) expect(unfinishedRunReason({ ...old, status }, polling('b-2', 60), limits)).toBeUndefined();
   });
 });

@@ -10,7 +10,7 @@ import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 /**
  * The leader's watch over agents: an online agent that missed its heartbeats (every long-poll
  * is one) goes offline with a communications event, a run asked of an agent that never
- * picked it up fails with the reason, and an agent flagged as polled by two processes is cleared
+ * picked it up, or started and will not finish, fails with the reason, and an agent flagged as polled by two processes is cleared
  * once only one has polled for a while.
  */
 @Injectable()
@@ -105,7 +105,79 @@ export class AgentLiveness {
     if (total) this.logger.warn({ runs: total, notPickedUp: failed.pickup, agentGone: failed.gone, notStarted: failed.start }, 'agent runs timed out before they started');
     return total;
   }
+
+  /**
+   * Fails the runs agents started that no process will finish (`unfinishedRunReason`): before,
+   * a run whose agent restarted mid-scan stayed `running` for good. A result that comes after
+   * all (from a spool) reopens the run (the gateway's upload ingest).
+   */
+  async failUnfinishedRuns(now: Date): Promise<number> {
+    const cutoffs = { pickup: new Date(now.getTime() - this.config.agentPickupTimeoutMs), result: new Date(now.getTime() - this.config.agentResultTimeoutMs) };
+    // The partial index scan_jobs_agent_running_idx holds the started runs without a result (an agent run's one chunk comes with its result).
+    const stale: { id: string }[] = await this.db.query(
+      `SELECT j.id FROM scan_jobs j
+         LEFT JOIN agents a ON a.id = j.agent_id
+         LEFT JOIN agent_boots b ON b.agent_id = a.id AND b.boot_id = a.boot_id
+        WHERE j.agent_id IS NOT NULL AND j.status = 'running' AND j.chunk_count = 0
+          AND (coalesce(greatest(j.started_at, j.progress_at), j.requested_at) < $2
+            OR j.claimed_boot IS NOT NULL AND a.duplicated_at IS NULL AND a.boot_id IS DISTINCT FROM j.claimed_boot AND b.first_seen_at < $1)
+        LIMIT 200`,
+      [cutoffs.pickup, cutoffs.result],
+    );
+    const failed = { restarted: 0, silent: 0 };
+    for (const { id } of stale) {
+      const rows = await this.db.transaction(async (manager) => {
+        const job = await this.ledger.lockJob(manager, id);
+        if (!job?.agentId) return [];
+        // Decided again under the job's lock: its result may have come, or its process polled again, since it was read.
+        const [agent]: { boot_id: string | null; duplicated_at: Date | null; first_seen_at: Date | null }[] = await manager.query(
+          `SELECT a.boot_id, a.duplicated_at, b.first_seen_at FROM agents a LEFT JOIN agent_boots b ON b.agent_id = a.id AND b.boot_id = a.boot_id WHERE a.id = $1`,
+          [job.agentId],
+        );
+        const reason = unfinishedRunReason(job, agent && { bootId: agent.boot_id, bootFirstSeenAt: agent.first_seen_at, duplicated: agent.duplicated_at !== null }, cutoffs);
+        if (!reason) return [];
+        failed[reason] += 1;
+        return this.ledger.failJob(manager, job as ScanJobEntity, UNFINISHED_RUN_ERRORS[reason], now);
+      });
+      await this.events.announce(rows);
+    }
+    const total = failed.restarted + failed.silent;
+    if (total) this.logger.warn({ runs: total, agentRestarted: failed.restarted, noResult: failed.silent }, 'agent runs timed out before their results');
+    return total;
+  }
 }
+
+export type UnfinishedRunReason = 'restarted' | 'silent';
+
+/**
+ * Why a run an agent started (`running`, no result yet: no chunk) is to fail, if it is:
+ * - `restarted`: the process that started it (`claimedBoot`, from its scan-start report) is no
+ *   longer the agent's, and the one that is has polled for the pickup timeout without sending
+ *   the result: an agent does not resume a run it was stopped in (a result its spool held would
+ *   have come by then). Not for an agent flagged as two processes (`agent-duplicated`): its boot
+ *   alternates between them;
+ * - `silent`: nothing heard of it (its start, its progress) for the result timeout, whatever the
+ *   agent does: cut off from the hub, an agent keeps results in its spool. A network scan may
+ *   rightly take longer than that (the agent's scan timeout grows with hosts × ports); while it
+ *   runs it reports its progress.
+ */
+export function unfinishedRunReason(
+  job: Pick<ScanJobEntity, 'status' | 'chunkCount' | 'startedAt' | 'requestedAt' | 'claimedBoot' | 'progressAt'>,
+  agent: { bootId: string | null; bootFirstSeenAt: Date | null; duplicated: boolean } | undefined,
+  cutoffs: { pickup: Date; result: Date },
+): UnfinishedRunReason | undefined {
+  if (job.status !== 'running' || job.chunkCount > 0) return undefined;
+  const heard = Math.max(job.startedAt?.getTime() ?? job.requestedAt.getTime(), job.progressAt?.getTime() ?? 0);
+  if (heard < cutoffs.result.getTime()) return 'silent';
+  const replaced = !!agent && !agent.duplicated && job.claimedBoot !== null && agent.bootId !== job.claimedBoot;
+  return replaced && agent.bootFirstSeenAt !== null && agent.bootFirstSeenAt < cutoffs.pickup ? 'restarted' : undefined;
+}
+
+/** Why `failUnfinishedRuns` failed a run, as its error says. */
+const UNFINISHED_RUN_ERRORS: Record<UnfinishedRunReason, string> = {
+  restarted: 'timed out: the agent process that started the run stopped before sending its result (the agent restarted mid-run?)',
+  silent: 'timed out: the agent started the run and nothing has been heard of it (progress, result) within the result timeout',
+};
 
 export type UnstartedRunReason = 'pickup' | 'gone' | 'start';
 

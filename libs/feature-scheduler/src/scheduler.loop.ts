@@ -81,6 +81,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
       ['mark silent agents offline', () => this.agents.markOffline(now)],
       ['clear duplicated agents', () => this.agents.clearDuplicates(now)],
       ['fail unpicked agent runs', () => this.agents.failUnpickedRuns(now)],
+      ['fail unfinished agent runs', () => this.agents.failUnfinishedRuns(now)],
       ['announce unannounced events', () => this.events.announceUnannounced(now)],
       ['maintain event partitions', () => this.maintainEventPartitions(now)],
     ];

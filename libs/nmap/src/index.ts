@@ -1,5 +1,5 @@
 export type { PortRange, PortSet, Protocol, ScanRequest, TcpTechnique } from './scan-request';
-export { PORT_STATES } from './scan-outcome';
+export { PORT_STATES, scanPercent } from './scan-outcome';
 export type {
   EngineName,
   HostObservation,

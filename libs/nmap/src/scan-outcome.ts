@@ -48,6 +48,14 @@ export interface ScanProgress {
   hostsDone: number;
 }
 
+/**
+ * How far a scan of `hostCount` hosts has got, 0-99 (100 is said by its result): the larger of
+ * the engine's percent (nmap's, within its current host group) and the share of hosts done.
+ */
+export function scanPercent(progress: Pick<ScanProgress, 'percent' | 'hostsDone'>, hostCount: number): number {
+  return Math.min(99, Math.max(progress.percent, (progress.hostsDone / Math.max(1, hostCount)) * 100));
+}
+
 export type EngineName = 'nmap' | 'connect';
 
 export interface ScanOutcome {

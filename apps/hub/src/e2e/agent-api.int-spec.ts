@@ -450,6 +450,52 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       expect((await agentView(b.id)).status).toBe('online');
     }, 60_000);
 
+    it('fails a run its agent restarted in the middle of, once the new process has polled for the pickup timeout without its result; the result, sent after all from the spool, reopens the run', async () => {
+      const tracker = await api.post('/trackers', { name: "db-01's sockets, restarted mid-run", deviceId: b.identity.deviceId, ...SELF_TRACKER });
+      expect(tracker.status).toBe(201);
+      const runTracker = String(tracker.body['id']);
+      const job = async (jobId: string) => (await api.get(`/jobs/${jobId}`)).body;
+      const said = async (jobId: string) => (await events(`jobId=${jobId}&type=communications`)).map((e) => e.details?.['what']).reverse(); // oldest first
+      const start = (agent: TestAgent, jobId: string) => agent.started({ jobId, trackerId: runTracker, trigger: 'schedule', startedAt: new Date().toISOString() });
+
+      // A process starts a run of its own schedule and stops; the next one starts one of its own and polls on.
+      const first = new TestAgent(http, b.identity, b.version, randomUUID());
+      expect((await first.poll({ wait: 0 })).status).toBe(200);
+      const cut = randomUUID();
+      expect((await start(first, cut)).status).toBe(202);
+      expect((await sql.query(`SELECT status, claimed_boot FROM scan_jobs WHERE id = $1`, [cut])).rows).toEqual([{ status: 'running', claimed_boot: first.boot }]);
+      const next = new TestAgent(http, b.identity, b.version, randomUUID());
+      expect((await next.poll({ wait: 0 })).status).toBe(200);
+      const own = randomUUID();
+      expect((await start(next, own)).status).toBe(202);
+      // Its progress is kept on the job, as the job's view shows it; a bad report or another's run is refused, saying why.
+      expect((await next.progress({ jobId: own, trackerId: runTracker, percent: 42.5, hostsDone: 0, remainingSeconds: 60 })).body).toEqual({ jobId: own, applied: true });
+      expect((await next.progress({ jobId: own, trackerId: runTracker, percent: 7, hostsDone: 0 })).status).toBe(202); // never moves back
+      expect(await job(own)).toMatchObject({ status: 'running', progressPercent: 42.5, progressAt: expect.any(String) });
+      const bad = await next.progress({ jobId: own, trackerId: runTracker, percent: 140, hostsDone: 0 });
+      expect(bad.status).toBe(400);
+      expect(JSON.stringify(bad.body)).toMatch(/percent/);
+      const theirs = await a.progress({ jobId: own, trackerId: runTracker, percent: 50, hostsDone: 0 });
+      expect(theirs.status).toBe(404);
+      expect(JSON.stringify(theirs.body)).toMatch(new RegExp(`job ${own} is not a run of tracker`));
+
+      const deadline = Date.now() + PICKUP_TIMEOUT_MS + 10_000;
+      while ((await job(cut))['status'] === 'running' && Date.now() < deadline) expect((await next.poll({ wait: 1 })).status).toBe(200);
+      expect(await job(cut)).toMatchObject({ status: 'failed', error: expect.stringMatching(/process that started the run stopped before sending its result/) });
+      expect(await said(cut)).toEqual(['scan-started', 'scan-failed']);
+      expect((await next.progress({ jobId: cut, trackerId: runTracker, percent: 90, hostsDone: 0 })).body).toEqual({ jobId: cut, applied: false }); // it has ended
+      // The run its running process has not finished yet is left to it.
+      expect(await job(own)).toMatchObject({ status: 'running' });
+
+      // The first process's result was in the spool after all: the next one sends it, and the run finishes with it.
+      expect((await next.upload(selfResult(cut, runTracker, [{ port: 40033 }], { trigger: 'schedule' }), { gzip: true })).status).toBe(202);
+      const reopened = await waitForJob(cut);
+      expect(reopened).toMatchObject({ status: 'succeeded', error: null });
+      expect(await said(cut)).toEqual(['scan-started', 'scan-failed', 'scan-finished']);
+      expect((await next.upload(selfResult(own, runTracker, [{ port: 40033 }], { trigger: 'schedule' }), { gzip: true })).status).toBe(202);
+      expect(await waitForJob(own)).toMatchObject({ status: 'succeeded' });
+    }, 30_000);
+
     it('hands a run again to the process that picked it up and has not started it, two minutes on (its answer lost on the way), not before', async () => {
       const tracker = await api.post('/trackers', { name: "db-01's sockets, answer lost", deviceId: b.identity.deviceId, ...SELF_TRACKER });
       expect(tracker.status).toBe(201);

@@ -154,6 +154,11 @@ export class TestAgent {
     return this.http.postJson('/agent/scans', report, this.headers(this.authorization));
   }
 
+  /** How far a run has got (`POST /agent/progress`); the body as given, to send bad ones too. */
+  progress(report: Record<string, unknown>): Promise<RawResponse> {
+    return this.http.postJson('/agent/progress', report, this.headers(this.authorization));
+  }
+
   upload<T = Record<string, unknown>>(result: unknown, options: UploadOptions = {}): Promise<RawResponse<T>> {
     const json = Buffer.from(typeof result === 'string' ? result : JSON.stringify(result), 'utf8');
     const headers = this.headers(options.authorization ?? this.authorization, { 'content-type': 'application/json' });

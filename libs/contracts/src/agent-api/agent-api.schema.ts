@@ -186,6 +186,25 @@ export const AgentScanStartedSchema = z
 export type AgentScanStarted = z.infer<typeof AgentScanStartedSchema>;
 
 /**
+ * `POST /api/agent/progress`: how far a remote or network scan the agent runs has got, every
+ * so often while it runs (advisory: the job view shows it, and a run that reports progress is
+ * alive however long it takes). Percent of the whole run, as the scanner workers report theirs.
+ */
+export const AgentScanProgressSchema = z
+  .object({
+    jobId: UuidSchema,
+    trackerId: UuidSchema,
+    percent: z.number().min(0).max(100),
+    hostsDone: z.number().int().min(0).max(16_777_216),
+    remainingSeconds: z.number().int().min(0).max(100 * 365 * 86_400).optional(),
+  })
+  .strict();
+export type AgentScanProgress = z.infer<typeof AgentScanProgressSchema>;
+/** `applied`: false once the run has its result or has ended (a report that came late changes nothing). */
+export const AgentScanProgressResponseSchema = z.object({ jobId: UuidSchema, applied: z.boolean() });
+export type AgentScanProgressResponse = z.infer<typeof AgentScanProgressResponseSchema>;
+
+/**
  * `POST /api/agent/host`: the host an agent process runs on, said once each time it starts (and
  * again when the host is renamed under it), with the boot of its polls. The hub keeps the
  * agent's host name and OS up to date (an upgraded distribution, a renamed host) and tells two

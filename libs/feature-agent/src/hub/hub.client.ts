@@ -12,6 +12,9 @@ import {
   AgentResultResponse,
   AgentResultResponseSchema,
   AgentHostReport,
+  AgentScanProgress,
+  AgentScanProgressResponse,
+  AgentScanProgressResponseSchema,
   AgentScanStarted,
   EnrolRequest,
   EnrolResponse,
@@ -101,6 +104,11 @@ export class HubClient {
 
   async scanStarted(body: AgentScanStarted): Promise<void> {
     await this.call('POST', 'agent/scans', z.unknown(), { body: json(body) });
+  }
+
+  /** How far a run has got (`POST /api/agent/progress`); short, as it is advisory. */
+  scanProgress(body: AgentScanProgress): Promise<AgentScanProgressResponse> {
+    return this.call('POST', 'agent/progress', AgentScanProgressResponseSchema, { body: json(body), timeoutMs: 10_000 });
   }
 
   /** Uploads a result already gzip-compressed (as the spool keeps it). */

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { AgentResult, AgentTracker, isDomainError } from '@portolan/contracts';
 import { collectListeningSockets, CommandRunner, toHostObservation } from '@portolan/netstat';
-import { defaultTcpTechnique, ScanEngine, scanFailureReason, selectScanEngine } from '@portolan/nmap';
+import { defaultTcpTechnique, ScanEngine, scanFailureReason, scanPercent, selectScanEngine } from '@portolan/nmap';
+import type { RunProgress } from './progress.reporter';
 
 export type RunTrigger = AgentResult['trigger'];
 
@@ -16,11 +17,12 @@ export class TrackerRunner {
 
   constructor(private readonly options: { scanner: boolean; selfScanTimeoutMs?: number; commandRunner?: CommandRunner } = { scanner: false }) {}
 
-  async run(tracker: AgentTracker, jobId: string, trigger: RunTrigger, signal?: AbortSignal): Promise<AgentResult> {
+  /** `onProgress`: how far a remote or network scan has got, as often as the engine says (a self-scan takes moments and says nothing). */
+  async run(tracker: AgentTracker, jobId: string, trigger: RunTrigger, signal?: AbortSignal, onProgress?: (progress: RunProgress) => void): Promise<AgentResult> {
     const startedAt = new Date();
     const base = { jobId, trackerId: tracker.id, trigger, startedAt: startedAt.toISOString(), coverage: { ports: tracker.ports } };
     try {
-      return tracker.mode === 'self' ? await this.selfScan(tracker, base) : await this.networkScan(tracker, base, signal);
+      return tracker.mode === 'self' ? await this.selfScan(tracker, base) : await this.networkScan(tracker, base, signal, onProgress);
     } catch (error) {
       const code = scanFailureReason(error) ?? (isDomainError(error) ? error.code : 'internal');
       const message = (error instanceof Error ? error.message : String(error)).slice(0, 2000);
@@ -50,14 +52,22 @@ export class TrackerRunner {
     };
   }
 
-  private async networkScan(tracker: AgentTracker, base: Pick<AgentResult, 'jobId' | 'trackerId' | 'trigger' | 'startedAt' | 'coverage'>, signal?: AbortSignal): Promise<AgentResult> {
+  private async networkScan(
+    tracker: AgentTracker,
+    base: Pick<AgentResult, 'jobId' | 'trackerId' | 'trigger' | 'startedAt' | 'coverage'>,
+    signal?: AbortSignal,
+    onProgress?: (progress: RunProgress) => void,
+  ): Promise<AgentResult> {
     const scan = tracker.scan;
     if (!this.options.scanner) throw Object.assign(new Error(`tracker ${tracker.name} is a ${tracker.mode} scan but this agent is not a scanning agent`), { code: 'not_a_scanner' });
     if (!scan) throw new Error(`tracker ${tracker.name} has no scan targets`);
     this.engine ??= selectScanEngine('auto');
     const engine = await this.engine;
     const technique = scan.tcpTechnique === 'auto' ? defaultTcpTechnique(engine) : scan.tcpTechnique;
-    const outcome = await engine.scan({ targets: scan.targets, ipv6: scan.ipv6, ports: tracker.ports, tcpTechnique: technique, skipHostDiscovery: scan.skipHostDiscovery, timeoutMs: scan.timeoutMs, signal });
+    const outcome = await engine.scan(
+      { targets: scan.targets, ipv6: scan.ipv6, ports: tracker.ports, tcpTechnique: technique, skipHostDiscovery: scan.skipHostDiscovery, timeoutMs: scan.timeoutMs, signal },
+      onProgress && ((p) => onProgress({ percent: scanPercent(p, scan.hostCount), hostsDone: p.hostsDone, ...(p.remainingSeconds !== undefined ? { remainingSeconds: p.remainingSeconds } : {}) })),
+    );
     return {
       ...base,
       status: 'completed',

@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
-import { AgentResult, AgentResultResponse, AgentScanStarted, DomainError } from '@portolan/contracts';
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AgentResult, AgentResultResponse, AgentScanProgress, AgentScanProgressResponse, AgentScanStarted, DomainError } from '@portolan/contracts';
+import { DATA_SOURCE } from '@portolan/platform';
 import { AgentClock } from './agent-clock';
 import { AuthenticatedAgent } from './agent.directory';
 import { ScanStartIngest } from './scan-start.ingest';
@@ -19,11 +21,30 @@ export class AgentResultsService {
   constructor(
     private readonly starts: ScanStartIngest,
     private readonly ingest: UploadIngest,
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
   ) {}
 
-  /** The run started: its job (made here for the agent's own schedule) and the `scan-started` event. */
-  started(agent: AuthenticatedAgent, report: AgentScanStarted, clock: AgentClock): Promise<{ jobId: string }> {
-    return this.starts.accept({ agent, report, clock });
+  /** The run started in process `boot`: its job (made here for the agent's own schedule) and the `scan-started` event. */
+  started(agent: AuthenticatedAgent, report: AgentScanStarted, clock: AgentClock, boot?: string): Promise<{ jobId: string }> {
+    return this.starts.accept({ agent, report, clock, boot });
+  }
+
+  /**
+   * How far a run the agent runs has got: kept on its job while it runs without a result (never
+   * moving back: nmap's percent restarts with each host group), with when it was said. A run
+   * that has its result or has ended is left as it is (`applied: false`); a job that is not this
+   * agent's run of that tracker is refused.
+   */
+  async progress(agent: AuthenticatedAgent, report: AgentScanProgress): Promise<AgentScanProgressResponse> {
+    const [row]: { applied: boolean }[] = await this.db.query(
+      `WITH job AS (SELECT id, status, chunk_count FROM scan_jobs WHERE id = $1 AND agent_id = $2 AND tracker_id = $3),
+            up AS (UPDATE scan_jobs j SET progress = greatest(j.progress, $4), progress_at = now()
+                     FROM job WHERE j.id = job.id AND job.status = 'running' AND job.chunk_count = 0 RETURNING j.id)
+       SELECT EXISTS (SELECT 1 FROM up) AS applied FROM job`,
+      [report.jobId, agent.id, report.trackerId, report.percent],
+    );
+    if (!row) throw new DomainError('not_found', `job ${report.jobId} is not a run of tracker ${report.trackerId} by agent ${agent.id}`, { field: 'jobId' });
+    return { jobId: report.jobId, applied: row.applied };
   }
 
   /**

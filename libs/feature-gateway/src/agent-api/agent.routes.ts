@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
-import { AGENT_BOOT_HEADER, AGENT_CLOCK_HEADER, DomainError, UuidSchema, AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema, AgentScanStarted, AgentScanStartedSchema, isExactAgentResult } from '@portolan/contracts';
+import { AGENT_BOOT_HEADER, AGENT_CLOCK_HEADER, DomainError, UuidSchema, AgentPollQuery, AgentPollQuerySchema, AgentResult, AgentResultSchema, AgentScanProgress, AgentScanProgressSchema, AgentScanStarted, AgentScanStartedSchema, isExactAgentResult } from '@portolan/contracts';
 import { GatewayConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { LOGGER } from '@portolan/platform';
@@ -19,14 +19,17 @@ import { readJsonUpload } from './upload.reader';
 const JOBS = '/api/agent/jobs';
 const RESULTS = '/api/agent/results';
 const SCANS = '/api/agent/scans';
-/** A scan-start report is a few hundred bytes. */
+const PROGRESS = '/api/agent/progress';
+/** A scan-start or progress report is a few hundred bytes. */
 const SCAN_REPORT_LIMITS = { maxBytes: 16 * 1024, maxInflatedBytes: 64 * 1024, what: 'scan-start report' };
+const PROGRESS_REPORT_LIMITS = { ...SCAN_REPORT_LIMITS, what: 'progress report' };
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * The calls every agent makes all the time, served straight from the HTTP server ahead of
  * Express and Nest: the long-poll (`GET /api/agent/jobs`), and for each run the scan-start
- * report (`POST /api/agent/scans`) and the result upload (`POST /api/agent/results`). At fleet
+ * report (`POST /api/agent/scans`), its progress (`POST /api/agent/progress`) and the result
+ * upload (`POST /api/agent/results`). At fleet
  * scale they are nearly all of the gateway's requests, and
  * the framework's routing, guards, pipes and reply cost more than the work itself. They keep
  * the API's contract exactly: the same authentication and per-agent rate limit as the Nest
@@ -39,6 +42,7 @@ export class AgentRoutes {
   private readonly pollQuery = new ZodValidationPipe<AgentPollQuery>(AgentPollQuerySchema, 'query');
   private readonly resultBody = new ZodValidationPipe<AgentResult>(AgentResultSchema, 'result');
   private readonly scanBody = new ZodValidationPipe<AgentScanStarted>(AgentScanStartedSchema);
+  private readonly progressBody = new ZodValidationPipe<AgentScanProgress>(AgentScanProgressSchema);
   /** At most one check a `HELD_CHECK_MS` for each process (`holdDuplicated`); the rate limiter's buckets, one token each. */
   private readonly heldChecks = new RateLimiter(1000 / HELD_CHECK_MS, 1);
 
@@ -60,6 +64,7 @@ export class AgentRoutes {
     if (path === JOBS && request.method === 'GET') void this.answer(response, () => this.jobs(request, response, mark < 0 ? '' : url.slice(mark + 1)));
     else if (path === RESULTS && request.method === 'POST') void this.answer(response, () => this.upload(request, response));
     else if (path === SCANS && request.method === 'POST') void this.answer(response, () => this.scanStarted(request, response));
+    else if (path === PROGRESS && request.method === 'POST') void this.answer(response, () => this.progress(request, response));
     else return false;
     return true;
   }
@@ -86,7 +91,15 @@ export class AgentRoutes {
     const { agent, clock } = await this.caller(request, response);
     await this.holdDuplicated(agent, 'scan reports', request);
     const report = this.scanBody.transform((await readJsonUpload(request, SCAN_REPORT_LIMITS)).json);
-    return [202, await this.results.started(agent, report, clock)];
+    const boot = header(request, AGENT_BOOT_HEADER);
+    return [202, await this.results.started(agent, report, clock, boot !== undefined && UuidSchema.safeParse(boot).success ? boot : undefined)];
+  }
+
+  private async progress(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
+    const { agent } = await this.caller(request, response);
+    await this.holdDuplicated(agent, 'scan reports', request);
+    const report = this.progressBody.transform((await readJsonUpload(request, PROGRESS_REPORT_LIMITS)).json);
+    return [202, await this.results.progress(agent, report)];
   }
 
   /**

@@ -76,19 +76,19 @@ export class ScanStartIngest implements OnModuleDestroy {
       await queryPrepared(
         q,
         `WITH ${trackersThenJobs(5, 3)}, new_jobs AS (
-           INSERT INTO scan_jobs (id, tracker_id, device_id, site, trigger, agent_id, status, requested_at, started_at)
-           SELECT v.id, v.tracker_id, v.device_id, NULL, v.trigger, v.agent_id, 'running', v.started_at, v.started_at
-             FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, tracker_id uuid, device_id uuid, trigger text, agent_id uuid, started_at timestamptz)
+           INSERT INTO scan_jobs (id, tracker_id, device_id, site, trigger, agent_id, status, requested_at, started_at, claimed_boot)
+           SELECT v.id, v.tracker_id, v.device_id, NULL, v.trigger, v.agent_id, 'running', v.started_at, v.started_at, v.boot
+             FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, tracker_id uuid, device_id uuid, trigger text, agent_id uuid, started_at timestamptz, boot uuid)
             WHERE ${UNCHANGED}
            RETURNING id
          ), started_jobs AS (
-           UPDATE scan_jobs j SET status = 'running', started_at = v.started_at
-             FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, started_at timestamptz) WHERE j.id = v.id AND j.id = ANY($3::uuid[]) AND ${UNCHANGED}
+           UPDATE scan_jobs j SET status = 'running', started_at = v.started_at, claimed_boot = coalesce(v.boot, j.claimed_boot)
+             FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, started_at timestamptz, boot uuid) WHERE j.id = v.id AND j.id = ANY($3::uuid[]) AND ${UNCHANGED}
            RETURNING j.id
          ), ${events.sql(6, AFTER_JOBS)}`,
         [
-          JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt }))),
-          JSON.stringify(updates.map((j) => ({ id: j.id, started_at: j.startedAt }))),
+          JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt, boot: j.boot }))),
+          JSON.stringify(updates.map((j) => ({ id: j.id, started_at: j.startedAt, boot: j.boot }))),
           // The jobs the hub asked for: each is started because it was pending or queued when read.
           ...unchangedParams(updates.map((j) => j.id), state.jobs),
           [...new Set(started.map((d) => d.event.trackerId))],

@@ -111,8 +111,20 @@ describe('planUploadBatch', () => {
     if (asked.kind !== 'accepted' || started.kind !== 'accepted') throw new Error('not accepted');
     expect(asked.job).toMatchObject({ startNow: true });
     expect(asked.started).toBeDefined();
-    expect(started.job).toMatchObject({ startNow: false });
+    expect(started.job).toMatchObject({ startNow: false, reopen: false });
     expect(started.started).toBeUndefined();
+  });
+
+  it('reopens a run the hub failed for want of a result (a timeout) when its result comes after all; one with a result stays refused', () => {
+    const jobs = new Map([
+      ['j-late', { agentId: 'a1', trackerId: 'self-1', status: 'failed', hasResult: false }],
+      ['j-done', { agentId: 'a1', trackerId: 'self-1', status: 'failed', hasResult: true }],
+    ]);
+    const [late, done] = planUploadBatch([request('j-late', 'key-0001'), request('j-done', 'key-0002')], state({ jobs }), ids());
+    if (late.kind !== 'accepted') throw new Error(summary(late));
+    expect(late.job).toMatchObject({ startNow: false, reopen: true });
+    expect(late.started).toBeUndefined();
+    expect(summary(done)).toBe('refused conflict: job j-done already has a result; a new run needs a new job id');
   });
 
   it('refuses a self-scan with other than one host, naming the count', () => {
@@ -181,7 +193,8 @@ describe('planUploadBatch on the hub clock', () => {
 });
 
 describe('planScanStarts', () => {
-  const start = (jobId: string, trackerId = 'self-1', agent = AGENT, clock = ON_TIME) => ({ agent, report: { jobId, trackerId, trigger: 'schedule' as const, startedAt: '2026-12-01T10:00:00.000Z' }, clock });
+  const BOOT = '4b0f5d2e-8c1a-4e7b-9d3f-2a6c8e1b5f70';
+  const start = (jobId: string, trackerId = 'self-1', agent = AGENT, clock = ON_TIME) => ({ agent, report: { jobId, trackerId, trigger: 'schedule' as const, startedAt: '2026-12-01T10:00:00.000Z' }, clock, boot: BOOT });
   const what = (d: ScanStartDecision) =>
     d.kind === 'started' ? `${'insert' in d.job ? 'insert' : 'update'} ${'insert' in d.job ? d.job.insert.id : d.job.update.id}` : d.kind === 'known' ? 'known' : `refused ${d.error.code}: ${d.error.message}`;
   const job = (status: string, agentId = 'a1', trackerId = 'self-1') => ({ agentId, trackerId, status, hasResult: false });
@@ -191,7 +204,8 @@ describe('planScanStarts', () => {
     expect(decisions.map(what)).toEqual(['insert j1', 'known', 'insert j2']);
     const [first] = decisions;
     if (first.kind !== 'started' || !('insert' in first.job)) throw new Error(what(first));
-    expect(first.job.insert).toEqual({ id: 'j1', trackerId: 'self-1', deviceId: 'dev-a1', trigger: 'schedule', agentId: 'a1', startedAt: new Date('2026-12-01T10:00:00.000Z') });
+    // The process that runs it: its boot, for the leader to tell whether it is still there.
+    expect(first.job.insert).toEqual({ id: 'j1', trackerId: 'self-1', deviceId: 'dev-a1', trigger: 'schedule', agentId: 'a1', startedAt: new Date('2026-12-01T10:00:00.000Z'), boot: BOOT });
     expect(first.event).toMatchObject({ kind: 'communications', deviceId: 'dev-a1', jobId: 'j1', details: { what: 'scan-started', agentId: 'a1', trigger: 'schedule' } });
   });
 
@@ -205,7 +219,11 @@ describe('planScanStarts', () => {
 
   it('starts a job the hub asked for (pending or queued); one already running or done changes nothing', () => {
     const jobs = new Map([['p', job('pending')], ['q', job('queued')], ['r', job('running')], ['s', job('succeeded')]]);
-    expect(planScanStarts([start('p'), start('q'), start('r'), start('s')], state({ jobs })).map(what)).toEqual(['update p', 'update q', 'known', 'known']);
+    const decisions = planScanStarts([start('p'), start('q'), start('r'), start('s'), { ...start('j1'), boot: undefined }], state({ jobs }));
+    expect(decisions.map(what)).toEqual(['update p', 'update q', 'known', 'known', 'insert j1']);
+    const boots = decisions.map((d) => (d.kind !== 'started' ? undefined : 'insert' in d.job ? d.job.insert.boot : d.job.update.boot));
+    expect(boots).toEqual([BOOT, BOOT, undefined, undefined, null]); // a report without a boot header leaves the claim's
+
   });
 
   it("refuses a tracker not the agent's and a job of another agent or tracker, and decides the others of the batch on their own", () => {

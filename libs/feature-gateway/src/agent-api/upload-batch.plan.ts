@@ -57,8 +57,12 @@ export type UploadDecision =
   | { readonly kind: 'refused'; readonly error: DomainError }
   | {
       readonly kind: 'accepted';
-      /** Insert a job (the agent ran on its own schedule), or start and size the one the hub asked for. */
-      readonly job: { readonly insert: NewJobRow } | { readonly update: NewJobRow; readonly startNow: boolean };
+      /**
+       * Insert a job (the agent ran on its own schedule), or start and size the one the hub asked
+       * for; `reopen`: the hub had failed it for want of a result (a timeout), and here it is, so the
+       * job runs again, to be finished by the comparer with it.
+       */
+      readonly job: { readonly insert: NewJobRow } | { readonly update: NewJobRow; readonly startNow: boolean; readonly reopen: boolean };
       readonly chunk: ChunkRow;
       readonly upload: UploadRow;
       /** The `scan-started` event, when this upload is the first the hub hears of the run. */
@@ -135,7 +139,7 @@ function accept({ agent, idempotencyKey, result, bodyGzip, clock }: UploadReques
   const startNow = !job || job.status === 'pending' || job.status === 'queued';
   return {
     kind: 'accepted',
-    job: job ? { update: row, startNow } : { insert: row },
+    job: job ? { update: row, startNow, reopen: job.status === 'failed' } : { insert: row },
     chunk: { id: acceptance.chunkId, jobId: result.jobId, targets: hosts.slice(0, MAX_CHUNK_TARGETS).map((h) => h.address), hosts: hostCount, probes, worker: acceptance.worker, startedAt },
     upload: { id: newId(), agentId: agent.id, idempotencyKey, jobId: result.jobId, trackerId: result.trackerId, bodyGzip, acceptance, ...message },
     started: startNow ? scanStartedEvent(agent, tracker.deviceId, result.trackerId, result.jobId, result.trigger, startedAt, correction) : undefined,
@@ -159,6 +163,8 @@ export interface ScanStartRequest {
   readonly agent: AuthenticatedAgent;
   readonly report: AgentScanStarted;
   readonly clock: AgentClock;
+  /** The process that runs it (its boot header, when a uuid): the leader fails a run whose process was replaced before it sent the result. */
+  readonly boot?: string;
 }
 
 export type ScanStartDecision =
@@ -168,7 +174,7 @@ export type ScanStartDecision =
   | {
       readonly kind: 'started';
       /** Insert the job (a run of the agent's own schedule), or start the one the hub asked for. */
-      readonly job: { readonly insert: Omit<NewJobRow, 'hosts' | 'probes'> } | { readonly update: { readonly id: string; readonly startedAt: Date } };
+      readonly job: { readonly insert: Omit<NewJobRow, 'hosts' | 'probes'> & { readonly boot: string | null } } | { readonly update: { readonly id: string; readonly startedAt: Date; readonly boot: string | null } };
       readonly event: NewEvent;
     };
 
@@ -181,7 +187,7 @@ export type ScanStartDecision =
  */
 export function planScanStarts(requests: readonly ScanStartRequest[], state: Pick<UploadBatchState, 'trackers' | 'jobs'>): ScanStartDecision[] {
   const jobs = new Map(state.jobs);
-  return requests.map(({ agent, report, clock }): ScanStartDecision => {
+  return requests.map(({ agent, report, clock, boot = null }): ScanStartDecision => {
     try {
       const { tracker, job } = ownedRun(agent, report.trackerId, report.jobId, { trackers: state.trackers, jobs });
       if (job && job.status !== 'pending' && job.status !== 'queued') return { kind: 'known' };
@@ -190,7 +196,7 @@ export function planScanStarts(requests: readonly ScanStartRequest[], state: Pic
       jobs.set(report.jobId, { agentId: agent.id, trackerId: report.trackerId, status: 'running', hasResult: job?.hasResult ?? false });
       return {
         kind: 'started',
-        job: job ? { update: { id: report.jobId, startedAt } } : { insert: { id: report.jobId, trackerId: report.trackerId, deviceId: tracker.deviceId, trigger: report.trigger, agentId: agent.id, startedAt } },
+        job: job ? { update: { id: report.jobId, startedAt, boot } } : { insert: { id: report.jobId, trackerId: report.trackerId, deviceId: tracker.deviceId, trigger: report.trigger, agentId: agent.id, startedAt, boot } },
         event: scanStartedEvent(agent, tracker.deviceId, report.trackerId, report.jobId, report.trigger, startedAt, correction),
       };
     } catch (error) {

@@ -215,7 +215,7 @@ export async function readBatchState(
 async function writeAccepted(q: Queryable, accepted: readonly Accepted[], read: UploadBatchState['jobs'], events?: PreparedEvents): Promise<OutboxUpload[]> {
   // Jobs in id order, as they were locked: two replicas given the same new runs never wait on each other in a cycle.
   const inserts = accepted.flatMap((d) => ('insert' in d.job ? [d.job.insert] : [])).sort(byId);
-  const updates = accepted.flatMap((d) => ('update' in d.job ? [{ ...d.job.update, startNow: d.job.startNow }] : [])).sort(byId);
+  const updates = accepted.flatMap((d) => ('update' in d.job ? [{ ...d.job.update, startNow: d.job.startNow, reopen: d.job.reopen }] : [])).sort(byId);
   const uploads = accepted.map(({ upload }) => ({ ...upload, payloadJson: JSON.stringify(upload.payload) }));
   await queryPrepared(
     q,
@@ -226,10 +226,12 @@ async function writeAccepted(q: Queryable, accepted: readonly Accepted[], read: 
         WHERE ${UNCHANGED}
        RETURNING id
      ), sized_jobs AS (
-       UPDATE scan_jobs j SET status = CASE WHEN v.start_now THEN 'running' ELSE j.status END,
-              started_at = CASE WHEN v.start_now THEN v.started_at ELSE j.started_at END,
+       UPDATE scan_jobs j SET status = CASE WHEN v.start_now OR v.reopen THEN 'running' ELSE j.status END,
+              started_at = CASE WHEN v.start_now THEN v.started_at ELSE coalesce(j.started_at, v.started_at) END,
+              finished_at = CASE WHEN v.reopen THEN NULL ELSE j.finished_at END, duration_ms = CASE WHEN v.reopen THEN NULL ELSE j.duration_ms END,
+              error = CASE WHEN v.reopen THEN NULL ELSE j.error END,
               chunk_count = 1, hosts_planned = v.hosts, probes_planned = v.probes
-         FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, start_now boolean, started_at timestamptz, hosts int, probes int)
+         FROM jsonb_to_recordset($2::jsonb) AS v(id uuid, start_now boolean, reopen boolean, started_at timestamptz, hosts int, probes int)
         WHERE j.id = v.id AND j.id = ANY($6::uuid[]) AND ${UNCHANGED}
        RETURNING j.id
      ), chunks AS (
@@ -241,7 +243,7 @@ async function writeAccepted(q: Queryable, accepted: readonly Accepted[], read: 
      )${events ? `, new_uploads AS (${UPLOADS_INSERT} RETURNING id), ${events.sql(9, AFTER_UPLOADS)}` : ` ${UPLOADS_INSERT}`}`,
     [
       JSON.stringify(inserts.map((j) => ({ id: j.id, tracker_id: j.trackerId, device_id: j.deviceId, trigger: j.trigger, agent_id: j.agentId, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
-      JSON.stringify(updates.map((j) => ({ id: j.id, start_now: j.startNow, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
+      JSON.stringify(updates.map((j) => ({ id: j.id, start_now: j.startNow, reopen: j.reopen, started_at: j.startedAt, hosts: j.hosts, probes: j.probes }))),
       new Date(Date.now() + RESULT_DEADLINE_MS),
       JSON.stringify(accepted.map(({ chunk: c }) => ({ id: c.id, job_id: c.jobId, targets: c.targets, hosts: c.hosts, probes: c.probes, worker: c.worker, started_at: c.startedAt }))),
       JSON.stringify(uploads.map((u) => ({ id: u.id, agent_id: u.agentId, idempotency_key: u.idempotencyKey, job_id: u.jobId, tracker_id: u.trackerId, kind: u.kind, body: u.bodyGzip.toString('base64'), acceptance: u.acceptance }))),

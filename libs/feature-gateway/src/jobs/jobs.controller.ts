@@ -15,6 +15,8 @@ export interface JobView {
   probe: ScanJobEntity['probe'];
   status: string;
   progressPercent: number;
+  /** When an agent last reported the progress of its run (remote and network scans), else null. */
+  progressAt: Date | null;
   hosts: { planned: number; done: number; up: number };
   probes: { planned: number; done: number };
   chunks: { total: number; done: number; failed: number; running: number };
@@ -52,7 +54,9 @@ function view(job: ScanJobEntity, chunks: ScanChunkEntity[]): JobView {
     trigger: job.trigger,
     probe: job.probe ?? null,
     status: job.status,
-    progressPercent: finished ? 100 : probes > 0 ? Math.round((weighted / probes) * 10) / 10 : 0,
+    // An agent run has its one chunk once its result came; until then, the progress the agent reported.
+    progressPercent: finished ? 100 : probes > 0 ? Math.round((weighted / probes) * 10) / 10 : Math.round(job.progress * 10) / 10,
+    progressAt: job.progressAt,
     hosts: { planned: job.hostsPlanned, done: job.hostsDone, up: job.hostsUp },
     probes: { planned: job.probesPlanned, done: job.probesDone },
     chunks: { total: job.chunkCount, done: job.chunksDone, failed: job.chunksFailed, running: chunks.filter((c) => c.status === 'running').length },

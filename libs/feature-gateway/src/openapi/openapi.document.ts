@@ -16,7 +16,7 @@ import { CreateSiteSchema } from '../sites/sites.controller';
 import { ExpectPortSchema, HistoryQuerySchema, PromoteSchema, RemoveItemSchema } from '../baselines/baseline.dto';
 import { ExposureQuerySchema, OpenAtQuerySchema, PlannedSummaryQuerySchema } from '../reports/reports.controller';
 import { CreateChannelSchema, CreateRuleSchema, UpdateChannelSchema, UpdateRuleSchema } from '../alerting/alerting.controller';
-import { AGENT_BOOT_HEADER, AGENT_CLOCK_HEADER, AgentHostReportSchema, AgentPollQuerySchema, AgentResultSchema, AgentScanStartedSchema, EnrolRequestSchema, ReenrolRequestSchema } from '@portolan/contracts';
+import { AGENT_BOOT_HEADER, AGENT_CLOCK_HEADER, AgentHostReportSchema, AgentPollQuerySchema, AgentResultSchema, AgentScanProgressSchema, AgentScanStartedSchema, EnrolRequestSchema, ReenrolRequestSchema } from '@portolan/contracts';
 import { AgentsQuerySchema } from '../agents/agents.controller';
 import { CreateEnrollmentTokenSchema } from '../enrollment/enrollment-tokens.service';
 import { CreateOperatorTokenSchema } from '../operators/operator-tokens.service';
@@ -201,7 +201,15 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
           parameters: [...queryParams(AgentPollQuerySchema), AGENT_CLOCK], responses: { 200: json({ type: 'object' }), 400: error, 401: error, 429: error } },
       },
       '/api/agent/scans': {
-        post: { summary: 'Agent: a run started', parameters: [AGENT_CLOCK, AGENT_BOOT], requestBody: { required: true, ...json(ref('AgentScanStarted')) }, responses: { 202: json({ type: 'object' }), 400: error, 401: error, 404: error, 503: error } },
+        post: { summary: 'Agent: a run started (by the process its boot header names: one replaced before sending the result fails the run)', parameters: [AGENT_CLOCK, AGENT_BOOT], requestBody: { required: true, ...json(ref('AgentScanStarted')) }, responses: { 202: json({ type: 'object' }), 400: error, 401: error, 404: error, 503: error } },
+      },
+      '/api/agent/progress': {
+        post: {
+          summary: 'Agent: how far a remote or network scan it runs has got (every 15 s while it runs); kept on the job, never moving back; `applied: false` once the run has its result or has ended',
+          parameters: [AGENT_BOOT],
+          requestBody: { required: true, ...json(ref('AgentScanProgress')) },
+          responses: { 202: json({ type: 'object' }), 400: error, 401: error, 404: error, 429: error, 503: error },
+        },
       },
       '/api/agent/results': {
         post: {
@@ -249,6 +257,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         EnrolRequest: schema(EnrolRequestSchema),
         ReenrolRequest: schema(ReenrolRequestSchema),
         AgentScanStarted: schema(AgentScanStartedSchema),
+        AgentScanProgress: schema(AgentScanProgressSchema),
         AgentHostReport: schema(AgentHostReportSchema),
         AgentResult: schema(AgentResultSchema),
         Error: {

@@ -31,7 +31,14 @@ export class ScanJobEntity {
   @Column({ name: 'finished_at', type: 'timestamptz', nullable: true }) finishedAt!: Date | null;
   @Column({ name: 'duration_ms', type: 'integer', nullable: true }) durationMs!: number | null;
   @Column({ type: 'text', nullable: true }) error!: string | null;
-  /** An agent's run: the boot of the agent process that claimed it (`queued`), and when; another process of the agent claims it again while it has not started. */
+  /**
+   * An agent's run: the boot of the agent process that claimed it (`queued`), and when; another
+   * process of the agent claims it again while it has not started. Once started, the boot of the
+   * process that runs it (its scan-start report).
+   */
   @Column({ name: 'claimed_boot', type: 'uuid', nullable: true }) claimedBoot!: string | null;
   @Column({ name: 'claimed_at', type: 'timestamptz', nullable: true }) claimedAt!: Date | null;
+  /** An agent's remote or network scan in progress: percent of the run it last reported, and when. */
+  @Column({ type: 'real', default: 0 }) progress!: number;
+  @Column({ name: 'progress_at', type: 'timestamptz', nullable: true }) progressAt!: Date | null;
 }
