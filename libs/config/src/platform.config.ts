@@ -78,7 +78,8 @@ export const schedulerShape = {
    * A run an agent started and has sent no result for fails this long after its start or its last
    * progress report, whatever the agent does: an agent cut off from the hub keeps its results in
    * its spool, so its silence alone is not enough. A run whose process was replaced (the agent
-   * restarted mid-run) fails sooner, once the new process has polled for the pickup timeout.
+   * restarted mid-run) fails sooner, once the process after it has polled for the pickup timeout
+   * (`unfinishedRunReason`).
    */
   agentResultTimeoutMs: { env: 'SCHEDULER_AGENT_RESULT_TIMEOUT_MS', schema: fields.positiveInt(24 * 3_600_000) },
 };

@@ -43,13 +43,27 @@ describe('unfinishedRunReason', () => {
   const limits = { pickup: ago(15), result: ago(24 * 60) };
   const BOOT = 'b-1';
   const run = { status: 'running' as const, chunkCount: 0, startedAt: ago(30), requestedAt: ago(31), claimedBoot: BOOT, progressAt: null };
-  /** The agent, polling as `bootId` since `minutes` ago. */
-  const polling = (bootId: string, minutes: number, duplicated = false) => ({ bootId, bootFirstSeenAt: ago(minutes), duplicated });
+  /** The agent, polling as `bootId` first seen `minutes` ago, its spool empty. */
+  const polling = (bootId: string, minutes: number, more: { duplicated?: boolean; spoolEntries?: number; status?: string } = {}) => ({
+    status: more.status ?? 'online',
+    bootId,
+    bootFirstSeenAt: ago(minutes),
+    duplicated: more.duplicated ?? false,
+    spoolEntries: more.spoolEntries ?? 0,
+  });
 
-  it('fails a run whose process was replaced, once the new one has polled for the pickup timeout without its result', () => {
-    expect(unfinishedRunReason(run, polling('b-2', 16), limits)).toBe('restarted');
+  it('fails a run whose process was replaced, once a process seen after the run was last heard of has polled for the pickup timeout, its spool empty', () => {
+    expect(unfinishedRunReason(run, polling('b-2', 16), limits)).toBe('replaced');
     // The new process may still upload it from its spool.
     expect(unfinishedRunReason(run, polling('b-2', 14), limits)).toBeUndefined();
+    expect(unfinishedRunReason(run, polling('b-2', 16, { spoolEntries: 3 }), limits)).toBeUndefined();
+  });
+
+  it('does not take a boot seen before the run was last heard of for its replacement: a new process starts runs before its first poll, an old one polls late', () => {
+    // The agent's boot is still its last process's (seen 40 min ago) when this process starts its at-startup run.
+    expect(unfinishedRunReason(run, polling('b-0', 40), limits)).toBeUndefined();
+    // A progress report after the new boot appeared: the run's process is alive.
+    expect(unfinishedRunReason({ ...run, progressAt: ago(1) }, polling('b-2', 16), limits)).toBeUndefined();
   });
 
   it('leaves a run its own process still runs, whatever its length, until the result timeout', () => {
@@ -61,20 +75,27 @@ describe('unfinishedRunReason', () => {
     expect(unfinishedRunReason({ ...run, startedAt: ago(50 * 60), progressAt: ago(24 * 60 + 1) }, polling(BOOT, 51 * 60), limits)).toBe('silent');
   });
 
-  it('does not take the boot of an agent flagged as two processes, or a run started without one, for a restart', () => {
-    expect(unfinishedRunReason(run, polling('b-2', 60, true), limits)).toBeUndefined();
-    expect(unfinishedRunReason({ ...run, claimedBoot: null }, polling('b-2', 60), limits)).toBeUndefined();
-    expect(unfinishedRunReason(run, { bootId: 'b-2', bootFirstSeenAt: null, duplicated: false }, limits)).toBeUndefined();
+  it('does not take the boot of an agent flagged as two processes, or a run started without one, for a replacement', () => {
+    expect(unfinishedRunReason(run, polling('b-2', 16, { duplicated: true }), limits)).toBeUndefined();
+    expect(unfinishedRunReason({ ...run, claimedBoot: null }, polling('b-2', 16), limits)).toBeUndefined();
+    expect(unfinishedRunReason(run, { ...polling('b-2', 16), bootFirstSeenAt: null }, limits)).toBeUndefined();
   });
 
-  it('fails a run of an agent gone silent (or deleted) only at the result timeout: a cut-off agent keeps its results in its spool', () => {
-    expect(unfinishedRunReason(run, undefined, limits)).toBeUndefined();
-    expect(unfinishedRunReason({ ...run, startedAt: ago(25 * 60) }, undefined, limits)).toBe('silent');
+  it('fails the run of a revoked or deleted agent once not heard of for the pickup timeout (its result would be refused)', () => {
+    expect(unfinishedRunReason(run, polling(BOOT, 60, { status: 'revoked' }), limits)).toBe('revoked');
+    expect(unfinishedRunReason(run, undefined, limits)).toBe('revoked');
+    expect(unfinishedRunReason({ ...run, startedAt: ago(5) }, undefined, limits)).toBeUndefined();
+  });
+
+  it('fails the run of an agent gone silent only at the result timeout: a cut-off agent keeps its results in its spool', () => {
+    const offline = { ...polling(BOOT, 60), status: 'offline' };
+    expect(unfinishedRunReason(run, offline, limits)).toBeUndefined();
+    expect(unfinishedRunReason({ ...run, startedAt: ago(25 * 60) }, offline, limits)).toBe('silent');
   });
 
   it('leaves runs with a result (their chunk) and runs not running alone', () => {
     const old = { ...run, startedAt: ago(48 * 60) };
-    expect(unfinishedRunReason({ ...old, chunkCount: 1 }, polling('b-2', 60), limits)).toBeUndefined();
-    for (const status of ['pending', 'queued', 'succeeded', 'failed', 'partial'] as const) expect(unfinishedRunReason({ ...old, status }, polling('b-2', 60), limits)).toBeUndefined();
+    expect(unfinishedRunReason({ ...old, chunkCount: 1 }, polling('b-2', 16), limits)).toBeUndefined();
+    for (const status of ['pending', 'queued', 'succeeded', 'failed', 'partial'] as const) expect(unfinishedRunReason({ ...old, status }, polling('b-2', 16), limits)).toBeUndefined();
   });
 });

@@ -113,69 +113,78 @@ export class AgentLiveness {
    */
   async failUnfinishedRuns(now: Date): Promise<number> {
     const cutoffs = { pickup: new Date(now.getTime() - this.config.agentPickupTimeoutMs), result: new Date(now.getTime() - this.config.agentResultTimeoutMs) };
-    // The partial index scan_jobs_agent_running_idx holds the started runs without a result (an agent run's one chunk comes with its result).
+    // The partial index scan_jobs_agent_running_idx holds the agents' running runs; those without a result have no chunk yet (it comes with the result).
+    // A pre-filter of unfinishedRunReason (which decides, under the job's lock).
     const stale: { id: string }[] = await this.db.query(
       `SELECT j.id FROM scan_jobs j
          LEFT JOIN agents a ON a.id = j.agent_id
          LEFT JOIN agent_boots b ON b.agent_id = a.id AND b.boot_id = a.boot_id
         WHERE j.agent_id IS NOT NULL AND j.status = 'running' AND j.chunk_count = 0
           AND (coalesce(greatest(j.started_at, j.progress_at), j.requested_at) < $2
-            OR j.claimed_boot IS NOT NULL AND a.duplicated_at IS NULL AND a.boot_id IS DISTINCT FROM j.claimed_boot AND b.first_seen_at < $1)
+            OR coalesce(greatest(j.started_at, j.progress_at), j.requested_at) < $1 AND (a.id IS NULL OR a.status = 'revoked')
+            OR j.claimed_boot IS NOT NULL AND a.duplicated_at IS NULL AND a.boot_id IS DISTINCT FROM j.claimed_boot AND a.spool_entries = 0
+               AND b.first_seen_at < $1 AND b.first_seen_at > coalesce(greatest(j.started_at, j.progress_at), j.requested_at))
         LIMIT 200`,
       [cutoffs.pickup, cutoffs.result],
     );
-    const failed = { restarted: 0, silent: 0 };
+    const failed: Record<UnfinishedRunReason, number> = { replaced: 0, revoked: 0, silent: 0 };
     for (const { id } of stale) {
       const rows = await this.db.transaction(async (manager) => {
         const job = await this.ledger.lockJob(manager, id);
         if (!job?.agentId) return [];
         // Decided again under the job's lock: its result may have come, or its process polled again, since it was read.
-        const [agent]: { boot_id: string | null; duplicated_at: Date | null; first_seen_at: Date | null }[] = await manager.query(
-          `SELECT a.boot_id, a.duplicated_at, b.first_seen_at FROM agents a LEFT JOIN agent_boots b ON b.agent_id = a.id AND b.boot_id = a.boot_id WHERE a.id = $1`,
+        const [agent]: { status: string; boot_id: string | null; duplicated_at: Date | null; spool_entries: number; first_seen_at: Date | null }[] = await manager.query(
+          `SELECT a.status, a.boot_id, a.duplicated_at, a.spool_entries, b.first_seen_at FROM agents a LEFT JOIN agent_boots b ON b.agent_id = a.id AND b.boot_id = a.boot_id WHERE a.id = $1`,
           [job.agentId],
         );
-        const reason = unfinishedRunReason(job, agent && { bootId: agent.boot_id, bootFirstSeenAt: agent.first_seen_at, duplicated: agent.duplicated_at !== null }, cutoffs);
+        const view = agent && { status: agent.status, bootId: agent.boot_id, bootFirstSeenAt: agent.first_seen_at, duplicated: agent.duplicated_at !== null, spoolEntries: agent.spool_entries };
+        const reason = unfinishedRunReason(job, view, cutoffs);
         if (!reason) return [];
         failed[reason] += 1;
         return this.ledger.failJob(manager, job as ScanJobEntity, UNFINISHED_RUN_ERRORS[reason], now);
       });
       await this.events.announce(rows);
     }
-    const total = failed.restarted + failed.silent;
-    if (total) this.logger.warn({ runs: total, agentRestarted: failed.restarted, noResult: failed.silent }, 'agent runs timed out before their results');
+    const total = failed.replaced + failed.revoked + failed.silent;
+    if (total) this.logger.warn({ runs: total, processReplaced: failed.replaced, agentRevoked: failed.revoked, nothingHeard: failed.silent }, 'agent runs timed out before their results');
     return total;
   }
 }
 
-export type UnfinishedRunReason = 'restarted' | 'silent';
+export type UnfinishedRunReason = 'replaced' | 'revoked' | 'silent';
 
 /**
- * Why a run an agent started (`running`, no result yet: no chunk) is to fail, if it is:
- * - `restarted`: the process that started it (`claimedBoot`, from its scan-start report) is no
- *   longer the agent's, and the one that is has polled for the pickup timeout without sending
- *   the result: an agent does not resume a run it was stopped in (a result its spool held would
- *   have come by then). Not for an agent flagged as two processes (`agent-duplicated`): its boot
- *   alternates between them;
- * - `silent`: nothing heard of it (its start, its progress) for the result timeout, whatever the
- *   agent does: cut off from the hub, an agent keeps results in its spool. A network scan may
- *   rightly take longer than that (the agent's scan timeout grows with hosts × ports); while it
- *   runs it reports its progress.
+ * Why a run an agent started (`running`, no result yet: no chunk) is to fail, if it is. "Heard"
+ * is the later of its start and its last progress report (only the process running it reports).
+ * - `replaced`: the process that started it (`claimedBoot`, from its scan-start report) is no
+ *   longer the agent's: a process first seen after the run was last heard of has polled for the
+ *   pickup timeout, its spool empty, without sending the result (an agent does not resume a run
+ *   it was stopped in). A boot seen before that is no proof: a new process starts its first runs
+ *   before its first poll, and a late poll of an old one can come after. Not for an agent
+ *   flagged as two processes (`agent-duplicated`): its boot alternates between them;
+ * - `revoked`: the agent was revoked or deleted, and the run not heard of for the pickup timeout
+ *   (its result would be refused);
+ * - `silent`: not heard of for the result timeout, whatever the agent does: cut off from the hub,
+ *   an agent keeps its results in its spool. A network scan may rightly run longer than that
+ *   (the agent's scan timeout grows with hosts × ports); while it runs it reports its progress.
  */
 export function unfinishedRunReason(
   job: Pick<ScanJobEntity, 'status' | 'chunkCount' | 'startedAt' | 'requestedAt' | 'claimedBoot' | 'progressAt'>,
-  agent: { bootId: string | null; bootFirstSeenAt: Date | null; duplicated: boolean } | undefined,
+  agent: { status: string; bootId: string | null; bootFirstSeenAt: Date | null; duplicated: boolean; spoolEntries: number } | undefined,
   cutoffs: { pickup: Date; result: Date },
 ): UnfinishedRunReason | undefined {
   if (job.status !== 'running' || job.chunkCount > 0) return undefined;
   const heard = Math.max(job.startedAt?.getTime() ?? job.requestedAt.getTime(), job.progressAt?.getTime() ?? 0);
   if (heard < cutoffs.result.getTime()) return 'silent';
-  const replaced = !!agent && !agent.duplicated && job.claimedBoot !== null && agent.bootId !== job.claimedBoot;
-  return replaced && agent.bootFirstSeenAt !== null && agent.bootFirstSeenAt < cutoffs.pickup ? 'restarted' : undefined;
+  if (!agent || agent.status === 'revoked') return heard < cutoffs.pickup.getTime() ? 'revoked' : undefined;
+  const newer = agent.bootFirstSeenAt !== null && agent.bootFirstSeenAt.getTime() > heard && agent.bootFirstSeenAt < cutoffs.pickup;
+  return newer && !agent.duplicated && job.claimedBoot !== null && agent.bootId !== job.claimedBoot && agent.spoolEntries === 0 ? 'replaced' : undefined;
 }
 
 /** Why `failUnfinishedRuns` failed a run, as its error says. */
 const UNFINISHED_RUN_ERRORS: Record<UnfinishedRunReason, string> = {
-  restarted: 'timed out: the agent process that started the run stopped before sending its result (the agent restarted mid-run?)',
+  replaced: 'timed out: the agent process that started the run was replaced (a restart) before sending its result; the process after it has not sent it',
+  revoked: 'timed out: the agent was revoked (or deleted) before sending the result of the run',
   silent: 'timed out: the agent started the run and nothing has been heard of it (progress, result) within the result timeout',
 };
 

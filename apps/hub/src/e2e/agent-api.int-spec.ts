@@ -469,21 +469,21 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       const own = randomUUID();
       expect((await start(next, own)).status).toBe(202);
       // Its progress is kept on the job, as the job's view shows it; a bad report or another's run is refused, saying why.
-      expect((await next.progress({ jobId: own, trackerId: runTracker, percent: 42.5, hostsDone: 0, remainingSeconds: 60 })).body).toEqual({ jobId: own, applied: true });
-      expect((await next.progress({ jobId: own, trackerId: runTracker, percent: 7, hostsDone: 0 })).status).toBe(202); // never moves back
+      expect((await next.progress({ jobId: own, trackerId: runTracker, percent: 42.5 })).body).toEqual({ jobId: own, applied: true });
+      expect((await next.progress({ jobId: own, trackerId: runTracker, percent: 7 })).status).toBe(202); // never moves back
       expect(await job(own)).toMatchObject({ status: 'running', progressPercent: 42.5, progressAt: expect.any(String) });
-      const bad = await next.progress({ jobId: own, trackerId: runTracker, percent: 140, hostsDone: 0 });
+      const bad = await next.progress({ jobId: own, trackerId: runTracker, percent: 140 });
       expect(bad.status).toBe(400);
       expect(JSON.stringify(bad.body)).toMatch(/percent/);
-      const theirs = await a.progress({ jobId: own, trackerId: runTracker, percent: 50, hostsDone: 0 });
+      const theirs = await a.progress({ jobId: own, trackerId: runTracker, percent: 50 });
       expect(theirs.status).toBe(404);
       expect(JSON.stringify(theirs.body)).toMatch(new RegExp(`job ${own} is not a run of tracker`));
 
       const deadline = Date.now() + PICKUP_TIMEOUT_MS + 10_000;
       while ((await job(cut))['status'] === 'running' && Date.now() < deadline) expect((await next.poll({ wait: 1 })).status).toBe(200);
-      expect(await job(cut)).toMatchObject({ status: 'failed', error: expect.stringMatching(/process that started the run stopped before sending its result/) });
+      expect(await job(cut)).toMatchObject({ status: 'failed', error: expect.stringMatching(/process that started the run was replaced \(a restart\) before sending its result/) });
       expect(await said(cut)).toEqual(['scan-started', 'scan-failed']);
-      expect((await next.progress({ jobId: cut, trackerId: runTracker, percent: 90, hostsDone: 0 })).body).toEqual({ jobId: cut, applied: false }); // it has ended
+      expect((await next.progress({ jobId: cut, trackerId: runTracker, percent: 90 })).body).toEqual({ jobId: cut, applied: false }); // it has ended
       // The run its running process has not finished yet is left to it.
       expect(await job(own)).toMatchObject({ status: 'running' });
 

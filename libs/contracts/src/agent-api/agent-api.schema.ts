@@ -195,12 +195,10 @@ export const AgentScanProgressSchema = z
     jobId: UuidSchema,
     trackerId: UuidSchema,
     percent: z.number().min(0).max(100),
-    hostsDone: z.number().int().min(0).max(16_777_216),
-    remainingSeconds: z.number().int().min(0).max(100 * 365 * 86_400).optional(),
   })
   .strict();
 export type AgentScanProgress = z.infer<typeof AgentScanProgressSchema>;
-/** `applied`: false once the run has its result or has ended (a report that came late changes nothing). */
+/** `applied`: false unless the run is running without its result (it has ended, or the hub has not heard it start): the report changed nothing. */
 export const AgentScanProgressResponseSchema = z.object({ jobId: UuidSchema, applied: z.boolean() });
 export type AgentScanProgressResponse = z.infer<typeof AgentScanProgressResponseSchema>;
 

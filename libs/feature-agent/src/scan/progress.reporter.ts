@@ -1,8 +1,6 @@
-/** What a run reports of its progress: percent of the whole run, hosts done, and nmap's estimate of the time left. */
+/** What a run reports of its progress: percent of the whole run. */
 export interface RunProgress {
   readonly percent: number;
-  readonly hostsDone: number;
-  readonly remainingSeconds?: number;
 }
 
 /** How often a long scan tells the hub how far it has got (one small call; the hub keeps the run alive with it). */
@@ -32,8 +30,16 @@ export class ProgressReporter {
     if (this.stopped || this.sending || this.now() - this.lastSentAt < this.everyMs) return;
     this.sending = true;
     this.lastSentAt = this.now();
-    this.send({ ...progress, percent: Math.round(progress.percent * 10) / 10 })
+    const rounded = { ...progress, percent: Math.round(progress.percent * 10) / 10 };
+    let sent: Promise<unknown>;
+    try {
+      sent = this.send(rounded);
+    } catch (error) {
+      sent = Promise.reject(error); // thrown at once (not enrolled): dropped like one the hub refused
+    }
+    sent
       .catch((error: unknown) => this.onError(error))
+      .catch(() => undefined)
       .finally(() => (this.sending = false));
   }
 

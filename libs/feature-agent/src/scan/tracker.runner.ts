@@ -66,7 +66,7 @@ export class TrackerRunner {
     const technique = scan.tcpTechnique === 'auto' ? defaultTcpTechnique(engine) : scan.tcpTechnique;
     const outcome = await engine.scan(
       { targets: scan.targets, ipv6: scan.ipv6, ports: tracker.ports, tcpTechnique: technique, skipHostDiscovery: scan.skipHostDiscovery, timeoutMs: scan.timeoutMs, signal },
-      onProgress && ((p) => onProgress({ percent: scanPercent(p, scan.hostCount), hostsDone: p.hostsDone, ...(p.remainingSeconds !== undefined ? { remainingSeconds: p.remainingSeconds } : {}) })),
+      onProgress && ((p) => onProgress({ percent: scanPercent(p, scan.hostCount) })),
     );
     return {
       ...base,

@@ -31,15 +31,17 @@ export class AgentResultsService {
 
   /**
    * How far a run the agent runs has got: kept on its job while it runs without a result (never
-   * moving back: nmap's percent restarts with each host group), with when it was said. A run
-   * that has its result or has ended is left as it is (`applied: false`); a job that is not this
-   * agent's run of that tracker is refused.
+   * moving back: nmap's percent restarts with each host group), with when it was said; checked on
+   * the row as updated, so a run that ended meanwhile is not touched. Any other run is left as it
+   * is (`applied: false`): it has its result or has ended, or the hub has not heard it start (a
+   * lost scan-start report; its result starts it). A job that is not this agent's run of that
+   * tracker is refused.
    */
   async progress(agent: AuthenticatedAgent, report: AgentScanProgress): Promise<AgentScanProgressResponse> {
     const [row]: { applied: boolean }[] = await this.db.query(
-      `WITH job AS (SELECT id, status, chunk_count FROM scan_jobs WHERE id = $1 AND agent_id = $2 AND tracker_id = $3),
+      `WITH job AS (SELECT id FROM scan_jobs WHERE id = $1 AND agent_id = $2 AND tracker_id = $3),
             up AS (UPDATE scan_jobs j SET progress = greatest(j.progress, $4), progress_at = now()
-                     FROM job WHERE j.id = job.id AND job.status = 'running' AND job.chunk_count = 0 RETURNING j.id)
+                     FROM job WHERE j.id = job.id AND j.status = 'running' AND j.chunk_count = 0 RETURNING j.id)
        SELECT EXISTS (SELECT 1 FROM up) AS applied FROM job`,
       [report.jobId, agent.id, report.trackerId, report.percent],
     );

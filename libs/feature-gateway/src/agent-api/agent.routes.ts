@@ -97,7 +97,7 @@ export class AgentRoutes {
 
   private async progress(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
     const { agent } = await this.caller(request, response);
-    await this.holdDuplicated(agent, 'scan reports', request);
+    await this.holdDuplicated(agent, 'progress reports', request);
     const report = this.progressBody.transform((await readJsonUpload(request, PROGRESS_REPORT_LIMITS)).json);
     return [202, await this.results.progress(agent, report)];
   }

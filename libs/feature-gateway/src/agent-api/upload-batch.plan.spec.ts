@@ -90,8 +90,8 @@ describe('planUploadBatch', () => {
 
   it('refuses a job of another tracker or agent, a job with a result, and a second result for one job in the batch', () => {
     const jobs = new Map([
-      ['j-other', { agentId: 'a1', trackerId: 'net-1', status: 'running', hasResult: false }],
-      ['j-done', { agentId: 'a1', trackerId: 'self-1', status: 'succeeded', hasResult: true }],
+      ['j-other', { agentId: 'a1', trackerId: 'net-1', status: 'running', hasResult: false, started: true }],
+      ['j-done', { agentId: 'a1', trackerId: 'self-1', status: 'succeeded', hasResult: true, started: true }],
     ]);
     const decisions = planUploadBatch([request('j-other', 'key-0001'), request('j-done', 'key-0002'), request('j4', 'key-0003'), request('j4', 'key-0004')], state({ jobs }), ids());
     expect(decisions.map(summary)).toEqual([
@@ -104,8 +104,8 @@ describe('planUploadBatch', () => {
 
   it('starts a job the hub asked for (the scan-started event only if the agent had not reported the start)', () => {
     const jobs = new Map([
-      ['j-asked', { agentId: 'a1', trackerId: 'self-1', status: 'queued', hasResult: false }],
-      ['j-started', { agentId: 'a1', trackerId: 'self-1', status: 'running', hasResult: false }],
+      ['j-asked', { agentId: 'a1', trackerId: 'self-1', status: 'queued', hasResult: false, started: false }],
+      ['j-started', { agentId: 'a1', trackerId: 'self-1', status: 'running', hasResult: false, started: true }],
     ]);
     const [asked, started] = planUploadBatch([request('j-asked', 'key-0001', { trigger: 'manual' }), request('j-started', 'key-0002')], state({ jobs }), ids());
     if (asked.kind !== 'accepted' || started.kind !== 'accepted') throw new Error('not accepted');
@@ -117,13 +117,17 @@ describe('planUploadBatch', () => {
 
   it('reopens a run the hub failed for want of a result (a timeout) when its result comes after all; one with a result stays refused', () => {
     const jobs = new Map([
-      ['j-late', { agentId: 'a1', trackerId: 'self-1', status: 'failed', hasResult: false }],
-      ['j-done', { agentId: 'a1', trackerId: 'self-1', status: 'failed', hasResult: true }],
+      ['j-late', { agentId: 'a1', trackerId: 'self-1', status: 'failed', hasResult: false, started: true }],
+      ['j-unstarted', { agentId: 'a1', trackerId: 'self-1', status: 'failed', hasResult: false, started: false }],
+      ['j-done', { agentId: 'a1', trackerId: 'self-1', status: 'failed', hasResult: true, started: true }],
     ]);
-    const [late, done] = planUploadBatch([request('j-late', 'key-0001'), request('j-done', 'key-0002')], state({ jobs }), ids());
-    if (late.kind !== 'accepted') throw new Error(summary(late));
+    const [late, unstarted, done] = planUploadBatch([request('j-late', 'key-0001'), request('j-unstarted', 'key-0002'), request('j-done', 'key-0003')], state({ jobs }), ids());
+    if (late.kind !== 'accepted' || unstarted.kind !== 'accepted') throw new Error(`${summary(late)}; ${summary(unstarted)}`);
     expect(late.job).toMatchObject({ startNow: false, reopen: true });
-    expect(late.started).toBeUndefined();
+    expect(late.started).toBeUndefined(); // its scan-started event was written when it started
+    // Failed before it started (picked up, then a timeout): its result starts it, with the event.
+    expect(unstarted.job).toMatchObject({ startNow: false, reopen: true });
+    expect(unstarted.started?.details).toMatchObject({ what: 'scan-started' });
     expect(summary(done)).toBe('refused conflict: job j-done already has a result; a new run needs a new job id');
   });
 
@@ -197,7 +201,7 @@ describe('planScanStarts', () => {
   const start = (jobId: string, trackerId = 'self-1', agent = AGENT, clock = ON_TIME) => ({ agent, report: { jobId, trackerId, trigger: 'schedule' as const, startedAt: '2026-12-01T10:00:00.000Z' }, clock, boot: BOOT });
   const what = (d: ScanStartDecision) =>
     d.kind === 'started' ? `${'insert' in d.job ? 'insert' : 'update'} ${'insert' in d.job ? d.job.insert.id : d.job.update.id}` : d.kind === 'known' ? 'known' : `refused ${d.error.code}: ${d.error.message}`;
-  const job = (status: string, agentId = 'a1', trackerId = 'self-1') => ({ agentId, trackerId, status, hasResult: false });
+  const job = (status: string, agentId = 'a1', trackerId = 'self-1') => ({ agentId, trackerId, status, hasResult: false, started: false });
 
   it("inserts a run of the agent's own schedule running, with its scan-started event, once however often it is reported in a batch", () => {
     const decisions = planScanStarts([start('j1'), start('j1'), start('j2', 'net-1')], state());
@@ -223,7 +227,6 @@ describe('planScanStarts', () => {
     expect(decisions.map(what)).toEqual(['update p', 'update q', 'known', 'known', 'insert j1']);
     const boots = decisions.map((d) => (d.kind !== 'started' ? undefined : 'insert' in d.job ? d.job.insert.boot : d.job.update.boot));
     expect(boots).toEqual([BOOT, BOOT, undefined, undefined, null]); // a report without a boot header leaves the claim's
-
   });
 
   it("refuses a tracker not the agent's and a job of another agent or tracker, and decides the others of the batch on their own", () => {

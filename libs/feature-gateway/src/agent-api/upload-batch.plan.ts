@@ -22,7 +22,8 @@ export interface UploadBatchState {
   /** Accepted uploads by `uploadKey(agentId, idempotencyKey)` → their job id. */
   readonly accepted: ReadonlyMap<string, string>;
   readonly trackers: ReadonlyMap<string, { readonly agentId: string | null; readonly deviceId: string; readonly mode: 'network' | 'remote' | 'self'; readonly portSet: PortSetRecord; readonly deviceAddress: string }>;
-  readonly jobs: ReadonlyMap<string, { readonly agentId: string | null; readonly trackerId: string; readonly status: string; readonly hasResult: boolean }>;
+  /** `started`: the hub has heard the run start (it has a start time). */
+  readonly jobs: ReadonlyMap<string, { readonly agentId: string | null; readonly trackerId: string; readonly status: string; readonly hasResult: boolean; readonly started: boolean }>;
 }
 
 export interface NewJobRow {
@@ -137,12 +138,14 @@ function accept({ agent, idempotencyKey, result, bodyGzip, clock }: UploadReques
   const startedAt = new Date(onHubClock(result.startedAt, correction));
   const row: NewJobRow = { id: result.jobId, trackerId: result.trackerId, deviceId: tracker.deviceId, trigger: result.trigger, agentId: agent.id, startedAt, hosts: hostCount, probes };
   const startNow = !job || job.status === 'pending' || job.status === 'queued';
+  const reopen = job?.status === 'failed';
   return {
     kind: 'accepted',
-    job: job ? { update: row, startNow, reopen: job.status === 'failed' } : { insert: row },
+    job: job ? { update: row, startNow, reopen } : { insert: row },
     chunk: { id: acceptance.chunkId, jobId: result.jobId, targets: hosts.slice(0, MAX_CHUNK_TARGETS).map((h) => h.address), hosts: hostCount, probes, worker: acceptance.worker, startedAt },
     upload: { id: newId(), agentId: agent.id, idempotencyKey, jobId: result.jobId, trackerId: result.trackerId, bodyGzip, acceptance, ...message },
-    started: startNow ? scanStartedEvent(agent, tracker.deviceId, result.trackerId, result.jobId, result.trigger, startedAt, correction) : undefined,
+    // A run failed before it started (picked up, then a timeout) and reopened by its result starts here too.
+    started: startNow || (reopen && !job.started) ? scanStartedEvent(agent, tracker.deviceId, result.trackerId, result.jobId, result.trigger, startedAt, correction) : undefined,
   };
 }
 
@@ -193,7 +196,7 @@ export function planScanStarts(requests: readonly ScanStartRequest[], state: Pic
       if (job && job.status !== 'pending' && job.status !== 'queued') return { kind: 'known' };
       const correction = clockCorrectionMs(clock, Date.parse(report.startedAt));
       const startedAt = new Date(onHubClock(report.startedAt, correction));
-      jobs.set(report.jobId, { agentId: agent.id, trackerId: report.trackerId, status: 'running', hasResult: job?.hasResult ?? false });
+      jobs.set(report.jobId, { agentId: agent.id, trackerId: report.trackerId, status: 'running', hasResult: job?.hasResult ?? false, started: true });
       return {
         kind: 'started',
         job: job ? { update: { id: report.jobId, startedAt, boot } } : { insert: { id: report.jobId, trackerId: report.trackerId, deviceId: tracker.deviceId, trigger: report.trigger, agentId: agent.id, startedAt, boot } },

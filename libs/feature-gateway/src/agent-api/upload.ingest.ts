@@ -8,7 +8,7 @@ import { AgentUploadOutbox, BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, Mic
 import { BackgroundSends, byId, commitEach, commitOptimistically, submitOrBusy, trackersThenJobs, UNCHANGED, unchangedParams } from './group-commit';
 import { planUploadBatch, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
 
-/** A started agent run that sends no result within this time is failed by the scheduler. */
+/** The deadline of an agent run's one chunk, written with its result: the comparer is to have applied it by then, else the scheduler fails it. */
 const RESULT_DEADLINE_MS = 10 * 60_000;
 /**
  * One batch written at a time: what arrives meanwhile makes the next batch bigger instead of a
@@ -181,7 +181,7 @@ export async function readBatchState(
   type Row = {
     accepted: { agent_id: string; idempotency_key: string; job_id: string }[];
     trackers: { id: string; agent_id: string | null; device_id: string; mode: 'network' | 'remote' | 'self'; port_set: PortSetRecord; address: string }[];
-    jobs: { id: string; agent_id: string | null; tracker_id: string; status: string; has_result: boolean }[];
+    jobs: { id: string; agent_id: string | null; tracker_id: string; status: string; has_result: boolean; started: boolean }[];
   };
   const [row] = await queryPrepared<Row>(
     q,
@@ -193,14 +193,14 @@ export async function readBatchState(
                  'address', (SELECT d.address FROM devices d WHERE d.id = t.device_id))), '[]')
           FROM trackers t WHERE t.id = ANY($3::uuid[])) AS trackers,
        (SELECT coalesce(json_agg(j), '[]') FROM (
-          SELECT j.id, j.agent_id, j.tracker_id, j.status, EXISTS (SELECT 1 FROM agent_uploads u WHERE u.job_id = j.id) AS has_result
+          SELECT j.id, j.agent_id, j.tracker_id, j.status, EXISTS (SELECT 1 FROM agent_uploads u WHERE u.job_id = j.id) AS has_result, j.started_at IS NOT NULL AS started
             FROM scan_jobs j WHERE j.id = ANY($4::uuid[]) ${lock ? 'AND (SELECT count(*) FROM tracker_locks) >= 0 ORDER BY j.id FOR UPDATE OF j' : ''}) j) AS jobs`,
     [refs.keys.map((k) => k.agentId), refs.keys.map((k) => k.idempotencyKey), [...new Set(refs.trackerIds)], [...new Set(refs.jobIds)]],
   );
   return {
     accepted: new Map(row.accepted.map((u) => [uploadKey(u.agent_id, u.idempotency_key), u.job_id])),
     trackers: new Map(row.trackers.map((t) => [t.id, { agentId: t.agent_id, deviceId: t.device_id, mode: t.mode, portSet: t.port_set, deviceAddress: t.address }])),
-    jobs: new Map(row.jobs.map((j) => [j.id, { agentId: j.agent_id, trackerId: j.tracker_id, status: j.status, hasResult: j.has_result }])),
+    jobs: new Map(row.jobs.map((j) => [j.id, { agentId: j.agent_id, trackerId: j.tracker_id, status: j.status, hasResult: j.has_result, started: j.started }])),
   };
 }
 
