@@ -113,6 +113,34 @@ describe('scheduler (Postgres)', () => {
     expect(job).toMatchObject({ status: 'failed', error: expect.stringMatching(/no scanner worker picked the chunk up before its deadline/) });
   });
 
+  it("leaves an agent's stored result waiting for the comparer past its chunk's deadline; fails it once the agent result timeout has passed since its upload", async () => {
+    const ids = await tracker('127.0.0.1');
+    const { agentId } = await insertTestAgent(db);
+    /** An agent run with its result stored `hoursAgo` and not applied, its chunk's deadline passed. */
+    const stored = async (hoursAgo: number) => {
+      const jobId = randomUUID();
+      await db.query(
+        `INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at, started_at, chunk_count, agent_id) VALUES ($1, $2, $3, 'schedule', 'running', now(), now(), 1, $4)`,
+        [jobId, ids.trackerId, ids.deviceId, agentId],
+      );
+      await db.query(
+        `INSERT INTO scan_chunks (id, job_id, chunk_index, targets, host_count, probe_count, status, worker, queued_at, started_at, deadline) VALUES ($1, $2, 0, '["127.0.0.1"]', 1, 10, 'running', 'agent:h', now(), now(), now() - interval '1 second')`,
+        [randomUUID(), jobId],
+      );
+      await db.query(
+        `INSERT INTO agent_uploads (id, agent_id, idempotency_key, job_id, tracker_id, kind, body_gzip, acceptance, received_at) VALUES ($1, $2, $3, $4, $5, 'completed', '\\x00', '{}', now() - make_interval(hours => $6))`,
+        [randomUUID(), agentId, randomUUID(), jobId, ids.trackerId, hoursAgo],
+      );
+      return jobId;
+    };
+    const waiting = await stored(1);
+    const forgotten = await stored(25); // the result timeout is 24 h
+    await app.get(SchedulerLoop).expireLostChunks(new Date());
+    const jobs = async (jobId: string) => (await db.query(`SELECT status, error FROM scan_jobs WHERE id = $1`, [jobId]))[0];
+    expect(await jobs(waiting)).toEqual({ status: 'running', error: null });
+    expect(await jobs(forgotten)).toMatchObject({ status: 'failed', error: expect.stringMatching(/the result agent:h sent was not applied within the agent result timeout/) });
+  });
+
   it('recovers what was committed but never published: run requests, chunk jobs, event announcements', async () => {
     const seen = await bus.consume({ message: Messages.runRequested, durable: 'test-run-requests-2' }, async (d) => (runRequests.push(d.envelope.payload), Outcomes.ack()));
     const ids = await tracker('127.0.0.1', 'branch-1');

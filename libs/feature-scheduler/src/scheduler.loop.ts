@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { DataSource, In, IsNull, LessThan } from 'typeorm';
+import { DataSource, IsNull, LessThan } from 'typeorm';
 import { Bus } from '@portolan/bus';
 import { Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
@@ -151,16 +151,33 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
     return stale.length;
   }
 
-  /** Fails chunks that no worker finished by their deadline; finishes their jobs. */
+  /**
+   * Fails chunks that no worker finished by their deadline; finishes their jobs. An agent run's
+   * chunk is written with its result, stored for good (the upload): it waits for the comparer
+   * (stopped, or behind) past its deadline, up to the agent result timeout from its upload.
+   * Failed, the chunk would make the comparer pass the result over when it comes to it.
+   */
   async expireLostChunks(now: Date): Promise<number> {
-    const lost = await this.db.getRepository(ScanChunkEntity).find({ where: { status: In(['queued', 'running']), deadline: LessThan(now) }, take: 500 });
+    const waitSince = new Date(now.getTime() - this.config.agentResultTimeoutMs);
+    const lost: { id: string; job_id: string }[] = await this.db.query(
+      `SELECT c.id, c.job_id FROM scan_chunks c
+        WHERE c.status IN ('queued', 'running') AND c.deadline < $1
+          AND NOT EXISTS (SELECT 1 FROM agent_uploads u WHERE u.job_id = c.job_id AND u.applied_at IS NULL AND u.received_at >= $2)
+        LIMIT 500`,
+      [now, waitSince],
+    );
     let expired = 0;
     for (const candidate of lost) {
       const rows = await this.db.transaction(async (manager) => {
-        const job = await this.ledger.lockJob(manager, candidate.jobId);
+        const job = await this.ledger.lockJob(manager, candidate.job_id);
         const chunk = await manager.findOneBy(ScanChunkEntity, { id: candidate.id });
         if (!job || !chunk) return [];
-        const reason = chunk.status === 'queued' ? 'no scanner worker picked the chunk up before its deadline' : `worker ${chunk.worker ?? '?'} did not finish the chunk before its deadline`;
+        const reason =
+          chunk.status === 'queued'
+            ? 'no scanner worker picked the chunk up before its deadline'
+            : chunk.worker?.startsWith('agent:')
+              ? `the result ${chunk.worker} sent was not applied within the agent result timeout`
+              : `worker ${chunk.worker ?? '?'} did not finish the chunk before its deadline`;
         if (!(await this.ledger.settleChunk(manager, job, chunk, { finishedAt: now, error: `timed out: ${reason}` }))) return [];
         expired += 1;
         return this.ledger.finishIfComplete(manager, job, now);

@@ -239,6 +239,11 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       const fourth = await a.upload(selfResult(job4, trackerId, [{ port: 40012 }], { startedAt: new Date(at3 - 100).toISOString(), finishedAt: new Date(at3 + 1).toISOString() }));
       expect([third.status, fourth.status]).toEqual([202, 202]);
       expect((await sql.query(`SELECT count(*)::int AS n FROM agent_uploads WHERE job_id = ANY($1) AND applied_at IS NULL`, [[job3, job4]])).rows[0].n).toBe(2);
+      // The comparer stays away past the chunks' deadline (moved back by SQL: ten minutes on): the
+      // stored results wait for it, through the scheduler's ticks (500 ms here), not failed.
+      await sql.query(`UPDATE scan_chunks SET deadline = now() - interval '1 minute' WHERE job_id = ANY($1)`, [[job3, job4]]);
+      await sleep(2_000);
+      expect((await sql.query(`SELECT status FROM scan_chunks WHERE job_id = ANY($1)`, [[job3, job4]])).rows).toEqual([{ status: 'running' }, { status: 'running' }]);
       await startComparer('comparer-2');
 
       expect((await waitForJob(job3))['status']).toBe('succeeded');

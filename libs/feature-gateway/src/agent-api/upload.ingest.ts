@@ -8,7 +8,11 @@ import { AgentUploadOutbox, BatchAnswer, DATA_SOURCE, EventRecorder, LOGGER, Mic
 import { BackgroundSends, byId, commitEach, commitOptimistically, submitOrBusy, trackersThenJobs, UNCHANGED, unchangedParams } from './group-commit';
 import { planUploadBatch, UploadBatchState, UploadDecision, uploadKey, UploadRequest } from './upload-batch.plan';
 
-/** The deadline of an agent run's one chunk, written with its result: the comparer is to have applied it by then, else the scheduler fails it. */
+/**
+ * The deadline of an agent run's one chunk, written with its result: past it, the scheduler's
+ * leader looks whether the result is still waiting for the comparer (it then waits on, up to the
+ * agent result timeout from its upload), else fails the chunk.
+ */
 const RESULT_DEADLINE_MS = 10 * 60_000;
 /**
  * One batch written at a time: what arrives meanwhile makes the next batch bigger instead of a
