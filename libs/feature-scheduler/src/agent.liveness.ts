@@ -9,9 +9,9 @@ import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
 /**
  * The leader's watch over agents: an online agent that missed its heartbeats (every long-poll
- * is one) goes offline with a communications event, a run asked of an agent that never
- * picked it up, or started and will not finish, fails with the reason, and an agent flagged as polled by two processes is cleared
- * once only one has polled for a while.
+ * is one) goes offline with a communications event, a run asked of an agent that never picked
+ * it up, or started and will not finish, fails with the reason, and an agent flagged as polled
+ * by two processes is cleared once only one has polled for a while.
  */
 @Injectable()
 export class AgentLiveness {
