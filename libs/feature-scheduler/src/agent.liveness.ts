@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { Bus } from '@portolan/bus';
 import { Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
@@ -87,20 +87,11 @@ export class AgentLiveness {
         LIMIT 200`,
       [cutoffs.pickup, cutoffs.start],
     );
-    const failed = { pickup: 0, gone: 0, start: 0 };
-    for (const { id } of stale) {
-      const rows = await this.db.transaction(async (manager) => {
-        const job = await this.ledger.lockJob(manager, id);
-        if (!job?.agentId) return [];
-        // Decided again under the job's lock: it may have started, or been picked up by a new process, since it was read.
-        const [agent]: { status: string; last_seen_at: Date | null }[] = await manager.query(`SELECT status, last_seen_at FROM agents WHERE id = $1`, [job.agentId]);
-        const reason = unstartedRunReason(job, agent ? { status: agent.status, lastSeenAt: agent.last_seen_at } : undefined, cutoffs);
-        if (!reason) return [];
-        failed[reason] += 1;
-        return this.ledger.failJob(manager, job as ScanJobEntity, UNSTARTED_RUN_ERRORS[reason], now);
-      });
-      await this.events.announce(rows);
-    }
+    const failed = await this.failRuns(stale, now, UNSTARTED_RUN_ERRORS, async (manager, agentId, job) => {
+      // Decided again under the job's lock: it may have started, or been picked up by a new process, since it was read.
+      const [agent]: { status: string; last_seen_at: Date | null }[] = await manager.query(`SELECT status, last_seen_at FROM agents WHERE id = $1`, [agentId]);
+      return unstartedRunReason(job, agent ? { status: agent.status, lastSeenAt: agent.last_seen_at } : undefined, cutoffs);
+    });
     const total = failed.pickup + failed.gone + failed.start;
     if (total) this.logger.warn({ runs: total, notPickedUp: failed.pickup, agentGone: failed.gone, notStarted: failed.start }, 'agent runs timed out before they started');
     return total;
@@ -127,27 +118,42 @@ export class AgentLiveness {
         LIMIT 200`,
       [cutoffs.pickup, cutoffs.result],
     );
-    const failed: Record<UnfinishedRunReason, number> = { replaced: 0, revoked: 0, silent: 0 };
-    for (const { id } of stale) {
-      const rows = await this.db.transaction(async (manager) => {
-        const job = await this.ledger.lockJob(manager, id);
-        if (!job?.agentId) return [];
-        // Decided again under the job's lock: its result may have come, or its process polled again, since it was read.
-        const [agent]: { status: string; boot_id: string | null; duplicated_at: Date | null; spool_entries: number; first_seen_at: Date | null }[] = await manager.query(
-          `SELECT a.status, a.boot_id, a.duplicated_at, a.spool_entries, b.first_seen_at FROM agents a LEFT JOIN agent_boots b ON b.agent_id = a.id AND b.boot_id = a.boot_id WHERE a.id = $1`,
-          [job.agentId],
-        );
-        const view = agent && { status: agent.status, bootId: agent.boot_id, bootFirstSeenAt: agent.first_seen_at, duplicated: agent.duplicated_at !== null, spoolEntries: agent.spool_entries };
-        const reason = unfinishedRunReason(job, view, cutoffs);
-        if (!reason) return [];
-        failed[reason] += 1;
-        return this.ledger.failJob(manager, job as ScanJobEntity, UNFINISHED_RUN_ERRORS[reason], now);
-      });
-      await this.events.announce(rows);
-    }
+    const failed = await this.failRuns(stale, now, UNFINISHED_RUN_ERRORS, async (manager, agentId, job) => {
+      // Decided again under the job's lock: its result may have come, or its process polled again, since it was read.
+      const [agent]: { status: string; boot_id: string | null; duplicated_at: Date | null; spool_entries: number; first_seen_at: Date | null }[] = await manager.query(
+        `SELECT a.status, a.boot_id, a.duplicated_at, a.spool_entries, b.first_seen_at FROM agents a LEFT JOIN agent_boots b ON b.agent_id = a.id AND b.boot_id = a.boot_id WHERE a.id = $1`,
+        [agentId],
+      );
+      const view = agent && { status: agent.status, bootId: agent.boot_id, bootFirstSeenAt: agent.first_seen_at, duplicated: agent.duplicated_at !== null, spoolEntries: agent.spool_entries };
+      return unfinishedRunReason(job, view, cutoffs);
+    });
     const total = failed.replaced + failed.revoked + failed.silent;
     if (total) this.logger.warn({ runs: total, processReplaced: failed.replaced, agentRevoked: failed.revoked, nothingHeard: failed.silent }, 'agent runs timed out before their results');
     return total;
+  }
+
+  /**
+   * Fails, one transaction each, those of the agent runs `stale` for which `decide` gives a reason
+   * (under the job's lock), with the reason's error and the `scan-failed` event; counts by reason.
+   */
+  private async failRuns<R extends string>(
+    stale: readonly { id: string }[],
+    now: Date,
+    errors: Record<R, string>,
+    decide: (manager: EntityManager, agentId: string, job: ScanJobEntity) => Promise<R | undefined>,
+  ): Promise<Record<R, number>> {
+    const failed = Object.fromEntries(Object.keys(errors).map((reason) => [reason, 0])) as Record<R, number>;
+    for (const { id } of stale) {
+      const rows = await this.db.transaction(async (manager) => {
+        const job = await this.ledger.lockJob(manager, id);
+        const reason = job?.agentId ? await decide(manager, job.agentId, job) : undefined;
+        if (!job || !reason) return [];
+        failed[reason] += 1;
+        return this.ledger.failJob(manager, job, errors[reason], now);
+      });
+      await this.events.announce(rows);
+    }
+    return failed;
   }
 }
 
