@@ -501,14 +501,32 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       expect(await waitForJob(own)).toMatchObject({ status: 'succeeded' });
     }, 30_000);
 
-    it('hands a run again to the process that picked it up and has not started it, two minutes on (its answer lost on the way), not before', async () => {
-      const tracker = await api.post('/trackers', { name: "db-01's sockets, answer lost", deviceId: b.identity.deviceId, ...SELF_TRACKER });
+    /** A new tracker of db-01's, a new process of it polling, and a run asked of it (not yet picked up). */
+    const askRunOfNewProcess = async (name: string) => {
+      const tracker = await api.post('/trackers', { name, deviceId: b.identity.deviceId, ...SELF_TRACKER });
       expect(tracker.status).toBe(201);
       const runTracker = String(tracker.body['id']);
       const agentProcess = new TestAgent(http, b.identity, b.version, randomUUID());
       expect((await agentProcess.poll({ wait: 0 })).status).toBe(200);
       const jobId = String((await api.post(`/trackers/${runTracker}/run`, {})).body['jobId']);
-      const asked = [{ jobId, trackerId: runTracker, trigger: 'manual' }];
+      return { runTracker, agentProcess, jobId, asked: [{ jobId, trackerId: runTracker, trigger: 'manual' }] };
+    };
+
+    it('starts a run picked up and reported by its progress, when its scan-start report was lost', async () => {
+      const { runTracker, agentProcess, jobId, asked } = await askRunOfNewProcess("db-01's sockets, start report lost");
+      expect((await agentProcess.poll({ wait: 0 })).body.jobs).toEqual(asked);
+      expect((await api.get(`/jobs/${jobId}`)).body).toMatchObject({ status: 'queued' });
+
+      expect((await agentProcess.progress({ jobId, trackerId: runTracker, percent: 30 })).body).toEqual({ jobId, applied: true });
+      expect((await api.get(`/jobs/${jobId}`)).body).toMatchObject({ status: 'running', progressPercent: 30, startedAt: expect.any(String) });
+      expect((await sql.query(`SELECT claimed_boot FROM scan_jobs WHERE id = $1`, [jobId])).rows).toEqual([{ claimed_boot: agentProcess.boot }]);
+      expect((await events(`jobId=${jobId}&type=communications`)).map((e) => e.details?.['what'])).toEqual(['scan-started']);
+      expect((await agentProcess.upload(selfResult(jobId, runTracker, [{ port: 40034 }], { trigger: 'manual' }), { gzip: true })).status).toBe(202);
+      expect(await waitForJob(jobId)).toMatchObject({ status: 'succeeded', progressPercent: 100 });
+    }, 30_000);
+
+    it('hands a run again to the process that picked it up and has not started it, two minutes on (its answer lost on the way), not before', async () => {
+      const { runTracker, agentProcess, jobId, asked } = await askRunOfNewProcess("db-01's sockets, answer lost");
       expect((await agentProcess.poll({ wait: 0 })).body.jobs).toEqual(asked); // this answer is "lost"
       expect((await agentProcess.poll({ wait: 1 })).body.jobs).toEqual([]); // not handed again at once: it may be waiting its turn
 

@@ -198,7 +198,7 @@ export const AgentScanProgressSchema = z
   })
   .strict();
 export type AgentScanProgress = z.infer<typeof AgentScanProgressSchema>;
-/** `applied`: false unless the run is running without its result (it has ended, or the hub has not heard it start): the report changed nothing. */
+/** `applied`: false once the run has its result or has ended: the report changed nothing. (A run picked up that the hub has not heard start is started by it.) */
 export const AgentScanProgressResponseSchema = z.object({ jobId: UuidSchema, applied: z.boolean() });
 export type AgentScanProgressResponse = z.infer<typeof AgentScanProgressResponseSchema>;
 

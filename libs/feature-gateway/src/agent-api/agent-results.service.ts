@@ -32,21 +32,32 @@ export class AgentResultsService {
   /**
    * How far a run the agent runs has got: kept on its job while it runs without a result (never
    * moving back: nmap's percent restarts with each host group), with when it was said; checked on
-   * the row as updated, so a run that ended meanwhile is not touched. Any other run is left as it
-   * is (`applied: false`): it has its result or has ended, or the hub has not heard it start (a
-   * lost scan-start report; its result starts it). A job that is not this agent's run of that
+   * the row as updated, so a run that ended meanwhile is not touched. A run the hub has not heard
+   * start (picked up, `queued`: its scan-start report was lost, as it is sent once) is started by
+   * it, with its `scan-started` event, as of this report. Any other run is left as it is
+   * (`applied: false`: it has its result or has ended). A job that is not this agent's run of that
    * tracker is refused.
    */
-  async progress(agent: AuthenticatedAgent, report: AgentScanProgress): Promise<AgentScanProgressResponse> {
-    const [row]: { applied: boolean }[] = await this.db.query(
-      `WITH job AS (SELECT id FROM scan_jobs WHERE id = $1 AND agent_id = $2 AND tracker_id = $3),
+  async progress(agent: AuthenticatedAgent, report: AgentScanProgress, clock: AgentClock, boot?: string): Promise<AgentScanProgressResponse> {
+    let row = await this.keepProgress(agent, report);
+    if (!row.applied && row.status === 'queued') {
+      const startedAt = new Date(clock.receivedAtMs + (clock.offsetMs ?? 0)).toISOString(); // the agent's time at this report
+      await this.starts.accept({ agent, report: { jobId: report.jobId, trackerId: report.trackerId, trigger: row.trigger, startedAt }, clock, boot });
+      row = await this.keepProgress(agent, report);
+    }
+    return { jobId: report.jobId, applied: row.applied };
+  }
+
+  private async keepProgress(agent: AuthenticatedAgent, report: AgentScanProgress): Promise<{ applied: boolean; status: string; trigger: AgentScanStarted['trigger'] }> {
+    const [row]: { applied: boolean; status: string; trigger: AgentScanStarted['trigger'] }[] = await this.db.query(
+      `WITH job AS (SELECT id, status, trigger FROM scan_jobs WHERE id = $1 AND agent_id = $2 AND tracker_id = $3),
             up AS (UPDATE scan_jobs j SET progress = greatest(j.progress, $4), progress_at = now()
                      FROM job WHERE j.id = job.id AND j.status = 'running' AND j.chunk_count = 0 RETURNING j.id)
-       SELECT EXISTS (SELECT 1 FROM up) AS applied FROM job`,
+       SELECT EXISTS (SELECT 1 FROM up) AS applied, job.status, job.trigger FROM job`,
       [report.jobId, agent.id, report.trackerId, report.percent],
     );
     if (!row) throw new DomainError('not_found', `job ${report.jobId} is not a run of tracker ${report.trackerId} by agent ${agent.id}`, { field: 'jobId' });
-    return { jobId: report.jobId, applied: row.applied };
+    return row;
   }
 
   /**

@@ -91,15 +91,20 @@ export class AgentRoutes {
     const { agent, clock } = await this.caller(request, response);
     await this.holdDuplicated(agent, 'scan reports', request);
     const report = this.scanBody.transform((await readJsonUpload(request, SCAN_REPORT_LIMITS)).json);
-    const boot = header(request, AGENT_BOOT_HEADER);
-    return [202, await this.results.started(agent, report, clock, boot !== undefined && UuidSchema.safeParse(boot).success ? boot : undefined)];
+    return [202, await this.results.started(agent, report, clock, this.boot(request))];
   }
 
   private async progress(request: IncomingMessage, response: ServerResponse): Promise<[number, unknown]> {
-    const { agent } = await this.caller(request, response);
+    const { agent, clock } = await this.caller(request, response);
     await this.holdDuplicated(agent, 'progress reports', request);
     const report = this.progressBody.transform((await readJsonUpload(request, PROGRESS_REPORT_LIMITS)).json);
-    return [202, await this.results.progress(agent, report)];
+    return [202, await this.results.progress(agent, report, clock, this.boot(request))];
+  }
+
+  /** The calling process's boot (its header), when a uuid. */
+  private boot(request: IncomingMessage): string | undefined {
+    const boot = header(request, AGENT_BOOT_HEADER);
+    return boot !== undefined && UuidSchema.safeParse(boot).success ? boot : undefined;
   }
 
   /**

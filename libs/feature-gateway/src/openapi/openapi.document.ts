@@ -205,7 +205,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       },
       '/api/agent/progress': {
         post: {
-          summary: 'Agent: how far a remote or network scan it runs has got (every 15 s while it runs); kept on the job, never moving back, while the run is running without its result; `applied: false` otherwise (it has ended, or the hub has not heard it start)',
+          summary: 'Agent: how far a remote or network scan it runs has got (every 15 s while it runs); kept on the job, never moving back, while the run is running without its result; a run picked up that the hub has not heard start (its scan-start report lost) is started by it; `applied: false` once the run has its result or has ended',
           parameters: [AGENT_BOOT],
           requestBody: { required: true, ...json(ref('AgentScanProgress')) },
           responses: { 202: json({ type: 'object' }), 400: error, 401: error, 404: error, 429: error, 503: error },
