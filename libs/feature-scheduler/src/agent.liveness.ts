@@ -108,13 +108,14 @@ export class AgentLiveness {
     // A pre-filter of unfinishedRunReason (which decides, under the job's lock).
     const stale: { id: string }[] = await this.db.query(
       `SELECT j.id FROM scan_jobs j
+         CROSS JOIN LATERAL (SELECT coalesce(greatest(j.started_at, j.progress_at), j.requested_at) AS at) heard
          LEFT JOIN agents a ON a.id = j.agent_id
          LEFT JOIN agent_boots b ON b.agent_id = a.id AND b.boot_id = a.boot_id
         WHERE j.agent_id IS NOT NULL AND j.status = 'running' AND j.chunk_count = 0
-          AND (coalesce(greatest(j.started_at, j.progress_at), j.requested_at) < $2
-            OR coalesce(greatest(j.started_at, j.progress_at), j.requested_at) < $1 AND (a.id IS NULL OR a.status = 'revoked')
+          AND (heard.at < $2
+            OR heard.at < $1 AND (a.id IS NULL OR a.status = 'revoked')
             OR j.claimed_boot IS NOT NULL AND a.duplicated_at IS NULL AND a.boot_id IS DISTINCT FROM j.claimed_boot AND a.spool_entries = 0
-               AND b.first_seen_at < $1 AND b.first_seen_at > coalesce(greatest(j.started_at, j.progress_at), j.requested_at))
+               AND b.first_seen_at < $1 AND b.first_seen_at > heard.at)
         LIMIT 200`,
       [cutoffs.pickup, cutoffs.result],
     );

@@ -175,8 +175,8 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
         const reason =
           chunk.status === 'queued'
             ? 'no scanner worker picked the chunk up before its deadline'
-            : chunk.worker?.startsWith('agent:')
-              ? `the result ${chunk.worker} sent was not applied within the agent result timeout`
+            : job.agentId
+              ? `the result ${chunk.worker ?? 'the agent'} sent was not applied within the agent result timeout`
               : `worker ${chunk.worker ?? '?'} did not finish the chunk before its deadline`;
         if (!(await this.ledger.settleChunk(manager, job, chunk, { finishedAt: now, error: `timed out: ${reason}` }))) return [];
         expired += 1;

@@ -128,9 +128,8 @@ export class AgentRoutes {
    */
   private async holdDuplicated(agent: AuthenticatedAgent, what: string, request: IncomingMessage): Promise<void> {
     if (!agent.duplicated) return;
-    const boot = header(request, AGENT_BOOT_HEADER);
-    if (agent.keptBoot !== null && boot === agent.keptBoot) return;
-    if (boot !== undefined && UuidSchema.safeParse(boot).success && this.heldChecks.take(`${agent.id} ${boot}`) === 0 && (await this.keeperGone(agent, boot))) return;
+    const boot = this.boot(request);
+    if (boot !== undefined && (boot === agent.keptBoot || (this.heldChecks.take(`${agent.id} ${boot}`) === 0 && (await this.keeperGone(agent, boot))))) return;
     throw new DomainError(
       'busy',
       `agent ${agent.id}: two processes poll with this identity (agent-duplicated), so its ${what} are held until the other process has one of its own or is gone`,
