@@ -12,6 +12,7 @@ export {
   PortSetSchema,
   PortStateSchema,
   ProtocolSchema,
+  ScanRateSchema,
   SiteNameSchema,
   UuidSchema,
 } from './common/primitives.schema';

@@ -339,6 +339,7 @@ export class AgentRuntime {
       const progress = new ProgressReporter(
         (p) => this.hub.scanProgress({ jobId, trackerId: tracker.id, ...p }),
         (error) => log.debug({ err: error instanceof Error ? error.message : String(error) }, 'scan progress not reported'),
+        this.settings.progressSeconds * 1000,
       );
       const result = await this.runner.run(tracker, jobId, trigger, undefined, (p) => progress.report(p)).finally(() => progress.stop());
       if (generation !== this.generation) return log.info({}, 'run finished under the identity this process had before; not kept');

@@ -89,7 +89,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
       const technique = job.tcpTechnique === 'auto' ? defaultTcpTechnique(engine) : job.tcpTechnique;
       log.info({ engine: engine.name, technique, targets: job.targets.length, hosts: job.hostCount }, 'scan started');
       const outcome = await engine.scan(
-        { targets: job.targets, ipv6: job.ipv6, ports: job.ports, tcpTechnique: technique, skipHostDiscovery: job.skipHostDiscovery, timeoutMs: job.timeoutMs, signal: controller.signal },
+        { targets: job.targets, ipv6: job.ipv6, ports: job.ports, tcpTechnique: technique, skipHostDiscovery: job.skipHostDiscovery, maxRate: job.maxRate, timeoutMs: job.timeoutMs, signal: controller.signal },
         (p) => {
           if (Date.now() - lastProgress < 1000) return;
           lastProgress = Date.now();

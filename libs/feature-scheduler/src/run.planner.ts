@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
 import { CollectRequested, DomainError, isDomainError, Messages, RunRequested } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
+import { pacedScanMs } from '@portolan/nmap';
 import { DeviceEntity, ScanChunkEntity, ScanJobEntity, SiteEntity, TrackerEntity } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, SCOPE_GUARD, ScanJobLedger } from '@portolan/platform';
 import { chunkTargets, countHosts, countPorts, intersectPortSets, parseTargetSpec, resolveHostnames, ScopeGuard, TargetSpec, toNmapTargets } from '@portolan/targets';
@@ -87,7 +88,7 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
     chunks.forEach((spec, index) => {
       const hostCount = countHosts(spec);
       const probeCount = hostCount * portCount;
-      const timeoutMs = Math.round(this.config.chunkTimeoutBaseMs + probeCount * this.config.chunkTimeoutPerProbeMs);
+      const timeoutMs = Math.round(this.config.chunkTimeoutBaseMs + probeCount * this.config.chunkTimeoutPerProbeMs + pacedScanMs(probeCount, hostCount, tracker.maxRate));
       // Until a worker starts it, a chunk waits in its site's queue; the run timeout starts then.
       const deadline = new Date(now.getTime() + this.config.chunkQueueTimeoutMs);
       const chunkId = randomUUID();
@@ -123,6 +124,7 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
         ports,
         tcpTechnique: tracker.tcpTechnique,
         skipHostDiscovery: tracker.skipHostDiscovery,
+        ...(tracker.maxRate !== null && { maxRate: tracker.maxRate }),
         timeoutMs,
         deadline: deadline.toISOString(),
       });

@@ -78,6 +78,22 @@ describe('scheduler (Postgres)', () => {
     expect(job).toEqual({ status: 'queued', chunk_count: 3, hosts_planned: 5, probes_planned: 50, site: 'branch-1' });
   });
 
+  it("gives a paced tracker's chunks its rate and the time their probes need at it on top of their usual timeout", async () => {
+    const plan = async (maxRate: number | null) => {
+      const ids = await tracker('127.0.0.1-3', 'branch-1');
+      await db.query('UPDATE trackers SET max_rate = $2 WHERE id = $1', [ids.trackerId, maxRate]);
+      const jobId = await pendingJob(ids);
+      await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
+      await until(() => scanJobs.filter((j) => j.jobId === jobId).length >= 2);
+      return scanJobs.filter((j) => j.jobId === jobId).sort((a, b) => a.chunkIndex - b.chunkIndex);
+    };
+    const [paced, unpaced] = [await plan(2.5), await plan(null)];
+    expect(paced.map((j) => j.maxRate)).toEqual([2.5, 2.5]);
+    expect(unpaced.map((j) => 'maxRate' in j)).toEqual([false, false]);
+    // Chunks of 2 and 1 hosts, 10 ports each, 4 discovery probes a host, each sent up to 3 times, 2.5 a second.
+    expect(paced.map((j, i) => j.timeoutMs - unpaced[i].timeoutMs)).toEqual([33_600, 16_800]);
+  });
+
   it('fails a run whose device now lies outside the scope guard, with a communications event', async () => {
     const ids = await tracker('127.0.0.1 10.9.8.7');
     const jobId = await pendingJob(ids);

@@ -128,6 +128,28 @@ describe('ConnectScanner', () => {
     expect([...percents].sort((a, b) => a - b)).toEqual(percents);
   });
 
+  it('starts no more than maxRate connects a second, whatever its concurrency', async () => {
+    const starts: number[] = [];
+    const { probe } = scriptedProbes(() => {
+      starts.push(performance.now());
+      return REFUSED;
+    }, 1);
+    const outcome = await new ConnectScanner({ probe, concurrency: 64 }).scan({ ...request, targets: ['10.0.0.1'], maxRate: 250 });
+
+    expect(starts).toHaveLength(30);
+    // One each 4 ms at most: the n-th no sooner than n gaps after the first (timers fire late, never early).
+    starts.forEach((at, n) => expect(at - starts[0]).toBeGreaterThanOrEqual(n * 4 - 1));
+    expect(outcome.args).toEqual(['-sT', '-p', 'T:20-29,100-119', '--max-rate', '250', '10.0.0.1']);
+  });
+
+  it('refuses a maxRate that is not a pace, naming it', async () => {
+    for (const maxRate of [0, -5, Number.NaN, 2_000_000]) {
+      const error = await failureOf(new ConnectScanner().scan({ ...request, maxRate }));
+      expect(error.code).toBe('invalid_payload');
+      expect(error.message).toContain(`maxRate must be a number of probes a second above 0 and at most 1000000, got ${maxRate}`);
+    }
+  });
+
   it('refuses UDP with an engine_unavailable error', async () => {
     const error = await failureOf(new ConnectScanner().scan({ ...request, ports: { tcp: [], udp: [{ from: 53, to: 53 }] } }));
     expect(error.code).toBe('engine_unavailable');

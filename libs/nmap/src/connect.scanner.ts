@@ -2,7 +2,7 @@ import { DomainError } from '@portolan/contracts/errors';
 import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { expandConnectTargets } from './connect-targets.expander';
-import { formatNmapPortSpec } from './nmap-args.builder';
+import { assertScanRate, formatNmapPortSpec } from './nmap-args.builder';
 import { cancelled, timedOut } from './scan-failure';
 import type { HostObservation, PortObservation, ScanEngine, ScanOutcome, ScanProgress } from './scan-outcome';
 import type { PortRange, ScanRequest } from './scan-request';
@@ -106,7 +106,8 @@ export class ConnectScanner implements ScanEngine {
     }
     const portSpec = formatNmapPortSpec({ tcp: request.ports.tcp, udp: [] });
     const addresses = expandConnectTargets(request.targets, request.ipv6);
-    const args = ['-sT', '-p', portSpec, ...(request.ipv6 ? ['-6'] : []), ...request.targets];
+    if (request.maxRate !== undefined) assertScanRate(request.maxRate);
+    const args = ['-sT', '-p', portSpec, ...(request.ipv6 ? ['-6'] : []), ...(request.maxRate !== undefined ? ['--max-rate', String(request.maxRate)] : []), ...request.targets];
     if (request.signal?.aborted) throw cancelled('connect');
 
     const startedAt = new Date();
@@ -144,6 +145,10 @@ export class ConnectScanner implements ScanEngine {
     let probesDone = 0;
     let hostsDone = 0;
     let stopped = false;
+    // maxRate: one connect each `gapMs` at most; a pump held back by it is woken by `paceTimer`.
+    const gapMs = request.maxRate === undefined ? 0 : 1000 / request.maxRate;
+    let nextLaunchAt = started;
+    let paceTimer: NodeJS.Timeout | undefined;
 
     return new Promise<HostObservation[]>((resolve, reject) => {
       const report = (percent: number): void => {
@@ -167,6 +172,7 @@ export class ConnectScanner implements ScanEngine {
         stopped = true;
         clearInterval(ticker);
         clearTimeout(deadline);
+        clearTimeout(paceTimer);
         request.signal?.removeEventListener('abort', onAbort);
       };
       function stop(error: Error): void {
@@ -234,8 +240,23 @@ export class ConnectScanner implements ScanEngine {
         );
       };
 
+      /** Whether a connect may start now under maxRate (and its slot is taken); if not, a pump is due when it may. */
+      const paced = (): boolean => {
+        const now = performance.now();
+        if (now >= nextLaunchAt) {
+          nextLaunchAt = Math.max(nextLaunchAt, now) + gapMs;
+          return true;
+        }
+        paceTimer ??= setTimeout(() => {
+          paceTimer = undefined;
+          pump();
+        }, Math.ceil(nextLaunchAt - now));
+        return false;
+      };
+
       const pump = (): void => {
         while (!stopped && inFlight.size < this.concurrency) {
+          if (gapMs > 0 && !paced()) break;
           const run = pickHost();
           if (run === null) break;
           launch(run);

@@ -1,6 +1,6 @@
 import { DomainError } from '@portolan/contracts/errors';
 import fc from 'fast-check';
-import { assertSafeTargetToken, buildNmapArgs, formatNmapPortSpec } from './nmap-args.builder';
+import { assertSafeTargetToken, buildNmapArgs, formatNmapPortSpec, pacedScanMs } from './nmap-args.builder';
 import type { NmapArgsRequest } from './nmap-args.builder';
 
 const base: NmapArgsRequest = {
@@ -49,6 +49,21 @@ describe('buildNmapArgs', () => {
     const args = buildNmapArgs({ ...base, targets: ['::1'], ipv6: true, skipHostDiscovery: true, hostTimeoutMs: 1500.2 });
     expect(args).toEqual(expect.arrayContaining(['-6', '-Pn', '--host-timeout', '1501ms']));
     expect(args.at(-1)).toBe('::1');
+  });
+
+  it('paces the scan with --max-rate when asked, fractions kept, and refuses a rate that is no pace', () => {
+    expect(buildNmapArgs({ ...base, maxRate: 0.5 })).toEqual(expect.arrayContaining(['--max-rate', '0.5']));
+    expect(buildNmapArgs({ ...base, maxRate: 300 }).slice(-3)).toEqual(['--max-rate', '300', '127.0.0.2-4']);
+    expect(buildNmapArgs(base)).not.toContain('--max-rate');
+    for (const maxRate of [0, -1, Number.POSITIVE_INFINITY, Number.NaN, 1_000_001]) expect(codeOf(() => buildNmapArgs({ ...base, maxRate }))).toBe('invalid_payload');
+  });
+
+  it('gives a paced scan the time its probes need at its rate, retries and host discovery included', () => {
+    // 101 ports of 3 hosts, and 4 discovery probes each: 315 probes, each sent up to 3 times, 10 a second.
+    expect(pacedScanMs(303, 3, 10)).toBe(94_500);
+    expect(pacedScanMs(303, 3, undefined)).toBe(0);
+    expect(pacedScanMs(303, 3, null)).toBe(0);
+    expect(() => pacedScanMs(303, 3, 0)).toThrow('maxRate must be a number of probes a second above 0');
   });
 
   it('puts the targets last, each as its own argument', () => {

@@ -1,6 +1,9 @@
 import { DomainError } from '@portolan/contracts/errors';
 import type { PortRange, PortSet, ScanRequest } from './scan-request';
 
+/** The fastest pace a scan may be limited to, in probes a second (a limit above it limits nothing). */
+export const MAX_SCAN_RATE = 1_000_000;
+
 /** How often nmap writes <taskprogress> into its XML (--stats-every). */
 export const NMAP_STATS_EVERY = '2s';
 export const NMAP_MAX_RETRIES = 2;
@@ -55,7 +58,7 @@ export function formatNmapPortSpec(ports: PortSet): string {
 
 export type NmapArgsRequest = Pick<
   ScanRequest,
-  'targets' | 'ipv6' | 'ports' | 'tcpTechnique' | 'skipHostDiscovery' | 'hostTimeoutMs'
+  'targets' | 'ipv6' | 'ports' | 'tcpTechnique' | 'skipHostDiscovery' | 'hostTimeoutMs' | 'maxRate'
 >;
 
 /**
@@ -82,6 +85,30 @@ export function buildNmapArgs(request: NmapArgsRequest): string[] {
     }
     args.push('--host-timeout', `${Math.ceil(request.hostTimeoutMs)}ms`);
   }
+  if (request.maxRate !== undefined) args.push('--max-rate', String(assertScanRate(request.maxRate)));
   args.push(...request.targets);
   return args;
+}
+
+/** A scan's probes a second: a finite number above 0 and at most MAX_SCAN_RATE, else a clear error. */
+export function assertScanRate(maxRate: number): number {
+  if (typeof maxRate !== 'number' || !Number.isFinite(maxRate) || maxRate <= 0 || maxRate > MAX_SCAN_RATE) {
+    throw new DomainError('invalid_payload', `maxRate must be a number of probes a second above 0 and at most ${MAX_SCAN_RATE}, got ${maxRate}`, { field: 'maxRate' });
+  }
+  return maxRate;
+}
+
+/** Probes nmap may send to find out whether a host is up before scanning it (as root: ICMP echo and timestamp, SYN to 443, ACK to 80). */
+const DISCOVERY_PROBES_PER_HOST = 4;
+
+/**
+ * The least time a scan paced at `maxRate` probes a second can take, in ms: each probe of each
+ * host and each discovery probe, every one sent up to 1 + NMAP_MAX_RETRIES times (a filtered
+ * network answers none). A scan's timeout adds it to its usual budget, so a slow pace asked for
+ * is never cut off as a hung scan. 0 when the scan is not paced.
+ */
+export function pacedScanMs(probes: number, hosts: number, maxRate: number | null | undefined): number {
+  if (maxRate === null || maxRate === undefined) return 0;
+  const sends = (probes + hosts * DISCOVERY_PROBES_PER_HOST) * (1 + NMAP_MAX_RETRIES);
+  return Math.ceil((sends / assertScanRate(maxRate)) * 1000);
 }

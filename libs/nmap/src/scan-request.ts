@@ -33,5 +33,10 @@ export interface ScanRequest {
   timeoutMs: number;
   /** Give up on a single host after this long (nmap --host-timeout). */
   hostTimeoutMs?: number;
+  /**
+   * At most this many probes a second (nmap --max-rate; the connect scanner paces its connects
+   * alike), for links and devices a full-speed scan would hurt. Unset: the engine's own pace.
+   */
+  maxRate?: number;
   signal?: AbortSignal;
 }

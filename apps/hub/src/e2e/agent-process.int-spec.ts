@@ -287,6 +287,39 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     expect(events.map((e) => `${e.kind} ${e.itemKey}`).sort()).toEqual(['added tcp/40070', 'removed tcp/40050']);
   }, 180_000);
 
+  it("shows the progress of a scanning agent's long scan while it runs (a scan paced by its tracker)", async () => {
+    const token = await newToken({ scanner: true });
+    const name = `slow-${randomBytes(2).toString('hex')}`;
+    const scanning = startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}`, PORTOLAN_AGENT_SCANNER: 'true', PORTOLAN_AGENT_PROGRESS_SECONDS: '1' });
+    const agent = await waitFor('the scanning agent', async () => (await api.get<{ items: { id: string; name: string }[] }>('/agents')).body.items.find((a) => a.name.endsWith(`-${name}`)));
+    await listeners.open('127.0.0.76', 40076);
+    const device = await api.post('/devices', { name: 'slow link host', kind: 'host', address: '127.0.0.76' });
+    // 101 ports at 20 probes a second: some five seconds, so nmap says how far it is (every 2 s) and the agent passes it on (every 1 s here).
+    const { status, body: tracker } = await api.post('/trackers', {
+      name: 'paced scan from the agent',
+      deviceId: device.body['id'],
+      agentId: agent.id,
+      type: 'network-port',
+      mode: 'remote',
+      ports: [{ range: '40000-40100', protocol: 'tcp' }],
+      schedule: { kind: 'cron', cron: '0 0 1 1 *' },
+      sendBaselineEvents: false,
+      maxRate: 20,
+    });
+    expect(status).toBe(201);
+    const trackerId = String(tracker['id']);
+    await waitFor("the tracker in the agent's configuration", async () => scanning.log.split('\n').some((line) => line.includes('"configuration applied"') && line.includes('"trackers":1')));
+
+    const run = await api.post(`/trackers/${trackerId}/run`, {});
+    const { job, runningProgress } = await api.followJob(String(run.body['jobId']), 90_000);
+    expect(job['status']).toBe('succeeded');
+    expect(runningProgress.some((p) => p > 0 && p < 100)).toBe(true);
+    expect(job['progressAt']).not.toBeNull();
+    expect((job['scans'] as { args: string[] }[])[0].args.join(' ')).toContain('--max-rate 20');
+    const ports = await api.get<{ items: { port: number }[] }>(`/devices/${device.body['id']}/ports`);
+    expect(ports.body.items.map((p) => p.port)).toEqual([40076]);
+  }, 180_000);
+
   it('flags an identity that two agent processes run with (an image cloned after enrolment); the clone enrols anew by itself, the original keeps it', async () => {
     const token = await newToken();
     const name = `clone-${randomBytes(2).toString('hex')}`;

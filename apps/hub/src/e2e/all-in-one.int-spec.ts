@@ -88,6 +88,28 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
       expect(await count('/trackers')).toBe(before);
     });
 
+    it.each([
+      ['no pace at all', 'remote', 0, /maxRate/],
+      ['a pace past the limit', 'network', 2_000_000, /maxRate/],
+      ['a pace for a self-scan, which sends no probes', 'self', 10, /maxRate paces the probes of a remote or network scan; a self tracker sends none/],
+    ])('tracker with %s', async (_what, mode, maxRate, message) => {
+      const device = await api.post('/devices', { name: 'ok', kind: 'host', address: '127.0.0.1' });
+      const before = await count('/trackers');
+      const response = await api.post<{ error: { message: string } }>('/trackers', {
+        name: 't',
+        deviceId: device.body['id'],
+        type: 'network-port',
+        mode,
+        ports: [{ range: '40000-40100', protocol: 'tcp' }],
+        schedule: { kind: 'once' },
+        sendBaselineEvents: false,
+        maxRate,
+      });
+      expect(response.status).toBe(400);
+      expect(response.body.error.message).toMatch(message);
+      expect(await count('/trackers')).toBe(before);
+    });
+
     it('tracker for an unknown device', async () => {
       const response = await api.post<{ error: { message: string } }>('/trackers', {
         name: 't',
@@ -113,6 +135,41 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
       expect(await count('/sites')).toBe(before);
     });
   });
+
+  it('paces a scan at the rate its tracker asks (nmap --max-rate), showing its progress while it runs, with its timeout stretched to fit', async () => {
+    await listeners.open('127.0.0.31', 40031);
+    const device = await api.post('/devices', { name: 'fragile plc', kind: 'host', address: '127.0.0.31' });
+    // 101 ports at 20 probes a second: some five seconds, long enough for nmap's progress (every 2 s) to show.
+    const created = await api.post('/trackers', {
+      name: 'gentle scan',
+      deviceId: device.body['id'],
+      type: 'network-port',
+      mode: 'remote',
+      ports: [{ range: '40000-40100', protocol: 'tcp' }],
+      schedule: { kind: 'cron', cron: '0 0 1 1 *' },
+      sendBaselineEvents: true,
+      maxRate: 20,
+    });
+    expect(created.status).toBe(201);
+    expect(created.body['maxRate']).toBe(20);
+    const trackerId = String(created.body['id']);
+
+    const run = await api.post(`/trackers/${trackerId}/run`, {});
+    const { job, runningProgress } = await api.followJob(String(run.body['jobId']), 60_000);
+    expect(job['status']).toBe('succeeded');
+    const [scan] = job['scans'] as { args: string[] }[];
+    expect(scan.args.join(' ')).toContain('--max-rate 20');
+    expect(runningProgress.some((p) => p > 0 && p < 100)).toBe(true);
+    const ports = await api.get<{ items: { port: number }[] }>(`/devices/${device.body['id']}/ports`);
+    expect(ports.body.items.map((p) => p.port)).toEqual([40031]);
+
+    // Back to nmap's own pace.
+    const cleared = await api.patch(`/trackers/${trackerId}`, { maxRate: null });
+    expect(cleared.status).toBe(200);
+    expect(cleared.body['maxRate']).toBeNull();
+    const again = await api.waitForJob(String((await api.post(`/trackers/${trackerId}/run`, {})).body['jobId']));
+    expect(((again['scans'] as { args: string[] }[])[0].args)).not.toContain('--max-rate');
+  }, 120_000);
 
   it('makes an admin token on first start, written only to a file its owner alone can read', async () => {
     expect(adminToken).toMatch(/^ptop_[A-Za-z0-9_-]{43}$/);

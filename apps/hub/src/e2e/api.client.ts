@@ -89,10 +89,17 @@ export class ApiClient {
 
   /** Polls a job until it is finished (bounded). */
   async waitForJob(jobId: string, timeoutMs = 90_000): Promise<Record<string, unknown>> {
+    return (await this.followJob(jobId, timeoutMs)).job;
+  }
+
+  /** The job once finished, and the progress its view showed each time it was read as running before (every 250 ms). */
+  async followJob(jobId: string, timeoutMs = 90_000): Promise<{ job: Record<string, unknown>; runningProgress: number[] }> {
     const deadline = Date.now() + timeoutMs;
+    const runningProgress: number[] = [];
     for (;;) {
       const { body } = await this.get(`/jobs/${jobId}`);
-      if (['succeeded', 'partial', 'failed'].includes(String(body['status']))) return body;
+      if (['succeeded', 'partial', 'failed'].includes(String(body['status']))) return { job: body, runningProgress };
+      if (body['status'] === 'running') runningProgress.push(Number(body['progressPercent']));
       if (Date.now() > deadline) throw new Error(`job ${jobId} not finished within ${timeoutMs} ms: ${JSON.stringify(body)}`);
       await sleep(250);
     }

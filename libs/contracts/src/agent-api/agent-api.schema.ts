@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ErrorInfoSchema, HostObservationSchema, IsoDateSchema, PortSetSchema, UuidSchema } from '../common/primitives.schema';
+import { ErrorInfoSchema, HostObservationSchema, IsoDateSchema, PortSetSchema, ScanRateSchema, UuidSchema } from '../common/primitives.schema';
 
 /**
  * The agent API (`/api/agent/...`): the only way an agent and the hub talk. The agent opens
@@ -100,6 +100,8 @@ export const AgentTrackerSchema = z.object({
       hostCount: z.number().int().min(1),
       tcpTechnique: z.enum(['auto', 'connect', 'syn']),
       skipHostDiscovery: z.boolean(),
+      /** At most this many probes a second (nmap --max-rate); absent: nmap's own pace. */
+      maxRate: ScanRateSchema.optional(),
       timeoutMs: z.number().int().min(1000),
     })
     .optional(),

@@ -14,6 +14,9 @@ export const PortRangeSchema = z
   .refine((r) => r.from <= r.to, 'port range "from" must not exceed "to"');
 export const PortSetSchema = z.object({ tcp: z.array(PortRangeSchema), udp: z.array(PortRangeSchema) });
 
+/** A scan's pace: at most this many probes a second (the nmap library's MAX_SCAN_RATE bounds it). */
+export const ScanRateSchema = z.number().positive().max(1_000_000);
+
 export const PortStateSchema = z.enum(['open', 'closed', 'filtered', 'unfiltered', 'open|filtered', 'closed|filtered']);
 
 export const PortObservationSchema = z.object({

@@ -43,3 +43,14 @@ describe('agent settings: the proxy to the hub', () => {
     expect((caught as Error).message).not.toContain('s3cret');
   });
 });
+
+describe('agent settings: how often a scan reports its progress', () => {
+  it('is every 15 s unless PORTOLAN_AGENT_PROGRESS_SECONDS says otherwise', () => {
+    expect(loadAgentSettings({ env: env({}) }).progressSeconds).toBe(15);
+    expect(loadAgentSettings({ env: env({ PORTOLAN_AGENT_PROGRESS_SECONDS: '60' }) }).progressSeconds).toBe(60);
+  });
+
+  it('refuses a period that is not a whole number of seconds from 1, naming the setting', () => {
+    for (const value of ['0', '2.5', 'often']) expect(() => loadAgentSettings({ env: env({ PORTOLAN_AGENT_PROGRESS_SECONDS: value }) })).toThrow(/invalid agent configuration.*progressSeconds: /);
+  });
+});

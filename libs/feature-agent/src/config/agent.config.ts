@@ -41,6 +41,8 @@ export const AgentSettingsSchema = z
     /** Ask to run nmap for remote and network scans (the enrolment token must allow it). */
     scanner: z.boolean().default(false),
     pollWaitSeconds: z.number().int().min(0).max(30).default(30),
+    /** How often a running remote or network scan tells the hub how far it has got (the hub needs little: it shows it and keeps the run alive). */
+    progressSeconds: z.number().int().min(1).max(3600).default(15),
     spoolMaxEntries: z.number().int().min(1).default(10_000),
     spoolMaxBytes: z.number().int().min(1024).default(256 * 1024 * 1024),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -60,6 +62,7 @@ const ENV: Record<string, { field: keyof AgentSettings; kind: 'text' | 'bool' | 
   PORTOLAN_AGENT_STATE_DIR: { field: 'stateDir', kind: 'text' },
   PORTOLAN_AGENT_SCANNER: { field: 'scanner', kind: 'bool' },
   PORTOLAN_AGENT_POLL_WAIT_SECONDS: { field: 'pollWaitSeconds', kind: 'int' },
+  PORTOLAN_AGENT_PROGRESS_SECONDS: { field: 'progressSeconds', kind: 'int' },
   PORTOLAN_AGENT_SPOOL_MAX_ENTRIES: { field: 'spoolMaxEntries', kind: 'int' },
   PORTOLAN_AGENT_SPOOL_MAX_BYTES: { field: 'spoolMaxBytes', kind: 'int' },
   LOG_LEVEL: { field: 'logLevel', kind: 'text' },

@@ -3,7 +3,7 @@ export interface RunProgress {
   readonly percent: number;
 }
 
-/** How often a long scan tells the hub how far it has got (one small call; the hub keeps the run alive with it). */
+/** How often a long scan tells the hub how far it has got, unless set (`progressSeconds`): one small call; the hub keeps the run alive with it. */
 export const PROGRESS_EVERY_MS = 15_000;
 
 /**

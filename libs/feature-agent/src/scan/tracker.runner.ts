@@ -65,7 +65,7 @@ export class TrackerRunner {
     const engine = await this.engine;
     const technique = scan.tcpTechnique === 'auto' ? defaultTcpTechnique(engine) : scan.tcpTechnique;
     const outcome = await engine.scan(
-      { targets: scan.targets, ipv6: scan.ipv6, ports: tracker.ports, tcpTechnique: technique, skipHostDiscovery: scan.skipHostDiscovery, timeoutMs: scan.timeoutMs, signal },
+      { targets: scan.targets, ipv6: scan.ipv6, ports: tracker.ports, tcpTechnique: technique, skipHostDiscovery: scan.skipHostDiscovery, maxRate: scan.maxRate, timeoutMs: scan.timeoutMs, signal },
       onProgress && ((p) => onProgress({ percent: scanPercent(p, scan.hostCount) })),
     );
     return {

@@ -2,13 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
 import { AgentConfig, AgentTracker, isDomainError } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
+import { pacedScanMs } from '@portolan/nmap';
 import { DeviceEntity, SiteEntity, TrackerEntity } from '@portolan/persistence';
 import { DATA_SOURCE, LOGGER, SCOPE_GUARD } from '@portolan/platform';
 import { countHosts, countPorts, parseTargetSpec, resolveHostnames, ScopeGuard, toNmapTargets } from '@portolan/targets';
 import { HubCertificatesService } from '../hub-certificates/hub-certificates.service';
 import { AuthenticatedAgent } from './agent.directory';
 
-/** The run timeout an agent gives nmap: a base plus an allowance per probe (as the scheduler does for chunks). */
+/** The run timeout an agent gives nmap: a base plus an allowance per probe, and the time its pace needs (as the scheduler does for chunks). */
 const TIMEOUT_BASE_MS = 10 * 60_000;
 const TIMEOUT_PER_PROBE_MS = 5;
 
@@ -58,6 +59,7 @@ export class AgentConfigService {
         this.scope.check(resolved.spec);
         const targets = toNmapTargets(resolved.spec.entries);
         const hostCount = countHosts(resolved.spec);
+        const probes = hostCount * countPorts(tracker.portSet).total;
         out.push({
           ...base,
           scan: {
@@ -67,7 +69,8 @@ export class AgentConfigService {
             hostCount,
             tcpTechnique: tracker.tcpTechnique,
             skipHostDiscovery: tracker.skipHostDiscovery,
-            timeoutMs: Math.round(TIMEOUT_BASE_MS + hostCount * countPorts(tracker.portSet).total * TIMEOUT_PER_PROBE_MS),
+            ...(tracker.maxRate !== null && { maxRate: tracker.maxRate }),
+            timeoutMs: Math.round(TIMEOUT_BASE_MS + probes * TIMEOUT_PER_PROBE_MS + pacedScanMs(probes, hostCount, tracker.maxRate)),
           },
         });
       } catch (error) {

@@ -103,7 +103,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/api/trackers': create('tracker', 'CreateTracker'),
       '/api/trackers/{id}': {
         get: { summary: 'A tracker', parameters: [idParam('tracker')], responses: { 200: json({ type: 'object' }), 404: error } },
-        patch: { summary: 'Edit a tracker: port spec (baselined, not reported), schedule, noise control', parameters: [idParam('tracker')], requestBody: { required: true, ...json(schema(UpdateTrackerSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } },
+        patch: { summary: 'Edit a tracker: port spec (baselined, not reported), schedule, noise control, scan pace', parameters: [idParam('tracker')], requestBody: { required: true, ...json(schema(UpdateTrackerSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } },
       },
       '/api/devices/{id}/baseline': { get: { summary: 'The baseline of a device: hosts with coverage, items, changes waiting for confirmation', parameters: [idParam('device')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/devices/{id}/baseline/history': { get: { summary: 'Scan changes and operator changes of the baseline, newest first', parameters: [idParam('device'), ...queryParams(HistoryQuerySchema)], responses: { 200: json({ type: 'object' }), 404: error } } },

@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { Bus } from '@portolan/bus';
-import { CollectProtocolSchema, DomainError, Messages } from '@portolan/contracts';
+import { CollectProtocolSchema, DomainError, Messages, ScanRateSchema } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { AgentEntity, CollectorRecord, CredentialEntity, DeviceEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
 import { CREDENTIAL_TYPES, DEFAULT_PORTS, profileById, PROFILES } from '@portolan/collectors';
@@ -41,6 +41,13 @@ const NoiseSettings = {
   reprobe: z.boolean().optional(),
 };
 
+/**
+ * A remote or network scan's pace: at most this many probes a second for each nmap it runs (each
+ * chunk a scanner worker takes, or the scanning agent's scan), for WAN links and devices a
+ * full-speed scan would hurt; fractions allowed (0.5: one probe each two seconds). null: nmap's own pace.
+ */
+const MaxRateSetting = ScanRateSchema.nullable().optional();
+
 export const CreateTrackerSchema = z
   .object({
     name: z.string().trim().min(1).max(200),
@@ -67,6 +74,7 @@ export const CreateTrackerSchema = z
     sendBaselineEvents: z.boolean(),
     tcpTechnique: z.enum(['auto', 'connect', 'syn']).optional(),
     skipHostDiscovery: z.boolean().optional(),
+    maxRate: MaxRateSetting,
     enabled: z.boolean().optional(),
     ...NoiseSettings,
   })
@@ -83,12 +91,20 @@ export const UpdateTrackerSchema = z
     ports: z.array(PortRuleSchema).min(1, 'ports needs at least one rule').max(200).optional(),
     schedule: ScheduleSchema.optional(),
     sendBaselineEvents: z.boolean().optional(),
+    maxRate: MaxRateSetting,
     enabled: z.boolean().optional(),
     ...NoiseSettings,
   })
   .strict();
 export type UpdateTracker = z.infer<typeof UpdateTrackerSchema>;
 
+
+/** A pace is for scans nmap runs: a self-scan lists sockets, a collector reads the device. */
+function assertPaceable(mode: TrackerEntity['mode'], maxRate: number | null | undefined): void {
+  if (maxRate !== undefined && maxRate !== null && mode !== 'network' && mode !== 'remote') {
+    throw new DomainError('invalid_payload', `maxRate paces the probes of a remote or network scan; a ${mode} tracker sends none`, { field: 'maxRate' });
+  }
+}
 
 /** Re-probes are scans by the site's scanner workers: not for agents' self-scans, scanning agents or collectors. */
 function reprobeable(mode: TrackerEntity['mode'], agentId: string | null): boolean {
@@ -110,6 +126,7 @@ export class TrackersService {
     const device = await this.db.getRepository(DeviceEntity).findOneBy({ id: body.deviceId });
     if (!device) throw new DomainError('invalid_payload', `deviceId ${body.deviceId} does not exist`, { field: 'deviceId' });
     if (body.reprobe && !reprobeable(body.mode, body.agentId ?? null)) throw reprobeRefused();
+    assertPaceable(body.mode, body.maxRate);
     if (body.mode === 'remote' && device.hostCount !== 1) {
       throw new DomainError('invalid_payload', `a remote scan targets one device address; device "${device.name}" covers ${device.hostCount} hosts (use mode "network")`, { field: 'mode' });
     }
@@ -133,6 +150,7 @@ export class TrackersService {
       sendBaselineEvents: body.sendBaselineEvents,
       tcpTechnique: body.tcpTechnique ?? 'auto',
       skipHostDiscovery: body.skipHostDiscovery ?? false,
+      maxRate: body.maxRate ?? null,
       enabled,
       agentId: agent?.id ?? null,
       collector,
@@ -215,6 +233,10 @@ export class TrackersService {
         next.schedule = body.schedule;
       }
       if (body.sendBaselineEvents !== undefined) next.sendBaselineEvents = body.sendBaselineEvents;
+      if (body.maxRate !== undefined) {
+        assertPaceable(row.mode, body.maxRate);
+        next.maxRate = body.maxRate;
+      }
       if (body.enabled !== undefined) next.enabled = body.enabled;
       if (body.confirmations !== undefined) next.confirmations = body.confirmations;
       if (body.flapping !== undefined) next.flapping = body.flapping;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IsoDateSchema, PortSetSchema, UuidSchema } from '../../common/primitives.schema';
+import { IsoDateSchema, PortSetSchema, ScanRateSchema, UuidSchema } from '../../common/primitives.schema';
 import { defineMessage } from '../message-definition';
 
 /** One chunk of a scan for the scanner workers of a site (routing token: the site name). */
@@ -20,6 +20,8 @@ export const ScanRequestedSchema = z.object({
   ports: PortSetSchema,
   tcpTechnique: z.enum(['auto', 'connect', 'syn']),
   skipHostDiscovery: z.boolean(),
+  /** At most this many probes a second (nmap --max-rate), for this chunk's scan; absent: nmap's own pace. */
+  maxRate: ScanRateSchema.optional(),
   timeoutMs: z.number().int().min(1000),
   deadline: IsoDateSchema,
 });
