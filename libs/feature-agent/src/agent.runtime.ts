@@ -327,11 +327,17 @@ export class AgentRuntime {
     return decision.kind === 'await-config';
   }
 
-  /** Runs are done one at a time, in the order they became due. */
-  private enqueue(tracker: AgentTracker, jobId: string, trigger: RunTrigger): void {
+  /**
+   * Runs are done one at a time, in the order they became due, each with its tracker as the
+   * configuration has it when its turn comes: a tracker the hub disabled (or took away) since is
+   * not run (the hub failed the runs asked of it), one it edited runs with its new settings.
+   */
+  private enqueue(due: AgentTracker, jobId: string, trigger: RunTrigger): void {
     const generation = this.generation;
     this.queue = this.queue.then(async () => {
       if (this.fatal || generation !== this.generation) return;
+      const tracker = this.config?.trackers.find((t) => t.id === due.id);
+      if (!tracker) return this.logger.info({ trackerId: due.id, jobId, trigger }, 'run not started: its tracker is no longer in the configuration');
       const log = this.logger.child({ trackerId: tracker.id, jobId, mode: tracker.mode, trigger });
       const startedAt = new Date().toISOString();
       // Best effort: the scan-started event; the result carries the start time anyway.

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { GatewayConfig, loadGatewayConfig } from '@portolan/config';
-import { AgentUploadOutbox, EventRecorder } from '@portolan/platform';
+import { AgentUploadOutbox, EventRecorder, ScanJobLedger } from '@portolan/platform';
 import { AgentApiController } from './agent-api/agent-api.controller';
 import { AGENT_RATE_LIMITER, ENROL_RATE_LIMITER, GATEWAY_CONFIG } from './agent-api/agent-api.tokens';
 import { AgentAuthGuard } from './agent-api/agent-auth.guard';
@@ -88,6 +88,7 @@ import { OperatorTokensService } from './operators/operator-tokens.service';
     AgentSecretsService,
     AgentUploadOutbox,
     EventRecorder,
+    ScanJobLedger,
     PlannedChangesService,
     PlannedChangeReevaluator,
     BaselinesService,

@@ -543,6 +543,40 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       expect(await waitForJob(jobId)).toMatchObject({ status: 'succeeded', trigger: 'manual' });
     }, 30_000);
 
+    it("cancels the runs asked of a tracker it disables that its agent has not started, picked up or not, and refuses to run it until it is enabled again", async () => {
+      const { runTracker, agentProcess, jobId: pickedUp, asked } = await askRunOfNewProcess("db-01's sockets, disabled");
+      expect((await agentProcess.poll({ wait: 0 })).body.jobs).toEqual(asked);
+      const notPickedUp = String((await api.post(`/trackers/${runTracker}/run`, {})).body['jobId']);
+      const running = String((await api.post(`/trackers/${runTracker}/run`, {})).body['jobId']);
+      expect((await agentProcess.poll({ wait: 0 })).body.jobs.map((j: { jobId: string }) => j.jobId).sort()).toEqual([notPickedUp, running].sort());
+      expect((await agentProcess.started({ jobId: running, trackerId: runTracker, trigger: 'manual', startedAt: new Date().toISOString() })).status).toBe(202);
+      const cancelledAfter = await api.post(`/trackers/${runTracker}/run`, {});
+      const pending = String(cancelledAfter.body['jobId']);
+
+      expect((await api.patch(`/trackers/${runTracker}`, { enabled: false })).status).toBe(200);
+      for (const jobId of [pickedUp, notPickedUp, pending]) {
+        expect((await api.get(`/jobs/${jobId}`)).body).toMatchObject({ status: 'failed', error: 'cancelled: the tracker was disabled before its agent started the run' });
+        expect((await events(`jobId=${jobId}&type=communications`)).map((e) => e.details?.['what'])).toEqual(['scan-failed']);
+      }
+      // The run it started goes on: its result is taken.
+      expect((await api.get(`/jobs/${running}`)).body).toMatchObject({ status: 'running' });
+      expect((await agentProcess.upload(selfResult(running, runTracker, [{ port: 40035 }], { trigger: 'manual' }), { gzip: true })).status).toBe(202);
+      expect(await waitForJob(running)).toMatchObject({ status: 'succeeded' });
+      expect((await agentProcess.poll({ wait: 0 })).body.jobs).toEqual([]);
+
+      const refused = await api.post<{ error: { code: string; message: string } }>(`/trackers/${runTracker}/run`, {});
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.message).toMatch(/is disabled, and agent .* runs only enabled trackers; enable it to run it/);
+      expect(await count('scan_jobs', `tracker_id = '${runTracker}'`)).toBe(4);
+
+      expect((await api.patch(`/trackers/${runTracker}`, { enabled: true })).status).toBe(200);
+      const again = String((await api.post(`/trackers/${runTracker}/run`, {})).body['jobId']);
+      expect((await agentProcess.poll({ wait: 0 })).body.jobs).toEqual([{ jobId: again, trackerId: runTracker, trigger: 'manual' }]);
+      expect((await agentProcess.started({ jobId: again, trackerId: runTracker, trigger: 'manual', startedAt: new Date().toISOString() })).status).toBe(202);
+      expect((await agentProcess.upload(selfResult(again, runTracker, [{ port: 40035 }], { trigger: 'manual' }), { gzip: true })).status).toBe(202);
+      expect(await waitForJob(again)).toMatchObject({ status: 'succeeded' });
+    }, 30_000);
+
     it("dates the runs of an agent whose clock is 3 h behind on the hub's clock, so its change falls in the planned-change window of now; the skew is announced and shown", async () => {
       const HOUR = 3_600_000;
       const plan = await api.post('/planned-changes', {

@@ -320,6 +320,49 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     expect(ports.body.items.map((p) => p.port)).toEqual([40076]);
   }, 180_000);
 
+  it('does not run a run it queued behind a long scan once the hub disabled its tracker; the hub cancelled it', async () => {
+    const token = await newToken({ scanner: true });
+    const name = `queue-${randomBytes(2).toString('hex')}`;
+    const scanning = startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}`, PORTOLAN_AGENT_SCANNER: 'true' });
+    const agent = await waitFor('the scanning agent', async () => (await api.get<{ items: { id: string; name: string }[] }>('/agents')).body.items.find((a) => a.name.endsWith(`-${name}`)));
+    const device = await api.post('/devices', { name: 'queue host', kind: 'host', address: '127.0.0.77' });
+    const trackerOf = async (trackerName: string, extra: Record<string, unknown>) => {
+      const { status, body } = await api.post('/trackers', {
+        name: trackerName,
+        deviceId: device.body['id'],
+        agentId: agent.id,
+        type: 'network-port',
+        mode: 'remote',
+        ports: [{ range: '40000-40100', protocol: 'tcp' }],
+        schedule: { kind: 'cron', cron: '0 0 1 1 *' },
+        sendBaselineEvents: false,
+        ...extra,
+      });
+      expect(status).toBe(201);
+      return String(body['id']);
+    };
+    // 101 ports at 10 a second: some ten seconds for the second run to wait behind.
+    const slow = await trackerOf('slow scan', { maxRate: 10 });
+    const next = await trackerOf('next scan', {});
+    await waitFor("both trackers in the agent's configuration", async () => scanning.log.split('\n').some((line) => line.includes('"configuration applied"') && line.includes('"trackers":2')));
+    const status = async (jobId: string) => String((await api.get(`/jobs/${jobId}`)).body['status']);
+
+    const slowRun = String((await api.post(`/trackers/${slow}/run`, {})).body['jobId']);
+    await waitFor('the slow scan to start', async () => (await status(slowRun)) === 'running');
+    const nextRun = String((await api.post(`/trackers/${next}/run`, {})).body['jobId']);
+    await waitFor('the agent to pick up the next run', async () => (await status(nextRun)) === 'queued');
+    expect((await api.patch(`/trackers/${next}`, { enabled: false })).status).toBe(200);
+    expect(await status(slowRun)).toBe('running');
+    expect((await api.get(`/jobs/${nextRun}`)).body).toMatchObject({ status: 'failed', error: 'cancelled: the tracker was disabled before its agent started the run' });
+
+    expect((await api.waitForJob(slowRun, 90_000))['status']).toBe('succeeded');
+    // Its turn came: the agent passes it over (or, wrongly, runs it).
+    const turn = await waitFor('the next run to have its turn', async () => scanning.log.split('\n').find((line) => line.includes(nextRun) && (line.includes('its tracker is no longer in the configuration') || line.includes('"run finished"'))));
+    expect(turn).toContain('run not started: its tracker is no longer in the configuration');
+    expect(runsLogged(scanning, next)).toBe(0);
+    expect((await api.get(`/jobs/${nextRun}`)).body).toMatchObject({ status: 'failed' });
+  }, 180_000);
+
   it('flags an identity that two agent processes run with (an image cloned after enrolment); the clone enrols anew by itself, the original keeps it', async () => {
     const token = await newToken();
     const name = `clone-${randomBytes(2).toString('hex')}`;

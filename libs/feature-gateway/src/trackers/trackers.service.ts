@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { Bus } from '@portolan/bus';
 import { CollectProtocolSchema, DomainError, Messages, ScanRateSchema } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { AgentEntity, CollectorRecord, CredentialEntity, DeviceEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
 import { CREDENTIAL_TYPES, DEFAULT_PORTS, profileById, PROFILES } from '@portolan/collectors';
-import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
+import { BUS, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
 import { firstRunAt, ScheduleSchema, validateSchedule } from '@portolan/schedule';
 import { buildPortSet, countPorts } from '@portolan/targets';
 import { AgentPollService } from '../agent-api/agent-poll.service';
@@ -120,6 +120,8 @@ export class TrackersService {
     @Inject(BUS) private readonly bus: Bus,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly agents: AgentPollService,
+    private readonly ledger: ScanJobLedger,
+    private readonly events: EventRecorder,
   ) {}
 
   async create(body: CreateTracker): Promise<TrackerEntity> {
@@ -218,7 +220,7 @@ export class TrackersService {
   }
 
   async update(id: string, body: UpdateTracker): Promise<TrackerEntity> {
-    const tracker = await this.db.transaction(async (manager) => {
+    const { tracker, cancelled } = await this.db.transaction(async (manager) => {
       const row = await manager.getRepository(TrackerEntity).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!row) throw new DomainError('not_found', `tracker ${id} does not exist`);
       const next: Partial<TrackerEntity> = {};
@@ -253,24 +255,51 @@ export class TrackersService {
       if (confirming) await manager.query('DELETE FROM pending_changes WHERE tracker_id = $1', [id]);
       if (next.flapping !== undefined) await manager.query('DELETE FROM item_flaps WHERE tracker_id = $1 AND flapping_since IS NULL', [id]);
       if (row.agentId) await manager.query('UPDATE agents SET config_version = config_version + 1 WHERE id = $1', [row.agentId]);
-      return { ...row, ...next } as TrackerEntity;
+      // An agent runs only its enabled trackers: the runs asked of this one that it has not started never will be.
+      const cancelled = row.agentId && row.enabled && next.enabled === false ? await this.cancelUnstartedRuns(manager, id) : [];
+      return { tracker: { ...row, ...next } as TrackerEntity, cancelled };
     });
+    await this.events.announce(cancelled);
     if (tracker.agentId) this.agents.notify(tracker.agentId, 'config');
-    this.logger.info({ trackerId: id, fields: Object.keys(body), ports: countPorts(tracker.portSet).total }, 'tracker updated');
+    this.logger.info({ trackerId: id, fields: Object.keys(body), ports: countPorts(tracker.portSet).total, ...(cancelled.length && { runsCancelled: cancelled.length }) }, 'tracker updated');
     return tracker;
+  }
+
+  /**
+   * Fails the agent runs of a tracker being disabled that no process has started (asked, or
+   * picked up), each with its `scan-failed` event, under the tracker's lock (taken first, as the
+   * agent ingests take it). Before, such a run was handed to the agent again every two minutes and
+   * failed only at the 24 h start timeout. One the agent starts meanwhile is failed too; its result,
+   * if it comes, reopens it as any late result does.
+   */
+  private async cancelUnstartedRuns(manager: EntityManager, trackerId: string) {
+    const open: { id: string }[] = await manager.query(`SELECT id FROM scan_jobs WHERE tracker_id = $1 AND agent_id IS NOT NULL AND status IN ('pending', 'queued')`, [trackerId]);
+    const jobs = await this.ledger.lockJobs(manager, open.map((j) => j.id));
+    const now = new Date();
+    const rows = [];
+    for (const job of jobs.values()) {
+      if (job.status === 'pending' || job.status === 'queued') rows.push(...(await this.ledger.failJob(manager, job, 'cancelled: the tracker was disabled before its agent started the run', now)));
+    }
+    return rows;
   }
 
   /** Run now: a pending job row, then the request to the scheduler. */
   async runNow(id: string): Promise<{ jobId: string }> {
-    const tracker = await this.get(id);
-    if (tracker.agentId) {
-      // A revoked agent never polls again: its run would only wait for the pickup timeout.
-      const agent = await this.db.getRepository(AgentEntity).findOneBy({ id: tracker.agentId });
-      if (!agent || agent.status === 'revoked') throw new DomainError('conflict', `tracker ${tracker.id} is run by agent ${tracker.agentId}, which is revoked; no run can be handed to it`, { field: 'agentId' });
-    }
     const jobId = randomUUID();
     const requestedAt = new Date();
-    await this.db.getRepository(ScanJobEntity).insert({ id: jobId, trackerId: tracker.id, deviceId: tracker.deviceId, trigger: 'manual', status: 'pending', requestedAt, agentId: tracker.agentId });
+    // Under a share lock of the tracker: an edit that disables it (and cancels its agent's unstarted runs) comes before or after, never between the check and the insert.
+    const tracker = await this.db.transaction(async (manager) => {
+      const row = await manager.getRepository(TrackerEntity).findOne({ where: { id }, lock: { mode: 'pessimistic_read' } });
+      if (!row) throw new DomainError('not_found', `tracker ${id} does not exist`);
+      if (row.agentId) {
+        // A revoked agent never polls again: its run would only wait for the pickup timeout.
+        const agent = await manager.getRepository(AgentEntity).findOneBy({ id: row.agentId });
+        if (!agent || agent.status === 'revoked') throw new DomainError('conflict', `tracker ${row.id} is run by agent ${row.agentId}, which is revoked; no run can be handed to it`, { field: 'agentId' });
+        if (!row.enabled) throw new DomainError('conflict', `tracker ${row.id} is disabled, and agent ${row.agentId} runs only enabled trackers; enable it to run it`, { field: 'enabled' });
+      }
+      await manager.getRepository(ScanJobEntity).insert({ id: jobId, trackerId: row.id, deviceId: row.deviceId, trigger: 'manual', status: 'pending', requestedAt, agentId: row.agentId });
+      return row;
+    });
     if (tracker.agentId) {
       // The agent picks the run up on its next poll; the wake-up answers a poll in progress now.
       this.agents.notify(tracker.agentId, 'job');
