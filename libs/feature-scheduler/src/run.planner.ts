@@ -85,12 +85,16 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
 
     const messages: ChunkRequest[] = [];
     const rows: ScanChunkEntity[] = [];
+    // A paced chunk holds its worker for as long as its pace needs: those behind it may wait that much longer.
+    let pacedBefore = 0;
     chunks.forEach((spec, index) => {
       const hostCount = countHosts(spec);
       const probeCount = hostCount * portCount;
-      const timeoutMs = Math.round(this.config.chunkTimeoutBaseMs + probeCount * this.config.chunkTimeoutPerProbeMs + pacedScanMs(probeCount, hostCount, tracker.maxRate));
+      const paced = pacedScanMs(probeCount, hostCount, tracker.maxRate);
+      const timeoutMs = Math.round(this.config.chunkTimeoutBaseMs + probeCount * this.config.chunkTimeoutPerProbeMs + paced);
       // Until a worker starts it, a chunk waits in its site's queue; the run timeout starts then.
-      const deadline = new Date(now.getTime() + this.config.chunkQueueTimeoutMs);
+      const deadline = new Date(now.getTime() + this.config.chunkQueueTimeoutMs + pacedBefore);
+      pacedBefore += paced;
       const chunkId = randomUUID();
       const targets = toNmapTargets(spec.entries);
       rows.push(

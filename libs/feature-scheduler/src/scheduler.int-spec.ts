@@ -92,6 +92,9 @@ describe('scheduler (Postgres)', () => {
     expect(unpaced.map((j) => 'maxRate' in j)).toEqual([false, false]);
     // Chunks of 2 and 1 hosts, 10 ports each, 4 discovery probes a host, each sent up to 3 times, 2.5 a second.
     expect(paced.map((j, i) => j.timeoutMs - unpaced[i].timeoutMs)).toEqual([33_600, 16_800]);
+    // The second may wait in the queue as long as the first takes at its pace, besides the queue timeout.
+    const queued = (jobs: ScanRequested[]) => Date.parse(jobs[1].deadline) - Date.parse(jobs[0].deadline);
+    expect(queued(paced) - queued(unpaced)).toBe(33_600);
   });
 
   it('fails a run whose device now lies outside the scope guard, with a communications event', async () => {

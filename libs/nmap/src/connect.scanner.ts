@@ -3,7 +3,7 @@ import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { expandConnectTargets } from './connect-targets.expander';
 import { assertScanRate, formatNmapPortSpec } from './nmap-args.builder';
-import { cancelled, timedOut } from './scan-failure';
+import { cancelled, MAX_TIMER_MS, timedOut } from './scan-failure';
 import type { HostObservation, PortObservation, ScanEngine, ScanOutcome, ScanProgress } from './scan-outcome';
 import type { PortRange, ScanRequest } from './scan-request';
 import { probeTcp } from './tcp.probe';
@@ -164,7 +164,7 @@ export class ConnectScanner implements ScanEngine {
         }
       };
       const ticker = setInterval(() => report((probesDone / totalProbes) * 100), this.progressIntervalMs);
-      const deadline = setTimeout(() => stop(timedOut('connect', request.timeoutMs)), request.timeoutMs);
+      const deadline = setTimeout(() => stop(timedOut('connect', request.timeoutMs)), Math.min(request.timeoutMs, MAX_TIMER_MS));
       const onAbort = (): void => stop(cancelled('connect'));
       request.signal?.addEventListener('abort', onAbort, { once: true });
 

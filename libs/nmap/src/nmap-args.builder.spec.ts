@@ -1,6 +1,6 @@
 import { DomainError } from '@portolan/contracts/errors';
 import fc from 'fast-check';
-import { assertSafeTargetToken, buildNmapArgs, formatNmapPortSpec, pacedScanMs } from './nmap-args.builder';
+import { assertSafeTargetToken, buildNmapArgs, formatNmapPortSpec, MAX_PACED_SCAN_MS, pacedScanMs, slowestScanRate } from './nmap-args.builder';
 import type { NmapArgsRequest } from './nmap-args.builder';
 
 const base: NmapArgsRequest = {
@@ -64,6 +64,12 @@ describe('buildNmapArgs', () => {
     expect(pacedScanMs(303, 3, undefined)).toBe(0);
     expect(pacedScanMs(303, 3, null)).toBe(0);
     expect(() => pacedScanMs(303, 3, 0)).toThrow('maxRate must be a number of probes a second above 0');
+  });
+
+  it('tells the slowest pace at which one nmap fits in the longest paced scan', () => {
+    const least = slowestScanRate(303, 3);
+    expect(pacedScanMs(303, 3, least)).toBeLessThanOrEqual(MAX_PACED_SCAN_MS + 1);
+    expect(pacedScanMs(303, 3, least * 0.99)).toBeGreaterThan(MAX_PACED_SCAN_MS);
   });
 
   it('puts the targets last, each as its own argument', () => {

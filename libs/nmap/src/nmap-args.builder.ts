@@ -109,6 +109,17 @@ const DISCOVERY_PROBES_PER_HOST = 4;
  */
 export function pacedScanMs(probes: number, hosts: number, maxRate: number | null | undefined): number {
   if (maxRate === null || maxRate === undefined) return 0;
-  const sends = (probes + hosts * DISCOVERY_PROBES_PER_HOST) * (1 + NMAP_MAX_RETRIES);
-  return Math.ceil((sends / assertScanRate(maxRate)) * 1000);
+  return Math.ceil((sendsAtMost(probes, hosts) / assertScanRate(maxRate)) * 1000);
+}
+
+/** The longest one paced nmap may be planned to take (`pacedScanMs`): a slower pace for what it scans is refused. */
+export const MAX_PACED_SCAN_MS = 7 * 24 * 3_600_000;
+
+/** The slowest pace, in probes a second, at which one nmap scans `probes` over `hosts` within MAX_PACED_SCAN_MS. */
+export function slowestScanRate(probes: number, hosts: number): number {
+  return sendsAtMost(probes, hosts) / (MAX_PACED_SCAN_MS / 1000);
+}
+
+function sendsAtMost(probes: number, hosts: number): number {
+  return (probes + hosts * DISCOVERY_PROBES_PER_HOST) * (1 + NMAP_MAX_RETRIES);
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { NmapXmlFastReader } from './nmap-xml.fast-reader';
 import { NmapXmlError } from './nmap-xml.types';
 import type { NmapRunInfo, NmapRunSummary, NmapXmlHandlers } from './nmap-xml.types';
-import { cancelled, scanFailed, timedOut } from './scan-failure';
+import { cancelled, MAX_TIMER_MS, scanFailed, timedOut } from './scan-failure';
 
 export interface NmapRunOptions {
   /** Whole-run limit: SIGTERM when it elapses, SIGKILL killGraceMs later. */
@@ -87,7 +87,7 @@ export function runNmap(path: string, args: string[], options: NmapRunOptions): 
       stop(cancelled('nmap'));
     }
 
-    timers.push(setTimeout(() => stop(timedOut('nmap', timeoutMs)), timeoutMs));
+    timers.push(setTimeout(() => stop(timedOut('nmap', timeoutMs)), Math.min(timeoutMs, MAX_TIMER_MS)));
     signal?.addEventListener('abort', onAbort, { once: true });
 
     child.stdout.on('data', (chunk: Buffer) => {

@@ -35,3 +35,6 @@ export function timedOut(engine: string, timeoutMs: number): DomainError {
 export function cancelled(engine: string): DomainError {
   return scanFailed('cancelled', `${engine} scan was cancelled`);
 }
+
+/** The longest delay a Node timer keeps (2^31 - 1 ms, about 24.8 days): a longer one fires at once. A scan's timeout is cut to it. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -1144,6 +1144,51 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     expect(summary.body.spool.entries).toBeGreaterThanOrEqual(7);
   }, 60_000);
 
+  it("gives a scanning agent its tracker's pace and the time that pace needs; refuses, naming maxRate and storing nothing, no pace, one too slow for the device, and one for a self-scan", async () => {
+    const token = await api.post('/enrollment-tokens', { name: 'paced', maxUses: 1, scanner: true });
+    const enrolled = await enrol(http, String(token.body['token']), { name: 'pacer', hostname: 'pacer.example', platform: 'linux', release: '6.1.0', scanner: true });
+    expect(enrolled.status).toBe(201);
+    const agent = new TestAgent(http, enrolled.body, '2.0.0-test');
+    const device = await api.post('/devices', { name: 'paced range', kind: 'network', address: '127.0.0.80-83' });
+    const created = await api.post('/trackers', {
+      name: 'paced range',
+      deviceId: device.body['id'],
+      agentId: agent.id,
+      type: 'network-port',
+      mode: 'network',
+      ports: [{ range: '40000-40100', protocol: 'tcp' }],
+      schedule: { kind: 'cron', cron: '0 0 1 1 *' },
+      sendBaselineEvents: false,
+      maxRate: 2,
+    });
+    expect(created.status).toBe(201);
+    const paced = String(created.body['id']);
+    const scanOf = async () => (await agent.config<{ trackers: { id: string; scan: Record<string, unknown> }[] }>()).body.trackers.find((t) => t.id === paced)!.scan;
+    // 4 hosts × 101 ports and 4 discovery probes a host, each sent up to 3 times at 2 a second: 630 s, on top of 10 min and 5 ms a probe.
+    expect(await scanOf()).toMatchObject({ maxRate: 2, timeoutMs: 600_000 + 404 * 5 + 630_000 });
+
+    const refusals: [string, Record<string, unknown>, RegExp][] = [
+      [paced, { maxRate: 0 }, /maxRate/],
+      [paced, { maxRate: 0.0005 }, /^maxRate 0\.0005 is too slow: one scan of 4 hosts over 101 ports would take more than 7 days; at least 0\.003 probes a second$/],
+      // Every port of both protocols at 2 a second: 9.1 days.
+      [paced, { ports: [{ range: '1-65535', protocol: 'both' }] }, /^maxRate 2 is too slow: one scan of 4 hosts over 131070 ports/],
+      [trackerId, { maxRate: 5 }, /maxRate paces the probes of a remote or network scan; a self tracker sends none/],
+    ];
+    for (const [id, body, message] of refusals) {
+      const refused = await api.patch<ErrorBody>(`/trackers/${id}`, body);
+      expect(refused.status).toBe(400);
+      expect(refused.body.error.message).toMatch(message);
+    }
+    expect((await api.get(`/trackers/${trackerId}`)).body['maxRate']).toBeNull();
+    expect((await api.get(`/trackers/${paced}`)).body).toMatchObject({ maxRate: 2, portRules: [{ range: '40000-40100', protocol: 'tcp', exclude: false }] });
+    expect(await scanOf()).toMatchObject({ maxRate: 2 });
+
+    expect((await api.patch(`/trackers/${paced}`, { maxRate: null })).status).toBe(200);
+    const unpaced = await scanOf();
+    expect(unpaced['timeoutMs']).toBe(600_000 + 404 * 5);
+    expect('maxRate' in unpaced).toBe(false);
+  });
+
   it('shows which agents have not yet applied their configuration', async () => {
     const site = await api.post('/sites', { name: `config-${randomBytes(3).toString('hex')}` });
     const siteId = String(site.body['id']);

@@ -255,27 +255,41 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     expect(back.report.hub.configVersion).toBe(back.report.cachedConfig?.version);
   }, 240_000);
 
-  it('lets a scanning agent run a network scan of a 127.0.0.x range', async () => {
+  /** A scanning agent process of its own, once the hub lists it. */
+  const startScanningAgent = async (prefix: string, extra: Record<string, string> = {}) => {
     const token = await newToken({ scanner: true });
-    const name = `scan-${randomBytes(2).toString('hex')}`;
-    startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}`, PORTOLAN_AGENT_SCANNER: 'true' });
+    const name = `${prefix}-${randomBytes(2).toString('hex')}`;
+    const agentProcess = startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}`, PORTOLAN_AGENT_SCANNER: 'true', ...extra });
     const agent = await waitFor('the scanning agent', async () => (await api.get<{ items: { id: string; name: string; scanner: boolean }[] }>('/agents')).body.items.find((a) => a.name.endsWith(`-${name}`)));
+    return { agent, agentProcess };
+  };
+
+  /** A remote scan by the agent over TCP 40000-40100, run when asked (its cron comes once a year), unless `extra` says otherwise. */
+  const scanTracker = async (agentId: string, deviceId: unknown, name: string, extra: Record<string, unknown> = {}) => {
+    const { status, body } = await api.post('/trackers', {
+      name,
+      deviceId,
+      agentId,
+      type: 'network-port',
+      mode: 'remote',
+      ports: [{ range: '40000-40100', protocol: 'tcp' }],
+      schedule: { kind: 'cron', cron: '0 0 1 1 *' },
+      sendBaselineEvents: false,
+      ...extra,
+    });
+    expect(status).toBe(201);
+    return String(body['id']);
+  };
+
+  const configApplied = (agent: ServiceProcess, trackers: number) => async () => agent.log.split('\n').some((line) => line.includes('"configuration applied"') && line.includes(`"trackers":${trackers}`));
+
+  it('lets a scanning agent run a network scan of a 127.0.0.x range', async () => {
+    const { agent } = await startScanningAgent('scan');
     expect(agent.scanner).toBe(true);
     await listeners.open('127.0.0.71', 40050);
     await listeners.open('127.0.0.72', 40060);
     const device = await api.post('/devices', { name: 'lab range', kind: 'network', address: '127.0.0.70-73' });
-    const { status, body: tracker } = await api.post('/trackers', {
-      name: 'lab range from the agent',
-      deviceId: device.body['id'],
-      agentId: agent.id,
-      type: 'network-port',
-      mode: 'network',
-      ports: [{ range: '40000-40100', protocol: 'tcp' }],
-      schedule: { kind: 'interval', every: '1h' },
-      sendBaselineEvents: false,
-    });
-    expect(status).toBe(201);
-    const trackerId = String(tracker['id']);
+    const trackerId = await scanTracker(agent.id, device.body['id'], 'lab range from the agent', { mode: 'network', schedule: { kind: 'interval', every: '1h' } });
     await waitFor('the network baseline', async () => (await finishedJobs(trackerId)) === 1, 90_000);
 
     await listeners.open('127.0.0.73', 40070);
@@ -288,27 +302,12 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
   }, 180_000);
 
   it("shows the progress of a scanning agent's long scan while it runs (a scan paced by its tracker)", async () => {
-    const token = await newToken({ scanner: true });
-    const name = `slow-${randomBytes(2).toString('hex')}`;
-    const scanning = startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}`, PORTOLAN_AGENT_SCANNER: 'true', PORTOLAN_AGENT_PROGRESS_SECONDS: '1' });
-    const agent = await waitFor('the scanning agent', async () => (await api.get<{ items: { id: string; name: string }[] }>('/agents')).body.items.find((a) => a.name.endsWith(`-${name}`)));
+    const { agent, agentProcess } = await startScanningAgent('slow', { PORTOLAN_AGENT_PROGRESS_SECONDS: '1' });
     await listeners.open('127.0.0.76', 40076);
     const device = await api.post('/devices', { name: 'slow link host', kind: 'host', address: '127.0.0.76' });
     // 101 ports at 20 probes a second: some five seconds, so nmap says how far it is (every 2 s) and the agent passes it on (every 1 s here).
-    const { status, body: tracker } = await api.post('/trackers', {
-      name: 'paced scan from the agent',
-      deviceId: device.body['id'],
-      agentId: agent.id,
-      type: 'network-port',
-      mode: 'remote',
-      ports: [{ range: '40000-40100', protocol: 'tcp' }],
-      schedule: { kind: 'cron', cron: '0 0 1 1 *' },
-      sendBaselineEvents: false,
-      maxRate: 20,
-    });
-    expect(status).toBe(201);
-    const trackerId = String(tracker['id']);
-    await waitFor("the tracker in the agent's configuration", async () => scanning.log.split('\n').some((line) => line.includes('"configuration applied"') && line.includes('"trackers":1')));
+    const trackerId = await scanTracker(agent.id, device.body['id'], 'paced scan from the agent', { maxRate: 20 });
+    await waitFor("the tracker in the agent's configuration", configApplied(agentProcess, 1));
 
     const run = await api.post(`/trackers/${trackerId}/run`, {});
     const { job, runningProgress } = await api.followJob(String(run.body['jobId']), 90_000);
@@ -321,30 +320,12 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
   }, 180_000);
 
   it('does not run a run it queued behind a long scan once the hub disabled its tracker; the hub cancelled it', async () => {
-    const token = await newToken({ scanner: true });
-    const name = `queue-${randomBytes(2).toString('hex')}`;
-    const scanning = startAgent(name, token, { PORTOLAN_AGENT_NAME_SUFFIX: `-${name}`, PORTOLAN_AGENT_SCANNER: 'true' });
-    const agent = await waitFor('the scanning agent', async () => (await api.get<{ items: { id: string; name: string }[] }>('/agents')).body.items.find((a) => a.name.endsWith(`-${name}`)));
+    const { agent, agentProcess } = await startScanningAgent('queue');
     const device = await api.post('/devices', { name: 'queue host', kind: 'host', address: '127.0.0.77' });
-    const trackerOf = async (trackerName: string, extra: Record<string, unknown>) => {
-      const { status, body } = await api.post('/trackers', {
-        name: trackerName,
-        deviceId: device.body['id'],
-        agentId: agent.id,
-        type: 'network-port',
-        mode: 'remote',
-        ports: [{ range: '40000-40100', protocol: 'tcp' }],
-        schedule: { kind: 'cron', cron: '0 0 1 1 *' },
-        sendBaselineEvents: false,
-        ...extra,
-      });
-      expect(status).toBe(201);
-      return String(body['id']);
-    };
     // 101 ports at 10 a second: some ten seconds for the second run to wait behind.
-    const slow = await trackerOf('slow scan', { maxRate: 10 });
-    const next = await trackerOf('next scan', {});
-    await waitFor("both trackers in the agent's configuration", async () => scanning.log.split('\n').some((line) => line.includes('"configuration applied"') && line.includes('"trackers":2')));
+    const slow = await scanTracker(agent.id, device.body['id'], 'slow scan', { maxRate: 10 });
+    const next = await scanTracker(agent.id, device.body['id'], 'next scan');
+    await waitFor("both trackers in the agent's configuration", configApplied(agentProcess, 2));
     const status = async (jobId: string) => String((await api.get(`/jobs/${jobId}`)).body['status']);
 
     const slowRun = String((await api.post(`/trackers/${slow}/run`, {})).body['jobId']);
@@ -357,9 +338,9 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
 
     expect((await api.waitForJob(slowRun, 90_000))['status']).toBe('succeeded');
     // Its turn came: the agent passes it over (or, wrongly, runs it).
-    const turn = await waitFor('the next run to have its turn', async () => scanning.log.split('\n').find((line) => line.includes(nextRun) && (line.includes('its tracker is no longer in the configuration') || line.includes('"run finished"'))));
+    const turn = await waitFor('the next run to have its turn', async () => agentProcess.log.split('\n').find((line) => line.includes(nextRun) && (line.includes('its tracker is no longer in the configuration') || line.includes('"run finished"'))));
     expect(turn).toContain('run not started: its tracker is no longer in the configuration');
-    expect(runsLogged(scanning, next)).toBe(0);
+    expect(runsLogged(agentProcess, next)).toBe(0);
     expect((await api.get(`/jobs/${nextRun}`)).body).toMatchObject({ status: 'failed' });
   }, 180_000);
 
@@ -456,7 +437,7 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     });
     expect(status).toBe(201);
     const trackerId = String(tracker['id']);
-    await waitFor("the tracker in the agent's configuration", async () => first.log.split('\n').some((line) => line.includes('"configuration applied"') && line.includes('"trackers":1')));
+    await waitFor("the tracker in the agent's configuration", configApplied(first, 1));
     await first.stop();
 
     // A process of the agent that picks the run up and is gone before it starts it (a crash, a

@@ -68,10 +68,13 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
     });
 
     it.each([
-      ['a malformed port spec', [{ range: '40000-70000', protocol: 'tcp' }], /70000/],
-      ['an unknown protocol', [{ range: '22', protocol: 'sctp' }], /protocol/],
-      ['rules that select no port', [{ range: '22', protocol: 'tcp' }, { range: '22', protocol: 'tcp', exclude: true }], /no ports/],
-    ])('tracker with %s', async (_what, ports, message) => {
+      ['a malformed port spec', { ports: [{ range: '40000-70000', protocol: 'tcp' }] }, /70000/],
+      ['an unknown protocol', { ports: [{ range: '22', protocol: 'sctp' }] }, /protocol/],
+      ['rules that select no port', { ports: [{ range: '22', protocol: 'tcp' }, { range: '22', protocol: 'tcp', exclude: true }] }, /no ports/],
+      ['no pace at all', { maxRate: 0 }, /maxRate/],
+      ['a pace past the limit', { mode: 'network', maxRate: 2_000_000 }, /maxRate/],
+      ['a pace too slow to scan a host in a week', { maxRate: 0.0001 }, /maxRate 0\.0001 is too slow: one scan of a host over 101 ports would take more than 7 days; at least 0\.001 probes a second/],
+    ])('tracker with %s', async (_what, fields, message) => {
       const device = await api.post('/devices', { name: 'ok', kind: 'host', address: '127.0.0.1' });
       const before = await count('/trackers');
       const response = await api.post<{ error: { message: string } }>('/trackers', {
@@ -79,31 +82,10 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
         deviceId: device.body['id'],
         type: 'network-port',
         mode: 'remote',
-        ports,
-        schedule: { kind: 'once' },
-        sendBaselineEvents: false,
-      });
-      expect(response.status).toBe(400);
-      expect(response.body.error.message).toMatch(message);
-      expect(await count('/trackers')).toBe(before);
-    });
-
-    it.each([
-      ['no pace at all', 'remote', 0, /maxRate/],
-      ['a pace past the limit', 'network', 2_000_000, /maxRate/],
-      ['a pace for a self-scan, which sends no probes', 'self', 10, /maxRate paces the probes of a remote or network scan; a self tracker sends none/],
-    ])('tracker with %s', async (_what, mode, maxRate, message) => {
-      const device = await api.post('/devices', { name: 'ok', kind: 'host', address: '127.0.0.1' });
-      const before = await count('/trackers');
-      const response = await api.post<{ error: { message: string } }>('/trackers', {
-        name: 't',
-        deviceId: device.body['id'],
-        type: 'network-port',
-        mode,
         ports: [{ range: '40000-40100', protocol: 'tcp' }],
         schedule: { kind: 'once' },
         sendBaselineEvents: false,
-        maxRate,
+        ...fields,
       });
       expect(response.status).toBe(400);
       expect(response.body.error.message).toMatch(message);

@@ -1,4 +1,4 @@
-import { holderState, LOCK_STALE_MS, LockHolder, LockSystem, parseLock } from './spool-lock';
+import { holderState, LOCK_STALE_MS, LockHolder, LockSystem, parseLock, tasklistImage } from './spool-lock';
 
 describe('spool lock holders', () => {
   const BOOT = '9b1f3a52-3c1e-4a4f-9d37-0c6f3f1c2b7a';
@@ -13,6 +13,7 @@ describe('spool lock holders', () => {
     bootedAtMs: () => BOOTED,
     pidNamespace: () => NS,
     startTicks: (pid) => (pid === 7 ? '1500' : pid === 4242 ? '9000' : undefined),
+    imageName: () => undefined,
     ...over,
   });
   const recently = NOW - 1_000;
@@ -70,5 +71,26 @@ describe('spool lock holders', () => {
     expect(holderRunning({ pid: 7 }, recently, bare)).toBe(true);
     expect(holderRunning({ pid: 8 }, recently, bare)).toBe(false);
     expect(holderRunning({ pid: 4242 }, recently, bare)).toBe(false);
+  });
+
+  it('on Windows, frees a lock left before this boot, or whose pid runs another program now; holds one whose program still runs under its pid', () => {
+    const windows = system({ bootId: () => undefined, pidNamespace: () => undefined, startTicks: () => undefined, imageName: (pid) => (pid === 7 ? 'node.exe' : undefined) });
+    expect(holderRunning({ pid: 7, image: 'node.exe' }, recently, windows)).toBe(true);
+    expect(holderRunning({ pid: 7, image: 'NODE.EXE' }, recently, windows)).toBe(true); // Windows file names know no case
+    expect(holderRunning({ pid: 7, image: 'portolan-agent.exe' }, recently, windows)).toBe(false);
+    // A lock of the boot before (the machine crashed): its pid, taken by whatever runs now, is not looked at.
+    expect(holderRunning({ pid: 7, image: 'node.exe' }, BOOTED - 5_000, windows)).toBe(false);
+    // tasklist could not tell: the pid alone decides.
+    expect(holderRunning({ pid: 7, image: 'node.exe' }, recently, system({ ...windows, imageName: () => undefined }))).toBe(true);
+    expect(parseLock('7\nimage=node.exe\n')).toEqual({ pid: 7, image: 'node.exe' });
+  });
+
+  it("reads a process's image from tasklist's CSV rows, and none from its localised no-match line", () => {
+    const rows = '\r\n"node.exe","4732","Services","0","45,124 K"\r\n"svchost.exe","47320","Services","0","9,000 K"\r\n';
+    expect(tasklistImage(rows, 4732)).toBe('node.exe');
+    expect(tasklistImage(rows, 47320)).toBe('svchost.exe');
+    expect(tasklistImage(rows, 473)).toBeUndefined();
+    expect(tasklistImage('INFO: No tasks are running which match the specified criteria.\r\n', 4732)).toBeUndefined();
+    expect(tasklistImage('Information : aucune tâche en service ne correspond aux critères spécifiés.\r\n', 4732)).toBeUndefined();
   });
 });

@@ -1,5 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { uptime } from 'node:os';
+import { basename } from 'node:path';
 import { errorCode, ignoreEnoent } from './durable-fs';
 
 /**
@@ -8,15 +11,19 @@ import { errorCode, ignoreEnoent } from './durable-fs';
  * process (containers start the agent with the same pid every time). So the lock also names the
  * kernel's boot (Linux `boot_id`: another one after a reboot and on another machine), the pid
  * namespace the pid belongs to (another one in another container), and when the process started
- * (in clock ticks since that boot), where the system tells them. The holder touches the lock
- * every `LOCK_REFRESH_MS`, so a holder in another pid namespace, whose pid means nothing here,
- * is judged by that.
+ * (in clock ticks since that boot), where the system tells them. Windows tells none of these
+ * cheaply: there the lock names the program the process runs (`node.exe`, or the agent's own
+ * executable), and a pid that runs another program now is another process (Windows hands pids
+ * out again soon). The holder touches the lock every `LOCK_REFRESH_MS`, so a holder in another
+ * pid namespace, whose pid means nothing here, is judged by that.
  */
 export interface LockHolder {
   readonly pid: number;
   readonly bootId?: string;
   readonly pidNamespace?: string;
   readonly startTicks?: string;
+  /** Windows: the image (program file name) the holder ran. */
+  readonly image?: string;
 }
 
 /** How often the holder touches its lock, and how long after the last touch a lock of another pid namespace is stale. */
@@ -34,6 +41,7 @@ export function lockText(pid = process.pid): string {
     ['boot', machineBootId()],
     ['pidns', pid === process.pid ? ownPidNamespace() : undefined],
     ['start', processStartTicks(pid)],
+    ['image', pid === process.pid && process.platform === 'win32' ? basename(process.execPath) : undefined],
   ];
   return `${pid}\n${facts.map(([key, value]) => (value ? `${key}=${value}\n` : '')).join('')}`;
 }
@@ -55,6 +63,7 @@ export function parseLock(text: string): LockHolder | undefined {
   if (fields.get('boot')) holder.bootId = fields.get('boot');
   if (fields.get('pidns')) holder.pidNamespace = fields.get('pidns');
   if (fields.get('start')) holder.startTicks = fields.get('start');
+  if (fields.get('image')) holder.image = fields.get('image');
   return holder;
 }
 
@@ -75,6 +84,8 @@ export function holderState(holder: LockHolder, touchedAtMs: number, system: Loc
   const namespace = system.pidNamespace();
   if (holder.pidNamespace && namespace && holder.pidNamespace !== namespace) return system.nowMs() - touchedAtMs < staleMs ? 'elsewhere' : 'stale';
   if (!system.isAlive(holder.pid)) return 'stale';
+  const image = holder.image && system.imageName(holder.pid);
+  if (holder.image && image && holder.image.toLowerCase() !== image.toLowerCase()) return 'stale';
   const start = system.startTicks(holder.pid);
   if (holder.startTicks && start && holder.startTicks !== start) return 'stale';
   if (holder.pid === system.ownPid && !(holder.startTicks && start)) return 'stale';
@@ -91,6 +102,8 @@ export interface LockSystem {
   bootedAtMs(): number | undefined;
   pidNamespace(): string | undefined;
   startTicks(pid: number): string | undefined;
+  /** The image a running process runs (Windows); undefined elsewhere or when it cannot be told. */
+  imageName(pid: number): string | undefined;
 }
 
 const LOCAL_SYSTEM: LockSystem = {
@@ -101,6 +114,7 @@ const LOCAL_SYSTEM: LockSystem = {
   bootedAtMs: machineBootedAtMs,
   pidNamespace: ownPidNamespace,
   startTicks: processStartTicks,
+  imageName: processImageName,
 };
 
 export function isAlive(pid: number): boolean {
@@ -117,10 +131,37 @@ function machineBootId(): string | undefined {
   return readSmall('/proc/sys/kernel/random/boot_id')?.trim() || undefined;
 }
 
-/** When this boot began (`btime` of Linux `/proc/stat`, seconds since 1970), in ms; undefined elsewhere. */
+/** How much earlier than the uptime says a boot is taken to have begun: the clock and the uptime are read apart, and a lock is written minutes after a boot at the soonest. */
+const BOOT_TIME_SLACK_MS = 60_000;
+
+/**
+ * When this boot began, in ms since 1970: `btime` of Linux `/proc/stat`; elsewhere (Windows) now
+ * less the uptime, less a minute's slack. A lock last touched before it was left by a process of
+ * an earlier boot, whatever its pid names now.
+ */
 function machineBootedAtMs(): number | undefined {
+  if (process.platform !== 'linux') return Date.now() - uptime() * 1000 - BOOT_TIME_SLACK_MS;
   const btime = /^btime (\d+)$/m.exec(readSmall('/proc/stat') ?? '')?.[1];
   return btime ? Number(btime) * 1000 : undefined;
+}
+
+/** The image a process runs, from Windows `tasklist` (a few hundred ms; asked only of a lock that names a live pid); undefined elsewhere or when it cannot be told. */
+function processImageName(pid: number): string | undefined {
+  if (process.platform !== 'win32') return undefined;
+  try {
+    return tasklistImage(execFileSync('tasklist', ['/FI', `PID eq ${pid}`, '/FO', 'CSV', '/NH'], { encoding: 'utf8', timeout: 10_000, windowsHide: true }), pid);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The image of `pid` in `tasklist /FO CSV /NH` output (`"node.exe","4732","Services","0","45,124 K"`); undefined when no row names it (its "no tasks" line is localised). */
+export function tasklistImage(output: string, pid: number): string | undefined {
+  for (const line of output.split(/\r?\n/)) {
+    const fields = /^"([^"]*)","(\d+)"/.exec(line.trim());
+    if (fields && Number(fields[2]) === pid) return fields[1] || undefined;
+  }
+  return undefined;
 }
 
 /** This process's pid namespace (Linux: `pid:[4026531836]`); undefined elsewhere. */

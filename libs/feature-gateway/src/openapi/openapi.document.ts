@@ -103,7 +103,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/api/trackers': create('tracker', 'CreateTracker'),
       '/api/trackers/{id}': {
         get: { summary: 'A tracker', parameters: [idParam('tracker')], responses: { 200: json({ type: 'object' }), 404: error } },
-        patch: { summary: 'Edit a tracker: port spec (baselined, not reported), schedule, noise control, scan pace', parameters: [idParam('tracker')], requestBody: { required: true, ...json(schema(UpdateTrackerSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } },
+        patch: { summary: 'Edit a tracker: port spec (baselined, not reported), schedule, noise control, scan pace; disabling one run by an agent fails the runs asked of it that the agent has not started', parameters: [idParam('tracker')], requestBody: { required: true, ...json(schema(UpdateTrackerSchema)) }, responses: { 200: json({ type: 'object' }), 400: error, 404: error } },
       },
       '/api/devices/{id}/baseline': { get: { summary: 'The baseline of a device: hosts with coverage, items, changes waiting for confirmation', parameters: [idParam('device')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/devices/{id}/baseline/history': { get: { summary: 'Scan changes and operator changes of the baseline, newest first', parameters: [idParam('device'), ...queryParams(HistoryQuerySchema)], responses: { 200: json({ type: 'object' }), 404: error } } },
@@ -131,7 +131,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/api/reports/exposure': { get: { summary: 'Open ports now, per device and per port across the estate', parameters: queryParams(ExposureQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } } },
       '/api/reports/open-at': { get: { summary: 'The open ports of a device at a past time, from its baseline and the changes since', parameters: queryParams(OpenAtQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } } },
       '/api/trackers/{id}/run': {
-        post: { summary: 'Run a tracker now', parameters: [idParam('tracker')], responses: { 202: json({ type: 'object', properties: { jobId: { type: 'string', format: 'uuid' } } }), 404: error } },
+        post: { summary: 'Run a tracker now (409 for a tracker run by an agent that is revoked, or a disabled one: an agent runs only its enabled trackers)', parameters: [idParam('tracker')], responses: { 202: json({ type: 'object', properties: { jobId: { type: 'string', format: 'uuid' } } }), 404: error, 409: error } },
       },
       '/api/jobs/{id}': { get: { summary: 'Status and progress of a scan job', parameters: [idParam('job')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/events': { get: { summary: 'Change and communications events, newest first, filtered', parameters: queryParams(ListEventsQuerySchema), responses: { 200: json(listOf('event')), 400: error } } },

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { Bus } from '@portolan/bus';
 import { CollectProtocolSchema, DomainError, Messages, ScanRateSchema } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { AgentEntity, CollectorRecord, CredentialEntity, DeviceEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
+import { MAX_PACED_SCAN_MS, pacedScanMs, slowestScanRate } from '@portolan/nmap';
+import { AgentEntity, CollectorRecord, CredentialEntity, DeviceEntity, PortSetRecord, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
 import { CREDENTIAL_TYPES, DEFAULT_PORTS, profileById, PROFILES } from '@portolan/collectors';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
 import { firstRunAt, ScheduleSchema, validateSchedule } from '@portolan/schedule';
@@ -99,10 +100,21 @@ export const UpdateTrackerSchema = z
 export type UpdateTracker = z.infer<typeof UpdateTrackerSchema>;
 
 
-/** A pace is for scans nmap runs: a self-scan lists sockets, a collector reads the device. */
-function assertPaceable(mode: TrackerEntity['mode'], maxRate: number | null | undefined): void {
-  if (maxRate !== undefined && maxRate !== null && mode !== 'network' && mode !== 'remote') {
+/**
+ * A pace is for scans nmap runs (a self-scan lists sockets, a collector reads the device), and
+ * must let one nmap finish what it is given within MAX_PACED_SCAN_MS: a scanning agent scans the
+ * whole device at once; a scanner worker a chunk of it, one host at the least.
+ */
+function assertPace(mode: TrackerEntity['mode'], agentId: string | null, hostCount: number, portSet: PortSetRecord, maxRate: number | null | undefined): void {
+  if (maxRate === undefined || maxRate === null) return;
+  if (mode !== 'network' && mode !== 'remote') {
     throw new DomainError('invalid_payload', `maxRate paces the probes of a remote or network scan; a ${mode} tracker sends none`, { field: 'maxRate' });
+  }
+  const hosts = agentId ? hostCount : 1;
+  const probes = hosts * countPorts(portSet).total;
+  if (pacedScanMs(probes, hosts, maxRate) > MAX_PACED_SCAN_MS) {
+    const least = Math.ceil(slowestScanRate(probes, hosts) * 1000) / 1000;
+    throw new DomainError('invalid_payload', `maxRate ${maxRate} is too slow: one scan of ${hosts === 1 ? 'a host' : `${hosts} hosts`} over ${countPorts(portSet).total} ports would take more than ${MAX_PACED_SCAN_MS / 86_400_000} days; at least ${least} probes a second`, { field: 'maxRate' });
   }
 }
 
@@ -128,7 +140,6 @@ export class TrackersService {
     const device = await this.db.getRepository(DeviceEntity).findOneBy({ id: body.deviceId });
     if (!device) throw new DomainError('invalid_payload', `deviceId ${body.deviceId} does not exist`, { field: 'deviceId' });
     if (body.reprobe && !reprobeable(body.mode, body.agentId ?? null)) throw reprobeRefused();
-    assertPaceable(body.mode, body.maxRate);
     if (body.mode === 'remote' && device.hostCount !== 1) {
       throw new DomainError('invalid_payload', `a remote scan targets one device address; device "${device.name}" covers ${device.hostCount} hosts (use mode "network")`, { field: 'mode' });
     }
@@ -139,6 +150,7 @@ export class TrackersService {
     }
     const rules = body.ports.map((r) => ({ range: r.range, protocol: r.protocol, exclude: r.exclude ?? false }));
     const portSet = buildPortSet(rules);
+    assertPace(body.mode, agent?.id ?? null, device.hostCount, portSet, body.maxRate);
     validateSchedule(body.schedule);
     const enabled = body.enabled ?? true;
     const tracker = await this.db.getRepository(TrackerEntity).save({
@@ -235,9 +247,11 @@ export class TrackersService {
         next.schedule = body.schedule;
       }
       if (body.sendBaselineEvents !== undefined) next.sendBaselineEvents = body.sendBaselineEvents;
-      if (body.maxRate !== undefined) {
-        assertPaceable(row.mode, body.maxRate);
-        next.maxRate = body.maxRate;
+      if (body.maxRate !== undefined) next.maxRate = body.maxRate;
+      const maxRate = next.maxRate !== undefined ? next.maxRate : row.maxRate;
+      if (maxRate !== null && (next.maxRate !== undefined || next.portSet)) {
+        const device = await manager.getRepository(DeviceEntity).findOneByOrFail({ id: row.deviceId });
+        assertPace(row.mode, row.agentId, device.hostCount, next.portSet ?? row.portSet, maxRate);
       }
       if (body.enabled !== undefined) next.enabled = body.enabled;
       if (body.confirmations !== undefined) next.confirmations = body.confirmations;
@@ -259,8 +273,9 @@ export class TrackersService {
       const cancelled = row.agentId && row.enabled && next.enabled === false ? await this.cancelUnstartedRuns(manager, id) : [];
       return { tracker: { ...row, ...next } as TrackerEntity, cancelled };
     });
-    await this.events.announce(cancelled);
     if (tracker.agentId) this.agents.notify(tracker.agentId, 'config');
+    // Committed already: an announcement lost here is made by the scheduler's leader (`announceUnannounced`).
+    await this.events.announce(cancelled).catch((error: unknown) => this.logger.warn({ trackerId: id, err: error instanceof Error ? error.message : String(error) }, 'cancelled runs not announced; the scheduler will'));
     this.logger.info({ trackerId: id, fields: Object.keys(body), ports: countPorts(tracker.portSet).total, ...(cancelled.length && { runsCancelled: cancelled.length }) }, 'tracker updated');
     return tracker;
   }

@@ -9,7 +9,7 @@ export class TrackerScanRate1766600000000 implements MigrationInterface {
   name = 'TrackerScanRate1766600000000';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`ALTER TABLE trackers ADD COLUMN max_rate double precision CHECK (max_rate > 0)`);
+    await q.query(`ALTER TABLE trackers ADD COLUMN max_rate double precision CHECK (max_rate > 0 AND max_rate <= 1000000)`);
   }
 
   async down(q: QueryRunner): Promise<void> {
