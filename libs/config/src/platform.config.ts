@@ -82,6 +82,12 @@ export const schedulerShape = {
    * (`unfinishedRunReason`).
    */
   agentResultTimeoutMs: { env: 'SCHEDULER_AGENT_RESULT_TIMEOUT_MS', schema: fields.positiveInt(24 * 3_600_000) },
+  /**
+   * An online agent given a configuration that left a tracker out (its device's host name did not
+   * resolve, or its address is outside the scope guard) fetches it again this long after: a
+   * tracker left out for a passing reason (a DNS outage) comes back without an edit.
+   */
+  agentConfigRetryMs: { env: 'SCHEDULER_AGENT_CONFIG_RETRY_MS', schema: fields.positiveInt(5 * 60_000) },
 };
 export type SchedulerConfig = ReturnType<typeof loadSchedulerConfig>;
 export const loadSchedulerConfig = (env?: Env) => loadConfig(schedulerShape, env);

@@ -72,6 +72,24 @@ export class AgentLiveness {
   }
 
   /**
+   * Has each online agent whose configuration left a tracker out (`config_incomplete_at`: a host
+   * name that did not resolve, an address outside the scope guard) fetch it again once
+   * `agentConfigRetryMs` has passed: a new version, and every gateway told, so its poll is
+   * answered with it. Before, a tracker left out for a passing reason (a DNS outage while the
+   * configuration was built) stayed out, unscanned, until the next edit of the agent's trackers.
+   */
+  async retryIncompleteConfigs(now: Date): Promise<number> {
+    const cutoff = new Date(now.getTime() - this.config.agentConfigRetryMs);
+    const [agents]: [{ id: string }[], number] = await this.db.query(
+      `UPDATE agents SET config_version = config_version + 1, config_incomplete_at = NULL WHERE config_incomplete_at < $1 AND status = 'online' RETURNING id`,
+      [cutoff],
+    );
+    for (const { id } of agents) this.bus.emit(Messages.agentJobAvailable, { agentId: id, reason: 'config' });
+    if (agents.length) this.logger.info({ agents: agents.length }, 'agents whose configuration left trackers out asked to fetch it again');
+    return agents.length;
+  }
+
+  /**
    * Fails the runs asked of agents that no process of the agent will run (`unstartedRunReason`).
    * A run picked up by a process that is gone while the agent polls on is picked up again by
    * the agent's next process (the gateway's claim), not failed.

@@ -63,6 +63,7 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       SCHEDULER_AGENT_OFFLINE_AFTER_MS: String(OFFLINE_AFTER_MS),
       SCHEDULER_AGENT_PICKUP_TIMEOUT_MS: String(PICKUP_TIMEOUT_MS),
       SCHEDULER_AGENT_START_TIMEOUT_MS: String(START_TIMEOUT_MS),
+      SCHEDULER_AGENT_CONFIG_RETRY_MS: '2000',
     });
     sql = hub.sql;
     const { url } = await hub.gateway();
@@ -1188,6 +1189,40 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     expect(unpaced['timeoutMs']).toBe(600_000 + 404 * 5);
     expect('maxRate' in unpaced).toBe(false);
   });
+
+  it("leaves out of a scanning agent's configuration a scan whose address it may not be given, refuses to run it saying why, and has the agent fetch its configuration again until it comes back", async () => {
+    const token = await api.post('/enrollment-tokens', { name: 'scoped', maxUses: 1, scanner: true });
+    const enrolled = await enrol(http, String(token.body['token']), { name: 'scoped', hostname: 'scoped.example', platform: 'linux', release: '6.1.0', scanner: true });
+    expect(enrolled.status).toBe(201);
+    const agent = new TestAgent(http, enrolled.body, '2.0.0-test');
+    const device = await api.post('/devices', { name: 'moved host', kind: 'host', address: '127.0.0.85' });
+    const deviceId = String(device.body['id']);
+    const created = await api.post('/trackers', { name: 'moved host', deviceId, agentId: agent.id, type: 'network-port', mode: 'remote', ports: [{ range: '40000-40100', protocol: 'tcp' }], schedule: { kind: 'cron', cron: '0 0 1 1 *' }, sendBaselineEvents: false });
+    expect(created.status).toBe(201);
+    const scanned = String(created.body['id']);
+    const config = async () => (await agent.config<{ configVersion: number; trackers: { id: string }[] }>()).body;
+    const marked = async () => (await sql.query('SELECT config_incomplete_at IS NOT NULL AS marked FROM agents WHERE id = $1', [agent.id])).rows[0].marked as boolean;
+    expect((await config()).trackers.map((t) => t.id)).toEqual([scanned]);
+    expect(await marked()).toBe(false);
+
+    // The device's address comes to lie outside the scope guard (as a host name's answer may), behind the API's back.
+    await sql.query(`UPDATE devices SET address = '10.9.9.9' WHERE id = $1`, [deviceId]);
+    const leftOut = await config();
+    expect(leftOut.trackers).toEqual([]);
+    expect(await marked()).toBe(true);
+    const refused = await api.post<ErrorBody>(`/trackers/${scanned}/run`, {});
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(/^tracker .* cannot be handed to its agent: .*10\.9\.9\.9.*outside the allowed scope/);
+    expect(await count('scan_jobs', `tracker_id = '${scanned}'`)).toBe(0);
+
+    // Back in scope: once the retry time has passed, the agent's poll (online, polling) says a new version, and the tracker is in it.
+    await sql.query(`UPDATE devices SET address = '127.0.0.85' WHERE id = $1`, [deviceId]);
+    const polled = await waitFor('a new configuration version', async () => (await agent.poll({ wait: 1 })).body, (body) => body.configVersion > leftOut.configVersion, 20_000);
+    expect((await config()).trackers.map((t) => t.id)).toEqual([scanned]);
+    expect(await marked()).toBe(false);
+    expect((await agent.poll({ wait: 0 })).body.configVersion).toBe(polled.configVersion);
+    expect((await api.post(`/trackers/${scanned}/run`, {})).status).toBe(202);
+  }, 40_000);
 
   it('shows which agents have not yet applied their configuration', async () => {
     const site = await api.post('/sites', { name: `config-${randomBytes(3).toString('hex')}` });

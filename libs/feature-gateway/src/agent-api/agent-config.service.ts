@@ -45,6 +45,7 @@ export class AgentConfigService {
     const deviceIds = [...new Set(trackers.map((t) => t.deviceId))];
     const devices = new Map(deviceIds.length ? (await this.db.getRepository(DeviceEntity).findBy({ id: In(deviceIds) })).map((d) => [d.id, d]) : []);
     const out: AgentTracker[] = [];
+    let leftOut = 0;
     for (const tracker of trackers) {
       const device = devices.get(tracker.deviceId);
       // Agentless trackers are the collectors' (the API never gives one an agent).
@@ -55,29 +56,38 @@ export class AgentConfigService {
         continue;
       }
       try {
-        const resolved = await resolveHostnames(parseTargetSpec(device.address));
-        this.scope.check(resolved.spec);
-        const targets = toNmapTargets(resolved.spec.entries);
-        const hostCount = countHosts(resolved.spec);
-        const probes = hostCount * countPorts(tracker.portSet).total;
-        out.push({
-          ...base,
-          scan: {
-            targets,
-            ipv6: resolved.spec.entries.some((e) => e.kind === 'ipv6'),
-            hostNames: Object.fromEntries(Object.entries(resolved.names).filter(([address]) => targets.includes(address))),
-            hostCount,
-            tcpTechnique: tracker.tcpTechnique,
-            skipHostDiscovery: tracker.skipHostDiscovery,
-            ...(tracker.maxRate !== null && { maxRate: tracker.maxRate }),
-            timeoutMs: Math.round(TIMEOUT_BASE_MS + probes * TIMEOUT_PER_PROBE_MS + pacedScanMs(probes, hostCount, tracker.maxRate)),
-          },
-        });
+        out.push({ ...base, scan: await this.scanOf(tracker, device) });
       } catch (error) {
         if (!isDomainError(error)) throw error;
+        leftOut += 1;
         this.logger.warn({ agentId: agent.id, trackerId: tracker.id, code: error.code, err: error.message }, 'tracker left out of the agent configuration');
       }
     }
+    // The scheduler's leader has the agent fetch it again in a while (SCHEDULER_AGENT_CONFIG_RETRY_MS): the reason may pass.
+    if (leftOut) await this.db.query('UPDATE agents SET config_incomplete_at = coalesce(config_incomplete_at, now()) WHERE id = $1', [agent.id]);
     return { agentId: agent.id, configVersion: version, site: site?.name ?? 'default', scanner: agent.scanner, trackers: out, hubPins };
+  }
+
+  /**
+   * What a scanning agent is to scan for a remote or network tracker: the device's address
+   * resolved, inside the scope guard, as nmap targets, with the tracker's technique, pace and the
+   * timeout they need. Throws the DomainError that says why it cannot be scanned.
+   */
+  async scanOf(tracker: TrackerEntity, device: DeviceEntity): Promise<NonNullable<AgentTracker['scan']>> {
+    const resolved = await resolveHostnames(parseTargetSpec(device.address));
+    this.scope.check(resolved.spec);
+    const targets = toNmapTargets(resolved.spec.entries);
+    const hostCount = countHosts(resolved.spec);
+    const probes = hostCount * countPorts(tracker.portSet).total;
+    return {
+      targets,
+      ipv6: resolved.spec.entries.some((e) => e.kind === 'ipv6'),
+      hostNames: Object.fromEntries(Object.entries(resolved.names).filter(([address]) => targets.includes(address))),
+      hostCount,
+      tcpTechnique: tracker.tcpTechnique,
+      skipHostDiscovery: tracker.skipHostDiscovery,
+      ...(tracker.maxRate !== null && { maxRate: tracker.maxRate }),
+      timeoutMs: Math.round(TIMEOUT_BASE_MS + probes * TIMEOUT_PER_PROBE_MS + pacedScanMs(probes, hostCount, tracker.maxRate)),
+    };
   }
 }

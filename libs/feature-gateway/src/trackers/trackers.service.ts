@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { Bus } from '@portolan/bus';
-import { CollectProtocolSchema, DomainError, Messages, ScanRateSchema } from '@portolan/contracts';
+import { CollectProtocolSchema, DomainError, isDomainError, Messages, ScanRateSchema } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { MAX_PACED_SCAN_MS, pacedScanMs, slowestScanRate } from '@portolan/nmap';
 import { AgentEntity, CollectorRecord, CredentialEntity, DeviceEntity, PortSetRecord, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
@@ -11,6 +11,7 @@ import { CREDENTIAL_TYPES, DEFAULT_PORTS, profileById, PROFILES } from '@portola
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
 import { firstRunAt, ScheduleSchema, validateSchedule } from '@portolan/schedule';
 import { buildPortSet, countPorts } from '@portolan/targets';
+import { AgentConfigService } from '../agent-api/agent-config.service';
 import { AgentPollService } from '../agent-api/agent-poll.service';
 
 export const PortRuleSchema = z
@@ -132,6 +133,7 @@ export class TrackersService {
     @Inject(BUS) private readonly bus: Bus,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly agents: AgentPollService,
+    private readonly agentConfig: AgentConfigService,
     private readonly ledger: ScanJobLedger,
     private readonly events: EventRecorder,
   ) {}
@@ -281,6 +283,22 @@ export class TrackersService {
   }
 
   /**
+   * A scanning agent is given only the scans the hub can resolve and its scope guard allows (its
+   * configuration leaves the others out), so a run of one it cannot be given is refused, saying
+   * why, instead of waiting for the agent until the start timeout.
+   */
+  private async assertAgentCanScan(tracker: TrackerEntity): Promise<void> {
+    if (!tracker.agentId || (tracker.mode !== 'remote' && tracker.mode !== 'network')) return;
+    const device = await this.db.getRepository(DeviceEntity).findOneByOrFail({ id: tracker.deviceId });
+    try {
+      await this.agentConfig.scanOf(tracker, device);
+    } catch (error) {
+      if (!isDomainError(error)) throw error;
+      throw new DomainError(error.code, `tracker ${tracker.id} cannot be handed to its agent: ${error.message}`, { ...error.details, field: 'deviceId' });
+    }
+  }
+
+  /**
    * Fails the agent runs of a tracker being disabled that no process has started (asked, or
    * picked up), each with its `scan-failed` event, under the tracker's lock (taken first, as the
    * agent ingests take it). Before, such a run was handed to the agent again every two minutes and
@@ -300,6 +318,7 @@ export class TrackersService {
 
   /** Run now: a pending job row, then the request to the scheduler. */
   async runNow(id: string): Promise<{ jobId: string }> {
+    await this.assertAgentCanScan(await this.get(id));
     const jobId = randomUUID();
     const requestedAt = new Date();
     // Under a share lock of the tracker: an edit that disables it (and cancels its agent's unstarted runs) comes before or after, never between the check and the insert.

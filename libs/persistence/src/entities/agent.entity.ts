@@ -26,6 +26,8 @@ export class AgentEntity {
   @Column({ name: 'config_version', type: 'integer', default: 1 }) configVersion!: number;
   /** The configuration version the agent last reported it had applied (null before its first report). */
   @Column({ name: 'applied_config_version', type: 'integer', nullable: true }) appliedConfigVersion!: number | null;
+  /** When the agent was last given a configuration that left a tracker of its out (a host name that did not resolve, an address outside the scope); null once it is asked to fetch it again. */
+  @Column({ name: 'config_incomplete_at', type: 'timestamptz', nullable: true }) configIncompleteAt!: Date | null;
   /** The agent's clock minus the hub's at its last poll, ms (bigint: a string as read); null when the agent does not say. */
   @Column({ name: 'clock_offset_ms', type: 'bigint', nullable: true }) clockOffsetMs!: string | null;
   /** Whether the hub holds the agent's clock skewed (announced by `agent-clock-skewed`, until `agent-clock-synchronised`). */
