@@ -78,11 +78,12 @@ export class AgentLiveness {
    * answered with it. Before, a tracker left out for a passing reason (a DNS outage while the
    * configuration was built) stayed out, unscanned, until the next edit of the agent's trackers.
    */
-  async retryIncompleteConfigs(now: Date): Promise<number> {
-    const cutoff = new Date(now.getTime() - this.config.agentConfigRetryMs);
+  async retryIncompleteConfigs(): Promise<number> {
+    // On the database's clock, which stamped the mark: a scheduler whose clock runs ahead must not ask again at every tick.
     const [agents]: [{ id: string }[], number] = await this.db.query(
-      `UPDATE agents SET config_version = config_version + 1, config_incomplete_at = NULL WHERE config_incomplete_at < $1 AND status = 'online' RETURNING id`,
-      [cutoff],
+      `UPDATE agents SET config_version = config_version + 1, config_incomplete_at = NULL
+        WHERE config_incomplete_at < now() - $1 * interval '1 millisecond' AND status = 'online' RETURNING id`,
+      [this.config.agentConfigRetryMs],
     );
     for (const { id } of agents) this.bus.emit(Messages.agentJobAvailable, { agentId: id, reason: 'config' });
     if (agents.length) this.logger.info({ agents: agents.length }, 'agents whose configuration left trackers out asked to fetch it again');

@@ -82,7 +82,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
       ['clear duplicated agents', () => this.agents.clearDuplicates(now)],
       ['fail unpicked agent runs', () => this.agents.failUnpickedRuns(now)],
       ['fail unfinished agent runs', () => this.agents.failUnfinishedRuns(now)],
-      ['retry incomplete agent configurations', () => this.agents.retryIncompleteConfigs(now)],
+      ['retry incomplete agent configurations', () => this.agents.retryIncompleteConfigs()],
       ['announce unannounced events', () => this.events.announceUnannounced(now)],
       ['maintain event partitions', () => this.maintainEventPartitions(now)],
     ];

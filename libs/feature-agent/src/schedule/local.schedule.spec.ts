@@ -46,4 +46,32 @@ describe('LocalSchedule', () => {
     schedule.update([], at(301));
     expect(schedule.msUntilNext(at(301), 5000)).toBe(5000);
   });
+
+  it('gives a tracker that comes back on the same schedule its place, not a run at once; a new schedule starts afresh', () => {
+    const schedule = new LocalSchedule();
+    const hourly = tracker('hourly', { kind: 'interval', every: '1h' });
+    schedule.update([hourly], t0);
+    expect(schedule.takeDue([hourly], t0)).toHaveLength(1);
+    // Left out of one configuration (its address did not resolve), given again five minutes on.
+    schedule.update([], at(60));
+    schedule.update([hourly], at(360));
+    expect(schedule.takeDue([hourly], at(360))).toHaveLength(0);
+    expect(schedule.takeDue([hourly], at(3600))).toHaveLength(1);
+    // Back on another schedule: that schedule's first run (an interval: now).
+    schedule.update([], at(3700));
+    const halfHourly = tracker('hourly', { kind: 'interval', every: '30m' });
+    schedule.update([halfHourly], at(3800));
+    expect(schedule.takeDue([halfHourly], at(3800))).toHaveLength(1);
+  });
+
+  it('remembers a bounded number of dropped trackers', () => {
+    const schedule = new LocalSchedule(2);
+    const [a, b, c] = ['a', 'b', 'c'].map((id) => tracker(id, { kind: 'interval', every: '1h' }));
+    schedule.update([a, b, c], t0);
+    expect(schedule.takeDue([a, b, c], t0)).toHaveLength(3);
+    schedule.update([], at(60));
+    schedule.update([a, b, c], at(120));
+    // The first dropped was forgotten: it runs at once; the other two keep their place.
+    expect(schedule.takeDue([a, b, c], at(120)).map((t) => t.id)).toEqual(['a']);
+  });
 });

@@ -77,7 +77,12 @@ describe('spool lock holders', () => {
     const windows = system({ bootId: () => undefined, pidNamespace: () => undefined, startTicks: () => undefined, imageName: (pid) => (pid === 7 ? 'node.exe' : undefined) });
     expect(holderRunning({ pid: 7, image: 'node.exe' }, recently, windows)).toBe(true);
     expect(holderRunning({ pid: 7, image: 'NODE.EXE' }, recently, windows)).toBe(true); // Windows file names know no case
-    expect(holderRunning({ pid: 7, image: 'portolan-agent.exe' }, recently, windows)).toBe(false);
+    // Another program under the pid, and the lock untouched since: the holder is gone. Still touched: a name of two forms (8.3), held.
+    expect(holderRunning({ pid: 7, image: 'portolan-agent.exe' }, NOW - LOCK_STALE_MS, windows)).toBe(false);
+    expect(holderRunning({ pid: 7, image: 'PORTOL~1.EXE' }, recently, windows)).toBe(true);
+    // The same program under the pid (another node.exe got it), and no touch for three stale periods: gone.
+    expect(holderRunning({ pid: 7, image: 'node.exe' }, NOW - 2 * LOCK_STALE_MS, windows)).toBe(true);
+    expect(holderRunning({ pid: 7, image: 'node.exe' }, NOW - 3 * LOCK_STALE_MS, windows)).toBe(false);
     // A lock of the boot before (the machine crashed): its pid, taken by whatever runs now, is not looked at.
     expect(holderRunning({ pid: 7, image: 'node.exe' }, BOOTED - 5_000, windows)).toBe(false);
     // tasklist could not tell: the pid alone decides.

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { uptime } from 'node:os';
 import { basename } from 'node:path';
@@ -13,8 +13,9 @@ import { errorCode, ignoreEnoent } from './durable-fs';
  * namespace the pid belongs to (another one in another container), and when the process started
  * (in clock ticks since that boot), where the system tells them. Windows tells none of these
  * cheaply: there the lock names the program the process runs (`node.exe`, or the agent's own
- * executable), and a pid that runs another program now is another process (Windows hands pids
- * out again soon). The holder touches the lock every `LOCK_REFRESH_MS`, so a holder in another
+ * executable), and a pid that runs another program now, its lock no longer touched, is another
+ * process (Windows hands pids out again soon); one that runs the same program is judged by the
+ * touches. The holder touches the lock every `LOCK_REFRESH_MS`, so a holder in another
  * pid namespace, whose pid means nothing here, is judged by that.
  */
 export interface LockHolder {
@@ -41,7 +42,7 @@ export function lockText(pid = process.pid): string {
     ['boot', machineBootId()],
     ['pidns', pid === process.pid ? ownPidNamespace() : undefined],
     ['start', processStartTicks(pid)],
-    ['image', pid === process.pid && process.platform === 'win32' ? basename(process.execPath) : undefined],
+    ['image', pid === process.pid && process.platform === 'win32' ? ownImage() : undefined],
   ];
   return `${pid}\n${facts.map(([key, value]) => (value ? `${key}=${value}\n` : '')).join('')}`;
 }
@@ -85,7 +86,13 @@ export function holderState(holder: LockHolder, touchedAtMs: number, system: Loc
   if (holder.pidNamespace && namespace && holder.pidNamespace !== namespace) return system.nowMs() - touchedAtMs < staleMs ? 'elsewhere' : 'stale';
   if (!system.isAlive(holder.pid)) return 'stale';
   const image = holder.image && system.imageName(holder.pid);
-  if (holder.image && image && holder.image.toLowerCase() !== image.toLowerCase()) return 'stale';
+  if (holder.image && image) {
+    const untouchedMs = system.nowMs() - touchedAtMs;
+    // One program may go by two names (a short 8.3 path): another name frees the lock only once its holder has stopped touching it too.
+    if (holder.image.toLowerCase() !== image.toLowerCase()) return untouchedMs >= staleMs ? 'stale' : 'running';
+    // The same program under the pid (another node.exe got it) is judged by the touches it would make if it held the lock.
+    if (untouchedMs >= 3 * staleMs) return 'stale';
+  }
   const start = system.startTicks(holder.pid);
   if (holder.startTicks && start && holder.startTicks !== start) return 'stale';
   if (holder.pid === system.ownPid && !(holder.startTicks && start)) return 'stale';
@@ -143,6 +150,15 @@ function machineBootedAtMs(): number | undefined {
   if (process.platform !== 'linux') return Date.now() - uptime() * 1000 - BOOT_TIME_SLACK_MS;
   const btime = /^btime (\d+)$/m.exec(readSmall('/proc/stat') ?? '')?.[1];
   return btime ? Number(btime) * 1000 : undefined;
+}
+
+/** The program this process runs, by its long name (as tasklist names it), not an 8.3 short one it may have been started by. */
+function ownImage(): string {
+  try {
+    return basename(realpathSync.native(process.execPath));
+  } catch {
+    return basename(process.execPath);
+  }
 }
 
 /** The image a process runs, from Windows `tasklist` (a few hundred ms; asked only of a lock that names a live pid); undefined elsewhere or when it cannot be told. */

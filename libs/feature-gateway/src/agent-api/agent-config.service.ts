@@ -65,6 +65,7 @@ export class AgentConfigService {
     }
     // The scheduler's leader has the agent fetch it again in a while (SCHEDULER_AGENT_CONFIG_RETRY_MS): the reason may pass.
     if (leftOut) await this.db.query('UPDATE agents SET config_incomplete_at = coalesce(config_incomplete_at, now()) WHERE id = $1', [agent.id]);
+    else await this.db.query('UPDATE agents SET config_incomplete_at = NULL WHERE id = $1 AND config_incomplete_at IS NOT NULL', [agent.id]);
     return { agentId: agent.id, configVersion: version, site: site?.name ?? 'default', scanner: agent.scanner, trackers: out, hubPins };
   }
 

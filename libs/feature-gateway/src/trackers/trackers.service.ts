@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { Bus } from '@portolan/bus';
 import { CollectProtocolSchema, DomainError, isDomainError, Messages, ScanRateSchema } from '@portolan/contracts';
+import { loadSchedulerConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { MAX_PACED_SCAN_MS, pacedScanMs, slowestScanRate } from '@portolan/nmap';
 import { AgentEntity, CollectorRecord, CredentialEntity, DeviceEntity, PortSetRecord, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
@@ -101,17 +102,20 @@ export const UpdateTrackerSchema = z
 export type UpdateTracker = z.infer<typeof UpdateTrackerSchema>;
 
 
+/** How long run-now waits for the resolver to check that a scanning agent can be given the scan. */
+const RESOLVE_LIMIT_MS = 5_000;
+
 /**
  * A pace is for scans nmap runs (a self-scan lists sockets, a collector reads the device), and
  * must let one nmap finish what it is given within MAX_PACED_SCAN_MS: a scanning agent scans the
- * whole device at once; a scanner worker a chunk of it, one host at the least.
+ * whole device at once; a scanner worker a chunk of it.
  */
-function assertPace(mode: TrackerEntity['mode'], agentId: string | null, hostCount: number, portSet: PortSetRecord, maxRate: number | null | undefined): void {
+function assertPace(mode: TrackerEntity['mode'], agentId: string | null, hostCount: number, portSet: PortSetRecord, maxRate: number | null | undefined, chunkMaxHosts: number): void {
   if (maxRate === undefined || maxRate === null) return;
   if (mode !== 'network' && mode !== 'remote') {
     throw new DomainError('invalid_payload', `maxRate paces the probes of a remote or network scan; a ${mode} tracker sends none`, { field: 'maxRate' });
   }
-  const hosts = agentId ? hostCount : 1;
+  const hosts = agentId ? hostCount : Math.min(hostCount, chunkMaxHosts);
   const probes = hosts * countPorts(portSet).total;
   if (pacedScanMs(probes, hosts, maxRate) > MAX_PACED_SCAN_MS) {
     const least = Math.ceil(slowestScanRate(probes, hosts) * 1000) / 1000;
@@ -138,6 +142,9 @@ export class TrackersService {
     private readonly events: EventRecorder,
   ) {}
 
+  /** How many hosts a scanner worker's nmap takes of a network scan at most (the scheduler's chunks). */
+  private readonly chunkMaxHosts = loadSchedulerConfig().chunkMaxHosts;
+
   async create(body: CreateTracker): Promise<TrackerEntity> {
     const device = await this.db.getRepository(DeviceEntity).findOneBy({ id: body.deviceId });
     if (!device) throw new DomainError('invalid_payload', `deviceId ${body.deviceId} does not exist`, { field: 'deviceId' });
@@ -152,7 +159,7 @@ export class TrackersService {
     }
     const rules = body.ports.map((r) => ({ range: r.range, protocol: r.protocol, exclude: r.exclude ?? false }));
     const portSet = buildPortSet(rules);
-    assertPace(body.mode, agent?.id ?? null, device.hostCount, portSet, body.maxRate);
+    assertPace(body.mode, agent?.id ?? null, device.hostCount, portSet, body.maxRate, this.chunkMaxHosts);
     validateSchedule(body.schedule);
     const enabled = body.enabled ?? true;
     const tracker = await this.db.getRepository(TrackerEntity).save({
@@ -253,7 +260,7 @@ export class TrackersService {
       const maxRate = next.maxRate !== undefined ? next.maxRate : row.maxRate;
       if (maxRate !== null && (next.maxRate !== undefined || next.portSet)) {
         const device = await manager.getRepository(DeviceEntity).findOneByOrFail({ id: row.deviceId });
-        assertPace(row.mode, row.agentId, device.hostCount, next.portSet ?? row.portSet, maxRate);
+        assertPace(row.mode, row.agentId, device.hostCount, next.portSet ?? row.portSet, maxRate, this.chunkMaxHosts);
       }
       if (body.enabled !== undefined) next.enabled = body.enabled;
       if (body.confirmations !== undefined) next.confirmations = body.confirmations;
@@ -282,19 +289,35 @@ export class TrackersService {
     return tracker;
   }
 
+  /** Why a run of an agent's tracker cannot be handed to the agent (409): the agent is revoked, or the tracker disabled (an agent runs only its enabled trackers). */
+  private async agentRefusal(tracker: TrackerEntity, manager: EntityManager = this.db.manager): Promise<void> {
+    // A revoked agent never polls again: its run would only wait for the pickup timeout.
+    const agent = await manager.getRepository(AgentEntity).findOneBy({ id: tracker.agentId! });
+    if (!agent || agent.status === 'revoked') throw new DomainError('conflict', `tracker ${tracker.id} is run by agent ${tracker.agentId}, which is revoked; no run can be handed to it`, { field: 'agentId' });
+    if (!tracker.enabled) throw new DomainError('conflict', `tracker ${tracker.id} is disabled, and agent ${tracker.agentId} runs only enabled trackers; enable it to run it`, { field: 'enabled' });
+  }
+
   /**
    * A scanning agent is given only the scans the hub can resolve and its scope guard allows (its
    * configuration leaves the others out), so a run of one it cannot be given is refused, saying
-   * why, instead of waiting for the agent until the start timeout.
+   * why (400), instead of waiting for the agent until the start timeout. A host name the resolver
+   * cannot answer for now, or within RESOLVE_LIMIT_MS, is a 503 to try again.
    */
   private async assertAgentCanScan(tracker: TrackerEntity): Promise<void> {
-    if (!tracker.agentId || (tracker.mode !== 'remote' && tracker.mode !== 'network')) return;
+    if (tracker.mode !== 'remote' && tracker.mode !== 'network') return;
     const device = await this.db.getRepository(DeviceEntity).findOneByOrFail({ id: tracker.deviceId });
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new DomainError('engine_unavailable', `the address of device "${device.name}" could not be resolved within ${RESOLVE_LIMIT_MS / 1000} s; try again`, { field: 'deviceId' })), RESOLVE_LIMIT_MS);
+    });
     try {
-      await this.agentConfig.scanOf(tracker, device);
+      await Promise.race([this.agentConfig.scanOf(tracker, device), limit]);
     } catch (error) {
       if (!isDomainError(error)) throw error;
-      throw new DomainError(error.code, `tracker ${tracker.id} cannot be handed to its agent: ${error.message}`, { ...error.details, field: 'deviceId' });
+      const passing = error.code === 'engine_unavailable' || error.details['cause'] === 'EAI_AGAIN';
+      throw new DomainError(passing ? 'engine_unavailable' : error.code, `tracker ${tracker.id} cannot be handed to its agent${passing ? ' now' : ''}: ${error.message}`, { ...error.details, field: 'deviceId' });
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -318,19 +341,19 @@ export class TrackersService {
 
   /** Run now: a pending job row, then the request to the scheduler. */
   async runNow(id: string): Promise<{ jobId: string }> {
-    await this.assertAgentCanScan(await this.get(id));
+    const asked = await this.get(id);
+    if (asked.agentId) {
+      await this.agentRefusal(asked);
+      await this.assertAgentCanScan(asked);
+    }
     const jobId = randomUUID();
     const requestedAt = new Date();
     // Under a share lock of the tracker: an edit that disables it (and cancels its agent's unstarted runs) comes before or after, never between the check and the insert.
     const tracker = await this.db.transaction(async (manager) => {
       const row = await manager.getRepository(TrackerEntity).findOne({ where: { id }, lock: { mode: 'pessimistic_read' } });
       if (!row) throw new DomainError('not_found', `tracker ${id} does not exist`);
-      if (row.agentId) {
-        // A revoked agent never polls again: its run would only wait for the pickup timeout.
-        const agent = await manager.getRepository(AgentEntity).findOneBy({ id: row.agentId });
-        if (!agent || agent.status === 'revoked') throw new DomainError('conflict', `tracker ${row.id} is run by agent ${row.agentId}, which is revoked; no run can be handed to it`, { field: 'agentId' });
-        if (!row.enabled) throw new DomainError('conflict', `tracker ${row.id} is disabled, and agent ${row.agentId} runs only enabled trackers; enable it to run it`, { field: 'enabled' });
-      }
+      // Again under the lock: a disable (or a revocation) since the checks above.
+      if (row.agentId) await this.agentRefusal(row, manager);
       await manager.getRepository(ScanJobEntity).insert({ id: jobId, trackerId: row.id, deviceId: row.deviceId, trigger: 'manual', status: 'pending', requestedAt, agentId: row.agentId });
       return row;
     });
