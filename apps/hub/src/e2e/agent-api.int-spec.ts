@@ -1145,11 +1145,16 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     expect(summary.body.spool.entries).toBeGreaterThanOrEqual(7);
   }, 60_000);
 
-  it("gives a scanning agent its tracker's pace and the time that pace needs; refuses, naming maxRate and storing nothing, no pace, one too slow for the device, and one for a self-scan", async () => {
-    const token = await api.post('/enrollment-tokens', { name: 'paced', maxUses: 1, scanner: true });
-    const enrolled = await enrol(http, String(token.body['token']), { name: 'pacer', hostname: 'pacer.example', platform: 'linux', release: '6.1.0', scanner: true });
+  /** A scanning agent of its own, enrolled by a token of its own. */
+  const enrolScanner = async (name: string) => {
+    const token = await api.post('/enrollment-tokens', { name, maxUses: 1, scanner: true });
+    const enrolled = await enrol(http, String(token.body['token']), { name, hostname: `${name}.example`, platform: 'linux', release: '6.1.0', scanner: true });
     expect(enrolled.status).toBe(201);
-    const agent = new TestAgent(http, enrolled.body, '2.0.0-test');
+    return new TestAgent(http, enrolled.body, '2.0.0-test');
+  };
+
+  it("gives a scanning agent its tracker's pace and the time that pace needs; refuses, naming maxRate and storing nothing, no pace, one too slow for the device, and one for a self-scan", async () => {
+    const agent = await enrolScanner('pacer');
     const device = await api.post('/devices', { name: 'paced range', kind: 'network', address: '127.0.0.80-83' });
     const created = await api.post('/trackers', {
       name: 'paced range',
@@ -1191,10 +1196,7 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
   });
 
   it("leaves out of a scanning agent's configuration a scan whose address it may not be given, refuses to run it saying why, and has the agent fetch its configuration again until it comes back", async () => {
-    const token = await api.post('/enrollment-tokens', { name: 'scoped', maxUses: 1, scanner: true });
-    const enrolled = await enrol(http, String(token.body['token']), { name: 'scoped', hostname: 'scoped.example', platform: 'linux', release: '6.1.0', scanner: true });
-    expect(enrolled.status).toBe(201);
-    const agent = new TestAgent(http, enrolled.body, '2.0.0-test');
+    const agent = await enrolScanner('scoped');
     const device = await api.post('/devices', { name: 'moved host', kind: 'host', address: '127.0.0.85' });
     const deviceId = String(device.body['id']);
     const created = await api.post('/trackers', { name: 'moved host', deviceId, agentId: agent.id, type: 'network-port', mode: 'remote', ports: [{ range: '40000-40100', protocol: 'tcp' }], schedule: { kind: 'cron', cron: '0 0 1 1 *' }, sendBaselineEvents: false });
