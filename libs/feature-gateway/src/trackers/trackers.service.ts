@@ -101,7 +101,6 @@ export const UpdateTrackerSchema = z
   .strict();
 export type UpdateTracker = z.infer<typeof UpdateTrackerSchema>;
 
-
 /** How long run-now waits for the resolver to check that a scanning agent can be given the scan. */
 const RESOLVE_LIMIT_MS = 5_000;
 
@@ -325,8 +324,9 @@ export class TrackersService {
    * Fails the agent runs of a tracker being disabled that no process has started (asked, or
    * picked up), each with its `scan-failed` event, under the tracker's lock (taken first, as the
    * agent ingests take it). Before, such a run was handed to the agent again every two minutes and
-   * failed only at the 24 h start timeout. One the agent starts meanwhile is failed too; its result,
-   * if it comes, reopens it as any late result does.
+   * failed only at the 24 h start timeout. The agent passes over those it had queued once it has the
+   * new configuration; one it starts before that is failed too, and its result reopens it as any
+   * late result does.
    */
   private async cancelUnstartedRuns(manager: EntityManager, trackerId: string) {
     const open: { id: string }[] = await manager.query(`SELECT id FROM scan_jobs WHERE tracker_id = $1 AND agent_id IS NOT NULL AND status IN ('pending', 'queued')`, [trackerId]);
