@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
 import { CollectRequested, DomainError, isDomainError, Messages, RunRequested } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { pacedScanMs } from '@portolan/nmap';
+import { pacedScanMs, scanTimeoutMs } from '@portolan/nmap';
 import { DeviceEntity, ScanChunkEntity, ScanJobEntity, SiteEntity, TrackerEntity } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, SCOPE_GUARD, ScanJobLedger } from '@portolan/platform';
 import { chunkTargets, countHosts, countPorts, intersectPortSets, parseTargetSpec, resolveHostnames, ScopeGuard, TargetSpec, toNmapTargets } from '@portolan/targets';
@@ -90,11 +90,10 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
     chunks.forEach((spec, index) => {
       const hostCount = countHosts(spec);
       const probeCount = hostCount * portCount;
-      const paced = pacedScanMs(probeCount, hostCount, tracker.maxRate);
-      const timeoutMs = Math.round(this.config.chunkTimeoutBaseMs + probeCount * this.config.chunkTimeoutPerProbeMs + paced);
+      const timeoutMs = scanTimeoutMs({ baseMs: this.config.chunkTimeoutBaseMs, perProbeMs: this.config.chunkTimeoutPerProbeMs }, probeCount, hostCount, tracker.maxRate);
       // Until a worker starts it, a chunk waits in its site's queue; the run timeout starts then.
       const deadline = new Date(now.getTime() + this.config.chunkQueueTimeoutMs + pacedBefore);
-      pacedBefore += paced;
+      pacedBefore += pacedScanMs(probeCount, hostCount, tracker.maxRate);
       const chunkId = randomUUID();
       const targets = toNmapTargets(spec.entries);
       rows.push(

@@ -134,20 +134,23 @@ describe('ConnectScanner', () => {
       starts.push(performance.now());
       return REFUSED;
     }, 1);
-    const outcome = await new ConnectScanner({ probe, concurrency: 64 }).scan({ ...request, targets: ['10.0.0.1'], maxRate: 250 });
+    const outcome = await new ConnectScanner({ probe, concurrency: 64 }).scan({ ...request, targets: ['127.0.0.1'], maxRate: 250 });
 
     expect(starts).toHaveLength(30);
     // One each 4 ms at most: the n-th no sooner than n gaps after the first (timers fire late, never early).
     starts.forEach((at, n) => expect(at - starts[0]).toBeGreaterThanOrEqual(n * 4 - 1));
-    expect(outcome.args).toEqual(['-sT', '-p', 'T:20-29,100-119', '--max-rate', '250', '10.0.0.1']);
+    expect(outcome.args).toEqual(['-sT', '-p', 'T:20-29,100-119', '--max-rate', '250', '127.0.0.1']);
   });
 
   it('refuses a maxRate that is not a pace, naming it', async () => {
+    // Scripted probes: a refusal that came too late would still connect to nothing.
+    const { probe, stats } = scriptedProbes(() => REFUSED);
     for (const maxRate of [0, -5, Number.NaN, 2_000_000]) {
-      const error = await failureOf(new ConnectScanner().scan({ ...request, maxRate }));
+      const error = await failureOf(new ConnectScanner({ probe }).scan({ ...request, targets: ['127.0.0.1'], maxRate }));
       expect(error.code).toBe('invalid_payload');
       expect(error.message).toContain(`maxRate must be a number of probes a second above 0 and at most 1000000, got ${maxRate}`);
     }
+    expect(stats.started).toBe(0);
   });
 
   it('refuses UDP with an engine_unavailable error', async () => {

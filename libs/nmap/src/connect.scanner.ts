@@ -2,7 +2,7 @@ import { DomainError } from '@portolan/contracts/errors';
 import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { expandConnectTargets } from './connect-targets.expander';
-import { assertScanRate, formatNmapPortSpec } from './nmap-args.builder';
+import { formatNmapPortSpec, maxRateArgs } from './nmap-args.builder';
 import { cancelled, MAX_TIMER_MS, timedOut } from './scan-failure';
 import type { HostObservation, PortObservation, ScanEngine, ScanOutcome, ScanProgress } from './scan-outcome';
 import type { PortRange, ScanRequest } from './scan-request';
@@ -106,8 +106,7 @@ export class ConnectScanner implements ScanEngine {
     }
     const portSpec = formatNmapPortSpec({ tcp: request.ports.tcp, udp: [] });
     const addresses = expandConnectTargets(request.targets, request.ipv6);
-    if (request.maxRate !== undefined) assertScanRate(request.maxRate);
-    const args = ['-sT', '-p', portSpec, ...(request.ipv6 ? ['-6'] : []), ...(request.maxRate !== undefined ? ['--max-rate', String(request.maxRate)] : []), ...request.targets];
+    const args = ['-sT', '-p', portSpec, ...(request.ipv6 ? ['-6'] : []), ...maxRateArgs(request.maxRate), ...request.targets];
     if (request.signal?.aborted) throw cancelled('connect');
 
     const startedAt = new Date();

@@ -12,7 +12,7 @@ export type {
 } from './scan-outcome';
 export { scanFailureReason } from './scan-failure';
 export type { ScanFailureReason } from './scan-failure';
-export { assertSafeTargetToken, assertScanRate, buildNmapArgs, formatNmapPortSpec, MAX_PACED_SCAN_MS, MAX_SCAN_RATE, NMAP_MAX_RETRIES, NMAP_STATS_EVERY, pacedScanMs, slowestScanRate } from './nmap-args.builder';
+export { assertSafeTargetToken, assertScanRate, buildNmapArgs, formatNmapPortSpec, MAX_PACED_SCAN_MS, MAX_SCAN_RATE, maxRateArgs, NMAP_MAX_RETRIES, NMAP_STATS_EVERY, pacedScanMs, scanTimeoutMs, slowestScanRate } from './nmap-args.builder';
 export type { NmapArgsRequest } from './nmap-args.builder';
 export { NmapXmlError } from './nmap-xml.types';
 export type { NmapRun, NmapRunInfo, NmapRunSummary, NmapXmlHandlers, NmapXmlReader } from './nmap-xml.types';

@@ -85,7 +85,7 @@ export function buildNmapArgs(request: NmapArgsRequest): string[] {
     }
     args.push('--host-timeout', `${Math.ceil(request.hostTimeoutMs)}ms`);
   }
-  if (request.maxRate !== undefined) args.push('--max-rate', String(assertScanRate(request.maxRate)));
+  args.push(...maxRateArgs(request.maxRate));
   args.push(...request.targets);
   return args;
 }
@@ -96,6 +96,16 @@ export function assertScanRate(maxRate: number): number {
     throw new DomainError('invalid_payload', `maxRate must be a number of probes a second above 0 and at most ${MAX_SCAN_RATE}, got ${maxRate}`, { field: 'maxRate' });
   }
   return maxRate;
+}
+
+/** `--max-rate N` for a paced scan (checked), nothing for one at the engine's own pace. */
+export function maxRateArgs(maxRate: number | undefined): string[] {
+  return maxRate === undefined ? [] : ['--max-rate', String(assertScanRate(maxRate))];
+}
+
+/** A scan's whole-run timeout: its budget's base, an allowance per probe, and the time its pace needs (`pacedScanMs`). */
+export function scanTimeoutMs(budget: { readonly baseMs: number; readonly perProbeMs: number }, probes: number, hosts: number, maxRate: number | null | undefined): number {
+  return Math.round(budget.baseMs + probes * budget.perProbeMs + pacedScanMs(probes, hosts, maxRate));
 }
 
 /** Probes nmap may send to find out whether a host is up before scanning it (as root: ICMP echo and timestamp, SYN to 443, ACK to 80). */

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
 import { AgentConfig, AgentTracker, isDomainError } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { pacedScanMs } from '@portolan/nmap';
+import { scanTimeoutMs } from '@portolan/nmap';
 import { DeviceEntity, SiteEntity, TrackerEntity } from '@portolan/persistence';
 import { DATA_SOURCE, LOGGER, SCOPE_GUARD } from '@portolan/platform';
 import { countHosts, countPorts, parseTargetSpec, resolveHostnames, ScopeGuard, toNmapTargets } from '@portolan/targets';
@@ -10,8 +10,7 @@ import { HubCertificatesService } from '../hub-certificates/hub-certificates.ser
 import { AuthenticatedAgent } from './agent.directory';
 
 /** The run timeout an agent gives nmap: a base plus an allowance per probe, and the time its pace needs (as the scheduler does for chunks). */
-const TIMEOUT_BASE_MS = 10 * 60_000;
-const TIMEOUT_PER_PROBE_MS = 5;
+const AGENT_SCAN_BUDGET = { baseMs: 10 * 60_000, perProbeMs: 5 };
 
 /**
  * What an agent runs: its enabled trackers with their schedules and port sets. For remote and
@@ -79,7 +78,6 @@ export class AgentConfigService {
     this.scope.check(resolved.spec);
     const targets = toNmapTargets(resolved.spec.entries);
     const hostCount = countHosts(resolved.spec);
-    const probes = hostCount * countPorts(tracker.portSet).total;
     return {
       targets,
       ipv6: resolved.spec.entries.some((e) => e.kind === 'ipv6'),
@@ -88,7 +86,7 @@ export class AgentConfigService {
       tcpTechnique: tracker.tcpTechnique,
       skipHostDiscovery: tracker.skipHostDiscovery,
       ...(tracker.maxRate !== null && { maxRate: tracker.maxRate }),
-      timeoutMs: Math.round(TIMEOUT_BASE_MS + probes * TIMEOUT_PER_PROBE_MS + pacedScanMs(probes, hostCount, tracker.maxRate)),
+      timeoutMs: scanTimeoutMs(AGENT_SCAN_BUDGET, hostCount * countPorts(tracker.portSet).total, hostCount, tracker.maxRate),
     };
   }
 }
