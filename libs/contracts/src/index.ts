@@ -48,6 +48,8 @@ export {
   AGENT_CLOCK_HEADER,
   AGENT_MAX_WAIT_SECONDS,
   AgentConfigSchema,
+  AgentFeatures,
+  MAX_AGENT_FEATURES,
   AgentHostReportSchema,
   CertificateFingerprintSchema,
   MAX_HUB_PINS,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname, release } from 'node:os';
 import { AgentConfig, AgentHostReport, AgentJob, AgentTracker, EnrolRequest, EnrolResponse } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
+import { AGENT_FEATURES } from './agent.version';
 import { AgentSettings } from './config/agent.config';
 import { HubClient, HubError, HubUnreachableError } from './hub/hub.client';
 import { describeOs } from './host/os-description';
@@ -192,7 +193,7 @@ export class AgentRuntime {
         }
         const depth = this.spool!.depth();
         const answer = await this.hub.poll(
-          { wait: this.settings.pollWaitSeconds, boot: this.boot, version: this.version, spoolEntries: depth.entries, spoolDropped: depth.dropped, configVersion: this.config?.configVersion },
+          { wait: this.settings.pollWaitSeconds, boot: this.boot, version: this.version, features: [...AGENT_FEATURES], spoolEntries: depth.entries, spoolDropped: depth.dropped, configVersion: this.config?.configVersion },
           signal,
         );
         if (failures > 0) {
@@ -262,7 +263,7 @@ export class AgentRuntime {
   /** How this host enrols: its name (with the configured prefix and suffix), OS and abilities. */
   private async hostToEnrol(): Promise<Omit<EnrolRequest, 'token'>> {
     const { hostname: host, os } = await this.host();
-    return { name: `${this.settings.namePrefix}${host}${this.settings.nameSuffix}`, hostname: host, os, version: this.version, scanner: this.settings.scanner };
+    return { name: `${this.settings.namePrefix}${host}${this.settings.nameSuffix}`, hostname: host, os, version: this.version, scanner: this.settings.scanner, features: [...AGENT_FEATURES] };
   }
 
   private identityOf(answer: EnrolResponse): AgentIdentity {

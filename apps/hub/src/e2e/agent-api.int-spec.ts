@@ -742,6 +742,9 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       (twoHosts['hosts'] as unknown[]).push({ address: '127.0.0.2', hostnames: [], state: 'up', ports: [] });
       expectError(await a.upload(twoHosts), 400, /exactly one host; this one has 2/);
       expectError(await a.poll({ wait: 31 } as { wait: number }), 400, /wait/);
+      const odd = a.via(http);
+      odd.features = ['Scan Pace'];
+      expectError(await odd.poll(), 400, /features\.0: an agent feature is a lower-case name/);
       expectError(await a.started({ jobId: 'nope', trackerId, trigger: 'manual', startedAt: new Date().toISOString() }), 400, /jobId/);
     }, 60_000);
 
@@ -1145,12 +1148,14 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     expect(summary.body.spool.entries).toBeGreaterThanOrEqual(7);
   }, 60_000);
 
-  /** A scanning agent of its own, enrolled by a token of its own. */
-  const enrolScanner = async (name: string) => {
+  /** A scanning agent of its own, enrolled by a token of its own; it paces its scans unless given other features (`[]`: an older agent). */
+  const enrolScanner = async (name: string, features: string[] = ['scan-pace']) => {
     const token = await api.post('/enrollment-tokens', { name, maxUses: 1, scanner: true });
-    const enrolled = await enrol(http, String(token.body['token']), { name, hostname: `${name}.example`, platform: 'linux', release: '6.1.0', scanner: true });
+    const enrolled = await enrol(http, String(token.body['token']), { name, hostname: `${name}.example`, platform: 'linux', release: '6.1.0', scanner: true, features });
     expect(enrolled.status).toBe(201);
-    return new TestAgent(http, enrolled.body, '2.0.0-test');
+    const agent = new TestAgent(http, enrolled.body, '2.0.0-test');
+    agent.features = features;
+    return agent;
   };
 
   it("gives a scanning agent its tracker's pace and the time that pace needs; refuses, naming maxRate and storing nothing, no pace, one too slow for the device, and one for a self-scan", async () => {
@@ -1193,6 +1198,49 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     const unpaced = await scanOf();
     expect(unpaced['timeoutMs']).toBe(600_000 + 404 * 5);
     expect('maxRate' in unpaced).toBe(false);
+  });
+
+  it('hands a paced scan only to an agent that says it paces: refuses to pace, or run, an older agent\'s scan; its upgrade and its downgrade move its configuration', async () => {
+    const old = await enrolScanner('unpaced', []);
+    expect((await old.poll()).status).toBe(200);
+    expect((await agentView(old.id)).features).toEqual([]);
+    const device = await api.post('/devices', { name: 'fragile host', kind: 'host', address: '127.0.0.86' });
+    const tracker = { name: 'fragile host', deviceId: device.body['id'], agentId: old.id, type: 'network-port', mode: 'remote', ports: [{ range: '40000-40100', protocol: 'tcp' }], schedule: { kind: 'cron', cron: '0 0 1 1 *' }, sendBaselineEvents: false };
+    const cannotPace = /^maxRate: the tracker paces its scans \(maxRate 2\), and agent "unpaced" \(version [\w.-]+\) does not say it can \(feature "scan-pace"\); upgrade the agent, or clear maxRate$/;
+    const refused = { status: 409, message: expect.stringMatching(cannotPace) };
+    const answer = (response: { status: number; body: unknown }) => ({ status: response.status, message: (response.body as ErrorBody).error?.message });
+    const before = await count('trackers', `agent_id = '${old.id}'`);
+    expect(answer(await api.post('/trackers', { ...tracker, maxRate: 2 }))).toEqual(refused);
+    expect(await count('trackers', `agent_id = '${old.id}'`)).toBe(before);
+    const created = await api.post('/trackers', tracker);
+    expect(created.status).toBe(201);
+    const id = String(created.body['id']);
+    expect(answer(await api.patch(`/trackers/${id}`, { maxRate: 2 }))).toEqual(refused);
+    expect((await api.get(`/trackers/${id}`)).body['maxRate']).toBeNull();
+    const versionOf = async () => (await old.poll()).body.configVersion;
+
+    // The agent is upgraded: its new process says it paces, and is given a configuration made for that.
+    const upgraded = new TestAgent(http, old.identity, '2.0.0-test');
+    upgraded.features = ['scan-pace', 'some-later-feature'];
+    const oldVersion = await versionOf();
+    expect((await upgraded.poll()).body.configVersion).toBe(oldVersion + 1);
+    expect((await agentView(old.id)).features).toEqual(['scan-pace', 'some-later-feature']);
+    expect((await api.patch(`/trackers/${id}`, { maxRate: 2 })).status).toBe(200);
+    const trackersOf = async (agent: TestAgent) => (await agent.config<{ trackers: { id: string; scan: { maxRate?: number } }[] }>()).body.trackers;
+    expect((await trackersOf(upgraded)).find((t) => t.id === id)?.scan.maxRate).toBe(2);
+
+    // Downgraded: the paced scan is not handed to it at all (not at full speed), nor run, nor retried; cleared, it is.
+    const downgraded = new TestAgent(http, old.identity, '0.9.0-test');
+    const upgradedVersion = (await upgraded.poll()).body.configVersion;
+    expect((await downgraded.poll()).body.configVersion).toBe(upgradedVersion + 1);
+    expect((await trackersOf(downgraded)).map((t) => t.id)).not.toContain(id);
+    expect((await sql.query('SELECT config_incomplete_at FROM agents WHERE id = $1', [old.id])).rows[0].config_incomplete_at).toBeNull();
+    expect(answer(await api.post(`/trackers/${id}/run`, {}))).toEqual(refused);
+    expect((await api.patch(`/trackers/${id}`, { enabled: false })).status).toBe(200);
+    expect(answer(await api.patch(`/trackers/${id}`, { enabled: true }))).toEqual(refused);
+    expect(await count('scan_jobs', `tracker_id = '${id}'`)).toBe(0);
+    expect((await api.patch(`/trackers/${id}`, { maxRate: null, enabled: true })).status).toBe(200);
+    expect((await trackersOf(downgraded)).find((t) => t.id === id)?.scan.maxRate).toBeUndefined();
   });
 
   it("leaves out of a scanning agent's configuration a scan whose address it may not be given, refuses to run it saying why, and has the agent fetch its configuration again until it comes back", async () => {

@@ -17,6 +17,7 @@ export interface AgentItem {
   id: string;
   status: string;
   version: string;
+  features: string[];
   lastSeenAt: string | null;
   spool: { entries: number; dropped: number };
   config: { version: number; applied: number | null; pending: boolean };

@@ -89,6 +89,8 @@ export class TestAgent {
   clockOffsetMs?: number;
   /** Whether every call says this process's boot (`x-portolan-agent-boot`), as agents do since clones re-enrol; false: an older agent. */
   saysBoot = true;
+  /** What this agent program says it can do on its polls (`features`); undefined: nothing (an older agent). */
+  features?: string[];
 
   constructor(
     readonly http: AgentHttpClient,
@@ -136,6 +138,7 @@ export class TestAgent {
       spoolDropped: String(options.spoolDropped ?? 0),
     });
     if (options.configVersion !== undefined) query.set('configVersion', String(options.configVersion));
+    if (this.features) query.set('features', this.features.join(','));
     return this.http.send<T>({ method: 'GET', path: `/agent/jobs?${query}`, headers: this.headers(options.authorization ?? this.authorization) });
   }
 
@@ -170,7 +173,11 @@ export class TestAgent {
 }
 
 /** Enrols by token; throws with the hub's answer unless it is 201. */
-export async function enrol(http: AgentHttpClient, token: string, facts: { name: string; hostname: string; platform: string; release: string; scanner?: boolean }): Promise<RawResponse<EnrolledAgent>> {
+export async function enrol(
+  http: AgentHttpClient,
+  token: string,
+  facts: { name: string; hostname: string; platform: string; release: string; scanner?: boolean; features?: string[] },
+): Promise<RawResponse<EnrolledAgent>> {
   return http.postJson<EnrolledAgent>('/agent/enrol', {
     token,
     name: facts.name,
@@ -178,5 +185,6 @@ export async function enrol(http: AgentHttpClient, token: string, facts: { name:
     os: { platform: facts.platform, release: facts.release },
     version: '0.9.0-test',
     scanner: facts.scanner ?? false,
+    ...(facts.features && { features: facts.features }),
   });
 }

@@ -36,6 +36,25 @@ export const CertificateFingerprintSchema = z
   .toUpperCase()
   .regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, 'a SHA-256 certificate fingerprint is 32 hex pairs separated by ":"');
 
+/**
+ * What an agent program can do beyond what every agent does, as it says at enrolment and on each
+ * poll. The hub hands an agent only the work it said it can do: a scan it would run differently
+ * from what the operator asked (faster than a tracker's pace, say) is not handed to it at all.
+ * Names the hub does not know are kept (a newer agent), and mean nothing to it.
+ */
+export const AgentFeatures = {
+  /** Honours a scan's `maxRate` (`nmap --max-rate`). */
+  scanPace: 'scan-pace',
+} as const;
+export const MAX_AGENT_FEATURES = 32;
+const AgentFeatureSchema = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'an agent feature is a lower-case name of letters, digits and "-", at most 32 long');
+/** A poll's `features`: the names separated by ",". */
+const AgentFeatureListSchema = z
+  .string()
+  .max(MAX_AGENT_FEATURES * 33)
+  .transform((list) => (list === '' ? [] : list.split(',')))
+  .pipe(z.array(AgentFeatureSchema).max(MAX_AGENT_FEATURES));
+
 const HostNameSchema = z.string().trim().min(1, 'hostname must not be empty').max(253);
 /** The agent's operating system: Node's platform and kernel release, and the distribution or product name where the agent can read it. */
 const AgentOsSchema = z.object({ platform: z.string().min(1).max(32), release: z.string().max(128), description: z.string().max(256).optional() }).strict();
@@ -50,6 +69,8 @@ export const EnrolRequestSchema = z
     version: z.string().min(1).max(64),
     /** Whether the agent may run nmap for remote and network scans. */
     scanner: z.boolean(),
+    /** What this agent program can do (`AgentFeatures`); absent from agents older than the list, which can do none of it. */
+    features: z.array(AgentFeatureSchema).max(MAX_AGENT_FEATURES).optional(),
   })
   .strict();
 export type EnrolRequest = z.infer<typeof EnrolRequestSchema>;
@@ -135,6 +156,8 @@ export const AgentPollQuerySchema = z
     spoolDropped: z.coerce.number().int().min(0).max(1_000_000_000).default(0),
     /** The configuration version the agent has applied (absent until it has one): the hub shows which agents lag behind theirs. */
     configVersion: z.coerce.number().int().min(0).max(2_147_483_647).optional(),
+    /** What this agent program can do (`AgentFeatures`), separated by ","; absent from agents older than the list. */
+    features: AgentFeatureListSchema.optional(),
   })
   .strict();
 export type AgentPollQuery = z.infer<typeof AgentPollQuerySchema>;

@@ -94,6 +94,7 @@ export class HubClient {
   poll(query: AgentPollQuery, signal?: AbortSignal): Promise<AgentPollResponse> {
     const search = new URLSearchParams({ wait: String(query.wait), boot: query.boot, version: query.version, spoolEntries: String(query.spoolEntries), spoolDropped: String(query.spoolDropped) });
     if (query.configVersion !== undefined) search.set('configVersion', String(query.configVersion));
+    if (query.features?.length) search.set('features', query.features.join(','));
     return this.call('GET', `agent/jobs?${search.toString()}`, AgentPollResponseSchema, { timeoutMs: (query.wait + 20) * 1000, signal });
   }
 

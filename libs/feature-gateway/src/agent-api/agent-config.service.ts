@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
-import { AgentConfig, AgentTracker, isDomainError } from '@portolan/contracts';
+import { AgentConfig, AgentFeatures, AgentTracker, isDomainError } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { scanTimeoutMs } from '@portolan/nmap';
 import { DeviceEntity, SiteEntity, TrackerEntity } from '@portolan/persistence';
@@ -8,6 +8,18 @@ import { DATA_SOURCE, LOGGER, SCOPE_GUARD } from '@portolan/platform';
 import { countHosts, countPorts, parseTargetSpec, resolveHostnames, ScopeGuard, toNmapTargets } from '@portolan/targets';
 import { HubCertificatesService } from '../hub-certificates/hub-certificates.service';
 import { AuthenticatedAgent } from './agent.directory';
+
+/**
+ * Why an agent that can do only `features` cannot run the tracker as the operator set it, if it
+ * cannot: a paced scan run at full speed is what the pace is there to prevent (a fragile device, a
+ * thin link), so it is not handed over at all.
+ */
+export function cannotRun(tracker: Pick<TrackerEntity, 'maxRate'>, agent: { name: string; version: string; features: readonly string[] }): string | undefined {
+  if (tracker.maxRate !== null && !agent.features.includes(AgentFeatures.scanPace)) {
+    return `the tracker paces its scans (maxRate ${tracker.maxRate}), and agent "${agent.name}" (version ${agent.version}) does not say it can (feature "${AgentFeatures.scanPace}"); upgrade the agent, or clear maxRate`;
+  }
+  return undefined;
+}
 
 /** The run timeout an agent gives nmap: a base plus an allowance per probe, and the time its pace needs (as the scheduler does for chunks). */
 const AGENT_SCAN_BUDGET = { baseMs: 10 * 60_000, perProbeMs: 5 };
@@ -33,9 +45,15 @@ export class AgentConfigService {
     return rows[0]?.config_version ?? 0;
   }
 
+  /** The agent's configuration version, with the program it runs: its version and what it can do. */
+  private async versionAndProgram(agentId: string): Promise<{ configVersion: number; program: { version: string; features: readonly string[] } }> {
+    const rows: { config_version: number; version: string; features: string[] }[] = await this.db.query('SELECT config_version, version, features FROM agents WHERE id = $1', [agentId]);
+    return { configVersion: rows[0]?.config_version ?? 0, program: { version: rows[0]?.version ?? 'unknown', features: rows[0]?.features ?? [] } };
+  }
+
   async configFor(agent: AuthenticatedAgent): Promise<AgentConfig> {
-    const [version, hubPins, site, trackers] = await Promise.all([
-      this.configVersion(agent.id),
+    const [{ configVersion, program }, hubPins, site, trackers] = await Promise.all([
+      this.versionAndProgram(agent.id),
       this.certificates.pins(),
       agent.siteId ? this.db.getRepository(SiteEntity).findOneBy({ id: agent.siteId }) : null,
       this.db.getRepository(TrackerEntity).find({ where: { agentId: agent.id, enabled: true }, order: { createdAt: 'ASC' } }),
@@ -54,6 +72,12 @@ export class AgentConfigService {
         out.push(base);
         continue;
       }
+      const unable = cannotRun(tracker, { name: agent.name, ...program });
+      if (unable) {
+        // Not a passing reason (no retry): an upgraded agent says so on its first poll, which moves its configuration version.
+        this.logger.warn({ agentId: agent.id, trackerId: tracker.id, err: unable }, 'tracker left out of the agent configuration');
+        continue;
+      }
       try {
         out.push({ ...base, scan: await this.scanOf(tracker, device) });
       } catch (error) {
@@ -65,7 +89,7 @@ export class AgentConfigService {
     // The scheduler's leader has the agent fetch it again in a while (SCHEDULER_AGENT_CONFIG_RETRY_MS): the reason may pass.
     if (leftOut) await this.db.query('UPDATE agents SET config_incomplete_at = coalesce(config_incomplete_at, now()) WHERE id = $1', [agent.id]);
     else await this.db.query('UPDATE agents SET config_incomplete_at = NULL WHERE id = $1 AND config_incomplete_at IS NOT NULL', [agent.id]);
-    return { agentId: agent.id, configVersion: version, site: site?.name ?? 'default', scanner: agent.scanner, trackers: out, hubPins };
+    return { agentId: agent.id, configVersion, site: site?.name ?? 'default', scanner: agent.scanner, trackers: out, hubPins };
   }
 
   /**

@@ -28,14 +28,15 @@ interface Written {
 
 /**
  * Records that agents were seen. The first poll of an agent's boot (or after a change of
- * version, or when the agent was not online) is written at once, with the `agent-online`
+ * version or features, or when the agent was not online) is written at once, with the `agent-online`
  * communications event when it comes back. Every other poll is only noted, and the notes of
  * all agents are written once a second in one UPDATE: an agent that another process marked
  * offline meanwhile is not touched by it, and goes the first way instead (so its event is never
  * missed, at most a second late); so does one whose last poll elsewhere came from another boot
  * (`AgentBoots` counts boots that come back: two processes sharing one identity). The same
  * UPDATE reads back each agent's configuration version, so a poll can answer it without asking
- * the database.
+ * the database. Features that differ from those last written (another program: an upgrade, say)
+ * move the agent's configuration version, so it fetches a configuration made for what it can do.
  *
  * Each poll also says how far the agent's clock is from the hub's (`X-Portolan-Agent-Time`),
  * which is kept with the heartbeat; a clock that goes further than a minute off, and one that
@@ -43,8 +44,8 @@ interface Written {
  */
 @Injectable()
 export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
-  /** What this replica last wrote for an agent that is online: its boot and version. */
-  private readonly known = new Map<string, { boot: string; version: string }>();
+  /** What this replica last wrote for an agent that is online: its boot, version and features. */
+  private readonly known = new Map<string, { boot: string; version: string; features: string }>();
   private readonly configVersions = new Map<string, number>();
   /**
    * The boot of each agent that this replica found to be a clone (`AgentBoots`): told so by each
@@ -81,7 +82,7 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
   async seen(agent: AuthenticatedAgent, query: AgentPollQuery, clock: AgentClock): Promise<{ clone: boolean }> {
     const seen: Seen = { agent, query, at: new Date(clock.receivedAtMs), clockOffsetMs: clock.offsetMs };
     const known = this.known.get(agent.id);
-    if (known && known.boot === query.boot && known.version === query.version) {
+    if (known && known.boot === query.boot && known.version === query.version && known.features === featureKey(query)) {
       this.pending.set(agent.id, seen);
       return { clone: this.isClone(agent, query.boot) };
     }
@@ -182,18 +183,21 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
    */
   private async writeNow(seen: Seen, when: 'arrived' | 'noted' = 'arrived'): Promise<{ clone: boolean }> {
     const { agent, query, at } = seen;
+    // Another program now (an upgrade, say) may do what the last could not: the configuration it is given changes with it.
+    const features = query.features ?? [];
     const [rows]: [{ previous: string; previous_boot: string | null; previous_seen_at: Date | null; config_version: number; clock_skewed: boolean }[], number] = await this.db.query(
       `UPDATE agents a SET last_seen_at = $6, status = 'online', boot_id = $2, version = $3, spool_entries = $4, spool_dropped = $5,
-              applied_config_version = coalesce($7::int, a.applied_config_version), clock_offset_ms = $8
+              applied_config_version = coalesce($7::int, a.applied_config_version), clock_offset_ms = $8,
+              features = $10::text[], config_version = a.config_version + CASE WHEN a.features = $10::text[] THEN 0 ELSE 1 END
          FROM (SELECT status, boot_id, last_seen_at FROM agents WHERE id = $1 FOR UPDATE) old
         WHERE a.id = $1 AND a.status <> 'revoked'
           AND ($9 OR old.boot_id IS NOT DISTINCT FROM $2::uuid OR old.last_seen_at IS NULL OR old.last_seen_at <= $6)
         RETURNING old.status AS previous, old.boot_id AS previous_boot, old.last_seen_at AS previous_seen_at, a.config_version, a.clock_skewed`,
-      [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at, query.configVersion ?? null, seen.clockOffsetMs ?? null, when === 'arrived'],
+      [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at, query.configVersion ?? null, seen.clockOffsetMs ?? null, when === 'arrived', features],
     );
     const row = rows[0];
     if (!row) return { clone: false };
-    remember(this.known, agent.id, { boot: query.boot, version: query.version });
+    remember(this.known, agent.id, { boot: query.boot, version: query.version, features: featureKey(query) });
     this.rememberConfigVersion(agent.id, row.config_version);
     await this.announceOnline(seen, row);
     let clone = false;
@@ -252,6 +256,11 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     for (const { deviceId, details } of recorded) this.logger.warn({ deviceId, ...details }, 'agent clock');
     await this.events.announce(recorded);
   }
+}
+
+/** The poll's features as one string to compare. */
+function featureKey(query: AgentPollQuery): string {
+  return query.features?.join(',') ?? '';
 }
 
 /** Sets a key, dropping the oldest entries beyond MAX_KNOWN. */

@@ -125,6 +125,7 @@ export class EnrolmentService {
       osRelease: request.os.release,
       osDescription: request.os.description ?? null,
       version: request.version,
+      features: request.features ?? [],
       siteId: token.siteId,
       deviceId: device.id,
       tokenId: token.id,

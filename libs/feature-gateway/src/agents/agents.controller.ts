@@ -59,6 +59,8 @@ export interface AgentView {
   hostname: string;
   status: AgentEntity['status'];
   version: string;
+  /** What the agent program said it can do (`scan-pace`: it honours a tracker's maxRate); empty for agents from before the list. */
+  features: string[];
   os: { platform: string; release: string; description: string | null };
   site: string | null;
   deviceId: string;
@@ -221,6 +223,7 @@ function view(row: AgentEntity, sites: Map<string, string>): AgentView {
     hostname: row.hostname,
     status: row.status,
     version: row.version,
+    features: row.features,
     os: { platform: row.osPlatform, release: row.osRelease, description: row.osDescription },
     site: row.siteId ? (sites.get(row.siteId) ?? null) : null,
     deviceId: row.deviceId,

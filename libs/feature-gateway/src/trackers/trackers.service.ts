@@ -6,14 +6,14 @@ import { Bus } from '@portolan/bus';
 import { CollectProtocolSchema, DomainError, isDomainError, Messages, ScanRateSchema } from '@portolan/contracts';
 import { loadSchedulerConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
-import { MAX_PACED_SCAN_MS, pacedScanMs, slowestScanRate } from '@portolan/nmap';
-import { AgentEntity, CollectorRecord, CredentialEntity, DeviceEntity, PortSetRecord, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
+import { AgentEntity, CollectorRecord, CredentialEntity, DeviceEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
 import { CREDENTIAL_TYPES, DEFAULT_PORTS, profileById, PROFILES } from '@portolan/collectors';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
 import { firstRunAt, ScheduleSchema, validateSchedule } from '@portolan/schedule';
 import { buildPortSet, countPorts } from '@portolan/targets';
 import { AgentConfigService } from '../agent-api/agent-config.service';
 import { AgentPollService } from '../agent-api/agent-poll.service';
+import { assertAgentPaces, assertPace } from './tracker-pace';
 
 export const PortRuleSchema = z
   .object({
@@ -104,24 +104,6 @@ export type UpdateTracker = z.infer<typeof UpdateTrackerSchema>;
 /** How long run-now waits for the resolver to check that a scanning agent can be given the scan. */
 const RESOLVE_LIMIT_MS = 5_000;
 
-/**
- * A pace is for scans nmap runs (a self-scan lists sockets, a collector reads the device), and
- * must let one nmap finish what it is given within MAX_PACED_SCAN_MS: a scanning agent scans the
- * whole device at once; a scanner worker a chunk of it.
- */
-function assertPace(mode: TrackerEntity['mode'], agentId: string | null, hostCount: number, portSet: PortSetRecord, maxRate: number | null | undefined, chunkMaxHosts: number): void {
-  if (maxRate === undefined || maxRate === null) return;
-  if (mode !== 'network' && mode !== 'remote') {
-    throw new DomainError('invalid_payload', `maxRate paces the probes of a remote or network scan; a ${mode} tracker sends none`, { field: 'maxRate' });
-  }
-  const hosts = agentId ? hostCount : Math.min(hostCount, chunkMaxHosts);
-  const probes = hosts * countPorts(portSet).total;
-  if (pacedScanMs(probes, hosts, maxRate) > MAX_PACED_SCAN_MS) {
-    const least = Math.ceil(slowestScanRate(probes, hosts) * 1000) / 1000;
-    throw new DomainError('invalid_payload', `maxRate ${maxRate} is too slow: one scan of ${hosts === 1 ? 'a host' : `${hosts} hosts`} over ${countPorts(portSet).total} ports would take more than ${MAX_PACED_SCAN_MS / 86_400_000} days; at least ${least} probes a second`, { field: 'maxRate' });
-  }
-}
-
 /** Re-probes are scans by the site's scanner workers: not for agents' self-scans, scanning agents or collectors. */
 function reprobeable(mode: TrackerEntity['mode'], agentId: string | null): boolean {
   return (mode === 'network' || mode === 'remote') && !agentId;
@@ -159,6 +141,7 @@ export class TrackersService {
     const rules = body.ports.map((r) => ({ range: r.range, protocol: r.protocol, exclude: r.exclude ?? false }));
     const portSet = buildPortSet(rules);
     assertPace(body.mode, agent?.id ?? null, device.hostCount, portSet, body.maxRate, this.chunkMaxHosts);
+    if (agent) assertAgentPaces(body.maxRate, agent);
     validateSchedule(body.schedule);
     const enabled = body.enabled ?? true;
     const tracker = await this.db.getRepository(TrackerEntity).save({
@@ -261,6 +244,10 @@ export class TrackersService {
         const device = await manager.getRepository(DeviceEntity).findOneByOrFail({ id: row.deviceId });
         assertPace(row.mode, row.agentId, device.hostCount, next.portSet ?? row.portSet, maxRate, this.chunkMaxHosts);
       }
+      // Paced now, or enabled again while paced: its agent must pace (one that does not would be given nothing to run).
+      if (row.agentId && maxRate !== null && (next.maxRate !== undefined || body.enabled === true)) {
+        assertAgentPaces(maxRate, await manager.getRepository(AgentEntity).findOneByOrFail({ id: row.agentId }));
+      }
       if (body.enabled !== undefined) next.enabled = body.enabled;
       if (body.confirmations !== undefined) next.confirmations = body.confirmations;
       if (body.flapping !== undefined) next.flapping = body.flapping;
@@ -288,12 +275,14 @@ export class TrackersService {
     return tracker;
   }
 
-  /** Why a run of an agent's tracker cannot be handed to the agent (409): the agent is revoked, or the tracker disabled (an agent runs only its enabled trackers). */
+  /** Why a run of an agent's tracker cannot be handed to the agent (409): the agent is revoked, the tracker disabled (an agent runs only its enabled trackers), or paced and the agent does not pace. */
   private async agentRefusal(tracker: TrackerEntity, manager: EntityManager = this.db.manager): Promise<void> {
     // A revoked agent never polls again: its run would only wait for the pickup timeout.
     const agent = await manager.getRepository(AgentEntity).findOneBy({ id: tracker.agentId! });
     if (!agent || agent.status === 'revoked') throw new DomainError('conflict', `tracker ${tracker.id} is run by agent ${tracker.agentId}, which is revoked; no run can be handed to it`, { field: 'agentId' });
     if (!tracker.enabled) throw new DomainError('conflict', `tracker ${tracker.id} is disabled, and agent ${tracker.agentId} runs only enabled trackers; enable it to run it`, { field: 'enabled' });
+    // Its configuration leaves the tracker out: the run would wait for the start timeout.
+    if (tracker.mode === 'remote' || tracker.mode === 'network') assertAgentPaces(tracker.maxRate, agent);
   }
 
   /**

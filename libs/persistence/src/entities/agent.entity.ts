@@ -28,6 +28,8 @@ export class AgentEntity {
   @Column({ name: 'applied_config_version', type: 'integer', nullable: true }) appliedConfigVersion!: number | null;
   /** When the agent was last given a configuration that left a tracker of its out (a host name that did not resolve, an address outside the scope); null once it is asked to fetch it again. */
   @Column({ name: 'config_incomplete_at', type: 'timestamptz', nullable: true }) configIncompleteAt!: Date | null;
+  /** What the agent program said it can do (`AgentFeatures`), at enrolment and on the first poll of each boot; empty for agents from before the list. */
+  @Column({ type: 'text', array: true, default: () => "'{}'" }) features!: string[];
   /** The agent's clock minus the hub's at its last poll, ms (bigint: a string as read); null when the agent does not say. */
   @Column({ name: 'clock_offset_ms', type: 'bigint', nullable: true }) clockOffsetMs!: string | null;
   /** Whether the hub holds the agent's clock skewed (announced by `agent-clock-skewed`, until `agent-clock-synchronised`). */

@@ -1,0 +1,32 @@
+import { DomainError } from '@portolan/contracts';
+import { MAX_PACED_SCAN_MS, pacedScanMs, slowestScanRate } from '@portolan/nmap';
+import { AgentEntity, PortSetRecord, TrackerEntity } from '@portolan/persistence';
+import { countPorts } from '@portolan/targets';
+import { cannotRun } from '../agent-api/agent-config.service';
+
+/**
+ * A pace is for scans nmap runs (a self-scan lists sockets, a collector reads the device), and
+ * must let one nmap finish what it is given within MAX_PACED_SCAN_MS: a scanning agent scans the
+ * whole device at once; a scanner worker a chunk of it.
+ */
+export function assertPace(mode: TrackerEntity['mode'], agentId: string | null, hostCount: number, portSet: PortSetRecord, maxRate: number | null | undefined, chunkMaxHosts: number): void {
+  if (maxRate === undefined || maxRate === null) return;
+  if (mode !== 'network' && mode !== 'remote') {
+    throw new DomainError('invalid_payload', `maxRate paces the probes of a remote or network scan; a ${mode} tracker sends none`, { field: 'maxRate' });
+  }
+  const hosts = agentId ? hostCount : Math.min(hostCount, chunkMaxHosts);
+  const probes = hosts * countPorts(portSet).total;
+  if (pacedScanMs(probes, hosts, maxRate) > MAX_PACED_SCAN_MS) {
+    const least = Math.ceil(slowestScanRate(probes, hosts) * 1000) / 1000;
+    throw new DomainError('invalid_payload', `maxRate ${maxRate} is too slow: one scan of ${hosts === 1 ? 'a host' : `${hosts} hosts`} over ${countPorts(portSet).total} ports would take more than ${MAX_PACED_SCAN_MS / 86_400_000} days; at least ${least} probes a second`, { field: 'maxRate' });
+  }
+}
+
+/**
+ * A paced tracker's agent must say that it paces its scans (an agent from before the pace would
+ * scan at full speed): 409, naming maxRate and what to do.
+ */
+export function assertAgentPaces(maxRate: number | null | undefined, agent: Pick<AgentEntity, 'name' | 'version' | 'features'>): void {
+  const unable = cannotRun({ maxRate: maxRate ?? null }, agent);
+  if (unable) throw new DomainError('conflict', `maxRate: ${unable}`, { field: 'maxRate' });
+}
