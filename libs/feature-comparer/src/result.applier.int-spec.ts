@@ -225,6 +225,36 @@ describe('ResultApplier (Postgres)', () => {
     expect(await ports(ids.trackerId)).toEqual(['127.0.0.31 tcp/40001', '127.0.0.32 tcp/40002']);
   });
 
+  it('applies the result of a paced chunk scanned without its pace, and says so once with the worker to upgrade; a paced result, alone or with others, says nothing', async () => {
+    const paceEvents = async (jobIds: string[]) =>
+      ((await db.query(`SELECT job_id, details FROM events WHERE job_id = ANY($1::uuid[]) AND details->>'what' = 'scan-pace-ignored'`, [jobIds])) as { job_id: string; details: Record<string, unknown> }[]);
+    const pace = (chunkIds: string[], maxRate: number) => db.query(`UPDATE scan_chunks SET request = jsonb_build_object('maxRate', $2::float8) WHERE id = ANY($1::uuid[])`, [chunkIds, maxRate]);
+    const ids = await fixture();
+    const older = await ids.job();
+    await pace(older.chunkIds, 20);
+    const message = randomUUID();
+    const unpaced = result(ids, older.jobId, older.chunkIds[0], [['127.0.0.31', 'up', [40005]]]);
+    await applier.applyCompleted(message, unpaced);
+    await applier.applyCompleted(message, unpaced); // redelivered: nothing twice
+    expect(await ports(ids.trackerId)).toEqual(['127.0.0.31 tcp/40005']);
+    expect(await paceEvents([older.jobId])).toEqual([
+      { job_id: older.jobId, details: expect.objectContaining({ what: 'scan-pace-ignored', maxRate: 20, worker: 'w1', engineVersion: '7.93', chunk: 1, chunks: 1, reason: expect.stringMatching(/^worker w1 scanned chunk 1\/1 without the tracker's pace/) }) },
+    ]);
+
+    // Paced and unpaced results arriving together (one transaction): only the unpaced one says so.
+    const trackers = await Promise.all(Array.from({ length: 3 }, () => fixture()));
+    const jobs = await Promise.all(trackers.map((t) => t.job()));
+    await pace(jobs.flatMap((j) => j.chunkIds), 0.5);
+    await Promise.all(
+      trackers.map((t, i) => {
+        const r = result(t, jobs[i].jobId, jobs[i].chunkIds[0], [['127.0.0.31', 'up', [40001]]]);
+        return applier.applyCompleted(randomUUID(), i === 1 ? r : { ...r, args: ['-sT', '--max-rate', '0.5', '127.0.0.31'] });
+      }),
+    );
+    expect((await paceEvents(jobs.map((j) => j.jobId))).map((e) => e.job_id)).toEqual([jobs[1].jobId]);
+    expect(await db.query(`SELECT status FROM scan_jobs WHERE id = ANY($1::uuid[])`, [jobs.map((j) => j.jobId)])).toEqual(jobs.map(() => ({ status: 'succeeded' })));
+  });
+
   it('ignores a result older than the one already applied', async () => {
     const ids = await fixture();
     const newer = await ids.job();

@@ -5,10 +5,11 @@ import { Messages, RunRequested, ScanCompleted, ScanFailed } from '@portolan/con
 import { Item, itemId, itemsFromHosts, PORT_ITEM_TYPE, portItem } from '@portolan/diff';
 import { Logger } from '@portolan/logging';
 import { BaselineCoverageRecord, EventEntity, FlappingRecord, ResultPartsRecord, ScanChunkEntity, ScanJobEntity } from '@portolan/persistence';
-import { BatchAnswer, BUS, claimMessage, claimMessages, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, OutboxUpload, ScanJobLedger, storedUpload } from '@portolan/platform';
+import { BatchAnswer, BUS, claimMessage, claimMessages, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, NewEvent, OutboxUpload, ScanJobLedger, storedUpload } from '@portolan/platform';
 import { portSetContains, Protocol } from '@portolan/targets';
 import { HostChange, planBaselineChanges } from './baseline.plan';
 import { BaselineWriter, REPROBE_ATTEMPTS, requestReprobe, WriteContext } from './baseline.writer';
+import { paceIgnoredEvent } from './scan-pace.check';
 
 const RESULTS_CONSUMER = 'comparer-results';
 const FAILURES_CONSUMER = 'comparer-failures';
@@ -224,6 +225,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     const written = await this.writer.writeMany(manager, writes);
     reprobes.push(...written.reprobes);
     const settles: Parameters<ScanJobLedger['settleChunks']>[1][number][] = [];
+    const unpaced: NewEvent[] = [];
     for (const r of applicable) {
       const job = jobs.get(r.jobId) as ScanJobEntity;
       const chunk = chunks.get(r.chunkId) as ScanChunkEntity;
@@ -231,13 +233,18 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       const hostsUp = await this.countPart(manager, chunk, r, hosts.length);
       if (hostsUp === undefined) continue; // more parts of this result to come
       settles.push({ job, chunk, outcome: chunkOutcome(r, hostsUp) });
+      const ignored = paceIgnoredEvent(chunk, r, job.chunkCount, now);
+      if (ignored) {
+        this.logger.warn({ jobId: job.id, chunkId: chunk.id, ...ignored.details }, 'a worker scanned without the tracker\'s pace');
+        unpaced.push(ignored);
+      }
       // Only a re-probe of one chunk knows here which of its hosts it missed: one in chunks
       // would ask again for the hosts of its other chunks. Those wait for the next full scan.
       if (job.chunkCount === 1) reprobes.push(...(await this.reprobeAgain(manager, job, hosts)));
     }
     await this.ledger.settleChunks(manager, settles);
     const finished = await this.ledger.finishComplete(manager, [...new Set(settles.map((x) => x.job))], now);
-    return [...written.events, ...finished];
+    return [...written.events, ...(unpaced.length ? await this.events.insert(manager, unpaced) : []), ...finished];
   }
 
   /** Whether a result can be applied: its tracker, job and chunk exist and the chunk is open (otherwise said in the log). */

@@ -144,6 +144,10 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
     expect(runningProgress.some((p) => p > 0 && p < 100)).toBe(true);
     const ports = await api.get<{ items: { port: number }[] }>(`/devices/${device.body['id']}/ports`);
     expect(ports.body.items.map((p) => p.port)).toEqual([40031]);
+    // A worker that paces says nothing of it: only a scan without the pace is a scan-pace-ignored event.
+    const comms = await api.get<{ items: { details: { what: string } }[] }>(`/events?jobId=${String(run.body['jobId'])}&type=communications`);
+    expect(comms.body.items.map((e) => e.details.what)).toContain('scan-finished');
+    expect(comms.body.items.map((e) => e.details.what)).not.toContain('scan-pace-ignored');
 
     // Back to nmap's own pace.
     const cleared = await api.patch(`/trackers/${trackerId}`, { maxRate: null });
