@@ -5,8 +5,8 @@ import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { loadPlatformConfig } from '@portolan/config';
 import { ScanCompleted } from '@portolan/contracts';
-import { createTestDatabase } from '@portolan/persistence';
-import { DATA_SOURCE, PlatformModule } from '@portolan/platform';
+import { createTestDatabase, ScanChunkEntity } from '@portolan/persistence';
+import { CHUNK_TIMED_OUT, DATA_SOURCE, PlatformModule, ScanJobLedger } from '@portolan/platform';
 import { ComparerModule } from './comparer.module';
 import { ResultApplier } from './result.applier';
 
@@ -223,6 +223,47 @@ describe('ResultApplier (Postgres)', () => {
     const [job] = await db.query(`SELECT status, hosts_up FROM scan_jobs WHERE id = $1`, [run.jobId]);
     expect(job).toEqual({ status: 'succeeded', hosts_up: 2 });
     expect(await ports(ids.trackerId)).toEqual(['127.0.0.31 tcp/40001', '127.0.0.32 tcp/40002']);
+  });
+
+  it('applies the result of a chunk the scheduler failed by its timeout when it comes after all, in parts, and finishes its job again with it; a chunk its worker failed stays failed', async () => {
+    const ledger = app.get(ScanJobLedger);
+    const ids = await fixture(2);
+    const run = await ids.job();
+    await applier.applyCompleted(randomUUID(), result(ids, run.jobId, run.chunkIds[0], [['127.0.0.31', 'up', [40001]]]));
+    // What the scheduler does at the chunk's deadline while the comparer is stopped, its result waiting on the stream.
+    await db.transaction(async (manager) => {
+      const job = (await ledger.lockJob(manager, run.jobId))!;
+      const chunk = (await manager.findOneByOrFail(ScanChunkEntity, { id: run.chunkIds[1] }))!;
+      await ledger.settleChunk(manager, job, chunk, { finishedAt: new Date(), error: `${CHUNK_TIMED_OUT}worker w1 did not finish the chunk before its deadline` });
+      await ledger.finishIfComplete(manager, job, new Date());
+    });
+    const jobState = async () => (await db.query(`SELECT status, error, chunks_done, chunks_failed, hosts_up FROM scan_jobs WHERE id = $1`, [run.jobId]))[0];
+    const chunkState = async () => (await db.query(`SELECT status, error FROM scan_chunks WHERE id = $1`, [run.chunkIds[1]]))[0];
+    const finishes = async () => ((await db.query(`SELECT details FROM events WHERE job_id = $1 AND kind = 'communications' ORDER BY occurred_at, id`, [run.jobId])) as { details: { what: string; status: string } }[]).map((e) => `${e.details.what} ${e.details.status}`);
+    expect(await jobState()).toMatchObject({ status: 'partial', error: 'chunk 2/2: timed out: worker w1 did not finish the chunk before its deadline', chunks_done: 1, chunks_failed: 1 });
+    expect(await finishes()).toEqual(['scan-finished partial']);
+
+    const scanId = randomUUID();
+    const whole = result(ids, run.jobId, run.chunkIds[1], [['127.0.0.32', 'up', [40002]], ['127.0.0.33', 'up', [40003]]]);
+    const part = (index: number): ScanCompleted => ({ ...whole, hosts: whole.hosts.slice(index, index + 1), scanId, part: { index, count: 2 } });
+    await applier.applyCompleted(randomUUID(), part(0));
+    expect(await chunkState()).toMatchObject({ status: 'failed' }); // until its last part: its job counts it failed
+    expect(await jobState()).toMatchObject({ status: 'partial', chunks_failed: 1 });
+    const last = randomUUID();
+    await applier.applyCompleted(last, part(1));
+    await applier.applyCompleted(last, part(1)); // redelivered: nothing twice
+    expect(await chunkState()).toEqual({ status: 'done', error: null });
+    expect(await jobState()).toEqual({ status: 'succeeded', error: null, chunks_done: 2, chunks_failed: 0, hosts_up: 3 });
+    expect(await ports(ids.trackerId)).toEqual(['127.0.0.31 tcp/40001', '127.0.0.32 tcp/40002', '127.0.0.33 tcp/40003']);
+    expect(await finishes()).toEqual(['scan-finished partial', 'scan-finished succeeded']);
+
+    // A chunk its worker reported failed is not taken back by a result: that is a redelivery's, and the failure stands.
+    const failed = await ids.job();
+    await applier.applyCompleted(randomUUID(), result(ids, failed.jobId, failed.chunkIds[0], [['127.0.0.31', 'up', [40001]]]));
+    await applier.applyFailed(randomUUID(), { jobId: failed.jobId, chunkId: failed.chunkIds[1], trackerId: ids.trackerId, deviceId: ids.deviceId, worker: 'w2', failedAt: new Date().toISOString(), error: { code: 'nmap_failed', message: 'nmap exited with 1' } });
+    await applier.applyCompleted(randomUUID(), result(ids, failed.jobId, failed.chunkIds[1], [['127.0.0.32', 'up', [40009]]]));
+    expect((await db.query(`SELECT status FROM scan_jobs WHERE id = $1`, [failed.jobId]))[0].status).toBe('partial');
+    expect(await ports(ids.trackerId)).not.toContain('127.0.0.32 tcp/40009');
   });
 
   it('applies the result of a paced chunk scanned without its pace, and says so once with the worker to upgrade; a paced result, alone or with others, says nothing', async () => {

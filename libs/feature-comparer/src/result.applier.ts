@@ -232,6 +232,9 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       const hosts = upHosts.get(r) ?? [];
       const hostsUp = await this.countPart(manager, chunk, r, hosts.length);
       if (hostsUp === undefined) continue; // more parts of this result to come
+      if (await this.ledger.reopenTimedOut(manager, job, chunk)) {
+        this.logger.warn({ jobId: job.id, chunkId: chunk.id, worker: r.worker }, 'result of a chunk failed by its timeout came after all; applied, and its job finished again');
+      }
       settles.push({ job, chunk, outcome: chunkOutcome(r, hostsUp) });
       const ignored = paceIgnoredEvent(chunk, r, job.chunkCount, now);
       if (ignored) {
@@ -247,12 +250,16 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     return [...written.events, ...(unpaced.length ? await this.events.insert(manager, unpaced) : []), ...finished];
   }
 
-  /** Whether a result can be applied: its tracker, job and chunk exist and the chunk is open (otherwise said in the log). */
+  /**
+   * Whether a result can be applied: its tracker, job and chunk exist and the chunk is open, or
+   * was failed by a timeout that the result now takes back (otherwise said in the log).
+   */
   private applicable(result: ScanCompleted, settings: TrackerSettingsRow | undefined, job: ScanJobEntity | undefined, chunk: ScanChunkEntity | undefined): boolean {
     if (!settings || !job || !chunk) {
       this.logger.warn({ jobId: result.jobId, chunkId: result.chunkId }, 'result for an unknown tracker, job or chunk; ignored');
       return false;
     }
+    if (this.ledger.reopenable(job, chunk)) return true;
     if (chunk.status === 'done' || chunk.status === 'failed') {
       this.logger.warn({ jobId: job.id, chunkId: chunk.id, status: chunk.status }, 'result for a chunk already settled; ignored');
       return false;
@@ -359,7 +366,8 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       state.hostsUp += hostsUp;
     }
     if (state.seen.length >= state.count) return state.hostsUp;
-    await manager.update(ScanChunkEntity, chunk.id, { resultParts: state, status: 'running' });
+    // A chunk failed by its timeout stays failed until its last part reopens it (its job still counts it failed).
+    await manager.update(ScanChunkEntity, chunk.id, { resultParts: state, ...(chunk.status !== 'failed' && { status: 'running' as const }) });
     return undefined;
   }
 

@@ -5,7 +5,7 @@ import { Bus } from '@portolan/bus';
 import { Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { ensureEventPartitions, ScanChunkEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
-import { AgentUploadOutbox, BUS, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
+import { AgentUploadOutbox, BUS, CHUNK_TIMED_OUT, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
 import { nextRunAfter, Schedule } from '@portolan/schedule';
 import { AgentLiveness } from './agent.liveness';
 import { ChunkDispatcher } from './chunk.dispatcher';
@@ -179,7 +179,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
             : job.agentId
               ? `the result ${chunk.worker ?? 'the agent'} sent was not applied within the agent result timeout`
               : `worker ${chunk.worker ?? '?'} did not finish the chunk before its deadline`;
-        if (!(await this.ledger.settleChunk(manager, job, chunk, { finishedAt: now, error: `timed out: ${reason}` }))) return [];
+        if (!(await this.ledger.settleChunk(manager, job, chunk, { finishedAt: now, error: `${CHUNK_TIMED_OUT}${reason}` }))) return [];
         expired += 1;
         return this.ledger.finishIfComplete(manager, job, now);
       });

@@ -14,6 +14,9 @@ export interface ChunkOutcome {
   readonly error?: string;
 }
 
+/** How the error of a chunk failed for want of its result begins (`ScanJobLedger.reopenTimedOut`). */
+export const CHUNK_TIMED_OUT = 'timed out: ';
+
 /**
  * The bookkeeping of scan jobs and their chunks, shared by the comparer (results), the
  * scheduler (planning failures, timeouts) and the gateway. A job is finished when every chunk
@@ -33,6 +36,35 @@ export class ScanJobLedger {
     if (!jobIds.length) return new Map();
     const jobs = await manager.getRepository(ScanJobEntity).find({ where: { id: In([...new Set(jobIds)]) }, order: { id: 'ASC' }, lock: { mode: 'pessimistic_write' } });
     return new Map(jobs.map((j) => [j.id, j]));
+  }
+
+  /**
+   * Takes back the timeout of a scanner worker's chunk that the scheduler failed for want of its
+   * result, now that the result has come after all (the comparer stopped or behind past the
+   * deadline, a worker slower than it): the chunk, and its job with it, are open again in
+   * memory, to be settled with the result as any other (`settleChunks`, then `finishComplete`,
+   * in the caller's transaction under the job's lock). False, and nothing changed, for any other
+   * chunk. An agent's run is reopened by its upload instead (the gateway).
+   */
+  async reopenTimedOut(manager: EntityManager, job: ScanJobEntity, chunk: ScanChunkEntity): Promise<boolean> {
+    if (!this.reopenable(job, chunk)) return false;
+    chunk.status = 'running';
+    job.chunksFailed -= 1;
+    // The job's error names its first failed chunk: this one's gives way to the next, if any.
+    if (job.error?.startsWith(chunkLabel(job, chunk.index))) {
+      const [other]: { chunk_index: number; error: string | null }[] = await manager.query(
+        `SELECT chunk_index, error FROM scan_chunks WHERE job_id = $1 AND status = 'failed' AND id <> $2 ORDER BY chunk_index LIMIT 1`,
+        [job.id, chunk.id],
+      );
+      job.error = other ? `${chunkLabel(job, other.chunk_index)}${other.error}` : null;
+    }
+    if (job.status === 'failed' || job.status === 'partial') job.status = 'running';
+    return true;
+  }
+
+  /** Whether the chunk is a scanner worker's that the scheduler failed for want of its result (`reopenTimedOut`). */
+  reopenable(job: ScanJobEntity, chunk: ScanChunkEntity): boolean {
+    return chunk.status === 'failed' && (chunk.error?.startsWith(CHUNK_TIMED_OUT) ?? false) && job.agentId === null;
   }
 
   /** Marks an open chunk done or failed; false when it was already settled (nothing changes). */
@@ -72,7 +104,7 @@ export class ScanJobLedger {
         job.hostsUp += outcome.hostsUp ?? 0;
       }
       job.startedAt = earliest(job.startedAt, outcome.startedAt ?? outcome.finishedAt);
-      if (failed && !job.error) job.error = `chunk ${chunk.index + 1}/${job.chunkCount}: ${outcome.error}`;
+      if (failed && !job.error) job.error = `${chunkLabel(job, chunk.index)}${outcome.error}`;
       if (job.status === 'queued') job.status = 'running';
       jobs.set(job.id, job);
       return true;
@@ -164,6 +196,11 @@ export class ScanJobLedger {
     );
     return this.events.insert(manager, events);
   }
+}
+
+/** How a job's error names the chunk it comes from. */
+function chunkLabel(job: ScanJobEntity, index: number): string {
+  return `chunk ${index + 1}/${job.chunkCount}: `;
 }
 
 function earliest(a: Date | null, b: Date): Date {

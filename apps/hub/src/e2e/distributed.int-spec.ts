@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { waitFor } from './agent-e2e.support';
 import { ApiClient } from './api.client';
 import { DistributedHub } from './distributed.hub';
 import { LoopbackListeners } from './loopback.listeners';
 import { runPortChangeScenario } from './port-change.scenario';
+import { ServiceProcess } from './service.process';
 
 /**
  * Distributed mode: gateway, scheduler, comparer and three scanner workers of one site as
@@ -14,11 +16,13 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
   const site = `e2e-${randomBytes(3).toString('hex')}`;
   let hub: DistributedHub;
   let api: ApiClient;
+  let comparer: ServiceProcess;
+  let workers: ServiceProcess[];
 
   beforeAll(async () => {
     hub = await DistributedHub.create('portolan_e2e', { SCHEDULER_CHUNK_MAX_HOSTS: '2', SCANNER_SITE: site });
     api = new ApiClient((await hub.gateway()).url);
-    await hub.start('scheduler', 'comparer', ...[1, 2, 3].map((n) => ({ name: `scanner-${n}`, app: 'scanner' })));
+    [, comparer, ...workers] = await hub.start('scheduler', 'comparer', ...[1, 2, 3].map((n) => ({ name: `scanner-${n}`, app: 'scanner' })));
   }, 120_000);
 
   afterAll(async () => {
@@ -40,6 +44,33 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
       }
     });
   }, 180_000);
+
+  it('applies a result the comparer comes to after the scheduler failed its chunk at the deadline (the comparer stopped meanwhile), and finishes the job again with it', async () => {
+    await hub.logsOnFailure(async () => {
+      await listeners.open('127.0.0.25', 40025);
+      const sites = await api.get<{ items: { id: string; name: string }[] }>('/sites?limit=500');
+      const siteId = sites.body.items.find((s) => s.name === site)?.id ?? String((await api.post('/sites', { name: site })).body['id']);
+      const device = await api.post('/devices', { name: 'late result', kind: 'host', address: '127.0.0.25', siteId });
+      const tracker = await api.post('/trackers', { name: 'late result', deviceId: device.body['id'], type: 'network-port', mode: 'remote', ports: [{ range: '40000-40100', protocol: 'tcp' }], schedule: { kind: 'cron', cron: '0 0 1 1 *' }, sendBaselineEvents: false });
+      expect(tracker.status).toBe(201);
+
+      await comparer.stop();
+      const jobId = String((await api.post(`/trackers/${String(tracker.body['id'])}/run`, {})).body['jobId']);
+      await waitFor('a worker to scan and publish', async () => workers.some((w) => w.log.split('\n').some((line) => line.includes(jobId) && line.includes('scan finished'))), (done) => done, 60_000);
+      // The comparer stays stopped past the chunk's run timeout (10 min and more): its deadline is moved instead of waiting.
+      await hub.sql.query(`UPDATE scan_chunks SET deadline = now() - interval '1 second' WHERE job_id = $1`, [jobId]);
+      const failed = await api.waitForJob(jobId, 30_000);
+      expect(failed).toMatchObject({ status: 'failed', error: expect.stringMatching(/^chunk 1\/1: timed out: worker scanner-[123] did not finish the chunk before its deadline$/) });
+
+      [comparer] = await hub.start({ name: 'comparer-2', app: 'comparer' });
+      const applied = await waitFor('the job finished again', async () => (await api.get(`/jobs/${jobId}`)).body, (job) => job['status'] !== 'failed', 30_000);
+      expect(applied).toMatchObject({ status: 'succeeded', error: null, chunks: { total: 1, done: 1, failed: 0 } });
+      const ports = await api.get<{ items: { host: string; port: number }[] }>(`/devices/${String(device.body['id'])}/ports`);
+      expect(ports.body.items.map((p) => `${p.host}:${p.port}`)).toEqual(['127.0.0.25:40025']);
+      const comms = await api.get<{ items: { details: { what: string; status: string } }[] }>(`/events?jobId=${jobId}&type=communications`);
+      expect(comms.body.items.map((e) => `${e.details.what} ${e.details.status}`).sort()).toEqual(['scan-failed failed', 'scan-finished succeeded']);
+    });
+  }, 120_000);
 
   it('reports database and bus readiness', async () => {
     const health = await api.get('/health');
