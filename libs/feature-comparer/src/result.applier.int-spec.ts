@@ -225,61 +225,74 @@ describe('ResultApplier (Postgres)', () => {
     expect(await ports(ids.trackerId)).toEqual(['127.0.0.31 tcp/40001', '127.0.0.32 tcp/40002']);
   });
 
-  it('applies the result of a chunk the scheduler failed by its timeout when it comes after all, in parts, and finishes its job again with it; a chunk its worker failed stays failed', async () => {
+  it('applies the result of a chunk the scheduler failed by its deadline when it comes after all, in parts, and finishes its job again with it; a chunk its worker failed stays failed', async () => {
     const ledger = app.get(ScanJobLedger);
-    const ids = await fixture(2);
+    const ids = await fixture(3);
     const run = await ids.job();
     await applier.applyCompleted(randomUUID(), result(ids, run.jobId, run.chunkIds[0], [['127.0.0.31', 'up', [40001]]]));
-    // What the scheduler does at the chunk's deadline while the comparer is stopped, its result waiting on the stream.
-    await db.transaction(async (manager) => {
-      const job = (await ledger.lockJob(manager, run.jobId))!;
-      const chunk = (await manager.findOneByOrFail(ScanChunkEntity, { id: run.chunkIds[1] }))!;
-      await ledger.settleChunk(manager, job, chunk, { finishedAt: new Date(), error: `${CHUNK_TIMED_OUT}worker w1 did not finish the chunk before its deadline` });
-      await ledger.finishIfComplete(manager, job, new Date());
-    });
+    // What the scheduler does at the deadlines of chunks 3, then 2, while the comparer is stopped, their results waiting on the stream.
+    for (const index of [2, 1]) {
+      await db.transaction(async (manager) => {
+        const job = (await ledger.lockJob(manager, run.jobId))!;
+        const chunk = await manager.findOneByOrFail(ScanChunkEntity, { id: run.chunkIds[index] });
+        await ledger.settleChunk(manager, job, chunk, { finishedAt: new Date(), error: `${CHUNK_TIMED_OUT}worker w${index} did not finish the chunk before its deadline`, timedOut: true });
+        await ledger.finishIfComplete(manager, job, new Date());
+      });
+    }
     const jobState = async () => (await db.query(`SELECT status, error, chunks_done, chunks_failed, hosts_up FROM scan_jobs WHERE id = $1`, [run.jobId]))[0];
-    const chunkState = async () => (await db.query(`SELECT status, error FROM scan_chunks WHERE id = $1`, [run.chunkIds[1]]))[0];
-    const finishes = async () => ((await db.query(`SELECT details FROM events WHERE job_id = $1 AND kind = 'communications' ORDER BY occurred_at, id`, [run.jobId])) as { details: { what: string; status: string } }[]).map((e) => `${e.details.what} ${e.details.status}`);
-    expect(await jobState()).toMatchObject({ status: 'partial', error: 'chunk 2/2: timed out: worker w1 did not finish the chunk before its deadline', chunks_done: 1, chunks_failed: 1 });
+    const chunkState = async (index: number) => (await db.query(`SELECT status, error, timed_out FROM scan_chunks WHERE id = $1`, [run.chunkIds[index]]))[0];
+    const finishes = async () =>
+      ((await db.query(`SELECT details FROM events WHERE job_id = $1 AND kind = 'communications' ORDER BY occurred_at, id`, [run.jobId])) as { details: { what: string; status: string; reopened?: boolean; previousStatus?: string } }[]).map(
+        (e) => `${e.details.what} ${e.details.status}${e.details.reopened ? ` (was ${e.details.previousStatus})` : ''}`,
+      );
+    expect(await jobState()).toMatchObject({ status: 'partial', error: 'chunk 3/3: timed out: worker w2 did not finish the chunk before its deadline', chunks_done: 1, chunks_failed: 2 });
     expect(await finishes()).toEqual(['scan-finished partial']);
 
+    // Chunk 3's result, in two parts: failed until its last part (its job still counts it failed).
     const scanId = randomUUID();
-    const whole = result(ids, run.jobId, run.chunkIds[1], [['127.0.0.32', 'up', [40002]], ['127.0.0.33', 'up', [40003]]]);
+    const whole = result(ids, run.jobId, run.chunkIds[2], [['127.0.0.32', 'up', [40002]], ['127.0.0.33', 'up', [40003]]]);
     const part = (index: number): ScanCompleted => ({ ...whole, hosts: whole.hosts.slice(index, index + 1), scanId, part: { index, count: 2 } });
     await applier.applyCompleted(randomUUID(), part(0));
-    expect(await chunkState()).toMatchObject({ status: 'failed' }); // until its last part: its job counts it failed
-    expect(await jobState()).toMatchObject({ status: 'partial', chunks_failed: 1 });
+    expect(await chunkState(2)).toMatchObject({ status: 'failed', timed_out: true });
+    expect(await jobState()).toMatchObject({ status: 'partial', chunks_failed: 2 });
     const last = randomUUID();
     await applier.applyCompleted(last, part(1));
     await applier.applyCompleted(last, part(1)); // redelivered: nothing twice
-    expect(await chunkState()).toEqual({ status: 'done', error: null });
-    expect(await jobState()).toEqual({ status: 'succeeded', error: null, chunks_done: 2, chunks_failed: 0, hosts_up: 3 });
-    expect(await ports(ids.trackerId)).toEqual(['127.0.0.31 tcp/40001', '127.0.0.32 tcp/40002', '127.0.0.33 tcp/40003']);
-    expect(await finishes()).toEqual(['scan-finished partial', 'scan-finished succeeded']);
+    expect(await chunkState(2)).toEqual({ status: 'done', error: null, timed_out: false });
+    // The job's error passes to the chunk that failed next: still partial.
+    expect(await jobState()).toEqual({ status: 'partial', error: 'chunk 2/3: timed out: worker w1 did not finish the chunk before its deadline', chunks_done: 2, chunks_failed: 1, hosts_up: 3 });
+    // Then chunk 2's: all done.
+    await applier.applyCompleted(randomUUID(), result(ids, run.jobId, run.chunkIds[1], [['127.0.0.34', 'up', [40004]]]));
+    expect(await jobState()).toEqual({ status: 'succeeded', error: null, chunks_done: 3, chunks_failed: 0, hosts_up: 4 });
+    expect(await ports(ids.trackerId)).toEqual(['127.0.0.31 tcp/40001', '127.0.0.32 tcp/40002', '127.0.0.33 tcp/40003', '127.0.0.34 tcp/40004']);
+    expect(await finishes()).toEqual(['scan-finished partial', 'scan-finished partial (was partial)', 'scan-finished succeeded (was partial)']);
 
-    // A chunk its worker reported failed is not taken back by a result: that is a redelivery's, and the failure stands.
+    // A chunk its worker reported failed is not taken back by a result, however its error is worded: the failure stands.
     const failed = await ids.job();
     await applier.applyCompleted(randomUUID(), result(ids, failed.jobId, failed.chunkIds[0], [['127.0.0.31', 'up', [40001]]]));
-    await applier.applyFailed(randomUUID(), { jobId: failed.jobId, chunkId: failed.chunkIds[1], trackerId: ids.trackerId, deviceId: ids.deviceId, worker: 'w2', failedAt: new Date().toISOString(), error: { code: 'nmap_failed', message: 'nmap exited with 1' } });
+    await applier.applyFailed(randomUUID(), { jobId: failed.jobId, chunkId: failed.chunkIds[1], trackerId: ids.trackerId, deviceId: ids.deviceId, worker: 'w2', failedAt: new Date().toISOString(), error: { code: 'timeout', message: 'timed out: nmap did not finish' } });
     await applier.applyCompleted(randomUUID(), result(ids, failed.jobId, failed.chunkIds[1], [['127.0.0.32', 'up', [40009]]]));
-    expect((await db.query(`SELECT status FROM scan_jobs WHERE id = $1`, [failed.jobId]))[0].status).toBe('partial');
+    expect((await db.query(`SELECT chunks_failed FROM scan_jobs WHERE id = $1`, [failed.jobId]))[0].chunks_failed).toBe(1);
     expect(await ports(ids.trackerId)).not.toContain('127.0.0.32 tcp/40009');
   });
 
-  it('applies the result of a paced chunk scanned without its pace, and says so once with the worker to upgrade; a paced result, alone or with others, says nothing', async () => {
+  it('applies the results of paced chunks scanned without their pace, and says so once a job and worker; a paced result, alone or with others, says nothing', async () => {
     const paceEvents = async (jobIds: string[]) =>
-      ((await db.query(`SELECT job_id, details FROM events WHERE job_id = ANY($1::uuid[]) AND details->>'what' = 'scan-pace-ignored'`, [jobIds])) as { job_id: string; details: Record<string, unknown> }[]);
+      ((await db.query(`SELECT job_id, details FROM events WHERE job_id = ANY($1::uuid[]) AND details->>'what' = 'scan-pace-ignored' ORDER BY details->>'worker'`, [jobIds])) as { job_id: string; details: Record<string, unknown> }[]);
     const pace = (chunkIds: string[], maxRate: number) => db.query(`UPDATE scan_chunks SET request = jsonb_build_object('maxRate', $2::float8) WHERE id = ANY($1::uuid[])`, [chunkIds, maxRate]);
-    const ids = await fixture();
+    const ids = await fixture(3);
     const older = await ids.job();
     await pace(older.chunkIds, 20);
-    const message = randomUUID();
-    const unpaced = result(ids, older.jobId, older.chunkIds[0], [['127.0.0.31', 'up', [40005]]]);
-    await applier.applyCompleted(message, unpaced);
-    await applier.applyCompleted(message, unpaced); // redelivered: nothing twice
-    expect(await ports(ids.trackerId)).toEqual(['127.0.0.31 tcp/40005']);
+    // Worker w1 (older than the pace) scans chunks 1 and 2, the second's result in two parts; w3 scans chunk 3.
+    await applier.applyCompleted(randomUUID(), result(ids, older.jobId, older.chunkIds[0], [['127.0.0.31', 'up', [40005]]]));
+    const whole = result(ids, older.jobId, older.chunkIds[1], [['127.0.0.32', 'up', [40006]], ['127.0.0.33', 'up', []]]);
+    const scanId = randomUUID();
+    for (const index of [0, 1]) await applier.applyCompleted(randomUUID(), { ...whole, hosts: whole.hosts.slice(index, index + 1), scanId, part: { index, count: 2 } });
+    await applier.applyCompleted(randomUUID(), { ...result(ids, older.jobId, older.chunkIds[2], [['127.0.0.34', 'up', []]]), worker: 'w3', args: ['-sT', '--max-rate', '200'] });
+    expect(await ports(ids.trackerId)).toEqual(['127.0.0.31 tcp/40005', '127.0.0.32 tcp/40006']);
     expect(await paceEvents([older.jobId])).toEqual([
-      { job_id: older.jobId, details: expect.objectContaining({ what: 'scan-pace-ignored', maxRate: 20, worker: 'w1', engineVersion: '7.93', chunk: 1, chunks: 1, reason: expect.stringMatching(/^worker w1 scanned chunk 1\/1 without the tracker's pace/) }) },
+      { job_id: older.jobId, details: expect.objectContaining({ what: 'scan-pace-ignored', maxRate: 20, applied: null, worker: 'w1', engineVersion: '7.93', chunk: 1, chunks: 3, reason: expect.stringMatching(/^worker w1 scanned chunk 1\/3 without the tracker's pace/) }) },
+      { job_id: older.jobId, details: expect.objectContaining({ worker: 'w3', applied: '200', chunk: 3 }) },
     ]);
 
     // Paced and unpaced results arriving together (one transaction): only the unpaced one says so.

@@ -233,13 +233,13 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       const hostsUp = await this.countPart(manager, chunk, r, hosts.length);
       if (hostsUp === undefined) continue; // more parts of this result to come
       if (await this.ledger.reopenTimedOut(manager, job, chunk)) {
-        this.logger.warn({ jobId: job.id, chunkId: chunk.id, worker: r.worker }, 'result of a chunk failed by its timeout came after all; applied, and its job finished again');
+        this.logger.warn({ jobId: job.id, chunkId: chunk.id, worker: r.worker }, 'the result of a chunk failed by its deadline came after all; applied');
       }
       settles.push({ job, chunk, outcome: chunkOutcome(r, hostsUp) });
       const ignored = paceIgnoredEvent(chunk, r, job.chunkCount, now);
       if (ignored) {
-        this.logger.warn({ jobId: job.id, chunkId: chunk.id, ...ignored.details }, 'a worker scanned without the tracker\'s pace');
-        unpaced.push(ignored);
+        this.logger.warn({ jobId: job.id, chunkId: chunk.id, ...ignored.details }, "a worker scanned without the tracker's pace");
+        if (!(await paceIgnoredAlready(manager, job.id, r.worker, unpaced))) unpaced.push(ignored);
       }
       // Only a re-probe of one chunk knows here which of its hosts it missed: one in chunks
       // would ask again for the hosts of its other chunks. Those wait for the next full scan.
@@ -429,6 +429,16 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     }
     return out;
   }
+}
+
+/**
+ * Whether a job's scan-pace-ignored event for the worker is written already (by this batch, or
+ * earlier under the job's lock): one event a job and worker, not one for each of its chunks.
+ */
+async function paceIgnoredAlready(manager: EntityManager, jobId: string, worker: string, batch: readonly NewEvent[]): Promise<boolean> {
+  if (batch.some((e) => e.jobId === jobId && e.details?.['worker'] === worker)) return true;
+  const rows: unknown[] = await manager.query(`SELECT 1 FROM events WHERE job_id = $1 AND kind = 'communications' AND details->>'what' = 'scan-pace-ignored' AND details->>'worker' = $2 LIMIT 1`, [jobId, worker]);
+  return rows.length > 0;
 }
 
 async function markUploadApplied(manager: EntityManager, messageId: string): Promise<void> {

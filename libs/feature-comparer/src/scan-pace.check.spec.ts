@@ -34,15 +34,22 @@ describe('a chunk scanned without its pace', () => {
         worker: 'scanner-7',
         engine: 'nmap',
         engineVersion: '7.93',
+        applied: null,
         chunk: 2,
         chunks: 4,
-        reason: "worker scanner-7 scanned chunk 2/4 without the tracker's pace (maxRate 0.5: no --max-rate in its command line); it is older than the pace: upgrade it",
+        reason: "worker scanner-7 scanned chunk 2/4 without the tracker's pace (maxRate 0.5; its command line has no --max-rate): a worker older than the pace scans at its full speed; upgrade it",
       },
     });
   });
 
+  it('is one too when the command line paces at another rate, or names none', () => {
+    expect(paceIgnoredEvent({ index: 0, request: { maxRate: 20 } }, result(['-sT', '--max-rate', '200', '127.0.0.5']), 1, at)?.details).toMatchObject({ applied: '200', reason: expect.stringContaining('its command line has --max-rate 200') });
+    expect(paceIgnoredEvent({ index: 0, request: { maxRate: 20 } }, result(['-sT', '--max-rate']), 1, at)?.details).toMatchObject({ applied: null });
+  });
+
   it('is nothing when the pace was applied, or none was asked (no request: an agent\'s run)', () => {
     expect(paceIgnoredEvent({ index: 0, request: { maxRate: 20 } }, result(['-sT', '--max-rate', '20', '127.0.0.5']), 1, at)).toBeUndefined();
+    expect(paceIgnoredEvent({ index: 0, request: { maxRate: 0.5 } }, result(['-sT', '--max-rate', '0.5', '127.0.0.5']), 1, at)).toBeUndefined();
     expect(paceIgnoredEvent({ index: 0, request: { targets: ['127.0.0.5'] } }, result(['-sT']), 1, at)).toBeUndefined();
     expect(paceIgnoredEvent({ index: 0, request: null }, result(['-sT']), 1, at)).toBeUndefined();
   });

@@ -10,13 +10,16 @@ interface AskedChunk {
 /**
  * The `scan-pace-ignored` communications event of a chunk result whose scan ignored its
  * tracker's pace, if it did: the chunk was asked for `maxRate` and the worker's command line
- * has no `--max-rate` (a worker older than the pace drops the field and scans at its full
- * speed, which the pace is there to prevent: a fragile device, a thin link). Its observations
- * are as good as any, and are applied; the event says which worker to upgrade.
+ * has no `--max-rate` of that rate (a worker older than the pace drops the field and scans at
+ * its full speed, which the pace is there to prevent: a fragile device, a thin link). Its
+ * observations are as good as any, and are applied; the event says which worker to upgrade.
  */
 export function paceIgnoredEvent(chunk: AskedChunk, result: ScanCompleted, chunkCount: number, occurredAt: Date): NewEvent | undefined {
   const asked = chunk.request?.['maxRate'];
-  if (typeof asked !== 'number' || result.args.includes('--max-rate')) return undefined;
+  if (typeof asked !== 'number') return undefined;
+  const at = result.args.indexOf('--max-rate');
+  const applied = at < 0 ? undefined : result.args[at + 1];
+  if (applied !== undefined && Number(applied) === asked) return undefined;
   return {
     kind: 'communications',
     deviceId: result.deviceId,
@@ -26,12 +29,13 @@ export function paceIgnoredEvent(chunk: AskedChunk, result: ScanCompleted, chunk
     details: {
       what: 'scan-pace-ignored',
       maxRate: asked,
+      applied: applied ?? null,
       worker: result.worker,
       engine: result.engine,
       engineVersion: result.engineVersion,
       chunk: chunk.index + 1,
       chunks: chunkCount,
-      reason: `worker ${result.worker} scanned chunk ${chunk.index + 1}/${chunkCount} without the tracker's pace (maxRate ${asked}: no --max-rate in its command line); it is older than the pace: upgrade it`,
+      reason: `worker ${result.worker} scanned chunk ${chunk.index + 1}/${chunkCount} without the tracker's pace (maxRate ${asked}; its command line has ${applied === undefined ? 'no --max-rate' : `--max-rate ${applied}`}): a worker older than the pace scans at its full speed; upgrade it`,
     },
   };
 }

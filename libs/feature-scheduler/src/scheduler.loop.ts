@@ -179,7 +179,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
             : job.agentId
               ? `the result ${chunk.worker ?? 'the agent'} sent was not applied within the agent result timeout`
               : `worker ${chunk.worker ?? '?'} did not finish the chunk before its deadline`;
-        if (!(await this.ledger.settleChunk(manager, job, chunk, { finishedAt: now, error: `${CHUNK_TIMED_OUT}${reason}` }))) return [];
+        if (!(await this.ledger.settleChunk(manager, job, chunk, { finishedAt: now, error: `${CHUNK_TIMED_OUT}${reason}`, timedOut: true }))) return [];
         expired += 1;
         return this.ledger.finishIfComplete(manager, job, now);
       });

@@ -12,10 +12,15 @@ export interface ChunkOutcome {
   readonly finishedAt: Date;
   readonly hostsUp?: number;
   readonly error?: string;
+  /** Failed by the scheduler for want of its result by the deadline (`reopenTimedOut`). */
+  readonly timedOut?: boolean;
 }
 
-/** How the error of a chunk failed for want of its result begins (`ScanJobLedger.reopenTimedOut`). */
+/** How the error of a chunk the scheduler failed for want of its result begins. */
 export const CHUNK_TIMED_OUT = 'timed out: ';
+
+/** Jobs reopened by a late result in this transaction, with the status they had finished with (`finish` says so in its event). */
+const reopened = new WeakMap<ScanJobEntity, ScanJobStatus>();
 
 /**
  * The bookkeeping of scan jobs and their chunks, shared by the comparer (results), the
@@ -50,21 +55,24 @@ export class ScanJobLedger {
     if (!this.reopenable(job, chunk)) return false;
     chunk.status = 'running';
     job.chunksFailed -= 1;
-    // The job's error names its first failed chunk: this one's gives way to the next, if any.
+    // The job's error names its first chunk to fail: this one's gives way to the next, if any.
     if (job.error?.startsWith(chunkLabel(job, chunk.index))) {
       const [other]: { chunk_index: number; error: string | null }[] = await manager.query(
-        `SELECT chunk_index, error FROM scan_chunks WHERE job_id = $1 AND status = 'failed' AND id <> $2 ORDER BY chunk_index LIMIT 1`,
+        `SELECT chunk_index, error FROM scan_chunks WHERE job_id = $1 AND status = 'failed' AND id <> $2 ORDER BY finished_at, chunk_index LIMIT 1`,
         [job.id, chunk.id],
       );
       job.error = other ? `${chunkLabel(job, other.chunk_index)}${other.error}` : null;
     }
-    if (job.status === 'failed' || job.status === 'partial') job.status = 'running';
+    if (job.status === 'failed' || job.status === 'partial') {
+      reopened.set(job, job.status);
+      job.status = 'running';
+    }
     return true;
   }
 
   /** Whether the chunk is a scanner worker's that the scheduler failed for want of its result (`reopenTimedOut`). */
   reopenable(job: ScanJobEntity, chunk: ScanChunkEntity): boolean {
-    return chunk.status === 'failed' && (chunk.error?.startsWith(CHUNK_TIMED_OUT) ?? false) && job.agentId === null;
+    return chunk.status === 'failed' && chunk.timedOut && job.agentId === null;
   }
 
   /** Marks an open chunk done or failed; false when it was already settled (nothing changes). */
@@ -95,6 +103,7 @@ export class ScanJobLedger {
         started_at: outcome.startedAt ?? chunk.startedAt ?? outcome.finishedAt,
         finished_at: outcome.finishedAt,
         error: outcome.error ?? null,
+        timed_out: outcome.timedOut ?? false,
       });
       job.chunksDone += failed ? 0 : 1;
       job.chunksFailed += failed ? 1 : 0;
@@ -112,9 +121,9 @@ export class ScanJobLedger {
     if (!chunks.length) return answers;
     await manager.query(
       `UPDATE scan_chunks c SET status = v.status, progress = v.progress, hosts_done = v.hosts_done, worker = v.worker, engine = v.engine, engine_version = v.engine_version,
-              args = v.args, started_at = v.started_at, finished_at = v.finished_at, error = v.error
+              args = v.args, started_at = v.started_at, finished_at = v.finished_at, error = v.error, timed_out = v.timed_out
          FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, status text, progress real, hosts_done int, worker text, engine text, engine_version text, args jsonb,
-              started_at timestamptz, finished_at timestamptz, error text)
+              started_at timestamptz, finished_at timestamptz, error text, timed_out boolean)
         WHERE c.id = v.id`,
       [JSON.stringify(chunks.sort((x, y) => String(x['id']).localeCompare(String(y['id']))))],
     );
@@ -185,6 +194,8 @@ export class ScanJobLedger {
           chunks: job.chunkCount,
           chunksFailed: job.chunksFailed,
           ...(error ? { reason: error } : {}),
+          // Finished again: a chunk's result came after the scheduler had failed it by its deadline.
+          ...(reopened.has(job) ? { reopened: true, previousStatus: reopened.get(job) } : {}),
         },
       });
       return { id: job.id, status, finished_at: finishedAt, duration_ms: durationMs, error };

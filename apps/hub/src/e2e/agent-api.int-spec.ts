@@ -897,6 +897,7 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     // The original talks to the first gateway, its clone (same identity, a boot of its own) to the second.
     const original = new TestAgent(http, enrolled.body);
     const clone = new TestAgent(new AgentHttpClient(secondUrl), enrolled.body);
+    original.features = ['scan-pace']; // the clone runs an older program
     const os = { platform: 'linux', release: '6.1.0' };
     expect((await original.host({ hostname: 'web-07', os })).status).toBe(204);
     expect((await clone.host({ hostname: 'web-08', os })).status).toBe(204);
@@ -919,13 +920,19 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     const view = await agentView(agentId);
     expect(view.duplicatedAt).toEqual(expect.any(String));
     expect(rounds).toBe(3); // the original returns in rounds 2 and 3
-    // Polling on does not announce it again.
+    // Polling on does not announce it again. The clone does not speak for the agent's program
+    // (the one that keeps the identity does): what it can do, and so its configuration, stay put.
+    await pollWritten(original);
+    const programNow = async () => (await sql.query(`SELECT config_version, features FROM agents WHERE id = $1`, [agentId])).rows[0] as { config_version: number; features: string[] };
+    const settled = await programNow();
+    expect(settled.features).toEqual(['scan-pace']);
     for (let i = 0; i < 2; i += 1) {
       await original.poll();
       await sleep(1_200);
       await clone.poll();
       await sleep(1_200);
     }
+    expect(await programNow()).toEqual(settled);
     const announced = await whats('agent-duplicated');
     expect(announced).toEqual([
       expect.objectContaining({
@@ -1221,10 +1228,10 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
 
     // The agent is upgraded: its new process says it paces, and is given a configuration made for that.
     const upgraded = new TestAgent(http, old.identity, '2.0.0-test');
-    upgraded.features = ['scan-pace', 'some-later-feature'];
+    upgraded.features = ['some-later-feature', 'scan-pace'];
     const oldVersion = await versionOf();
     expect((await upgraded.poll()).body.configVersion).toBe(oldVersion + 1);
-    expect((await agentView(old.id)).features).toEqual(['scan-pace', 'some-later-feature']);
+    expect((await agentView(old.id)).features).toEqual(['scan-pace', 'some-later-feature']); // as a set, sorted
     expect((await api.patch(`/trackers/${id}`, { maxRate: 2 })).status).toBe(200);
     const trackersOf = async (agent: TestAgent) => (await agent.config<{ trackers: { id: string; scan: { maxRate?: number } }[] }>()).body.trackers;
     expect((await trackersOf(upgraded)).find((t) => t.id === id)?.scan.maxRate).toBe(2);
@@ -1235,6 +1242,13 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     expect((await downgraded.poll()).body.configVersion).toBe(upgradedVersion + 1);
     expect((await trackersOf(downgraded)).map((t) => t.id)).not.toContain(id);
     expect((await sql.query('SELECT config_incomplete_at FROM agents WHERE id = $1', [old.id])).rows[0].config_incomplete_at).toBeNull();
+    // Said once, naming the trackers left out: they would otherwise just stop.
+    const leftOut = (await events(`deviceId=${old.identity.deviceId}&type=communications`)).filter((e) => e.details?.['what'] === 'agent-trackers-left-out');
+    expect(leftOut.map((e) => e.details)).toEqual([
+      expect.objectContaining({ agentId: old.id, version: '0.9.0-test', features: [], trackers: [{ id, name: 'fragile host' }], reason: expect.stringMatching(/^agent "unpaced" \(version 0\.9\.0-test\) no longer says it paces its scans/) }),
+    ]);
+    // An edit that neither paces it anew nor enables it passes, though its agent does not pace.
+    expect((await api.patch(`/trackers/${id}`, { sendBaselineEvents: true, maxRate: 2, enabled: true })).status).toBe(200);
     expect(answer(await api.post(`/trackers/${id}/run`, {}))).toEqual(refused);
     expect((await api.patch(`/trackers/${id}`, { enabled: false })).status).toBe(200);
     expect(answer(await api.patch(`/trackers/${id}`, { enabled: true }))).toEqual(refused);

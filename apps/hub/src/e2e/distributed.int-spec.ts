@@ -67,8 +67,8 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
       expect(applied).toMatchObject({ status: 'succeeded', error: null, chunks: { total: 1, done: 1, failed: 0 } });
       const ports = await api.get<{ items: { host: string; port: number }[] }>(`/devices/${String(device.body['id'])}/ports`);
       expect(ports.body.items.map((p) => `${p.host}:${p.port}`)).toEqual(['127.0.0.25:40025']);
-      const comms = await api.get<{ items: { details: { what: string; status: string } }[] }>(`/events?jobId=${jobId}&type=communications`);
-      expect(comms.body.items.map((e) => `${e.details.what} ${e.details.status}`).sort()).toEqual(['scan-failed failed', 'scan-finished succeeded']);
+      const comms = await api.get<{ items: { details: { what: string; status: string; previousStatus?: string } }[] }>(`/events?jobId=${jobId}&type=communications`);
+      expect(comms.body.items.map((e) => `${e.details.what} ${e.details.status} ${e.details.previousStatus ?? '-'}`).sort()).toEqual(['scan-failed failed -', 'scan-finished succeeded failed']);
     });
   }, 120_000);
 

@@ -6,7 +6,10 @@ describe('what an agent says it can do', () => {
   const enrolment = { token: 'x'.repeat(32), name: 'web-01', hostname: 'web-01', os: { platform: 'linux', release: '6.1.0' }, version: '1.0.0', scanner: true };
 
   it('reads a poll\'s features separated by ",", keeping names the hub does not know', () => {
-    expect(AgentPollQuerySchema.parse({ ...poll, features: 'scan-pace,later-thing2' }).features).toEqual(['scan-pace', 'later-thing2']);
+    expect(AgentPollQuerySchema.parse({ ...poll, features: 'scan-pace,later-thing2' }).features).toEqual(['later-thing2', 'scan-pace']);
+    // A set: the same names in another order, or twice, are the same features.
+    expect(AgentPollQuerySchema.parse({ ...poll, features: 'scan-pace,later-thing2,scan-pace' }).features).toEqual(['later-thing2', 'scan-pace']);
+    expect(EnrolRequestSchema.parse({ ...enrolment, features: ['scan-pace', 'a-thing', 'scan-pace'] }).features).toEqual(['a-thing', 'scan-pace']);
     expect(AgentPollQuerySchema.parse({ ...poll, features: '' }).features).toEqual([]);
     expect(AgentPollQuerySchema.parse(poll).features).toBeUndefined();
   });

@@ -48,12 +48,17 @@ export const AgentFeatures = {
 } as const;
 export const MAX_AGENT_FEATURES = 32;
 const AgentFeatureSchema = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'an agent feature is a lower-case name of letters, digits and "-", at most 32 long');
+/** Features as a set: sorted, each once (the same set said in another order is the same). */
+const AgentFeatureSetSchema = z
+  .array(AgentFeatureSchema)
+  .max(MAX_AGENT_FEATURES)
+  .transform((names) => [...new Set(names)].sort());
 /** A poll's `features`: the names separated by ",". */
 const AgentFeatureListSchema = z
   .string()
   .max(MAX_AGENT_FEATURES * 33)
   .transform((list) => (list === '' ? [] : list.split(',')))
-  .pipe(z.array(AgentFeatureSchema).max(MAX_AGENT_FEATURES));
+  .pipe(AgentFeatureSetSchema);
 
 const HostNameSchema = z.string().trim().min(1, 'hostname must not be empty').max(253);
 /** The agent's operating system: Node's platform and kernel release, and the distribution or product name where the agent can read it. */
@@ -70,7 +75,7 @@ export const EnrolRequestSchema = z
     /** Whether the agent may run nmap for remote and network scans. */
     scanner: z.boolean(),
     /** What this agent program can do (`AgentFeatures`); absent from agents older than the list, which can do none of it. */
-    features: z.array(AgentFeatureSchema).max(MAX_AGENT_FEATURES).optional(),
+    features: AgentFeatureSetSchema.optional(),
   })
   .strict();
 export type EnrolRequest = z.infer<typeof EnrolRequestSchema>;

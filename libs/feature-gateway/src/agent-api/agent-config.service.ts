@@ -1,25 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, In } from 'typeorm';
-import { AgentConfig, AgentFeatures, AgentTracker, isDomainError } from '@portolan/contracts';
+import { AgentConfig, AgentTracker, isDomainError } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { scanTimeoutMs } from '@portolan/nmap';
 import { DeviceEntity, SiteEntity, TrackerEntity } from '@portolan/persistence';
 import { DATA_SOURCE, LOGGER, SCOPE_GUARD } from '@portolan/platform';
 import { countHosts, countPorts, parseTargetSpec, resolveHostnames, ScopeGuard, toNmapTargets } from '@portolan/targets';
 import { HubCertificatesService } from '../hub-certificates/hub-certificates.service';
+import { cannotRun } from '../trackers/tracker-pace.rules';
 import { AuthenticatedAgent } from './agent.directory';
-
-/**
- * Why an agent that can do only `features` cannot run the tracker as the operator set it, if it
- * cannot: a paced scan run at full speed is what the pace is there to prevent (a fragile device, a
- * thin link), so it is not handed over at all.
- */
-export function cannotRun(tracker: Pick<TrackerEntity, 'maxRate'>, agent: { name: string; version: string; features: readonly string[] }): string | undefined {
-  if (tracker.maxRate !== null && !agent.features.includes(AgentFeatures.scanPace)) {
-    return `the tracker paces its scans (maxRate ${tracker.maxRate}), and agent "${agent.name}" (version ${agent.version}) does not say it can (feature "${AgentFeatures.scanPace}"); upgrade the agent, or clear maxRate`;
-  }
-  return undefined;
-}
 
 /** The run timeout an agent gives nmap: a base plus an allowance per probe, and the time its pace needs (as the scheduler does for chunks). */
 const AGENT_SCAN_BUDGET = { baseMs: 10 * 60_000, perProbeMs: 5 };
@@ -75,7 +64,7 @@ export class AgentConfigService {
       const unable = cannotRun(tracker, { name: agent.name, ...program });
       if (unable) {
         // Not a passing reason (no retry): an upgraded agent says so on its first poll, which moves its configuration version.
-        this.logger.warn({ agentId: agent.id, trackerId: tracker.id, err: unable }, 'tracker left out of the agent configuration');
+        this.logger.warn({ agentId: agent.id, trackerId: tracker.id, reason: unable }, 'tracker left out of the agent configuration');
         continue;
       }
       try {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { AgentPollQuery } from '@portolan/contracts';
+import { AgentFeatures, AgentPollQuery } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { agentEvent, DATA_SOURCE, EventRecorder, LOGGER } from '@portolan/platform';
 import { AgentClock, CLOCK_SKEWED_MS, CLOCK_SYNCHRONISED_MS, clockTransition } from './agent-clock';
@@ -183,23 +183,28 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
    */
   private async writeNow(seen: Seen, when: 'arrived' | 'noted' = 'arrived'): Promise<{ clone: boolean }> {
     const { agent, query, at } = seen;
-    // Another program now (an upgrade, say) may do what the last could not: the configuration it is given changes with it.
+    // Another program now (an upgrade, say) may do what the last could not: the configuration it
+    // is given changes with it. A process that does not keep a duplicated identity (a clone still
+    // on an older program, say) does not speak for the agent's program, or the two would take turns.
     const features = query.features ?? [];
-    const [rows]: [{ previous: string; previous_boot: string | null; previous_seen_at: Date | null; config_version: number; clock_skewed: boolean }[], number] = await this.db.query(
+    const speaks = !agent.duplicated || agent.keptBoot === query.boot;
+    const [rows]: [{ previous: string; previous_boot: string | null; previous_seen_at: Date | null; previous_features: string[]; config_version: number; clock_skewed: boolean }[], number] = await this.db.query(
       `UPDATE agents a SET last_seen_at = $6, status = 'online', boot_id = $2, version = $3, spool_entries = $4, spool_dropped = $5,
               applied_config_version = coalesce($7::int, a.applied_config_version), clock_offset_ms = $8,
-              features = $10::text[], config_version = a.config_version + CASE WHEN a.features = $10::text[] THEN 0 ELSE 1 END
-         FROM (SELECT status, boot_id, last_seen_at FROM agents WHERE id = $1 FOR UPDATE) old
+              features = CASE WHEN $11 THEN $10::text[] ELSE a.features END,
+              config_version = a.config_version + CASE WHEN $11 AND a.features <> $10::text[] THEN 1 ELSE 0 END
+         FROM (SELECT status, boot_id, last_seen_at, features FROM agents WHERE id = $1 FOR UPDATE) old
         WHERE a.id = $1 AND a.status <> 'revoked'
           AND ($9 OR old.boot_id IS NOT DISTINCT FROM $2::uuid OR old.last_seen_at IS NULL OR old.last_seen_at <= $6)
-        RETURNING old.status AS previous, old.boot_id AS previous_boot, old.last_seen_at AS previous_seen_at, a.config_version, a.clock_skewed`,
-      [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at, query.configVersion ?? null, seen.clockOffsetMs ?? null, when === 'arrived', features],
+        RETURNING old.status AS previous, old.boot_id AS previous_boot, old.last_seen_at AS previous_seen_at, old.features AS previous_features, a.config_version, a.clock_skewed`,
+      [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at, query.configVersion ?? null, seen.clockOffsetMs ?? null, when === 'arrived', features, speaks],
     );
     const row = rows[0];
     if (!row) return { clone: false };
     remember(this.known, agent.id, { boot: query.boot, version: query.version, features: featureKey(query) });
     this.rememberConfigVersion(agent.id, row.config_version);
     await this.announceOnline(seen, row);
+    if (speaks) await this.announceLostPace(seen, row.previous_features, features).catch((error: unknown) => this.logger.warn({ agentId: agent.id, err: String(error) }, 'could not record the trackers an agent can no longer run'));
     let clone = false;
     if (row.previous_boot !== query.boot) {
       ({ clone } = await this.boots.bootChanged(agent, query.boot, { boot: row.previous_boot, seenAt: row.previous_seen_at }, at).catch((error: unknown) => {
@@ -226,6 +231,24 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     );
     await this.events.announce(recorded);
     this.logger.info({ agentId: agent.id, previous: row.previous }, 'agent online');
+  }
+
+  /**
+   * The `agent-trackers-left-out` event of an agent whose program no longer paces its scans (a
+   * downgrade), naming the paced trackers its configuration now leaves out (rather than have them
+   * scanned at full speed): without it they would only stop, with a line in the gateway's log.
+   */
+  private async announceLostPace({ agent, query, at }: Seen, before: readonly string[], after: readonly string[]): Promise<void> {
+    if (!before.includes(AgentFeatures.scanPace) || after.includes(AgentFeatures.scanPace)) return;
+    const paced: { id: string; name: string }[] = await this.db.query(
+      `SELECT id, name FROM trackers WHERE agent_id = $1 AND enabled AND max_rate IS NOT NULL AND mode IN ('remote', 'network') ORDER BY name, id LIMIT 100`,
+      [agent.id],
+    );
+    if (!paced.length) return;
+    const reason = `agent "${agent.name}" (version ${query.version}) no longer says it paces its scans (feature "${AgentFeatures.scanPace}"): its paced trackers are left out of its configuration, not scanned at full speed; upgrade the agent, or clear their maxRate`;
+    const recorded = await this.db.transaction((manager) => this.events.insert(manager, [agentEvent(agent, at, 'agent-trackers-left-out', { version: query.version, features: after, trackers: paced, reason })]));
+    await this.events.announce(recorded);
+    this.logger.warn({ agentId: agent.id, trackers: paced.length }, 'paced trackers left out: the agent no longer paces');
   }
 
   /**

@@ -13,7 +13,7 @@ import { firstRunAt, ScheduleSchema, validateSchedule } from '@portolan/schedule
 import { buildPortSet, countPorts } from '@portolan/targets';
 import { AgentConfigService } from '../agent-api/agent-config.service';
 import { AgentPollService } from '../agent-api/agent-poll.service';
-import { assertAgentPaces, assertPace } from './tracker-pace';
+import { assertAgentPaces, assertPace } from './tracker-pace.rules';
 
 export const PortRuleSchema = z
   .object({
@@ -244,8 +244,8 @@ export class TrackersService {
         const device = await manager.getRepository(DeviceEntity).findOneByOrFail({ id: row.deviceId });
         assertPace(row.mode, row.agentId, device.hostCount, next.portSet ?? row.portSet, maxRate, this.chunkMaxHosts);
       }
-      // Paced now, or enabled again while paced: its agent must pace (one that does not would be given nothing to run).
-      if (row.agentId && maxRate !== null && (next.maxRate !== undefined || body.enabled === true)) {
+      // Paced anew, or enabled again while paced: its agent must pace (one that does not would be given nothing to run). An edit that changes neither passes.
+      if (row.agentId && maxRate !== null && ((next.maxRate !== undefined && next.maxRate !== row.maxRate) || (body.enabled === true && !row.enabled))) {
         assertAgentPaces(maxRate, await manager.getRepository(AgentEntity).findOneByOrFail({ id: row.agentId }));
       }
       if (body.enabled !== undefined) next.enabled = body.enabled;

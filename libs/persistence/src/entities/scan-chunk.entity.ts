@@ -36,6 +36,8 @@ export class ScanChunkEntity {
   @Column({ name: 'finished_at', type: 'timestamptz', nullable: true }) finishedAt!: Date | null;
   @Column({ type: 'timestamptz' }) deadline!: Date;
   @Column({ type: 'text', nullable: true }) error!: string | null;
+  /** Failed by the scheduler for want of its result by the deadline: a result that comes after all reopens it. */
+  @Column({ name: 'timed_out', type: 'boolean', default: false }) timedOut!: boolean;
   @Column({ name: 'result_parts', type: 'jsonb', nullable: true }) resultParts!: ResultPartsRecord | null;
   /** The scan request as published to the site's workers, kept to publish it again if lost. */
   @Column({ type: 'jsonb', nullable: true }) request!: Record<string, unknown> | null;

@@ -1,8 +1,7 @@
-import { DomainError } from '@portolan/contracts';
+import { AgentFeatures, DomainError } from '@portolan/contracts';
 import { MAX_PACED_SCAN_MS, pacedScanMs, slowestScanRate } from '@portolan/nmap';
 import { AgentEntity, PortSetRecord, TrackerEntity } from '@portolan/persistence';
 import { countPorts } from '@portolan/targets';
-import { cannotRun } from '../agent-api/agent-config.service';
 
 /**
  * A pace is for scans nmap runs (a self-scan lists sockets, a collector reads the device), and
@@ -12,7 +11,7 @@ import { cannotRun } from '../agent-api/agent-config.service';
 export function assertPace(mode: TrackerEntity['mode'], agentId: string | null, hostCount: number, portSet: PortSetRecord, maxRate: number | null | undefined, chunkMaxHosts: number): void {
   if (maxRate === undefined || maxRate === null) return;
   if (mode !== 'network' && mode !== 'remote') {
-    throw new DomainError('invalid_payload', `maxRate paces the probes of a remote or network scan; a ${mode} tracker sends none`, { field: 'maxRate' });
+    throw new DomainError('invalid_payload', `maxRate paces the probes of a remote or network scan; ${mode === 'agentless' ? 'an' : 'a'} ${mode} tracker sends none`, { field: 'maxRate' });
   }
   const hosts = agentId ? hostCount : Math.min(hostCount, chunkMaxHosts);
   const probes = hosts * countPorts(portSet).total;
@@ -29,4 +28,16 @@ export function assertPace(mode: TrackerEntity['mode'], agentId: string | null, 
 export function assertAgentPaces(maxRate: number | null | undefined, agent: Pick<AgentEntity, 'name' | 'version' | 'features'>): void {
   const unable = cannotRun({ maxRate: maxRate ?? null }, agent);
   if (unable) throw new DomainError('conflict', `maxRate: ${unable}`, { field: 'maxRate' });
+}
+
+/**
+ * Why the agent's program cannot run the tracker as the operator set it, if it cannot: a paced
+ * scan run at full speed is what the pace is there to prevent (a fragile device, a thin link), so
+ * it is not handed over at all.
+ */
+export function cannotRun(tracker: Pick<TrackerEntity, 'maxRate'>, agent: { name: string; version: string; features: readonly string[] }): string | undefined {
+  if (tracker.maxRate !== null && !agent.features.includes(AgentFeatures.scanPace)) {
+    return `the tracker paces its scans (maxRate ${tracker.maxRate}), and agent "${agent.name}" (version ${agent.version}) does not say it can (feature "${AgentFeatures.scanPace}"); upgrade the agent, or clear maxRate`;
+  }
+  return undefined;
 }
