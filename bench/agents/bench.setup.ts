@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:https';
 import { Client } from 'pg';
-import type { AgentIdentity, UploadIdentity } from './load.protocol';
+import { BENCH_AGENT, type AgentIdentity, type UploadIdentity } from './load.protocol';
 
 /** A small JSON client for the gateway's REST API during setup (not timed). */
 export class SetupClient {
@@ -67,8 +67,9 @@ export async function enrolOne(client: SetupClient): Promise<BenchAgent> {
     name: 'bench-agent-00000',
     hostname: 'bench-agent-00000.bench.test',
     os: { platform: 'linux', release: '6.1.0' },
-    version: '0.1.0',
+    version: BENCH_AGENT.version,
     scanner: false,
+    features: BENCH_AGENT.features,
   });
   return { id: enrolled.agentId, secret: enrolled.secret, deviceId: enrolled.deviceId };
 }
@@ -96,10 +97,10 @@ export async function insertAgents(databaseUrl: string, count: number, firstInde
         [batch.map((a) => a.deviceId), batch.map((a) => a.name), batch.map((a) => a.hostname)],
       );
       await sql.query(
-        `INSERT INTO agents (id, name, hostname, os_platform, os_release, version, device_id, scanner, secret_hash, status, boot_id, last_seen_at, enrolled_at)
-         SELECT a.id, a.name, a.hostname, 'linux', '6.1.0', '0.1.0', a.device_id, false, sha256(convert_to(a.secret, 'UTF8')), 'online', gen_random_uuid(), now(), now()
+        `INSERT INTO agents (id, name, hostname, os_platform, os_release, version, features, device_id, scanner, secret_hash, status, boot_id, last_seen_at, enrolled_at)
+         SELECT a.id, a.name, a.hostname, 'linux', '6.1.0', $6, $7::text[], a.device_id, false, sha256(convert_to(a.secret, 'UTF8')), 'online', gen_random_uuid(), now(), now()
            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[]) AS a(id, name, hostname, device_id, secret)`,
-        [batch.map((a) => a.id), batch.map((a) => a.name), batch.map((a) => a.hostname), batch.map((a) => a.deviceId), batch.map((a) => a.secret)],
+        [batch.map((a) => a.id), batch.map((a) => a.name), batch.map((a) => a.hostname), batch.map((a) => a.deviceId), batch.map((a) => a.secret), BENCH_AGENT.version, BENCH_AGENT.features],
       );
       await sql.query('COMMIT');
       out.push(...batch.map((a) => ({ id: a.id, secret: a.secret, deviceId: a.deviceId })));

@@ -68,3 +68,6 @@ export type LoadReply =
    */
   | { readonly id: number; readonly kind: 'steady-start' | 'steady-end' }
   | { readonly id: -1; readonly kind: 'ready' };
+
+/** What the simulated agents say of their program, as the agent of this tree does: its version and features (so the hub keeps them as it would). */
+export const BENCH_AGENT = { version: '0.2.0', features: ['scan-pace'] };

@@ -9,7 +9,7 @@ import { Agent, request } from 'node:https';
 import type { Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { LatencyRecorder } from './latency.recorder';
-import type { AgentIdentity, LoadCommand, LoadReply, PhaseResult, Target, UploadIdentity } from './load.protocol';
+import { BENCH_AGENT, type AgentIdentity, type LoadCommand, type LoadReply, type PhaseResult, type Target, type UploadIdentity } from './load.protocol';
 
 const MAX_SAMPLES = 2_000_000;
 const SHORT_TIMEOUT_MS = 10_000;
@@ -81,7 +81,7 @@ function stamped(headers: Readonly<Record<string, string | number>>): Record<str
 function pollPath(agent: AgentIdentity, wait: number): string {
   let boot = boots.get(agent.id);
   if (!boot) boots.set(agent.id, (boot = randomUUID()));
-  return `/api/agent/jobs?wait=${wait}&boot=${boot}&version=0.1.0&spoolEntries=0&spoolDropped=0`;
+  return `/api/agent/jobs?wait=${wait}&boot=${boot}&version=${BENCH_AGENT.version}&features=${BENCH_AGENT.features.join(',')}&spoolEntries=0&spoolDropped=0`;
 }
 
 function outcomeOf(answer: Answer, expected: number): { outcome: string; ok: boolean } {
