@@ -28,6 +28,8 @@ export interface AgentStatusReport {
   /** Enrolled, and the hub took its credentials just now. */
   readonly ok: boolean;
   readonly version: string;
+  /** What this program tells the hub it can do (`AGENT_FEATURES`). */
+  readonly features: readonly string[];
   readonly hubUrl: string;
   /** The proxy the hub is reached through, without its credentials. */
   readonly proxy: string | null;
@@ -133,6 +135,7 @@ export class AgentRuntime {
     return {
       ok: Boolean(identity && hub.configVersion !== undefined),
       version: this.version,
+      features: AGENT_FEATURES,
       hubUrl: this.settings.hubUrl,
       proxy: this.proxyLabel ?? null,
       stateDir: this.state.dir,

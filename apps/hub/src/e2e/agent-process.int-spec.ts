@@ -94,6 +94,8 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     await waitFor('the status command to exit', async () => status.exitCode !== null, 30_000);
     const report = JSON.parse(status.log.slice(status.log.indexOf('{'))) as {
       ok: boolean;
+      version: string;
+      features: string[];
       identity: { agentId: string } | null;
       cachedConfig: { version: number; trackers: number } | null;
       spool: { entries: number; bytes: number; lockedBy: { pid: number; running: boolean } | null };
@@ -251,8 +253,10 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     // And again, the hub back and the spool drained.
     const back = await statusOf(name, token);
     expect(back.code).toBe(0);
-    expect(back.report).toMatchObject({ ok: true, identity: { agentId: agent.id }, spool: { entries: 0, lockedBy: { running: true } }, hub: { reachable: true } });
+    expect(back.report).toMatchObject({ ok: true, version: '0.2.0', features: ['scan-pace'], identity: { agentId: agent.id }, spool: { entries: 0, lockedBy: { running: true } }, hub: { reachable: true } });
     expect(back.report.hub.configVersion).toBe(back.report.cachedConfig?.version);
+    // The hub keeps what the program said of itself.
+    expect((await api.get(`/agents/${agent.id}`)).body).toMatchObject({ version: '0.2.0', features: ['scan-pace'] });
   }, 240_000);
 
   /** A scanning agent process of its own, once the hub lists it. */
