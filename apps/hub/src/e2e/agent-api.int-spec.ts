@@ -1235,6 +1235,8 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     expect((await api.patch(`/trackers/${id}`, { maxRate: 2 })).status).toBe(200);
     const trackersOf = async (agent: TestAgent) => (await agent.config<{ trackers: { id: string; scan: { maxRate?: number } }[] }>()).body.trackers;
     expect((await trackersOf(upgraded)).find((t) => t.id === id)?.scan.maxRate).toBe(2);
+    // A run asked now, before the agent is downgraded, is never started by it.
+    const asked = String((await api.post(`/trackers/${id}/run`, {})).body['jobId']);
 
     // Downgraded: the paced scan is not handed to it at all (not at full speed), nor run, nor retried; cleared, it is.
     const downgraded = new TestAgent(http, old.identity, '0.9.0-test');
@@ -1245,14 +1247,24 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     // Said once, naming the trackers left out: they would otherwise just stop.
     const leftOut = (await events(`deviceId=${old.identity.deviceId}&type=communications`)).filter((e) => e.details?.['what'] === 'agent-trackers-left-out');
     expect(leftOut.map((e) => e.details)).toEqual([
-      expect.objectContaining({ agentId: old.id, version: '0.9.0-test', features: [], trackers: [{ id, name: 'fragile host' }], reason: expect.stringMatching(/^agent "unpaced" \(version 0\.9\.0-test\) no longer says it paces its scans/) }),
+      expect.objectContaining({
+        agentId: old.id,
+        version: '0.9.0-test',
+        features: [],
+        trackers: [{ id, name: 'fragile host' }],
+        trackerCount: 1,
+        runsCancelled: 1,
+        reason: expect.stringMatching(/^agent "unpaced" \(version 0\.9\.0-test\) no longer says it paces its scans/),
+      }),
     ]);
+    expect(await api.get(`/jobs/${asked}`)).toMatchObject({ body: { status: 'failed', error: 'cancelled: agent "unpaced" (version 0.9.0-test) no longer paces its scans, and the tracker is paced; the run was not started' } });
+    expect((await events(`jobId=${asked}&type=communications`)).map((e) => e.details?.['what'])).toEqual(['scan-failed']);
     // An edit that neither paces it anew nor enables it passes, though its agent does not pace.
     expect((await api.patch(`/trackers/${id}`, { sendBaselineEvents: true, maxRate: 2, enabled: true })).status).toBe(200);
     expect(answer(await api.post(`/trackers/${id}/run`, {}))).toEqual(refused);
     expect((await api.patch(`/trackers/${id}`, { enabled: false })).status).toBe(200);
     expect(answer(await api.patch(`/trackers/${id}`, { enabled: true }))).toEqual(refused);
-    expect(await count('scan_jobs', `tracker_id = '${id}'`)).toBe(0);
+    expect(await count('scan_jobs', `tracker_id = '${id}'`)).toBe(1); // the cancelled one only
     expect((await api.patch(`/trackers/${id}`, { maxRate: null, enabled: true })).status).toBe(200);
     expect((await trackersOf(downgraded)).find((t) => t.id === id)?.scan.maxRate).toBeUndefined();
   });

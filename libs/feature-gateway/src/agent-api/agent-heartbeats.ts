@@ -2,13 +2,15 @@ import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { DataSource } from 'typeorm';
 import { AgentFeatures, AgentPollQuery } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { agentEvent, DATA_SOURCE, EventRecorder, LOGGER } from '@portolan/platform';
+import { agentEvent, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
 import { AgentClock, CLOCK_SKEWED_MS, CLOCK_SYNCHRONISED_MS, clockTransition } from './agent-clock';
 import { AgentBoots } from './agent-boots';
 import { AuthenticatedAgent } from './agent.directory';
 
 /** How often the heartbeats of agents known to be online are written, all in one statement. */
 const FLUSH_MS = 1_000;
+/** At most this many trackers named in one `agent-trackers-left-out` event (it says how many in all). */
+const MAX_NAMED_TRACKERS = 100;
 /** Agents whose state this replica remembers (an entry is a few hundred bytes). */
 const MAX_KNOWN = 200_000;
 
@@ -63,6 +65,7 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly events: EventRecorder,
     private readonly boots: AgentBoots,
+    private readonly ledger: ScanJobLedger,
   ) {}
 
   onModuleInit(): void {
@@ -237,18 +240,31 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
    * The `agent-trackers-left-out` event of an agent whose program no longer paces its scans (a
    * downgrade), naming the paced trackers its configuration now leaves out (rather than have them
    * scanned at full speed): without it they would only stop, with a line in the gateway's log.
+   * The runs asked of them that the agent has not started are cancelled with it (the agent passes
+   * them over: they would wait for the start timeout), each with its `scan-failed` event, under
+   * the trackers' locks, as a tracker's disabling does.
    */
   private async announceLostPace({ agent, query, at }: Seen, before: readonly string[], after: readonly string[]): Promise<void> {
     if (!before.includes(AgentFeatures.scanPace) || after.includes(AgentFeatures.scanPace)) return;
-    const paced: { id: string; name: string }[] = await this.db.query(
-      `SELECT id, name FROM trackers WHERE agent_id = $1 AND enabled AND max_rate IS NOT NULL AND mode IN ('remote', 'network') ORDER BY name, id LIMIT 100`,
-      [agent.id],
-    );
-    if (!paced.length) return;
-    const reason = `agent "${agent.name}" (version ${query.version}) no longer says it paces its scans (feature "${AgentFeatures.scanPace}"): its paced trackers are left out of its configuration, not scanned at full speed; upgrade the agent, or clear their maxRate`;
-    const recorded = await this.db.transaction((manager) => this.events.insert(manager, [agentEvent(agent, at, 'agent-trackers-left-out', { version: query.version, features: after, trackers: paced, reason })]));
+    const recorded = await this.db.transaction(async (manager) => {
+      const paced: { id: string; name: string }[] = await manager.query(
+        `SELECT id, name FROM trackers WHERE agent_id = $1 AND enabled AND max_rate IS NOT NULL AND mode IN ('remote', 'network') ORDER BY id FOR UPDATE`,
+        [agent.id],
+      );
+      if (!paced.length) return [];
+      const open: { id: string }[] = await manager.query(`SELECT id FROM scan_jobs WHERE tracker_id = ANY($1::uuid[]) AND agent_id = $2 AND status IN ('pending', 'queued')`, [paced.map((t) => t.id), agent.id]);
+      const cancel = `cancelled: agent "${agent.name}" (version ${query.version}) no longer paces its scans, and the tracker is paced; the run was not started`;
+      const rows = [];
+      for (const job of (await this.ledger.lockJobs(manager, open.map((j) => j.id))).values()) {
+        if (job.status === 'pending' || job.status === 'queued') rows.push(...(await this.ledger.failJob(manager, job, cancel, at)));
+      }
+      const trackers = [...paced].sort((x, y) => x.name.localeCompare(y.name) || x.id.localeCompare(y.id));
+      const reason = `agent "${agent.name}" (version ${query.version}) no longer says it paces its scans (feature "${AgentFeatures.scanPace}"): its paced trackers are left out of its configuration, not scanned at full speed; upgrade the agent, or clear their maxRate`;
+      const details = { version: query.version, features: after, trackers: trackers.slice(0, MAX_NAMED_TRACKERS), trackerCount: trackers.length, runsCancelled: rows.length, reason };
+      return [...rows, ...(await this.events.insert(manager, [agentEvent(agent, at, 'agent-trackers-left-out', details)]))];
+    });
     await this.events.announce(recorded);
-    this.logger.warn({ agentId: agent.id, trackers: paced.length }, 'paced trackers left out: the agent no longer paces');
+    if (recorded.length) this.logger.warn({ agentId: agent.id, events: recorded.length }, 'paced trackers left out: the agent no longer paces');
   }
 
   /**
