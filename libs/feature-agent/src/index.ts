@@ -1,4 +1,4 @@
-export { AGENT_VERSION } from './agent.version';
+export { AGENT_FEATURES, AGENT_VERSION } from './agent.version';
 export { AgentFatalError, AgentRuntime } from './agent.runtime';
 export { AgentSettingsSchema, loadAgentSettings } from './config/agent.config';
 export type { AgentSettings } from './config/agent.config';

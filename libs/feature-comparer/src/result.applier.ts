@@ -4,7 +4,7 @@ import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
 import { Messages, RunRequested, ScanCompleted, ScanFailed } from '@portolan/contracts';
 import { Item, itemId, itemsFromHosts, PORT_ITEM_TYPE, portItem } from '@portolan/diff';
 import { Logger } from '@portolan/logging';
-import { BaselineCoverageRecord, EventEntity, FlappingRecord, ResultPartsRecord, ScanChunkEntity, ScanJobEntity } from '@portolan/persistence';
+import { BaselineCoverageRecord, EventEntity, FlappingRecord, ResultPartsRecord, ScanChunkEntity, ScanJobEntity, ScanJobStatus } from '@portolan/persistence';
 import { BatchAnswer, BUS, claimMessage, claimMessages, DATA_SOURCE, EventRecorder, LOGGER, MicroBatcher, NewEvent, OutboxUpload, ScanJobLedger, storedUpload } from '@portolan/platform';
 import { portSetContains, Protocol } from '@portolan/targets';
 import { HostChange, planBaselineChanges } from './baseline.plan';
@@ -226,27 +226,31 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     reprobes.push(...written.reprobes);
     const settles: Parameters<ScanJobLedger['settleChunks']>[1][number][] = [];
     const unpaced: NewEvent[] = [];
+    const finishedAs = new Map<string, ScanJobStatus>();
     for (const r of applicable) {
       const job = jobs.get(r.jobId) as ScanJobEntity;
       const chunk = chunks.get(r.chunkId) as ScanChunkEntity;
       const hosts = upHosts.get(r) ?? [];
       const hostsUp = await this.countPart(manager, chunk, r, hosts.length);
       if (hostsUp === undefined) continue; // more parts of this result to come
-      if (await this.ledger.reopenTimedOut(manager, job, chunk)) {
+      const reopened = await this.ledger.reopenTimedOut(manager, job, chunk);
+      if (reopened) {
+        if (reopened.finishedAs) finishedAs.set(job.id, reopened.finishedAs);
         this.logger.warn({ jobId: job.id, chunkId: chunk.id, worker: r.worker }, 'the result of a chunk failed by its deadline came after all; applied');
       }
       settles.push({ job, chunk, outcome: chunkOutcome(r, hostsUp) });
       const ignored = paceIgnoredEvent(chunk, r, job.chunkCount, now);
       if (ignored) {
         this.logger.warn({ jobId: job.id, chunkId: chunk.id, ...ignored.details }, "a worker scanned without the tracker's pace");
-        if (!(await paceIgnoredAlready(manager, job.id, r.worker, unpaced))) unpaced.push(ignored);
+        // applyResults takes one result of a tracker at a time, so a job's are never in one call together.
+        if (!(await paceIgnoredAlready(manager, job, r.worker))) unpaced.push(ignored);
       }
       // Only a re-probe of one chunk knows here which of its hosts it missed: one in chunks
       // would ask again for the hosts of its other chunks. Those wait for the next full scan.
       if (job.chunkCount === 1) reprobes.push(...(await this.reprobeAgain(manager, job, hosts)));
     }
     await this.ledger.settleChunks(manager, settles);
-    const finished = await this.ledger.finishComplete(manager, [...new Set(settles.map((x) => x.job))], now);
+    const finished = await this.ledger.finishComplete(manager, [...new Set(settles.map((x) => x.job))], now, finishedAs);
     return [...written.events, ...(unpaced.length ? await this.events.insert(manager, unpaced) : []), ...finished];
   }
 
@@ -432,12 +436,15 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
 }
 
 /**
- * Whether a job's scan-pace-ignored event for the worker is written already (by this batch, or
- * earlier under the job's lock): one event a job and worker, not one for each of its chunks.
+ * Whether a job's scan-pace-ignored event for the worker is written already (under the job's
+ * lock, which every result of the job takes): one event a job and worker, not one for each of its
+ * chunks. Only the partitions from a day before the job's request on are read (the day: services' clocks may differ).
  */
-async function paceIgnoredAlready(manager: EntityManager, jobId: string, worker: string, batch: readonly NewEvent[]): Promise<boolean> {
-  if (batch.some((e) => e.jobId === jobId && e.details?.['worker'] === worker)) return true;
-  const rows: unknown[] = await manager.query(`SELECT 1 FROM events WHERE job_id = $1 AND kind = 'communications' AND details->>'what' = 'scan-pace-ignored' AND details->>'worker' = $2 LIMIT 1`, [jobId, worker]);
+async function paceIgnoredAlready(manager: EntityManager, job: ScanJobEntity, worker: string): Promise<boolean> {
+  const rows: unknown[] = await manager.query(
+    `SELECT 1 FROM events WHERE job_id = $1 AND occurred_at >= $2::timestamptz - interval '1 day' AND kind = 'communications' AND details->>'what' = 'scan-pace-ignored' AND details->>'worker' = $3 LIMIT 1`,
+    [job.id, job.requestedAt, worker],
+  );
   return rows.length > 0;
 }
 

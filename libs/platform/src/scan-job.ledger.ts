@@ -19,9 +19,6 @@ export interface ChunkOutcome {
 /** How the error of a chunk the scheduler failed for want of its result begins. */
 export const CHUNK_TIMED_OUT = 'timed out: ';
 
-/** Jobs reopened by a late result in this transaction, with the status they had finished with (`finish` says so in its event). */
-const reopened = new WeakMap<ScanJobEntity, ScanJobStatus>();
-
 /**
  * The bookkeeping of scan jobs and their chunks, shared by the comparer (results), the
  * scheduler (planning failures, timeouts) and the gateway. A job is finished when every chunk
@@ -49,13 +46,16 @@ export class ScanJobLedger {
    * deadline, a worker slower than it): the chunk, and its job with it, are open again in
    * memory, to be settled with the result as any other (`settleChunks`, then `finishComplete`,
    * in the caller's transaction under the job's lock). False, and nothing changed, for any other
-   * chunk. An agent's run is reopened by its upload instead (the gateway).
+   * chunk. An agent's run is reopened by its upload instead (the gateway). Answers the status the
+   * job had finished with, null if it had not finished: give it to `finishComplete`, whose event
+   * then says the job finished again.
    */
-  async reopenTimedOut(manager: EntityManager, job: ScanJobEntity, chunk: ScanChunkEntity): Promise<boolean> {
+  async reopenTimedOut(manager: EntityManager, job: ScanJobEntity, chunk: ScanChunkEntity): Promise<{ finishedAs: ScanJobStatus | null } | false> {
     if (!this.reopenable(job, chunk)) return false;
     chunk.status = 'running';
     job.chunksFailed -= 1;
-    // The job's error names its first chunk to fail: this one's gives way to the next, if any.
+    // The job's error names its first chunk to fail: this one's gives way to the next, if any (read
+    // from the database: callers reopen one chunk of a job at a time, see the comparer's applyResults).
     if (job.error?.startsWith(chunkLabel(job, chunk.index))) {
       const [other]: { chunk_index: number; error: string | null }[] = await manager.query(
         `SELECT chunk_index, error FROM scan_chunks WHERE job_id = $1 AND status = 'failed' AND id <> $2 ORDER BY finished_at, chunk_index LIMIT 1`,
@@ -63,11 +63,10 @@ export class ScanJobLedger {
       );
       job.error = other ? `${chunkLabel(job, other.chunk_index)}${other.error}` : null;
     }
-    if (job.status === 'failed' || job.status === 'partial') {
-      reopened.set(job, job.status);
-      job.status = 'running';
-    }
-    return true;
+    if (job.status !== 'failed' && job.status !== 'partial') return { finishedAs: null };
+    const finishedAs = job.status;
+    job.status = 'running';
+    return { finishedAs };
   }
 
   /** Whether the chunk is a scanner worker's that the scheduler failed for want of its result (`reopenTimedOut`). */
@@ -148,12 +147,15 @@ export class ScanJobLedger {
     return this.finishComplete(manager, [job], now);
   }
 
-  /** Finishes those of the jobs whose chunks are all settled, with their communications events. */
-  async finishComplete(manager: EntityManager, jobs: readonly ScanJobEntity[], now: Date) {
+  /**
+   * Finishes those of the jobs whose chunks are all settled, with their communications events;
+   * `reopened`: jobs that had finished before, by id, with the status they had (`reopenTimedOut`).
+   */
+  async finishComplete(manager: EntityManager, jobs: readonly ScanJobEntity[], now: Date, reopened: ReadonlyMap<string, ScanJobStatus> = new Map()) {
     const complete = jobs.filter((job) => job.chunkCount > 0 && job.chunksDone + job.chunksFailed >= job.chunkCount && job.status !== 'succeeded' && job.status !== 'failed' && job.status !== 'partial');
     return this.finish(
       manager,
-      complete.map((job) => ({ job, status: job.chunksFailed === 0 ? 'succeeded' : job.chunksDone === 0 ? 'failed' : 'partial', error: job.error })),
+      complete.map((job) => ({ job, status: job.chunksFailed === 0 ? 'succeeded' : job.chunksDone === 0 ? 'failed' : 'partial', error: job.error, finishedAs: reopened.get(job.id) })),
       now,
     );
   }
@@ -163,13 +165,13 @@ export class ScanJobLedger {
     return this.finish(manager, [{ job, status: 'failed', error }], now);
   }
 
-  private async finish(manager: EntityManager, ends: readonly { job: ScanJobEntity; status: ScanJobStatus; error: string | null }[], now: Date) {
+  private async finish(manager: EntityManager, ends: readonly { job: ScanJobEntity; status: ScanJobStatus; error: string | null; finishedAs?: ScanJobStatus }[], now: Date) {
     if (!ends.length) return [];
     // A scan ended when its last chunk did, not when the comparer got round to it.
     const last: { job_id: string; finished_at: Date | null }[] = await manager.query('SELECT job_id, max(finished_at) AS finished_at FROM scan_chunks WHERE job_id = ANY($1::uuid[]) GROUP BY job_id', [ends.map((e) => e.job.id)]);
     const lastOf = new Map(last.map((r) => [r.job_id, r.finished_at]));
     const events: NewEvent[] = [];
-    const rows = ends.map(({ job, status, error }) => {
+    const rows = ends.map(({ job, status, error, finishedAs }) => {
       const startedAt = job.startedAt ?? job.requestedAt;
       const ended = lastOf.get(job.id);
       const finishedAt = ended ? new Date(ended) : now;
@@ -195,7 +197,7 @@ export class ScanJobLedger {
           chunksFailed: job.chunksFailed,
           ...(error ? { reason: error } : {}),
           // Finished again: a chunk's result came after the scheduler had failed it by its deadline.
-          ...(reopened.has(job) ? { reopened: true, previousStatus: reopened.get(job) } : {}),
+          ...(finishedAs ? { reopened: true, previousStatus: finishedAs } : {}),
         },
       });
       return { id: job.id, status, finished_at: finishedAt, duration_ms: durationMs, error };

@@ -895,8 +895,8 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     expect(tracker.status).toBe(201);
     const goldenTracker = String(tracker.body['id']);
     // The original talks to the first gateway, its clone (same identity, a boot of its own) to the second.
-    const original = new TestAgent(http, enrolled.body);
-    const clone = new TestAgent(new AgentHttpClient(secondUrl), enrolled.body);
+    const original = new TestAgent(http, enrolled.body, '1.5.0-test');
+    const clone = new TestAgent(new AgentHttpClient(secondUrl), enrolled.body, '0.9.0-test');
     original.features = ['scan-pace']; // the clone runs an older program
     const os = { platform: 'linux', release: '6.1.0' };
     expect((await original.host({ hostname: 'web-07', os })).status).toBe(204);
@@ -923,9 +923,9 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     // Polling on does not announce it again. The clone does not speak for the agent's program
     // (the one that keeps the identity does): what it can do, and so its configuration, stay put.
     await pollWritten(original);
-    const programNow = async () => (await sql.query(`SELECT config_version, features FROM agents WHERE id = $1`, [agentId])).rows[0] as { config_version: number; features: string[] };
+    const programNow = async () => (await sql.query(`SELECT config_version, version, features FROM agents WHERE id = $1`, [agentId])).rows[0] as { config_version: number; version: string; features: string[] };
     const settled = await programNow();
-    expect(settled.features).toEqual(['scan-pace']);
+    expect(settled).toMatchObject({ version: '1.5.0-test', features: ['scan-pace'] });
     for (let i = 0; i < 2; i += 1) {
       await original.poll();
       await sleep(1_200);
@@ -1257,6 +1257,11 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
         reason: expect.stringMatching(/^agent "unpaced" \(version 0\.9\.0-test\) no longer says it paces its scans/),
       }),
     ]);
+    // The downgraded program restarting (a boot of its own) changes nothing more: still one event.
+    expect((await new TestAgent(http, old.identity, '0.9.0-test').poll()).status).toBe(200);
+    expect((await events(`deviceId=${old.identity.deviceId}&type=communications`)).filter((e) => e.details?.['what'] === 'agent-trackers-left-out')).toHaveLength(1);
+    expect((await api.get<{ items: AgentItem[] }>('/agents?lacksFeature=scan-pace&q=unpaced')).body.items.map((x) => x.id)).toEqual([old.id]);
+    expect((await api.get<{ items: AgentItem[] }>('/agents?feature=scan-pace&q=unpaced')).body.items).toEqual([]);
     expect(await api.get(`/jobs/${asked}`)).toMatchObject({ body: { status: 'failed', error: 'cancelled: agent "unpaced" (version 0.9.0-test) no longer paces its scans, and the tracker is paced; the run was not started' } });
     expect((await events(`jobId=${asked}&type=communications`)).map((e) => e.details?.['what'])).toEqual(['scan-failed']);
     // An edit that neither paces it anew nor enables it passes, though its agent does not pace.

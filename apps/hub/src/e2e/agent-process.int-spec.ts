@@ -3,6 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { AGENT_FEATURES, AGENT_VERSION } from '@portolan/feature-agent';
 import { createTestDatabase } from '@portolan/persistence';
 import { ApiClient } from './api.client';
 import { LoopbackListeners } from './loopback.listeners';
@@ -253,10 +254,10 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
     // And again, the hub back and the spool drained.
     const back = await statusOf(name, token);
     expect(back.code).toBe(0);
-    expect(back.report).toMatchObject({ ok: true, version: '0.2.0', features: ['scan-pace'], identity: { agentId: agent.id }, spool: { entries: 0, lockedBy: { running: true } }, hub: { reachable: true } });
+    expect(back.report).toMatchObject({ ok: true, version: AGENT_VERSION, features: AGENT_FEATURES, identity: { agentId: agent.id }, spool: { entries: 0, lockedBy: { running: true } }, hub: { reachable: true } });
     expect(back.report.hub.configVersion).toBe(back.report.cachedConfig?.version);
     // The hub keeps what the program said of itself.
-    expect((await api.get(`/agents/${agent.id}`)).body).toMatchObject({ version: '0.2.0', features: ['scan-pace'] });
+    expect((await api.get(`/agents/${agent.id}`)).body).toMatchObject({ version: AGENT_VERSION, features: [...AGENT_FEATURES].sort() });
   }, 240_000);
 
   /** A scanning agent process of its own, once the hub lists it. */

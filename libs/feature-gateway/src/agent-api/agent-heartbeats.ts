@@ -188,11 +188,12 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     const { agent, query, at } = seen;
     // Another program now (an upgrade, say) may do what the last could not: the configuration it
     // is given changes with it. A process that does not keep a duplicated identity (a clone still
-    // on an older program, say) does not speak for the agent's program, or the two would take turns.
+    // on an older program, say) does not speak for the agent's program (its version and features),
+    // or the two would take turns.
     const features = query.features ?? [];
     const speaks = !agent.duplicated || agent.keptBoot === query.boot;
     const [rows]: [{ previous: string; previous_boot: string | null; previous_seen_at: Date | null; previous_features: string[]; config_version: number; clock_skewed: boolean }[], number] = await this.db.query(
-      `UPDATE agents a SET last_seen_at = $6, status = 'online', boot_id = $2, version = $3, spool_entries = $4, spool_dropped = $5,
+      `UPDATE agents a SET last_seen_at = $6, status = 'online', boot_id = $2, version = CASE WHEN $11 THEN $3 ELSE a.version END, spool_entries = $4, spool_dropped = $5,
               applied_config_version = coalesce($7::int, a.applied_config_version), clock_offset_ms = $8,
               features = CASE WHEN $11 THEN $10::text[] ELSE a.features END,
               config_version = a.config_version + CASE WHEN $11 AND a.features <> $10::text[] THEN 1 ELSE 0 END
@@ -204,7 +205,10 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     );
     const row = rows[0];
     if (!row) return { clone: false };
-    remember(this.known, agent.id, { boot: query.boot, version: query.version, features: featureKey(query) });
+    // A process that did not speak for the program goes this way again at its next poll: by then it may (the
+    // hub chose it to keep the identity), and a poll only noted never writes the program.
+    if (speaks) remember(this.known, agent.id, { boot: query.boot, version: query.version, features: featureKey(query) });
+    else this.known.delete(agent.id);
     this.rememberConfigVersion(agent.id, row.config_version);
     await this.announceOnline(seen, row);
     if (speaks) await this.announceLostPace(seen, row.previous_features, features).catch((error: unknown) => this.logger.warn({ agentId: agent.id, err: String(error) }, 'could not record the trackers an agent can no longer run'));

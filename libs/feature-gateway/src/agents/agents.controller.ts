@@ -19,6 +19,9 @@ export const AgentsQuerySchema = z
     siteId: z.uuid().optional(),
     /** The agent version exactly as reported, e.g. to find the agents still on an old release. */
     version: z.string().trim().min(1).max(64).optional(),
+    /** Agents whose program says it can do this (`features`, e.g. `scan-pace`), and those that do not say it: the agents to upgrade for it. */
+    feature: z.string().trim().min(1).max(32).optional(),
+    lacksFeature: z.string().trim().min(1).max(32).optional(),
     /** Free text, matched case-insensitively in the agent's name and host name. */
     q: z.string().trim().min(1).max(200).optional(),
     scanner: QueryFlag.optional(),
@@ -109,6 +112,8 @@ export class AgentsController {
     if (query.status) qb.andWhere('a.status = :status', { status: query.status });
     if (query.siteId) qb.andWhere('a.site_id = :siteId', { siteId: query.siteId });
     if (query.version) qb.andWhere('a.version = :version', { version: query.version });
+    if (query.feature) qb.andWhere(':feature = ANY(a.features)', { feature: query.feature });
+    if (query.lacksFeature) qb.andWhere('NOT (:lacks = ANY(a.features))', { lacks: query.lacksFeature });
     if (query.q) qb.andWhere(`(a.name ILIKE :like ESCAPE '\\' OR a.hostname ILIKE :like ESCAPE '\\')`, { like: containsLike(query.q) });
     if (query.scanner !== undefined) qb.andWhere('a.scanner = :scanner', { scanner: query.scanner });
     if (query.spooling !== undefined) qb.andWhere(query.spooling ? 'a.spool_entries > 0' : 'a.spool_entries = 0');
