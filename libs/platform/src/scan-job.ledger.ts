@@ -160,6 +160,19 @@ export class ScanJobLedger {
     );
   }
 
+  /**
+   * Fails the runs asked of agents for these trackers that no agent process has started (asked, or
+   * picked up), each with `reason` and its `scan-failed` event, in the caller's transaction, which
+   * holds the trackers' locks already (taken first, as the agent ingests take them). The agent
+   * would pass them over (they are not in its configuration): they would wait for the start timeout.
+   */
+  async cancelUnstartedAgentRuns(manager: EntityManager, trackerIds: readonly string[], reason: string, now: Date) {
+    if (!trackerIds.length) return [];
+    const open: { id: string }[] = await manager.query(`SELECT id FROM scan_jobs WHERE tracker_id = ANY($1::uuid[]) AND agent_id IS NOT NULL AND status IN ('pending', 'queued')`, [[...trackerIds]]);
+    const jobs = [...(await this.lockJobs(manager, open.map((j) => j.id))).values()].filter((job) => job.status === 'pending' || job.status === 'queued');
+    return this.finish(manager, jobs.map((job) => ({ job, status: 'failed' as const, error: reason })), now);
+  }
+
   /** Fails a job that never got to run (planning error), with its communications event. */
   async failJob(manager: EntityManager, job: ScanJobEntity, error: string, now: Date) {
     return this.finish(manager, [{ job, status: 'failed', error }], now);

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Client } from 'pg';
-import { AgentItem, ErrorBody, EventItem, expectEventCountsAgree, PORTS, SELF_TRACKER, selfResult, waitFor } from './agent-e2e.support';
+import { AgentItem, ErrorBody, EventItem, expectEventCountsAgree, PORTS, REMOTE_TRACKER, SELF_TRACKER, selfResult, waitFor } from './agent-e2e.support';
 import { AgentHttpClient, EnrolledAgent, enrol, RawResponse, TestAgent } from './agent-http.client';
 import { ApiClient } from './api.client';
 import { DistributedHub } from './distributed.hub';
@@ -1168,17 +1168,7 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
   it("gives a scanning agent its tracker's pace and the time that pace needs; refuses, naming maxRate and storing nothing, no pace, one too slow for the device, and one for a self-scan", async () => {
     const agent = await enrolScanner('pacer');
     const device = await api.post('/devices', { name: 'paced range', kind: 'network', address: '127.0.0.80-83' });
-    const created = await api.post('/trackers', {
-      name: 'paced range',
-      deviceId: device.body['id'],
-      agentId: agent.id,
-      type: 'network-port',
-      mode: 'network',
-      ports: [{ range: '40000-40100', protocol: 'tcp' }],
-      schedule: { kind: 'cron', cron: '0 0 1 1 *' },
-      sendBaselineEvents: false,
-      maxRate: 2,
-    });
+    const created = await api.post('/trackers', { name: 'paced range', deviceId: device.body['id'], agentId: agent.id, ...REMOTE_TRACKER, mode: 'network', maxRate: 2 });
     expect(created.status).toBe(201);
     const paced = String(created.body['id']);
     const scanOf = async () => (await agent.config<{ trackers: { id: string; scan: Record<string, unknown> }[] }>()).body.trackers.find((t) => t.id === paced)!.scan;
@@ -1212,7 +1202,7 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     expect((await old.poll()).status).toBe(200);
     expect((await agentView(old.id)).features).toEqual([]);
     const device = await api.post('/devices', { name: 'fragile host', kind: 'host', address: '127.0.0.86' });
-    const tracker = { name: 'fragile host', deviceId: device.body['id'], agentId: old.id, type: 'network-port', mode: 'remote', ports: [{ range: '40000-40100', protocol: 'tcp' }], schedule: { kind: 'cron', cron: '0 0 1 1 *' }, sendBaselineEvents: false };
+    const tracker = { name: 'fragile host', deviceId: device.body['id'], agentId: old.id, ...REMOTE_TRACKER };
     const cannotPace = /^maxRate: the tracker paces its scans \(maxRate 2\), and agent "unpaced" \(version [\w.-]+\) does not say it can \(feature "scan-pace"\); upgrade the agent, or clear maxRate$/;
     const refused = { status: 409, message: expect.stringMatching(cannotPace) };
     const answer = (response: { status: number; body: unknown }) => ({ status: response.status, message: (response.body as ErrorBody).error?.message });
@@ -1278,7 +1268,7 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     const agent = await enrolScanner('scoped');
     const device = await api.post('/devices', { name: 'moved host', kind: 'host', address: '127.0.0.85' });
     const deviceId = String(device.body['id']);
-    const created = await api.post('/trackers', { name: 'moved host', deviceId, agentId: agent.id, type: 'network-port', mode: 'remote', ports: [{ range: '40000-40100', protocol: 'tcp' }], schedule: { kind: 'cron', cron: '0 0 1 1 *' }, sendBaselineEvents: false });
+    const created = await api.post('/trackers', { name: 'moved host', deviceId, agentId: agent.id, ...REMOTE_TRACKER });
     expect(created.status).toBe(201);
     const scanned = String(created.body['id']);
     const config = async () => (await agent.config<{ configVersion: number; trackers: { id: string }[] }>()).body;

@@ -38,6 +38,14 @@ export const SELF_TRACKER = {
   schedule: { kind: 'at-agent-startup' },
   sendBaselineEvents: false,
 } as const;
+/** A remote scan of the tests' ports, TCP 40000-40100, run when asked (its cron comes once a year): add name, deviceId and what differs. */
+export const REMOTE_TRACKER = {
+  type: 'network-port',
+  mode: 'remote',
+  ports: [{ range: '40000-40100', protocol: 'tcp' }],
+  schedule: { kind: 'cron', cron: '0 0 1 1 *' },
+  sendBaselineEvents: false,
+} as const;
 
 export interface Port {
   port: number;

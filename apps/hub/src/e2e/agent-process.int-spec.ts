@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { AGENT_FEATURES, AGENT_VERSION } from '@portolan/feature-agent';
 import { createTestDatabase } from '@portolan/persistence';
+import { REMOTE_TRACKER } from './agent-e2e.support';
 import { ApiClient } from './api.client';
 import { LoopbackListeners } from './loopback.listeners';
 import { freePort, ServiceProcess, sleep } from './service.process';
@@ -271,17 +272,7 @@ describe('agents against the distributed hub (HTTPS, Postgres, NATS JetStream)',
 
   /** A remote scan by the agent over TCP 40000-40100, run when asked (its cron comes once a year), unless `extra` says otherwise. */
   const scanTracker = async (agentId: string, deviceId: unknown, name: string, extra: Record<string, unknown> = {}) => {
-    const { status, body } = await api.post('/trackers', {
-      name,
-      deviceId,
-      agentId,
-      type: 'network-port',
-      mode: 'remote',
-      ports: [{ range: '40000-40100', protocol: 'tcp' }],
-      schedule: { kind: 'cron', cron: '0 0 1 1 *' },
-      sendBaselineEvents: false,
-      ...extra,
-    });
+    const { status, body } = await api.post('/trackers', { name, deviceId, agentId, ...REMOTE_TRACKER, ...extra });
     expect(status).toBe(201);
     return String(body['id']);
   };

@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REMOTE_TRACKER } from './agent-e2e.support';
 import { ApiClient } from './api.client';
 import { LoopbackListeners } from './loopback.listeners';
 import { runPortChangeScenario } from './port-change.scenario';
@@ -122,16 +123,7 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
     await listeners.open('127.0.0.31', 40031);
     const device = await api.post('/devices', { name: 'fragile plc', kind: 'host', address: '127.0.0.31' });
     // 101 ports at 20 probes a second: some five seconds, long enough for nmap's progress (every 2 s) to show.
-    const created = await api.post('/trackers', {
-      name: 'gentle scan',
-      deviceId: device.body['id'],
-      type: 'network-port',
-      mode: 'remote',
-      ports: [{ range: '40000-40100', protocol: 'tcp' }],
-      schedule: { kind: 'cron', cron: '0 0 1 1 *' },
-      sendBaselineEvents: true,
-      maxRate: 20,
-    });
+    const created = await api.post('/trackers', { name: 'gentle scan', deviceId: device.body['id'], ...REMOTE_TRACKER, sendBaselineEvents: true, maxRate: 20 });
     expect(created.status).toBe(201);
     expect(created.body['maxRate']).toBe(20);
     const trackerId = String(created.body['id']);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { waitFor } from './agent-e2e.support';
+import { REMOTE_TRACKER, waitFor } from './agent-e2e.support';
 import { ApiClient } from './api.client';
 import { DistributedHub } from './distributed.hub';
 import { LoopbackListeners } from './loopback.listeners';
@@ -51,7 +51,7 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
       const sites = await api.get<{ items: { id: string; name: string }[] }>('/sites?limit=500');
       const siteId = sites.body.items.find((s) => s.name === site)?.id ?? String((await api.post('/sites', { name: site })).body['id']);
       const device = await api.post('/devices', { name: 'late result', kind: 'host', address: '127.0.0.25', siteId });
-      const tracker = await api.post('/trackers', { name: 'late result', deviceId: device.body['id'], type: 'network-port', mode: 'remote', ports: [{ range: '40000-40100', protocol: 'tcp' }], schedule: { kind: 'cron', cron: '0 0 1 1 *' }, sendBaselineEvents: false });
+      const tracker = await api.post('/trackers', { name: 'late result', deviceId: device.body['id'], ...REMOTE_TRACKER });
       expect(tracker.status).toBe(201);
 
       await comparer.stop();

@@ -256,12 +256,8 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
         [agent.id],
       );
       if (!paced.length) return [];
-      const open: { id: string }[] = await manager.query(`SELECT id FROM scan_jobs WHERE tracker_id = ANY($1::uuid[]) AND agent_id = $2 AND status IN ('pending', 'queued')`, [paced.map((t) => t.id), agent.id]);
       const cancel = `cancelled: agent "${agent.name}" (version ${query.version}) no longer paces its scans, and the tracker is paced; the run was not started`;
-      const rows = [];
-      for (const job of (await this.ledger.lockJobs(manager, open.map((j) => j.id))).values()) {
-        if (job.status === 'pending' || job.status === 'queued') rows.push(...(await this.ledger.failJob(manager, job, cancel, at)));
-      }
+      const rows = await this.ledger.cancelUnstartedAgentRuns(manager, paced.map((t) => t.id), cancel, at);
       const trackers = [...paced].sort((x, y) => x.name.localeCompare(y.name) || x.id.localeCompare(y.id));
       const reason = `agent "${agent.name}" (version ${query.version}) no longer says it paces its scans (feature "${AgentFeatures.scanPace}"): its paced trackers are left out of its configuration, not scanned at full speed; upgrade the agent, or clear their maxRate`;
       const details = { version: query.version, features: after, trackers: trackers.slice(0, MAX_NAMED_TRACKERS), trackerCount: trackers.length, runsCancelled: rows.length, reason };

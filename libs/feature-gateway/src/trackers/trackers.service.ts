@@ -265,7 +265,7 @@ export class TrackersService {
       if (next.flapping !== undefined) await manager.query('DELETE FROM item_flaps WHERE tracker_id = $1 AND flapping_since IS NULL', [id]);
       if (row.agentId) await manager.query('UPDATE agents SET config_version = config_version + 1 WHERE id = $1', [row.agentId]);
       // An agent runs only its enabled trackers: the runs asked of this one that it has not started never will be.
-      const cancelled = row.agentId && row.enabled && next.enabled === false ? await this.cancelUnstartedRuns(manager, id) : [];
+      const cancelled = row.agentId && row.enabled && next.enabled === false ? await this.ledger.cancelUnstartedAgentRuns(manager, [id], 'cancelled: the tracker was disabled before its agent started the run', new Date()) : [];
       return { tracker: { ...row, ...next } as TrackerEntity, cancelled };
     });
     if (tracker.agentId) this.agents.notify(tracker.agentId, 'config');
@@ -307,25 +307,6 @@ export class TrackersService {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  /**
-   * Fails the agent runs of a tracker being disabled that no process has started (asked, or
-   * picked up), each with its `scan-failed` event, under the tracker's lock (taken first, as the
-   * agent ingests take it). Before, such a run was handed to the agent again every two minutes and
-   * failed only at the 24 h start timeout. The agent passes over those it had queued once it has the
-   * new configuration; one it starts before that is failed too, and its result reopens it as any
-   * late result does.
-   */
-  private async cancelUnstartedRuns(manager: EntityManager, trackerId: string) {
-    const open: { id: string }[] = await manager.query(`SELECT id FROM scan_jobs WHERE tracker_id = $1 AND agent_id IS NOT NULL AND status IN ('pending', 'queued')`, [trackerId]);
-    const jobs = await this.ledger.lockJobs(manager, open.map((j) => j.id));
-    const now = new Date();
-    const rows = [];
-    for (const job of jobs.values()) {
-      if (job.status === 'pending' || job.status === 'queued') rows.push(...(await this.ledger.failJob(manager, job, 'cancelled: the tracker was disabled before its agent started the run', now)));
-    }
-    return rows;
   }
 
   /** Run now: a pending job row, then the request to the scheduler. */
