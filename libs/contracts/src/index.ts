@@ -33,7 +33,7 @@ export type { RunRequested } from './messages/run-requested/run-requested.messag
 export type { ScanCompleted } from './messages/scan-completed/scan-completed.message';
 export type { ScanFailed } from './messages/scan-failed/scan-failed.message';
 export type { ScanProgress } from './messages/scan-progress/scan-progress.message';
-export { ScanRequestedSchema } from './messages/scan-requested/scan-requested.message';
+export { scanRequestedFor, ScanRequestedSchema } from './messages/scan-requested/scan-requested.message';
 export { CollectProtocolSchema, CollectRequestedSchema } from './messages/collect-requested/collect-requested.message';
 export type { CollectProtocol, CollectRequested } from './messages/collect-requested/collect-requested.message';
 export type { ScanRequested } from './messages/scan-requested/scan-requested.message';

@@ -11,8 +11,11 @@ interface AskedChunk {
  * The `scan-pace-ignored` communications event of a chunk result whose scan ignored its
  * tracker's pace, if it did: the chunk was asked for `maxRate` and the worker's command line
  * has no `--max-rate` of that rate (a worker older than the pace drops the field and scans at
- * its full speed, which the pace is there to prevent: a fragile device, a thin link). Its
- * observations are as good as any, and are applied; the event says which worker to upgrade.
+ * its full speed, which the pace is there to prevent: a fragile device, a thin link). Paced
+ * chunks now travel as version 2 of the request, which such a worker never takes; this catches
+ * what was published as version 1 before the hub's upgrade, and any worker that says it paces
+ * but did not. Its observations are as good as any, and are applied; the event says which
+ * worker to upgrade.
  */
 export function paceIgnoredEvent(chunk: AskedChunk, result: ScanCompleted, chunkCount: number, occurredAt: Date): NewEvent | undefined {
   const asked = chunk.request?.['maxRate'];

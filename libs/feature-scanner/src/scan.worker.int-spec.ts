@@ -78,6 +78,21 @@ describe.each([
     else expect(failed.find((f) => f.chunkId === request.chunkId)?.error.message).toBe('UDP scanning needs nmap, which is not installed on this scanner');
   }, 30_000);
 
+  it('takes paced chunks (version 2) too, keeps to their pace, and runs one scan at a time over both versions', async () => {
+    const paced = { ...job(['127.0.0.41-42']), maxRate: 20 };
+    const unpaced = job(['127.0.0.41-42']);
+    await bus.publish(Messages.scanRequestedV2, paced, { route: 'lab' });
+    await bus.publish(Messages.scanRequested, unpaced, { route: 'lab' });
+    await until(() => [paced, unpaced].every((r) => completed.some((c) => c.chunkId === r.chunkId)));
+    const [slow, fast] = [paced, unpaced].map((r) => completed.find((c) => c.chunkId === r.chunkId));
+    expect(slow?.args.join(' ')).toContain('--max-rate 20');
+    expect(fast?.args).not.toContain('--max-rate');
+    expect(slow?.hosts.flatMap((h) => h.ports.filter((p) => p.state === 'open').map((p) => `${h.address}:${p.port}`))).toEqual(['127.0.0.41:40077']);
+    // SCANNER_CONCURRENCY is 1: the chunk that came second waited for the first, whichever consumer each came from.
+    const spans = [slow, fast].map((c) => [Date.parse(String(c?.startedAt)), Date.parse(String(c?.finishedAt))]).sort((a, b) => a[0] - b[0]);
+    expect(spans[1][0]).toBeGreaterThanOrEqual(spans[0][1]);
+  }, 30_000);
+
   it('refuses a job outside its own scope guard without scanning', async () => {
     const request = job(['127.0.0.41', '127.0.0.99']);
     await bus.publish(Messages.scanRequested, request, { route: 'lab' });

@@ -5,7 +5,7 @@ import { isDomainError, Messages, ScanCompleted, ScanRequested } from '@portolan
 import { PlatformConfig, ScannerConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { defaultTcpTechnique, ScanEngine, ScanOutcome, scanFailureReason, scanPercent, selectScanEngine } from '@portolan/nmap';
-import { BUS, chunkFailure, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
+import { BUS, chunkFailure, KeyedLimiter, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
 import { parseTargetSpec, ScopeGuard } from '@portolan/targets';
 import { splitResult } from './result.splitter';
 
@@ -16,17 +16,25 @@ export const ALL_SITES = '*';
 const FINAL_REASONS = new Set(['timeout', 'no_hosts', 'cancelled', 'result_too_large']);
 const MAX_ATTEMPTS = 3;
 
+/** The one key of the worker's slots: chunks of both versions share them. */
+const SLOTS = 'scans';
+
 /**
- * A scanner worker: takes chunk jobs of its site from the shared durable consumer, runs the
- * scan engine (nmap, or the built-in connect scanner where nmap is absent), holds its lease
- * with working() while the scan runs, streams progress, and publishes the complete
- * observation set, or a failure, before acking.
+ * A scanner worker: takes chunk jobs of its site from the shared durable consumers (version 1,
+ * which every worker takes, and version 2, the paced chunks, which only workers that keep to
+ * `maxRate` take), runs the scan engine (nmap, or the built-in connect scanner where nmap is
+ * absent), holds its lease with working() while the scan runs, streams progress, and publishes
+ * the complete observation set, or a failure, before acking.
  */
 @Injectable()
 export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown {
   private engine?: ScanEngine;
-  private consumer?: ConsumerHandle;
+  private consumers: ConsumerHandle[] = [];
   private readonly inFlight = new Set<AbortController>();
+  /** Set at shutdown: a chunk still waiting for a slot goes back for another worker. */
+  private stopping = false;
+  /** At most `concurrency` scans at once, whichever consumer their chunks came from. */
+  private readonly slots: KeyedLimiter;
 
   constructor(
     @Inject(BUS) private readonly bus: Bus,
@@ -34,7 +42,9 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(SCANNER_CONFIG) private readonly config: ScannerConfig,
     @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
     @Inject(SCOPE_GUARD) private readonly scope: ScopeGuard,
-  ) {}
+  ) {
+    this.slots = new KeyedLimiter(config.concurrency);
+  }
 
   get worker(): string {
     return this.platform.instance;
@@ -43,29 +53,42 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
   async onApplicationBootstrap(): Promise<void> {
     this.engine = await selectScanEngine(this.config.engine);
     const allSites = this.config.site === ALL_SITES;
-    this.consumer = await this.bus.consume(
-      {
-        message: Messages.scanRequested,
-        durable: allSites ? 'scanner-all-sites' : `scanner-${this.config.site}`,
-        route: allSites ? undefined : this.config.site,
-        concurrency: this.config.concurrency,
-        ackWaitMs: Math.max(30_000, this.config.heartbeatMs * 4),
-        maxDeliver: MAX_ATTEMPTS + 2,
-      },
-      (delivery) => this.handle(delivery),
-    );
-    this.logger.info({ site: this.config.site, engine: this.engine.name, concurrency: this.config.concurrency }, 'scanner worker ready');
+    const common = {
+      route: allSites ? undefined : this.config.site,
+      concurrency: this.config.concurrency,
+      ackWaitMs: Math.max(30_000, this.config.heartbeatMs * 4),
+      maxDeliver: MAX_ATTEMPTS + 2,
+    };
+    const site = allSites ? 'all-sites' : this.config.site;
+    // Version 2's consumer names start `scanner_v2-`, which no version 1 name (`scanner-<site>`) can, whatever the site is called.
+    this.consumers = [
+      await this.bus.consume({ ...common, message: Messages.scanRequested, durable: `scanner-${site}` }, (delivery) => this.handle(delivery)),
+      await this.bus.consume({ ...common, message: Messages.scanRequestedV2, durable: `scanner_v2-${site}` }, (delivery) => this.handle(delivery)),
+    ];
+    this.logger.info({ site: this.config.site, engine: this.engine.name, concurrency: this.config.concurrency, paces: true }, 'scanner worker ready');
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
     for (const controller of this.inFlight) controller.abort();
-    await this.consumer?.stop();
+    await Promise.all(this.consumers.map((consumer) => consumer.stop()));
   }
 
+  /** A chunk of either version: it keeps its lease while it waits for a slot, and while it is scanned. */
   async handle(delivery: Delivery<ScanRequested>): Promise<Outcome> {
+    const lease = setInterval(() => delivery.working(), this.config.heartbeatMs);
+    try {
+      return await this.slots.run(SLOTS, () => this.scan(delivery));
+    } finally {
+      clearInterval(lease);
+    }
+  }
+
+  private async scan(delivery: Delivery<ScanRequested>): Promise<Outcome> {
     const job = delivery.envelope.payload;
     const engine = this.engine;
     if (!engine) return Outcomes.nak(1000);
+    if (this.stopping) return Outcomes.nak(0);
     if (Date.parse(job.deadline) < Date.now()) {
       this.logger.warn({ jobId: job.jobId, chunkId: job.chunkId }, 'chunk arrived after its deadline; skipped');
       return Outcomes.ack();
@@ -74,7 +97,6 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
     const log = this.logger.child({ jobId: job.jobId, chunkId: job.chunkId, chunk: `${job.chunkIndex + 1}/${job.chunkCount}` });
     const controller = new AbortController();
     this.inFlight.add(controller);
-    const heartbeat = setInterval(() => delivery.working(), this.config.heartbeatMs);
     let lastProgress = 0;
     const progress = (percent: number, hostsDone: number) =>
       this.bus.emit(
@@ -111,7 +133,6 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
       await this.bus.publish(Messages.scanFailed, chunkFailure(job, this.worker, startedAt, code, message), { correlationId: job.jobId });
       return Outcomes.ack();
     } finally {
-      clearInterval(heartbeat);
       this.inFlight.delete(controller);
     }
   }

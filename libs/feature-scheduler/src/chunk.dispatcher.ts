@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource, IsNull } from 'typeorm';
 import { Bus } from '@portolan/bus';
-import { CollectRequested, CollectRequestedSchema, Messages, ScanRequested, ScanRequestedSchema } from '@portolan/contracts';
+import { CollectRequested, CollectRequestedSchema, Messages, ScanRequested, scanRequestedFor, ScanRequestedSchema } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { ScanChunkEntity } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
@@ -19,9 +19,10 @@ export function requestOf(request: ChunkRequest): Record<string, unknown> {
 const UNPUBLISHED_GRACE_MS = 10_000;
 
 /**
- * Publishes chunk scan requests to their site's workers and records that it did, so a publish
- * lost between commit and bus (a crash, a NATS hiccup) is retried from the stored request.
- * The chunk id is the message id: a retried publish is stored once.
+ * Publishes chunk scan requests to their site's workers (a paced one only to those that keep to
+ * its pace) and records that it did, so a publish lost between commit and bus (a crash, a NATS
+ * hiccup) is retried from the stored request. The chunk id is the message id: a retried publish
+ * is stored once.
  */
 @Injectable()
 export class ChunkDispatcher {
@@ -38,7 +39,8 @@ export class ChunkDispatcher {
         const options = { route: request.site, messageId: request.chunkId, correlationId: request.jobId };
         const { kind: _kind, ...message } = request;
         if (request.kind === 'collect') await this.bus.publish(Messages.collectRequested, message as CollectRequested, options);
-        else await this.bus.publish(Messages.scanRequested, message as ScanRequested, options);
+        // A paced chunk goes only to the workers that keep to its pace (version 2).
+        else await this.bus.publish(scanRequestedFor(request), message as ScanRequested, options);
         published.push(request.chunkId);
       }
     } catch (error) {

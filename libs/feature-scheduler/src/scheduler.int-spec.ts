@@ -22,6 +22,8 @@ describe('scheduler (Postgres)', () => {
   let bus: Bus;
   let drop: () => Promise<void>;
   const scanJobs: ScanRequested[] = [];
+  /** The chunks that came as version 2 of the request: the paced ones, for the workers that keep to their pace. */
+  const pacedScanJobs: ScanRequested[] = [];
   const runRequests: RunRequested[] = [];
 
   beforeAll(async () => {
@@ -36,6 +38,7 @@ describe('scheduler (Postgres)', () => {
     db = app.get(DATA_SOURCE);
     bus = app.get(BUS);
     await bus.consume({ message: Messages.scanRequested, durable: 'test-scanner', route: 'branch-1' }, async (d) => (scanJobs.push(d.envelope.payload), Outcomes.ack()));
+    await bus.consume({ message: Messages.scanRequestedV2, durable: 'test-scanner-v2', route: 'branch-1' }, async (d) => (pacedScanJobs.push(d.envelope.payload), Outcomes.ack()));
   }, 60_000);
 
   afterAll(async () => {
@@ -78,16 +81,24 @@ describe('scheduler (Postgres)', () => {
     expect(job).toEqual({ status: 'queued', chunk_count: 3, hosts_planned: 5, probes_planned: 50, site: 'branch-1' });
   });
 
-  it("gives a paced tracker's chunks its rate and the time their probes need at it on top of their usual timeout", async () => {
+  it("gives a paced tracker's chunks its rate and the time their probes need at it on top of their usual timeout, as version 2 alone", async () => {
     const plan = async (maxRate: number | null) => {
       const ids = await tracker('127.0.0.1-3', 'branch-1');
       await db.query('UPDATE trackers SET max_rate = $2 WHERE id = $1', [ids.trackerId, maxRate]);
       const jobId = await pendingJob(ids);
       await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
-      await until(() => scanJobs.filter((j) => j.jobId === jobId).length >= 2);
-      return scanJobs.filter((j) => j.jobId === jobId).sort((a, b) => a.chunkIndex - b.chunkIndex);
+      const delivered = () => [...scanJobs, ...pacedScanJobs].filter((j) => j.jobId === jobId);
+      await until(() => delivered().length >= 2);
+      await new Promise((r) => setTimeout(r, 100)); // a stray copy on the other version would have come by now
+      return { jobId, chunks: delivered().sort((a, b) => a.chunkIndex - b.chunkIndex) };
     };
-    const [paced, unpaced] = [await plan(2.5), await plan(null)];
+    const [pacedRun, unpacedRun] = [await plan(2.5), await plan(null)];
+    const [paced, unpaced] = [pacedRun.chunks, unpacedRun.chunks];
+    // A worker from before the pace consumes version 1 only: it never sees a paced chunk.
+    expect(pacedScanJobs.filter((j) => j.jobId === pacedRun.jobId)).toHaveLength(2);
+    expect(scanJobs.some((j) => j.jobId === pacedRun.jobId)).toBe(false);
+    expect(scanJobs.filter((j) => j.jobId === unpacedRun.jobId)).toHaveLength(2);
+    expect(pacedScanJobs.some((j) => j.jobId === unpacedRun.jobId)).toBe(false);
     expect(paced.map((j) => j.maxRate)).toEqual([2.5, 2.5]);
     expect(unpaced.map((j) => 'maxRate' in j)).toEqual([false, false]);
     // Chunks of 2 and 1 hosts, 10 ports each, 4 discovery probes a host, each sent up to 3 times, 2.5 a second.
@@ -130,6 +141,20 @@ describe('scheduler (Postgres)', () => {
     expect(await app.get(SchedulerLoop).expireLostChunks(new Date())).toBeGreaterThanOrEqual(1);
     const [job] = await db.query(`SELECT status, error FROM scan_jobs WHERE id = $1`, [jobId]);
     expect(job).toMatchObject({ status: 'failed', error: expect.stringMatching(/no scanner worker picked the chunk up before its deadline/) });
+  });
+
+  it('says, of a paced chunk no worker took, that only workers that pace take it', async () => {
+    const ids = await tracker('127.0.0.1');
+    const jobId = randomUUID();
+    await db.query(`INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at, chunk_count) VALUES ($1, $2, $3, 'manual', 'queued', now(), 1)`, [jobId, ids.trackerId, ids.deviceId]);
+    await db.query(
+      `INSERT INTO scan_chunks (id, job_id, chunk_index, targets, host_count, probe_count, status, queued_at, deadline, request) VALUES ($1, $2, 0, '["127.0.0.1"]', 1, 10, 'queued', now(), now() - interval '1 second', $3)`,
+      [randomUUID(), jobId, JSON.stringify({ targets: ['127.0.0.1'], maxRate: 2.5 })],
+    );
+    expect(await app.get(SchedulerLoop).expireLostChunks(new Date())).toBeGreaterThanOrEqual(1);
+    const [job] = await db.query(`SELECT status, error FROM scan_jobs WHERE id = $1`, [jobId]);
+    expect(job.status).toBe('failed');
+    expect(job.error).toMatch(/no scanner worker that paces its scans picked the chunk up before its deadline \(maxRate 2\.5\): workers from before scan pacing never take a paced chunk; upgrade the site's scanner workers, or clear the tracker's maxRate/);
   });
 
   it("leaves an agent's stored result waiting for the comparer past its chunk's deadline; fails it once the agent result timeout has passed since its upload", async () => {

@@ -175,7 +175,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
         if (!job || !chunk) return [];
         const reason =
           chunk.status === 'queued'
-            ? 'no scanner worker picked the chunk up before its deadline'
+            ? queuedTooLong(chunk)
             : job.agentId
               ? `the result ${chunk.worker ?? 'the agent'} sent was not applied within the agent result timeout`
               : `worker ${chunk.worker ?? '?'} did not finish the chunk before its deadline`;
@@ -188,4 +188,18 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
     if (expired) this.logger.warn({ chunks: expired }, 'chunks timed out');
     return expired;
   }
+}
+
+/**
+ * Why a chunk no worker took timed out. A paced one went only to the workers that keep to its
+ * pace (`ScanRequestedV2Message`): the likely cause is that its site has none, only workers of
+ * an older version, which take unpaced chunks alone.
+ */
+function queuedTooLong(chunk: Pick<ScanChunkEntity, 'kind' | 'request'>): string {
+  const maxRate = chunk.kind === 'scan' ? chunk.request?.['maxRate'] : undefined;
+  if (typeof maxRate !== 'number') return 'no scanner worker picked the chunk up before its deadline';
+  return (
+    `no scanner worker that paces its scans picked the chunk up before its deadline (maxRate ${maxRate}): workers from before scan pacing never take ` +
+    "a paced chunk; upgrade the site's scanner workers, or clear the tracker's maxRate"
+  );
 }

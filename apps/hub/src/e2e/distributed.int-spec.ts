@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Messages, streamOf } from '@portolan/contracts';
 import { REMOTE_TRACKER, waitFor } from './agent-e2e.support';
 import { ApiClient } from './api.client';
 import { DistributedHub } from './distributed.hub';
@@ -28,6 +31,14 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
   afterAll(async () => {
     await hub?.stop();
     await listeners.closeAll();
+    // The site's durable consumers would outlive the test on the machine's NATS, one pair a run.
+    const nc = await connect({ servers: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222' });
+    try {
+      const jsm = await jetstreamManager(nc);
+      for (const durable of [`scanner-${site}`, `scanner_v2-${site}`]) await jsm.consumers.delete(streamOf(Messages.scanRequested).name, durable).catch(() => undefined);
+    } finally {
+      await nc.close();
+    }
   }, 60_000);
 
   it('turns an opened and a closed port into exactly one added and one removed event', async () => {
@@ -69,6 +80,41 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
       expect(ports.body.items.map((p) => `${p.host}:${p.port}`)).toEqual(['127.0.0.25:40025']);
       const comms = await api.get<{ items: { details: { what: string; status: string; previousStatus?: string } }[] }>(`/events?jobId=${jobId}&type=communications`);
       expect(comms.body.items.map((e) => `${e.details.what} ${e.details.status} ${e.details.previousStatus ?? '-'}`).sort()).toEqual(['scan-failed failed -', 'scan-finished succeeded failed']);
+    });
+  }, 120_000);
+
+  it('sends a paced scan only to the workers that keep to its pace, never on the subject that older workers share', async () => {
+    await hub.logsOnFailure(async () => {
+      const nc = await connect({ servers: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222' });
+      try {
+        const jsm = await jetstreamManager(nc);
+        const stream = streamOf(Messages.scanRequested).name;
+        /** The site's consumers as the workers made them; a worker from before the pace shares version 1's. */
+        const consumers = async () => {
+          const [v1, v2] = await Promise.all([`scanner-${site}`, `scanner_v2-${site}`].map((durable) => jsm.consumers.info(stream, durable)));
+          return { filters: [v1.config.filter_subject, v2.config.filter_subject], delivered: [v1.delivered.consumer_seq, v2.delivered.consumer_seq] };
+        };
+        const before = await consumers();
+        expect(before.filters).toEqual([`portolan.job.scan.requested.v1.${site}`, `portolan.job.scan.requested.v2.${site}`]);
+
+        await listeners.open('127.0.0.26', 40026);
+        const sites = await api.get<{ items: { id: string; name: string }[] }>('/sites?limit=500');
+        const siteId = sites.body.items.find((s) => s.name === site)?.id ?? String((await api.post('/sites', { name: site })).body['id']);
+        const device = await api.post('/devices', { name: 'fragile plc', kind: 'host', address: '127.0.0.26', siteId });
+        const tracker = await api.post('/trackers', { name: 'gentle', deviceId: device.body['id'], ...REMOTE_TRACKER, maxRate: 100 });
+        expect(tracker.status).toBe(201);
+        const job = await api.waitForJob(String((await api.post(`/trackers/${String(tracker.body['id'])}/run`, {})).body['jobId']), 60_000);
+        expect(job).toMatchObject({ status: 'succeeded', chunks: { total: 1, done: 1, failed: 0 } });
+        const [scan] = job['scans'] as { worker: string; args: string[] }[];
+        expect(scan.worker).toMatch(/^scanner-[123]$/);
+        expect(scan.args.join(' ')).toContain('--max-rate 100');
+        // The chunk was delivered once, on version 2; version 1, which an older worker would take from, delivered nothing.
+        const after = await consumers();
+        expect(after.delivered[0]).toBe(before.delivered[0]);
+        expect(after.delivered[1]).toBe(before.delivered[1] + 1);
+      } finally {
+        await nc.close();
+      }
     });
   }, 120_000);
 

@@ -9,11 +9,13 @@ import { RunRequestedMessage } from './run-requested/run-requested.message';
 import { ScanCompletedMessage } from './scan-completed/scan-completed.message';
 import { ScanFailedMessage } from './scan-failed/scan-failed.message';
 import { ScanProgressMessage } from './scan-progress/scan-progress.message';
-import { ScanRequestedMessage } from './scan-requested/scan-requested.message';
+import { ScanRequestedMessage, ScanRequestedV2Message } from './scan-requested/scan-requested.message';
 
 export const Messages = {
   runRequested: RunRequestedMessage,
   scanRequested: ScanRequestedMessage,
+  /** Paced chunks (`maxRate`), for the workers that keep to it; see `ScanRequestedV2Message`. */
+  scanRequestedV2: ScanRequestedV2Message,
   collectRequested: CollectRequestedMessage,
   scanCompleted: ScanCompletedMessage,
   scanFailed: ScanFailedMessage,

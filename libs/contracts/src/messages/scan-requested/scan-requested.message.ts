@@ -34,3 +34,23 @@ export const ScanRequestedMessage = defineMessage({
   stream: 'PORTOLAN_JOBS_V1',
   schema: ScanRequestedSchema,
 });
+
+/**
+ * Version 2 of the chunk request: the same payload, on a subject that only workers which keep
+ * to `maxRate` consume. The hub sends a paced chunk (one with `maxRate`) here alone, so a worker
+ * from before the pace, which consumes version 1 only, never takes it and never scans a fragile
+ * device at full speed: the chunk waits for a worker that paces, or fails at its deadline saying
+ * so. Unpaced chunks stay on version 1, which every worker takes.
+ */
+export const ScanRequestedV2Message = defineMessage({
+  subject: 'portolan.job.scan.requested.v2',
+  transport: 'durable',
+  routed: true,
+  stream: 'PORTOLAN_JOBS_V1',
+  schema: ScanRequestedSchema,
+});
+
+/** The version of the chunk request a chunk travels as: paced chunks only to the workers that pace. */
+export function scanRequestedFor(request: Pick<ScanRequested, 'maxRate'>): typeof ScanRequestedMessage | typeof ScanRequestedV2Message {
+  return request.maxRate === undefined ? ScanRequestedMessage : ScanRequestedV2Message;
+}
