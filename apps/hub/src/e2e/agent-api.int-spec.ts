@@ -1228,9 +1228,19 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     // A run asked now, before the agent is downgraded, is never started by it.
     const asked = String((await api.post(`/trackers/${id}/run`, {})).body['jobId']);
 
+    const upgradedVersion = (await upgraded.poll()).body.configVersion;
+    // The downgrade's event cannot be written (the database fails it): neither is the downgrade, and the next poll tries again.
+    await sql.query(`ALTER TABLE events ADD CONSTRAINT test_no_left_out CHECK (details->>'what' IS DISTINCT FROM 'agent-trackers-left-out')`);
+    try {
+      expect((await new TestAgent(http, old.identity, '0.9.0-test').poll()).status).toBeGreaterThanOrEqual(500);
+    } finally {
+      await sql.query('ALTER TABLE events DROP CONSTRAINT test_no_left_out');
+    }
+    expect(await agentView(old.id)).toMatchObject({ version: '2.0.0-test', features: ['scan-pace', 'some-later-feature'] });
+    expect((await api.get(`/jobs/${asked}`)).body['status']).not.toBe('failed');
+
     // Downgraded: the paced scan is not handed to it at all (not at full speed), nor run, nor retried; cleared, it is.
     const downgraded = new TestAgent(http, old.identity, '0.9.0-test');
-    const upgradedVersion = (await upgraded.poll()).body.configVersion;
     expect((await downgraded.poll()).body.configVersion).toBe(upgradedVersion + 1);
     expect((await trackersOf(downgraded)).map((t) => t.id)).not.toContain(id);
     expect((await sql.query('SELECT config_incomplete_at FROM agents WHERE id = $1', [old.id])).rows[0].config_incomplete_at).toBeNull();

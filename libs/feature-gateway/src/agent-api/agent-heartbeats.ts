@@ -1,7 +1,8 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { AgentFeatures, AgentPollQuery } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
+import { EventEntity, Queryable } from '@portolan/persistence';
 import { agentEvent, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
 import { AgentClock, CLOCK_SKEWED_MS, CLOCK_SYNCHRONISED_MS, clockTransition } from './agent-clock';
 import { AgentBoots } from './agent-boots';
@@ -192,18 +193,16 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     // or the two would take turns.
     const features = query.features ?? [];
     const speaks = !agent.duplicated || agent.keptBoot === query.boot;
-    const [rows]: [{ previous: string; previous_boot: string | null; previous_seen_at: Date | null; previous_features: string[]; config_version: number; clock_skewed: boolean }[], number] = await this.db.query(
-      `UPDATE agents a SET last_seen_at = $6, status = 'online', boot_id = $2, version = CASE WHEN $11 THEN $3 ELSE a.version END, spool_entries = $4, spool_dropped = $5,
-              applied_config_version = coalesce($7::int, a.applied_config_version), clock_offset_ms = $8,
-              features = CASE WHEN $11 THEN $10::text[] ELSE a.features END,
-              config_version = a.config_version + CASE WHEN $11 AND a.features <> $10::text[] THEN 1 ELSE 0 END
-         FROM (SELECT status, boot_id, last_seen_at, features FROM agents WHERE id = $1 FOR UPDATE) old
-        WHERE a.id = $1 AND a.status <> 'revoked'
-          AND ($9 OR old.boot_id IS NOT DISTINCT FROM $2::uuid OR old.last_seen_at IS NULL OR old.last_seen_at <= $6)
-        RETURNING old.status AS previous, old.boot_id AS previous_boot, old.last_seen_at AS previous_seen_at, old.features AS previous_features, a.config_version, a.clock_skewed`,
-      [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at, query.configVersion ?? null, seen.clockOffsetMs ?? null, when === 'arrived', features, speaks],
-    );
-    const row = rows[0];
+    const write = (q: Queryable) => writeHeartbeat(q, seen, when, features, speaks);
+    // A program that does not pace may be a downgrade: the heartbeat that writes its features
+    // commits with what the downgrade leaves out (`leaveOutPaced`), or neither does, and the
+    // agent's next poll tries again. The others (nearly all) need no transaction.
+    const { row, leftOut } = speaks && !features.includes(AgentFeatures.scanPace)
+      ? await this.db.transaction(async (manager) => {
+          const written = await write(manager);
+          return { row: written, leftOut: written ? await this.leaveOutPaced(manager, seen, written.previous_features, features) : [] };
+        })
+      : { row: await write(this.db), leftOut: [] };
     if (!row) return { clone: false };
     // A process that did not speak for the program goes this way again at its next poll: by then it may (the
     // hub chose it to keep the identity), and a poll only noted never writes the program.
@@ -211,7 +210,10 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     else this.known.delete(agent.id);
     this.rememberConfigVersion(agent.id, row.config_version);
     await this.announceOnline(seen, row);
-    if (speaks) await this.announceLostPace(seen, row.previous_features, features).catch((error: unknown) => this.logger.warn({ agentId: agent.id, err: String(error) }, 'could not record the trackers an agent can no longer run'));
+    if (leftOut.length) {
+      await this.events.announce(leftOut);
+      this.logger.warn({ agentId: agent.id, events: leftOut.length }, 'paced trackers left out: the agent no longer paces');
+    }
     let clone = false;
     if (row.previous_boot !== query.boot) {
       ({ clone } = await this.boots.bootChanged(agent, query.boot, { boot: row.previous_boot, seenAt: row.previous_seen_at }, at).catch((error: unknown) => {
@@ -246,25 +248,22 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
    * scanned at full speed): without it they would only stop, with a line in the gateway's log.
    * The runs asked of them that the agent has not started are cancelled with it (the agent passes
    * them over: they would wait for the start timeout), each with its `scan-failed` event, under
-   * the trackers' locks, as a tracker's disabling does.
+   * the trackers' locks, as a tracker's disabling does. Written in the heartbeat's transaction;
+   * returns the events to announce once it commits.
    */
-  private async announceLostPace({ agent, query, at }: Seen, before: readonly string[], after: readonly string[]): Promise<void> {
-    if (!before.includes(AgentFeatures.scanPace) || after.includes(AgentFeatures.scanPace)) return;
-    const recorded = await this.db.transaction(async (manager) => {
-      const paced: { id: string; name: string }[] = await manager.query(
-        `SELECT id, name FROM trackers WHERE agent_id = $1 AND enabled AND max_rate IS NOT NULL AND mode IN ('remote', 'network') ORDER BY id FOR UPDATE`,
-        [agent.id],
-      );
-      if (!paced.length) return [];
-      const cancel = `cancelled: agent "${agent.name}" (version ${query.version}) no longer paces its scans, and the tracker is paced; the run was not started`;
-      const rows = await this.ledger.cancelUnstartedAgentRuns(manager, paced.map((t) => t.id), cancel, at);
-      const trackers = [...paced].sort((x, y) => x.name.localeCompare(y.name) || x.id.localeCompare(y.id));
-      const reason = `agent "${agent.name}" (version ${query.version}) no longer says it paces its scans (feature "${AgentFeatures.scanPace}"): its paced trackers are left out of its configuration, not scanned at full speed; upgrade the agent, or clear their maxRate`;
-      const details = { version: query.version, features: after, trackers: trackers.slice(0, MAX_NAMED_TRACKERS), trackerCount: trackers.length, runsCancelled: rows.length, reason };
-      return [...rows, ...(await this.events.insert(manager, [agentEvent(agent, at, 'agent-trackers-left-out', details)]))];
-    });
-    await this.events.announce(recorded);
-    if (recorded.length) this.logger.warn({ agentId: agent.id, events: recorded.length }, 'paced trackers left out: the agent no longer paces');
+  private async leaveOutPaced(manager: EntityManager, { agent, query, at }: Seen, before: readonly string[], after: readonly string[]): Promise<EventEntity[]> {
+    if (!before.includes(AgentFeatures.scanPace) || after.includes(AgentFeatures.scanPace)) return [];
+    const paced: { id: string; name: string }[] = await manager.query(
+      `SELECT id, name FROM trackers WHERE agent_id = $1 AND enabled AND max_rate IS NOT NULL AND mode IN ('remote', 'network') ORDER BY id FOR UPDATE`,
+      [agent.id],
+    );
+    if (!paced.length) return [];
+    const cancel = `cancelled: agent "${agent.name}" (version ${query.version}) no longer paces its scans, and the tracker is paced; the run was not started`;
+    const rows = await this.ledger.cancelUnstartedAgentRuns(manager, paced.map((t) => t.id), cancel, at);
+    const trackers = [...paced].sort((x, y) => x.name.localeCompare(y.name) || x.id.localeCompare(y.id));
+    const reason = `agent "${agent.name}" (version ${query.version}) no longer says it paces its scans (feature "${AgentFeatures.scanPace}"): its paced trackers are left out of its configuration, not scanned at full speed; upgrade the agent, or clear their maxRate`;
+    const details = { version: query.version, features: after, trackers: trackers.slice(0, MAX_NAMED_TRACKERS), trackerCount: trackers.length, runsCancelled: rows.length, reason };
+    return [...rows, ...(await this.events.insert(manager, [agentEvent(agent, at, 'agent-trackers-left-out', details)]))];
   }
 
   /**
@@ -307,4 +306,34 @@ function remember<V>(map: Map<string, V>, key: string, value: V): void {
   map.delete(key);
   map.set(key, value);
   if (map.size > MAX_KNOWN) map.delete(map.keys().next().value as string);
+}
+
+interface HeartbeatRow {
+  previous: string;
+  previous_boot: string | null;
+  previous_seen_at: Date | null;
+  previous_features: string[];
+  config_version: number;
+  clock_skewed: boolean;
+}
+
+/**
+ * The poll's heartbeat, as `AgentHeartbeats.writeNow` writes it: online, its boot, and the
+ * program (version, features) if the process `speaks` for it; features that differ move the
+ * configuration version. Returns what the agent was before, or nothing (revoked; or, `noted`, a
+ * poll older than one of another boot written since).
+ */
+async function writeHeartbeat(q: Queryable, { agent, query, at, clockOffsetMs }: Seen, when: 'arrived' | 'noted', features: readonly string[], speaks: boolean): Promise<HeartbeatRow | undefined> {
+  const [rows]: [HeartbeatRow[], number] = await q.query(
+    `UPDATE agents a SET last_seen_at = $6, status = 'online', boot_id = $2, version = CASE WHEN $11 THEN $3 ELSE a.version END, spool_entries = $4, spool_dropped = $5,
+            applied_config_version = coalesce($7::int, a.applied_config_version), clock_offset_ms = $8,
+            features = CASE WHEN $11 THEN $10::text[] ELSE a.features END,
+            config_version = a.config_version + CASE WHEN $11 AND a.features <> $10::text[] THEN 1 ELSE 0 END
+       FROM (SELECT status, boot_id, last_seen_at, features FROM agents WHERE id = $1 FOR UPDATE) old
+      WHERE a.id = $1 AND a.status <> 'revoked'
+        AND ($9 OR old.boot_id IS NOT DISTINCT FROM $2::uuid OR old.last_seen_at IS NULL OR old.last_seen_at <= $6)
+      RETURNING old.status AS previous, old.boot_id AS previous_boot, old.last_seen_at AS previous_seen_at, old.features AS previous_features, a.config_version, a.clock_skewed`,
+    [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at, query.configVersion ?? null, clockOffsetMs ?? null, when === 'arrived', features, speaks],
+  );
+  return rows[0];
 }
