@@ -1,4 +1,5 @@
 import { Envelope, MessageDefinition, PayloadOf, ReplyOf } from '@portolan/contracts';
+import type { Slots } from './slots';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyMessage = MessageDefinition<string, any, any>;
@@ -39,6 +40,12 @@ export interface ConsumerOptions<M extends AnyMessage> {
    * deployment must not alert on last month's events). An existing consumer keeps its place.
    */
   readonly startAt?: 'all' | 'new';
+  /**
+   * Slots this consumer shares with others of the process: it takes a message only once it holds
+   * a free one, so none waits in this process while another could start it. For long work (a
+   * scan); each message is then pulled on its own, so not for a high-rate stream.
+   */
+  readonly slots?: Slots;
 }
 
 export interface ConsumerHandle {
@@ -91,6 +98,13 @@ export interface Bus {
   subscribe<M extends AnyMessage>(message: M, handler: (envelope: Envelope<PayloadOf<M>>, subject: string) => void, route?: string): Promise<ConsumerHandle>;
   serve<M extends AnyMessage>(message: M, route: string, handler: (payload: PayloadOf<M>) => Promise<ReplyOf<M>>): Promise<ConsumerHandle>;
   request<M extends AnyMessage>(message: M, route: string, payload: PayloadOf<M>, timeoutMs: number): Promise<ReplyOf<M>>;
+  /**
+   * The durable consumers that take a message published on this route (those whose filter
+   * matches its subject). Each stands for the processes that share it, running or not: none
+   * means that no process consuming the message there has ever started (a site whose workers
+   * are all of a version from before the message).
+   */
+  consumersOf<M extends AnyMessage>(message: M, route?: string): Promise<string[]>;
   health(): Promise<BusHealth>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { Envelope, filterFor, PayloadOf, ReplyOf, StreamDefinition, Streams, streamOf, subjectFor } from '@portolan/contracts';
 import { AnyMessage, Bus, BusHealth, BusLogger, ConsumerHandle, ConsumerOptions, DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, Delivery, Outcome, PublishOptions, retryDelayMs } from './bus';
 import { encode, InvalidMessageError, open, seal, subjectMatches } from './codec';
+import type { Slots } from './slots';
 
 interface Stored {
   readonly seq: number;
@@ -24,6 +25,8 @@ interface Pending {
 
 interface Worker {
   readonly concurrency: number;
+  /** Shared with other consumers of the process: a message is handed over only with one of them. */
+  readonly slots?: Slots;
   active: number;
   readonly run: (pending: Pending, lease: number) => void;
 }
@@ -108,24 +111,35 @@ export class InProcessBus implements Bus {
     const state = durable;
     const worker: Worker = {
       concurrency: Math.max(1, options.concurrency ?? 1),
+      slots: options.slots,
       active: 0,
       run: (pending, lease) => {
         worker.active += 1;
         void this.deliver(options.message, state, pending, lease, handler).finally(() => {
           worker.active -= 1;
+          worker.slots?.give(); // which pumps the consumers that share them
           this.pump(state);
         });
       },
     };
     state.workers.push(worker);
+    // A slot freed by another consumer of the process may be this one's turn.
+    const unlisten = options.slots?.onFree(() => this.pump(state));
     this.pump(state);
     return {
       stop: async () => {
+        unlisten?.();
         const index = state.workers.indexOf(worker);
         if (index >= 0) state.workers.splice(index, 1);
         await waitUntil(() => worker.active === 0);
       },
     };
+  }
+
+  async consumersOf<M extends AnyMessage>(message: M, route?: string): Promise<string[]> {
+    const stream = this.streamLog(streamOf(message).name);
+    const subject = subjectFor(message, route);
+    return [...this.durables].filter(([, durable]) => durable.stream === stream && subjectMatches(durable.filter, subject)).map(([name]) => name);
   }
 
   emit<M extends AnyMessage>(message: M, payload: PayloadOf<M>, options: PublishOptions = {}): void {
@@ -212,10 +226,11 @@ export class InProcessBus implements Bus {
   private pump(state: DurableState): void {
     if (this.closed) return;
     for (;;) {
-      const worker = state.workers.find((w) => w.active < w.concurrency);
+      const worker = state.workers.find((w) => w.active < w.concurrency && (!w.slots || w.slots.available > 0));
       if (!worker) return;
       const next = state.ready.shift() ?? this.nextNew(state);
       if (!next) return;
+      worker.slots?.tryTake();
       next.deliveries += 1;
       next.lease += 1;
       next.inFlight = true;

@@ -4,3 +4,4 @@ export { InvalidMessageError, subjectMatches } from './codec';
 export { InProcessBus } from './in-process.bus';
 export { JetStreamBus } from './jetstream.bus';
 export type { JetStreamBusOptions } from './jetstream.bus';
+export { Slots } from './slots';

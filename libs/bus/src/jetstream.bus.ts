@@ -1,10 +1,16 @@
-import { AckPolicy, DeliverPolicy, jetstream, JetStreamClient, jetstreamManager, JetStreamManager, JsMsg, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { AckPolicy, Consumer, DeliverPolicy, jetstream, JetStreamClient, jetstreamManager, JetStreamManager, JsMsg, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { NatsConnection, nanos } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { Envelope, filterFor, PayloadOf, ReplyOf, Streams, streamOf, subjectFor } from '@portolan/contracts';
 import { AnyMessage, Bus, BusHealth, BusLogger, ConsumerHandle, ConsumerOptions, DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, Delivery, Outcome, PublishOptions, retryDelayMs } from './bus';
-import { encode, InvalidMessageError, open, seal } from './codec';
+import { encode, InvalidMessageError, open, seal, subjectMatches } from './codec';
 import { JetStreamPublisher } from './jetstream.publisher';
+import type { Slots } from './slots';
+
+/** How long a pull for one message (`ConsumerOptions.slots`) waits on the server; a stop waits as long at most. */
+const PULL_EXPIRES_MS = 5_000;
+/** The pause after a pull that failed (the server away, the consumer gone). */
+const PULL_RETRY_MS = 1_000;
 
 export interface JetStreamBusOptions {
   readonly servers: string;
@@ -91,6 +97,7 @@ export class JetStreamBus implements Bus {
       }
     }
     const consumer = await this.js.consumers.get(stream, options.durable);
+    if (options.slots) return this.consumeBySlot(options.message, consumer, options.slots, handler);
     const concurrency = Math.max(1, options.concurrency ?? 1);
     const messages = await consumer.consume({ max_messages: concurrency });
     const inFlight = new Set<Promise<void>>();
@@ -108,6 +115,14 @@ export class JetStreamBus implements Bus {
         await Promise.allSettled([...inFlight]);
       },
     };
+  }
+
+  async consumersOf<M extends AnyMessage>(message: M, route?: string): Promise<string[]> {
+    const subject = subjectFor(message, route);
+    const names: string[] = [];
+    // A consumer without a filter takes the whole stream.
+    for await (const consumer of this.jsm.consumers.list(streamOf(message).name)) if (subjectMatches(consumer.config.filter_subject || '>', subject)) names.push(consumer.name);
+    return names;
   }
 
   emit<M extends AnyMessage>(message: M, payload: PayloadOf<M>, options: PublishOptions = {}): void {
@@ -167,6 +182,45 @@ export class JetStreamBus implements Bus {
   async close(): Promise<void> {
     await this.publisher.close();
     if (!this.nc.isClosed()) await this.nc.drain();
+  }
+
+  /**
+   * Pulls one message at a time, each once a slot is free (`ConsumerOptions.slots`), and gives
+   * the slot back when it is settled: a message waits on the server, where any process with a
+   * free slot may take it, never in this one. (`consume` would fetch ahead into a buffer, where
+   * a message waits for this process's handlers while the ack wait runs.)
+   */
+  private consumeBySlot<M extends AnyMessage>(message: M, consumer: Consumer, slots: Slots, handler: (delivery: Delivery<PayloadOf<M>>) => Promise<Outcome>): ConsumerHandle {
+    const stopping = new AbortController();
+    const inFlight = new Set<Promise<void>>();
+    const loop = (async () => {
+      while (await slots.take(stopping.signal)) {
+        let msg: JsMsg | null = null;
+        try {
+          msg = await consumer.next({ expires: PULL_EXPIRES_MS });
+        } catch (error) {
+          this.options.logger.warn({ subject: message.subject, err: String(error) }, 'could not pull a message; will try again');
+          await new Promise((resolve) => setTimeout(resolve, PULL_RETRY_MS));
+        }
+        if (msg && stopping.signal.aborted) msg.nak(); // stopped while it came: straight back for another process
+        if (!msg || stopping.signal.aborted) {
+          slots.give();
+          continue;
+        }
+        const task = this.handle(message, msg, handler).finally(() => {
+          inFlight.delete(task);
+          slots.give();
+        });
+        inFlight.add(task);
+      }
+    })();
+    return {
+      stop: async () => {
+        stopping.abort();
+        await loop;
+        await Promise.allSettled([...inFlight]);
+      },
+    };
   }
 
   private async handle<M extends AnyMessage>(message: M, msg: JsMsg, handler: (delivery: Delivery<PayloadOf<M>>) => Promise<Outcome>): Promise<void> {

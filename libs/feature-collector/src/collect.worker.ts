@@ -4,8 +4,9 @@ import { collectDevice, CollectOutcome, CREDENTIAL_TYPES, HostKeyChangedError, p
 import { CollectRequested, DomainError, isDomainError, Messages, ScanCompleted } from '@portolan/contracts';
 import { CollectorConfig, PlatformConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
-import { BUS, chunkFailure, CredentialVault, HostKeyStore, KeyedLimiter, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
+import { BUS, chunkFailure, CredentialVault, HostKeyStore, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
 import { parseTargetSpec, ScopeGuard } from '@portolan/targets';
+import { KeyedLimiter } from './keyed.limiter';
 
 export const COLLECTOR_CONFIG = Symbol('portolan.collector-config');
 /** All sites: the all-in-one hub's collector serves every site's subject. */

@@ -13,8 +13,8 @@ interface AskedChunk {
  * has no `--max-rate` of that rate (a worker older than the pace drops the field and scans at
  * its full speed, which the pace is there to prevent: a fragile device, a thin link). Paced
  * chunks now travel as version 2 of the request, which such a worker never takes; this catches
- * what was published as version 1 before the hub's upgrade, and any worker that says it paces
- * but did not. Its observations are as good as any, and are applied; the event says which
+ * what was published as version 1 before the hub's upgrade, and a worker whose engine dropped
+ * the rate. Its observations are as good as any, and are applied; the event says which
  * worker to upgrade.
  */
 export function paceIgnoredEvent(chunk: AskedChunk, result: ScanCompleted, chunkCount: number, occurredAt: Date): NewEvent | undefined {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Bus, ConsumerHandle, Delivery, Outcome, Outcomes, retryDelayMs } from '@portolan/bus';
+import { Bus, ConsumerHandle, Delivery, Outcome, Outcomes, retryDelayMs, Slots } from '@portolan/bus';
 import { isDomainError, Messages, ScanCompleted, ScanRequested } from '@portolan/contracts';
 import { PlatformConfig, ScannerConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { defaultTcpTechnique, ScanEngine, ScanOutcome, scanFailureReason, scanPercent, selectScanEngine } from '@portolan/nmap';
-import { BUS, chunkFailure, KeyedLimiter, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
+import { BUS, chunkFailure, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
 import { parseTargetSpec, ScopeGuard } from '@portolan/targets';
 import { splitResult } from './result.splitter';
 
@@ -15,9 +15,6 @@ export const ALL_SITES = '*';
 /** Failures worth another attempt on another delivery; the rest are final at once. */
 const FINAL_REASONS = new Set(['timeout', 'no_hosts', 'cancelled', 'result_too_large']);
 const MAX_ATTEMPTS = 3;
-
-/** The one key of the worker's slots: chunks of both versions share them. */
-const SLOTS = 'scans';
 
 /**
  * A scanner worker: takes chunk jobs of its site from the shared durable consumers (version 1,
@@ -31,10 +28,11 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
   private engine?: ScanEngine;
   private consumers: ConsumerHandle[] = [];
   private readonly inFlight = new Set<AbortController>();
-  /** Set at shutdown: a chunk still waiting for a slot goes back for another worker. */
-  private stopping = false;
-  /** At most `concurrency` scans at once, whichever consumer their chunks came from. */
-  private readonly slots: KeyedLimiter;
+  /**
+   * At most `concurrency` scans at once, whichever version their chunks came as. A consumer takes
+   * a chunk only with a free slot: one never waits here while another worker could scan it.
+   */
+  private readonly slots: Slots;
 
   constructor(
     @Inject(BUS) private readonly bus: Bus,
@@ -43,7 +41,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
     @Inject(SCOPE_GUARD) private readonly scope: ScopeGuard,
   ) {
-    this.slots = new KeyedLimiter(config.concurrency);
+    this.slots = new Slots(config.concurrency);
   }
 
   get worker(): string {
@@ -56,6 +54,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
     const common = {
       route: allSites ? undefined : this.config.site,
       concurrency: this.config.concurrency,
+      slots: this.slots,
       ackWaitMs: Math.max(30_000, this.config.heartbeatMs * 4),
       maxDeliver: MAX_ATTEMPTS + 2,
     };
@@ -69,26 +68,14 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopping = true;
     for (const controller of this.inFlight) controller.abort();
     await Promise.all(this.consumers.map((consumer) => consumer.stop()));
   }
 
-  /** A chunk of either version: it keeps its lease while it waits for a slot, and while it is scanned. */
   async handle(delivery: Delivery<ScanRequested>): Promise<Outcome> {
-    const lease = setInterval(() => delivery.working(), this.config.heartbeatMs);
-    try {
-      return await this.slots.run(SLOTS, () => this.scan(delivery));
-    } finally {
-      clearInterval(lease);
-    }
-  }
-
-  private async scan(delivery: Delivery<ScanRequested>): Promise<Outcome> {
     const job = delivery.envelope.payload;
     const engine = this.engine;
     if (!engine) return Outcomes.nak(1000);
-    if (this.stopping) return Outcomes.nak(0);
     if (Date.parse(job.deadline) < Date.now()) {
       this.logger.warn({ jobId: job.jobId, chunkId: job.chunkId }, 'chunk arrived after its deadline; skipped');
       return Outcomes.ack();
@@ -97,6 +84,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
     const log = this.logger.child({ jobId: job.jobId, chunkId: job.chunkId, chunk: `${job.chunkIndex + 1}/${job.chunkCount}` });
     const controller = new AbortController();
     this.inFlight.add(controller);
+    const heartbeat = setInterval(() => delivery.working(), this.config.heartbeatMs);
     let lastProgress = 0;
     const progress = (percent: number, hostsDone: number) =>
       this.bus.emit(
@@ -133,6 +121,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
       await this.bus.publish(Messages.scanFailed, chunkFailure(job, this.worker, startedAt, code, message), { correlationId: job.jobId });
       return Outcomes.ack();
     } finally {
+      clearInterval(heartbeat);
       this.inFlight.delete(controller);
     }
   }

@@ -7,9 +7,9 @@ import { Bus, Outcomes } from '@portolan/bus';
 import { loadPlatformConfig } from '@portolan/config';
 import { Messages, RunRequested, ScanRequested } from '@portolan/contracts';
 import { createTestDatabase, insertTestAgent } from '@portolan/persistence';
-import { BUS, DATA_SOURCE, PlatformModule } from '@portolan/platform';
-import { EventRecorder } from '@portolan/platform';
+import { BUS, DATA_SOURCE, EventRecorder, LOGGER, PlatformModule, ScanJobLedger } from '@portolan/platform';
 import { ChunkDispatcher } from './chunk.dispatcher';
+import { PaceWatch } from './pace.watch';
 import { ProgressTracker } from './progress.tracker';
 import { RunPlanner } from './run.planner';
 import { SchedulerLoop } from './scheduler.loop';
@@ -108,6 +108,40 @@ describe('scheduler (Postgres)', () => {
     expect(queued(paced) - queued(unpaced)).toBe(33_600);
   });
 
+  it('says, a minute after a paced run is published, that no worker at its site paces (once, also to a new leader); not where one does', async () => {
+    const plan = async (site: string) => {
+      const ids = await tracker('127.0.0.1-3', site);
+      await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
+      const jobId = await pendingJob(ids);
+      await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
+      return jobId;
+    };
+    const lone = await plan('branch-lone'); // its workers are all older ones: none consumes version 2 there
+    const served = await plan('branch-1');
+    const said = async (jobId: string) =>
+      (await db.query(`SELECT details FROM events WHERE job_id = $1 AND details->>'what' = 'scan-waiting-for-pace'`, [jobId])).map((r: { details: Record<string, unknown> }) => r.details);
+    const watch = app.get(PaceWatch);
+    expect(await watch.check(new Date())).toBe(0); // published less than a minute ago: local workers may still be starting
+    const later = new Date(Date.now() + 2 * 60_000);
+    expect(await watch.check(later)).toBe(1);
+    expect(await said(lone)).toEqual([
+      {
+        what: 'scan-waiting-for-pace',
+        site: 'branch-lone',
+        maxRate: 5,
+        chunks: 2,
+        reason:
+          'no scanner worker that paces its scans has run at site "branch-lone": workers from before scan pacing never take a paced chunk, ' +
+          "so the run's 2 chunks wait for one until the queue timeout; upgrade the site's scanner workers, or clear the tracker's maxRate",
+      },
+    ]);
+    expect(await said(served)).toEqual([]);
+    // Another leader looks back over the last hour: it finds the job said already.
+    const leader = new PaceWatch(db, bus, app.get(LOGGER), app.get(ScanJobLedger), app.get(EventRecorder));
+    expect(await leader.check(later)).toBe(0);
+    expect(await said(lone)).toHaveLength(1);
+  });
+
   it('fails a run whose device now lies outside the scope guard, with a communications event', async () => {
     const ids = await tracker('127.0.0.1 10.9.8.7');
     const jobId = await pendingJob(ids);
@@ -154,7 +188,9 @@ describe('scheduler (Postgres)', () => {
     expect(await app.get(SchedulerLoop).expireLostChunks(new Date())).toBeGreaterThanOrEqual(1);
     const [job] = await db.query(`SELECT status, error FROM scan_jobs WHERE id = $1`, [jobId]);
     expect(job.status).toBe('failed');
-    expect(job.error).toMatch(/no scanner worker that paces its scans picked the chunk up before its deadline \(maxRate 2\.5\): workers from before scan pacing never take a paced chunk; upgrade the site's scanner workers, or clear the tracker's maxRate/);
+    expect(job.error).toMatch(
+      /no scanner worker that paces its scans picked the chunk up before its deadline \(maxRate 2\.5\); only workers that pace take a paced chunk, those from before scan pacing never do: the site may have none \(upgrade its scanner workers, or clear the tracker's maxRate\), or they were all busy$/,
+    );
   });
 
   it("leaves an agent's stored result waiting for the comparer past its chunk's deadline; fails it once the agent result timeout has passed since its upload", async () => {

@@ -10,6 +10,7 @@ import { nextRunAfter, Schedule } from '@portolan/schedule';
 import { AgentLiveness } from './agent.liveness';
 import { ChunkDispatcher } from './chunk.dispatcher';
 import { LeaderLease } from './leader.lease';
+import { PaceWatch } from './pace.watch';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
 const LEASE = 'scheduler';
@@ -44,6 +45,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
     private readonly dispatcher: ChunkDispatcher,
     private readonly agents: AgentLiveness,
     private readonly uploads: AgentUploadOutbox,
+    private readonly pace: PaceWatch,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -77,6 +79,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
       ['republish pending runs', () => this.republishPendingRuns(now)],
       ['dispatch unpublished chunks', () => this.dispatcher.dispatchUnpublished(now)],
       ['expire lost chunks', () => this.expireLostChunks(now)],
+      ['say which paced runs no worker paces', () => this.pace.check(now)],
       ['publish unpublished agent results', () => this.uploads.publishUnpublished(now)],
       ['mark silent agents offline', () => this.agents.markOffline(now)],
       ['clear duplicated agents', () => this.agents.clearDuplicates(now)],
@@ -192,14 +195,14 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
 
 /**
  * Why a chunk no worker took timed out. A paced one went only to the workers that keep to its
- * pace (`ScanRequestedV2Message`): the likely cause is that its site has none, only workers of
- * an older version, which take unpaced chunks alone.
+ * pace (`ScanRequestedV2Message`): its site may have none (only workers of an older version,
+ * which take unpaced chunks alone; `PaceWatch` said so early), or they were all busy.
  */
 function queuedTooLong(chunk: Pick<ScanChunkEntity, 'kind' | 'request'>): string {
   const maxRate = chunk.kind === 'scan' ? chunk.request?.['maxRate'] : undefined;
   if (typeof maxRate !== 'number') return 'no scanner worker picked the chunk up before its deadline';
   return (
-    `no scanner worker that paces its scans picked the chunk up before its deadline (maxRate ${maxRate}): workers from before scan pacing never take ` +
-    "a paced chunk; upgrade the site's scanner workers, or clear the tracker's maxRate"
+    `no scanner worker that paces its scans picked the chunk up before its deadline (maxRate ${maxRate}); only workers that pace take a paced chunk, ` +
+    "those from before scan pacing never do: the site may have none (upgrade its scanner workers, or clear the tracker's maxRate), or they were all busy"
   );
 }

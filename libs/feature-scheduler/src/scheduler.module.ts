@@ -4,6 +4,7 @@ import { AgentUploadOutbox, EventRecorder, ScanJobLedger } from '@portolan/platf
 import { AgentLiveness } from './agent.liveness';
 import { ChunkDispatcher } from './chunk.dispatcher';
 import { LeaderLease } from './leader.lease';
+import { PaceWatch } from './pace.watch';
 import { ProgressTracker } from './progress.tracker';
 import { RunPlanner } from './run.planner';
 import { SchedulerLoop } from './scheduler.loop';
@@ -19,6 +20,7 @@ import { SCHEDULER_CONFIG } from './scheduler.options';
     ChunkDispatcher,
     RunPlanner,
     SchedulerLoop,
+    PaceWatch,
     ProgressTracker,
     AgentLiveness,
     AgentUploadOutbox,

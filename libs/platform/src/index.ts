@@ -16,7 +16,6 @@ export type { ServiceInfo } from './tokens';
 export { claimMessage, claimMessages } from './inbox';
 export { PORTOLAN_VERSION, runMain, startWorkerService } from './service.bootstrap';
 export { BatcherOverloadedError, MicroBatcher } from './micro.batcher';
-export { KeyedLimiter } from './keyed.limiter';
 export type { BatchAnswer, MicroBatcherOptions } from './micro.batcher';
 export { HostKeyStore } from './host-key.store';
 export type { PinnedHostKey } from './host-key.store';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { defineMessage, Envelope, Streams } from '@portolan/contracts';
 import { z } from 'zod';
 import { AnyMessage, Bus, ConsumerHandle, Outcomes } from '../bus';
+import { Slots } from '../slots';
 
 /** Messages used only by the contract suite; routes make each test's traffic its own. */
 const Work = defineMessage({
@@ -188,6 +189,49 @@ export function busContract(name: string, harness: BusHarness): void {
       await sleep(50);
       await expect(bus.request(Echo, route, { text: 'hi' }, 2000)).resolves.toEqual({ echoed: 'HI' });
       await expect(bus.request(Echo, `${route}none`, { text: 'hi' }, 500)).rejects.toThrow();
+    });
+
+    it('takes a message only with a free slot of those its consumers share, leaving it meanwhile to a process that can start it', async () => {
+      const slots = new Slots(1);
+      const other = `${durable}-other`;
+      let release = () => undefined as void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let holding = false;
+      const here: number[] = [];
+      const elsewhere: number[] = [];
+      try {
+        // Two consumers of this process share one slot; a message of the other takes it and holds it.
+        handles.push(await bus.consume({ message: Work, durable: other, route: `${route}o`, slots }, async () => ((holding = true), await held, Outcomes.ack())));
+        handles.push(await bus.consume({ message: Work, durable, route, slots }, async (d) => (here.push(d.envelope.payload.n), Outcomes.ack())));
+        await bus.publish(Work, { n: 0 }, { route: `${route}o` });
+        await until(() => holding, 5_000);
+        await bus.publish(Work, { n: 1 }, { route });
+        await sleep(300);
+        expect(here).toEqual([]);
+        // Another process of the same consumer, with room: it takes the message at once, not after an ack wait.
+        handles.push(await bus.consume({ message: Work, durable, route }, async (d) => (elsewhere.push(d.envelope.payload.n), Outcomes.ack())));
+        await until(() => elsewhere.length > 0, 3_000);
+        expect(elsewhere).toEqual([1]);
+        // The slot given back, this process takes the next one.
+        release();
+        for (const handle of handles.splice(2)) await handle.stop();
+        await bus.publish(Work, { n: 2 }, { route });
+        await until(() => here.length > 0, 8_000);
+        expect({ here, elsewhere }).toEqual({ here: [2], elsewhere: [1] });
+      } finally {
+        release();
+        for (const handle of handles.splice(0)) await handle.stop();
+        await harness.removeConsumer?.(Work, other);
+      }
+    }, 30_000);
+
+    it('names the durable consumers that take a route, with or without a process attached', async () => {
+      expect(await bus.consumersOf(Work, route)).toEqual([]);
+      const handle = await bus.consume({ message: Work, durable, route }, async () => Outcomes.ack());
+      expect(await bus.consumersOf(Work, route)).toEqual([durable]);
+      expect(await bus.consumersOf(Work, `${route}x`)).toEqual([]);
+      await handle.stop();
+      expect(await bus.consumersOf(Work, route)).toEqual([durable]);
     });
 
     it('reports health', async () => {

@@ -194,13 +194,18 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     const features = query.features ?? [];
     const speaks = !agent.duplicated || agent.keptBoot === query.boot;
     const write = (q: Queryable) => writeHeartbeat(q, seen, when, features, speaks);
-    // A program that does not pace may be a downgrade: the heartbeat that writes its features
-    // commits with what the downgrade leaves out (`leaveOutPaced`), or neither does, and the
-    // agent's next poll tries again. The others (nearly all) need no transaction.
-    const { row, leftOut } = speaks && !features.includes(AgentFeatures.scanPace)
+    // A program that does not pace, where the last one did, is a downgrade: the heartbeat that
+    // writes its features commits with what the downgrade leaves out (`leaveOutPaced`), or
+    // neither does and the agent's next poll tries again (a failure that persists keeps the
+    // agent's polls failing, and it goes offline: seen, rather than a downgrade unsaid). The
+    // paced trackers are locked before the agent's row, as a tracker's edit takes them (it then
+    // moves the agent's configuration version).
+    const mayLosePace = speaks && !features.includes(AgentFeatures.scanPace) && (await saysPace(this.db, agent.id));
+    const { row, leftOut } = mayLosePace
       ? await this.db.transaction(async (manager) => {
+          const paced = await lockPacedTrackers(manager, agent.id);
           const written = await write(manager);
-          return { row: written, leftOut: written ? await this.leaveOutPaced(manager, seen, written.previous_features, features) : [] };
+          return { row: written, leftOut: written ? await this.leaveOutPaced(manager, seen, written.previous_features, features, paced) : [] };
         })
       : { row: await write(this.db), leftOut: [] };
     if (!row) return { clone: false };
@@ -211,8 +216,9 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
     this.rememberConfigVersion(agent.id, row.config_version);
     await this.announceOnline(seen, row);
     if (leftOut.length) {
-      await this.events.announce(leftOut);
       this.logger.warn({ agentId: agent.id, events: leftOut.length }, 'paced trackers left out: the agent no longer paces');
+      // Stored with the heartbeat: what is not announced now, the scheduler's leader announces.
+      await this.events.announce(leftOut).catch((error: unknown) => this.logger.warn({ agentId: agent.id, err: String(error) }, 'could not announce the trackers an agent can no longer run'));
     }
     let clone = false;
     if (row.previous_boot !== query.boot) {
@@ -248,16 +254,11 @@ export class AgentHeartbeats implements OnModuleInit, OnModuleDestroy {
    * scanned at full speed): without it they would only stop, with a line in the gateway's log.
    * The runs asked of them that the agent has not started are cancelled with it (the agent passes
    * them over: they would wait for the start timeout), each with its `scan-failed` event, under
-   * the trackers' locks, as a tracker's disabling does. Written in the heartbeat's transaction;
-   * returns the events to announce once it commits.
+   * the trackers' locks (`paced`, taken before the heartbeat), as a tracker's disabling does.
+   * Written in the heartbeat's transaction; returns the events to announce once it commits.
    */
-  private async leaveOutPaced(manager: EntityManager, { agent, query, at }: Seen, before: readonly string[], after: readonly string[]): Promise<EventEntity[]> {
-    if (!before.includes(AgentFeatures.scanPace) || after.includes(AgentFeatures.scanPace)) return [];
-    const paced: { id: string; name: string }[] = await manager.query(
-      `SELECT id, name FROM trackers WHERE agent_id = $1 AND enabled AND max_rate IS NOT NULL AND mode IN ('remote', 'network') ORDER BY id FOR UPDATE`,
-      [agent.id],
-    );
-    if (!paced.length) return [];
+  private async leaveOutPaced(manager: EntityManager, { agent, query, at }: Seen, before: readonly string[], after: readonly string[], paced: readonly PacedTracker[]): Promise<EventEntity[]> {
+    if (!before.includes(AgentFeatures.scanPace) || after.includes(AgentFeatures.scanPace) || !paced.length) return [];
     const cancel = `cancelled: agent "${agent.name}" (version ${query.version}) no longer paces its scans, and the tracker is paced; the run was not started`;
     const rows = await this.ledger.cancelUnstartedAgentRuns(manager, paced.map((t) => t.id), cancel, at);
     const trackers = [...paced].sort((x, y) => x.name.localeCompare(y.name) || x.id.localeCompare(y.id));
@@ -336,4 +337,20 @@ async function writeHeartbeat(q: Queryable, { agent, query, at, clockOffsetMs }:
     [agent.id, query.boot, query.version, query.spoolEntries, query.spoolDropped, at, query.configVersion ?? null, clockOffsetMs ?? null, when === 'arrived', features, speaks],
   );
   return rows[0];
+}
+
+interface PacedTracker {
+  readonly id: string;
+  readonly name: string;
+}
+
+/** Whether the agent's program, as last written, says it paces its scans (read without a lock: `writeHeartbeat` reads it again under one). */
+async function saysPace(q: Queryable, agentId: string): Promise<boolean> {
+  const [row]: { paces: boolean }[] = await q.query(`SELECT $2 = ANY(features) AS paces FROM agents WHERE id = $1`, [agentId, AgentFeatures.scanPace]);
+  return row?.paces ?? false;
+}
+
+/** The agent's enabled paced scans, locked in id order (as every writer of trackers takes them). */
+function lockPacedTrackers(manager: EntityManager, agentId: string): Promise<PacedTracker[]> {
+  return manager.query(`SELECT id, name FROM trackers WHERE agent_id = $1 AND enabled AND max_rate IS NOT NULL AND mode IN ('remote', 'network') ORDER BY id FOR UPDATE`, [agentId]);
 }

@@ -1,7 +1,6 @@
 /**
- * At most `limit` tasks at once per key: a collector's per device (sshd and small devices drop
- * or refuse sessions beyond a handful in parallel), a scanner worker's over the consumers it
- * takes chunks from. Tasks over the limit wait their turn, in order.
+ * At most `limit` tasks at once per key (a device's address): sshd and small devices drop or
+ * refuse sessions beyond a handful in parallel. Tasks over the limit wait their turn, in order.
  */
 export class KeyedLimiter {
   private readonly running = new Map<string, number>();
