@@ -1,5 +1,5 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Bus, ConsumerHandle, Delivery, Outcome, Outcomes, retryDelayMs } from '@portolan/bus';
+import { Bus, ConsumerHandle, Delivery, Outcome, Outcomes, retryDelayMs, Slots } from '@portolan/bus';
 import { collectDevice, CollectOutcome, CREDENTIAL_TYPES, HostKeyChangedError, profileById } from '@portolan/collectors';
 import { CollectRequested, DomainError, isDomainError, Messages, ScanCompleted } from '@portolan/contracts';
 import { CollectorConfig, PlatformConfig } from '@portolan/config';
@@ -53,6 +53,8 @@ export class CollectWorker implements OnApplicationBootstrap, OnApplicationShutd
         durable: allSites ? 'collector-all-sites' : `collector-${this.config.site}`,
         route: allSites ? undefined : this.config.site,
         concurrency: this.config.concurrency,
+        // A collection is taken only when it can start: one never waits here, its ack wait running, while another collector is free.
+        slots: new Slots(this.config.concurrency),
         ackWaitMs: Math.max(30_000, this.config.heartbeatMs * 4),
         maxDeliver: MAX_ATTEMPTS + 2,
       },
