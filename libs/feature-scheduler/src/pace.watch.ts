@@ -63,7 +63,7 @@ export class PaceWatch {
       `SELECT c.job_id, j.tracker_id, j.device_id, j.requested_at, min(c.published_at) AS published_at, c.request->>'site' AS site,
               min((c.request->>'maxRate')::float8) AS max_rate, count(*)::int AS chunks
          FROM scan_chunks c JOIN scan_jobs j ON j.id = c.job_id
-        WHERE c.status = 'queued' AND c.kind = 'scan' AND c.request ? 'maxRate' AND c.published_at >= $1 AND c.published_at < $2
+        WHERE c.status = 'queued' AND c.kind = 'scan' AND c.request->>'maxRate' IS NOT NULL AND c.published_at >= $1 AND c.published_at < $2
         GROUP BY c.job_id, j.tracker_id, j.device_id, j.requested_at, c.request->>'site'
         ORDER BY min(c.published_at)
         LIMIT ${BATCH}`,
