@@ -63,20 +63,21 @@ export class PaceWatch {
       `SELECT c.job_id, j.tracker_id, j.device_id, j.requested_at, min(c.published_at) AS published_at, c.request->>'site' AS site,
               min((c.request->>'maxRate')::float8) AS max_rate, count(*)::int AS chunks
          FROM scan_chunks c JOIN scan_jobs j ON j.id = c.job_id
-        WHERE c.status = 'queued' AND c.kind = 'scan' AND c.request->>'maxRate' IS NOT NULL AND c.published_at >= $1 AND c.published_at < $2
+        WHERE c.status = 'queued' AND c.kind = 'scan' AND c.request->>'maxRate' IS NOT NULL AND c.request->>'site' IS NOT NULL AND c.published_at >= $1 AND c.published_at < $2
         GROUP BY c.job_id, j.tracker_id, j.device_id, j.requested_at, c.request->>'site'
         ORDER BY min(c.published_at)
         LIMIT ${BATCH}`,
       [from, upTo],
     );
-    // A full batch may have left some out: the next look starts where this one stopped (what it finds again is said once all the same).
-    const last = waiting.length === BATCH ? new Date(waiting[BATCH - 1].published_at) : upTo;
-    this.checkedUpTo = last > from ? last : upTo;
     let written = 0;
     for (const site of new Set(waiting.map((w) => w.site))) {
       if (await this.sitePaces(site, now)) continue;
       for (const job of waiting.filter((w) => w.site === site)) written += await this.warn(job, now);
     }
+    // Only once all is said (a look that failed is made again). A full batch may have left some
+    // out: the next look starts where this one stopped (what it finds again is said once all the same).
+    const last = waiting.length === BATCH ? new Date(waiting[BATCH - 1].published_at) : upTo;
+    this.checkedUpTo = last > from ? last : upTo;
     return written;
   }
 
