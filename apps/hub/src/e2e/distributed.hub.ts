@@ -1,7 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { Client } from 'pg';
+import { Messages, streamOf } from '@portolan/contracts';
 import { createTestDatabase } from '@portolan/persistence';
 import { ApiClient } from './api.client';
 import { freePort, ServiceProcess } from './service.process';
@@ -91,5 +94,21 @@ export class DistributedHub {
     await this.sql.end();
     await this.dropDatabase();
     rmSync(this.dataDir, { recursive: true, force: true });
+    await this.removeSiteConsumers();
   }
+
+  /** The durable consumers the scanner workers of the suite's own site made: they would outlive it on the machine's NATS, a pair a run. */
+  private async removeSiteConsumers(): Promise<void> {
+    const site = this.env['SCANNER_SITE'];
+    if (!site) return;
+    const nc = await connect({ servers: this.env['NATS_URL'] });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const stream = streamOf(Messages.scanRequested).name;
+      for (const durable of [`scanner-${site}`, `scanner_v2-${site}`]) await jsm.consumers.delete(stream, durable).catch(() => undefined);
+    } finally {
+      await nc.close();
+    }
+  }
+
 }

@@ -31,14 +31,6 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
   afterAll(async () => {
     await hub?.stop();
     await listeners.closeAll();
-    // The site's durable consumers would outlive the test on the machine's NATS, one pair a run.
-    const nc = await connect({ servers: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222' });
-    try {
-      const jsm = await jetstreamManager(nc);
-      for (const durable of [`scanner-${site}`, `scanner_v2-${site}`]) await jsm.consumers.delete(streamOf(Messages.scanRequested).name, durable).catch(() => undefined);
-    } finally {
-      await nc.close();
-    }
   }, 60_000);
 
   it('turns an opened and a closed port into exactly one added and one removed event', async () => {
