@@ -1022,7 +1022,8 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     // The original restarts (a new boot on web-07) while the third copy still polls. A restart of
     // the process that keeps the identity (on its host, started after its last poll) is not told to
     // enrol anew, though it does not keep the identity yet.
-    const restarted = new TestAgent(http, enrolled.body);
+    const restarted = new TestAgent(http, enrolled.body, '3.0.0-test'); // an upgrade, restarted
+    restarted.features = ['scan-pace', 'restart-feature'];
     expect((await restarted.host({ hostname: 'web-07', os })).status).toBe(204);
     await pollWritten(restarted);
     await pollWritten(third);
@@ -1032,6 +1033,8 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     await sleep(100);
     const keeper = async () => (await sql.query(`SELECT duplicate_kept_boot FROM agents WHERE id = $1`, [agentId])).rows[0].duplicate_kept_boot as string;
     expect(await keeper()).toBe(original.boot);
+    // Not the keeper yet, it does not speak for the agent's program: the original's stays.
+    expect(await programNow()).toMatchObject({ version: '1.5.0-test', features: ['scan-pace'] });
     // Once other boots have polled without the kept one for two minutes (the test moves the first of
     // those polls back instead of waiting), the restart's next call that would be held (here its
     // scan report) makes it the keeper, and is taken: it runs on the host the other ran on.
@@ -1039,6 +1042,9 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
     const afterRestart = randomUUID();
     expect((await restarted.started({ jobId: afterRestart, trackerId: goldenTracker, trigger: 'schedule', startedAt: new Date().toISOString() })).status).toBe(202);
     expect(await keeper()).toBe(restarted.boot);
+    // The keeper now, its polls write its program, with no other boot's poll between: its earlier ones, which did not speak, were not remembered as written.
+    const program = await waitFor('its program written', async () => ((await restarted.poll()).status, await programNow()), (p) => p.version === '3.0.0-test', 5_000);
+    expect(program).toMatchObject({ version: '3.0.0-test', features: ['restart-feature', 'scan-pace'] });
     expect((await restarted.upload(selfResult(afterRestart, goldenTracker, [{ port: 40020 }]))).status).toBe(202);
     await waitForJob(afterRestart);
     await pollWritten(third);
