@@ -2,6 +2,7 @@ export { DomainError, isDomainError } from './errors/domain-error';
 export type { DomainErrorCode } from './errors/domain-error';
 
 export {
+  ALL_SITES_NAME,
   ErrorInfoSchema,
   HostObservationSchema,
   IsoDateSchema,

@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Bus, ConsumerHandle, Delivery, Outcome, Outcomes, retryDelayMs, Slots } from '@portolan/bus';
 import { collectDevice, CollectOutcome, CREDENTIAL_TYPES, HostKeyChangedError, profileById } from '@portolan/collectors';
-import { CollectRequested, DomainError, isDomainError, Messages, ScanCompleted } from '@portolan/contracts';
+import { ALL_SITES_NAME, CollectRequested, DomainError, isDomainError, Messages, ScanCompleted } from '@portolan/contracts';
 import { CollectorConfig, PlatformConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { BUS, chunkFailure, CredentialVault, HostKeyStore, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
@@ -46,11 +46,12 @@ export class CollectWorker implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    if (this.config.site === ALL_SITES_NAME) throw new Error(`COLLECTOR_SITE "${ALL_SITES_NAME}" is reserved for a collector that serves every site: set it to "${ALL_SITES}" for that, or name the site`);
     const allSites = this.config.site === ALL_SITES;
     this.consumer = await this.bus.consume(
       {
         message: Messages.collectRequested,
-        durable: allSites ? 'collector-all-sites' : `collector-${this.config.site}`,
+        durable: `collector-${allSites ? ALL_SITES_NAME : this.config.site}`,
         route: allSites ? undefined : this.config.site,
         concurrency: this.config.concurrency,
         // A collection is taken only when it can start: one never waits here, its ack wait running, while another collector is free.

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Bus, ConsumerHandle, Delivery, Outcome, Outcomes, retryDelayMs, Slots } from '@portolan/bus';
-import { isDomainError, Messages, ScanCompleted, ScanRequested } from '@portolan/contracts';
+import { ALL_SITES_NAME, isDomainError, Messages, ScanCompleted, ScanRequested } from '@portolan/contracts';
 import { PlatformConfig, ScannerConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { defaultTcpTechnique, ScanEngine, ScanOutcome, scanFailureReason, scanPercent, selectScanEngine } from '@portolan/nmap';
@@ -49,6 +49,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    if (this.config.site === ALL_SITES_NAME) throw new Error(`SCANNER_SITE "${ALL_SITES_NAME}" is reserved for a worker that serves every site: set it to "${ALL_SITES}" for that, or name the site`);
     this.engine = await selectScanEngine(this.config.engine);
     const allSites = this.config.site === ALL_SITES;
     const common = {
@@ -58,7 +59,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
       ackWaitMs: Math.max(30_000, this.config.heartbeatMs * 4),
       maxDeliver: MAX_ATTEMPTS + 2,
     };
-    const site = allSites ? 'all-sites' : this.config.site;
+    const site = allSites ? ALL_SITES_NAME : this.config.site;
     // Version 2's consumer names start `scanner_v2-`, which no version 1 name (`scanner-<site>`) can, whatever the site is called.
     this.consumers = [
       await this.bus.consume({ ...common, message: Messages.scanRequested, durable: `scanner-${site}` }, (delivery) => this.handle(delivery)),

@@ -117,6 +117,14 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
       expect(huge.body.error).toMatchObject({ code: 'body_too_large', message: expect.stringMatching(/exceeds the limit/) });
       expect(await count('/sites')).toBe(before);
     });
+
+    it('a site named as the workers that serve every site consume', async () => {
+      const before = await count('/sites');
+      const reserved = await api.post<{ error: { message: string } }>('/sites', { name: 'all-sites' });
+      expect(reserved.status).toBe(400);
+      expect(reserved.body.error.message).toMatch(/site name "all-sites" is reserved: the workers that serve every site use it/);
+      expect(await count('/sites')).toBe(before);
+    });
   });
 
   it('paces a scan at the rate its tracker asks (nmap --max-rate), showing its progress while it runs, with its timeout stretched to fit', async () => {

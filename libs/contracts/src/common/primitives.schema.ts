@@ -1,9 +1,17 @@
 import { z } from 'zod';
 
+/**
+ * The name the workers that serve every site take their consumers by (`scanner-all-sites`,
+ * `collector-all-sites`): a site of that name would share them, and the two would keep
+ * rewriting each other's filter.
+ */
+export const ALL_SITES_NAME = 'all-sites';
+
 /** Site names become NATS subject tokens: lower-case letters, digits and dashes only. */
 export const SiteNameSchema = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'site name must be 1-63 lower-case letters, digits or dashes, starting with a letter or digit');
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'site name must be 1-63 lower-case letters, digits or dashes, starting with a letter or digit')
+  .refine((name) => name !== ALL_SITES_NAME, `site name "${ALL_SITES_NAME}" is reserved: the workers that serve every site use it`);
 
 export const UuidSchema = z.uuid();
 export const IsoDateSchema = z.iso.datetime({ offset: true });
