@@ -243,7 +243,7 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
       if (ignored) {
         this.logger.warn({ jobId: job.id, chunkId: chunk.id, ...ignored.details }, "a worker scanned without the tracker's pace");
         // applyResults takes one result of a tracker at a time, so a job's are never in one call together.
-        if (!(await paceIgnoredAlready(manager, job, r.worker))) unpaced.push(ignored);
+        if (!(await this.events.saidOfJob(manager, job, 'scan-pace-ignored', { worker: r.worker }))) unpaced.push(ignored);
       }
       // Only a re-probe of one chunk knows here which of its hosts it missed: one in chunks
       // would ask again for the hosts of its other chunks. Those wait for the next full scan.
@@ -433,19 +433,6 @@ export class ResultApplier implements OnApplicationBootstrap, OnModuleDestroy {
     }
     return out;
   }
-}
-
-/**
- * Whether a job's scan-pace-ignored event for the worker is written already (under the job's
- * lock, which every result of the job takes): one event a job and worker, not one for each of its
- * chunks. Only the partitions from a day before the job's request on are read (the day: services' clocks may differ).
- */
-async function paceIgnoredAlready(manager: EntityManager, job: ScanJobEntity, worker: string): Promise<boolean> {
-  const rows: unknown[] = await manager.query(
-    `SELECT 1 FROM events WHERE job_id = $1 AND occurred_at >= $2::timestamptz - interval '1 day' AND kind = 'communications' AND details->>'what' = 'scan-pace-ignored' AND details->>'worker' = $3 LIMIT 1`,
-    [job.id, job.requestedAt, worker],
-  );
-  return rows.length > 0;
 }
 
 async function markUploadApplied(manager: EntityManager, messageId: string): Promise<void> {

@@ -20,7 +20,6 @@ interface Waiting {
   job_id: string;
   tracker_id: string;
   device_id: string;
-  requested_at: Date;
   /** When its first chunk was published. */
   published_at: Date;
   site: string;
@@ -60,11 +59,11 @@ export class PaceWatch {
     const from = this.checkedUpTo ?? new Date(upTo.getTime() - FIRST_LOOK_BACK_MS);
     if (upTo <= from) return 0;
     const waiting: Waiting[] = await this.db.query(
-      `SELECT c.job_id, j.tracker_id, j.device_id, j.requested_at, min(c.published_at) AS published_at, c.request->>'site' AS site,
+      `SELECT c.job_id, j.tracker_id, j.device_id, min(c.published_at) AS published_at, c.request->>'site' AS site,
               min((c.request->>'maxRate')::float8) AS max_rate, count(*)::int AS chunks
          FROM scan_chunks c JOIN scan_jobs j ON j.id = c.job_id
         WHERE c.status = 'queued' AND c.kind = 'scan' AND c.request->>'maxRate' IS NOT NULL AND c.request->>'site' IS NOT NULL AND c.published_at >= $1 AND c.published_at < $2
-        GROUP BY c.job_id, j.tracker_id, j.device_id, j.requested_at, c.request->>'site'
+        GROUP BY c.job_id, j.tracker_id, j.device_id, c.request->>'site'
         ORDER BY min(c.published_at)
         LIMIT ${BATCH}`,
       [from, upTo],
@@ -93,12 +92,8 @@ export class PaceWatch {
   /** The job's event, once (under the job's lock: a second look, or a new leader's, finds it written). */
   private async warn(job: Waiting, now: Date): Promise<number> {
     const rows = await this.db.transaction(async (manager) => {
-      if (!(await this.ledger.lockJob(manager, job.job_id))) return [];
-      const [said] = await manager.query(
-        `SELECT 1 FROM events WHERE job_id = $1 AND occurred_at >= $2 AND kind = 'communications' AND details->>'what' = 'scan-waiting-for-pace' LIMIT 1`,
-        [job.job_id, job.requested_at],
-      );
-      if (said) return [];
+      const locked = await this.ledger.lockJob(manager, job.job_id);
+      if (!locked || (await this.events.saidOfJob(manager, locked, 'scan-waiting-for-pace'))) return [];
       const chunks = job.chunks === 1 ? 'chunk waits' : `${job.chunks} chunks wait`;
       const reason =
         `no scanner worker that paces its scans has run at site "${job.site}": workers from before scan pacing never take a paced chunk, ` +

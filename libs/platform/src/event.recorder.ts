@@ -68,6 +68,20 @@ export class EventRecorder {
   }
 
   /**
+   * Whether the job's communications event `what` (with these `details`, if given) is written
+   * already: for an event said once a job (or once a job and worker). Callers hold the job's lock,
+   * so two never both find it missing. Only the partitions from a day before the job's request on
+   * are read (the day: services' clocks may differ).
+   */
+  async saidOfJob(manager: EntityManager, job: { readonly id: string; readonly requestedAt: Date }, what: string, details: Readonly<Record<string, string>> = {}): Promise<boolean> {
+    const rows: unknown[] = await manager.query(
+      `SELECT 1 FROM events WHERE job_id = $1 AND occurred_at >= $2::timestamptz - interval '1 day' AND kind = 'communications' AND details @> $3::jsonb LIMIT 1`,
+      [job.id, job.requestedAt, JSON.stringify({ ...details, what })],
+    );
+    return rows.length > 0;
+  }
+
+  /**
    * For a writer whose own statement is a `WITH`: the events (at most a few thousand) as the end
    * of it, their INSERT and their counts, so that they cost no round trip of their own (the
    * agent ingests write a batch's `scan-started` events so). The statement is
