@@ -5,6 +5,7 @@ import { CollectRequested, CollectRequestedSchema, Messages, ScanRequested, scan
 import { Logger } from '@portolan/logging';
 import { ScanChunkEntity } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
+import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
 /** A chunk's job message: a scan for the scanner workers or a collection for the collectors of its site. */
 export type ChunkRequest = (ScanRequested & { kind: 'scan' }) | (CollectRequested & { kind: 'collect' });
@@ -18,11 +19,14 @@ export function requestOf(request: ChunkRequest): Record<string, unknown> {
 /** How long a chunk may sit unpublished before the leader publishes it again. */
 const UNPUBLISHED_GRACE_MS = 10_000;
 
+/** Chunks released at most in one look (`releasePacedTurns`); the rest at the next tick. */
+const RELEASE_BATCH = 500;
+
 /**
  * Publishes chunk scan requests to their site's workers (a paced one only to those that keep to
  * its pace) and records that it did, so a publish lost between commit and bus (a crash, a NATS
  * hiccup) is retried from the stored request. The chunk id is the message id: a retried publish
- * is stored once.
+ * is stored once. A paced run's chunks are published one at a time (`releasePacedTurns`).
  */
 @Injectable()
 export class ChunkDispatcher {
@@ -30,6 +34,7 @@ export class ChunkDispatcher {
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(BUS) private readonly bus: Bus,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(SCHEDULER_CONFIG) private readonly config: SchedulerConfig,
   ) {}
 
   async dispatch(requests: readonly ChunkRequest[]): Promise<number> {
@@ -50,16 +55,48 @@ export class ChunkDispatcher {
     return published.length;
   }
 
-  /** Publishes again the queued chunks whose publish never completed. */
+  /** Publishes again the queued chunks whose publish never completed (not those held for their turn). */
   async dispatchUnpublished(now: Date): Promise<number> {
     const before = new Date(now.getTime() - UNPUBLISHED_GRACE_MS);
-    const chunks = await this.db.getRepository(ScanChunkEntity).find({ where: { status: 'queued', publishedAt: IsNull() }, order: { queuedAt: 'ASC' }, take: 500 });
-    const requests = chunks
-      .filter((c) => c.queuedAt < before && c.request)
-      .map((c): ChunkRequest => (c.kind === 'collect' ? { kind: 'collect', ...CollectRequestedSchema.parse(c.request) } : { kind: 'scan', ...ScanRequestedSchema.parse(c.request) }));
+    const chunks = await this.db.getRepository(ScanChunkEntity).find({ where: { status: 'queued', publishedAt: IsNull(), held: false }, order: { queuedAt: 'ASC' }, take: 500 });
+    const requests = chunks.filter((c) => c.queuedAt < before && c.request).map(storedRequest);
     if (!requests.length) return 0;
     const count = await this.dispatch(requests);
     this.logger.info({ chunks: count }, 'published scan requests that had not been published');
     return count;
   }
+
+  /**
+   * Publishes the next chunk of each paced run whose chunks before it are all settled (done or
+   * failed), so that one run sends at most its tracker's `maxRate` wherever its chunks are
+   * scanned. A released chunk waits in its site's queue from now: its deadline (and its
+   * request's) is the queue timeout from now. A publish that fails is retried as any other
+   * (`dispatchUnpublished`); a second leader releasing the same chunk finds it released.
+   */
+  async releasePacedTurns(now: Date): Promise<number> {
+    const deadline = new Date(now.getTime() + this.config.chunkQueueTimeoutMs);
+    const released: Pick<ScanChunkEntity, 'id' | 'kind' | 'request'>[] = await this.db.query(
+      `WITH turn AS (
+         SELECT h.id FROM scan_chunks h
+          WHERE h.held AND h.status = 'queued'
+            AND NOT EXISTS (SELECT 1 FROM scan_chunks p WHERE p.job_id = h.job_id AND p.chunk_index < h.chunk_index AND p.status IN ('queued', 'running'))
+          ORDER BY h.queued_at LIMIT ${RELEASE_BATCH}
+       ), released AS (
+         UPDATE scan_chunks c SET held = false, deadline = $1, request = jsonb_set(c.request, '{deadline}', to_jsonb($2::text))
+           FROM turn WHERE c.id = turn.id AND c.held
+         RETURNING c.id, c.kind, c.request
+       )
+       SELECT * FROM released`,
+      [deadline, deadline.toISOString()],
+    );
+    if (!released.length) return 0;
+    const count = await this.dispatch(released.map(storedRequest));
+    this.logger.info({ chunks: released.length, published: count }, "paced runs' next chunks released");
+    return released.length;
+  }
+}
+
+/** A chunk's request as stored with it, to publish (again). */
+function storedRequest(chunk: Pick<ScanChunkEntity, 'kind' | 'request'>): ChunkRequest {
+  return chunk.kind === 'collect' ? { kind: 'collect', ...CollectRequestedSchema.parse(chunk.request) } : { kind: 'scan', ...ScanRequestedSchema.parse(chunk.request) };
 }

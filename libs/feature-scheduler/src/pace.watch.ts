@@ -60,7 +60,8 @@ export class PaceWatch {
     if (upTo <= from) return 0;
     const waiting: Waiting[] = await this.db.query(
       `SELECT c.job_id, j.tracker_id, j.device_id, min(c.published_at) AS published_at, c.request->>'site' AS site,
-              min((c.request->>'maxRate')::float8) AS max_rate, count(*)::int AS chunks
+              min((c.request->>'maxRate')::float8) AS max_rate,
+              (SELECT count(*) FROM scan_chunks w WHERE w.job_id = c.job_id AND w.status = 'queued')::int AS chunks
          FROM scan_chunks c JOIN scan_jobs j ON j.id = c.job_id
         WHERE c.status = 'queued' AND c.kind = 'scan' AND c.request->>'maxRate' IS NOT NULL AND c.request->>'site' IS NOT NULL AND c.published_at >= $1 AND c.published_at < $2
         GROUP BY c.job_id, j.tracker_id, j.device_id, c.request->>'site'

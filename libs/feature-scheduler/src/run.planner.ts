@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { Bus, ConsumerHandle, Outcome, Outcomes } from '@portolan/bus';
 import { CollectRequested, DomainError, isDomainError, Messages, RunRequested } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { pacedScanMs, scanTimeoutMs } from '@portolan/nmap';
+import { scanTimeoutMs } from '@portolan/nmap';
 import { DeviceEntity, ScanChunkEntity, ScanJobEntity, SiteEntity, TrackerEntity } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, SCOPE_GUARD, ScanJobLedger } from '@portolan/platform';
 import { chunkTargets, countHosts, countPorts, intersectPortSets, parseTargetSpec, resolveHostnames, ScopeGuard, TargetSpec, toNmapTargets } from '@portolan/targets';
@@ -16,8 +16,9 @@ const CONSUMER = 'scheduler-run-requests';
 /**
  * Turns a requested run into chunk jobs: re-parses the device's address, resolves host names,
  * applies the scope guard, splits into chunks of at most N hosts, stores the chunks and
- * publishes one scan job per chunk to the site's subject. A run that cannot be planned fails
- * with a communications event naming the reason; nothing is scanned.
+ * publishes one scan job per chunk to the site's subject (a paced run's first chunk only: the
+ * others follow one at a time, `ChunkDispatcher.releasePacedTurns`). A run that cannot be
+ * planned fails with a communications event naming the reason; nothing is scanned.
  */
 @Injectable()
 export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
@@ -85,15 +86,15 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
 
     const messages: ChunkRequest[] = [];
     const rows: ScanChunkEntity[] = [];
-    // A paced chunk holds its worker for as long as its pace needs: those behind it may wait that much longer.
-    let pacedBefore = 0;
+    // Until a worker starts it, a chunk waits in its site's queue; the run timeout starts then. A
+    // paced run's chunks after the first wait their turn, held: each is released (and its deadline
+    // set again) once the one before it is settled, so the run never sends more than its pace.
+    const deadline = new Date(now.getTime() + this.config.chunkQueueTimeoutMs);
+    const inTurn = tracker.maxRate !== null;
     chunks.forEach((spec, index) => {
       const hostCount = countHosts(spec);
       const probeCount = hostCount * portCount;
       const timeoutMs = scanTimeoutMs({ baseMs: this.config.chunkTimeoutBaseMs, perProbeMs: this.config.chunkTimeoutPerProbeMs }, probeCount, hostCount, tracker.maxRate);
-      // Until a worker starts it, a chunk waits in its site's queue; the run timeout starts then.
-      const deadline = new Date(now.getTime() + this.config.chunkQueueTimeoutMs + pacedBefore);
-      pacedBefore += pacedScanMs(probeCount, hostCount, tracker.maxRate);
       const chunkId = randomUUID();
       const targets = toNmapTargets(spec.entries);
       rows.push(
@@ -109,6 +110,7 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
           hostsDone: 0,
           queuedAt: now,
           deadline,
+          held: inTurn && index > 0,
         }),
       );
       messages.push({
@@ -141,7 +143,7 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
       hostsPlanned: hosts,
       probesPlanned: hosts * portCount,
     });
-    return { publish: messages, site, failed: [] };
+    return { publish: messages.filter((_, index) => !rows[index].held), site, failed: [] };
   }
 
   /** An agentless tracker: one collection of its one host by the site's collectors, with the device's credential. */

@@ -14,6 +14,7 @@ import { ProgressTracker } from './progress.tracker';
 import { RunPlanner } from './run.planner';
 import { SchedulerLoop } from './scheduler.loop';
 import { SchedulerModule } from './scheduler.module';
+import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
 /** The scheduler against the real Postgres, with the in-process bus. */
 describe('scheduler (Postgres)', () => {
@@ -81,31 +82,84 @@ describe('scheduler (Postgres)', () => {
     expect(job).toEqual({ status: 'queued', chunk_count: 3, hosts_planned: 5, probes_planned: 50, site: 'branch-1' });
   });
 
-  it("gives a paced tracker's chunks its rate and the time their probes need at it on top of their usual timeout, as version 2 alone", async () => {
+  it("gives a paced tracker's chunks its rate and the time their probes need at it on top of their usual timeout, as version 2 alone, one chunk at a time", async () => {
     const plan = async (maxRate: number | null) => {
       const ids = await tracker('127.0.0.1-3', 'branch-1');
       await db.query('UPDATE trackers SET max_rate = $2 WHERE id = $1', [ids.trackerId, maxRate]);
       const jobId = await pendingJob(ids);
       await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
-      const delivered = () => [...scanJobs, ...pacedScanJobs].filter((j) => j.jobId === jobId);
-      await until(() => delivered().length >= 2);
-      await new Promise((r) => setTimeout(r, 100)); // a stray copy on the other version would have come by now
-      return { jobId, chunks: delivered().sort((a, b) => a.chunkIndex - b.chunkIndex) };
+      return jobId;
     };
-    const [pacedRun, unpacedRun] = [await plan(2.5), await plan(null)];
-    const [paced, unpaced] = [pacedRun.chunks, unpacedRun.chunks];
+    const delivered = (jobId: string) => [...scanJobs, ...pacedScanJobs].filter((j) => j.jobId === jobId).sort((a, b) => a.chunkIndex - b.chunkIndex);
+    const [pacedJob, unpacedJob] = [await plan(2.5), await plan(null)];
+    await until(() => delivered(pacedJob).length >= 1 && delivered(unpacedJob).length >= 2);
+    await new Promise((r) => setTimeout(r, 100)); // a stray copy, or the paced run's second chunk, would have come by now
+    // The paced run's second chunk waits, held, for the first: the run never sends more than its pace.
+    expect(delivered(pacedJob).map((j) => j.chunkIndex)).toEqual([0]);
+    const chunks = async (jobId: string) => db.query(`SELECT chunk_index, held, published_at IS NOT NULL AS published, deadline FROM scan_chunks WHERE job_id = $1 ORDER BY chunk_index`, [jobId]);
+    expect((await chunks(pacedJob)).map((c: { held: boolean; published: boolean }) => [c.held, c.published])).toEqual([[false, true], [true, false]]);
+    expect((await chunks(unpacedJob)).map((c: { held: boolean }) => c.held)).toEqual([false, false]);
+    const dispatcher = app.get(ChunkDispatcher);
+    // Not while the first is queued or running, nor as a lost publish.
+    expect(await dispatcher.releasePacedTurns(new Date())).toBe(0);
+    await db.query(`UPDATE scan_chunks SET status = 'running' WHERE job_id = $1 AND chunk_index = 0`, [pacedJob]);
+    expect(await dispatcher.releasePacedTurns(new Date())).toBe(0);
+    expect(await dispatcher.dispatchUnpublished(new Date(Date.now() + 60_000))).toBe(0);
+    expect(delivered(pacedJob)).toHaveLength(1);
+
+    // Once the first is settled, the next tick publishes the second, its queue timeout counted from then.
+    await db.query(`UPDATE scan_chunks SET status = 'done' WHERE job_id = $1 AND chunk_index = 0`, [pacedJob]);
+    const releasedAt = new Date(Date.now() + 5 * 60_000);
+    expect(await dispatcher.releasePacedTurns(releasedAt)).toBe(1);
+    expect(await dispatcher.releasePacedTurns(releasedAt)).toBe(0);
+    await until(() => delivered(pacedJob).length >= 2);
+    const paced = delivered(pacedJob);
+    const unpaced = delivered(unpacedJob);
+    const queueTimeoutMs = app.get<SchedulerConfig>(SCHEDULER_CONFIG).chunkQueueTimeoutMs;
+    expect(paced[1].deadline).toBe(new Date(releasedAt.getTime() + queueTimeoutMs).toISOString());
+    const [, second] = await chunks(pacedJob);
+    expect(second).toMatchObject({ held: false, published: true, deadline: new Date(releasedAt.getTime() + queueTimeoutMs) });
+
     // A worker from before the pace consumes version 1 only: it never sees a paced chunk.
-    expect(pacedScanJobs.filter((j) => j.jobId === pacedRun.jobId)).toHaveLength(2);
-    expect(scanJobs.some((j) => j.jobId === pacedRun.jobId)).toBe(false);
-    expect(scanJobs.filter((j) => j.jobId === unpacedRun.jobId)).toHaveLength(2);
-    expect(pacedScanJobs.some((j) => j.jobId === unpacedRun.jobId)).toBe(false);
+    expect(pacedScanJobs.filter((j) => j.jobId === pacedJob)).toHaveLength(2);
+    expect(scanJobs.some((j) => j.jobId === pacedJob)).toBe(false);
+    expect(scanJobs.filter((j) => j.jobId === unpacedJob)).toHaveLength(2);
+    expect(pacedScanJobs.some((j) => j.jobId === unpacedJob)).toBe(false);
     expect(paced.map((j) => j.maxRate)).toEqual([2.5, 2.5]);
     expect(unpaced.map((j) => 'maxRate' in j)).toEqual([false, false]);
     // Chunks of 2 and 1 hosts, 10 ports each, 4 discovery probes a host, each sent up to 3 times, 2.5 a second.
     expect(paced.map((j, i) => j.timeoutMs - unpaced[i].timeoutMs)).toEqual([33_600, 16_800]);
-    // The second may wait in the queue as long as the first takes at its pace, besides the queue timeout.
-    const queued = (jobs: ScanRequested[]) => Date.parse(jobs[1].deadline) - Date.parse(jobs[0].deadline);
-    expect(queued(paced) - queued(unpaced)).toBe(33_600);
+  });
+
+  it("fails the chunks held behind a paced chunk no worker took within its queue timeout, and never times out a held chunk by itself", async () => {
+    const ids = await tracker('127.0.0.1-5', 'branch-1');
+    await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
+    const jobId = await pendingJob(ids);
+    await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
+    const loop = app.get(SchedulerLoop);
+    const state = async () =>
+      (await db.query(`SELECT status, held, error FROM scan_chunks WHERE job_id = $1 ORDER BY chunk_index`, [jobId])).map((c: { status: string; held: boolean }) => `${c.status}${c.held ? ' held' : ''}`);
+    // The first is being scanned: the held ones' stored deadlines do not time them out.
+    await db.query(`UPDATE scan_chunks SET status = 'running', started_at = now(), deadline = now() + interval '1 hour' WHERE job_id = $1 AND chunk_index = 0`, [jobId]);
+    await db.query(`UPDATE scan_chunks SET deadline = now() - interval '1 second' WHERE job_id = $1 AND held`, [jobId]);
+    await loop.expireLostChunks(new Date());
+    expect(await state()).toEqual(['running', 'queued held', 'queued held']);
+
+    // The first done and the second released, no worker takes the second within its queue timeout: the third is not tried.
+    await db.query(`UPDATE scan_chunks SET status = 'done' WHERE job_id = $1 AND chunk_index = 0`, [jobId]);
+    await db.query(`UPDATE scan_jobs SET chunks_done = 1, status = 'running' WHERE id = $1`, [jobId]);
+    expect(await app.get(ChunkDispatcher).releasePacedTurns(new Date())).toBe(1);
+    await db.query(`UPDATE scan_chunks SET deadline = now() - interval '1 second' WHERE job_id = $1 AND chunk_index = 1`, [jobId]);
+    await loop.expireLostChunks(new Date());
+    expect(await state()).toEqual(['done', 'failed', 'failed']);
+    const [third] = await db.query(`SELECT error, timed_out FROM scan_chunks WHERE job_id = $1 AND chunk_index = 2`, [jobId]);
+    expect(third).toEqual({
+      error: 'not started: chunk 2/3 of this paced run, scanned one chunk at a time, waited its whole queue timeout for a worker, so the chunks after it were not tried',
+      timed_out: false,
+    });
+    const [job] = await db.query(`SELECT status, chunks_done, chunks_failed, error FROM scan_jobs WHERE id = $1`, [jobId]);
+    expect(job).toMatchObject({ status: 'partial', chunks_done: 1, chunks_failed: 2, error: expect.stringMatching(/^chunk 2\/3: timed out: no scanner worker that paces its scans picked the chunk up/) });
+    expect(await app.get(ChunkDispatcher).releasePacedTurns(new Date())).toBe(0);
   });
 
   it('says, a minute after a paced run is published, that no worker at its site paces (once, also to a new leader); not where one does', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { DataSource, IsNull, LessThan } from 'typeorm';
+import { DataSource, EntityManager, IsNull, LessThan } from 'typeorm';
 import { Bus } from '@portolan/bus';
 import { Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
@@ -77,8 +77,9 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
     const duties: [string, () => Promise<unknown>][] = [
       ['start due trackers', () => this.startDueTrackers(now)],
       ['republish pending runs', () => this.republishPendingRuns(now)],
-      ['dispatch unpublished chunks', () => this.dispatcher.dispatchUnpublished(now)],
       ['expire lost chunks', () => this.expireLostChunks(now)],
+      ["release paced runs' next chunks", () => this.dispatcher.releasePacedTurns(now)],
+      ['dispatch unpublished chunks', () => this.dispatcher.dispatchUnpublished(now)],
       ['say which paced runs no worker paces', () => this.pace.check(now)],
       ['publish unpublished agent results', () => this.uploads.publishUnpublished(now)],
       ['mark silent agents offline', () => this.agents.markOffline(now)],
@@ -159,13 +160,16 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
    * Fails chunks that no worker finished by their deadline; finishes their jobs. An agent run's
    * chunk is written with its result, stored for good (the upload): it waits for the comparer
    * (stopped, or behind) past its deadline, up to the agent result timeout from its upload.
-   * Failed, the chunk would make the comparer pass the result over when it comes to it.
+   * Failed, the chunk would make the comparer pass the result over when it comes to it. A chunk
+   * held for its turn (a paced run's) has no deadline of its own until released; when a paced
+   * chunk waited its whole queue timeout for a worker, those held behind it fail with it rather
+   * than wait as long again, each in turn.
    */
   async expireLostChunks(now: Date): Promise<number> {
     const waitSince = new Date(now.getTime() - this.config.agentResultTimeoutMs);
     const lost: { id: string; job_id: string }[] = await this.db.query(
       `SELECT c.id, c.job_id FROM scan_chunks c
-        WHERE c.status IN ('queued', 'running') AND c.deadline < $1
+        WHERE c.status IN ('queued', 'running') AND c.deadline < $1 AND NOT c.held
           AND NOT EXISTS (SELECT 1 FROM agent_uploads u WHERE u.job_id = c.job_id AND u.applied_at IS NULL AND u.received_at >= $2)
         LIMIT 500`,
       [now, waitSince],
@@ -176,20 +180,30 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
         const job = await this.ledger.lockJob(manager, candidate.job_id);
         const chunk = await manager.findOneBy(ScanChunkEntity, { id: candidate.id });
         if (!job || !chunk) return [];
-        const reason =
-          chunk.status === 'queued'
-            ? queuedTooLong(chunk)
-            : job.agentId
-              ? `the result ${chunk.worker ?? 'the agent'} sent was not applied within the agent result timeout`
-              : `worker ${chunk.worker ?? '?'} did not finish the chunk before its deadline`;
+        const untaken = chunk.status === 'queued';
+        const reason = untaken
+          ? queuedTooLong(chunk)
+          : job.agentId
+            ? `the result ${chunk.worker ?? 'the agent'} sent was not applied within the agent result timeout`
+            : `worker ${chunk.worker ?? '?'} did not finish the chunk before its deadline`;
         if (!(await this.ledger.settleChunk(manager, job, chunk, { finishedAt: now, error: `${CHUNK_TIMED_OUT}${reason}`, timedOut: true }))) return [];
         expired += 1;
+        if (untaken) await this.failHeldBehind(manager, job, chunk, now);
         return this.ledger.finishIfComplete(manager, job, now);
       });
       await this.events.announce(rows);
     }
     if (expired) this.logger.warn({ chunks: expired }, 'chunks timed out');
     return expired;
+  }
+
+  /** Fails the chunks of a paced run held behind `untaken`, which no worker took within its queue timeout. */
+  private async failHeldBehind(manager: EntityManager, job: ScanJobEntity, untaken: ScanChunkEntity, now: Date): Promise<void> {
+    const held = await manager.find(ScanChunkEntity, { where: { jobId: job.id, held: true, status: 'queued' }, order: { index: 'ASC' } });
+    if (!held.length) return;
+    const error = `not started: chunk ${untaken.index + 1}/${job.chunkCount} of this paced run, scanned one chunk at a time, waited its whole queue timeout for a worker, so the chunks after it were not tried`;
+    await this.ledger.settleChunks(manager, held.map((chunk) => ({ job, chunk, outcome: { finishedAt: now, error } })));
+    await manager.query(`UPDATE scan_chunks SET held = false WHERE id = ANY($1::uuid[])`, [held.map((c) => c.id)]);
   }
 }
 

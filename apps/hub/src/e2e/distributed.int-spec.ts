@@ -75,7 +75,7 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
     });
   }, 120_000);
 
-  it('sends a paced scan only to the workers that keep to its pace, never on the subject that older workers share', async () => {
+  it('sends a paced scan only to the workers that keep to its pace, never on the subject that older workers share, one chunk at a time', async () => {
     await hub.logsOnFailure(async () => {
       const nc = await connect({ servers: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222' });
       try {
@@ -90,20 +90,29 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
         expect(before.filters).toEqual([`portolan.job.scan.requested.v1.${site}`, `portolan.job.scan.requested.v2.${site}`]);
 
         await listeners.open('127.0.0.26', 40026);
+        await listeners.open('127.0.0.28', 40028);
         const sites = await api.get<{ items: { id: string; name: string }[] }>('/sites?limit=500');
         const siteId = sites.body.items.find((s) => s.name === site)?.id ?? String((await api.post('/sites', { name: site })).body['id']);
-        const device = await api.post('/devices', { name: 'fragile plc', kind: 'host', address: '127.0.0.26', siteId });
-        const tracker = await api.post('/trackers', { name: 'gentle', deviceId: device.body['id'], ...REMOTE_TRACKER, maxRate: 100 });
+        // Two chunks of two hosts, and three idle workers: unpaced, they would be scanned at once.
+        const device = await api.post('/devices', { name: 'fragile plcs', kind: 'network', address: '127.0.0.26-29', siteId });
+        const tracker = await api.post('/trackers', { name: 'gentle', deviceId: device.body['id'], ...REMOTE_TRACKER, mode: 'network', maxRate: 100 });
         expect(tracker.status).toBe(201);
-        const job = await api.waitForJob(String((await api.post(`/trackers/${String(tracker.body['id'])}/run`, {})).body['jobId']), 60_000);
-        expect(job).toMatchObject({ status: 'succeeded', chunks: { total: 1, done: 1, failed: 0 } });
-        const [scan] = job['scans'] as { worker: string; args: string[] }[];
-        expect(scan.worker).toMatch(/^scanner-[123]$/);
-        expect(scan.args.join(' ')).toContain('--max-rate 100');
-        // The chunk was delivered once, on version 2; version 1, which an older worker would take from, delivered nothing.
+        const jobId = String((await api.post(`/trackers/${String(tracker.body['id'])}/run`, {})).body['jobId']);
+        const job = await api.waitForJob(jobId, 90_000);
+        expect(job).toMatchObject({ status: 'succeeded', chunks: { total: 2, done: 2, failed: 0, held: 0 } });
+        for (const scan of job['scans'] as { worker: string; args: string[] }[]) {
+          expect(scan.worker).toMatch(/^scanner-[123]$/);
+          expect(scan.args.join(' ')).toContain('--max-rate 100');
+        }
+        // The second chunk was published, and so scanned, only once the first was done: the run never sent more than its pace.
+        const { rows } = await hub.sql.query<{ started_at: Date; finished_at: Date }>(`SELECT started_at, finished_at FROM scan_chunks WHERE job_id = $1 ORDER BY chunk_index`, [jobId]);
+        expect(rows[1].started_at.getTime()).toBeGreaterThanOrEqual(rows[0].finished_at.getTime());
+        const ports = await api.get<{ items: { host: string; port: number }[] }>(`/devices/${String(device.body['id'])}/ports`);
+        expect(ports.body.items.map((p) => `${p.host}:${p.port}`).sort()).toEqual(['127.0.0.26:40026', '127.0.0.28:40028']);
+        // Each chunk was delivered once, on version 2; version 1, which an older worker would take from, delivered nothing.
         const after = await consumers();
         expect(after.delivered[0]).toBe(before.delivered[0]);
-        expect(after.delivered[1]).toBe(before.delivered[1] + 1);
+        expect(after.delivered[1]).toBe(before.delivered[1] + 2);
       } finally {
         await nc.close();
       }

@@ -19,13 +19,14 @@ export interface JobView {
   progressAt: Date | null;
   hosts: { planned: number; done: number; up: number };
   probes: { planned: number; done: number };
-  chunks: { total: number; done: number; failed: number; running: number };
+  /** `held`: a paced run's chunks waiting their turn (its chunks are scanned one at a time). */
+  chunks: { total: number; done: number; failed: number; running: number; held: number };
   requestedAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
   durationMs: number | null;
   error: string | null;
-  scans: { index: number; status: string; progress: number; hosts: number; worker: string | null; engine: string | null; engineVersion: string | null; args: string[] | null; error: string | null }[];
+  scans: { index: number; status: string; held: boolean; progress: number; hosts: number; worker: string | null; engine: string | null; engineVersion: string | null; args: string[] | null; error: string | null }[];
 }
 
 @Controller('jobs')
@@ -59,7 +60,7 @@ function view(job: ScanJobEntity, chunks: ScanChunkEntity[]): JobView {
     progressAt: job.progressAt,
     hosts: { planned: job.hostsPlanned, done: job.hostsDone, up: job.hostsUp },
     probes: { planned: job.probesPlanned, done: job.probesDone },
-    chunks: { total: job.chunkCount, done: job.chunksDone, failed: job.chunksFailed, running: chunks.filter((c) => c.status === 'running').length },
+    chunks: { total: job.chunkCount, done: job.chunksDone, failed: job.chunksFailed, running: chunks.filter((c) => c.status === 'running').length, held: chunks.filter((c) => c.held).length },
     requestedAt: job.requestedAt,
     startedAt: job.startedAt,
     finishedAt: job.finishedAt,
@@ -68,6 +69,7 @@ function view(job: ScanJobEntity, chunks: ScanChunkEntity[]): JobView {
     scans: chunks.map((c) => ({
       index: c.index,
       status: c.status,
+      held: c.held,
       progress: c.status === 'done' ? 100 : c.progress,
       hosts: c.hostCount,
       worker: c.worker,

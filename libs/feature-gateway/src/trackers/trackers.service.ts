@@ -45,9 +45,10 @@ const NoiseSettings = {
 };
 
 /**
- * A remote or network scan's pace: at most this many probes a second for each nmap it runs (each
- * chunk a scanner worker takes, or the scanning agent's scan), for WAN links and devices a
- * full-speed scan would hurt; fractions allowed (0.5: one probe each two seconds). null: nmap's own pace.
+ * A remote or network scan's pace: at most this many probes a second for the whole run (the
+ * scanning agent's one nmap; a scanner workers' run has its chunks scanned one after another),
+ * for WAN links and devices a full-speed scan would hurt; fractions allowed (0.5: one probe each
+ * two seconds). null: nmap's own pace.
  */
 const MaxRateSetting = ScanRateSchema.nullable().optional();
 

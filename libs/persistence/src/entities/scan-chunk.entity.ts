@@ -15,6 +15,7 @@ export interface ResultPartsRecord {
 @Entity({ name: 'scan_chunks' })
 @Index('scan_chunks_job_id_chunk_index_key', ['jobId', 'index'], { unique: true })
 @Index('scan_chunks_open_idx', ['status', 'deadline'])
+@Index('scan_chunks_held_idx', ['jobId', 'index'], { where: 'held' })
 export class ScanChunkEntity {
   @PrimaryColumn('uuid') id!: string;
   @Column({ name: 'job_id', type: 'uuid' }) jobId!: string;
@@ -42,4 +43,10 @@ export class ScanChunkEntity {
   /** The scan request as published to the site's workers, kept to publish it again if lost. */
   @Column({ type: 'jsonb', nullable: true }) request!: Record<string, unknown> | null;
   @Column({ name: 'published_at', type: 'timestamptz', nullable: true }) publishedAt!: Date | null;
+  /**
+   * Waits, stored and not published, for the chunk before it to be settled: a paced run's chunks
+   * are scanned one after another (`ChunkDispatcher.releasePacedTurns`), so that the run keeps to
+   * its tracker's `maxRate` however many workers take it. Its deadline is set when it is released.
+   */
+  @Column({ type: 'boolean', default: false }) held!: boolean;
 }

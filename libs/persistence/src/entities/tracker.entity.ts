@@ -46,7 +46,7 @@ export class TrackerEntity {
   @Column({ name: 'send_baseline_events', type: 'boolean' }) sendBaselineEvents!: boolean;
   @Column({ name: 'tcp_technique', type: 'text' }) tcpTechnique!: 'auto' | 'connect' | 'syn';
   @Column({ name: 'skip_host_discovery', type: 'boolean' }) skipHostDiscovery!: boolean;
-  /** At most this many probes a second for each nmap the tracker's scans run (nmap --max-rate); null: nmap's own pace. */
+  /** At most this many probes a second for each of the tracker's runs (nmap --max-rate; a run's chunks are scanned one after another); null: nmap's own pace. */
   @Column({ name: 'max_rate', type: 'double precision', nullable: true }) maxRate!: number | null;
   @Column({ type: 'boolean' }) enabled!: boolean;
   /** Consecutive complete scans a change must be seen in before it is reported (1: at once). */
