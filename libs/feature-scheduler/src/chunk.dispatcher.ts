@@ -19,8 +19,8 @@ export function requestOf(request: ChunkRequest): Record<string, unknown> {
 /** How long a chunk may sit unpublished before the leader publishes it again. */
 const UNPUBLISHED_GRACE_MS = 10_000;
 
-/** Chunks released at most in one look (`releasePacedTurns`); the rest at the next tick. */
-const RELEASE_BATCH = 500;
+/** Chunks published again, or released, at most in one look; the rest at the next tick. */
+const BATCH = 500;
 
 /**
  * Publishes chunk scan requests to their site's workers (a paced one only to those that keep to
@@ -58,7 +58,7 @@ export class ChunkDispatcher {
   /** Publishes again the queued chunks whose publish never completed (not those held for their turn). */
   async dispatchUnpublished(now: Date): Promise<number> {
     const before = new Date(now.getTime() - UNPUBLISHED_GRACE_MS);
-    const chunks = await this.db.getRepository(ScanChunkEntity).find({ where: { status: 'queued', publishedAt: IsNull(), held: false }, order: { queuedAt: 'ASC' }, take: 500 });
+    const chunks = await this.db.getRepository(ScanChunkEntity).find({ where: { status: 'queued', publishedAt: IsNull(), held: false }, order: { queuedAt: 'ASC' }, take: BATCH });
     const requests = chunks.filter((c) => c.queuedAt < before && c.request).map(storedRequest);
     if (!requests.length) return 0;
     const count = await this.dispatch(requests);
@@ -67,23 +67,31 @@ export class ChunkDispatcher {
   }
 
   /**
-   * Publishes the next chunk of each paced run whose chunks before it are all settled (done or
-   * failed), so that one run sends at most its tracker's `maxRate` wherever its chunks are
-   * scanned. A released chunk waits in its site's queue from now: its deadline (and its
-   * request's) is the queue timeout from now. A publish that fails is retried as any other
-   * (`dispatchUnpublished`); a second leader releasing the same chunk finds it released.
+   * Publishes the next chunk of each paced tracker that has no scan under way (no chunk of an
+   * open run of it queued or running, other than held ones): a paced run's chunks are scanned one
+   * after another, and runs of one tracker (a manual run beside a scheduled one, a re-probe) one
+   * after another too, oldest first, so that the tracker's scans never send more than its
+   * `maxRate` between them, wherever they are scanned. A released chunk waits in its site's queue
+   * from now: its deadline (and its request's) is the queue timeout from now. A publish that fails
+   * is retried as any other (`dispatchUnpublished`); a chunk two callers (the leader, a planner)
+   * pick at once is released by one of them.
    */
   async releasePacedTurns(now: Date): Promise<number> {
     const deadline = new Date(now.getTime() + this.config.chunkQueueTimeoutMs);
+    // Wrapped in a SELECT: TypeORM answers an UPDATE with its row count beside the rows.
     const released: Pick<ScanChunkEntity, 'id' | 'kind' | 'request'>[] = await this.db.query(
       `WITH turn AS (
-         SELECT h.id FROM scan_chunks h
+         SELECT DISTINCT ON (j.tracker_id) h.id, j.tracker_id
+           FROM scan_chunks h JOIN scan_jobs j ON j.id = h.job_id
           WHERE h.held AND h.status = 'queued'
-            AND NOT EXISTS (SELECT 1 FROM scan_chunks p WHERE p.job_id = h.job_id AND p.chunk_index < h.chunk_index AND p.status IN ('queued', 'running'))
-          ORDER BY h.queued_at LIMIT ${RELEASE_BATCH}
+          ORDER BY j.tracker_id, j.requested_at, j.id, h.chunk_index
+          LIMIT ${BATCH}
        ), released AS (
          UPDATE scan_chunks c SET held = false, deadline = $1, request = jsonb_set(c.request, '{deadline}', to_jsonb($2::text))
-           FROM turn WHERE c.id = turn.id AND c.held
+           FROM turn
+          WHERE c.id = turn.id AND c.held
+            AND NOT EXISTS (SELECT 1 FROM scan_jobs oj JOIN scan_chunks o ON o.job_id = oj.id
+                             WHERE oj.tracker_id = turn.tracker_id AND oj.status IN ('pending', 'queued', 'running') AND o.status IN ('queued', 'running') AND NOT o.held)
          RETURNING c.id, c.kind, c.request
        )
        SELECT * FROM released`,
@@ -91,7 +99,7 @@ export class ChunkDispatcher {
     );
     if (!released.length) return 0;
     const count = await this.dispatch(released.map(storedRequest));
-    this.logger.info({ chunks: released.length, published: count }, "paced runs' next chunks released");
+    this.logger.info({ chunks: released.length, published: count }, 'paced chunks released, one a tracker');
     return released.length;
   }
 }

@@ -35,12 +35,12 @@ export class ProgressTracker implements OnApplicationBootstrap, OnModuleDestroy 
   async record(progress: ScanProgress): Promise<void> {
     await this.db.query(
       // The first progress of a chunk starts its run timeout (the scan's own timeout plus grace
-      // for a redelivery after a worker died); until then it had only its queue deadline.
+      // for a redelivery after a worker died); until then it had only its queue deadline. A later
+      // attempt (a worker's retry, another worker after one died) has the same time from its own
+      // start: a chunk still being scanned is not failed (nor a paced tracker's next chunk released beside it).
       `UPDATE scan_chunks SET status = 'running', progress = GREATEST(progress, $2), hosts_done = GREATEST(hosts_done, $3),
               worker = $4, engine = $5, started_at = COALESCE(started_at, $6),
-              deadline = CASE WHEN started_at IS NULL
-                THEN $6::timestamptz + (COALESCE((request->>'timeoutMs')::bigint, 600000) + $7) * interval '1 millisecond'
-                ELSE deadline END
+              deadline = GREATEST(CASE WHEN started_at IS NOT NULL THEN deadline END, $6::timestamptz + (COALESCE((request->>'timeoutMs')::bigint, 600000) + $7) * interval '1 millisecond')
         WHERE id = $1 AND status IN ('queued', 'running')`,
       [progress.chunkId, progress.percent, progress.hostsDone, progress.worker, progress.engine, progress.startedAt, RUN_GRACE_MS],
     );

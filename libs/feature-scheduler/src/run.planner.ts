@@ -13,12 +13,20 @@ import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
 const CONSUMER = 'scheduler-run-requests';
 
+/** What planning a run leaves to do once committed: the chunks to publish (or, held for their turn, how many), the events to announce. */
+interface Planned {
+  readonly publish: ChunkRequest[];
+  readonly held?: number;
+  readonly site: string;
+  readonly failed: Awaited<ReturnType<ScanJobLedger['failJob']>>;
+}
+
 /**
  * Turns a requested run into chunk jobs: re-parses the device's address, resolves host names,
  * applies the scope guard, splits into chunks of at most N hosts, stores the chunks and
- * publishes one scan job per chunk to the site's subject (a paced run's first chunk only: the
- * others follow one at a time, `ChunkDispatcher.releasePacedTurns`). A run that cannot be
- * planned fails with a communications event naming the reason; nothing is scanned.
+ * publishes one scan job per chunk to the site's subject (a paced run's chunks one at a time of
+ * its tracker's, `ChunkDispatcher.releasePacedTurns`). A run that cannot be planned fails with a
+ * communications event naming the reason; nothing is scanned.
  */
 @Injectable()
 export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
@@ -48,9 +56,9 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
   async plan(request: RunRequested): Promise<Outcome> {
     const now = new Date();
     // Planning is idempotent by the job's status: only a pending job is planned, once.
-    const planned = await this.db.transaction(async (manager) => {
+    const planned = await this.db.transaction(async (manager): Promise<Planned> => {
       const job = await this.ledger.lockJob(manager, request.jobId);
-      if (!job || job.status !== 'pending') return { publish: [] as ChunkRequest[], site: '', failed: [] };
+      if (!job || job.status !== 'pending') return { publish: [], site: '', failed: [] };
       try {
         return await this.createChunks(manager, job, now);
       } catch (error) {
@@ -61,11 +69,13 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
     });
     await this.events.announce(planned.failed);
     await this.dispatcher.dispatch(planned.publish);
-    if (planned.publish.length) this.logger.info({ jobId: request.jobId, chunks: planned.publish.length, site: planned.site }, 'scan planned');
+    // A paced run's first chunk goes now if its tracker has no other scan under way; else, and if this fails, the leader releases it in turn.
+    if (planned.held) await this.dispatcher.releasePacedTurns(now).catch((error: unknown) => this.logger.warn({ jobId: request.jobId, err: String(error) }, 'paced run not released; the scheduler will'));
+    if (planned.publish.length || planned.held) this.logger.info({ jobId: request.jobId, chunks: planned.publish.length || planned.held, held: Boolean(planned.held), site: planned.site }, 'scan planned');
     return Outcomes.ack();
   }
 
-  private async createChunks(manager: EntityManager, job: ScanJobEntity, now: Date) {
+  private async createChunks(manager: EntityManager, job: ScanJobEntity, now: Date): Promise<Planned> {
     const tracker = await manager.findOneBy(TrackerEntity, { id: job.trackerId });
     const device = await manager.findOneBy(DeviceEntity, { id: job.deviceId });
     if (!tracker || !device) throw new DomainError('not_found', 'the tracker or device of this job no longer exists');
@@ -87,10 +97,10 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
     const messages: ChunkRequest[] = [];
     const rows: ScanChunkEntity[] = [];
     // Until a worker starts it, a chunk waits in its site's queue; the run timeout starts then. A
-    // paced run's chunks after the first wait their turn, held: each is released (and its deadline
-    // set again) once the one before it is settled, so the run never sends more than its pace.
+    // paced run's chunks wait their turn, held: one at a time of the tracker's is released (and its
+    // deadline set again), so that its scans never send more than its pace between them.
     const deadline = new Date(now.getTime() + this.config.chunkQueueTimeoutMs);
-    const inTurn = tracker.maxRate !== null;
+    const held = tracker.maxRate !== null;
     chunks.forEach((spec, index) => {
       const hostCount = countHosts(spec);
       const probeCount = hostCount * portCount;
@@ -110,7 +120,7 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
           hostsDone: 0,
           queuedAt: now,
           deadline,
-          held: inTurn && index > 0,
+          held,
         }),
       );
       messages.push({
@@ -143,7 +153,7 @@ export class RunPlanner implements OnApplicationBootstrap, OnModuleDestroy {
       hostsPlanned: hosts,
       probesPlanned: hosts * portCount,
     });
-    return { publish: messages.filter((_, index) => !rows[index].held), site, failed: [] };
+    return { publish: held ? [] : messages, held: held ? rows.length : 0, site, failed: [] };
   }
 
   /** An agentless tracker: one collection of its one host by the site's collectors, with the device's credential. */

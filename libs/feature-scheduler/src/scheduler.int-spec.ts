@@ -131,6 +131,30 @@ describe('scheduler (Postgres)', () => {
     expect(paced.map((j, i) => j.timeoutMs - unpaced[i].timeoutMs)).toEqual([33_600, 16_800]);
   });
 
+  it("scans a paced tracker's runs one after another, oldest first: a second run waits for the first's chunks", async () => {
+    const ids = await tracker('127.0.0.1-3', 'branch-1');
+    await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
+    const [first, second] = [await pendingJob(ids), await pendingJob(ids)];
+    for (const jobId of [first, second]) await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
+    const run = (jobId: string) => (jobId === first ? 'first' : 'second');
+    const released = async () =>
+      (await db.query(`SELECT job_id, chunk_index FROM scan_chunks WHERE job_id = ANY($1) AND NOT held ORDER BY published_at, chunk_index`, [[first, second]])).map(
+        (c: { job_id: string; chunk_index: number }) => `${run(c.job_id)} ${c.chunk_index}`,
+      );
+    expect(await released()).toEqual(['first 0']);
+    const settle = (jobId: string, index: number) => db.query(`UPDATE scan_chunks SET status = 'done' WHERE job_id = $1 AND chunk_index = $2`, [jobId, index]);
+    const dispatcher = app.get(ChunkDispatcher);
+    await settle(first, 0);
+    expect(await dispatcher.releasePacedTurns(new Date())).toBe(1);
+    expect(await released()).toEqual(['first 0', 'first 1']);
+    await settle(first, 1);
+    expect(await dispatcher.releasePacedTurns(new Date())).toBe(1);
+    expect(await dispatcher.releasePacedTurns(new Date())).toBe(0);
+    expect(await released()).toEqual(['first 0', 'first 1', 'second 0']);
+    await until(() => pacedScanJobs.filter((j) => j.jobId === second).length >= 1);
+    expect(pacedScanJobs.filter((j) => j.jobId === first || j.jobId === second).map((j) => `${run(j.jobId)} ${j.chunkIndex}`)).toEqual(['first 0', 'first 1', 'second 0']);
+  });
+
   it("fails the chunks held behind a paced chunk no worker took within its queue timeout, and never times out a held chunk by itself", async () => {
     const ids = await tracker('127.0.0.1-5', 'branch-1');
     await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
@@ -308,6 +332,12 @@ describe('scheduler (Postgres)', () => {
     const [chunk] = await db.query(`SELECT status, deadline FROM scan_chunks WHERE id = $1`, [chunkId]);
     expect(chunk.status).toBe('running');
     expect(new Date(chunk.deadline).getTime()).toBe(startedAt.getTime() + 60_000 + 120_000);
+    // A later attempt (a retry, another worker) has as long from its own start; a late word of the first moves nothing back.
+    const retriedAt = new Date(startedAt.getTime() + 90_000);
+    await app.get(ProgressTracker).record({ jobId, chunkId, worker: 'w2', engine: 'nmap', percent: 1, hostsDone: 0, startedAt: retriedAt.toISOString(), at: retriedAt.toISOString() });
+    await app.get(ProgressTracker).record({ jobId, chunkId, worker: 'w', engine: 'nmap', percent: 6, hostsDone: 0, startedAt: startedAt.toISOString(), at: startedAt.toISOString() });
+    const [retried] = await db.query(`SELECT deadline, started_at FROM scan_chunks WHERE id = $1`, [chunkId]);
+    expect(retried).toEqual({ deadline: new Date(retriedAt.getTime() + 60_000 + 120_000), started_at: startedAt });
 
     const announced: string[] = [];
     const events = await bus.consume({ message: Messages.eventRecorded, durable: 'test-events' }, async (d) => (announced.push(d.envelope.payload.eventId), Outcomes.ack()));

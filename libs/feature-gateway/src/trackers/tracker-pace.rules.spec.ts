@@ -13,24 +13,23 @@ const refusal = (run: () => void): { code: string; message: string } | undefined
 
 describe('tracker pace rules', () => {
   it('takes no pace, and a pace a remote or network scan can finish within 7 days', () => {
-    expect(refusal(() => assertPace('self', null, 1, ports101, undefined, 256))).toBeUndefined();
-    expect(refusal(() => assertPace('remote', null, 1, ports101, null, 256))).toBeUndefined();
-    expect(refusal(() => assertPace('network', 'agent', 4, ports101, 2, 256))).toBeUndefined();
+    expect(refusal(() => assertPace('self', 1, ports101, undefined))).toBeUndefined();
+    expect(refusal(() => assertPace('remote', 1, ports101, null))).toBeUndefined();
+    expect(refusal(() => assertPace('network', 4, ports101, 2))).toBeUndefined();
   });
 
   it('refuses a pace on a scan that sends no probes, and one too slow, naming the least rate', () => {
-    expect(refusal(() => assertPace('self', null, 1, ports101, 5, 256))).toEqual({ code: 'invalid_payload', message: 'maxRate paces the probes of a remote or network scan; a self tracker sends none' });
-    expect(refusal(() => assertPace('agentless', null, 1, ports101, 5, 256))?.message).toBe('maxRate paces the probes of a remote or network scan; an agentless tracker sends none');
-    expect(refusal(() => assertPace('network', 'agent', 4, ports101, 0.0005, 256))?.message).toBe(
+    expect(refusal(() => assertPace('self', 1, ports101, 5))).toEqual({ code: 'invalid_payload', message: 'maxRate paces the probes of a remote or network scan; a self tracker sends none' });
+    expect(refusal(() => assertPace('agentless', 1, ports101, 5))?.message).toBe('maxRate paces the probes of a remote or network scan; an agentless tracker sends none');
+    expect(refusal(() => assertPace('network', 4, ports101, 0.0005))?.message).toBe(
       'maxRate 0.0005 is too slow: one scan of 4 hosts over 101 ports would take more than 7 days; at least 0.003 probes a second',
     );
   });
 
-  it('checks a scanner worker over one chunk of a network scan, an agent over the whole device', () => {
-    // 1,024 hosts: an agent scans them all with one nmap, a worker at most 256 (the chunk).
-    expect(refusal(() => assertPace('network', 'agent', 1024, ports101, 0.5, 256))?.message).toMatch(/^maxRate 0\.5 is too slow: one scan of 1024 hosts/);
-    expect(refusal(() => assertPace('network', null, 1024, ports101, 0.5, 256))).toBeUndefined();
-    expect(refusal(() => assertPace('network', null, 1024, ports101, 0.01, 256))?.message).toMatch(/^maxRate 0\.01 is too slow: one scan of 256 hosts/);
+  it('checks the run of the whole device, chunked or not: chunks are scanned one after another', () => {
+    // 1,024 hosts: an agent scans them all with one nmap, workers in chunks of 256, in turn.
+    expect(refusal(() => assertPace('network', 1024, ports101, 0.5))?.message).toMatch(/^maxRate 0\.5 is too slow: one scan of 1024 hosts/);
+    expect(refusal(() => assertPace('network', 1024, ports101, 1))).toBeUndefined();
   });
 
   it('hands a paced scan only to an agent that says it paces', () => {

@@ -5,15 +5,15 @@ import { countPorts } from '@portolan/targets';
 
 /**
  * A pace is for scans nmap runs (a self-scan lists sockets, a collector reads the device), and
- * must let one nmap finish what it is given within MAX_PACED_SCAN_MS: a scanning agent scans the
- * whole device at once; a scanner worker a chunk of it.
+ * must let a run of the whole device finish within MAX_PACED_SCAN_MS: a scanning agent scans it
+ * with one nmap, scanner workers chunk by chunk, one after another (so at the pace, as long).
  */
-export function assertPace(mode: TrackerEntity['mode'], agentId: string | null, hostCount: number, portSet: PortSetRecord, maxRate: number | null | undefined, chunkMaxHosts: number): void {
+export function assertPace(mode: TrackerEntity['mode'], hostCount: number, portSet: PortSetRecord, maxRate: number | null | undefined): void {
   if (maxRate === undefined || maxRate === null) return;
   if (mode !== 'network' && mode !== 'remote') {
     throw new DomainError('invalid_payload', `maxRate paces the probes of a remote or network scan; ${mode === 'agentless' ? 'an' : 'a'} ${mode} tracker sends none`, { field: 'maxRate' });
   }
-  const hosts = agentId ? hostCount : Math.min(hostCount, chunkMaxHosts);
+  const hosts = hostCount;
   const probes = hosts * countPorts(portSet).total;
   if (pacedScanMs(probes, hosts, maxRate) > MAX_PACED_SCAN_MS) {
     const least = Math.ceil(slowestScanRate(probes, hosts) * 1000) / 1000;

@@ -4,7 +4,6 @@ import { DataSource, EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { Bus } from '@portolan/bus';
 import { CollectProtocolSchema, DomainError, isDomainError, Messages, ScanRateSchema } from '@portolan/contracts';
-import { loadSchedulerConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { AgentEntity, CollectorRecord, CredentialEntity, DeviceEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
 import { CREDENTIAL_TYPES, DEFAULT_PORTS, profileById, PROFILES } from '@portolan/collectors';
@@ -124,9 +123,6 @@ export class TrackersService {
     private readonly events: EventRecorder,
   ) {}
 
-  /** How many hosts a scanner worker's nmap takes of a network scan at most (the scheduler's chunks). */
-  private readonly chunkMaxHosts = loadSchedulerConfig().chunkMaxHosts;
-
   async create(body: CreateTracker): Promise<TrackerEntity> {
     const device = await this.db.getRepository(DeviceEntity).findOneBy({ id: body.deviceId });
     if (!device) throw new DomainError('invalid_payload', `deviceId ${body.deviceId} does not exist`, { field: 'deviceId' });
@@ -141,7 +137,7 @@ export class TrackersService {
     }
     const rules = body.ports.map((r) => ({ range: r.range, protocol: r.protocol, exclude: r.exclude ?? false }));
     const portSet = buildPortSet(rules);
-    assertPace(body.mode, agent?.id ?? null, device.hostCount, portSet, body.maxRate, this.chunkMaxHosts);
+    assertPace(body.mode, device.hostCount, portSet, body.maxRate);
     if (agent) assertAgentPaces(body.maxRate, agent);
     validateSchedule(body.schedule);
     const enabled = body.enabled ?? true;
@@ -243,7 +239,7 @@ export class TrackersService {
       const maxRate = next.maxRate !== undefined ? next.maxRate : row.maxRate;
       if (maxRate !== null && (next.maxRate !== undefined || next.portSet)) {
         const device = await manager.getRepository(DeviceEntity).findOneByOrFail({ id: row.deviceId });
-        assertPace(row.mode, row.agentId, device.hostCount, next.portSet ?? row.portSet, maxRate, this.chunkMaxHosts);
+        assertPace(row.mode, device.hostCount, next.portSet ?? row.portSet, maxRate);
       }
       // Paced anew, or enabled again while paced: its agent must pace (one that does not would be given nothing to run). An edit that changes neither passes.
       if (row.agentId && maxRate !== null && ((next.maxRate !== undefined && next.maxRate !== row.maxRate) || (body.enabled === true && !row.enabled))) {

@@ -44,9 +44,9 @@ export class ScanChunkEntity {
   @Column({ type: 'jsonb', nullable: true }) request!: Record<string, unknown> | null;
   @Column({ name: 'published_at', type: 'timestamptz', nullable: true }) publishedAt!: Date | null;
   /**
-   * Waits, stored and not published, for the chunk before it to be settled: a paced run's chunks
-   * are scanned one after another (`ChunkDispatcher.releasePacedTurns`), so that the run keeps to
-   * its tracker's `maxRate` however many workers take it. Its deadline is set when it is released.
+   * Waits, stored and not published, for its turn: a paced tracker's chunks are scanned one at a
+   * time, its runs' one after another (`ChunkDispatcher.releasePacedTurns`), so that they keep to
+   * its `maxRate` between them however many workers take them. Its deadline is set when it is released.
    */
   @Column({ type: 'boolean', default: false }) held!: boolean;
 }

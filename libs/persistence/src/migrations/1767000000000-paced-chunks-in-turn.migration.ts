@@ -1,10 +1,9 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * A paced run's chunks are scanned one after another, so that the run as a whole keeps to its
- * tracker's `maxRate` however many workers its site has: each chunk after the first is `held`
- * (stored, not published) until the one before it is settled. The partial index finds the few
- * held chunks among all.
+ * A paced tracker's scans are scanned one chunk at a time, so that they keep to its `maxRate`
+ * between them however many workers its site has: its chunks are `held` (stored, not published)
+ * until it is their turn. The partial index finds the few held chunks among all.
  */
 export class PacedChunksInTurn1767000000000 implements MigrationInterface {
   name = 'PacedChunksInTurn1767000000000';
@@ -12,9 +11,14 @@ export class PacedChunksInTurn1767000000000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE scan_chunks ADD COLUMN held boolean NOT NULL DEFAULT false`);
     await q.query(`CREATE INDEX scan_chunks_held_idx ON scan_chunks (job_id, chunk_index) WHERE held`);
+    // Held chunks are unpublished by design, not for want of a publish: the leader's retry looks past them.
+    await q.query(`DROP INDEX scan_chunks_unpublished_idx`);
+    await q.query(`CREATE INDEX scan_chunks_unpublished_idx ON scan_chunks (queued_at) WHERE published_at IS NULL AND status = 'queued' AND NOT held`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP INDEX scan_chunks_unpublished_idx`);
+    await q.query(`CREATE INDEX scan_chunks_unpublished_idx ON scan_chunks (queued_at) WHERE published_at IS NULL AND status = 'queued'`);
     await q.query(`DROP INDEX scan_chunks_held_idx`);
     await q.query(`ALTER TABLE scan_chunks DROP COLUMN held`);
   }
