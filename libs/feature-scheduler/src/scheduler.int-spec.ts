@@ -245,6 +245,35 @@ describe('scheduler (Postgres)', () => {
     expect(new Date(row.next_run_at).getTime()).toBe(due.getTime() + 3_600_000);
   });
 
+  it("skips a paced tracker's scheduled run while its last run is under way, saying so; starts an unpaced one's", async () => {
+    const due = new Date(Date.now() - 5_000);
+    const paced = await tracker('127.0.0.1', undefined, due);
+    const unpaced = await tracker('127.0.0.2', undefined, due);
+    await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [paced.trackerId]);
+    const open = await Promise.all([paced, unpaced].map(async (ids) => {
+      const jobId = await pendingJob(ids);
+      await db.query(`UPDATE scan_jobs SET status = 'running' WHERE id = $1`, [jobId]);
+      return jobId;
+    }));
+    await app.get(SchedulerLoop).startDueTrackers(new Date());
+    const jobs = async (trackerId: string) => (await db.query(`SELECT count(*)::int AS n FROM scan_jobs WHERE tracker_id = $1`, [trackerId]))[0].n;
+    expect([await jobs(paced.trackerId), await jobs(unpaced.trackerId)]).toEqual([1, 2]);
+    const [row] = await db.query(`SELECT next_run_at, last_run_at FROM trackers WHERE id = $1`, [paced.trackerId]);
+    expect(row).toEqual({ next_run_at: new Date(due.getTime() + 3_600_000), last_run_at: null });
+    const events = await db.query(`SELECT tracker_id, job_id, details FROM events WHERE tracker_id = ANY($1) AND kind = 'communications'`, [[paced.trackerId, unpaced.trackerId]]);
+    expect(events).toEqual([
+      {
+        tracker_id: paced.trackerId,
+        job_id: null,
+        details: {
+          what: 'scan-skipped',
+          underWay: open[0],
+          reason: `the tracker's run ${open[0]} is still under way: a paced tracker's runs take turns (maxRate 5), so this scheduled run was not started; the next is due ${new Date(due.getTime() + 3_600_000).toISOString()}`,
+        },
+      },
+    ]);
+  });
+
   it('fails a chunk that no worker finished by its deadline, and its job', async () => {
     const ids = await tracker('127.0.0.1');
     const jobId = randomUUID();

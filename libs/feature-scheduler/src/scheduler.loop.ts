@@ -5,7 +5,7 @@ import { Bus } from '@portolan/bus';
 import { Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { ensureEventPartitions, ScanChunkEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
-import { AgentUploadOutbox, BUS, CHUNK_TIMED_OUT, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
+import { AgentUploadOutbox, BUS, CHUNK_TIMED_OUT, DATA_SOURCE, EventRecorder, LOGGER, NewEvent, ScanJobLedger } from '@portolan/platform';
 import { nextRunAfter, Schedule } from '@portolan/schedule';
 import { AgentLiveness } from './agent.liveness';
 import { ChunkDispatcher } from './chunk.dispatcher';
@@ -111,9 +111,14 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
     return created;
   }
 
-  /** Creates a job for each due tracker and moves its next run, then asks for the runs. */
+  /**
+   * Creates a job for each due tracker and moves its next run, then asks for the runs. A paced
+   * tracker's runs take turns (`ChunkDispatcher.releasePacedTurns`): one still under way when the
+   * next is due (a slow pace, a short interval) would have runs pile up behind it, so a repeating
+   * schedule's run is skipped then, with a `scan-skipped` communications event.
+   */
   async startDueTrackers(now: Date): Promise<number> {
-    const requests = await this.db.transaction(async (manager) => {
+    const { requests, skipped } = await this.db.transaction(async (manager) => {
       const due = await manager
         .getRepository(TrackerEntity)
         .createQueryBuilder('t')
@@ -123,16 +128,28 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
         .setLock('pessimistic_write')
         .setOnLocked('skip_locked')
         .getMany();
+      const busy = await pacedUnderWay(manager, due);
       const created: { jobId: string; trackerId: string }[] = [];
+      const passed: NewEvent[] = [];
       for (const tracker of due) {
+        const next = nextRunAfter(tracker.schedule as Schedule, tracker.nextRunAt ?? now, now);
+        // A run that does not repeat cannot pile up: it waits its turn.
+        const under = next ? busy.get(tracker.id) : undefined;
+        if (next && under) {
+          await manager.update(TrackerEntity, tracker.id, { nextRunAt: next });
+          const reason = `the tracker's run ${under} is still under way: a paced tracker's runs take turns (maxRate ${tracker.maxRate}), so this scheduled run was not started; the next is due ${next.toISOString()}`;
+          passed.push({ kind: 'communications', deviceId: tracker.deviceId, trackerId: tracker.id, jobId: null, occurredAt: now, details: { what: 'scan-skipped', underWay: under, reason } });
+          continue;
+        }
         const jobId = randomUUID();
         await manager.insert(ScanJobEntity, { id: jobId, trackerId: tracker.id, deviceId: tracker.deviceId, trigger: 'schedule', status: 'pending', requestedAt: now });
-        const next = nextRunAfter(tracker.schedule as Schedule, tracker.nextRunAt ?? now, now);
         await manager.update(TrackerEntity, tracker.id, { nextRunAt: next, lastRunAt: now });
         created.push({ jobId, trackerId: tracker.id });
       }
-      return created;
+      return { requests: created, skipped: await this.events.insert(manager, passed) };
     });
+    await this.events.announce(skipped);
+    if (skipped.length) this.logger.warn({ trackers: skipped.length }, 'scheduled runs of paced trackers skipped: their last run is still under way');
     for (const r of requests) {
       await this.bus.publish(Messages.runRequested, { ...r, trigger: 'schedule', requestedAt: now.toISOString() }, { messageId: r.jobId, correlationId: r.jobId });
     }
@@ -205,6 +222,17 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
     await this.ledger.settleChunks(manager, held.map((chunk) => ({ job, chunk, outcome: { finishedAt: now, error } })));
     await manager.query(`UPDATE scan_chunks SET held = false WHERE id = ANY($1::uuid[])`, [held.map((c) => c.id)]);
   }
+}
+
+/** The paced trackers of `due` with a run still open, and that run's id. */
+async function pacedUnderWay(manager: EntityManager, due: readonly TrackerEntity[]): Promise<Map<string, string>> {
+  const paced = due.filter((t) => t.maxRate !== null).map((t) => t.id);
+  if (!paced.length) return new Map();
+  const open: { tracker_id: string; id: string }[] = await manager.query(
+    `SELECT DISTINCT ON (tracker_id) tracker_id, id FROM scan_jobs WHERE tracker_id = ANY($1::uuid[]) AND status IN ('pending', 'queued', 'running') ORDER BY tracker_id, requested_at`,
+    [paced],
+  );
+  return new Map(open.map((j) => [j.tracker_id, j.id]));
 }
 
 /**
