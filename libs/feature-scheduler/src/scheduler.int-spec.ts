@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { Bus, Outcomes } from '@portolan/bus';
 import { loadPlatformConfig } from '@portolan/config';
 import { Messages, RunRequested, ScanRequested } from '@portolan/contracts';
-import { createTestDatabase, insertTestAgent } from '@portolan/persistence';
+import { createTestDatabase, insertTestAgent, ScanChunkEntity } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, PlatformModule, ScanJobLedger } from '@portolan/platform';
 import { ChunkDispatcher } from './chunk.dispatcher';
 import { PaceWatch } from './pace.watch';
@@ -184,6 +184,39 @@ describe('scheduler (Postgres)', () => {
     const [job] = await db.query(`SELECT status, chunks_done, chunks_failed, error FROM scan_jobs WHERE id = $1`, [jobId]);
     expect(job).toMatchObject({ status: 'partial', chunks_done: 1, chunks_failed: 2, error: expect.stringMatching(/^chunk 2\/3: timed out: no scanner worker that paces its scans picked the chunk up/) });
     expect(await app.get(ChunkDispatcher).releasePacedTurns(new Date())).toBe(0);
+
+    // A worker had taken the second after all (its word lost, or just then): its result, as the comparer applies it, puts the third back in its turn.
+    const ledger = app.get(ScanJobLedger);
+    await db.transaction(async (manager) => {
+      const locked = (await ledger.lockJob(manager, jobId))!;
+      const [second] = await manager.query(`SELECT id FROM scan_chunks WHERE job_id = $1 AND chunk_index = 1`, [jobId]);
+      const chunk = (await manager.findOneBy(ScanChunkEntity, { id: second.id }))!;
+      expect(await ledger.reopenTimedOut(manager, locked, chunk)).toEqual({ finishedAs: 'partial' });
+      await ledger.settleChunk(manager, locked, chunk, { finishedAt: new Date(), hostsUp: 0 });
+      await ledger.finishIfComplete(manager, locked, new Date());
+    });
+    expect(await state()).toEqual(['done', 'done', 'queued held']);
+    const [reopened] = await db.query(`SELECT status, chunks_done, chunks_failed, error FROM scan_jobs WHERE id = $1`, [jobId]);
+    expect(reopened).toEqual({ status: 'running', chunks_done: 2, chunks_failed: 0, error: null });
+    expect(await app.get(ChunkDispatcher).releasePacedTurns(new Date())).toBe(1);
+  });
+
+  it("cancels the held chunks of a paced tracker disabled meanwhile; the chunk under way finishes", async () => {
+    const ids = await tracker('127.0.0.1-5', 'branch-1');
+    await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
+    const jobId = await pendingJob(ids);
+    await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
+    const loop = app.get(SchedulerLoop);
+    const state = async () =>
+      (await db.query(`SELECT status, held, error FROM scan_chunks WHERE job_id = $1 ORDER BY chunk_index`, [jobId])).map((c: { status: string; held: boolean; error: string | null }) => `${c.status}${c.held ? ' held' : ''}${c.error ? `: ${c.error}` : ''}`);
+    expect(await loop.cancelHeldOfDisabled(new Date())).toBe(0);
+    expect(await state()).toEqual(['queued', 'queued held', 'queued held']);
+    await db.query('UPDATE trackers SET enabled = false WHERE id = $1', [ids.trackerId]);
+    expect(await loop.cancelHeldOfDisabled(new Date())).toBe(2);
+    const cancelled = 'failed: cancelled: the tracker was disabled before the chunk had its turn';
+    expect(await state()).toEqual(['queued', cancelled, cancelled]);
+    const [job] = await db.query(`SELECT status, chunks_failed FROM scan_jobs WHERE id = $1`, [jobId]);
+    expect(job).toEqual({ status: 'running', chunks_failed: 2 });
   });
 
   it('says, a minute after a paced run is published, that no worker at its site paces (once, also to a new leader); not where one does', async () => {

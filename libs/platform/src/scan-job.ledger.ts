@@ -18,6 +18,8 @@ export interface ChunkOutcome {
 
 /** How the error of a chunk the scheduler failed for want of its result begins. */
 export const CHUNK_TIMED_OUT = 'timed out: ';
+/** How the error of a paced run's held chunk begins that was failed untried, behind one no worker took (`failHeldBehind`). */
+const CHUNK_NOT_TRIED = 'not started: ';
 
 /**
  * The bookkeeping of scan jobs and their chunks, shared by the comparer (results), the
@@ -54,6 +56,13 @@ export class ScanJobLedger {
     if (!this.reopenable(job, chunk)) return false;
     chunk.status = 'running';
     job.chunksFailed -= 1;
+    // A paced chunk taken after all: the chunks failed untried behind it wait their turn again.
+    const [untried]: [{ id: string }[], number] = await manager.query(
+      `UPDATE scan_chunks SET status = 'queued', held = true, error = NULL, started_at = NULL, finished_at = NULL
+        WHERE job_id = $1 AND status = 'failed' AND NOT timed_out AND starts_with(error, $2) RETURNING id`,
+      [job.id, CHUNK_NOT_TRIED],
+    );
+    job.chunksFailed -= untried.length;
     // The job's error names its first chunk to fail: this one's gives way to the next, if any (read
     // from the database: callers reopen one chunk of a job at a time, see the comparer's applyResults).
     if (job.error?.startsWith(chunkLabel(job, chunk.index))) {
@@ -67,6 +76,25 @@ export class ScanJobLedger {
     const finishedAs = job.status;
     job.status = 'running';
     return { finishedAs };
+  }
+
+  /**
+   * Fails, untried, the chunks of a paced run held behind `untaken`, which no worker took within
+   * its queue timeout (the scheduler's): they would each wait as long again. If `untaken` was
+   * taken after all, its result puts them back in their turn (`reopenTimedOut`).
+   */
+  async failHeldBehind(manager: EntityManager, job: ScanJobEntity, untaken: ScanChunkEntity, now: Date): Promise<number> {
+    const error = `${CHUNK_NOT_TRIED}chunk ${untaken.index + 1}/${job.chunkCount} of this paced run, scanned one chunk at a time, waited its whole queue timeout for a worker, so the chunks after it were not tried`;
+    return this.failHeld(manager, job, error, now);
+  }
+
+  /** Fails the job's chunks held for their turn, with `error`; answers how many. */
+  async failHeld(manager: EntityManager, job: ScanJobEntity, error: string, now: Date): Promise<number> {
+    const held = await manager.find(ScanChunkEntity, { where: { jobId: job.id, held: true, status: 'queued' }, order: { index: 'ASC' } });
+    if (!held.length) return 0;
+    await this.settleChunks(manager, held.map((chunk) => ({ job, chunk, outcome: { finishedAt: now, error } })));
+    await manager.query(`UPDATE scan_chunks SET held = false WHERE id = ANY($1::uuid[])`, [held.map((c) => c.id)]);
+    return held.length;
   }
 
   /** Whether the chunk is a scanner worker's that the scheduler failed for want of its result (`reopenTimedOut`). */
