@@ -4,7 +4,7 @@ import { collectDevice, CollectOutcome, CREDENTIAL_TYPES, HostKeyChangedError, p
 import { ALL_SITES_NAME, CollectRequested, DomainError, isDomainError, Messages, ScanCompleted } from '@portolan/contracts';
 import { CollectorConfig, PlatformConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
-import { BUS, chunkFailure, CredentialVault, HostKeyStore, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
+import { BUS, chunkFailure, CredentialVault, HostKeyStore, LOGGER, PLATFORM_CONFIG, PresenceBeacon, SCOPE_GUARD, SERVICE_INFO, ServiceInfo } from '@portolan/platform';
 import { parseTargetSpec, ScopeGuard } from '@portolan/targets';
 import { KeyedLimiter } from './keyed.limiter';
 
@@ -27,6 +27,8 @@ const RETRYABLE = new Set(['timeout', 'refused', 'unreachable', 'closed', 'conne
 export class CollectWorker implements OnApplicationBootstrap, OnApplicationShutdown {
   private consumer?: ConsumerHandle;
   private readonly perHost: KeyedLimiter;
+  private readonly slots: Slots;
+  private presence?: PresenceBeacon;
   private stopping = false;
 
   constructor(
@@ -35,10 +37,12 @@ export class CollectWorker implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(COLLECTOR_CONFIG) private readonly config: CollectorConfig,
     @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
     @Inject(SCOPE_GUARD) private readonly scope: ScopeGuard,
+    @Inject(SERVICE_INFO) private readonly service: ServiceInfo,
     private readonly vault: CredentialVault,
     private readonly hostKeys: HostKeyStore,
   ) {
     this.perHost = new KeyedLimiter(config.perHostConcurrency);
+    this.slots = new Slots(config.concurrency);
   }
 
   get worker(): string {
@@ -55,17 +59,21 @@ export class CollectWorker implements OnApplicationBootstrap, OnApplicationShutd
         route: allSites ? undefined : this.config.site,
         concurrency: this.config.concurrency,
         // A collection is taken only when it can start: one never waits here, its ack wait running, while another collector is free.
-        slots: new Slots(this.config.concurrency),
+        slots: this.slots,
         ackWaitMs: Math.max(30_000, this.config.heartbeatMs * 4),
         maxDeliver: MAX_ATTEMPTS + 2,
       },
       (delivery) => this.handle(delivery),
     );
     this.logger.info({ site: this.config.site, concurrency: this.config.concurrency, perHost: this.config.perHostConcurrency }, 'collector ready');
+    const { site, concurrency } = this.config;
+    this.presence = new PresenceBeacon(this.bus, this.logger, () => ({ worker: this.worker, kind: 'collector', site, version: this.service.version, features: [], concurrency, busy: concurrency - this.slots.available }));
+    this.presence.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    this.presence?.stop();
     await this.consumer?.stop();
   }
 

@@ -32,6 +32,7 @@ import { ErrorFilter } from './http/error.filter';
 import { JobsController } from './jobs/jobs.controller';
 import { DocsController } from './openapi/docs.controller';
 import { SitesController } from './sites/sites.controller';
+import { WorkersController } from './workers/workers.controller';
 import { TrackersController } from './trackers/trackers.controller';
 import { AlertingController } from './alerting/alerting.controller';
 import { BaselinesController } from './baselines/baselines.controller';
@@ -50,6 +51,7 @@ import { OperatorTokensService } from './operators/operator-tokens.service';
 @Module({
   controllers: [
     SitesController,
+    WorkersController,
     CredentialsController,
     DevicesController,
     TrackersController,

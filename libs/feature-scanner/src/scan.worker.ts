@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Bus, ConsumerHandle, Delivery, Outcome, Outcomes, retryDelayMs, Slots } from '@portolan/bus';
-import { ALL_SITES_NAME, isDomainError, Messages, ScanCompleted, ScanRequested } from '@portolan/contracts';
+import { ALL_SITES_NAME, isDomainError, Messages, ScanCompleted, ScanRequested, WorkerFeatures } from '@portolan/contracts';
 import { PlatformConfig, ScannerConfig } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { defaultTcpTechnique, ScanEngine, ScanOutcome, scanFailureReason, scanPercent, selectScanEngine } from '@portolan/nmap';
-import { BUS, chunkFailure, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD } from '@portolan/platform';
+import { BUS, chunkFailure, LOGGER, PLATFORM_CONFIG, PresenceBeacon, SCOPE_GUARD, SERVICE_INFO, ServiceInfo } from '@portolan/platform';
 import { parseTargetSpec, ScopeGuard } from '@portolan/targets';
 import { splitResult } from './result.splitter';
 
@@ -33,6 +33,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
    * a chunk only with a free slot: one never waits here while another worker could scan it.
    */
   private readonly slots: Slots;
+  private presence?: PresenceBeacon;
 
   constructor(
     @Inject(BUS) private readonly bus: Bus,
@@ -40,6 +41,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(SCANNER_CONFIG) private readonly config: ScannerConfig,
     @Inject(PLATFORM_CONFIG) private readonly platform: PlatformConfig,
     @Inject(SCOPE_GUARD) private readonly scope: ScopeGuard,
+    @Inject(SERVICE_INFO) private readonly service: ServiceInfo,
   ) {
     this.slots = new Slots(config.concurrency);
   }
@@ -66,9 +68,21 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
       await this.bus.consume({ ...common, message: Messages.scanRequestedV2, durable: `scanner_v2-${site}` }, (delivery) => this.handle(delivery)),
     ];
     this.logger.info({ site: this.config.site, engine: this.engine.name, concurrency: this.config.concurrency, paces: true }, 'scanner worker ready');
+    const { concurrency } = this.config;
+    this.presence = new PresenceBeacon(this.bus, this.logger, () => ({
+      worker: this.worker,
+      kind: 'scanner',
+      site: this.config.site,
+      version: this.service.version,
+      features: [WorkerFeatures.scanPace],
+      concurrency,
+      busy: concurrency - this.slots.available,
+    }));
+    this.presence.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.presence?.stop();
     for (const controller of this.inFlight) controller.abort();
     await Promise.all(this.consumers.map((consumer) => consumer.stop()));
   }

@@ -4,6 +4,7 @@ import { Bus } from '@portolan/bus';
 import { Messages } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
+import { WorkerRegistry } from './worker.registry';
 
 /** A paced chunk still queued this long after it was published is looked at (by then every local worker has started to consume). */
 export const PACE_WAIT_GRACE_MS = 60_000;
@@ -29,9 +30,8 @@ interface Waiting {
 
 /**
  * Says early that a paced run cannot be scanned as it stands. Its chunks go only to scanner
- * workers that keep to the pace (`ScanRequestedV2Message`); at a site where no such worker has
- * ever run (`Bus.consumersOf` finds no consumer of that version there), they wait until their
- * queue timeout (6 h by default), and only then fail. So the leader looks, a minute after they
+ * workers that keep to the pace (`ScanRequestedV2Message`); at a site where no such worker is
+ * online (`sitePaces`), they wait until their queue timeout (6 h by default), and only then fail. So the leader looks, a minute after they
  * were published, at the paced chunks still queued, and writes one `scan-waiting-for-pace`
  * communications event for each job whose site has no such worker, naming what to do.
  */
@@ -49,6 +49,7 @@ export class PaceWatch {
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly ledger: ScanJobLedger,
     private readonly events: EventRecorder,
+    private readonly workers: WorkerRegistry,
   ) {}
 
   /** Looks at the paced chunks published since the last look and at least a grace period ago; returns the events written. */
@@ -71,8 +72,9 @@ export class PaceWatch {
     );
     let written = 0;
     for (const site of new Set(waiting.map((w) => w.site))) {
-      if (await this.sitePaces(site, now)) continue;
-      for (const job of waiting.filter((w) => w.site === site)) written += await this.warn(job, now);
+      const { paces, byPresence } = await this.sitePaces(site, now);
+      if (paces) continue;
+      for (const job of waiting.filter((w) => w.site === site)) written += await this.warn(job, now, byPresence);
     }
     // Only once all is said (a look that failed is made again). A full batch may have left some
     // out: the next look starts where this one stopped (what it finds again is said once all the same).
@@ -81,24 +83,32 @@ export class PaceWatch {
     return written;
   }
 
-  private async sitePaces(site: string, now: Date): Promise<boolean> {
+  /**
+   * Whether a scanner worker that paces is there for the site: one online, as the workers' presence
+   * shows (`WorkerRegistry`); at a site where no scanner worker has ever said it is there (workers
+   * from before presence), one that has ever consumed version 2 (`Bus.consumersOf`), which does
+   * not tell a worker gone from one still there.
+   */
+  private async sitePaces(site: string, now: Date): Promise<{ paces: boolean; byPresence: boolean }> {
+    const online = await this.workers.sitePaces(site);
+    if (online !== undefined) return { paces: online, byPresence: true };
     const known = this.sitesWithPace.get(site);
-    if (known !== undefined && now.getTime() - known < SITE_KNOWN_MS) return true;
+    if (known !== undefined && now.getTime() - known < SITE_KNOWN_MS) return { paces: true, byPresence: false };
     const paces = (await this.bus.consumersOf(Messages.scanRequestedV2, site)).length > 0;
     if (paces) this.sitesWithPace.set(site, now.getTime());
     else this.sitesWithPace.delete(site);
-    return paces;
+    return { paces, byPresence: false };
   }
 
   /** The job's event, once (under the job's lock: a second look, or a new leader's, finds it written). */
-  private async warn(job: Waiting, now: Date): Promise<number> {
+  private async warn(job: Waiting, now: Date, byPresence: boolean): Promise<number> {
     const rows = await this.db.transaction(async (manager) => {
       const locked = await this.ledger.lockJob(manager, job.job_id);
       if (!locked || (await this.events.saidOfJob(manager, locked, 'scan-waiting-for-pace'))) return [];
       const chunks = job.chunks === 1 ? 'chunk waits' : `${job.chunks} chunks wait`;
       const reason =
-        `no scanner worker that paces its scans has run at site "${job.site}": workers from before scan pacing never take a paced chunk, ` +
-        `so the run's ${chunks} for one until the queue timeout; upgrade the site's scanner workers, or clear the tracker's maxRate`;
+        `no scanner worker that paces its scans ${byPresence ? 'is online' : 'has run'} at site "${job.site}": workers from before scan pacing never take a paced chunk, ` +
+        `so the run's ${chunks} for one until the queue timeout; ${byPresence ? 'start or upgrade' : 'upgrade'} the site's scanner workers, or clear the tracker's maxRate`;
       const details = { what: 'scan-waiting-for-pace', site: job.site, maxRate: job.max_rate, chunks: job.chunks, reason };
       return this.events.insert(manager, [{ kind: 'communications', deviceId: job.device_id, trackerId: job.tracker_id, jobId: job.job_id, occurredAt: now, details }]);
     });

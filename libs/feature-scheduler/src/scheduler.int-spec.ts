@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { Bus, Outcomes } from '@portolan/bus';
 import { loadPlatformConfig } from '@portolan/config';
-import { Messages, RunRequested, ScanRequested } from '@portolan/contracts';
+import { Messages, RunRequested, ScanRequested, WorkerPresence } from '@portolan/contracts';
 import { createTestDatabase, insertTestAgent, ScanChunkEntity } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, PlatformModule, ScanJobLedger } from '@portolan/platform';
 import { ChunkDispatcher } from './chunk.dispatcher';
@@ -15,6 +15,7 @@ import { RunPlanner } from './run.planner';
 import { SchedulerLoop } from './scheduler.loop';
 import { SchedulerModule } from './scheduler.module';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
+import { WorkerRegistry } from './worker.registry';
 
 /** The scheduler against the real Postgres, with the in-process bus. */
 describe('scheduler (Postgres)', () => {
@@ -248,9 +249,65 @@ describe('scheduler (Postgres)', () => {
     ]);
     expect(await said(served)).toEqual([]);
     // Another leader looks back over the last hour: it finds the job said already.
-    const leader = new PaceWatch(db, bus, app.get(LOGGER), app.get(ScanJobLedger), app.get(EventRecorder));
+    const leader = new PaceWatch(db, bus, app.get(LOGGER), app.get(ScanJobLedger), app.get(EventRecorder), app.get(WorkerRegistry));
     expect(await leader.check(later)).toBe(0);
     expect(await said(lone)).toHaveLength(1);
+  });
+
+  it('keeps the workers as their presence shows them: offline once silent, with an event saying whether the site still has one; online again, with an event; stopped, without one', async () => {
+    const registry = app.get(WorkerRegistry);
+    const presence = (worker: string, extra: Partial<WorkerPresence> = {}): WorkerPresence => ({
+      worker,
+      kind: 'scanner',
+      site: 'branch-w',
+      version: '0.2.0',
+      features: ['scan-pace'],
+      concurrency: 2,
+      busy: 0,
+      startedAt: new Date().toISOString(),
+      ...extra,
+    });
+    const rows = async () =>
+      (await db.query(`SELECT name, status, busy FROM workers WHERE site = 'branch-w' ORDER BY name`)).map((w: { name: string; status: string; busy: number }) => `${w.name} ${w.status} ${w.busy}`);
+    // Over the bus, as the workers say it.
+    bus.emit(Messages.workerPresence, presence('w1'));
+    bus.emit(Messages.workerPresence, presence('w2', { busy: 1 }));
+    for (let i = 0; i < 100 && (await rows()).length < 2; i += 1) await new Promise((r) => setTimeout(r, 20));
+    expect(await rows()).toEqual(['w1 online 0', 'w2 online 1']);
+    expect(await registry.sitePaces('branch-w')).toBe(true);
+    expect(await registry.sitePaces('branch-nobody')).toBeUndefined();
+
+    const at = (seconds: number) => new Date(Date.now() + seconds * 1000);
+    expect(await registry.markSilentOffline(at(30))).toBe(0);
+    await registry.record(presence('w2'), at(50));
+    expect(await registry.markSilentOffline(at(90))).toBe(1);
+    expect(await registry.markSilentOffline(at(200))).toBe(1);
+    expect(await rows()).toEqual(['w1 offline 0', 'w2 offline 0']);
+    expect(await registry.sitePaces('branch-w')).toBe(false);
+    await registry.record(presence('w1'), at(300));
+    await registry.record(presence('w1', { stopping: true }), at(310));
+    await registry.record(presence('w1', { stopping: true }), at(311));
+    expect(await rows()).toEqual(['w1 stopped 0', 'w2 offline 0']);
+
+    const said = await db.query(`SELECT details FROM events WHERE kind = 'communications' AND details->>'site' = 'branch-w' ORDER BY occurred_at`);
+    expect(said.map((e: { details: Record<string, unknown> }) => `${String(e.details['what'])} ${String(e.details['worker'])}: ${String(e.details['reason'])}`)).toEqual([
+      'worker-offline w1: scanner worker "w1" at site "branch-w" has not been heard from for 60 s; 1 other scanner worker is online there',
+      'worker-offline w2: scanner worker "w2" at site "branch-w" has not been heard from for 60 s; no scanner worker is online there now: its scans wait in the queue',
+      expect.stringMatching(/^worker-online w1: scanner worker "w1" at site "branch-w" speaks again after 30\d s of silence$/),
+    ]);
+
+    // A paced run there: its workers said they pace, and none is online now.
+    const ids = await tracker('127.0.0.1-3', 'branch-w');
+    await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
+    const jobId = await pendingJob(ids);
+    await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
+    const watch = new PaceWatch(db, bus, app.get(LOGGER), app.get(ScanJobLedger), app.get(EventRecorder), registry);
+    expect(await watch.check(at(120))).toBe(1);
+    const [waiting] = await db.query(`SELECT details->>'reason' AS reason FROM events WHERE job_id = $1 AND details->>'what' = 'scan-waiting-for-pace'`, [jobId]);
+    expect(waiting.reason).toBe(
+      'no scanner worker that paces its scans is online at site "branch-w": workers from before scan pacing never take a paced chunk, ' +
+        "so the run's 2 chunks wait for one until the queue timeout; start or upgrade the site's scanner workers, or clear the tracker's maxRate",
+    );
   });
 
   it('fails a run whose device now lies outside the scope guard, with a communications event', async () => {

@@ -12,6 +12,7 @@ import { ChunkDispatcher } from './chunk.dispatcher';
 import { LeaderLease } from './leader.lease';
 import { PaceWatch } from './pace.watch';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
+import { WorkerRegistry } from './worker.registry';
 
 const LEASE = 'scheduler';
 const DUE_BATCH = 100;
@@ -46,6 +47,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
     private readonly agents: AgentLiveness,
     private readonly uploads: AgentUploadOutbox,
     private readonly pace: PaceWatch,
+    private readonly workers: WorkerRegistry,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -84,6 +86,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
       ['say which paced runs no worker paces', () => this.pace.check(now)],
       ['publish unpublished agent results', () => this.uploads.publishUnpublished(now)],
       ['mark silent agents offline', () => this.agents.markOffline(now)],
+      ['mark silent workers offline', () => this.workers.markSilentOffline(now)],
       ['clear duplicated agents', () => this.agents.clearDuplicates(now)],
       ['fail unpicked agent runs', () => this.agents.failUnpickedRuns(now)],
       ['fail unfinished agent runs', () => this.agents.failUnfinishedRuns(now)],

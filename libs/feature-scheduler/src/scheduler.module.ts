@@ -9,6 +9,7 @@ import { ProgressTracker } from './progress.tracker';
 import { RunPlanner } from './run.planner';
 import { SchedulerLoop } from './scheduler.loop';
 import { SCHEDULER_CONFIG } from './scheduler.options';
+import { WorkerRegistry } from './worker.registry';
 
 /** Decides when trackers run, plans runs into chunk jobs, and times out lost chunks. */
 @Module({
@@ -24,6 +25,7 @@ import { SCHEDULER_CONFIG } from './scheduler.options';
     ProgressTracker,
     AgentLiveness,
     AgentUploadOutbox,
+    WorkerRegistry,
   ],
   exports: [SchedulerLoop, RunPlanner],
 })

@@ -29,6 +29,8 @@ export type { ResultPartsRecord, ScanChunkStatus } from './entities/scan-chunk.e
 export { ScanJobEntity } from './entities/scan-job.entity';
 export type { ScanJobStatus } from './entities/scan-job.entity';
 export { SiteEntity } from './entities/site.entity';
+export { WorkerEntity } from './entities/worker.entity';
+export type { WorkerStatus } from './entities/worker.entity';
 export { TrackerEntity } from './entities/tracker.entity';
 export type { CollectorRecord, FlappingRecord, PortRuleRecord, PortSetRecord, ScheduleRecord } from './entities/tracker.entity';
 export { SqlState, sqlStateOf } from './sql-state';

@@ -27,3 +27,4 @@ export { queueResolvesSql } from './incident-resolves';
 export { markSent, PendingSentMarks } from './sent.marks';
 export type { Sent } from './sent.marks';
 export type { StoredChannel } from './alert-channel.store';
+export { PRESENCE_EVERY_MS, PresenceBeacon } from './presence.beacon';

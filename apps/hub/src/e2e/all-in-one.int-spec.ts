@@ -179,6 +179,13 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
     expect((docs.body.paths['/api/health'] as { get: { security: unknown[] } }).get.security).toEqual([]);
   });
 
+  it('lists its own scanner worker and collector, serving every site, as online', async () => {
+    const workers = await api.get<{ items: { kind: string; site: string; features: string[]; status: string }[] }>('/workers');
+    expect(workers.body.items.map((w) => `${w.kind} ${w.site} ${w.features.join(',') || '-'} ${w.status}`).sort()).toEqual(['collector * - online', 'scanner * scan-pace online']);
+    expect((await api.get('/workers?status=stopped')).body).toEqual({ items: [] });
+    expect((await api.get('/workers?kind=printer')).status).toBe(400);
+  });
+
   it("has run every duty of the scheduler's leader on PGlite without a failure", async () => {
     // The leader ticks every 500 ms here; each duty's statements have run on the embedded database by now, some many times.
     await new Promise((resolve) => setTimeout(resolve, 1_000));

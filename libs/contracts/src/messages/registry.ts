@@ -10,6 +10,7 @@ import { ScanCompletedMessage } from './scan-completed/scan-completed.message';
 import { ScanFailedMessage } from './scan-failed/scan-failed.message';
 import { ScanProgressMessage } from './scan-progress/scan-progress.message';
 import { ScanRequestedMessage, ScanRequestedV2Message } from './scan-requested/scan-requested.message';
+import { WorkerPresenceMessage } from './worker-presence/worker-presence.message';
 
 export const Messages = {
   runRequested: RunRequestedMessage,
@@ -25,6 +26,7 @@ export const Messages = {
   agentJobAvailable: AgentJobAvailableMessage,
   agentCredentialsChanged: AgentCredentialsChangedMessage,
   operatorTokenRevoked: OperatorTokenRevokedMessage,
+  workerPresence: WorkerPresenceMessage,
 } as const;
 
 type AllMessages = (typeof Messages)[keyof typeof Messages];

@@ -17,6 +17,7 @@ import { ExpectPortSchema, HistoryQuerySchema, PromoteSchema, RemoveItemSchema }
 import { ExposureQuerySchema, OpenAtQuerySchema, PlannedSummaryQuerySchema } from '../reports/reports.controller';
 import { CreateChannelSchema, CreateRuleSchema, UpdateChannelSchema, UpdateRuleSchema } from '../alerting/alerting.controller';
 import { AGENT_BOOT_HEADER, AGENT_CLOCK_HEADER, AgentHostReportSchema, AgentPollQuerySchema, AgentResultSchema, AgentScanProgressSchema, AgentScanStartedSchema, EnrolRequestSchema, ReenrolRequestSchema } from '@portolan/contracts';
+import { WorkersQuerySchema } from '../workers/workers.controller';
 import { AgentsQuerySchema } from '../agents/agents.controller';
 import { CreateEnrollmentTokenSchema } from '../enrollment/enrollment-tokens.service';
 import { CreateOperatorTokenSchema } from '../operators/operator-tokens.service';
@@ -132,6 +133,9 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/api/reports/open-at': { get: { summary: 'The open ports of a device at a past time, from its baseline and the changes since', parameters: queryParams(OpenAtQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } } },
       '/api/trackers/{id}/run': {
         post: { summary: 'Run a tracker now (409 for a tracker run by an agent that is revoked, or a disabled one: an agent runs only its enabled trackers; 400 for a scan its agent cannot be given: an address that does not resolve or lies outside the scope)', parameters: [idParam('tracker')], responses: { 202: json({ type: 'object', properties: { jobId: { type: 'string', format: 'uuid' } } }), 400: error, 404: error, 409: error } },
+      },
+      '/api/workers': {
+        get: { summary: 'Scanner workers and collectors as their presence shows them (online, offline, stopped), by site, kind and status', parameters: queryParams(WorkersQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } },
       },
       '/api/jobs/{id}': { get: { summary: 'Status and progress of a scan job', parameters: [idParam('job')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/events': { get: { summary: 'Change and communications events, newest first, filtered', parameters: queryParams(ListEventsQuerySchema), responses: { 200: json(listOf('event')), 400: error } } },

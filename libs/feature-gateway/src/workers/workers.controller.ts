@@ -1,0 +1,37 @@
+import { Controller, Get, Inject, Query } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { z } from 'zod';
+import { WorkerEntity } from '@portolan/persistence';
+import { DATA_SOURCE } from '@portolan/platform';
+import { LimitSchema } from '../http/pagination';
+import { ZodValidationPipe } from '../http/zod-validation.pipe';
+
+export const WorkersQuerySchema = z
+  .object({
+    site: z.string().min(1).max(63).optional(),
+    kind: z.enum(['scanner', 'collector']).optional(),
+    status: z.enum(['online', 'offline', 'stopped']).optional(),
+    limit: LimitSchema(2000, 500),
+  })
+  .strict();
+type WorkersQuery = z.infer<typeof WorkersQuerySchema>;
+
+/**
+ * The scanner workers and collectors the hub has heard from (their presence, every 15 s), by
+ * site, kind and name: `online`, `offline` (silent past the threshold; a `worker-offline` event
+ * said so) or `stopped` (it said it was stopping). `site` also matches the workers that serve
+ * every site (`*`). Those stopped or silent for a week are forgotten.
+ */
+@Controller('workers')
+export class WorkersController {
+  constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
+
+  @Get()
+  async list(@Query(new ZodValidationPipe(WorkersQuerySchema, 'query')) query: WorkersQuery): Promise<{ items: WorkerEntity[] }> {
+    const q = this.db.getRepository(WorkerEntity).createQueryBuilder('w').orderBy('w.site').addOrderBy('w.kind').addOrderBy('w.name').limit(query.limit);
+    if (query.site) q.andWhere("(w.site = :site OR w.site = '*')", { site: query.site });
+    if (query.kind) q.andWhere('w.kind = :kind', { kind: query.kind });
+    if (query.status) q.andWhere('w.status = :status', { status: query.status });
+    return { items: await q.getMany() };
+  }
+}
