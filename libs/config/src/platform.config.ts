@@ -65,8 +65,8 @@ export const schedulerShape = {
   defaultSite: { env: 'PORTOLAN_DEFAULT_SITE', schema: fields.text('default') },
   /** An online agent not heard from for this long is offline (a communications event). */
   agentOfflineAfterMs: { env: 'SCHEDULER_AGENT_OFFLINE_AFTER_MS', schema: fields.positiveInt(120_000) },
-  /** A scanner worker or collector not heard from for this long is offline (a `worker-offline` communications event); they speak every 15 s. */
-  workerOfflineAfterMs: { env: 'SCHEDULER_WORKER_OFFLINE_AFTER_MS', schema: fields.positiveInt(60_000) },
+  /** A scanner worker or collector not heard from for this long is offline (a `worker-offline` communications event); they speak every 15 s, so at least two beats. */
+  workerOfflineAfterMs: { env: 'SCHEDULER_WORKER_OFFLINE_AFTER_MS', schema: z.coerce.number().int().min(30_000).default(60_000) },
   /** A run asked of an agent that it has not picked up within this time fails. */
   agentPickupTimeoutMs: { env: 'SCHEDULER_AGENT_PICKUP_TIMEOUT_MS', schema: fields.positiveInt(15 * 60_000) },
   /**

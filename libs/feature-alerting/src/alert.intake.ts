@@ -83,7 +83,7 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
     const matched = events.flatMap((event) => {
       const device = event.deviceId ? devices.get(event.deviceId) : undefined;
       const what = typeof event.details?.['what'] === 'string' ? event.details['what'] : null;
-      const facts = { kind: event.kind, deviceId: event.deviceId, groupIds: device?.groupIds ?? [], siteId: device?.siteId ?? null, trackerId: event.trackerId, itemType: event.itemType, itemKey: event.itemKey, planned: event.planned, what };
+      const facts = { kind: event.kind, deviceId: event.deviceId, groupIds: device?.groupIds ?? [], siteId: device?.siteId ?? siteOf(event), trackerId: event.trackerId, itemType: event.itemType, itemKey: event.itemKey, planned: event.planned, what };
       return rules.filter((rule) => ruleMatches(rule, facts)).map((rule) => ({ event, rule, deviceName: device?.name ?? null }));
     });
     if (!matched.length) return events.map(() => undefined);
@@ -210,4 +210,10 @@ export class AlertIntake implements OnApplicationBootstrap, OnModuleDestroy {
     this.rules = { at: Date.now(), rules };
     return rules;
   }
+}
+
+/** The site an event without a device names (`details.siteId`: a scanner worker's or collector's, `worker-offline`), if any. */
+function siteOf(event: EventRecorded): string | null {
+  const siteId = event.details?.['siteId'];
+  return typeof siteId === 'string' ? siteId : null;
 }

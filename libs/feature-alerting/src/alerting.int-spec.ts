@@ -110,7 +110,7 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
   /** A rule on the given channels; scope lists not given are empty. Answers its id. */
   const addRule = async (
     name: string,
-    rule: { scope?: { deviceIds?: string[]; groupIds?: string[] }; filter: Record<string, unknown>; severity: string; channels: string[]; storm?: { maxAlerts: number; windowSeconds: number } },
+    rule: { scope?: { deviceIds?: string[]; groupIds?: string[]; siteIds?: string[] }; filter: Record<string, unknown>; severity: string; channels: string[]; storm?: { maxAlerts: number; windowSeconds: number } },
   ): Promise<string> => {
     const id = randomUUID();
     await db.query(`INSERT INTO alert_rules (id, name, enabled, scope, filter, severity, channel_ids, storm, created_at) VALUES ($1, $2, true, $3, $4, $5, $6, $7, now())`, [
@@ -267,6 +267,20 @@ describe('alerting (Postgres + NATS JetStream, receivers on loopback)', () => {
     await until('the marker reached the ops webhook', () => ops.received.some((r) => (r.body['event'] as { details?: { channelId?: string } }).details?.channelId === 'elsewhere'), 15_000);
     expect(ops.received.some((r) => (r.body['event'] as { id: string }).id === finished.eventId)).toBe(false);
   }, 60_000);
+
+  it("a rule scoped to a site hears of that site's workers going silent (an event with no device, its site in details)", async () => {
+    const [site] = await db.query(`INSERT INTO sites (name) VALUES ('branch-alerts') RETURNING id`);
+    const opsChannel = (await db.query(`SELECT id FROM alert_channels WHERE name = 'ops webhook'`))[0].id as string;
+    await addRule('Branch scanners', { scope: { siteIds: [site.id] }, filter: { kinds: ['communications'], itemTypes: [], planned: 'both', what: ['worker-offline'] }, severity: 'high', channels: [opsChannel] });
+    await sleep(2_100); // the intake reads rules at most every 2 s
+    const silent = (siteId: string | null) => event({ kind: 'communications', deviceId: null, host: null, itemType: null, itemKey: null, after: null, details: { what: 'worker-offline', worker: 'scanner-9', siteId } });
+    const [ours, elsewhere, everySite] = [silent(site.id), silent(randomUUID()), silent(null)];
+    for (const e of [ours, elsewhere, everySite]) await publish(e);
+    const heard = () => ops.received.filter((r) => (r.body['rule'] as { name?: string } | undefined)?.name === 'Branch scanners').map((r) => (r.body['event'] as { id: string }).id);
+    await until('the ops webhook heard of the silent scanner', () => heard().length >= 1, 15_000);
+    await sleep(500); // the others, had they matched, would have come by now
+    expect(heard()).toEqual([ours.eventId]);
+  }, 30_000);
 
   it('storm control: 500 changes in a minute alert the rule\'s 10, the other 490 arrive as one summary; a digest rule sends only the summary', async () => {
     const burst = await webhookReceiver();

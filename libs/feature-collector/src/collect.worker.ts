@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
 import { Bus, ConsumerHandle, Delivery, Outcome, Outcomes, retryDelayMs, Slots } from '@portolan/bus';
 import { collectDevice, CollectOutcome, CREDENTIAL_TYPES, HostKeyChangedError, profileById } from '@portolan/collectors';
 import { ALL_SITES_NAME, CollectRequested, DomainError, isDomainError, Messages, ScanCompleted } from '@portolan/contracts';
@@ -24,11 +24,12 @@ const RETRYABLE = new Set(['timeout', 'refused', 'unreachable', 'closed', 'conne
  * never reach a log, an error message or a child's command line.
  */
 @Injectable()
-export class CollectWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+export class CollectWorker implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown {
   private consumer?: ConsumerHandle;
   private readonly perHost: KeyedLimiter;
-  private readonly slots: Slots;
   private presence?: PresenceBeacon;
+  /** Collections under way now (for its presence). */
+  private busy = 0;
   private stopping = false;
 
   constructor(
@@ -42,7 +43,6 @@ export class CollectWorker implements OnApplicationBootstrap, OnApplicationShutd
     private readonly hostKeys: HostKeyStore,
   ) {
     this.perHost = new KeyedLimiter(config.perHostConcurrency);
-    this.slots = new Slots(config.concurrency);
   }
 
   get worker(): string {
@@ -59,7 +59,7 @@ export class CollectWorker implements OnApplicationBootstrap, OnApplicationShutd
         route: allSites ? undefined : this.config.site,
         concurrency: this.config.concurrency,
         // A collection is taken only when it can start: one never waits here, its ack wait running, while another collector is free.
-        slots: this.slots,
+        slots: new Slots(this.config.concurrency),
         ackWaitMs: Math.max(30_000, this.config.heartbeatMs * 4),
         maxDeliver: MAX_ATTEMPTS + 2,
       },
@@ -67,13 +67,17 @@ export class CollectWorker implements OnApplicationBootstrap, OnApplicationShutd
     );
     this.logger.info({ site: this.config.site, concurrency: this.config.concurrency, perHost: this.config.perHostConcurrency }, 'collector ready');
     const { site, concurrency } = this.config;
-    this.presence = new PresenceBeacon(this.bus, this.logger, () => ({ worker: this.worker, kind: 'collector', site, version: this.service.version, features: [], concurrency, busy: concurrency - this.slots.available }));
+    this.presence = new PresenceBeacon(this.bus, this.logger, () => ({ worker: this.worker, kind: 'collector', site, version: this.service.version, features: [], concurrency, busy: this.busy }));
     this.presence.start();
+  }
+
+  /** The first hook of a stop, in every module: the hub's own scheduler (the all-in-one hub) still hears that it stops. */
+  onModuleDestroy(): void {
+    this.presence?.stop();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
-    this.presence?.stop();
     await this.consumer?.stop();
   }
 
@@ -86,6 +90,7 @@ export class CollectWorker implements OnApplicationBootstrap, OnApplicationShutd
     const log = this.logger.child({ jobId: job.jobId, deviceId: job.deviceId, protocol: job.protocol, profile: job.profile, host: job.host, port: job.port });
     const startedAt = new Date();
     const heartbeat = setInterval(() => delivery.working(), this.config.heartbeatMs);
+    this.busy += 1;
     try {
       return await this.perHost.run(job.host, async () => {
         this.progress(job, startedAt, 0);
@@ -107,6 +112,7 @@ export class CollectWorker implements OnApplicationBootstrap, OnApplicationShutd
       return Outcomes.ack();
     } finally {
       clearInterval(heartbeat);
+      this.busy -= 1;
     }
   }
 

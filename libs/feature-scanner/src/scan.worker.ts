@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
 import { Bus, ConsumerHandle, Delivery, Outcome, Outcomes, retryDelayMs, Slots } from '@portolan/bus';
 import { ALL_SITES_NAME, isDomainError, Messages, ScanCompleted, ScanRequested, WorkerFeatures } from '@portolan/contracts';
 import { PlatformConfig, ScannerConfig } from '@portolan/config';
@@ -24,7 +24,7 @@ const MAX_ATTEMPTS = 3;
  * the complete observation set, or a failure, before acking.
  */
 @Injectable()
-export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ScanWorker implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown {
   private engine?: ScanEngine;
   private consumers: ConsumerHandle[] = [];
   private readonly inFlight = new Set<AbortController>();
@@ -76,13 +76,17 @@ export class ScanWorker implements OnApplicationBootstrap, OnApplicationShutdown
       version: this.service.version,
       features: [WorkerFeatures.scanPace],
       concurrency,
-      busy: concurrency - this.slots.available,
+      busy: this.inFlight.size,
     }));
     this.presence.start();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** The first hook of a stop, in every module: the hub's own scheduler (the all-in-one hub) still hears that it stops. */
+  onModuleDestroy(): void {
     this.presence?.stop();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
     for (const controller of this.inFlight) controller.abort();
     await Promise.all(this.consumers.map((consumer) => consumer.stop()));
   }

@@ -106,9 +106,11 @@ export class PaceWatch {
       const locked = await this.ledger.lockJob(manager, job.job_id);
       if (!locked || (await this.events.saidOfJob(manager, locked, 'scan-waiting-for-pace'))) return [];
       const chunks = job.chunks === 1 ? 'chunk waits' : `${job.chunks} chunks wait`;
-      const reason =
-        `no scanner worker that paces its scans ${byPresence ? 'is online' : 'has run'} at site "${job.site}": workers from before scan pacing never take a paced chunk, ` +
-        `so the run's ${chunks} for one until the queue timeout; ${byPresence ? 'start or upgrade' : 'upgrade'} the site's scanner workers, or clear the tracker's maxRate`;
+      const reason = byPresence
+        ? `no scanner worker that paces its scans is online at site "${job.site}" (those from before scan pacing never take a paced chunk, nor say they are there), ` +
+          `so the run's ${chunks} for one until the queue timeout; start or upgrade the site's scanner workers, or clear the tracker's maxRate`
+        : `no scanner worker that paces its scans has run at site "${job.site}": workers from before scan pacing never take a paced chunk, ` +
+          `so the run's ${chunks} for one until the queue timeout; upgrade the site's scanner workers, or clear the tracker's maxRate`;
       const details = { what: 'scan-waiting-for-pace', site: job.site, maxRate: job.max_rate, chunks: job.chunks, reason };
       return this.events.insert(manager, [{ kind: 'communications', deviceId: job.device_id, trackerId: job.tracker_id, jobId: job.job_id, occurredAt: now, details }]);
     });

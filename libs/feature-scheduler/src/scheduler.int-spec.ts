@@ -256,6 +256,8 @@ describe('scheduler (Postgres)', () => {
 
   it('keeps the workers as their presence shows them: offline once silent, with an event saying whether the site still has one; online again, with an event; stopped, without one', async () => {
     const registry = app.get(WorkerRegistry);
+    const [site] = await db.query(`INSERT INTO sites (name) VALUES ('branch-w') RETURNING id`);
+    const startedAt = new Date().toISOString();
     const presence = (worker: string, extra: Partial<WorkerPresence> = {}): WorkerPresence => ({
       worker,
       kind: 'scanner',
@@ -264,7 +266,7 @@ describe('scheduler (Postgres)', () => {
       features: ['scan-pace'],
       concurrency: 2,
       busy: 0,
-      startedAt: new Date().toISOString(),
+      startedAt,
       ...extra,
     });
     const rows = async () =>
@@ -278,23 +280,37 @@ describe('scheduler (Postgres)', () => {
     expect(await registry.sitePaces('branch-nobody')).toBeUndefined();
 
     const at = (seconds: number) => new Date(Date.now() + seconds * 1000);
+    // Not before this replica has listened for the whole threshold (a minute), whatever the rows say.
     expect(await registry.markSilentOffline(at(30))).toBe(0);
     await registry.record(presence('w2'), at(50));
-    expect(await registry.markSilentOffline(at(90))).toBe(1);
-    expect(await registry.markSilentOffline(at(200))).toBe(1);
+    expect(await registry.markSilentOffline(at(85))).toBe(1);
+    expect(await registry.markSilentOffline(at(140))).toBe(1);
     expect(await rows()).toEqual(['w1 offline 0', 'w2 offline 0']);
     expect(await registry.sitePaces('branch-w')).toBe(false);
+    // Looks further apart than the threshold (the scheduler was not running): no one is taken for silent then.
+    await registry.record(presence('w2'), at(150));
+    expect(await registry.markSilentOffline(at(400))).toBe(0);
+    await registry.record(presence('w2', { stopping: true }), at(401));
     await registry.record(presence('w1'), at(300));
     await registry.record(presence('w1', { stopping: true }), at(310));
-    await registry.record(presence('w1', { stopping: true }), at(311));
-    expect(await rows()).toEqual(['w1 stopped 0', 'w2 offline 0']);
+    // A beat of the same process that comes after its last word (out of order) leaves it stopped.
+    await registry.record(presence('w1'), at(311));
+    expect(await rows()).toEqual(['w1 stopped 0', 'w2 stopped 0']);
 
     const said = await db.query(`SELECT details FROM events WHERE kind = 'communications' AND details->>'site' = 'branch-w' ORDER BY occurred_at`);
     expect(said.map((e: { details: Record<string, unknown> }) => `${String(e.details['what'])} ${String(e.details['worker'])}: ${String(e.details['reason'])}`)).toEqual([
-      'worker-offline w1: scanner worker "w1" at site "branch-w" has not been heard from for 60 s; 1 other scanner worker is online there',
-      'worker-offline w2: scanner worker "w2" at site "branch-w" has not been heard from for 60 s; no scanner worker is online there now: its scans wait in the queue',
+      expect.stringMatching(/^worker-offline w1: scanner worker "w1" at site "branch-w" has not been heard from for 8\d s; 1 other scanner worker is online there$/),
+      expect.stringMatching(/^worker-offline w2: scanner worker "w2" at site "branch-w" has not been heard from for 9\d s; no scanner worker is online there now: its scans wait in the queue$/),
+      expect.stringMatching(/^worker-online w2: scanner worker "w2" at site "branch-w" speaks again after (99|10\d) s of silence$/),
       expect.stringMatching(/^worker-online w1: scanner worker "w1" at site "branch-w" speaks again after 30\d s of silence$/),
     ]);
+    // For alert rules scoped to the site: the event has no device to take it from.
+    expect(said.every((e: { details: Record<string, unknown> }) => e.details['siteId'] === site.id)).toBe(true);
+    // The same name, a new process (`PORTOLAN_INSTANCE` set): online again, with no event (it had stopped, not gone silent).
+    await registry.record(presence('w1', { startedAt: new Date(Date.now() + 1000).toISOString() }), at(320));
+    expect(await rows()).toEqual(['w1 online 0', 'w2 stopped 0']);
+    expect(await db.query(`SELECT 1 FROM events WHERE kind = 'communications' AND details->>'site' = 'branch-w'`)).toHaveLength(4);
+    await registry.record(presence('w1', { stopping: true }), at(330));
 
     // A paced run there: its workers said they pace, and none is online now.
     const ids = await tracker('127.0.0.1-3', 'branch-w');
@@ -305,7 +321,7 @@ describe('scheduler (Postgres)', () => {
     expect(await watch.check(at(120))).toBe(1);
     const [waiting] = await db.query(`SELECT details->>'reason' AS reason FROM events WHERE job_id = $1 AND details->>'what' = 'scan-waiting-for-pace'`, [jobId]);
     expect(waiting.reason).toBe(
-      'no scanner worker that paces its scans is online at site "branch-w": workers from before scan pacing never take a paced chunk, ' +
+      'no scanner worker that paces its scans is online at site "branch-w" (those from before scan pacing never take a paced chunk, nor say they are there), ' +
         "so the run's 2 chunks wait for one until the queue timeout; start or upgrade the site's scanner workers, or clear the tracker's maxRate",
     );
   });

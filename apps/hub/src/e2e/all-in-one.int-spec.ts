@@ -19,16 +19,19 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
   let api: ApiClient;
   let adminToken: string;
 
+  let env: Record<string, string>;
+
   beforeAll(async () => {
     const port = await freePort();
-    hub = new ServiceProcess('hub', 'hub', {
+    env = {
       PORTOLAN_DATA_DIR: dataDir,
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_PORT: String(port),
       SCHEDULER_TICK_MS: '500',
       // As `npm start` on its defaults: no admin token configured.
       PORTOLAN_ADMIN_TOKEN: '',
-    });
+    };
+    hub = new ServiceProcess('hub', 'hub', env);
     await hub.waitForLog('gateway listening', 90_000);
     const certFile = join(dataDir, 'tls', 'gateway.crt');
     expect(existsSync(certFile)).toBe(true);
@@ -192,4 +195,13 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
     expect(hub.log).toMatch(/scheduler leads/);
     expect(hub.log).not.toMatch(/scheduler tick failed/);
   });
+
+  it('hears its own scanner worker and collector say they stop: restarted (under another name), it lists them stopped', async () => {
+    await hub.stop();
+    hub = new ServiceProcess('hub-2', 'hub', env);
+    await hub.waitForLog('gateway listening', 90_000);
+    await api.waitForHealth(30_000);
+    const workers = await api.get<{ items: { kind: string; name: string; status: string }[] }>('/workers');
+    expect(workers.body.items.map((w) => `${w.kind} ${w.name} ${w.status}`).sort()).toEqual(['collector collector:hub stopped', 'collector collector:hub-2 online', 'scanner hub stopped', 'scanner hub-2 online']);
+  }, 120_000);
 });

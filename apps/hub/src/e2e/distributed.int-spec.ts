@@ -121,11 +121,12 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
 
   it("lists the site's scanner workers as they say they are there; one stopped says so", async () => {
     await hub.logsOnFailure(async () => {
-      type Worker = { name: string; kind: string; site: string; features: string[]; concurrency: number; status: string };
+      type Worker = { name: string; kind: string; site: string; features: string[]; concurrency: number; busy: number; status: string };
       const listed = async () => (await api.get<{ items: Worker[] }>(`/workers?site=${site}&kind=scanner`)).body.items;
       const online = await waitFor('three scanner workers online', listed, (items) => items.filter((w) => w.status === 'online').length === 3, 30_000);
-      expect(online.map((w) => `${w.name} ${w.kind} ${w.site} ${w.features.join(',')} ${w.concurrency} ${w.status}`)).toEqual(
-        [1, 2, 3].map((n) => `scanner-${n} scanner ${site} scan-pace 1 online`),
+      // Idle: each waits for a chunk (its pull holds its one slot), scanning none.
+      expect(online.map((w) => `${w.name} ${w.kind} ${w.site} ${w.features.join(',')} ${w.concurrency} ${w.busy} ${w.status}`)).toEqual(
+        [1, 2, 3].map((n) => `scanner-${n} scanner ${site} scan-pace 1 0 online`),
       );
       await workers[2].stop();
       const after = await waitFor('the stopped worker to say so', listed, (items) => items.some((w) => w.name === 'scanner-3' && w.status === 'stopped'), 30_000);
