@@ -65,6 +65,21 @@ describe('scheduler (Postgres)', () => {
     return jobId;
   }
 
+  /** A run of a tracker paced at 5 probes a second, planned: its chunks held for their turn, the first released. */
+  async function plannedPacedRun(address: string, site = 'branch-1') {
+    const ids = await tracker(address, site);
+    await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
+    const jobId = await pendingJob(ids);
+    await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
+    return jobId;
+  }
+
+  /** The run's chunks in order: their status, and whether held. */
+  async function chunkStates(jobId: string): Promise<string[]> {
+    const chunks: { status: string; held: boolean }[] = await db.query(`SELECT status, held FROM scan_chunks WHERE job_id = $1 ORDER BY chunk_index`, [jobId]);
+    return chunks.map((c) => `${c.status}${c.held ? ' held' : ''}`);
+  }
+
   const until = async (condition: () => boolean) => {
     for (let i = 0; i < 100 && !condition(); i += 1) await new Promise((r) => setTimeout(r, 20));
   };
@@ -157,13 +172,9 @@ describe('scheduler (Postgres)', () => {
   });
 
   it("fails the chunks held behind a paced chunk no worker took within its queue timeout, and never times out a held chunk by itself", async () => {
-    const ids = await tracker('127.0.0.1-5', 'branch-1');
-    await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
-    const jobId = await pendingJob(ids);
-    await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
+    const jobId = await plannedPacedRun('127.0.0.1-5');
     const loop = app.get(SchedulerLoop);
-    const state = async () =>
-      (await db.query(`SELECT status, held, error FROM scan_chunks WHERE job_id = $1 ORDER BY chunk_index`, [jobId])).map((c: { status: string; held: boolean }) => `${c.status}${c.held ? ' held' : ''}`);
+    const state = () => chunkStates(jobId);
     // The first is being scanned: the held ones' stored deadlines do not time them out.
     await db.query(`UPDATE scan_chunks SET status = 'running', started_at = now(), deadline = now() + interval '1 hour' WHERE job_id = $1 AND chunk_index = 0`, [jobId]);
     await db.query(`UPDATE scan_chunks SET deadline = now() - interval '1 second' WHERE job_id = $1 AND held`, [jobId]);
@@ -203,33 +214,22 @@ describe('scheduler (Postgres)', () => {
   });
 
   it("cancels the held chunks of a paced tracker disabled meanwhile; the chunk under way finishes", async () => {
-    const ids = await tracker('127.0.0.1-5', 'branch-1');
-    await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
-    const jobId = await pendingJob(ids);
-    await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
+    const jobId = await plannedPacedRun('127.0.0.1-5');
     const loop = app.get(SchedulerLoop);
-    const state = async () =>
-      (await db.query(`SELECT status, held, error FROM scan_chunks WHERE job_id = $1 ORDER BY chunk_index`, [jobId])).map((c: { status: string; held: boolean; error: string | null }) => `${c.status}${c.held ? ' held' : ''}${c.error ? `: ${c.error}` : ''}`);
     expect(await loop.cancelHeldOfDisabled(new Date())).toBe(0);
-    expect(await state()).toEqual(['queued', 'queued held', 'queued held']);
-    await db.query('UPDATE trackers SET enabled = false WHERE id = $1', [ids.trackerId]);
+    expect(await chunkStates(jobId)).toEqual(['queued', 'queued held', 'queued held']);
+    await db.query('UPDATE trackers SET enabled = false WHERE id = (SELECT tracker_id FROM scan_jobs WHERE id = $1)', [jobId]);
     expect(await loop.cancelHeldOfDisabled(new Date())).toBe(2);
-    const cancelled = 'failed: cancelled: the tracker was disabled before the chunk had its turn';
-    expect(await state()).toEqual(['queued', cancelled, cancelled]);
+    expect(await chunkStates(jobId)).toEqual(['queued', 'failed', 'failed']);
+    const errors = await db.query(`SELECT error FROM scan_chunks WHERE job_id = $1 AND status = 'failed'`, [jobId]);
+    expect(errors).toEqual([0, 1].map(() => ({ error: 'cancelled: the tracker was disabled before the chunk had its turn' })));
     const [job] = await db.query(`SELECT status, chunks_failed FROM scan_jobs WHERE id = $1`, [jobId]);
     expect(job).toEqual({ status: 'running', chunks_failed: 2 });
   });
 
   it('says, a minute after a paced run is published, that no worker at its site paces (once, also to a new leader); not where one does', async () => {
-    const plan = async (site: string) => {
-      const ids = await tracker('127.0.0.1-3', site);
-      await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
-      const jobId = await pendingJob(ids);
-      await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
-      return jobId;
-    };
-    const lone = await plan('branch-lone'); // its workers are all older ones: none consumes version 2 there
-    const served = await plan('branch-1');
+    const lone = await plannedPacedRun('127.0.0.1-3', 'branch-lone'); // its workers are all older ones: none consumes version 2 there
+    const served = await plannedPacedRun('127.0.0.1-3', 'branch-1');
     const said = async (jobId: string) =>
       (await db.query(`SELECT details FROM events WHERE job_id = $1 AND details->>'what' = 'scan-waiting-for-pace'`, [jobId])).map((r: { details: Record<string, unknown> }) => r.details);
     const watch = app.get(PaceWatch);
@@ -313,10 +313,7 @@ describe('scheduler (Postgres)', () => {
     await registry.record(presence('w1', { stopping: true }), at(330));
 
     // A paced run there: its workers said they pace, and none is online now.
-    const ids = await tracker('127.0.0.1-3', 'branch-w');
-    await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
-    const jobId = await pendingJob(ids);
-    await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
+    const jobId = await plannedPacedRun('127.0.0.1-3', 'branch-w');
     const watch = new PaceWatch(db, bus, app.get(LOGGER), app.get(ScanJobLedger), app.get(EventRecorder), registry);
     expect(await watch.check(at(120))).toBe(1);
     const [waiting] = await db.query(`SELECT details->>'reason' AS reason FROM events WHERE job_id = $1 AND details->>'what' = 'scan-waiting-for-pace'`, [jobId]);
