@@ -9,7 +9,7 @@ import { Messages, RunRequested, ScanRequested, WorkerPresence } from '@portolan
 import { createTestDatabase, insertTestAgent, ScanChunkEntity } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, PlatformModule, ScanJobLedger } from '@portolan/platform';
 import { ChunkDispatcher } from './chunk.dispatcher';
-import { PaceWatch } from './pace.watch';
+import { QueueWatch } from './queue.watch';
 import { ProgressTracker } from './progress.tracker';
 import { RunPlanner } from './run.planner';
 import { SchedulerLoop } from './scheduler.loop';
@@ -232,7 +232,7 @@ describe('scheduler (Postgres)', () => {
     const served = await plannedPacedRun('127.0.0.1-3', 'branch-1');
     const said = async (jobId: string) =>
       (await db.query(`SELECT details FROM events WHERE job_id = $1 AND details->>'what' = 'scan-waiting-for-pace'`, [jobId])).map((r: { details: Record<string, unknown> }) => r.details);
-    const watch = app.get(PaceWatch);
+    const watch = app.get(QueueWatch);
     expect(await watch.check(new Date())).toBe(0); // published less than a minute ago: local workers may still be starting
     const later = new Date(Date.now() + 2 * 60_000);
     expect(await watch.check(later)).toBe(1);
@@ -249,9 +249,24 @@ describe('scheduler (Postgres)', () => {
     ]);
     expect(await said(served)).toEqual([]);
     // Another leader looks back over the last hour: it finds the job said already.
-    const leader = new PaceWatch(db, bus, app.get(LOGGER), app.get(ScanJobLedger), app.get(EventRecorder), app.get(WorkerRegistry));
+    const leader = new QueueWatch(db, bus, app.get(LOGGER), app.get(ScanJobLedger), app.get(EventRecorder), app.get(WorkerRegistry));
     expect(await leader.check(later)).toBe(0);
     expect(await said(lone)).toHaveLength(1);
+  });
+
+  it("says, a minute after a run is published, that no worker has ever run at its site; not where one has", async () => {
+    const plan = async (site: string) => {
+      const jobId = await pendingJob(await tracker('127.0.0.1', site));
+      const [{ tracker_id }] = await db.query(`SELECT tracker_id FROM scan_jobs WHERE id = $1`, [jobId]);
+      await app.get(RunPlanner).plan({ jobId, trackerId: tracker_id, trigger: 'manual', requestedAt: new Date().toISOString() });
+      return jobId;
+    };
+    const [empty, served] = [await plan('branch-empty'), await plan('branch-1')];
+    const watch = new QueueWatch(db, bus, app.get(LOGGER), app.get(ScanJobLedger), app.get(EventRecorder), app.get(WorkerRegistry));
+    expect(await watch.check(new Date(Date.now() + 2 * 60_000))).toBe(1);
+    const said = async (jobId: string) => (await db.query(`SELECT details->>'reason' AS reason FROM events WHERE job_id = $1 AND details->>'what' = 'scan-waiting-for-worker'`, [jobId])).map((r: { reason: string }) => r.reason);
+    expect(await said(empty)).toEqual([`no scanner worker has ever run at site "branch-empty", so the run's chunk waits for one until the queue timeout; start one there (SCANNER_SITE=branch-empty, or * for every site)`]);
+    expect(await said(served)).toEqual([]);
   });
 
   it('keeps the workers as their presence shows them: offline once silent, with an event saying whether the site still has one; online again, with an event; stopped, without one', async () => {
@@ -276,8 +291,9 @@ describe('scheduler (Postgres)', () => {
     bus.emit(Messages.workerPresence, presence('w2', { busy: 1 }));
     for (let i = 0; i < 100 && (await rows()).length < 2; i += 1) await new Promise((r) => setTimeout(r, 20));
     expect(await rows()).toEqual(['w1 online 0', 'w2 online 1']);
-    expect(await registry.sitePaces('branch-w')).toBe(true);
-    expect(await registry.sitePaces('branch-nobody')).toBeUndefined();
+    expect(await registry.online('scanner', 'branch-w', 'scan-pace')).toBe(true);
+    expect(await registry.online('scanner', 'branch-nobody')).toBeUndefined();
+    expect(await registry.online('collector', 'branch-w')).toBeUndefined();
 
     const at = (seconds: number) => new Date(Date.now() + seconds * 1000);
     // Not before this replica has listened for the whole threshold (a minute), whatever the rows say.
@@ -286,7 +302,7 @@ describe('scheduler (Postgres)', () => {
     expect(await registry.markSilentOffline(at(85))).toBe(1);
     expect(await registry.markSilentOffline(at(140))).toBe(1);
     expect(await rows()).toEqual(['w1 offline 0', 'w2 offline 0']);
-    expect(await registry.sitePaces('branch-w')).toBe(false);
+    expect(await registry.online('scanner', 'branch-w')).toBe(false);
     // Looks further apart than the threshold (the scheduler was not running): no one is taken for silent then.
     await registry.record(presence('w2'), at(150));
     expect(await registry.markSilentOffline(at(400))).toBe(0);
@@ -312,10 +328,19 @@ describe('scheduler (Postgres)', () => {
     expect(await db.query(`SELECT 1 FROM events WHERE kind = 'communications' AND details->>'site' = 'branch-w'`)).toHaveLength(4);
     await registry.record(presence('w1', { stopping: true }), at(330));
 
-    // A paced run there: its workers said they pace, and none is online now.
+    // A paced run there, and an unpaced one: its workers said they are there, and none is online now.
     const jobId = await plannedPacedRun('127.0.0.1-3', 'branch-w');
-    const watch = new PaceWatch(db, bus, app.get(LOGGER), app.get(ScanJobLedger), app.get(EventRecorder), registry);
-    expect(await watch.check(at(120))).toBe(1);
+    const unpaced = await pendingJob(await tracker('127.0.0.1', 'branch-w'));
+    await app.get(RunPlanner).plan({ jobId: unpaced, trackerId: (await db.query(`SELECT tracker_id FROM scan_jobs WHERE id = $1`, [unpaced]))[0].tracker_id, trigger: 'manual', requestedAt: new Date().toISOString() });
+    const watch = new QueueWatch(db, bus, app.get(LOGGER), app.get(ScanJobLedger), app.get(EventRecorder), registry);
+    expect(await watch.check(at(120))).toBe(2);
+    const [noWorker] = await db.query(`SELECT details FROM events WHERE job_id = $1`, [unpaced]);
+    expect(noWorker.details).toEqual({
+      what: 'scan-waiting-for-worker',
+      site: 'branch-w',
+      chunks: 1,
+      reason: `no scanner worker is online at site "branch-w", so the run's chunk waits for one until the queue timeout; start one there (SCANNER_SITE=branch-w, or * for every site)`,
+    });
     const [waiting] = await db.query(`SELECT details->>'reason' AS reason FROM events WHERE job_id = $1 AND details->>'what' = 'scan-waiting-for-pace'`, [jobId]);
     expect(waiting.reason).toBe(
       'no scanner worker that paces its scans is online at site "branch-w" (those from before scan pacing never take a paced chunk, nor say they are there), ' +

@@ -10,7 +10,7 @@ import { nextRunAfter, Schedule } from '@portolan/schedule';
 import { AgentLiveness } from './agent.liveness';
 import { ChunkDispatcher } from './chunk.dispatcher';
 import { LeaderLease } from './leader.lease';
-import { PaceWatch } from './pace.watch';
+import { QueueWatch } from './queue.watch';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 import { WorkerRegistry } from './worker.registry';
 
@@ -46,7 +46,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
     private readonly dispatcher: ChunkDispatcher,
     private readonly agents: AgentLiveness,
     private readonly uploads: AgentUploadOutbox,
-    private readonly pace: PaceWatch,
+    private readonly queue: QueueWatch,
     private readonly workers: WorkerRegistry,
   ) {}
 
@@ -83,7 +83,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
       ['cancel held chunks of disabled trackers', () => this.cancelHeldOfDisabled(now)],
       ["release paced runs' next chunks", () => this.dispatcher.releasePacedTurns(now)],
       ['dispatch unpublished chunks', () => this.dispatcher.dispatchUnpublished(now)],
-      ['say which paced runs no worker paces', () => this.pace.check(now)],
+      ['say which runs no worker at their site can take', () => this.queue.check(now)],
       ['publish unpublished agent results', () => this.uploads.publishUnpublished(now)],
       ['mark silent agents offline', () => this.agents.markOffline(now)],
       ['mark silent workers offline', () => this.workers.markSilentOffline(now)],
@@ -261,7 +261,7 @@ async function pacedUnderWay(manager: EntityManager, due: readonly TrackerEntity
 /**
  * Why a chunk no worker took timed out. A paced one went only to the workers that keep to its
  * pace (`ScanRequestedV2Message`): its site may have none (only workers of an older version,
- * which take unpaced chunks alone; `PaceWatch` said so early), or they were all busy.
+ * which take unpaced chunks alone; `QueueWatch` said so early), or they were all busy.
  */
 function queuedTooLong(chunk: Pick<ScanChunkEntity, 'kind' | 'request'>): string {
   const maxRate = chunk.kind === 'scan' ? chunk.request?.['maxRate'] : undefined;

@@ -4,7 +4,7 @@ import { AgentUploadOutbox, EventRecorder, ScanJobLedger } from '@portolan/platf
 import { AgentLiveness } from './agent.liveness';
 import { ChunkDispatcher } from './chunk.dispatcher';
 import { LeaderLease } from './leader.lease';
-import { PaceWatch } from './pace.watch';
+import { QueueWatch } from './queue.watch';
 import { ProgressTracker } from './progress.tracker';
 import { RunPlanner } from './run.planner';
 import { SchedulerLoop } from './scheduler.loop';
@@ -21,7 +21,7 @@ import { WorkerRegistry } from './worker.registry';
     ChunkDispatcher,
     RunPlanner,
     SchedulerLoop,
-    PaceWatch,
+    QueueWatch,
     ProgressTracker,
     AgentLiveness,
     AgentUploadOutbox,

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { Bus, ConsumerHandle } from '@portolan/bus';
-import { Messages, WorkerFeatures, WorkerPresence } from '@portolan/contracts';
+import { Messages, WorkerPresence } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, NewEvent } from '@portolan/platform';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
@@ -131,16 +131,16 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
   }
 
   /**
-   * Whether a scanner worker that paces is online at the site (or one serving every site);
-   * undefined when no scanner worker there has said anything for a week (none ever did, or all
-   * are forgotten: workers from before presence).
+   * Whether a worker of the kind (with the feature, if given) is online for the site: its own or
+   * one serving every site; undefined when no worker of the kind there has said anything for a
+   * week (none ever did, or all are forgotten: workers from before presence).
    */
-  async sitePaces(site: string): Promise<boolean | undefined> {
-    const [row]: { known: number; paces: boolean | null }[] = await this.db.query(
-      `SELECT count(*)::int AS known, bool_or(status = 'online' AND features ? $2) AS paces FROM workers WHERE kind = 'scanner' AND (site = $1 OR site = '*')`,
-      [site, WorkerFeatures.scanPace],
+  async online(kind: WorkerPresence['kind'], site: string, feature?: string): Promise<boolean | undefined> {
+    const [row]: { known: number; online: boolean | null }[] = await this.db.query(
+      `SELECT count(*)::int AS known, bool_or(status = 'online' AND ($3::text IS NULL OR features ? $3::text)) AS online FROM workers WHERE kind = $1 AND (site = $2 OR site = '*')`,
+      [kind, site, feature ?? null],
     );
-    return row.known ? Boolean(row.paces) : undefined;
+    return row.known ? Boolean(row.online) : undefined;
   }
 }
 
