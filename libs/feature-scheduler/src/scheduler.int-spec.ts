@@ -410,6 +410,14 @@ describe('scheduler (Postgres)', () => {
     expect(await app.get(SchedulerLoop).expireLostChunks(new Date())).toBeGreaterThanOrEqual(1);
     const [job] = await db.query(`SELECT status, error FROM scan_jobs WHERE id = $1`, [jobId]);
     expect(job).toMatchObject({ status: 'failed', error: expect.stringMatching(/no scanner worker picked the chunk up before its deadline/) });
+
+    // A collection says so of the collectors.
+    const collection = randomUUID();
+    await db.query(`INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at, chunk_count) VALUES ($1, $2, $3, 'manual', 'queued', now(), 1)`, [collection, ids.trackerId, ids.deviceId]);
+    await db.query(`INSERT INTO scan_chunks (id, job_id, chunk_index, kind, targets, host_count, probe_count, status, queued_at, deadline) VALUES ($1, $2, 0, 'collect', '["127.0.0.1"]', 1, 1, 'queued', now(), now() - interval '1 second')`, [randomUUID(), collection]);
+    expect(await app.get(SchedulerLoop).expireLostChunks(new Date())).toBeGreaterThanOrEqual(1);
+    const [collected] = await db.query(`SELECT status, error FROM scan_jobs WHERE id = $1`, [collection]);
+    expect(collected).toEqual({ status: 'failed', error: 'chunk 1/1: timed out: no collector picked the collection up before its deadline' });
   });
 
   it('says, of a paced chunk no worker took, that only workers that pace take it', async () => {

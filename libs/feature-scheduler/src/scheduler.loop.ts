@@ -264,7 +264,8 @@ async function pacedUnderWay(manager: EntityManager, due: readonly TrackerEntity
  * which take unpaced chunks alone; `QueueWatch` said so early), or they were all busy.
  */
 function queuedTooLong(chunk: Pick<ScanChunkEntity, 'kind' | 'request'>): string {
-  const maxRate = chunk.kind === 'scan' ? chunk.request?.['maxRate'] : undefined;
+  if (chunk.kind === 'collect') return 'no collector picked the collection up before its deadline';
+  const maxRate = chunk.request?.['maxRate'];
   if (typeof maxRate !== 'number') return 'no scanner worker picked the chunk up before its deadline';
   return (
     `no scanner worker that paces its scans picked the chunk up before its deadline (maxRate ${maxRate}); only workers that pace take a paced chunk, ` +
