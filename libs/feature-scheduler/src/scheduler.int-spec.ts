@@ -65,14 +65,17 @@ describe('scheduler (Postgres)', () => {
     return jobId;
   }
 
-  /** A run of a tracker paced at 5 probes a second, planned: its chunks held for their turn, the first released. */
-  async function plannedPacedRun(address: string, site = 'branch-1') {
+  /** A run of a new tracker, planned; paced (`maxRate`), its chunks are held for their turn, the first released. */
+  async function plannedRun(address: string, site: string, maxRate: number | null) {
     const ids = await tracker(address, site);
-    await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
+    await db.query('UPDATE trackers SET max_rate = $2 WHERE id = $1', [ids.trackerId, maxRate]);
     const jobId = await pendingJob(ids);
     await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
     return jobId;
   }
+
+  /** A run of a tracker paced at 5 probes a second, planned. */
+  const plannedPacedRun = (address: string, site = 'branch-1') => plannedRun(address, site, 5);
 
   /** The run's chunks in order: their status, and whether held. */
   async function chunkStates(jobId: string): Promise<string[]> {
@@ -213,13 +216,16 @@ describe('scheduler (Postgres)', () => {
     expect(await app.get(ChunkDispatcher).releasePacedTurns(new Date())).toBe(1);
   });
 
-  it("cancels the held chunks of a paced tracker disabled meanwhile; the chunk under way finishes", async () => {
+  it("cancels the held chunks of a paced tracker disabled meanwhile (the tracker's edit does, in its transaction); the chunk under way finishes", async () => {
     const jobId = await plannedPacedRun('127.0.0.1-5');
-    const loop = app.get(SchedulerLoop);
-    expect(await loop.cancelHeldOfDisabled(new Date())).toBe(0);
+    const [{ tracker_id: trackerId }] = await db.query(`SELECT tracker_id FROM scan_jobs WHERE id = $1`, [jobId]);
+    const ledger = app.get(ScanJobLedger);
+    const cancel = (trackerIds: string[]) => db.transaction((manager) => ledger.cancelHeldChunks(manager, trackerIds, 'cancelled: the tracker was disabled before the chunk had its turn', new Date()));
+    // Another tracker disabled: this run's turns go on.
+    expect(await cancel([randomUUID()])).toEqual([]);
     expect(await chunkStates(jobId)).toEqual(['queued', 'queued held', 'queued held']);
-    await db.query('UPDATE trackers SET enabled = false WHERE id = (SELECT tracker_id FROM scan_jobs WHERE id = $1)', [jobId]);
-    expect(await loop.cancelHeldOfDisabled(new Date())).toBe(2);
+    // Its own: the held chunks fail; the job, its first chunk still open, finishes when that does.
+    expect(await cancel([trackerId])).toEqual([]);
     expect(await chunkStates(jobId)).toEqual(['queued', 'failed', 'failed']);
     const errors = await db.query(`SELECT error FROM scan_chunks WHERE job_id = $1 AND status = 'failed'`, [jobId]);
     expect(errors).toEqual([0, 1].map(() => ({ error: 'cancelled: the tracker was disabled before the chunk had its turn' })));
@@ -255,13 +261,7 @@ describe('scheduler (Postgres)', () => {
   });
 
   it("says, a minute after a run is published, that no worker has ever run at its site; not where one has", async () => {
-    const plan = async (site: string) => {
-      const jobId = await pendingJob(await tracker('127.0.0.1', site));
-      const [{ tracker_id }] = await db.query(`SELECT tracker_id FROM scan_jobs WHERE id = $1`, [jobId]);
-      await app.get(RunPlanner).plan({ jobId, trackerId: tracker_id, trigger: 'manual', requestedAt: new Date().toISOString() });
-      return jobId;
-    };
-    const [empty, served] = [await plan('branch-empty'), await plan('branch-1')];
+    const [empty, served] = [await plannedRun('127.0.0.1', 'branch-empty', null), await plannedRun('127.0.0.1', 'branch-1', null)];
     const watch = new QueueWatch(db, bus, app.get(LOGGER), app.get(ScanJobLedger), app.get(EventRecorder), app.get(WorkerRegistry));
     expect(await watch.check(new Date(Date.now() + 2 * 60_000))).toBe(1);
     const said = async (jobId: string) => (await db.query(`SELECT details->>'reason' AS reason FROM events WHERE job_id = $1 AND details->>'what' = 'scan-waiting-for-worker'`, [jobId])).map((r: { reason: string }) => r.reason);
@@ -330,8 +330,7 @@ describe('scheduler (Postgres)', () => {
 
     // A paced run there, and an unpaced one: its workers said they are there, and none is online now.
     const jobId = await plannedPacedRun('127.0.0.1-3', 'branch-w');
-    const unpaced = await pendingJob(await tracker('127.0.0.1', 'branch-w'));
-    await app.get(RunPlanner).plan({ jobId: unpaced, trackerId: (await db.query(`SELECT tracker_id FROM scan_jobs WHERE id = $1`, [unpaced]))[0].tracker_id, trigger: 'manual', requestedAt: new Date().toISOString() });
+    const unpaced = await plannedRun('127.0.0.1', 'branch-w', null);
     const watch = new QueueWatch(db, bus, app.get(LOGGER), app.get(ScanJobLedger), app.get(EventRecorder), registry);
     expect(await watch.check(at(120))).toBe(2);
     const [noWorker] = await db.query(`SELECT details FROM events WHERE job_id = $1`, [unpaced]);

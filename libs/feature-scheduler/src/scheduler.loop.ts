@@ -80,7 +80,6 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
       ['start due trackers', () => this.startDueTrackers(now)],
       ['republish pending runs', () => this.republishPendingRuns(now)],
       ['expire lost chunks', () => this.expireLostChunks(now)],
-      ['cancel held chunks of disabled trackers', () => this.cancelHeldOfDisabled(now)],
       ["release paced runs' next chunks", () => this.dispatcher.releasePacedTurns(now)],
       ['dispatch unpublished chunks', () => this.dispatcher.dispatchUnpublished(now)],
       ['say which runs no worker at their site can take', () => this.queue.check(now)],
@@ -217,35 +216,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
     if (expired) this.logger.warn({ chunks: expired }, 'chunks timed out');
     return expired;
   }
-
-  /**
-   * Fails the chunks held for their turn of trackers disabled since their runs were planned: a
-   * paced run may go on for days, chunk by chunk, and a disabled tracker is scanned no more (the
-   * chunks under way finish). Its job then finishes with what was scanned.
-   */
-  async cancelHeldOfDisabled(now: Date): Promise<number> {
-    const jobs: { job_id: string }[] = await this.db.query(
-      `SELECT DISTINCT c.job_id FROM scan_chunks c JOIN scan_jobs j ON j.id = c.job_id JOIN trackers t ON t.id = j.tracker_id
-        WHERE c.held AND c.status = 'queued' AND NOT t.enabled LIMIT ${CANCEL_BATCH}`,
-    );
-    let cancelled = 0;
-    for (const { job_id } of jobs) {
-      const rows = await this.db.transaction(async (manager) => {
-        const job = await this.ledger.lockJob(manager, job_id);
-        // Enabled again since: its chunks go on in turn.
-        if (!job || (await manager.findOneBy(TrackerEntity, { id: job.trackerId }))?.enabled !== false) return [];
-        cancelled += await this.ledger.failHeld(manager, job, 'cancelled: the tracker was disabled before the chunk had its turn', now);
-        return this.ledger.finishIfComplete(manager, job, now);
-      });
-      await this.events.announce(rows);
-    }
-    if (cancelled) this.logger.info({ chunks: cancelled, jobs: jobs.length }, 'held chunks of disabled trackers cancelled');
-    return cancelled;
-  }
 }
-
-/** Jobs whose held chunks are cancelled at most in one tick. */
-const CANCEL_BATCH = 100;
 
 /** The paced trackers of `due` with a run still open, and that run's id. */
 async function pacedUnderWay(manager: EntityManager, due: readonly TrackerEntity[]): Promise<Map<string, string>> {

@@ -201,6 +201,23 @@ export class ScanJobLedger {
     return this.finish(manager, jobs.map((job) => ({ job, status: 'failed' as const, error: reason })), now);
   }
 
+  /**
+   * Fails the chunks of the trackers' runs held for their turn (a paced run's, `ScanChunkEntity.held`),
+   * with `reason`, when the trackers are disabled: a paced run may go on for days, chunk by chunk,
+   * and a disabled tracker is scanned no more (chunks under way finish). A job left with nothing
+   * open finishes with what was scanned; answers its communications events.
+   */
+  async cancelHeldChunks(manager: EntityManager, trackerIds: readonly string[], reason: string, now: Date) {
+    if (!trackerIds.length) return [];
+    const open: { job_id: string }[] = await manager.query(
+      `SELECT DISTINCT c.job_id FROM scan_chunks c JOIN scan_jobs j ON j.id = c.job_id WHERE j.tracker_id = ANY($1::uuid[]) AND c.held AND c.status = 'queued'`,
+      [[...trackerIds]],
+    );
+    const jobs = [...(await this.lockJobs(manager, open.map((j) => j.job_id))).values()];
+    for (const job of jobs) await this.failHeld(manager, job, reason, now);
+    return this.finishComplete(manager, jobs, now);
+  }
+
   /** Fails a job that never got to run (planning error), with its communications event. */
   async failJob(manager: EntityManager, job: ScanJobEntity, error: string, now: Date) {
     return this.finish(manager, [{ job, status: 'failed', error }], now);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Messages, streamOf } from '@portolan/contracts';
@@ -118,6 +118,29 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
       }
     });
   }, 120_000);
+
+  it("disabling a paced tracker cancels its chunks still waiting their turn, in the edit's transaction", async () => {
+    await hub.logsOnFailure(async () => {
+      const device = await api.post('/devices', { name: 'held plcs', kind: 'network', address: '127.0.0.27-28' });
+      const tracker = await api.post('/trackers', { name: 'held', deviceId: device.body['id'], ...REMOTE_TRACKER, mode: 'network', maxRate: 50 });
+      const trackerId = String(tracker.body['id']);
+      // A run under way: its first chunk running, its second held for its turn (as the scheduler plans a paced run).
+      const jobId = randomUUID();
+      await hub.sql.query(`INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at, chunk_count) VALUES ($1, $2, $3, 'manual', 'running', now(), 2)`, [jobId, trackerId, device.body['id']]);
+      for (const [index, status, held] of [[0, 'running', false], [1, 'queued', true]] as const) {
+        await hub.sql.query(
+          `INSERT INTO scan_chunks (id, job_id, chunk_index, targets, host_count, probe_count, status, held, queued_at, deadline) VALUES ($1, $2, $3, '["127.0.0.27"]', 1, 101, $4, $5, now(), now() + interval '1 hour')`,
+          [randomUUID(), jobId, index, status, held],
+        );
+      }
+      expect((await api.patch(`/trackers/${trackerId}`, { enabled: false })).status).toBe(200);
+      const { rows } = await hub.sql.query<{ status: string; held: boolean; error: string | null }>(`SELECT status, held, error FROM scan_chunks WHERE job_id = $1 ORDER BY chunk_index`, [jobId]);
+      expect(rows).toEqual([
+        { status: 'running', held: false, error: null },
+        { status: 'failed', held: false, error: 'cancelled: the tracker was disabled before the chunk had its turn' },
+      ]);
+    });
+  }, 60_000);
 
   it("lists the site's scanner workers as they say they are there; one stopped says so", async () => {
     await hub.logsOnFailure(async () => {

@@ -262,7 +262,13 @@ export class TrackersService {
       if (next.flapping !== undefined) await manager.query('DELETE FROM item_flaps WHERE tracker_id = $1 AND flapping_since IS NULL', [id]);
       if (row.agentId) await manager.query('UPDATE agents SET config_version = config_version + 1 WHERE id = $1', [row.agentId]);
       // An agent runs only its enabled trackers: the runs asked of this one that it has not started never will be.
-      const cancelled = row.agentId && row.enabled && next.enabled === false ? await this.ledger.cancelUnstartedAgentRuns(manager, [id], 'cancelled: the tracker was disabled before its agent started the run', new Date()) : [];
+      // A paced tracker's chunks still waiting their turn are not scanned either.
+      const disabled = row.enabled && next.enabled === false;
+      const cancelled = !disabled
+        ? []
+        : row.agentId
+          ? await this.ledger.cancelUnstartedAgentRuns(manager, [id], 'cancelled: the tracker was disabled before its agent started the run', new Date())
+          : await this.ledger.cancelHeldChunks(manager, [id], 'cancelled: the tracker was disabled before the chunk had its turn', new Date());
       return { tracker: { ...row, ...next } as TrackerEntity, cancelled };
     });
     if (tracker.agentId) this.agents.notify(tracker.agentId, 'config');
