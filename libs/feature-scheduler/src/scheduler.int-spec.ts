@@ -4,11 +4,12 @@ import { INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { Bus, Outcomes } from '@portolan/bus';
-import { loadPlatformConfig } from '@portolan/config';
+import { loadPlatformConfig, PlatformConfig } from '@portolan/config';
 import { Messages, RunRequested, ScanRequested, WorkerPresence } from '@portolan/contracts';
 import { createTestDatabase, insertTestAgent, ScanChunkEntity } from '@portolan/persistence';
-import { BUS, DATA_SOURCE, EventRecorder, LOGGER, PlatformModule, ScanJobLedger } from '@portolan/platform';
+import { BUS, DATA_SOURCE, EventRecorder, LOGGER, PLATFORM_CONFIG, PlatformModule, ScanJobLedger } from '@portolan/platform';
 import { ChunkDispatcher } from './chunk.dispatcher';
+import { LeaderLease } from './leader.lease';
 import { QueueWatch } from './queue.watch';
 import { ProgressTracker } from './progress.tracker';
 import { RunPlanner } from './run.planner';
@@ -539,5 +540,19 @@ describe('scheduler (Postgres)', () => {
     await db.query(`UPDATE agents SET duplicated_at = now(), boot_returned_at = now() - interval '9 minutes' WHERE id = $1`, [agentId]);
     await app.get(SchedulerLoop).tick(new Date());
     expect((await db.query(`SELECT duplicated_at IS NOT NULL AS flagged FROM agents WHERE id = $1`, [agentId]))[0]).toEqual({ flagged: true });
+  });
+
+  it('lets one of two schedulers given the same instance name lead, not both', async () => {
+    const platform = app.get<PlatformConfig>(PLATFORM_CONFIG);
+    const [first, second] = [new LeaderLease(db, platform), new LeaderLease(db, platform)];
+    expect(first.holder).not.toBe(second.holder);
+    expect(first.holder.startsWith(`${platform.instance}/`)).toBe(true);
+    expect(await first.acquire('test-twins', 60_000)).toBe(true);
+    expect(await second.acquire('test-twins', 60_000)).toBe(false);
+    expect(await first.acquire('test-twins', 60_000)).toBe(true);
+    await second.release('test-twins'); // not its lease: left alone
+    expect(await second.acquire('test-twins', 60_000)).toBe(false);
+    await first.release('test-twins');
+    expect(await second.acquire('test-twins', 60_000)).toBe(true);
   });
 });
