@@ -324,10 +324,14 @@ describe('scheduler (Postgres)', () => {
     // For alert rules scoped to the site: the event has no device to take it from.
     expect(said.every((e: { details: Record<string, unknown> }) => e.details['siteId'] === site.id)).toBe(true);
     // The same name, a new process (`PORTOLAN_INSTANCE` set): online again, with no event (it had stopped, not gone silent).
-    await registry.record(presence('w1', { startedAt: new Date(Date.now() + 1000).toISOString() }), at(320));
+    const restarted = new Date(Date.now() + 1000).toISOString();
+    await registry.record(presence('w1', { startedAt: restarted }), at(320));
     expect(await rows()).toEqual(['w1 online 0', 'w2 stopped 0']);
     expect(await db.query(`SELECT 1 FROM events WHERE kind = 'communications' AND details->>'site' = 'branch-w'`)).toHaveLength(4);
-    await registry.record(presence('w1', { stopping: true }), at(330));
+    // The process before it saying again that it stops (out of order) does not stop the new one.
+    await registry.record(presence('w1', { stopping: true }), at(325));
+    expect(await rows()).toEqual(['w1 online 0', 'w2 stopped 0']);
+    await registry.record(presence('w1', { startedAt: restarted, stopping: true }), at(330));
 
     // A paced run there, and an unpaced one: its workers said they are there, and none is online now.
     const jobId = await plannedPacedRun('127.0.0.1-3', 'branch-w');
@@ -346,6 +350,58 @@ describe('scheduler (Postgres)', () => {
       'no scanner worker that paces its scans is online at site "branch-w" (those from before scan pacing never take a paced chunk, nor say they are there), ' +
         "so the run's 2 chunks wait for one until the queue timeout; start or upgrade the site's scanner workers, or clear the tracker's maxRate",
     );
+  });
+
+  it("tells one process under a worker's name from the next: a restart without a word is worker-restarted (a crash loop reported every 15 minutes), two at once a worker-name-conflict", async () => {
+    const registry = app.get(WorkerRegistry);
+    const at = (seconds: number) => new Date(Date.now() + seconds * 1000);
+    const started = (seconds: number) => at(seconds - 1).toISOString();
+    const presence = (startedAt: string, extra: Partial<WorkerPresence> = {}): WorkerPresence => ({
+      worker: 'twin',
+      kind: 'collector',
+      site: 'branch-twin',
+      version: '0.2.0',
+      features: [],
+      concurrency: 1,
+      busy: 0,
+      startedAt,
+      ...extra,
+    });
+    const row = async () => (await db.query(`SELECT started_at, busy, restarts, conflict_started_at IS NOT NULL AS conflict FROM workers WHERE name = 'twin'`))[0];
+    const said = async () =>
+      (await db.query(`SELECT details FROM events WHERE kind = 'communications' AND details->>'site' = 'branch-twin' ORDER BY occurred_at`)).map(
+        (e: { details: Record<string, unknown> }) => `${String(e.details['what'])}: ${String(e.details['reason'])}`,
+      );
+    const [p1, p2, p3, p4] = [started(0), started(20), started(100), started(1000)];
+    await registry.record(presence(p1), at(0));
+    // Another process, with no word from the first that it stopped: a crash (or a kill) and a restart.
+    await registry.record(presence(p2, { busy: 1 }), at(20));
+    expect(await row()).toEqual({ started_at: new Date(p2), busy: 1, restarts: 0, conflict: false });
+    // The first still speaking within the grace (its last beat in flight): nothing; after it, two processes share the name, said once.
+    await registry.record(presence(p1), at(30));
+    await registry.record(presence(p1), at(55));
+    await registry.record(presence(p2, { busy: 1 }), at(56));
+    await registry.record(presence(p1), at(70));
+    expect(await row()).toEqual({ started_at: new Date(p2), busy: 1, restarts: 0, conflict: true });
+    // The first says it stops: the conflict is over, and the row is still the second's.
+    await registry.record(presence(p1, { stopping: true }), at(80));
+    expect(await row()).toEqual({ started_at: new Date(p2), busy: 1, restarts: 0, conflict: false });
+    // The second crashes and restarts within 15 minutes of the last report: counted, not said.
+    await registry.record(presence(p3), at(100));
+    expect(await row()).toMatchObject({ started_at: new Date(p3), restarts: 1 });
+    // And again after them: said, with the restart before it.
+    await registry.record(presence(p3), at(990));
+    await registry.record(presence(p4), at(1000));
+    expect(await row()).toMatchObject({ started_at: new Date(p4), restarts: 0 });
+
+    const label = 'collector worker "twin" at site "branch-twin"';
+    expect(await said()).toEqual([
+      `worker-restarted: ${label} restarted without saying it stopped (it crashed, or was killed): the process started at ${p1}, last heard 20 s before, is replaced by one started at ${p2}`,
+      `worker-name-conflict: two collector processes at site "branch-twin" speak as "twin", one started at ${p1} and one at ${p2}: GET /workers shows the later one, and neither's silence is told while the other speaks; give each its own PORTOLAN_INSTANCE`,
+      expect.stringMatching(
+        new RegExp(`^worker-restarted: ${label} restarted without saying it stopped \\(it crashed, or was killed\\): the process started at ${p3}, last heard 10 s before, is replaced by one started at ${p4}; 2 such restarts since \\S+$`),
+      ),
+    ]);
   });
 
   it('fails a run whose device now lies outside the scope guard, with a communications event', async () => {

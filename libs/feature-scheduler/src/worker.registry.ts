@@ -4,12 +4,24 @@ import { Bus, ConsumerHandle } from '@portolan/bus';
 import { Messages, WorkerPresence } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, NewEvent } from '@portolan/platform';
+import { judgePresence, WorkerStanding } from './presence.judge';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
 /** A worker stopped or silent this long is forgotten (its row deleted): names change with every restart that does not set `PORTOLAN_INSTANCE`. */
 const FORGET_AFTER_MS = 7 * 86_400_000;
 /** How often the leader forgets workers long gone. */
 const FORGET_EVERY_MS = 3_600_000;
+
+/** A `workers` row as `judgePresence` needs it. */
+interface StandingRow {
+  status: WorkerStanding['status'];
+  started_at: Date;
+  started_seen_at: Date;
+  last_seen_at: Date;
+  restarts: number;
+  restart_reported_at: Date | null;
+  conflict_seen_at: Date | null;
+}
 
 interface WorkerRow {
   kind: WorkerPresence['kind'];
@@ -24,7 +36,9 @@ interface WorkerRow {
  * past `workerOfflineAfterMs` offline, each with a `worker-offline` communications event that
  * says whether its site still has one of its kind online. One that speaks again after that is a
  * `worker-online` event; one that said it was stopping is `stopped`, with no event (a deliberate
- * stop). `GET /workers` lists them.
+ * stop). A name is one process at a time (`judgePresence`): one that comes back as another
+ * process without having said it stopped is a `worker-restarted` event, and two processes
+ * speaking under one name a `worker-name-conflict`. `GET /workers` lists them.
  *
  * Silence is only the workers' if this replica heard all the while: until it has listened (and
  * written what it heard) for the whole threshold, after a failed write, and after its own looks
@@ -67,28 +81,63 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
   }
 
   /**
-   * Writes what a worker said, and a `worker-online` event if it had been taken for gone. A beat
-   * that comes after the same process said it stops (out of order) leaves it stopped.
+   * Writes what a worker said, as `judgePresence` takes it: its row, with a `worker-online` event
+   * if it had been taken for gone, or `worker-restarted` if it came back as another process
+   * without saying it stopped; or, from a second process under the name, a `worker-name-conflict`.
    */
   async record(presence: WorkerPresence, now = new Date()): Promise<void> {
+    const startedAt = new Date(presence.startedAt);
     const rows = await this.db.transaction(async (manager) => {
-      // Locked first: of the scheduler replicas that all hear it, the first finds it offline, the others online.
-      const [was]: { status: string; last_seen_at: Date; started_at: Date }[] = await manager.query(
-        `SELECT status, last_seen_at, started_at FROM workers WHERE kind = $1 AND name = $2 FOR UPDATE`,
+      // Locked first: of the scheduler replicas that all hear it, the first finds it offline (or another process), the others as the first wrote it.
+      const [row]: StandingRow[] = await manager.query(
+        `SELECT status, started_at, started_seen_at, last_seen_at, restarts, restart_reported_at, conflict_seen_at FROM workers WHERE kind = $1 AND name = $2 FOR UPDATE`,
         [presence.kind, presence.worker],
       );
-      if (was?.status === 'stopped' && !presence.stopping && new Date(was.started_at).getTime() === Date.parse(presence.startedAt)) return [];
+      const was = row && standingOf(row);
+      const heard = judgePresence(was, { startedAt, stopping: Boolean(presence.stopping) }, now, this.config.workerOfflineAfterMs);
+      if (heard.take === 'nothing') return [];
+      if (heard.take === 'conflict-over') {
+        await manager.query(`UPDATE workers SET conflict_started_at = NULL, conflict_seen_at = NULL WHERE kind = $1 AND name = $2 AND conflict_started_at = $3`, [presence.kind, presence.worker, startedAt]);
+        return [];
+      }
+      if (heard.take === 'conflict') {
+        await manager.query(`UPDATE workers SET conflict_started_at = $3, conflict_seen_at = $4 WHERE kind = $1 AND name = $2`, [presence.kind, presence.worker, startedAt, now]);
+        if (!heard.say || !was) return [];
+        this.logger.warn({ worker: presence.worker, kind: presence.kind, site: presence.site }, 'two worker processes share one name');
+        const reason =
+          `two ${presence.kind} processes at ${siteLabel(presence.site)} speak as "${presence.worker}", one started at ${presence.startedAt} and one at ${was.startedAt.toISOString()}: ` +
+          `GET /workers shows the later one, and neither's silence is told while the other speaks; give each its own PORTOLAN_INSTANCE`;
+        return this.events.insert(manager, [workerEvent(presence, await siteIdOf(manager, presence.site), now, 'worker-name-conflict', { startedAt: presence.startedAt, otherStartedAt: was.startedAt.toISOString(), reason })]);
+      }
       await manager.query(
-        `INSERT INTO workers (kind, name, site, version, features, concurrency, busy, started_at, first_seen_at, last_seen_at, status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)
+        `INSERT INTO workers (kind, name, site, version, features, concurrency, busy, started_at, first_seen_at, last_seen_at, status, started_seen_at, restarts, restart_reported_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13)
          ON CONFLICT (kind, name) DO UPDATE SET site = EXCLUDED.site, version = EXCLUDED.version, features = EXCLUDED.features, concurrency = EXCLUDED.concurrency,
-                busy = EXCLUDED.busy, started_at = EXCLUDED.started_at, last_seen_at = GREATEST(workers.last_seen_at, EXCLUDED.last_seen_at), status = EXCLUDED.status`,
-        [presence.kind, presence.worker, presence.site, presence.version, JSON.stringify(presence.features), presence.concurrency, presence.busy, presence.startedAt, now, presence.stopping ? 'stopped' : 'online'],
+                busy = EXCLUDED.busy, started_at = EXCLUDED.started_at, last_seen_at = GREATEST(workers.last_seen_at, EXCLUDED.last_seen_at), status = EXCLUDED.status,
+                started_seen_at = EXCLUDED.started_seen_at, restarts = EXCLUDED.restarts, restart_reported_at = EXCLUDED.restart_reported_at,
+                -- The other process under the name, now the name's own: no longer another.
+                conflict_started_at = CASE WHEN workers.conflict_started_at = EXCLUDED.started_at THEN NULL ELSE workers.conflict_started_at END,
+                conflict_seen_at = CASE WHEN workers.conflict_started_at = EXCLUDED.started_at THEN NULL ELSE workers.conflict_seen_at END`,
+        [
+          presence.kind, presence.worker, presence.site, presence.version, JSON.stringify(presence.features), presence.concurrency, presence.busy, startedAt, now,
+          presence.stopping ? 'stopped' : 'online', heard.process === 'same' && was ? was.startedSeenAt : now, heard.restarts, heard.restartReportedAt,
+        ],
       );
-      if (was?.status !== 'offline' || presence.stopping) return [];
-      const silentMs = Math.max(0, now.getTime() - new Date(was.last_seen_at).getTime());
-      const reason = `${presence.kind} worker "${presence.worker}" at ${siteLabel(presence.site)} speaks again after ${Math.round(silentMs / 1000)} s of silence`;
-      return this.events.insert(manager, [workerEvent(presence, await siteIdOf(manager, presence.site), now, 'worker-online', { silentMs, reason })]);
+      if (!heard.say || !was) return [];
+      const silentMs = Math.max(0, now.getTime() - was.lastSeenAt.getTime());
+      const label = `${presence.kind} worker "${presence.worker}" at ${siteLabel(presence.site)}`;
+      const processes = { startedAt: presence.startedAt, ...(heard.process === 'replaced' && { previousStartedAt: was.startedAt.toISOString() }) };
+      if (heard.say === 'worker-online') {
+        const reason = heard.process === 'replaced' ? `${label} is back, as a process started at ${presence.startedAt}, after ${Math.round(silentMs / 1000)} s of silence` : `${label} speaks again after ${Math.round(silentMs / 1000)} s of silence`;
+        return this.events.insert(manager, [workerEvent(presence, await siteIdOf(manager, presence.site), now, 'worker-online', { silentMs, ...processes, reason })]);
+      }
+      const { report, since } = heard.say;
+      this.logger.warn({ worker: presence.worker, kind: presence.kind, site: presence.site, restarts: report }, 'worker restarted without saying it stopped');
+      const reason =
+        `${label} restarted without saying it stopped (it crashed, or was killed): the process started at ${was.startedAt.toISOString()}, last heard ${Math.round(silentMs / 1000)} s before, ` +
+        `is replaced by one started at ${presence.startedAt}` +
+        (report > 1 && since ? `; ${report} such restarts since ${since.toISOString()}` : '');
+      return this.events.insert(manager, [workerEvent(presence, await siteIdOf(manager, presence.site), now, 'worker-restarted', { silentMs, ...processes, restarts: report, since: since?.toISOString() ?? null, reason })]);
     });
     await this.events.announce(rows);
   }
@@ -142,6 +191,19 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
     );
     return row.known ? Boolean(row.online) : undefined;
   }
+}
+
+function standingOf(row: StandingRow): WorkerStanding {
+  const at = (d: Date | null) => (d === null ? null : new Date(d));
+  return {
+    status: row.status,
+    startedAt: new Date(row.started_at),
+    startedSeenAt: new Date(row.started_seen_at),
+    lastSeenAt: new Date(row.last_seen_at),
+    restarts: row.restarts,
+    restartReportedAt: at(row.restart_reported_at),
+    conflictSeenAt: at(row.conflict_seen_at),
+  };
 }
 
 function siteLabel(site: string): string {

@@ -142,10 +142,11 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
     });
   }, 60_000);
 
+  type Worker = { name: string; kind: string; site: string; features: string[]; concurrency: number; busy: number; status: string; startedAt: string; restarts: number };
+  const listed = async () => (await api.get<{ items: Worker[] }>(`/workers?site=${site}&kind=scanner`)).body.items;
+
   it("lists the site's scanner workers as they say they are there; one stopped says so", async () => {
     await hub.logsOnFailure(async () => {
-      type Worker = { name: string; kind: string; site: string; features: string[]; concurrency: number; busy: number; status: string };
-      const listed = async () => (await api.get<{ items: Worker[] }>(`/workers?site=${site}&kind=scanner`)).body.items;
       const online = await waitFor('three scanner workers online', listed, (items) => items.filter((w) => w.status === 'online').length === 3, 30_000);
       // Idle: each waits for a chunk (its pull holds its one slot), scanning none.
       expect(online.map((w) => `${w.name} ${w.kind} ${w.site} ${w.features.join(',')} ${w.concurrency} ${w.busy} ${w.status}`)).toEqual(
@@ -154,6 +155,29 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
       await workers[2].stop();
       const after = await waitFor('the stopped worker to say so', listed, (items) => items.some((w) => w.name === 'scanner-3' && w.status === 'stopped'), 30_000);
       expect(after.map((w) => `${w.name} ${w.status}`)).toEqual(['scanner-1 online', 'scanner-2 online', 'scanner-3 stopped']);
+    });
+  }, 60_000);
+
+  it('says a scanner worker killed and started again under its name restarted without a word (worker-restarted); GET /workers shows the new process', async () => {
+    await hub.logsOnFailure(async () => {
+      const before = (await listed()).find((w) => w.name === 'scanner-2');
+      expect(before).toMatchObject({ status: 'online' });
+      await workers[1].kill();
+      [workers[1]] = await hub.start({ name: 'scanner-2', app: 'scanner' });
+      const after = await waitFor('the new scanner-2 process listed', listed, (items) => items.some((w) => w.name === 'scanner-2' && w.startedAt !== before?.startedAt), 30_000);
+      const now = after.find((w) => w.name === 'scanner-2');
+      expect(now).toMatchObject({ status: 'online', restarts: 0 });
+      const { rows } = await hub.sql.query<{ details: Record<string, unknown> }>(`SELECT details FROM events WHERE kind = 'communications' AND details->>'worker' = 'scanner-2' ORDER BY occurred_at`);
+      expect(rows.map((r) => r.details)).toEqual([
+        expect.objectContaining({
+          what: 'worker-restarted',
+          site,
+          previousStartedAt: before?.startedAt,
+          startedAt: now?.startedAt,
+          restarts: 1,
+          reason: expect.stringMatching(new RegExp(`^scanner worker "scanner-2" at site "${site}" restarted without saying it stopped \\(it crashed, or was killed\\)`)),
+        }),
+      ]);
     });
   }, 60_000);
 

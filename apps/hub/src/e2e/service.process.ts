@@ -63,6 +63,14 @@ export class ServiceProcess {
     }
   }
 
+  /** Kills it with no chance to say anything (SIGKILL), as a crash or the OOM killer would. */
+  async kill(): Promise<void> {
+    if (this.exited) return;
+    const done = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGKILL');
+    await done;
+  }
+
   async stop(): Promise<void> {
     if (this.exited) return;
     const done = new Promise((resolve) => this.child.once('exit', resolve));

@@ -135,7 +135,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         post: { summary: 'Run a tracker now (409 for a tracker run by an agent that is revoked, or a disabled one: an agent runs only its enabled trackers; 400 for a scan its agent cannot be given: an address that does not resolve or lies outside the scope)', parameters: [idParam('tracker')], responses: { 202: json({ type: 'object', properties: { jobId: { type: 'string', format: 'uuid' } } }), 400: error, 404: error, 409: error } },
       },
       '/api/workers': {
-        get: { summary: 'Scanner workers and collectors as their presence shows them (online, offline, stopped), by site, kind and status', parameters: queryParams(WorkersQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } },
+        get: { summary: 'Scanner workers and collectors as their presence shows them (online, offline, stopped; restarts without a word, and a second process under one name), by site, kind and status', parameters: queryParams(WorkersQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } },
       },
       '/api/jobs/{id}': { get: { summary: 'Status and progress of a scan job', parameters: [idParam('job')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/events': { get: { summary: 'Change and communications events, newest first, filtered', parameters: queryParams(ListEventsQuerySchema), responses: { 200: json(listOf('event')), 400: error } } },

@@ -20,7 +20,10 @@ type WorkersQuery = z.infer<typeof WorkersQuerySchema>;
  * The scanner workers and collectors the hub has heard from (their presence, every 15 s), by
  * site, kind and name: `online`, `offline` (silent past the threshold; a `worker-offline` event
  * said so) or `stopped` (it said it was stopping). `site` also matches the workers that serve
- * every site (`*`). Those stopped or silent for a week are forgotten.
+ * every site (`*`). Those stopped or silent for a week are forgotten. A row is the name's latest
+ * process (`startedAt`): `restarts` counts those that replaced it without a word and are not yet
+ * reported (`worker-restarted`), `conflictSeenAt` when another process was last heard under the
+ * same name (`worker-name-conflict`).
  */
 @Controller('workers')
 export class WorkersController {

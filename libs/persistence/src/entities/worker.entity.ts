@@ -22,4 +22,12 @@ export class WorkerEntity {
   @Column({ name: 'first_seen_at', type: 'timestamptz' }) firstSeenAt!: Date;
   @Column({ name: 'last_seen_at', type: 'timestamptz' }) lastSeenAt!: Date;
   @Column({ type: 'text' }) status!: WorkerStatus;
+  /** When the hub first heard the process started at `startedAt`: the name's process until another replaces it. */
+  @Column({ name: 'started_seen_at', type: 'timestamptz' }) startedSeenAt!: Date;
+  /** Restarts without a word (crashes, kills) not yet reported, and when the last `worker-restarted` event was (at most one in 15 minutes). */
+  @Column({ type: 'integer', default: 0 }) restarts!: number;
+  @Column({ name: 'restart_reported_at', type: 'timestamptz', nullable: true }) restartReportedAt!: Date | null;
+  /** Another process speaking under this name (`worker-name-conflict`): its start, and when it was last heard; older than the offline threshold, it is gone. */
+  @Column({ name: 'conflict_started_at', type: 'timestamptz', nullable: true }) conflictStartedAt!: Date | null;
+  @Column({ name: 'conflict_seen_at', type: 'timestamptz', nullable: true }) conflictSeenAt!: Date | null;
 }
