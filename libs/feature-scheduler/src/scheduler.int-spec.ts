@@ -474,6 +474,28 @@ describe('scheduler (Postgres)', () => {
     expect(await app.get(SchedulerLoop).expireLostChunks(new Date())).toBeGreaterThanOrEqual(1);
     const [collected] = await db.query(`SELECT status, error FROM scan_jobs WHERE id = $1`, [collection]);
     expect(collected).toEqual({ status: 'failed', error: 'chunk 1/1: timed out: no collector picked the collection up before its deadline' });
+
+    // Where workers say they are there, it says who is there now.
+    const registry = app.get(WorkerRegistry);
+    const startedAt = new Date().toISOString();
+    const worker = { site: 'branch-staff', version: '0.2.0', features: [], concurrency: 2, startedAt };
+    await registry.record({ ...worker, worker: 's1', kind: 'scanner', busy: 2 });
+    await registry.record({ ...worker, worker: 's2', kind: 'scanner', busy: 1 });
+    await registry.record({ ...worker, worker: 'c1', kind: 'collector', busy: 0, stopping: true });
+    /** The error of a one-chunk job at the site whose chunk no one took by its deadline. */
+    const untaken = async (kind: 'scan' | 'collect', request: Record<string, unknown>) => {
+      const id = randomUUID();
+      await db.query(`INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at, chunk_count) VALUES ($1, $2, $3, 'manual', 'queued', now(), 1)`, [id, ids.trackerId, ids.deviceId]);
+      await db.query(
+        `INSERT INTO scan_chunks (id, job_id, chunk_index, kind, targets, host_count, probe_count, status, queued_at, deadline, request) VALUES ($1, $2, 0, $3, '["127.0.0.1"]', 1, 1, 'queued', now(), now() - interval '1 second', $4)`,
+        [randomUUID(), id, kind, JSON.stringify({ targets: ['127.0.0.1'], site: 'branch-staff', ...request })],
+      );
+      await app.get(SchedulerLoop).expireLostChunks(new Date());
+      return (await db.query(`SELECT error FROM scan_jobs WHERE id = $1`, [id]))[0].error as string;
+    };
+    expect(await untaken('scan', {})).toBe('chunk 1/1: timed out: no scanner worker picked the chunk up before its deadline (now 2 scanner workers are online at site "branch-staff", 3 of 4 slots busy)');
+    expect(await untaken('collect', {})).toBe('chunk 1/1: timed out: no collector picked the collection up before its deadline (now no collector is online at site "branch-staff")');
+    expect(await untaken('scan', { maxRate: 2 })).toMatch(/^chunk 1\/1: timed out: no scanner worker that paces its scans picked the chunk up before its deadline \(maxRate 2\) \(now no scanner worker that paces is online at site "branch-staff"\); /);
   });
 
   it('says, of a paced chunk no worker took, that only workers that pace take it', async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource, EntityManager, IsNull, LessThan } from 'typeorm';
 import { Bus } from '@portolan/bus';
-import { Messages } from '@portolan/contracts';
+import { Messages, WorkerFeatures } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { ensureEventPartitions, ScanChunkEntity, ScanJobEntity, TrackerEntity } from '@portolan/persistence';
 import { AgentUploadOutbox, BUS, CHUNK_TIMED_OUT, DATA_SOURCE, EventRecorder, LOGGER, NewEvent, ScanJobLedger } from '@portolan/platform';
@@ -12,7 +12,7 @@ import { ChunkDispatcher } from './chunk.dispatcher';
 import { LeaderLease } from './leader.lease';
 import { QueueWatch } from './queue.watch';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
-import { WorkerRegistry } from './worker.registry';
+import { staffWords, WorkerRegistry } from './worker.registry';
 
 const LEASE = 'scheduler';
 const DUE_BATCH = 100;
@@ -187,22 +187,27 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
    */
   async expireLostChunks(now: Date): Promise<number> {
     const waitSince = new Date(now.getTime() - this.config.agentResultTimeoutMs);
-    const lost: { id: string; job_id: string }[] = await this.db.query(
-      `SELECT c.id, c.job_id FROM scan_chunks c
+    const lost: { id: string; job_id: string; untaken: boolean; kind: 'scan' | 'collect'; site: string | null; paced: boolean }[] = await this.db.query(
+      `SELECT c.id, c.job_id, c.status = 'queued' AS untaken, c.kind, c.request->>'site' AS site, c.request->>'maxRate' IS NOT NULL AS paced FROM scan_chunks c
         WHERE c.status IN ('queued', 'running') AND c.deadline < $1 AND NOT c.held
           AND NOT EXISTS (SELECT 1 FROM agent_uploads u WHERE u.job_id = c.job_id AND u.applied_at IS NULL AND u.received_at >= $2)
         LIMIT 500`,
       [now, waitSince],
     );
     let expired = 0;
+    const staffBySite = new Map<string, Promise<string | undefined>>();
     for (const candidate of lost) {
+      // Who is there for a chunk no worker took, as they say now (for its reason), read outside the job's lock.
+      const key = `${candidate.kind} ${candidate.site} ${candidate.paced}`;
+      if (candidate.untaken && candidate.site !== null && !staffBySite.has(key)) staffBySite.set(key, this.staffNow(candidate.kind, candidate.site, candidate.paced));
+      const staffWordsNow = candidate.untaken ? await staffBySite.get(key) : undefined;
       const rows = await this.db.transaction(async (manager) => {
         const job = await this.ledger.lockJob(manager, candidate.job_id);
         const chunk = await manager.findOneBy(ScanChunkEntity, { id: candidate.id });
         if (!job || !chunk) return [];
         const untaken = chunk.status === 'queued';
         const reason = untaken
-          ? queuedTooLong(chunk)
+          ? queuedTooLong(chunk, staffWordsNow)
           : job.agentId
             ? `the result ${chunk.worker ?? 'the agent'} sent was not applied within the agent result timeout`
             : `worker ${chunk.worker ?? '?'} did not finish the chunk before its deadline`;
@@ -215,6 +220,13 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
     }
     if (expired) this.logger.warn({ chunks: expired }, 'chunks timed out');
     return expired;
+  }
+
+  /** The workers there now for a kind of chunk at its site, as words; undefined where none has ever said it is there (workers from before presence). */
+  private async staffNow(kind: 'scan' | 'collect', site: string, paced: boolean): Promise<string | undefined> {
+    const workerKind = kind === 'scan' ? 'scanner' : 'collector';
+    const staff = await this.workers.staffOf(workerKind, site, paced ? WorkerFeatures.scanPace : undefined);
+    return staff && `now ${staffWords(workerKind, site, staff, paced)}`;
   }
 }
 
@@ -234,12 +246,13 @@ async function pacedUnderWay(manager: EntityManager, due: readonly TrackerEntity
  * pace (`ScanRequestedV2Message`): its site may have none (only workers of an older version,
  * which take unpaced chunks alone; `QueueWatch` said so early), or they were all busy.
  */
-function queuedTooLong(chunk: Pick<ScanChunkEntity, 'kind' | 'request'>): string {
-  if (chunk.kind === 'collect') return 'no collector picked the collection up before its deadline';
+function queuedTooLong(chunk: Pick<ScanChunkEntity, 'kind' | 'request'>, staffNow: string | undefined): string {
+  const there = staffNow ? ` (${staffNow})` : '';
+  if (chunk.kind === 'collect') return `no collector picked the collection up before its deadline${there}`;
   const maxRate = chunk.request?.['maxRate'];
-  if (typeof maxRate !== 'number') return 'no scanner worker picked the chunk up before its deadline';
+  if (typeof maxRate !== 'number') return `no scanner worker picked the chunk up before its deadline${there}`;
   return (
-    `no scanner worker that paces its scans picked the chunk up before its deadline (maxRate ${maxRate}); only workers that pace take a paced chunk, ` +
+    `no scanner worker that paces its scans picked the chunk up before its deadline (maxRate ${maxRate})${there}; only workers that pace take a paced chunk, ` +
     "those from before scan pacing never do: the site may have none (upgrade its scanner workers, or clear the tracker's maxRate), or they were all busy"
   );
 }

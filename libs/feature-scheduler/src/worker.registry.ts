@@ -185,12 +185,26 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
    * week (none ever did, or all are forgotten: workers from before presence).
    */
   async online(kind: WorkerPresence['kind'], site: string, feature?: string): Promise<boolean | undefined> {
-    const [row]: { known: number; online: boolean | null }[] = await this.db.query(
-      `SELECT count(*)::int AS known, bool_or(status = 'online' AND ($3::text IS NULL OR features ? $3::text)) AS online FROM workers WHERE kind = $1 AND (site = $2 OR site = '*')`,
+    const staff = await this.staffOf(kind, site, feature);
+    return staff && staff.online > 0;
+  }
+
+  /** How many workers of the kind (with the feature) are online for the site, their slots and how many are busy, as they last said; undefined as for `online`. */
+  async staffOf(kind: WorkerPresence['kind'], site: string, feature?: string): Promise<SiteStaff | undefined> {
+    const [row]: ({ known: number } & SiteStaff)[] = await this.db.query(
+      `SELECT count(*)::int AS known, count(*) FILTER (WHERE up)::int AS online, coalesce(sum(concurrency) FILTER (WHERE up), 0)::int AS slots, coalesce(sum(busy) FILTER (WHERE up), 0)::int AS busy
+         FROM (SELECT concurrency, busy, status = 'online' AND ($3::text IS NULL OR features ? $3::text) AS up FROM workers WHERE kind = $1 AND (site = $2 OR site = '*')) w`,
       [kind, site, feature ?? null],
     );
-    return row.known ? Boolean(row.online) : undefined;
+    return row.known ? { online: row.online, slots: row.slots, busy: row.busy } : undefined;
   }
+}
+
+/** The workers of a kind online for a site (`WorkerRegistry.staffOf`). */
+export interface SiteStaff {
+  online: number;
+  slots: number;
+  busy: number;
 }
 
 function standingOf(row: StandingRow): WorkerStanding {
@@ -204,6 +218,14 @@ function standingOf(row: StandingRow): WorkerStanding {
     restartReportedAt: at(row.restart_reported_at),
     conflictSeenAt: at(row.conflict_seen_at),
   };
+}
+
+/** The workers `staffOf` found, as a reason's words: "no collector is online at site "x"", "2 scanner workers that pace are online at every site, 2 of their 4 slots busy". */
+export function staffWords(kind: WorkerPresence['kind'], site: string, staff: SiteStaff, paced = false): string {
+  const one = `${kind}${kind === 'scanner' ? ' worker' : ''}${paced ? ' that paces' : ''}`;
+  if (!staff.online) return `no ${one} is online at ${siteLabel(site)}`;
+  const many = staff.online === 1 ? `1 ${one} is` : `${staff.online} ${one.replace(/(worker|collector)/, '$1s').replace('paces', 'pace')} are`;
+  return `${many} online at ${siteLabel(site)}, ${staff.busy} of ${staff.slots} slot${staff.slots === 1 ? '' : 's'} busy`;
 }
 
 function siteLabel(site: string): string {
