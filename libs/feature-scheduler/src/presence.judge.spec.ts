@@ -1,80 +1,98 @@
-import { judgePresence, REPLACED_GRACE_MS, RESTARTS_REPORTED_EVERY_MS, WorkerStanding } from './presence.judge';
+import { judgePresence, NameBook, REPLACED_GRACE_MS, RESTARTS_REPORTED_EVERY_MS, settleBook, WorkerStanding } from './presence.judge';
 
 const OFFLINE_AFTER_MS = 60_000;
+const GRACE_S = REPLACED_GRACE_MS / 1000;
 const t0 = Date.parse('2026-12-07T10:00:00.000Z');
 const at = (seconds: number) => new Date(t0 + seconds * 1000);
+const EMPTY: NameBook = { replaced: null, conflict: null, restarts: 0, restartReportedAt: null };
 
-/** A name whose process started at 0 s, first heard at 1 s, last at `lastSeen` s. */
-function standing(extra: Partial<WorkerStanding> = {}, lastSeen = 100): WorkerStanding {
-  return { status: 'online', startedAt: at(0), startedSeenAt: at(1), lastSeenAt: at(lastSeen), restarts: 0, restartReportedAt: null, conflictSeenAt: null, ...extra };
+/** A name whose process started at `started` s, first heard a second later, last heard at `lastSeen` s. */
+function standing(extra: Partial<WorkerStanding> = {}, started = 0, lastSeen = 100): WorkerStanding {
+  return { status: 'online', startedAt: at(started), startedSeenAt: at(started + 1), lastSeenAt: at(lastSeen), ...EMPTY, ...extra };
 }
 
 const judge = (was: WorkerStanding | undefined, startedAt: number, now: number, stopping = false) => judgePresence(was, { startedAt: at(startedAt), stopping }, at(now), OFFLINE_AFTER_MS);
 
 describe('judgePresence', () => {
   it('writes the first word of a name, and every word of the same process', () => {
-    expect(judge(undefined, 0, 1)).toEqual({ take: 'row', process: 'first', restarts: 0, restartReportedAt: null });
-    expect(judge(standing(), 0, 110)).toEqual({ take: 'row', process: 'same', restarts: 0, restartReportedAt: null });
-    expect(judge(standing(), 0, 110, true)).toEqual({ take: 'row', process: 'same', restarts: 0, restartReportedAt: null });
+    expect(judge(undefined, 0, 1)).toEqual({ take: 'row', process: 'first', book: EMPTY });
+    expect(judge(standing(), 0, 110)).toEqual({ take: 'row', process: 'same', book: EMPTY });
+    expect(judge(standing(), 0, 110, true)).toEqual({ take: 'row', process: 'same', book: EMPTY });
   });
 
   it('says worker-online when a process taken for gone speaks again, not when it says it stops', () => {
-    expect(judge(standing({ status: 'offline' }), 0, 300)).toMatchObject({ take: 'row', process: 'same', say: 'worker-online' });
-    expect(judge(standing({ status: 'offline' }), 0, 300, true)).not.toHaveProperty('say');
+    expect(judge(standing({ status: 'offline' }), 0, 300)).toEqual({ take: 'row', process: 'same', book: EMPTY, say: 'worker-online' });
+    expect(judge(standing({ status: 'offline' }), 0, 300, true)).toEqual({ take: 'row', process: 'same', book: EMPTY });
   });
 
   it('leaves a stopped process stopped when one of its beats comes after its last word', () => {
     expect(judge(standing({ status: 'stopped' }), 0, 101)).toEqual({ take: 'nothing' });
   });
 
-  it('takes another process after a stop, or one that says it stops, without an event', () => {
-    expect(judge(standing({ status: 'stopped' }), 200, 201)).toEqual({ take: 'row', process: 'replaced', restarts: 0, restartReportedAt: null });
-    expect(judge(standing(), 200, 201, true)).toEqual({ take: 'row', process: 'replaced', restarts: 0, restartReportedAt: null });
+  it('lets a process not heard before take the name: quietly after a stop, or when it says it stops (not from an online one); with worker-online after a silence', () => {
+    expect(judge(standing({ status: 'stopped' }), 200, 201)).toEqual({ take: 'row', process: 'replaced', book: EMPTY });
+    expect(judge(standing({ status: 'offline' }), 200, 201, true)).toEqual({ take: 'row', process: 'replaced', book: EMPTY });
+    // But not from the online process of the name: a late word of one before it.
+    expect(judge(standing(), 200, 201, true)).toEqual({ take: 'nothing' });
+    expect(judge(standing({ status: 'offline' }), 500, 501)).toEqual({ take: 'row', process: 'replaced', book: EMPTY, say: 'worker-online' });
+    // Whatever its clock says: a process started "before" the row's (a clock set back) is new all the same.
+    expect(judge(standing({ status: 'stopped' }, 200, 210), 100, 220)).toEqual({ take: 'row', process: 'replaced', book: EMPTY });
   });
 
-  it('says worker-online for another process after the last went offline', () => {
-    expect(judge(standing({ status: 'offline' }), 500, 501)).toMatchObject({ take: 'row', process: 'replaced', say: 'worker-online' });
+  it('keeps the process replaced while online for judgement, and counts one replaced before it and not yet judged as a restart', () => {
+    expect(judge(standing(), 105, 106)).toEqual({ take: 'row', process: 'replaced', book: { ...EMPTY, replaced: { startedAt: at(0), seenAt: at(100) } } });
+    const pending = standing({ replaced: { startedAt: at(0), seenAt: at(100) } }, 105, 110);
+    expect(judge(pending, 112, 113)).toEqual({ take: 'row', process: 'replaced', book: { ...EMPTY, replaced: { startedAt: at(105), seenAt: at(110) }, restarts: 1 } });
   });
 
-  it('reports another process while the last was online, without its having said it stopped, as a restart; those in the next 15 minutes in the report after', () => {
-    const first = judge(standing(), 105, 106);
-    expect(first).toEqual({ take: 'row', process: 'replaced', say: { what: 'worker-restarted', report: 1, since: null }, restarts: 0, restartReportedAt: at(106) });
-    // Crash-looping: counted, not said, until 15 minutes after the last report.
-    const looping = standing({ startedAt: at(105), startedSeenAt: at(106), restartReportedAt: at(106), restarts: 0 }, 110);
-    expect(judge(looping, 112, 113)).toEqual({ take: 'row', process: 'replaced', restarts: 1, restartReportedAt: at(106) });
-    const later = standing({ startedAt: at(900), startedSeenAt: at(901), restartReportedAt: at(106), restarts: 7 }, 1000);
-    const reportedAfter = 106 + RESTARTS_REPORTED_EVERY_MS / 1000;
-    expect(judge(later, reportedAfter - 2, reportedAfter - 1)).toEqual({ take: 'row', process: 'replaced', restarts: 8, restartReportedAt: at(106) });
-    expect(judge(standing({ ...later, lastSeenAt: at(reportedAfter - 10) }), reportedAfter, reportedAfter)).toEqual({
-      take: 'row',
-      process: 'replaced',
-      say: { what: 'worker-restarted', report: 8, since: at(106) },
-      restarts: 0,
-      restartReportedAt: at(reportedAfter),
+  it('takes the replaced process saying it stops for a rolling restart; still speaking after the grace, for a second process under the name', () => {
+    const replaced = { startedAt: at(0), seenAt: at(100) };
+    const row = standing({ replaced }, 200, 210);
+    expect(judge(row, 0, 211, true)).toEqual({ take: 'book', book: EMPTY });
+    // Its last beat in flight, within the grace: nothing.
+    expect(judge(row, 0, 201 + GRACE_S - 1)).toEqual({ take: 'nothing' });
+    // After it: a conflict, said.
+    const after = 201 + GRACE_S;
+    expect(judge(row, 0, after)).toEqual({ take: 'book', book: { ...EMPTY, conflict: { startedAt: at(0), seenAt: at(after) } }, say: 'worker-name-conflict' });
+  });
+
+  it('says a conflict once while it lasts; again after it was silent for the threshold; over when that process says it stops', () => {
+    const row = standing({ conflict: { startedAt: at(0), seenAt: at(290) } }, 200, 300);
+    expect(judge(row, 0, 305)).toEqual({ take: 'book', book: { ...EMPTY, conflict: { startedAt: at(0), seenAt: at(305) } } });
+    expect(judge(row, 0, 290 + OFFLINE_AFTER_MS / 1000)).toMatchObject({ take: 'book', say: 'worker-name-conflict' });
+    expect(judge(row, 0, 306, true)).toEqual({ take: 'book', book: EMPTY });
+  });
+});
+
+describe('settleBook', () => {
+  const listening = at(-1000);
+  const settle = (book: Partial<NameBook>, now: number, since = listening, startedSeen = 201) => settleBook({ startedSeenAt: at(startedSeen), ...EMPTY, ...book }, at(now), since, OFFLINE_AFTER_MS);
+  const replaced = { startedAt: at(0), seenAt: at(100) };
+
+  it('leaves a replaced process alone within the grace; after it, counts it as a restart and reports it', () => {
+    expect(settle({ replaced }, 201 + GRACE_S - 1)).toBeUndefined();
+    expect(settle({ replaced }, 201 + GRACE_S)).toEqual({
+      book: { ...EMPTY, restartReportedAt: at(201 + GRACE_S) },
+      gone: replaced,
+      report: { restarts: 1, since: null },
     });
   });
 
-  it('reports a restart when the last process went silent but was not yet marked offline', () => {
-    expect(judge(standing({}, 100), 150, 170)).toMatchObject({ say: { what: 'worker-restarted', report: 1 } });
+  it('lets a replaced process go, uncounted, when the leader did not hear all the while since it last spoke (its stop may have gone unheard)', () => {
+    expect(settle({ replaced }, 300, at(150))).toEqual({ book: EMPTY });
   });
 
-  it('takes an earlier-started process heard while the later one speaks as a second process under the name, after a grace for the one replaced', () => {
-    const replaced = standing({ startedAt: at(200), startedSeenAt: at(201) }, 210);
-    // The process it replaced, heard within the grace (its last beat in flight, a rolling restart): nothing.
-    expect(judge(replaced, 0, 201 + REPLACED_GRACE_MS / 1000 - 1)).toEqual({ take: 'nothing' });
-    // Still heard after it: a conflict, said once while it lasts.
-    const after = 201 + REPLACED_GRACE_MS / 1000;
-    expect(judge(standing({ ...replaced, lastSeenAt: at(after - 5) }), 0, after)).toEqual({ take: 'conflict', say: true });
-    expect(judge(standing({ ...replaced, lastSeenAt: at(after - 5), conflictSeenAt: at(after - 15) }), 0, after)).toEqual({ take: 'conflict', say: false });
-    // A conflict last heard a threshold ago is over: a new one is said again.
-    expect(judge(standing({ ...replaced, lastSeenAt: at(after + 55), conflictSeenAt: at(after - 10) }), 0, after + 60)).toEqual({ take: 'conflict', say: true });
-    // The earlier one says it stops: the conflict is over.
-    expect(judge(standing({ ...replaced, lastSeenAt: at(after - 5) }), 0, after, true)).toEqual({ take: 'conflict-over' });
+  it('reports restarts at most once in 15 minutes, counting those between, and flushes them once that has passed without another', () => {
+    const reported = at(100);
+    expect(settle({ replaced, restartReportedAt: reported }, 300)).toEqual({ book: { ...EMPTY, restarts: 1, restartReportedAt: reported }, gone: replaced });
+    expect(settle({ restarts: 1, restartReportedAt: reported }, 300)).toBeUndefined();
+    const later = 100 + RESTARTS_REPORTED_EVERY_MS / 1000;
+    expect(settle({ restarts: 3, restartReportedAt: reported }, later)).toEqual({ book: { ...EMPTY, restartReportedAt: at(later) }, report: { restarts: 3, since: reported } });
   });
 
-  it('takes an earlier-started process as the replacement of a later one that fell silent or stopped (a clock set back)', () => {
-    const silent = standing({ startedAt: at(200), startedSeenAt: at(201) }, 210);
-    expect(judge(silent, 0, 210 + OFFLINE_AFTER_MS / 1000)).toMatchObject({ take: 'row', process: 'replaced', say: { what: 'worker-restarted' } });
-    expect(judge({ ...silent, status: 'stopped' }, 0, 215)).toEqual({ take: 'row', process: 'replaced', restarts: 0, restartReportedAt: null });
+  it('ends a conflict not heard for the offline threshold', () => {
+    const conflict = { startedAt: at(0), seenAt: at(300) };
+    expect(settle({ conflict }, 359)).toBeUndefined();
+    expect(settle({ conflict }, 360)).toEqual({ book: EMPTY });
   });
 });

@@ -352,8 +352,9 @@ describe('scheduler (Postgres)', () => {
     );
   });
 
-  it("tells one process under a worker's name from the next: a restart without a word is worker-restarted (a crash loop reported every 15 minutes), two at once a worker-name-conflict", async () => {
-    const registry = app.get(WorkerRegistry);
+  it("tells one process under a worker's name from the next: one replaced without a word and not heard again is worker-restarted (a crash loop reported every 15 minutes), two at once a worker-name-conflict, a rolling restart nothing", async () => {
+    // A registry of its own: its listening starts now, whatever the times other tests looked at.
+    const registry = new WorkerRegistry(db, bus, app.get(LOGGER), app.get<SchedulerConfig>(SCHEDULER_CONFIG), app.get(EventRecorder));
     const at = (seconds: number) => new Date(Date.now() + seconds * 1000);
     const started = (seconds: number) => at(seconds - 1).toISOString();
     const presence = (startedAt: string, extra: Partial<WorkerPresence> = {}): WorkerPresence => ({
@@ -367,40 +368,60 @@ describe('scheduler (Postgres)', () => {
       startedAt,
       ...extra,
     });
-    const row = async () => (await db.query(`SELECT started_at, busy, restarts, conflict_started_at IS NOT NULL AS conflict FROM workers WHERE name = 'twin'`))[0];
+    const row = async () =>
+      (await db.query(`SELECT started_at, busy, replaced_started_at, conflict_started_at, restarts FROM workers WHERE name = 'twin'`)).map(
+        (w: { started_at: Date; busy: number; replaced_started_at: Date | null; conflict_started_at: Date | null; restarts: number }) => ({
+          process: w.started_at.toISOString(),
+          busy: w.busy,
+          replaced: w.replaced_started_at?.toISOString() ?? null,
+          conflict: w.conflict_started_at?.toISOString() ?? null,
+          restarts: w.restarts,
+        }),
+      )[0];
     const said = async () =>
       (await db.query(`SELECT details FROM events WHERE kind = 'communications' AND details->>'site' = 'branch-twin' ORDER BY occurred_at`)).map(
         (e: { details: Record<string, unknown> }) => `${String(e.details['what'])}: ${String(e.details['reason'])}`,
       );
-    const [p1, p2, p3, p4] = [started(0), started(20), started(100), started(1000)];
+    const [p1, p2, p3, p4, p5, p6] = [started(0), started(20), started(100), started(140), started(180), started(1040)];
     await registry.record(presence(p1), at(0));
-    // Another process, with no word from the first that it stopped: a crash (or a kill) and a restart.
+    // Another process while the first is online and never said it stopped: the row follows it; the first is judged after the grace.
     await registry.record(presence(p2, { busy: 1 }), at(20));
-    expect(await row()).toEqual({ started_at: new Date(p2), busy: 1, restarts: 0, conflict: false });
+    expect(await row()).toEqual({ process: p2, busy: 1, replaced: p1, conflict: null, restarts: 0 });
+    expect(await registry.settleBooks(at(40))).toBe(0);
     // The first still speaking within the grace (its last beat in flight): nothing; after it, two processes share the name, said once.
     await registry.record(presence(p1), at(30));
+    expect(await row()).toEqual({ process: p2, busy: 1, replaced: p1, conflict: null, restarts: 0 });
     await registry.record(presence(p1), at(55));
     await registry.record(presence(p2, { busy: 1 }), at(56));
     await registry.record(presence(p1), at(70));
-    expect(await row()).toEqual({ started_at: new Date(p2), busy: 1, restarts: 0, conflict: true });
-    // The first says it stops: the conflict is over, and the row is still the second's.
+    expect(await row()).toEqual({ process: p2, busy: 1, replaced: null, conflict: p1, restarts: 0 });
+    expect(await registry.settleBooks(at(75))).toBe(0);
+    // The first says it stops: the conflict is over.
     await registry.record(presence(p1, { stopping: true }), at(80));
-    expect(await row()).toEqual({ started_at: new Date(p2), busy: 1, restarts: 0, conflict: false });
-    // The second crashes and restarts within 15 minutes of the last report: counted, not said.
+    expect(await row()).toEqual({ process: p2, busy: 1, replaced: null, conflict: null, restarts: 0 });
+    // The second crashes: replaced, and not heard again within the grace, a restart, said.
     await registry.record(presence(p3), at(100));
-    expect(await row()).toMatchObject({ started_at: new Date(p3), restarts: 1 });
-    // And again after them: said, with the restart before it.
-    await registry.record(presence(p3), at(990));
-    await registry.record(presence(p4), at(1000));
-    expect(await row()).toMatchObject({ started_at: new Date(p4), restarts: 0 });
+    expect(await registry.settleBooks(at(131))).toBe(1);
+    // A crash loop: the restarts in the next 15 minutes are counted, not said...
+    await registry.record(presence(p4), at(140));
+    expect(await registry.settleBooks(at(171))).toBe(0);
+    await registry.record(presence(p5), at(180));
+    expect(await registry.settleBooks(at(211))).toBe(0);
+    expect(await row()).toMatchObject({ process: p5, replaced: null, restarts: 2 });
+    // ...and said once those 15 minutes are over.
+    expect(await registry.settleBooks(at(131 + 900))).toBe(1);
+    expect(await row()).toMatchObject({ process: p5, restarts: 0 });
+    // A rolling restart (the new process first, the old one's stop after it): no event.
+    await registry.record(presence(p6), at(1040));
+    await registry.record(presence(p5, { stopping: true }), at(1045));
+    expect(await row()).toEqual({ process: p6, busy: 0, replaced: null, conflict: null, restarts: 0 });
+    expect(await registry.settleBooks(at(1080))).toBe(0);
 
     const label = 'collector worker "twin" at site "branch-twin"';
     expect(await said()).toEqual([
-      `worker-restarted: ${label} restarted without saying it stopped (it crashed, or was killed): the process started at ${p1}, last heard 20 s before, is replaced by one started at ${p2}`,
-      `worker-name-conflict: two collector processes at site "branch-twin" speak as "twin", one started at ${p1} and one at ${p2}: GET /workers shows the later one, and neither's silence is told while the other speaks; give each its own PORTOLAN_INSTANCE`,
-      expect.stringMatching(
-        new RegExp(`^worker-restarted: ${label} restarted without saying it stopped \\(it crashed, or was killed\\): the process started at ${p3}, last heard 10 s before, is replaced by one started at ${p4}; 2 such restarts since \\S+$`),
-      ),
+      `worker-name-conflict: two collector processes at site "branch-twin" speak as "twin", one started at ${p2} and one at ${p1}: GET /workers follows the first, and the other's silence goes unnoticed while it speaks; give each its own PORTOLAN_INSTANCE`,
+      expect.stringMatching(new RegExp(`^worker-restarted: ${label} restarted without saying it stopped \\(it crashed, or was killed\\): the process started at ${p2}, last heard at \\S+, was replaced by one started at ${p3}$`)),
+      expect.stringMatching(new RegExp(`^worker-restarted: ${label} restarted without saying it stopped \\(it crashed, or was killed\\); 2 such restarts since \\S+$`)),
     ]);
   });
 
@@ -495,7 +516,10 @@ describe('scheduler (Postgres)', () => {
     };
     expect(await untaken('scan', {})).toBe('chunk 1/1: timed out: no scanner worker picked the chunk up before its deadline (now 2 scanner workers are online at site "branch-staff", 3 of 4 slots busy)');
     expect(await untaken('collect', {})).toBe('chunk 1/1: timed out: no collector picked the collection up before its deadline (now no collector is online at site "branch-staff")');
-    expect(await untaken('scan', { maxRate: 2 })).toMatch(/^chunk 1\/1: timed out: no scanner worker that paces its scans picked the chunk up before its deadline \(maxRate 2\) \(now no scanner worker that paces is online at site "branch-staff"\); /);
+    expect(await untaken('scan', { maxRate: 2 })).toBe(
+      'chunk 1/1: timed out: no scanner worker that paces its scans picked the chunk up before its deadline (maxRate 2; now no scanner worker that paces is online at site "branch-staff"); ' +
+        "only workers that pace take a paced chunk, those from before scan pacing never do (upgrade the site's scanner workers, or clear the tracker's maxRate)",
+    );
   });
 
   it('says, of a paced chunk no worker took, that only workers that pace take it', async () => {

@@ -86,6 +86,7 @@ export class SchedulerLoop implements OnApplicationBootstrap, OnApplicationShutd
       ['publish unpublished agent results', () => this.uploads.publishUnpublished(now)],
       ['mark silent agents offline', () => this.agents.markOffline(now)],
       ['mark silent workers offline', () => this.workers.markSilentOffline(now)],
+      ['judge replaced worker processes', () => this.workers.settleBooks(now)],
       ['clear duplicated agents', () => this.agents.clearDuplicates(now)],
       ['fail unpicked agent runs', () => this.agents.failUnpickedRuns(now)],
       ['fail unfinished agent runs', () => this.agents.failUnfinishedRuns(now)],
@@ -251,8 +252,7 @@ function queuedTooLong(chunk: Pick<ScanChunkEntity, 'kind' | 'request'>, staffNo
   if (chunk.kind === 'collect') return `no collector picked the collection up before its deadline${there}`;
   const maxRate = chunk.request?.['maxRate'];
   if (typeof maxRate !== 'number') return `no scanner worker picked the chunk up before its deadline${there}`;
-  return (
-    `no scanner worker that paces its scans picked the chunk up before its deadline (maxRate ${maxRate})${there}; only workers that pace take a paced chunk, ` +
-    "those from before scan pacing never do: the site may have none (upgrade its scanner workers, or clear the tracker's maxRate), or they were all busy"
-  );
+  const paced = `no scanner worker that paces its scans picked the chunk up before its deadline (maxRate ${maxRate}${staffNow ? `; ${staffNow}` : ''}); only workers that pace take a paced chunk, those from before scan pacing never do`;
+  // Without presence, who was there is a guess.
+  return staffNow ? `${paced} (upgrade the site's scanner workers, or clear the tracker's maxRate)` : `${paced}: the site may have none (upgrade its scanner workers, or clear the tracker's maxRate), or they were all busy`;
 }

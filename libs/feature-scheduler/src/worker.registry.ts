@@ -4,7 +4,7 @@ import { Bus, ConsumerHandle } from '@portolan/bus';
 import { Messages, WorkerPresence } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, NewEvent } from '@portolan/platform';
-import { judgePresence, WorkerStanding } from './presence.judge';
+import { judgePresence, NameBook, OtherProcess, settleBook, WorkerStanding } from './presence.judge';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
 /** A worker stopped or silent this long is forgotten (its row deleted): names change with every restart that does not set `PORTOLAN_INSTANCE`. */
@@ -12,16 +12,21 @@ const FORGET_AFTER_MS = 7 * 86_400_000;
 /** How often the leader forgets workers long gone. */
 const FORGET_EVERY_MS = 3_600_000;
 
-/** A `workers` row as `judgePresence` needs it. */
+/** A `workers` row as `judgePresence` and `settleBook` need it. */
 interface StandingRow {
   status: WorkerStanding['status'];
   started_at: Date;
   started_seen_at: Date;
   last_seen_at: Date;
+  replaced_started_at: Date | null;
+  replaced_seen_at: Date | null;
+  conflict_started_at: Date | null;
+  conflict_seen_at: Date | null;
   restarts: number;
   restart_reported_at: Date | null;
-  conflict_seen_at: Date | null;
 }
+
+const STANDING_COLUMNS = 'status, started_at, started_seen_at, last_seen_at, replaced_started_at, replaced_seen_at, conflict_started_at, conflict_seen_at, restarts, restart_reported_at';
 
 interface WorkerRow {
   kind: WorkerPresence['kind'];
@@ -36,9 +41,10 @@ interface WorkerRow {
  * past `workerOfflineAfterMs` offline, each with a `worker-offline` communications event that
  * says whether its site still has one of its kind online. One that speaks again after that is a
  * `worker-online` event; one that said it was stopping is `stopped`, with no event (a deliberate
- * stop). A name is one process at a time (`judgePresence`): one that comes back as another
- * process without having said it stopped is a `worker-restarted` event, and two processes
- * speaking under one name a `worker-name-conflict`. `GET /workers` lists them.
+ * stop). A name is followed one process at a time (`judgePresence`): one replaced by another
+ * without having said it stopped, and not heard again, is a `worker-restarted` event (the
+ * leader's, `settleBooks`), and two processes speaking under one name a `worker-name-conflict`.
+ * `GET /workers` lists them.
  *
  * Silence is only the workers' if this replica heard all the while: until it has listened (and
  * written what it heard) for the whole threshold, after a failed write, and after its own looks
@@ -82,62 +88,47 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
 
   /**
    * Writes what a worker said, as `judgePresence` takes it: its row, with a `worker-online` event
-   * if it had been taken for gone, or `worker-restarted` if it came back as another process
-   * without saying it stopped; or, from a second process under the name, a `worker-name-conflict`.
+   * if it had been taken for gone; or, of a process other than the row's, the name's book, with a
+   * `worker-name-conflict` event when two processes speak under the name.
    */
   async record(presence: WorkerPresence, now = new Date()): Promise<void> {
     const startedAt = new Date(presence.startedAt);
     const rows = await this.db.transaction(async (manager) => {
       // Locked first: of the scheduler replicas that all hear it, the first finds it offline (or another process), the others as the first wrote it.
-      const [row]: StandingRow[] = await manager.query(
-        `SELECT status, started_at, started_seen_at, last_seen_at, restarts, restart_reported_at, conflict_seen_at FROM workers WHERE kind = $1 AND name = $2 FOR UPDATE`,
-        [presence.kind, presence.worker],
-      );
+      const [row]: StandingRow[] = await manager.query(`SELECT ${STANDING_COLUMNS} FROM workers WHERE kind = $1 AND name = $2 FOR UPDATE`, [presence.kind, presence.worker]);
       const was = row && standingOf(row);
       const heard = judgePresence(was, { startedAt, stopping: Boolean(presence.stopping) }, now, this.config.workerOfflineAfterMs);
       if (heard.take === 'nothing') return [];
-      if (heard.take === 'conflict-over') {
-        await manager.query(`UPDATE workers SET conflict_started_at = NULL, conflict_seen_at = NULL WHERE kind = $1 AND name = $2 AND conflict_started_at = $3`, [presence.kind, presence.worker, startedAt]);
-        return [];
-      }
-      if (heard.take === 'conflict') {
-        await manager.query(`UPDATE workers SET conflict_started_at = $3, conflict_seen_at = $4 WHERE kind = $1 AND name = $2`, [presence.kind, presence.worker, startedAt, now]);
+      if (heard.take === 'book') {
+        await writeBook(manager, presence, heard.book);
         if (!heard.say || !was) return [];
         this.logger.warn({ worker: presence.worker, kind: presence.kind, site: presence.site }, 'two worker processes share one name');
         const reason =
-          `two ${presence.kind} processes at ${siteLabel(presence.site)} speak as "${presence.worker}", one started at ${presence.startedAt} and one at ${was.startedAt.toISOString()}: ` +
-          `GET /workers shows the later one, and neither's silence is told while the other speaks; give each its own PORTOLAN_INSTANCE`;
-        return this.events.insert(manager, [workerEvent(presence, await siteIdOf(manager, presence.site), now, 'worker-name-conflict', { startedAt: presence.startedAt, otherStartedAt: was.startedAt.toISOString(), reason })]);
+          `two ${presence.kind} processes at ${siteLabel(presence.site)} speak as "${presence.worker}", one started at ${was.startedAt.toISOString()} and one at ${presence.startedAt}: ` +
+          `GET /workers follows the first, and the other's silence goes unnoticed while it speaks; give each its own PORTOLAN_INSTANCE`;
+        const details = { startedAt: was.startedAt.toISOString(), otherStartedAt: presence.startedAt, reason };
+        return this.events.insert(manager, [workerEvent(presence, await siteIdOf(manager, presence.site), now, 'worker-name-conflict', details)]);
       }
+      const { book } = heard;
       await manager.query(
-        `INSERT INTO workers (kind, name, site, version, features, concurrency, busy, started_at, first_seen_at, last_seen_at, status, started_seen_at, restarts, restart_reported_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13)
+        `INSERT INTO workers (kind, name, site, version, features, concurrency, busy, started_at, first_seen_at, last_seen_at, status, started_seen_at,
+                              replaced_started_at, replaced_seen_at, conflict_started_at, conflict_seen_at, restarts, restart_reported_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, $14, $15, $16, $17)
          ON CONFLICT (kind, name) DO UPDATE SET site = EXCLUDED.site, version = EXCLUDED.version, features = EXCLUDED.features, concurrency = EXCLUDED.concurrency,
                 busy = EXCLUDED.busy, started_at = EXCLUDED.started_at, last_seen_at = GREATEST(workers.last_seen_at, EXCLUDED.last_seen_at), status = EXCLUDED.status,
-                started_seen_at = EXCLUDED.started_seen_at, restarts = EXCLUDED.restarts, restart_reported_at = EXCLUDED.restart_reported_at,
-                -- The other process under the name, now the name's own: no longer another.
-                conflict_started_at = CASE WHEN workers.conflict_started_at = EXCLUDED.started_at THEN NULL ELSE workers.conflict_started_at END,
-                conflict_seen_at = CASE WHEN workers.conflict_started_at = EXCLUDED.started_at THEN NULL ELSE workers.conflict_seen_at END`,
+                started_seen_at = EXCLUDED.started_seen_at, replaced_started_at = EXCLUDED.replaced_started_at, replaced_seen_at = EXCLUDED.replaced_seen_at,
+                conflict_started_at = EXCLUDED.conflict_started_at, conflict_seen_at = EXCLUDED.conflict_seen_at, restarts = EXCLUDED.restarts, restart_reported_at = EXCLUDED.restart_reported_at`,
         [
           presence.kind, presence.worker, presence.site, presence.version, JSON.stringify(presence.features), presence.concurrency, presence.busy, startedAt, now,
-          presence.stopping ? 'stopped' : 'online', heard.process === 'same' && was ? was.startedSeenAt : now, heard.restarts, heard.restartReportedAt,
+          presence.stopping ? 'stopped' : 'online', heard.process === 'same' && was ? was.startedSeenAt : now, ...bookValues(book),
         ],
       );
-      if (!heard.say || !was) return [];
+      if (heard.say !== 'worker-online' || !was) return [];
       const silentMs = Math.max(0, now.getTime() - was.lastSeenAt.getTime());
       const label = `${presence.kind} worker "${presence.worker}" at ${siteLabel(presence.site)}`;
-      const processes = { startedAt: presence.startedAt, ...(heard.process === 'replaced' && { previousStartedAt: was.startedAt.toISOString() }) };
-      if (heard.say === 'worker-online') {
-        const reason = heard.process === 'replaced' ? `${label} is back, as a process started at ${presence.startedAt}, after ${Math.round(silentMs / 1000)} s of silence` : `${label} speaks again after ${Math.round(silentMs / 1000)} s of silence`;
-        return this.events.insert(manager, [workerEvent(presence, await siteIdOf(manager, presence.site), now, 'worker-online', { silentMs, ...processes, reason })]);
-      }
-      const { report, since } = heard.say;
-      this.logger.warn({ worker: presence.worker, kind: presence.kind, site: presence.site, restarts: report }, 'worker restarted without saying it stopped');
-      const reason =
-        `${label} restarted without saying it stopped (it crashed, or was killed): the process started at ${was.startedAt.toISOString()}, last heard ${Math.round(silentMs / 1000)} s before, ` +
-        `is replaced by one started at ${presence.startedAt}` +
-        (report > 1 && since ? `; ${report} such restarts since ${since.toISOString()}` : '');
-      return this.events.insert(manager, [workerEvent(presence, await siteIdOf(manager, presence.site), now, 'worker-restarted', { silentMs, ...processes, restarts: report, since: since?.toISOString() ?? null, reason })]);
+      const reason = heard.process === 'replaced' ? `${label} is back, as a process started at ${presence.startedAt}, after ${Math.round(silentMs / 1000)} s of silence` : `${label} speaks again after ${Math.round(silentMs / 1000)} s of silence`;
+      const details = { silentMs, startedAt: presence.startedAt, ...(heard.process === 'replaced' && { previousStartedAt: was.startedAt.toISOString() }), reason };
+      return this.events.insert(manager, [workerEvent(presence, await siteIdOf(manager, presence.site), now, 'worker-online', details)]);
     });
     await this.events.announce(rows);
   }
@@ -145,10 +136,7 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
   /** The leader's: marks the workers silent past the threshold offline, with their events; forgets those long gone. */
   async markSilentOffline(now: Date): Promise<number> {
     const thresholdMs = this.config.workerOfflineAfterMs;
-    // Looks further apart than the threshold: this process did not run (or hear) in between.
-    if (this.lastLook !== undefined && now.getTime() - this.lastLook > thresholdMs) this.listeningSince = now.getTime();
-    this.lastLook = now.getTime();
-    if (now.getTime() - this.listeningSince < thresholdMs) return 0;
+    if (now.getTime() - this.heardAllSince(now) < thresholdMs) return 0;
     const rows = await this.db.transaction(async (manager) => {
       const [gone]: [WorkerRow[], number] = await manager.query(
         `UPDATE workers SET status = 'offline' WHERE status = 'online' AND last_seen_at < $1 RETURNING kind, name, site, last_seen_at`,
@@ -180,6 +168,48 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
   }
 
   /**
+   * The leader's: judges the names' books (`settleBook`). A process replaced while online and not
+   * heard since is a restart without a word, reported as `worker-restarted` (at most once in 15
+   * minutes a name, counting those between); conflicts no longer heard are over.
+   */
+  async settleBooks(now: Date): Promise<number> {
+    const listeningSince = new Date(this.heardAllSince(now));
+    const rows = await this.db.transaction(async (manager) => {
+      const open: (StandingRow & WorkerRow)[] = await manager.query(
+        `SELECT kind, name, site, ${STANDING_COLUMNS} FROM workers WHERE replaced_started_at IS NOT NULL OR conflict_started_at IS NOT NULL OR restarts > 0 ORDER BY kind, name FOR UPDATE`,
+      );
+      const events: NewEvent[] = [];
+      for (const row of open) {
+        const standing = standingOf(row);
+        const settled = settleBook(standing, now, listeningSince, this.config.workerOfflineAfterMs);
+        if (!settled) continue;
+        const worker = { worker: row.name, kind: row.kind, site: row.site };
+        await writeBook(manager, worker, settled.book);
+        if (!settled.report) continue;
+        const { restarts, since } = settled.report;
+        const { gone } = settled;
+        const reason =
+          `${row.kind} worker "${row.name}" at ${siteLabel(row.site)} restarted without saying it stopped (it crashed, or was killed)` +
+          (gone ? `: the process started at ${gone.startedAt.toISOString()}, last heard at ${gone.seenAt.toISOString()}, was replaced by one started at ${standing.startedAt.toISOString()}` : '') +
+          (restarts > 1 ? `; ${restarts} such restarts${since ? ` since ${since.toISOString()}` : ''}` : '');
+        const details = { startedAt: standing.startedAt.toISOString(), ...(gone && { previousStartedAt: gone.startedAt.toISOString() }), restarts, since: since?.toISOString() ?? null, reason };
+        events.push(workerEvent(worker, await siteIdOf(manager, row.site), now, 'worker-restarted', details));
+      }
+      return this.events.insert(manager, events);
+    });
+    await this.events.announce(rows);
+    if (rows.length) this.logger.warn({ workers: rows.length }, 'workers restarted without saying they stopped');
+    return rows.length;
+  }
+
+  /** Since when this replica has heard, and written, every presence message, as of a look at `now`: looks further apart than the threshold mean it did not run (or hear) in between. */
+  private heardAllSince(now: Date): number {
+    if (this.lastLook !== undefined && now.getTime() - this.lastLook > this.config.workerOfflineAfterMs) this.listeningSince = now.getTime();
+    this.lastLook = Math.max(this.lastLook ?? 0, now.getTime());
+    return this.listeningSince;
+  }
+
+  /**
    * Whether a worker of the kind (with the feature, if given) is online for the site: its own or
    * one serving every site; undefined when no worker of the kind there has said anything for a
    * week (none ever did, or all are forgotten: workers from before presence).
@@ -208,16 +238,29 @@ export interface SiteStaff {
 }
 
 function standingOf(row: StandingRow): WorkerStanding {
-  const at = (d: Date | null) => (d === null ? null : new Date(d));
+  const other = (startedAt: Date | null, seenAt: Date | null): OtherProcess | null => (startedAt && seenAt ? { startedAt: new Date(startedAt), seenAt: new Date(seenAt) } : null);
   return {
     status: row.status,
     startedAt: new Date(row.started_at),
     startedSeenAt: new Date(row.started_seen_at),
     lastSeenAt: new Date(row.last_seen_at),
+    replaced: other(row.replaced_started_at, row.replaced_seen_at),
+    conflict: other(row.conflict_started_at, row.conflict_seen_at),
     restarts: row.restarts,
-    restartReportedAt: at(row.restart_reported_at),
-    conflictSeenAt: at(row.conflict_seen_at),
+    restartReportedAt: row.restart_reported_at && new Date(row.restart_reported_at),
   };
+}
+
+/** The book's columns, in `workers`' order: replaced, conflict, restarts. */
+function bookValues(book: NameBook): (Date | number | null)[] {
+  return [book.replaced?.startedAt ?? null, book.replaced?.seenAt ?? null, book.conflict?.startedAt ?? null, book.conflict?.seenAt ?? null, book.restarts, book.restartReportedAt];
+}
+
+async function writeBook(manager: EntityManager, worker: Pick<WorkerPresence, 'worker' | 'kind'>, book: NameBook): Promise<void> {
+  await manager.query(
+    `UPDATE workers SET replaced_started_at = $3, replaced_seen_at = $4, conflict_started_at = $5, conflict_seen_at = $6, restarts = $7, restart_reported_at = $8 WHERE kind = $1 AND name = $2`,
+    [worker.kind, worker.worker, ...bookValues(book)],
+  );
 }
 
 /** The workers `staffOf` found, as a reason's words: "no collector is online at site "x"", "2 scanner workers that pace are online at every site, 2 of their 4 slots busy". */

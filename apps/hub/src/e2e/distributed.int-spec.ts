@@ -142,7 +142,7 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
     });
   }, 60_000);
 
-  type Worker = { name: string; kind: string; site: string; features: string[]; concurrency: number; busy: number; status: string; startedAt: string; restarts: number };
+  type Worker = { name: string; kind: string; site: string; features: string[]; concurrency: number; busy: number; status: string; startedAt: string; replacedStartedAt: string | null; restarts: number };
   const listed = async () => (await api.get<{ items: Worker[] }>(`/workers?site=${site}&kind=scanner`)).body.items;
 
   it("lists the site's scanner workers as they say they are there; one stopped says so", async () => {
@@ -166,8 +166,10 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
       [workers[1]] = await hub.start({ name: 'scanner-2', app: 'scanner' });
       const after = await waitFor('the new scanner-2 process listed', listed, (items) => items.some((w) => w.name === 'scanner-2' && w.startedAt !== before?.startedAt), 30_000);
       const now = after.find((w) => w.name === 'scanner-2');
-      expect(now).toMatchObject({ status: 'online', restarts: 0 });
-      const { rows } = await hub.sql.query<{ details: Record<string, unknown> }>(`SELECT details FROM events WHERE kind = 'communications' AND details->>'worker' = 'scanner-2' ORDER BY occurred_at`);
+      expect(now).toMatchObject({ status: 'online', replacedStartedAt: before?.startedAt, restarts: 0 });
+      // Judged once the new process has spoken for 30 s without a word from the one it replaced.
+      const said = async () => (await hub.sql.query<{ details: Record<string, unknown> }>(`SELECT details FROM events WHERE kind = 'communications' AND details->>'worker' = 'scanner-2' ORDER BY occurred_at`)).rows;
+      const rows = await waitFor('the restart to be said', said, (events) => events.length > 0, 60_000);
       expect(rows.map((r) => r.details)).toEqual([
         expect.objectContaining({
           what: 'worker-restarted',
@@ -179,7 +181,31 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
         }),
       ]);
     });
-  }, 60_000);
+  }, 120_000);
+
+  it('finishes a scan whose worker was killed mid-chunk: the chunk goes to another worker after the ack wait, and the job succeeds with its result', async () => {
+    await hub.logsOnFailure(async () => {
+      await listeners.open('127.0.0.34', 40034);
+      const sites = await api.get<{ items: { id: string; name: string }[] }>('/sites?limit=500');
+      const siteId = sites.body.items.find((s) => s.name === site)?.id ?? String((await api.post('/sites', { name: site })).body['id']);
+      const device = await api.post('/devices', { name: 'crash victim', kind: 'host', address: '127.0.0.34', siteId });
+      // Paced, so that the scan (101 ports at 10 probes a second) is still under way when its worker is killed.
+      const tracker = await api.post('/trackers', { name: 'crash', deviceId: device.body['id'], ...REMOTE_TRACKER, maxRate: 10 });
+      const jobId = String((await api.post(`/trackers/${String(tracker.body['id'])}/run`, {})).body['jobId']);
+      type Scan = { worker: string | null; status: string };
+      const running = await waitFor('the chunk to be under way', async () => (await api.get<{ scans: Scan[] }>(`/jobs/${jobId}`)).body.scans ?? [], (scans) => scans[0]?.status === 'running' && Boolean(scans[0]?.worker), 30_000);
+      const victim = workers.find((w) => w.name === running[0].worker);
+      expect(victim?.exitCode).toBeNull();
+      await victim?.kill();
+      const job = await api.waitForJob(jobId, 120_000);
+      expect(job).toMatchObject({ status: 'succeeded', chunks: { total: 1, done: 1, failed: 0 } });
+      const [scan] = job['scans'] as Scan[];
+      expect(scan.worker).toMatch(/^scanner-[123]$/);
+      expect(scan.worker).not.toBe(victim?.name);
+      const ports = await api.get<{ items: { host: string; port: number }[] }>(`/devices/${String(device.body['id'])}/ports`);
+      expect(ports.body.items.map((p) => `${p.host}:${p.port}`)).toEqual(['127.0.0.34:40034']);
+    });
+  }, 180_000);
 
   it('reports database and bus readiness', async () => {
     const health = await api.get('/health');

@@ -20,10 +20,11 @@ type WorkersQuery = z.infer<typeof WorkersQuerySchema>;
  * The scanner workers and collectors the hub has heard from (their presence, every 15 s), by
  * site, kind and name: `online`, `offline` (silent past the threshold; a `worker-offline` event
  * said so) or `stopped` (it said it was stopping). `site` also matches the workers that serve
- * every site (`*`). Those stopped or silent for a week are forgotten. A row is the name's latest
- * process (`startedAt`): `restarts` counts those that replaced it without a word and are not yet
- * reported (`worker-restarted`), `conflictSeenAt` when another process was last heard under the
- * same name (`worker-name-conflict`).
+ * every site (`*`). Those stopped or silent for a week are forgotten. A row follows the name's
+ * latest process (`startedAt`): `replacedStartedAt`, the one it replaced while online, until
+ * judged; `restarts`, restarts without a word not yet reported (`worker-restarted`);
+ * `conflictStartedAt`/`conflictSeenAt`, another process speaking under the same name
+ * (`worker-name-conflict`).
  */
 @Controller('workers')
 export class WorkersController {

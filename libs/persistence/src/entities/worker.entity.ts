@@ -24,10 +24,13 @@ export class WorkerEntity {
   @Column({ type: 'text' }) status!: WorkerStatus;
   /** When the hub first heard the process started at `startedAt`: the name's process until another replaces it. */
   @Column({ name: 'started_seen_at', type: 'timestamptz' }) startedSeenAt!: Date;
+  /** The process this one replaced while it was online, until judged 30 s on: gone without a word (`worker-restarted`), or still speaking (a conflict). */
+  @Column({ name: 'replaced_started_at', type: 'timestamptz', nullable: true }) replacedStartedAt!: Date | null;
+  @Column({ name: 'replaced_seen_at', type: 'timestamptz', nullable: true }) replacedSeenAt!: Date | null;
+  /** Another process speaking under this name (`worker-name-conflict`): its start, and when it was last heard; cleared once it is silent for the offline threshold. */
+  @Column({ name: 'conflict_started_at', type: 'timestamptz', nullable: true }) conflictStartedAt!: Date | null;
+  @Column({ name: 'conflict_seen_at', type: 'timestamptz', nullable: true }) conflictSeenAt!: Date | null;
   /** Restarts without a word (crashes, kills) not yet reported, and when the last `worker-restarted` event was (at most one in 15 minutes). */
   @Column({ type: 'integer', default: 0 }) restarts!: number;
   @Column({ name: 'restart_reported_at', type: 'timestamptz', nullable: true }) restartReportedAt!: Date | null;
-  /** Another process speaking under this name (`worker-name-conflict`): its start, and when it was last heard; older than the offline threshold, it is gone. */
-  @Column({ name: 'conflict_started_at', type: 'timestamptz', nullable: true }) conflictStartedAt!: Date | null;
-  @Column({ name: 'conflict_seen_at', type: 'timestamptz', nullable: true }) conflictSeenAt!: Date | null;
 }

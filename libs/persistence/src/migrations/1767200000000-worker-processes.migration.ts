@@ -2,8 +2,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * A worker name's process (`started_at`) told from the next: when the hub first heard it, the
- * restarts without a word not yet reported (`worker-restarted`), and another process speaking
- * under the same name (`worker-name-conflict`).
+ * process it replaced while that was online (judged after a grace: a restart without a word, or a
+ * second process), another process speaking under the same name (`worker-name-conflict`), and the
+ * restarts not yet reported (`worker-restarted`).
  */
 export class WorkerProcesses1767200000000 implements MigrationInterface {
   name = 'WorkerProcesses1767200000000';
@@ -11,15 +12,17 @@ export class WorkerProcesses1767200000000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE workers
       ADD COLUMN started_seen_at timestamptz,
-      ADD COLUMN restarts integer NOT NULL DEFAULT 0,
-      ADD COLUMN restart_reported_at timestamptz,
+      ADD COLUMN replaced_started_at timestamptz,
+      ADD COLUMN replaced_seen_at timestamptz,
       ADD COLUMN conflict_started_at timestamptz,
-      ADD COLUMN conflict_seen_at timestamptz`);
+      ADD COLUMN conflict_seen_at timestamptz,
+      ADD COLUMN restarts integer NOT NULL DEFAULT 0,
+      ADD COLUMN restart_reported_at timestamptz`);
     await q.query(`UPDATE workers SET started_seen_at = first_seen_at`);
     await q.query(`ALTER TABLE workers ALTER COLUMN started_seen_at SET NOT NULL`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`ALTER TABLE workers DROP COLUMN started_seen_at, DROP COLUMN restarts, DROP COLUMN restart_reported_at, DROP COLUMN conflict_started_at, DROP COLUMN conflict_seen_at`);
+    await q.query(`ALTER TABLE workers DROP COLUMN started_seen_at, DROP COLUMN replaced_started_at, DROP COLUMN replaced_seen_at, DROP COLUMN conflict_started_at, DROP COLUMN conflict_seen_at, DROP COLUMN restarts, DROP COLUMN restart_reported_at`);
   }
 }
