@@ -62,6 +62,13 @@ describe('judgePresence', () => {
     expect(judge(row, 0, 290 + OFFLINE_AFTER_MS / 1000)).toMatchObject({ take: 'book', say: 'worker-name-conflict' });
     expect(judge(row, 0, 306, true)).toEqual({ take: 'book', book: EMPTY });
   });
+
+  it("gives the name to the other process once the row's is silent past the threshold, offline or stopped", () => {
+    const conflict = { startedAt: at(0), seenAt: at(290) };
+    expect(judge(standing({ conflict }, 200, 300), 0, 360)).toEqual({ take: 'row', process: 'replaced', book: EMPTY });
+    expect(judge(standing({ conflict, status: 'offline' }, 200, 300), 0, 365)).toEqual({ take: 'row', process: 'replaced', book: EMPTY, say: 'worker-online' });
+    expect(judge(standing({ replaced: { startedAt: at(0), seenAt: at(100) }, status: 'stopped' }, 200, 210), 0, 215)).toEqual({ take: 'row', process: 'replaced', book: EMPTY });
+  });
 });
 
 describe('settleBook', () => {

@@ -54,7 +54,8 @@ export type Heard =
  *   leaves an online process the row's);
  * - the replaced process saying it stops: a rolling restart, not a crash; still speaking after the
  *   grace, or the process of a conflict still speaking: two processes share the name
- *   (`worker-name-conflict`, once while it lasts).
+ *   (`worker-name-conflict`, once while it lasts); and either takes the row back once the row's
+ *   process is silent past the threshold, or stopped.
  */
 export function judgePresence(was: WorkerStanding | undefined, heard: { startedAt: Date; stopping: boolean }, now: Date, offlineAfterMs: number): Heard {
   const book: NameBook = { replaced: was?.replaced ?? null, conflict: was?.conflict ?? null, restarts: was?.restarts ?? 0, restartReportedAt: was?.restartReportedAt ?? null };
@@ -66,7 +67,11 @@ export function judgePresence(was: WorkerStanding | undefined, heard: { startedA
   }
   if (is(book.replaced) || is(book.conflict)) {
     const settled = { ...book, replaced: is(book.replaced) ? null : book.replaced };
-    if (heard.stopping) return { take: 'book', book: { ...settled, conflict: is(book.conflict) ? null : book.conflict } };
+    const without = { ...settled, conflict: is(book.conflict) ? null : book.conflict };
+    if (heard.stopping) return { take: 'book', book: without };
+    // The row's process fell silent, or stopped, while this one still speaks: it is the name's now.
+    const rowAlive = was.status === 'online' && now.getTime() - was.lastSeenAt.getTime() < offlineAfterMs;
+    if (!rowAlive) return { take: 'row', process: 'replaced', book: without, ...(was.status === 'offline' && { say: 'worker-online' as const }) };
     if (is(book.replaced) && now.getTime() - was.startedSeenAt.getTime() < REPLACED_GRACE_MS) return { take: 'nothing' };
     const under = book.conflict !== null && now.getTime() - book.conflict.seenAt.getTime() < offlineAfterMs;
     return { take: 'book', book: { ...settled, conflict: { startedAt: heard.startedAt, seenAt: now } }, ...(!under && { say: 'worker-name-conflict' as const }) };
