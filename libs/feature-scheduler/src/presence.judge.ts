@@ -41,7 +41,7 @@ export type Heard =
   | { take: 'nothing' }
   /** A process other than the row's: only the book changes; `conflict`, to be said unless one is under way. */
   | { take: 'book'; book: NameBook; say?: 'worker-name-conflict' }
-  /** The row, from this message: of the same process, the first of the name, or of a process not heard under it before (`replaced`). */
+  /** The row, from this message: of the same process, the first of the name, or of another process that takes the name (`replaced`). */
   | { take: 'row'; process: 'same' | 'first' | 'replaced'; book: NameBook; say?: 'worker-online' };
 
 /**
@@ -66,15 +66,14 @@ export function judgePresence(was: WorkerStanding | undefined, heard: { startedA
     return { take: 'row', process: 'same', book, ...(was.status === 'offline' && !heard.stopping && { say: 'worker-online' as const }) };
   }
   if (is(book.replaced) || is(book.conflict)) {
-    const settled = { ...book, replaced: is(book.replaced) ? null : book.replaced };
-    const without = { ...settled, conflict: is(book.conflict) ? null : book.conflict };
-    if (heard.stopping) return { take: 'book', book: without };
+    const withoutIt = { ...book, replaced: is(book.replaced) ? null : book.replaced, conflict: is(book.conflict) ? null : book.conflict };
+    if (heard.stopping) return { take: 'book', book: withoutIt };
     // The row's process fell silent, or stopped, while this one still speaks: it is the name's now.
     const rowAlive = was.status === 'online' && now.getTime() - was.lastSeenAt.getTime() < offlineAfterMs;
-    if (!rowAlive) return { take: 'row', process: 'replaced', book: without, ...(was.status === 'offline' && { say: 'worker-online' as const }) };
+    if (!rowAlive) return { take: 'row', process: 'replaced', book: withoutIt, ...(was.status === 'offline' && { say: 'worker-online' as const }) };
     if (is(book.replaced) && now.getTime() - was.startedSeenAt.getTime() < REPLACED_GRACE_MS) return { take: 'nothing' };
     const under = book.conflict !== null && now.getTime() - book.conflict.seenAt.getTime() < offlineAfterMs;
-    return { take: 'book', book: { ...settled, conflict: { startedAt: heard.startedAt, seenAt: now } }, ...(!under && { say: 'worker-name-conflict' as const }) };
+    return { take: 'book', book: { ...withoutIt, conflict: { startedAt: heard.startedAt, seenAt: now } }, ...(!under && { say: 'worker-name-conflict' as const }) };
   }
   // Its last word, and the first heard of it: the name's process, online, is another one (this one's word came late, or it shares the name).
   if (heard.stopping) return was.status === 'online' ? { take: 'nothing' } : { take: 'row', process: 'replaced', book };
