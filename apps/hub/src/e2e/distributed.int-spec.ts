@@ -28,6 +28,12 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
     [, comparer, ...workers] = await hub.start('scheduler', 'comparer', ...[1, 2, 3].map((n) => ({ name: `scanner-${n}`, app: 'scanner' })));
   }, 120_000);
 
+  /** The id of the suite's site, made on first use. */
+  async function siteIdOfSuite(): Promise<string> {
+    const sites = await api.get<{ items: { id: string; name: string }[] }>('/sites?limit=500');
+    return sites.body.items.find((s) => s.name === site)?.id ?? String((await api.post('/sites', { name: site })).body['id']);
+  }
+
   afterAll(async () => {
     await hub?.stop();
     await listeners.closeAll();
@@ -51,8 +57,7 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
   it('applies a result the comparer comes to after the scheduler failed its chunk at the deadline (the comparer stopped meanwhile), and finishes the job again with it', async () => {
     await hub.logsOnFailure(async () => {
       await listeners.open('127.0.0.25', 40025);
-      const sites = await api.get<{ items: { id: string; name: string }[] }>('/sites?limit=500');
-      const siteId = sites.body.items.find((s) => s.name === site)?.id ?? String((await api.post('/sites', { name: site })).body['id']);
+      const siteId = await siteIdOfSuite();
       const device = await api.post('/devices', { name: 'late result', kind: 'host', address: '127.0.0.25', siteId });
       const tracker = await api.post('/trackers', { name: 'late result', deviceId: device.body['id'], ...REMOTE_TRACKER });
       expect(tracker.status).toBe(201);
@@ -91,8 +96,7 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
 
         await listeners.open('127.0.0.26', 40026);
         await listeners.open('127.0.0.28', 40028);
-        const sites = await api.get<{ items: { id: string; name: string }[] }>('/sites?limit=500');
-        const siteId = sites.body.items.find((s) => s.name === site)?.id ?? String((await api.post('/sites', { name: site })).body['id']);
+        const siteId = await siteIdOfSuite();
         // Two chunks of two hosts, and three idle workers: unpaced, they would be scanned at once.
         const device = await api.post('/devices', { name: 'fragile plcs', kind: 'network', address: '127.0.0.26-29', siteId });
         const tracker = await api.post('/trackers', { name: 'gentle', deviceId: device.body['id'], ...REMOTE_TRACKER, mode: 'network', maxRate: 100 });
@@ -186,8 +190,7 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
   it('finishes a scan whose worker was killed mid-chunk: the chunk goes to another worker after the ack wait, and the job succeeds with its result', async () => {
     await hub.logsOnFailure(async () => {
       await listeners.open('127.0.0.34', 40034);
-      const sites = await api.get<{ items: { id: string; name: string }[] }>('/sites?limit=500');
-      const siteId = sites.body.items.find((s) => s.name === site)?.id ?? String((await api.post('/sites', { name: site })).body['id']);
+      const siteId = await siteIdOfSuite();
       const device = await api.post('/devices', { name: 'crash victim', kind: 'host', address: '127.0.0.34', siteId });
       // Paced, so that the scan (101 ports at 10 probes a second) is still under way when its worker is killed.
       const tracker = await api.post('/trackers', { name: 'crash', deviceId: device.body['id'], ...REMOTE_TRACKER, maxRate: 10 });
