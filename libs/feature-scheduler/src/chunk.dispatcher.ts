@@ -4,6 +4,7 @@ import { Bus } from '@portolan/bus';
 import { CollectRequested, CollectRequestedSchema, Messages, ScanRequested, scanRequestedFor, ScanRequestedSchema } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { ScanChunkEntity } from '@portolan/persistence';
+import { scanTimeoutMs } from '@portolan/nmap';
 import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
@@ -72,36 +73,66 @@ export class ChunkDispatcher {
    * after another, and runs of one tracker (a manual run beside a scheduled one, a re-probe) one
    * after another too, oldest first, so that the tracker's scans never send more than its
    * `maxRate` between them, wherever they are scanned. A released chunk waits in its site's queue
-   * from now: its deadline (and its request's) is the queue timeout from now. A publish that fails
-   * is retried as any other (`dispatchUnpublished`); a chunk two callers (the leader, a planner)
-   * pick at once is released by one of them.
+   * from now: its deadline (and its request's) is the queue timeout from now. It is scanned at its
+   * tracker's pace as of its release (an edit of `maxRate` since the run was planned applies to the
+   * chunks still held, their timeout with it); a tracker whose pace was cleared has all its held
+   * chunks released at once, unpaced. A publish that fails is retried as any other
+   * (`dispatchUnpublished`); a chunk two callers (the leader, a planner) pick at once is released
+   * by one of them.
    */
   async releasePacedTurns(now: Date): Promise<number> {
     const deadline = new Date(now.getTime() + this.config.chunkQueueTimeoutMs);
-    // Wrapped in a SELECT: TypeORM answers an UPDATE with its row count beside the rows.
-    const released: Pick<ScanChunkEntity, 'id' | 'kind' | 'request'>[] = await this.db.query(
-      `WITH turn AS (
-         SELECT DISTINCT ON (j.tracker_id) h.id, j.tracker_id
-           FROM scan_chunks h JOIN scan_jobs j ON j.id = h.job_id
-          WHERE h.held AND h.status = 'queued'
-          ORDER BY j.tracker_id, j.requested_at, j.id, h.chunk_index
-          LIMIT ${BATCH}
-       ), released AS (
-         UPDATE scan_chunks c SET held = false, deadline = $1, request = jsonb_set(c.request, '{deadline}', to_jsonb($2::text))
-           FROM turn
-          WHERE c.id = turn.id AND c.held
-            AND NOT EXISTS (SELECT 1 FROM scan_jobs oj JOIN scan_chunks o ON o.job_id = oj.id
-                             WHERE oj.tracker_id = turn.tracker_id AND oj.status IN ('pending', 'queued', 'running') AND o.status IN ('queued', 'running') AND NOT o.held)
-         RETURNING c.id, c.kind, c.request
-       )
-       SELECT * FROM released`,
-      [deadline, deadline.toISOString()],
-    );
+    const budget = { baseMs: this.config.chunkTimeoutBaseMs, perProbeMs: this.config.chunkTimeoutPerProbeMs };
+    const released = await this.db.transaction(async (manager) => {
+      // Wrapped in a SELECT: TypeORM answers an UPDATE with its row count beside the rows.
+      const rows: Released[] = await manager.query(
+        `WITH held AS (
+           SELECT h.id, j.tracker_id, t.max_rate, j.requested_at, j.id AS job_id, h.chunk_index
+             FROM scan_chunks h JOIN scan_jobs j ON j.id = h.job_id JOIN trackers t ON t.id = j.tracker_id
+            WHERE h.held AND h.status = 'queued'
+         ), turn AS (
+           (SELECT DISTINCT ON (tracker_id) id, tracker_id, max_rate FROM held WHERE max_rate IS NOT NULL ORDER BY tracker_id, requested_at, job_id, chunk_index LIMIT ${BATCH})
+           UNION ALL
+           (SELECT id, tracker_id, max_rate FROM held WHERE max_rate IS NULL LIMIT ${BATCH})
+         ), released AS (
+           UPDATE scan_chunks c SET held = false, deadline = $1, request = jsonb_set(c.request, '{deadline}', to_jsonb($2::text))
+             FROM turn
+            WHERE c.id = turn.id AND c.held
+              AND (turn.max_rate IS NULL
+                   OR NOT EXISTS (SELECT 1 FROM scan_jobs oj JOIN scan_chunks o ON o.job_id = oj.id
+                                   WHERE oj.tracker_id = turn.tracker_id AND oj.status IN ('pending', 'queued', 'running') AND o.status IN ('queued', 'running') AND NOT o.held))
+           RETURNING c.id, c.kind, c.request, c.probe_count, c.host_count, turn.max_rate
+         )
+         SELECT * FROM released`,
+        [deadline, deadline.toISOString()],
+      );
+      for (const row of rows) {
+        const paced = atPace(row.request ?? {}, row.max_rate, scanTimeoutMs(budget, row.probe_count, row.host_count, row.max_rate));
+        if (paced === row.request) continue;
+        await manager.query(`UPDATE scan_chunks SET request = $2 WHERE id = $1`, [row.id, paced]);
+        row.request = paced;
+      }
+      return rows;
+    });
     if (!released.length) return 0;
     const count = await this.dispatch(released.map(storedRequest));
     this.logger.info({ chunks: released.length, published: count }, 'paced chunks released, one a tracker');
     return released.length;
   }
+}
+
+interface Released extends Pick<ScanChunkEntity, 'id' | 'kind' | 'request'> {
+  probe_count: number;
+  host_count: number;
+  /** The tracker's pace now. */
+  max_rate: number | null;
+}
+
+/** A held chunk's request at its tracker's pace now (the same object when that is the pace it was planned with): `maxRate`, and the timeout that pace needs. */
+function atPace(request: Record<string, unknown>, maxRate: number | null, timeoutMs: number): Record<string, unknown> {
+  if ((request['maxRate'] ?? null) === maxRate) return request;
+  const { maxRate: _planned, ...rest } = request;
+  return { ...rest, ...(maxRate !== null && { maxRate }), timeoutMs };
 }
 
 /** A chunk's request as stored with it, to publish (again). */

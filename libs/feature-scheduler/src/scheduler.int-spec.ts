@@ -151,6 +151,39 @@ describe('scheduler (Postgres)', () => {
     expect(paced.map((j, i) => j.timeoutMs - unpaced[i].timeoutMs)).toEqual([33_600, 16_800]);
   });
 
+  it("scans a run's held chunks at their tracker's pace as of their release: a new pace applies to them, a cleared one releases them all at once, unpaced", async () => {
+    const ids = await tracker('127.0.0.1-7', 'branch-1');
+    await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
+    const jobId = await pendingJob(ids);
+    await app.get(RunPlanner).plan({ jobId, trackerId: ids.trackerId, trigger: 'manual', requestedAt: new Date().toISOString() });
+    const delivered = () => [...scanJobs, ...pacedScanJobs].filter((j) => j.jobId === jobId).sort((a, b) => a.chunkIndex - b.chunkIndex);
+    const dispatcher = app.get(ChunkDispatcher);
+    await until(() => delivered().length >= 1);
+    // Sped up while the first chunk runs (as PATCH /trackers/:id writes it): the chunks still held take the new pace, and the timeout it needs.
+    await db.query('UPDATE trackers SET max_rate = 50 WHERE id = $1', [ids.trackerId]);
+    await db.query(`UPDATE scan_chunks SET status = 'done' WHERE job_id = $1 AND chunk_index = 0`, [jobId]);
+    expect(await dispatcher.releasePacedTurns(new Date())).toBe(1);
+    await until(() => delivered().length >= 2);
+    const [first, second] = delivered();
+    expect([first.maxRate, second.maxRate]).toEqual([5, 50]);
+    // Chunks of 2 hosts, 10 ports each, 4 discovery probes a host, each sent up to 3 times: 16.8 s at 5 a second, 1.68 s at 50.
+    expect(first.timeoutMs - second.timeoutMs).toBe(16_800 - 1_680);
+    const [stored] = await db.query(`SELECT request FROM scan_chunks WHERE job_id = $1 AND chunk_index = 1`, [jobId]);
+    expect(stored.request).toMatchObject({ maxRate: 50, timeoutMs: second.timeoutMs });
+
+    // The pace cleared while the second runs: the rest are released at once, unpaced, for any worker (version 1).
+    await db.query('UPDATE trackers SET max_rate = NULL WHERE id = $1', [ids.trackerId]);
+    expect(await dispatcher.releasePacedTurns(new Date())).toBe(2);
+    expect(await chunkStates(jobId)).toEqual(['done', 'queued', 'queued', 'queued']);
+    await until(() => delivered().length >= 4);
+    const rest = delivered().slice(2);
+    expect(rest.map((j) => [j.chunkIndex, 'maxRate' in j, scanJobs.includes(j)])).toEqual([
+      [2, false, true],
+      [3, false, true],
+    ]);
+    expect(first.timeoutMs - rest[0].timeoutMs).toBe(16_800);
+  });
+
   it("scans a paced tracker's runs one after another, oldest first: a second run waits for the first's chunks", async () => {
     const ids = await tracker('127.0.0.1-3', 'branch-1');
     await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
