@@ -385,77 +385,102 @@ describe('scheduler (Postgres)', () => {
     );
   });
 
-  it("tells one process under a worker's name from the next: one replaced without a word and not heard again is worker-restarted (a crash loop reported every 15 minutes), two at once a worker-name-conflict, a rolling restart nothing", async () => {
-    // A registry of its own: its listening starts now, whatever the times other tests looked at.
+  /** A registry of its own, its listening from now whatever times other tests looked at; a name's presence messages; its row; the communications events of its site. */
+  function presenceOf(name: string, site: string) {
     const registry = new WorkerRegistry(db, bus, app.get(LOGGER), app.get<SchedulerConfig>(SCHEDULER_CONFIG), app.get(EventRecorder));
-    const at = (seconds: number) => new Date(Date.now() + seconds * 1000);
-    const started = (seconds: number) => at(seconds - 1).toISOString();
-    const presence = (startedAt: string, extra: Partial<WorkerPresence> = {}): WorkerPresence => ({
-      worker: 'twin',
-      kind: 'collector',
-      site: 'branch-twin',
-      version: '0.2.0',
-      features: [],
-      concurrency: 1,
-      busy: 0,
-      startedAt,
-      ...extra,
-    });
-    const row = async () =>
-      (await db.query(`SELECT started_at, busy, replaced_started_at, conflict_started_at, restarts FROM workers WHERE name = 'twin'`)).map(
-        (w: { started_at: Date; busy: number; replaced_started_at: Date | null; conflict_started_at: Date | null; restarts: number }) => ({
-          process: w.started_at.toISOString(),
-          busy: w.busy,
-          replaced: w.replaced_started_at?.toISOString() ?? null,
-          conflict: w.conflict_started_at?.toISOString() ?? null,
-          restarts: w.restarts,
-        }),
-      )[0];
-    const said = async () =>
-      (await db.query(`SELECT details FROM events WHERE kind = 'communications' AND details->>'site' = 'branch-twin' ORDER BY occurred_at`)).map(
-        (e: { details: Record<string, unknown> }) => `${String(e.details['what'])}: ${String(e.details['reason'])}`,
-      );
+    const origin = Date.now();
+    const at = (seconds: number) => new Date(origin + seconds * 1000);
+    const message = (startedAt: string, extra: Partial<WorkerPresence> = {}): WorkerPresence => ({ worker: name, kind: 'collector', site, version: '0.2.0', features: [], concurrency: 1, busy: 0, startedAt, ...extra });
+    return {
+      registry,
+      at,
+      /** A process started a second before `seconds`. */
+      started: (seconds: number) => at(seconds - 1).toISOString(),
+      heard: (startedAt: string, seconds: number, extra: Partial<WorkerPresence> = {}) => registry.record(message(startedAt, extra), at(seconds)),
+      row: async () =>
+        (await db.query(`SELECT started_at, status, other_started_at, other_state, restarts FROM workers WHERE name = $1`, [name])).map(
+          (w: { started_at: Date; status: string; other_started_at: Date | null; other_state: string | null; restarts: number }) => ({
+            process: w.started_at.toISOString(),
+            status: w.status,
+            other: w.other_started_at ? `${w.other_started_at.toISOString()} ${w.other_state}` : null,
+            restarts: w.restarts,
+          }),
+        )[0],
+      said: async () =>
+        (await db.query(`SELECT details FROM events WHERE kind = 'communications' AND details->>'site' = $1 ORDER BY occurred_at`, [site])).map(
+          (e: { details: Record<string, unknown> }) => `${String(e.details['what'])}: ${String(e.details['reason'])}`,
+        ),
+    };
+  }
+
+  it("tells one process under a worker's name from the next: one replaced without a word and silent for 30 s is worker-restarted (a crash loop reported every 15 minutes), one still heard a worker-name-conflict, a rolling restart nothing", async () => {
+    const { registry, at, started, heard, row, said } = presenceOf('twin', 'branch-twin');
     const [p1, p2, p3, p4, p5, p6] = [started(0), started(20), started(100), started(140), started(180), started(1040)];
-    await registry.record(presence(p1), at(0));
-    // Another process while the first is online and never said it stopped: the row follows it; the first is judged after the grace.
-    await registry.record(presence(p2, { busy: 1 }), at(20));
-    expect(await row()).toEqual({ process: p2, busy: 1, replaced: p1, conflict: null, restarts: 0 });
-    expect(await registry.settleBooks(at(40))).toBe(0);
-    // The first still speaking within the grace (its last beat in flight): nothing; after it, two processes share the name, said once.
-    await registry.record(presence(p1), at(30));
-    expect(await row()).toEqual({ process: p2, busy: 1, replaced: p1, conflict: null, restarts: 0 });
-    await registry.record(presence(p1), at(55));
-    await registry.record(presence(p2, { busy: 1 }), at(56));
-    await registry.record(presence(p1), at(70));
-    expect(await row()).toEqual({ process: p2, busy: 1, replaced: null, conflict: p1, restarts: 0 });
-    expect(await registry.settleBooks(at(75))).toBe(0);
-    // The first says it stops: the conflict is over.
-    await registry.record(presence(p1, { stopping: true }), at(80));
-    expect(await row()).toEqual({ process: p2, busy: 1, replaced: null, conflict: null, restarts: 0 });
-    // The second crashes: replaced, and not heard again within the grace, a restart, said.
-    await registry.record(presence(p3), at(100));
+    await heard(p1, 0);
+    // Another process while the first is online and never said it stopped: the row follows it; the leader judges the first by time.
+    await heard(p2, 20);
+    expect(await row()).toEqual({ process: p2, status: 'online', other: `${p1} replaced`, restarts: 0 });
+    // The first, still heard within the grace: not gone; heard after it, two processes share the name, said once.
+    await heard(p1, 30);
+    expect(await registry.settleBooks(at(45))).toBe(0);
+    await heard(p1, 52);
+    expect(await registry.settleBooks(at(53))).toBe(1);
+    await heard(p2, 56);
+    await heard(p1, 67);
+    expect(await registry.settleBooks(at(68))).toBe(0);
+    expect(await row()).toEqual({ process: p2, status: 'online', other: `${p1} conflict`, restarts: 0 });
+    // The first says it stops; a beat of it that comes late is passed over.
+    await heard(p1, 80, { stopping: true });
+    await heard(p1, 81);
+    expect(await row()).toEqual({ process: p2, status: 'online', other: `${p1} stopped`, restarts: 0 });
+    // The second crashes: replaced, and silent for the grace, a restart, said.
+    await heard(p2, 90);
+    await heard(p3, 100);
+    expect(await registry.settleBooks(at(110))).toBe(0);
     expect(await registry.settleBooks(at(131))).toBe(1);
     // A crash loop: the restarts in the next 15 minutes are counted, not said...
-    await registry.record(presence(p4), at(140));
+    await heard(p4, 140);
     expect(await registry.settleBooks(at(171))).toBe(0);
-    await registry.record(presence(p5), at(180));
+    await heard(p5, 180);
     expect(await registry.settleBooks(at(211))).toBe(0);
-    expect(await row()).toMatchObject({ process: p5, replaced: null, restarts: 2 });
+    expect(await row()).toEqual({ process: p5, status: 'online', other: null, restarts: 2 });
     // ...and said once those 15 minutes are over.
     expect(await registry.settleBooks(at(131 + 900))).toBe(1);
-    expect(await row()).toMatchObject({ process: p5, restarts: 0 });
     // A rolling restart (the new process first, the old one's stop after it): no event.
-    await registry.record(presence(p6), at(1040));
-    await registry.record(presence(p5, { stopping: true }), at(1045));
-    expect(await row()).toEqual({ process: p6, busy: 0, replaced: null, conflict: null, restarts: 0 });
-    expect(await registry.settleBooks(at(1080))).toBe(0);
+    await heard(p5, 1035);
+    await heard(p6, 1040);
+    await heard(p5, 1045, { stopping: true });
+    expect(await registry.settleBooks(at(1075))).toBe(0);
+    expect(await row()).toEqual({ process: p6, status: 'online', other: `${p5} stopped`, restarts: 0 });
 
     const label = 'collector worker "twin" at site "branch-twin"';
     expect(await said()).toEqual([
-      `worker-name-conflict: two collector processes at site "branch-twin" speak as "twin", one started at ${p2} and one at ${p1}: GET /workers follows the first, and the other's silence goes unnoticed while it speaks; give each its own PORTOLAN_INSTANCE`,
-      expect.stringMatching(new RegExp(`^worker-restarted: ${label} restarted without saying it stopped \\(it crashed, or was killed\\): the process started at ${p2}, last heard at \\S+, was replaced by one started at ${p3}$`)),
-      expect.stringMatching(new RegExp(`^worker-restarted: ${label} restarted without saying it stopped \\(it crashed, or was killed\\); 2 such restarts since \\S+$`)),
+      `worker-name-conflict: two collector processes at site "branch-twin" speak as "twin", one started at ${p2} and one at ${p1}: GET /workers follows the first, and the other's silence goes unnoticed while the first speaks; give each its own PORTOLAN_INSTANCE`,
+      `worker-restarted: ${label} restarted without saying it stopped (it crashed, or was killed): the process started at ${p2}, last heard at ${at(90).toISOString()}, was replaced by one started at ${p3}`,
+      `worker-restarted: ${label} restarted without saying it stopped (it crashed, or was killed); 2 such restarts since ${at(131).toISOString()}`,
     ]);
+  });
+
+  it('hands a name to the process that shares it when the one it follows falls silent, with no worker-offline while that one speaks', async () => {
+    const { registry, at, started, heard, row, said } = presenceOf('twin-2', 'branch-twin-2');
+    const [p1, p2] = [started(0), started(20)];
+    await heard(p1, 0);
+    await heard(p2, 20);
+    for (const seconds of [35, 50]) {
+      await heard(p1, seconds);
+      await heard(p2, seconds);
+    }
+    expect(await registry.settleBooks(at(51))).toBe(1);
+    // The second falls silent after 50 s; the first speaks on.
+    for (const seconds of [65, 80, 95]) await heard(p1, seconds);
+    expect(await registry.settleBooks(at(100))).toBe(0);
+    expect(await registry.markSilentOffline(at(111))).toBe(0);
+    expect(await row()).toEqual({ process: p2, status: 'online', other: `${p1} conflict`, restarts: 0 });
+    // The first's next beat takes the name.
+    await heard(p1, 125);
+    expect(await row()).toEqual({ process: p1, status: 'online', other: null, restarts: 0 });
+    expect(await registry.settleBooks(at(126))).toBe(0);
+    expect((await said()).map((e: string) => e.split(':')[0])).toEqual(['worker-name-conflict']);
   });
 
   it('fails a run whose device now lies outside the scope guard, with a communications event', async () => {

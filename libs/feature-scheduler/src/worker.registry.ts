@@ -4,7 +4,7 @@ import { Bus, ConsumerHandle } from '@portolan/bus';
 import { Messages, WorkerPresence } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, NewEvent } from '@portolan/platform';
-import { judgePresence, NameBook, OtherProcess, settleBook, WorkerStanding } from './presence.judge';
+import { judgePresence, NameBook, OtherProcess, RESTARTS_REPORTED_EVERY_MS, settleBook, WorkerStanding } from './presence.judge';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
 /** A worker stopped or silent this long is forgotten (its row deleted): names change with every restart that does not set `PORTOLAN_INSTANCE`. */
@@ -18,15 +18,16 @@ interface StandingRow {
   started_at: Date;
   started_seen_at: Date;
   last_seen_at: Date;
-  replaced_started_at: Date | null;
-  replaced_seen_at: Date | null;
-  conflict_started_at: Date | null;
-  conflict_seen_at: Date | null;
+  other_started_at: Date | null;
+  other_seen_at: Date | null;
+  other_state: OtherProcess['state'] | null;
   restarts: number;
   restart_reported_at: Date | null;
 }
 
-const STANDING_COLUMNS = 'status, started_at, started_seen_at, last_seen_at, replaced_started_at, replaced_seen_at, conflict_started_at, conflict_seen_at, restarts, restart_reported_at';
+const STANDING_COLUMNS = 'status, started_at, started_seen_at, last_seen_at, other_started_at, other_seen_at, other_state, restarts, restart_reported_at';
+/** How often a replica checks that it runs: a check later than the offline threshold means it did not (nor hear) in between. */
+const LOOK_EVERY_MS = 5_000;
 
 interface WorkerRow {
   kind: WorkerPresence['kind'];
@@ -41,10 +42,10 @@ interface WorkerRow {
  * past `workerOfflineAfterMs` offline, each with a `worker-offline` communications event that
  * says whether its site still has one of its kind online. One that speaks again after that is a
  * `worker-online` event; one that said it was stopping is `stopped`, with no event (a deliberate
- * stop). A name is followed one process at a time (`judgePresence`): one replaced by another
- * without having said it stopped, and not heard again, is a `worker-restarted` event (the
- * leader's, `settleBooks`), and two processes speaking under one name a `worker-name-conflict`.
- * `GET /workers` lists them.
+ * stop). A name is followed one process at a time (`judgePresence`, as each replica hears it in
+ * order): one replaced by another without having said it stopped and not heard again is a
+ * `worker-restarted` event, and two processes speaking under one name a `worker-name-conflict`
+ * (the leader's, `settleBooks`). `GET /workers` lists them.
  *
  * Silence is only the workers' if this replica heard all the while: until it has listened (and
  * written what it heard) for the whole threshold, after a failed write, and after its own looks
@@ -53,7 +54,9 @@ interface WorkerRow {
 @Injectable()
 export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private subscription?: ConsumerHandle;
-  private readonly recording = new Set<Promise<void>>();
+  /** The messages heard, written one after another in the order heard: a process's beat before its last word. */
+  private recording: Promise<void> = Promise.resolve();
+  private looking?: NodeJS.Timeout;
   /** Since when this replica has heard, and written, every presence message. */
   private listeningSince = Date.now();
   private lastLook?: number;
@@ -69,28 +72,26 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
 
   async onApplicationBootstrap(): Promise<void> {
     this.listeningSince = Date.now();
+    // Whether or not this replica leads: one that leads later knows whether it heard all the while.
+    this.looking = setInterval(() => this.heardAllSince(new Date()), LOOK_EVERY_MS).unref();
     this.subscription = await this.bus.subscribe(Messages.workerPresence, (envelope) => {
-      const recorded = this.record(envelope.payload)
-        .catch((error: unknown) => {
+      this.recording = this.recording.then(() =>
+        this.record(envelope.payload).catch((error: unknown) => {
           this.listeningSince = Date.now();
           this.logger.warn({ worker: envelope.payload.worker, err: String(error) }, 'worker presence not recorded; no worker is taken for silent until presence is written again for the whole threshold');
-        })
-        .finally(() => this.recording.delete(recorded));
-      this.recording.add(recorded);
+        }),
+      );
     });
   }
 
   /** After the workers of this process said they stop (in their `onModuleDestroy`), before the database closes. */
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([...this.recording]);
+    clearInterval(this.looking);
+    await this.recording;
     await this.subscription?.stop();
   }
 
-  /**
-   * Writes what a worker said, as `judgePresence` takes it: its row, with a `worker-online` event
-   * if it had been taken for gone; or, of a process other than the row's, the name's book, with a
-   * `worker-name-conflict` event when two processes speak under the name.
-   */
+  /** Writes what a worker said, as `judgePresence` takes it: its row, with a `worker-online` event if it had been taken for gone; or the name's book. */
   async record(presence: WorkerPresence, now = new Date()): Promise<void> {
     const startedAt = new Date(presence.startedAt);
     const rows = await this.db.transaction(async (manager) => {
@@ -101,26 +102,19 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
       if (heard.take === 'nothing') return [];
       if (heard.take === 'book') {
         await writeBook(manager, presence, heard.book);
-        if (!heard.say || !was) return [];
-        this.logger.warn({ worker: presence.worker, kind: presence.kind, site: presence.site }, 'two worker processes share one name');
-        const reason =
-          `two ${presence.kind} processes at ${siteLabel(presence.site)} speak as "${presence.worker}", one started at ${was.startedAt.toISOString()} and one at ${presence.startedAt}: ` +
-          `GET /workers follows the first, and the other's silence goes unnoticed while it speaks; give each its own PORTOLAN_INSTANCE`;
-        const details = { startedAt: was.startedAt.toISOString(), otherStartedAt: presence.startedAt, reason };
-        return this.events.insert(manager, [workerEvent(presence, await siteIdOf(manager, presence.site), now, 'worker-name-conflict', details)]);
+        return [];
       }
-      const { book } = heard;
       await manager.query(
         `INSERT INTO workers (kind, name, site, version, features, concurrency, busy, started_at, first_seen_at, last_seen_at, status, started_seen_at,
-                              replaced_started_at, replaced_seen_at, conflict_started_at, conflict_seen_at, restarts, restart_reported_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                              other_started_at, other_seen_at, other_state, restarts, restart_reported_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, $14, $15, $16)
          ON CONFLICT (kind, name) DO UPDATE SET site = EXCLUDED.site, version = EXCLUDED.version, features = EXCLUDED.features, concurrency = EXCLUDED.concurrency,
                 busy = EXCLUDED.busy, started_at = EXCLUDED.started_at, last_seen_at = GREATEST(workers.last_seen_at, EXCLUDED.last_seen_at), status = EXCLUDED.status,
-                started_seen_at = EXCLUDED.started_seen_at, replaced_started_at = EXCLUDED.replaced_started_at, replaced_seen_at = EXCLUDED.replaced_seen_at,
-                conflict_started_at = EXCLUDED.conflict_started_at, conflict_seen_at = EXCLUDED.conflict_seen_at, restarts = EXCLUDED.restarts, restart_reported_at = EXCLUDED.restart_reported_at`,
+                started_seen_at = EXCLUDED.started_seen_at, other_started_at = EXCLUDED.other_started_at, other_seen_at = EXCLUDED.other_seen_at, other_state = EXCLUDED.other_state,
+                restarts = EXCLUDED.restarts, restart_reported_at = EXCLUDED.restart_reported_at`,
         [
           presence.kind, presence.worker, presence.site, presence.version, JSON.stringify(presence.features), presence.concurrency, presence.busy, startedAt, now,
-          presence.stopping ? 'stopped' : 'online', heard.process === 'same' && was ? was.startedSeenAt : now, ...bookValues(book),
+          presence.stopping ? 'stopped' : 'online', heard.process === 'same' && was ? was.startedSeenAt : now, ...bookValues(heard.book),
         ],
       );
       if (heard.say !== 'worker-online' || !was) return [];
@@ -139,7 +133,8 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
     if (now.getTime() - this.heardAllSince(now) < thresholdMs) return 0;
     const rows = await this.db.transaction(async (manager) => {
       const [gone]: [WorkerRow[], number] = await manager.query(
-        `UPDATE workers SET status = 'offline' WHERE status = 'online' AND last_seen_at < $1 RETURNING kind, name, site, last_seen_at`,
+        // Not a name whose other process still speaks (a conflict): that one takes the name at its next beat.
+        `UPDATE workers SET status = 'offline' WHERE status = 'online' AND last_seen_at < $1 AND (other_state IS DISTINCT FROM 'conflict' OR other_seen_at < $1) RETURNING kind, name, site, last_seen_at`,
         [new Date(now.getTime() - thresholdMs)],
       );
       if (!gone.length) return [];
@@ -168,37 +163,52 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
   }
 
   /**
-   * The leader's: judges the names' books (`settleBook`). A process replaced while online and not
-   * heard since is a restart without a word, reported as `worker-restarted` (at most once in 15
-   * minutes a name, counting those between); conflicts no longer heard are over.
+   * The leader's: judges the names' books by time (`settleBook`): a process replaced while online
+   * and not heard for the grace is a restart without a word, reported as `worker-restarted` (at
+   * most once in 15 minutes a name, counting those between); one heard after the grace runs beside
+   * the name's, a `worker-name-conflict`; a conflict no longer heard is over.
    */
   async settleBooks(now: Date): Promise<number> {
+    const thresholdMs = this.config.workerOfflineAfterMs;
     const listeningSince = new Date(this.heardAllSince(now));
     const rows = await this.db.transaction(async (manager) => {
-      const open: (StandingRow & WorkerRow)[] = await manager.query(
-        `SELECT kind, name, site, ${STANDING_COLUMNS} FROM workers WHERE replaced_started_at IS NOT NULL OR conflict_started_at IS NOT NULL OR restarts > 0 ORDER BY kind, name FOR UPDATE`,
+      // Only the books with something due; rows a replica is writing are looked at next tick.
+      const due: (StandingRow & WorkerRow)[] = await manager.query(
+        `SELECT kind, name, site, ${STANDING_COLUMNS} FROM workers
+          WHERE other_state = 'replaced' OR (other_state = 'conflict' AND other_seen_at <= $1) OR (restarts > 0 AND (restart_reported_at IS NULL OR restart_reported_at <= $2))
+          ORDER BY kind, name FOR UPDATE SKIP LOCKED`,
+        [new Date(now.getTime() - thresholdMs), new Date(now.getTime() - RESTARTS_REPORTED_EVERY_MS)],
       );
       const events: NewEvent[] = [];
-      for (const row of open) {
+      for (const row of due) {
         const standing = standingOf(row);
-        const settled = settleBook(standing, now, listeningSince, this.config.workerOfflineAfterMs);
+        const settled = settleBook(standing, now, listeningSince, thresholdMs);
         if (!settled) continue;
         const worker = { worker: row.name, kind: row.kind, site: row.site };
         await writeBook(manager, worker, settled.book);
-        if (!settled.report) continue;
-        const { restarts, since } = settled.report;
-        const { gone } = settled;
-        const reason =
-          `${row.kind} worker "${row.name}" at ${siteLabel(row.site)} restarted without saying it stopped (it crashed, or was killed)` +
-          (gone ? `: the process started at ${gone.startedAt.toISOString()}, last heard at ${gone.seenAt.toISOString()}, was replaced by one started at ${standing.startedAt.toISOString()}` : '') +
-          (restarts > 1 ? `; ${restarts} such restarts${since ? ` since ${since.toISOString()}` : ''}` : '');
-        const details = { startedAt: standing.startedAt.toISOString(), ...(gone && { previousStartedAt: gone.startedAt.toISOString() }), restarts, since: since?.toISOString() ?? null, reason };
-        events.push(workerEvent(worker, await siteIdOf(manager, row.site), now, 'worker-restarted', details));
+        const label = `${row.kind} worker "${row.name}" at ${siteLabel(row.site)}`;
+        const { conflict, gone, report } = settled;
+        if (conflict) {
+          this.logger.warn(worker, 'two worker processes share one name');
+          const reason =
+            `two ${row.kind} processes at ${siteLabel(row.site)} speak as "${row.name}", one started at ${standing.startedAt.toISOString()} and one at ${conflict.startedAt.toISOString()}: ` +
+            `GET /workers follows the first, and the other's silence goes unnoticed while the first speaks; give each its own PORTOLAN_INSTANCE`;
+          const details = { startedAt: standing.startedAt.toISOString(), otherStartedAt: conflict.startedAt.toISOString(), reason };
+          events.push(workerEvent(worker, await siteIdOf(manager, row.site), now, 'worker-name-conflict', details));
+        }
+        if (report) {
+          const reason =
+            `${label} restarted without saying it stopped (it crashed, or was killed)` +
+            (gone ? `: the process started at ${gone.startedAt.toISOString()}, last heard at ${gone.seenAt.toISOString()}, was replaced by one started at ${standing.startedAt.toISOString()}` : '') +
+            (report.restarts > 1 ? `; ${report.restarts} such restarts${report.since ? ` since ${report.since.toISOString()}` : ''}` : '');
+          const details = { startedAt: standing.startedAt.toISOString(), ...(gone && { previousStartedAt: gone.startedAt.toISOString() }), restarts: report.restarts, since: report.since?.toISOString() ?? null, reason };
+          events.push(workerEvent(worker, await siteIdOf(manager, row.site), now, 'worker-restarted', details));
+        }
       }
       return this.events.insert(manager, events);
     });
     await this.events.announce(rows);
-    if (rows.length) this.logger.warn({ workers: rows.length }, 'workers restarted without saying they stopped');
+    if (rows.length) this.logger.warn({ events: rows.length }, 'worker processes restarted without a word, or sharing a name');
     return rows.length;
   }
 
@@ -238,27 +248,26 @@ export interface SiteStaff {
 }
 
 function standingOf(row: StandingRow): WorkerStanding {
-  const other = (startedAt: Date | null, seenAt: Date | null): OtherProcess | null => (startedAt && seenAt ? { startedAt: new Date(startedAt), seenAt: new Date(seenAt) } : null);
+  const other = row.other_started_at && row.other_seen_at && row.other_state ? { startedAt: new Date(row.other_started_at), seenAt: new Date(row.other_seen_at), state: row.other_state } : null;
   return {
     status: row.status,
     startedAt: new Date(row.started_at),
     startedSeenAt: new Date(row.started_seen_at),
     lastSeenAt: new Date(row.last_seen_at),
-    replaced: other(row.replaced_started_at, row.replaced_seen_at),
-    conflict: other(row.conflict_started_at, row.conflict_seen_at),
+    other,
     restarts: row.restarts,
     restartReportedAt: row.restart_reported_at && new Date(row.restart_reported_at),
   };
 }
 
-/** The book's columns, in `workers`' order: replaced, conflict, restarts. */
-function bookValues(book: NameBook): (Date | number | null)[] {
-  return [book.replaced?.startedAt ?? null, book.replaced?.seenAt ?? null, book.conflict?.startedAt ?? null, book.conflict?.seenAt ?? null, book.restarts, book.restartReportedAt];
+/** The book's columns, in `workers`' order: the other process, the restarts. */
+function bookValues(book: NameBook): (Date | number | string | null)[] {
+  return [book.other?.startedAt ?? null, book.other?.seenAt ?? null, book.other?.state ?? null, book.restarts, book.restartReportedAt];
 }
 
 async function writeBook(manager: EntityManager, worker: Pick<WorkerPresence, 'worker' | 'kind'>, book: NameBook): Promise<void> {
   await manager.query(
-    `UPDATE workers SET replaced_started_at = $3, replaced_seen_at = $4, conflict_started_at = $5, conflict_seen_at = $6, restarts = $7, restart_reported_at = $8 WHERE kind = $1 AND name = $2`,
+    `UPDATE workers SET other_started_at = $3, other_seen_at = $4, other_state = $5, restarts = $6, restart_reported_at = $7 WHERE kind = $1 AND name = $2`,
     [worker.kind, worker.worker, ...bookValues(book)],
   );
 }

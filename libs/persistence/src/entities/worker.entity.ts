@@ -24,12 +24,15 @@ export class WorkerEntity {
   @Column({ type: 'text' }) status!: WorkerStatus;
   /** When the hub first heard the process started at `startedAt`: the name's process until another replaces it. */
   @Column({ name: 'started_seen_at', type: 'timestamptz' }) startedSeenAt!: Date;
-  /** The process this one replaced while it was online, until judged 30 s on: gone without a word (`worker-restarted`), or still speaking (a conflict). */
-  @Column({ name: 'replaced_started_at', type: 'timestamptz', nullable: true }) replacedStartedAt!: Date | null;
-  @Column({ name: 'replaced_seen_at', type: 'timestamptz', nullable: true }) replacedSeenAt!: Date | null;
-  /** Another process speaking under this name (`worker-name-conflict`): its start, and when it was last heard; cleared once it is silent for the offline threshold. */
-  @Column({ name: 'conflict_started_at', type: 'timestamptz', nullable: true }) conflictStartedAt!: Date | null;
-  @Column({ name: 'conflict_seen_at', type: 'timestamptz', nullable: true }) conflictSeenAt!: Date | null;
+  /**
+   * Another process under this name: the one this one took the name from while it was online
+   * (`replaced`, judged 30 s on: gone without a word, a `worker-restarted`, or still speaking), one
+   * speaking beside it (`conflict`, a `worker-name-conflict`; over once silent for the offline
+   * threshold), or one that said it stopped (`stopped`); its start, and when it was last heard.
+   */
+  @Column({ name: 'other_started_at', type: 'timestamptz', nullable: true }) otherStartedAt!: Date | null;
+  @Column({ name: 'other_seen_at', type: 'timestamptz', nullable: true }) otherSeenAt!: Date | null;
+  @Column({ name: 'other_state', type: 'text', nullable: true }) otherState!: 'replaced' | 'conflict' | 'stopped' | null;
   /** Restarts without a word (crashes, kills) not yet reported, and when the last `worker-restarted` event was (at most one in 15 minutes). */
   @Column({ type: 'integer', default: 0 }) restarts!: number;
   @Column({ name: 'restart_reported_at', type: 'timestamptz', nullable: true }) restartReportedAt!: Date | null;
