@@ -185,8 +185,15 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
   it('lists its own scanner worker and collector, serving every site, as online', async () => {
     const workers = await api.get<{ items: { kind: string; site: string; features: string[]; status: string }[] }>('/workers');
     expect(workers.body.items.map((w) => `${w.kind} ${w.site} ${w.features.join(',') || '-'} ${w.status}`).sort()).toEqual(['collector * - online', 'scanner * scan-pace online']);
-    expect((await api.get('/workers?status=stopped')).body).toEqual({ items: [] });
+    expect((await api.get('/workers?status=stopped')).body).toEqual({ items: [], nextCursor: null });
     expect((await api.get('/workers?kind=printer')).status).toBe(400);
+    // A page at a time: by site, kind and name.
+    const first = await api.get<{ items: { kind: string }[]; nextCursor: string | null }>('/workers?limit=1');
+    expect(first.body.items.map((w) => w.kind)).toEqual(['collector']);
+    const second = await api.get<{ items: { kind: string }[]; nextCursor: string | null }>(`/workers?limit=1&cursor=${first.body.nextCursor ?? ''}`);
+    expect(second.body).toEqual({ items: [expect.objectContaining({ kind: 'scanner' })], nextCursor: null });
+    const forged = await api.get<{ error: { message: string } }>('/workers?cursor=bm90LWEtY3Vyc29y');
+    expect(forged).toMatchObject({ status: 400, body: { error: { message: 'cursor is not one this API issued' } } });
   });
 
   it("has run every duty of the scheduler's leader on PGlite without a failure", async () => {

@@ -29,3 +29,18 @@ export function pageOf<T extends { id: string }>(rows: T[], limit: number, at: (
   const last = items[items.length - 1];
   return { items, nextCursor: rows.length > limit && last ? encodeCursor(at(last), last.id) : null };
 }
+
+/** Opaque keyset cursor over a listing's sort key of text columns (e.g. site, kind, name). */
+export function encodeKeyCursor(key: readonly string[]): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+export function decodeKeyCursor(cursor: string, length: number): string[] {
+  try {
+    const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (!Array.isArray(key) || key.length !== length || !key.every((part) => typeof part === 'string' && part.length <= 256)) throw new Error('bad');
+    return key as string[];
+  } catch {
+    throw new DomainError('invalid_payload', 'cursor is not one this API issued', { field: 'cursor' });
+  }
+}
