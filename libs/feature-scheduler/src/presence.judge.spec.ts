@@ -44,7 +44,9 @@ describe('judgePresence', () => {
     expect(judge(standing(), 105, 106)).toEqual({ take: 'row', process: 'replaced', book: { ...EMPTY, other: other(0, 100, 'replaced') } });
     const pending = standing({ other: other(0, 100, 'replaced') }, 105, 110);
     expect(judge(pending, 112, 113)).toEqual({ take: 'row', process: 'replaced', book: { ...EMPTY, other: other(105, 110, 'replaced'), restarts: 1 } });
-    // One that said it stopped (a rolling restart) is not.
+    // Nor one heard since it was replaced (a twin), nor one that said it stopped (a rolling restart).
+    const heard = standing({ other: other(0, 108, 'replaced') }, 105, 110);
+    expect(judge(heard, 112, 113)).toEqual({ take: 'row', process: 'replaced', book: { ...EMPTY, other: other(105, 110, 'replaced') } });
     const stopped = standing({ other: other(0, 104, 'stopped') }, 105, 110);
     expect(judge(stopped, 112, 113)).toEqual({ take: 'row', process: 'replaced', book: { ...EMPTY, other: other(105, 110, 'replaced') } });
   });
@@ -103,7 +105,14 @@ describe('settleBook', () => {
     expect(settle({ restarts: 3, restartReportedAt: reported }, later)).toEqual({ book: { ...EMPTY, restartReportedAt: at(later) }, report: { restarts: 3, since: reported } });
   });
 
-  it('leaves a stopped process in the book (its late beats are passed over)', () => {
-    expect(settle({ other: other(0, 150, 'stopped') }, 1000)).toBeUndefined();
+  it('keeps a stopped process in the book for the offline threshold (its late beats are passed over), then forgets it', () => {
+    expect(settle({ other: other(0, 150, 'stopped') }, 209)).toBeUndefined();
+    expect(settle({ other: other(0, 150, 'stopped') }, 210)).toEqual({ book: EMPTY });
+  });
+
+  it("counts a conflict's silence only from when the leader listens (all schedulers were down)", () => {
+    const conflict = other(0, 300, 'conflict');
+    expect(settle({ other: conflict }, 400, at(390))).toBeUndefined();
+    expect(settle({ other: conflict }, 450, at(390))).toEqual({ book: EMPTY });
   });
 });

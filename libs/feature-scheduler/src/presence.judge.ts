@@ -58,7 +58,7 @@ export type Heard =
  *   process went silent past the offline threshold, or stopped;
  * - a process not heard before takes the name: quietly if the last said it stopped, with
  *   `worker-online` if the last was offline; from an online one, which becomes the other process,
- *   `replaced` (one replaced before it and not yet judged counts as a restart). A first word that
+ *   `replaced` (one replaced before it, not yet judged and not heard since, counts as a restart). A first word that
  *   says it stops leaves an online process the name's.
  */
 export function judgePresence(was: WorkerStanding | undefined, heard: { startedAt: Date; stopping: boolean }, now: Date, offlineAfterMs: number): Heard {
@@ -80,8 +80,8 @@ export function judgePresence(was: WorkerStanding | undefined, heard: { startedA
   if (was.status === 'stopped') return { take: 'row', process: 'replaced', book };
   if (was.status === 'offline') return { take: 'row', process: 'replaced', book, say: 'worker-online' };
   // The last never said it stopped: a crash, or a second process; the leader tells which after the
-  // grace. One replaced before it, not yet judged and never heard to stop, went without a word too.
-  const restarts = book.restarts + (book.other?.state === 'replaced' ? 1 : 0);
+  // grace. One replaced before it, not yet judged, never heard since, went without a word too.
+  const restarts = book.restarts + (book.other?.state === 'replaced' && book.other.seenAt <= was.startedSeenAt ? 1 : 0);
   return { take: 'row', process: 'replaced', book: { ...book, other: { startedAt: was.startedAt, seenAt: was.lastSeenAt, state: 'replaced' }, restarts } };
 }
 
@@ -92,7 +92,8 @@ export function judgePresence(was: WorkerStanding | undefined, heard: { startedA
  * - a `replaced` process silent for the grace crashed, or was killed: a restart, counted if the
  *   leader heard all the while since it last spoke (else its word that it stopped may have gone
  *   unheard, and it is let go);
- * - a `conflict` silent for the offline threshold is over;
+ * - a `conflict` silent for the offline threshold (while the leader listened) is over, and a
+ *   `stopped` one forgotten;
  * - restarts are reported (`report`: how many, since when) at most once in
  *   `RESTARTS_REPORTED_EVERY_MS`.
  * Undefined when nothing changes.
@@ -115,7 +116,8 @@ export function settleBook(
       if (other.seenAt >= listeningSince) gone = other;
       book = { ...book, other: null, restarts: book.restarts + (gone ? 1 : 0) };
     }
-  } else if (other?.state === 'conflict' && now.getTime() - other.seenAt.getTime() >= offlineAfterMs) {
+  } else if (other && now.getTime() - Math.max(other.seenAt.getTime(), listeningSince.getTime()) >= offlineAfterMs) {
+    // A conflict over, or a stop whose late beats would have come by now; silence counted only since the leader listens.
     book = { ...book, other: null };
   }
   const due = book.restarts > 0 && (!book.restartReportedAt || now.getTime() - book.restartReportedAt.getTime() >= RESTARTS_REPORTED_EVERY_MS);

@@ -54,8 +54,8 @@ interface WorkerRow {
 @Injectable()
 export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private subscription?: ConsumerHandle;
-  /** The messages heard, written one after another in the order heard: a process's beat before its last word. */
-  private recording: Promise<void> = Promise.resolve();
+  /** The messages heard of each worker name, written one after another in the order heard: a process's beat before its last word. */
+  private readonly recording = new Map<string, Promise<void>>();
   private looking?: NodeJS.Timeout;
   /** Since when this replica has heard, and written, every presence message. */
   private listeningSince = Date.now();
@@ -73,25 +73,40 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
   async onApplicationBootstrap(): Promise<void> {
     this.listeningSince = Date.now();
     // Whether or not this replica leads: one that leads later knows whether it heard all the while.
-    this.looking = setInterval(() => this.heardAllSince(new Date()), LOOK_EVERY_MS).unref();
+    this.looking = setInterval(() => void this.look(), LOOK_EVERY_MS).unref();
     this.subscription = await this.bus.subscribe(Messages.workerPresence, (envelope) => {
-      this.recording = this.recording.then(() =>
-        this.record(envelope.payload).catch((error: unknown) => {
+      const heardAt = new Date();
+      const { worker, kind } = envelope.payload;
+      const key = `${kind} ${worker}`;
+      const recorded = (this.recording.get(key) ?? Promise.resolve())
+        .then(() => this.record(envelope.payload, heardAt))
+        .catch((error: unknown) => {
           this.listeningSince = Date.now();
-          this.logger.warn({ worker: envelope.payload.worker, err: String(error) }, 'worker presence not recorded; no worker is taken for silent until presence is written again for the whole threshold');
-        }),
-      );
+          this.logger.warn({ worker, err: String(error) }, 'worker presence not recorded; no worker is taken for silent until presence is written again for the whole threshold');
+        })
+        .finally(() => {
+          if (this.recording.get(key) === recorded) this.recording.delete(key);
+        });
+      this.recording.set(key, recorded);
     });
   }
 
   /** After the workers of this process said they stop (in their `onModuleDestroy`), before the database closes. */
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.looking);
-    await this.recording;
     await this.subscription?.stop();
+    await Promise.all([...this.recording.values()]);
   }
 
-  /** Writes what a worker said, as `judgePresence` takes it: its row, with a `worker-online` event if it had been taken for gone; or the name's book. */
+  /** That this replica runs, and hears the bus: a look that finds it cut off from the bus (or later than the threshold) starts its listening again. */
+  private async look(): Promise<void> {
+    const now = new Date();
+    const health = await this.bus.health().catch(() => ({ ok: false }));
+    if (!health.ok) this.listeningSince = now.getTime();
+    this.heardAllSince(now);
+  }
+
+  /** Writes what a worker said (heard at `now`), as `judgePresence` takes it: its row, with a `worker-online` event if it had been taken for gone; or the name's book. */
   async record(presence: WorkerPresence, now = new Date()): Promise<void> {
     const startedAt = new Date(presence.startedAt);
     const rows = await this.db.transaction(async (manager) => {
@@ -175,7 +190,7 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
       // Only the books with something due; rows a replica is writing are looked at next tick.
       const due: (StandingRow & WorkerRow)[] = await manager.query(
         `SELECT kind, name, site, ${STANDING_COLUMNS} FROM workers
-          WHERE other_state = 'replaced' OR (other_state = 'conflict' AND other_seen_at <= $1) OR (restarts > 0 AND (restart_reported_at IS NULL OR restart_reported_at <= $2))
+          WHERE other_state = 'replaced' OR (other_state IN ('conflict', 'stopped') AND other_seen_at <= $1) OR (restarts > 0 AND (restart_reported_at IS NULL OR restart_reported_at <= $2))
           ORDER BY kind, name FOR UPDATE SKIP LOCKED`,
         [new Date(now.getTime() - thresholdMs), new Date(now.getTime() - RESTARTS_REPORTED_EVERY_MS)],
       );
@@ -197,10 +212,11 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
           events.push(workerEvent(worker, await siteIdOf(manager, row.site), now, 'worker-name-conflict', details));
         }
         if (report) {
+          const count = report.restarts === 1 ? '1 such restart' : `${report.restarts} such restarts`;
           const reason =
             `${label} restarted without saying it stopped (it crashed, or was killed)` +
             (gone ? `: the process started at ${gone.startedAt.toISOString()}, last heard at ${gone.seenAt.toISOString()}, was replaced by one started at ${standing.startedAt.toISOString()}` : '') +
-            (report.restarts > 1 ? `; ${report.restarts} such restarts${report.since ? ` since ${report.since.toISOString()}` : ''}` : '');
+            (report.restarts > 1 || !gone ? `; ${count}${report.since ? ` since ${report.since.toISOString()}` : ''}` : '');
           const details = { startedAt: standing.startedAt.toISOString(), ...(gone && { previousStartedAt: gone.startedAt.toISOString() }), restarts: report.restarts, since: report.since?.toISOString() ?? null, reason };
           events.push(workerEvent(worker, await siteIdOf(manager, row.site), now, 'worker-restarted', details));
         }
