@@ -48,8 +48,9 @@ interface WorkerRow {
  * (the leader's, `settleBooks`). `GET /workers` lists them.
  *
  * Silence is only the workers' if this replica heard all the while: until it has listened (and
- * written what it heard) for the whole threshold, after a failed write, and after its own looks
- * were further apart than the threshold (the scheduler stopped, the host asleep), it marks no one.
+ * written what it heard) for the whole threshold, after a failed write, after a look (every 5 s)
+ * found it cut off from the bus, and after its looks were further apart than the threshold (the
+ * scheduler stopped, the host asleep), it marks no one.
  */
 @Injectable()
 export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplicationShutdown {
