@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { DataSource } from 'typeorm';
-import { Bus, Outcomes } from '@portolan/bus';
+import { Bus, JetStreamBus, Outcomes } from '@portolan/bus';
 import { loadPlatformConfig, PlatformConfig } from '@portolan/config';
 import { Messages, RunRequested, ScanRequested, WorkerPresence } from '@portolan/contracts';
 import { createTestDatabase, insertTestAgent, ScanChunkEntity } from '@portolan/persistence';
@@ -481,6 +481,28 @@ describe('scheduler (Postgres)', () => {
     expect(await row()).toEqual({ process: p1, status: 'online', other: null, restarts: 0 });
     expect(await registry.settleBooks(at(126))).toBe(0);
     expect((await said()).map((e: string) => e.split(':')[0])).toEqual(['worker-name-conflict']);
+  });
+
+  it('takes no worker for silent while its scheduler was cut off from NATS', async () => {
+    const nats = await JetStreamBus.connect({ servers: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', name: 'scheduler-int-cut-off', logger: app.get(LOGGER) });
+    const registry = new WorkerRegistry(db, nats, app.get(LOGGER), app.get<SchedulerConfig>(SCHEDULER_CONFIG), app.get(EventRecorder));
+    const origin = Date.now();
+    const at = (seconds: number) => new Date(origin + seconds * 1000);
+    const startedAt = at(-1).toISOString();
+    for (const worker of ['cut-1', 'cut-2']) await registry.record({ worker, kind: 'scanner', site: 'branch-cut', version: '0.2.0', features: [], concurrency: 1, busy: 0, startedAt }, at(0));
+    await registry.look(at(5));
+    // cut-2 speaks on; then this replica's connection is gone: what the workers said meanwhile went unheard.
+    await registry.record({ worker: 'cut-2', kind: 'scanner', site: 'branch-cut', version: '0.2.0', features: [], concurrency: 1, busy: 0, startedAt }, at(20));
+    await nats.close();
+    await registry.look(at(30));
+    // cut-1 silent for 70 s: not taken for gone, this replica having listened only since 30 s.
+    expect(await registry.markSilentOffline(at(70))).toBe(0);
+    // Once it has listened for the threshold since, both are.
+    expect(await registry.markSilentOffline(at(91))).toBeGreaterThanOrEqual(2);
+    expect(await db.query(`SELECT name, status FROM workers WHERE site = 'branch-cut' ORDER BY name`)).toEqual([
+      { name: 'cut-1', status: 'offline' },
+      { name: 'cut-2', status: 'offline' },
+    ]);
   });
 
   it('fails a run whose device now lies outside the scope guard, with a communications event', async () => {

@@ -99,9 +99,8 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
     await Promise.all([...this.recording.values()]);
   }
 
-  /** That this replica runs, and hears the bus: a look that finds it cut off from the bus (or later than the threshold) starts its listening again. */
-  private async look(): Promise<void> {
-    const now = new Date();
+  /** That this replica runs, and hears the bus (every 5 s): a look that finds it cut off from the bus (or later than the threshold) starts its listening again. */
+  async look(now = new Date()): Promise<void> {
     const health = await this.bus.health().catch(() => ({ ok: false }));
     if (!health.ok) this.listeningSince = now.getTime();
     this.heardAllSince(now);
