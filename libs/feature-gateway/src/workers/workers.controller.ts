@@ -22,11 +22,11 @@ type WorkersQuery = z.infer<typeof WorkersQuerySchema>;
  * site, kind and name: `online`, `offline` (silent past the threshold; a `worker-offline` event
  * said so) or `stopped` (it said it was stopping). `site` also matches the workers that serve
  * every site (`*`). Pages of `limit`, by site, kind and name, follow `nextCursor`. Those stopped
- * or silent for a week are forgotten. A row follows the name's
- * latest process (`startedAt`); `otherStartedAt`, `otherSeenAt` and `otherState` tell of another
- * process under the name: the one it replaced while online, until judged (`replaced`), one
- * speaking beside it (`conflict`, a `worker-name-conflict`), or one that said it stopped;
- * `restarts` counts restarts without a word not yet reported (`worker-restarted`).
+ * or silent for a week are forgotten. A row follows the name's latest process (`startedAt`);
+ * `otherStartedAt`, `otherSeenAt` and `otherState` tell of another process under the name: the
+ * one it replaced while online, until judged (`replaced`), one speaking beside it (`conflict`, a
+ * `worker-name-conflict`), or one that said it stopped; `restarts` counts restarts without a
+ * word not yet reported (`worker-restarted`).
  */
 @Controller('workers')
 export class WorkersController {
