@@ -58,8 +58,8 @@ export type Heard =
  *   process went silent past the offline threshold, or stopped;
  * - a process not heard before takes the name: quietly if the last said it stopped, with
  *   `worker-online` if the last was offline; from an online one, which becomes the other process,
- *   `replaced` (one replaced before it, not yet judged and not heard since, counts as a restart). A first word that
- *   says it stops leaves an online process the name's.
+ *   `replaced` (one replaced before it, not yet judged and not heard since, counts as a restart).
+ *   A first word that says it stops leaves an online process the name's.
  */
 export function judgePresence(was: WorkerStanding | undefined, heard: { startedAt: Date; stopping: boolean }, now: Date, offlineAfterMs: number): Heard {
   const book: NameBook = { other: was?.other ?? null, restarts: was?.restarts ?? 0, restartReportedAt: was?.restartReportedAt ?? null };
