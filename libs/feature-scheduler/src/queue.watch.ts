@@ -4,7 +4,7 @@ import { Bus } from '@portolan/bus';
 import { Messages, WorkerFeatures } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
-import { WorkerRegistry } from './worker.registry';
+import { noneOnline, WorkerRegistry, workerNoun } from './worker.registry';
 
 /** A chunk still queued this long after it was published is looked at (by then every local worker has started to consume). */
 export const QUEUE_WAIT_GRACE_MS = 60_000;
@@ -147,9 +147,7 @@ function paceReason(job: Waiting, byPresence: boolean): string {
 }
 
 function workerReason(job: Waiting, byPresence: boolean): string {
-  const [worker, setting] = job.kind === 'scan' ? ['scanner worker', 'SCANNER_SITE'] : ['collector', 'COLLECTOR_SITE'];
-  return (
-    `no ${worker} ${byPresence ? 'is online' : 'has ever run'} at site "${job.site}", so the run's ${waits(job)} for one until the queue timeout; ` +
-    `start one there (${setting}=${job.site}, or * for every site)`
-  );
+  const [kind, setting] = job.kind === 'scan' ? (['scanner', 'SCANNER_SITE'] as const) : (['collector', 'COLLECTOR_SITE'] as const);
+  const none = byPresence ? noneOnline(kind, job.site) : `no ${workerNoun(kind, 1)} has ever run at site "${job.site}"`;
+  return `${none}, so the run's ${waits(job)} for one until the queue timeout; start one there (${setting}=${job.site}, or * for every site)`;
 }

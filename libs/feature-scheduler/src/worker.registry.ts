@@ -288,12 +288,22 @@ async function writeBook(manager: EntityManager, worker: Pick<WorkerPresence, 'w
   );
 }
 
+/** What a kind of worker is called, one or several (`paced`: those that keep to a scan pace). */
+export function workerNoun(kind: WorkerPresence['kind'], count: number, paced = false): string {
+  const [one, many] = kind === 'scanner' ? ['scanner worker', 'scanner workers'] : ['collector', 'collectors'];
+  return count === 1 ? `${one}${paced ? ' that paces' : ''}` : `${many}${paced ? ' that pace' : ''}`;
+}
+
+/** "no collector is online at site "x"": as `staffWords` and the queue's warnings say it. */
+export function noneOnline(kind: WorkerPresence['kind'], site: string, paced = false): string {
+  return `no ${workerNoun(kind, 1, paced)} is online at ${siteLabel(site)}`;
+}
+
 /** The workers `staffOf` found, as a reason's words: "no collector is online at site "x"", "2 scanner workers that pace are online at every site, 2 of their 4 slots busy". */
 export function staffWords(kind: WorkerPresence['kind'], site: string, staff: SiteStaff, paced = false): string {
-  const one = `${kind}${kind === 'scanner' ? ' worker' : ''}${paced ? ' that paces' : ''}`;
-  if (!staff.online) return `no ${one} is online at ${siteLabel(site)}`;
-  const many = staff.online === 1 ? `1 ${one} is` : `${staff.online} ${one.replace(/(worker|collector)/, '$1s').replace('paces', 'pace')} are`;
-  return `${many} online at ${siteLabel(site)}, ${staff.busy} of ${staff.slots} slot${staff.slots === 1 ? '' : 's'} busy`;
+  if (!staff.online) return noneOnline(kind, site, paced);
+  const who = `${staff.online} ${workerNoun(kind, staff.online, paced)} ${staff.online === 1 ? 'is' : 'are'}`;
+  return `${who} online at ${siteLabel(site)}, ${staff.busy} of ${staff.slots} slot${staff.slots === 1 ? '' : 's'} busy`;
 }
 
 function siteLabel(site: string): string {
