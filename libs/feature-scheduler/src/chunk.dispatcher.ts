@@ -70,15 +70,16 @@ export class ChunkDispatcher {
   /**
    * Publishes the next chunk of each paced tracker that has no scan under way (no chunk of an
    * open run of it queued or running, other than held ones): a paced run's chunks are scanned one
-   * after another, and runs of one tracker (a manual run beside a scheduled one, a re-probe) one
-   * after another too, oldest first, so that the tracker's scans never send more than its
-   * `maxRate` between them, wherever they are scanned. A released chunk waits in its site's queue
-   * from now: its deadline (and its request's) is the queue timeout from now. It is scanned at its
-   * tracker's pace as of its release (an edit of `maxRate` since the run was planned applies to the
-   * chunks still held, their timeout with it); a tracker whose pace was cleared has all its held
-   * chunks released at once, unpaced. A publish that fails is retried as any other
-   * (`dispatchUnpublished`); a chunk two callers (the leader, a planner) pick at once is released
-   * by one of them.
+   * after another, and runs of one tracker (a manual run beside a scheduled one) one after another
+   * too, oldest first, so that the tracker's scans never send more than its `maxRate` between them,
+   * wherever they are scanned. A re-probe goes first: the change it confirms is reported only once
+   * it is seen again, so it waits for the chunk being scanned, not for the rest of a long run. A
+   * released chunk waits in its site's queue from now: its deadline (and its request's) is the
+   * queue timeout from now. It is scanned at its tracker's pace as of its release (an edit of
+   * `maxRate` since the run was planned applies to the chunks still held, their timeout with it);
+   * a tracker whose pace was cleared has all its held chunks released at once, unpaced. A publish
+   * that fails is retried as any other (`dispatchUnpublished`); a chunk two callers (the leader, a
+   * planner) pick at once is released by one of them.
    */
   async releasePacedTurns(now: Date): Promise<number> {
     const deadline = new Date(now.getTime() + this.config.chunkQueueTimeoutMs);
@@ -87,11 +88,11 @@ export class ChunkDispatcher {
       // Wrapped in a SELECT: TypeORM answers an UPDATE with its row count beside the rows.
       const rows: Released[] = await manager.query(
         `WITH held AS (
-           SELECT h.id, j.tracker_id, t.max_rate, j.requested_at, j.id AS job_id, h.chunk_index
+           SELECT h.id, j.tracker_id, t.max_rate, j.trigger = 'reprobe' AS reprobe, j.requested_at, j.id AS job_id, h.chunk_index
              FROM scan_chunks h JOIN scan_jobs j ON j.id = h.job_id JOIN trackers t ON t.id = j.tracker_id
             WHERE h.held AND h.status = 'queued'
          ), turn AS (
-           (SELECT DISTINCT ON (tracker_id) id, tracker_id, max_rate FROM held WHERE max_rate IS NOT NULL ORDER BY tracker_id, requested_at, job_id, chunk_index LIMIT ${BATCH})
+           (SELECT DISTINCT ON (tracker_id) id, tracker_id, max_rate FROM held WHERE max_rate IS NOT NULL ORDER BY tracker_id, reprobe DESC, requested_at, job_id, chunk_index LIMIT ${BATCH})
            UNION ALL
            (SELECT id, tracker_id, max_rate FROM held WHERE max_rate IS NULL LIMIT ${BATCH})
          ), released AS (

@@ -208,6 +208,39 @@ describe('scheduler (Postgres)', () => {
     expect(pacedScanJobs.filter((j) => j.jobId === first || j.jobId === second).map((j) => `${run(j.jobId)} ${j.chunkIndex}`)).toEqual(['first 0', 'first 1', 'second 0']);
   });
 
+  it("scans a paced tracker's re-probe before the rest of its open run: the change it confirms waits for one chunk, not the run", async () => {
+    const ids = await tracker('127.0.0.1-5', 'branch-1');
+    await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
+    const run = await pendingJob(ids);
+    await app.get(RunPlanner).plan({ jobId: run, trackerId: ids.trackerId, trigger: 'schedule', requestedAt: new Date().toISOString() });
+    // The first chunk found a change on 127.0.0.4: the comparer asks for a re-probe of its port, as requestReprobe writes it.
+    const reprobe = randomUUID();
+    const probe = { hosts: ['127.0.0.4'], ports: { tcp: [{ from: 40003, to: 40003 }], udp: [] }, items: ['127.0.0.4 tcp/40003'], attempt: 1 };
+    await db.query(`INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at, probe) VALUES ($1, $2, $3, 'reprobe', 'pending', now(), $4)`, [reprobe, ids.trackerId, ids.deviceId, JSON.stringify(probe)]);
+    await app.get(RunPlanner).plan({ jobId: reprobe, trackerId: ids.trackerId, trigger: 'reprobe', requestedAt: new Date().toISOString() });
+    const name = (jobId: string) => (jobId === run ? 'run' : 'reprobe');
+    const released = async () =>
+      (await db.query(`SELECT job_id, chunk_index FROM scan_chunks WHERE job_id = ANY($1) AND NOT held ORDER BY published_at, job_id = $2 DESC, chunk_index`, [[run, reprobe], run])).map(
+        (c: { job_id: string; chunk_index: number }) => `${name(c.job_id)} ${c.chunk_index}`,
+      );
+    // Held while the run's first chunk is under way: the tracker's pace holds for its re-probes too.
+    expect(await released()).toEqual(['run 0']);
+    expect(await chunkStates(reprobe)).toEqual(['queued held']);
+    const settle = (jobId: string, index: number) => db.query(`UPDATE scan_chunks SET status = 'done' WHERE job_id = $1 AND chunk_index = $2`, [jobId, index]);
+    const dispatcher = app.get(ChunkDispatcher);
+    await settle(run, 0);
+    expect(await dispatcher.releasePacedTurns(new Date())).toBe(1);
+    expect(await released()).toEqual(['run 0', 'reprobe 0']);
+    await settle(reprobe, 0);
+    expect(await dispatcher.releasePacedTurns(new Date())).toBe(1);
+    await settle(run, 1);
+    expect(await dispatcher.releasePacedTurns(new Date())).toBe(1);
+    expect(await released()).toEqual(['run 0', 'reprobe 0', 'run 1', 'run 2']);
+    await until(() => pacedScanJobs.filter((j) => j.jobId === reprobe).length >= 1);
+    const [scan] = pacedScanJobs.filter((j) => j.jobId === reprobe);
+    expect(scan).toMatchObject({ targets: ['127.0.0.4'], maxRate: 5 });
+  });
+
   it("fails the chunks held behind a paced chunk no worker took within its queue timeout, and never times out a held chunk by itself", async () => {
     const jobId = await plannedPacedRun('127.0.0.1-5');
     const loop = app.get(SchedulerLoop);
