@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { gatewayShape, loadGatewayConfig, loadPlatformConfig, platformShape } from './platform.config';
 import { redactConfig } from './env.loader';
 
@@ -5,6 +6,11 @@ describe('configuration from the environment', () => {
   it('works with nothing set', () => {
     expect(loadGatewayConfig({})).toMatchObject({ port: 8443, plainHttp: false });
     expect(loadPlatformConfig({})).toMatchObject({ dataDir: './data', databaseUrl: undefined, scopeAllow: '127.0.0.0/8, ::1/128' });
+  });
+
+  it('names the process after its host by default, the same across restarts (a worker keeps its row, and its restarts are told)', () => {
+    expect(loadPlatformConfig({}).instance).toBe(hostname());
+    expect(loadPlatformConfig({ PORTOLAN_INSTANCE: 'scanner-2' }).instance).toBe('scanner-2');
   });
 
   it('fails fast naming every bad variable', () => {

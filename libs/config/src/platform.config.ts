@@ -8,7 +8,12 @@ export const platformShape = {
   dataDir: { env: 'PORTOLAN_DATA_DIR', schema: fields.text('./data') },
   natsUrl: { env: 'NATS_URL', schema: secret(fields.url(['nats', 'tls'])) },
   logLevel: { env: 'LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') },
-  instance: { env: 'PORTOLAN_INSTANCE', schema: fields.text(`${hostname()}-${process.pid}`) },
+  /**
+   * The process's name in logs, `GET /workers` and the chunks it scans: the host name by default,
+   * so that a worker keeps its name, and its row, across restarts (a crash is then a
+   * `worker-restarted`). Two workers of one kind and site on one host need names of their own.
+   */
+  instance: { env: 'PORTOLAN_INSTANCE', schema: fields.text(hostname()) },
   scopeAllow: { env: 'PORTOLAN_SCOPE_ALLOW', schema: fields.text('127.0.0.0/8, ::1/128') },
   scopeExclude: { env: 'PORTOLAN_SCOPE_EXCLUDE', schema: fields.text('') },
   /** Master keys that seal stored credentials, base64, the active one first (or a file of them). */

@@ -9,7 +9,7 @@ import { DATA_SOURCE, PLATFORM_CONFIG } from '@portolan/platform';
  * tick. Works the same on PGlite (where there is only ever one process).
  *
  * The holder is this process, not its instance name: two schedulers given one name (a copied
- * `PORTOLAN_INSTANCE`, or the default host-pid of containers sharing the host's name, each pid 1)
+ * `PORTOLAN_INSTANCE`, or the default host name of two schedulers on one host)
  * would otherwise both renew one lease, and both lead.
  */
 @Injectable()

@@ -7,7 +7,7 @@ import { BUS, DATA_SOURCE, EventRecorder, LOGGER, NewEvent } from '@portolan/pla
 import { judgePresence, NameBook, OtherProcess, RESTARTS_REPORTED_EVERY_MS, settleBook, WorkerStanding } from './presence.judge';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
-/** A worker stopped or silent this long is forgotten (its row deleted): names change with every restart that does not set `PORTOLAN_INSTANCE`. */
+/** A worker stopped or silent this long is forgotten (its row deleted): a worker renamed, or its host, or one gone for good. */
 const FORGET_AFTER_MS = 7 * 86_400_000;
 /** How often the leader forgets workers long gone. */
 const FORGET_EVERY_MS = 3_600_000;
@@ -207,7 +207,7 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
           this.logger.warn(worker, 'two worker processes share one name');
           const reason =
             `two ${row.kind} processes at ${siteLabel(row.site)} speak as "${row.name}", one started at ${standing.startedAt.toISOString()} and one at ${conflict.startedAt.toISOString()}: ` +
-            `GET /workers follows the first, and the other's silence goes unnoticed while the first speaks; give each its own PORTOLAN_INSTANCE`;
+            `GET /workers follows the first, and the other's silence goes unnoticed while the first speaks; give each its own PORTOLAN_INSTANCE (the host name by default)`;
           const details = { startedAt: standing.startedAt.toISOString(), otherStartedAt: conflict.startedAt.toISOString(), reason };
           events.push(workerEvent(worker, await siteIdOf(manager, row.site), now, 'worker-name-conflict', details));
         }

@@ -33,14 +33,15 @@ export interface LoggerOptions {
   readonly instance?: string;
 }
 
-/** pino JSON logs to stdout, every line carrying the service name and version. */
-export function createLogger(options: LoggerOptions): Logger {
-  return pino({
+/** pino JSON logs to stdout (or `destination`), every line carrying the service name and version, the instance name and the pid (processes on one host share its name by default). */
+export function createLogger(options: LoggerOptions, destination?: pino.DestinationStream): Logger {
+  const settings: pino.LoggerOptions = {
     level: options.level,
-    base: { service: options.service, version: options.version, instance: options.instance },
+    base: { service: options.service, version: options.version, instance: options.instance, pid: process.pid },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  return destination ? pino(settings, destination) : pino(settings);
 }
 
 /** Removes credentials from a connection URL so it can be logged. */

@@ -10,7 +10,7 @@ export const WorkerFeatures = { scanPace: 'scan-pace' } as const;
  * stops): the hub keeps the list (`GET /workers`) and says when one falls silent.
  */
 export const WorkerPresenceSchema = z.object({
-  /** Its instance name (`PORTOLAN_INSTANCE`; host name and pid by default). */
+  /** Its instance name (`PORTOLAN_INSTANCE`; the host name by default). */
   worker: z.string().min(1).max(128),
   kind: z.enum(['scanner', 'collector']),
   /** The site whose chunks it takes; `*`: every site's. */
