@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { gatewayShape, loadGatewayConfig, loadPlatformConfig, platformShape } from './platform.config';
+import { gatewayShape, loadGatewayConfig, loadPlatformConfig, platformShape, workerName } from './platform.config';
 import { redactConfig } from './env.loader';
 
 describe('configuration from the environment', () => {
@@ -8,9 +8,13 @@ describe('configuration from the environment', () => {
     expect(loadPlatformConfig({})).toMatchObject({ dataDir: './data', databaseUrl: undefined, scopeAllow: '127.0.0.0/8, ::1/128' });
   });
 
-  it('names the process after its host by default, the same across restarts (a worker keeps its row, and its restarts are told)', () => {
-    expect(loadPlatformConfig({}).instance).toBe(hostname());
-    expect(loadPlatformConfig({ PORTOLAN_INSTANCE: 'scanner-2' }).instance).toBe('scanner-2');
+  it('names the process after its host by default, the same across restarts, and a worker after its host and site', () => {
+    expect(loadPlatformConfig({})).toMatchObject({ instance: hostname(), instanceNamed: false });
+    expect(workerName(loadPlatformConfig({}), 'hq')).toBe(`${hostname()}/hq`);
+    expect(workerName(loadPlatformConfig({}), '*')).toBe(`${hostname()}/*`);
+    const named = loadPlatformConfig({ PORTOLAN_INSTANCE: 'scanner-2' });
+    expect(named).toMatchObject({ instance: 'scanner-2', instanceNamed: true });
+    expect(workerName(named, 'hq')).toBe('scanner-2');
   });
 
   it('fails fast naming every bad variable', () => {

@@ -13,5 +13,6 @@ export {
   platformShape,
   scannerShape,
   schedulerShape,
+  workerName,
 } from './platform.config';
 export type { AlertingConfig, CollectorConfig, GatewayConfig, PlatformConfig, ScannerConfig, SchedulerConfig } from './platform.config';

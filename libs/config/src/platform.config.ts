@@ -8,12 +8,8 @@ export const platformShape = {
   dataDir: { env: 'PORTOLAN_DATA_DIR', schema: fields.text('./data') },
   natsUrl: { env: 'NATS_URL', schema: secret(fields.url(['nats', 'tls'])) },
   logLevel: { env: 'LOG_LEVEL', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') },
-  /**
-   * The process's name in logs, `GET /workers` and the chunks it scans: the host name by default,
-   * so that a worker keeps its name, and its row, across restarts (a crash is then a
-   * `worker-restarted`). Two workers of one kind and site on one host need names of their own.
-   */
-  instance: { env: 'PORTOLAN_INSTANCE', schema: fields.text(hostname()) },
+  /** The process's name: see `loadPlatformConfig` and `workerName`. */
+  instance: { env: 'PORTOLAN_INSTANCE', schema: fields.optionalText() },
   scopeAllow: { env: 'PORTOLAN_SCOPE_ALLOW', schema: fields.text('127.0.0.0/8, ::1/128') },
   scopeExclude: { env: 'PORTOLAN_SCOPE_EXCLUDE', schema: fields.text('') },
   /** Master keys that seal stored credentials, base64, the active one first (or a file of them). */
@@ -21,7 +17,28 @@ export const platformShape = {
   masterKeyFile: { env: 'PORTOLAN_MASTER_KEY_FILE', schema: fields.optionalText() },
 };
 export type PlatformConfig = ReturnType<typeof loadPlatformConfig>;
-export const loadPlatformConfig = (env?: Env) => loadConfig(platformShape, env);
+
+/**
+ * The platform settings. `instance` names the process in logs (beside its pid) and to the other
+ * services: `PORTOLAN_INSTANCE`, or the host name, the same across restarts (`instanceNamed`
+ * says whether it was set).
+ */
+export const loadPlatformConfig = (env?: Env) => {
+  const config = loadConfig(platformShape, env);
+  return { ...config, instance: config.instance ?? hostname(), instanceNamed: config.instance !== undefined };
+};
+
+/**
+ * A scanner worker's or collector's name in `GET /workers` and on the chunks it scans:
+ * `PORTOLAN_INSTANCE`, or the host name and the site it serves. It stays the same across
+ * restarts, so a worker keeps its row, and a crash and restart is a `worker-restarted`; a host's
+ * workers for different sites (the all-in-one hub's, which serves every site, among them) are told
+ * apart. Two workers of one kind for one site on one host need a `PORTOLAN_INSTANCE` each (one
+ * worker with more slots needs none).
+ */
+export function workerName(config: Pick<PlatformConfig, 'instance' | 'instanceNamed'>, site: string): string {
+  return config.instanceNamed ? config.instance : `${config.instance}/${site}`;
+}
 
 export const gatewayShape = {
   host: { env: 'GATEWAY_HOST', schema: fields.text('0.0.0.0') },

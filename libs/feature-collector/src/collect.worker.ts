@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown, OnMo
 import { Bus, ConsumerHandle, Delivery, Outcome, Outcomes, retryDelayMs, Slots } from '@portolan/bus';
 import { collectDevice, CollectOutcome, CREDENTIAL_TYPES, HostKeyChangedError, profileById } from '@portolan/collectors';
 import { ALL_SITES_NAME, CollectRequested, DomainError, isDomainError, Messages, ScanCompleted } from '@portolan/contracts';
-import { CollectorConfig, PlatformConfig } from '@portolan/config';
+import { CollectorConfig, PlatformConfig, workerName } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { BUS, chunkFailure, CredentialVault, HostKeyStore, LOGGER, PLATFORM_CONFIG, PresenceBeacon, SCOPE_GUARD, SERVICE_INFO, ServiceInfo } from '@portolan/platform';
 import { parseTargetSpec, ScopeGuard } from '@portolan/targets';
@@ -46,7 +46,7 @@ export class CollectWorker implements OnApplicationBootstrap, OnModuleDestroy, O
   }
 
   get worker(): string {
-    return `collector:${this.platform.instance}`.slice(0, 128);
+    return `collector:${workerName(this.platform, this.config.site)}`.slice(0, 128);
   }
 
   async onApplicationBootstrap(): Promise<void> {

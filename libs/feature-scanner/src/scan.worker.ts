@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
 import { Bus, ConsumerHandle, Delivery, Outcome, Outcomes, retryDelayMs, Slots } from '@portolan/bus';
 import { ALL_SITES_NAME, isDomainError, Messages, ScanCompleted, ScanRequested, WorkerFeatures } from '@portolan/contracts';
-import { PlatformConfig, ScannerConfig } from '@portolan/config';
+import { PlatformConfig, ScannerConfig, workerName } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { defaultTcpTechnique, ScanEngine, ScanOutcome, scanFailureReason, scanPercent, selectScanEngine } from '@portolan/nmap';
 import { BUS, chunkFailure, LOGGER, PLATFORM_CONFIG, PresenceBeacon, SCOPE_GUARD, SERVICE_INFO, ServiceInfo } from '@portolan/platform';
@@ -47,7 +47,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnModuleDestroy, OnAp
   }
 
   get worker(): string {
-    return this.platform.instance;
+    return workerName(this.platform, this.config.site);
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -213,9 +213,9 @@ describe('scheduler (Postgres)', () => {
     await db.query('UPDATE trackers SET max_rate = 5 WHERE id = $1', [ids.trackerId]);
     const run = await pendingJob(ids);
     await app.get(RunPlanner).plan({ jobId: run, trackerId: ids.trackerId, trigger: 'schedule', requestedAt: new Date().toISOString() });
-    // The first chunk found a change on 127.0.0.4: the comparer asks for a re-probe of its port, as requestReprobe writes it.
+    // The first chunk (127.0.0.1-2) found a change on 127.0.0.2: the comparer asks for a re-probe of its port, as requestReprobe writes it.
     const reprobe = randomUUID();
-    const probe = { hosts: ['127.0.0.4'], ports: { tcp: [{ from: 40003, to: 40003 }], udp: [] }, items: ['127.0.0.4 tcp/40003'], attempt: 1 };
+    const probe = { hosts: ['127.0.0.2'], ports: { tcp: [{ from: 40003, to: 40003 }], udp: [] }, items: ['127.0.0.2 tcp/40003'], attempt: 1 };
     await db.query(`INSERT INTO scan_jobs (id, tracker_id, device_id, trigger, status, requested_at, probe) VALUES ($1, $2, $3, 'reprobe', 'pending', now(), $4)`, [reprobe, ids.trackerId, ids.deviceId, JSON.stringify(probe)]);
     await app.get(RunPlanner).plan({ jobId: reprobe, trackerId: ids.trackerId, trigger: 'reprobe', requestedAt: new Date().toISOString() });
     const name = (jobId: string) => (jobId === run ? 'run' : 'reprobe');
@@ -238,7 +238,7 @@ describe('scheduler (Postgres)', () => {
     expect(await released()).toEqual(['run 0', 'reprobe 0', 'run 1', 'run 2']);
     await until(() => pacedScanJobs.filter((j) => j.jobId === reprobe).length >= 1);
     const [scan] = pacedScanJobs.filter((j) => j.jobId === reprobe);
-    expect(scan).toMatchObject({ targets: ['127.0.0.4'], maxRate: 5 });
+    expect(scan).toMatchObject({ targets: ['127.0.0.2'], maxRate: 5 });
   });
 
   it("fails the chunks held behind a paced chunk no worker took within its queue timeout, and never times out a held chunk by itself", async () => {

@@ -207,7 +207,7 @@ export class WorkerRegistry implements OnApplicationBootstrap, BeforeApplication
           this.logger.warn(worker, 'two worker processes share one name');
           const reason =
             `two ${row.kind} processes at ${siteLabel(row.site)} speak as "${row.name}", one started at ${standing.startedAt.toISOString()} and one at ${conflict.startedAt.toISOString()}: ` +
-            `GET /workers follows the first, and the other's silence goes unnoticed while the first speaks; give each its own PORTOLAN_INSTANCE (the host name by default)`;
+            `GET /workers follows the first, and the other's silence goes unnoticed while the first speaks; give each its own PORTOLAN_INSTANCE`;
           const details = { startedAt: standing.startedAt.toISOString(), otherStartedAt: conflict.startedAt.toISOString(), reason };
           events.push(workerEvent(worker, await siteIdOf(manager, row.site), now, 'worker-name-conflict', details));
         }
