@@ -41,6 +41,7 @@ export type { ScanRequested } from './messages/scan-requested/scan-requested.mes
 export type { AgentJobAvailable } from './messages/agent-job-available/agent-job-available.message';
 export type { AgentCredentialsChanged } from './messages/agent-credentials-changed/agent-credentials-changed.message';
 export type { OperatorTokenRevoked } from './messages/operator-token-revoked/operator-token-revoked.message';
+export type { JobCancelled } from './messages/job-cancelled/job-cancelled.message';
 export { WorkerFeatures, WorkerPresenceSchema } from './messages/worker-presence/worker-presence.message';
 export type { WorkerPresence } from './messages/worker-presence/worker-presence.message';
 

@@ -4,7 +4,7 @@ import { collectDevice, CollectOutcome, CREDENTIAL_TYPES, HostKeyChangedError, p
 import { ALL_SITES_NAME, CollectRequested, DomainError, isDomainError, Messages, ScanCompleted } from '@portolan/contracts';
 import { CollectorConfig, PlatformConfig, workerName } from '@portolan/config';
 import { Logger } from '@portolan/logging';
-import { BUS, chunkFailure, CredentialVault, HostKeyStore, LOGGER, PLATFORM_CONFIG, PresenceBeacon, SCOPE_GUARD, SERVICE_INFO, ServiceInfo } from '@portolan/platform';
+import { BUS, chunkFailure, CredentialVault, HostKeyStore, JobCancellations, LOGGER, PLATFORM_CONFIG, PresenceBeacon, SCOPE_GUARD, SERVICE_INFO, ServiceInfo } from '@portolan/platform';
 import { parseTargetSpec, ScopeGuard } from '@portolan/targets';
 import { KeyedLimiter } from './keyed.limiter';
 
@@ -21,11 +21,15 @@ const RETRYABLE = new Set(['timeout', 'refused', 'unreachable', 'closed', 'conne
  * with its profile (at most a few sessions per host at once), pins the SSH host key on first
  * contact and refuses a changed one, and publishes the items it read as a complete result, or
  * a failure with its reason, before acking. The credential's secrets never leave this process,
- * never reach a log, an error message or a child's command line.
+ * never reach a log, an error message or a child's command line. A collection of a job an
+ * operator cancelled is not started, or, under way, finishes unsent (collections are short, and
+ * bounded by their command timeout).
  */
 @Injectable()
 export class CollectWorker implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown {
   private consumer?: ConsumerHandle;
+  private cancelListener?: ConsumerHandle;
+  private readonly cancellations = new JobCancellations();
   private readonly perHost: KeyedLimiter;
   private presence?: PresenceBeacon;
   /** Collections under way now (for its presence). */
@@ -52,6 +56,7 @@ export class CollectWorker implements OnApplicationBootstrap, OnModuleDestroy, O
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.site === ALL_SITES_NAME) throw new Error(`COLLECTOR_SITE "${ALL_SITES_NAME}" is reserved for a collector that serves every site: set it to "${ALL_SITES}" for that, or name the site`);
     const allSites = this.config.site === ALL_SITES;
+    this.cancelListener = await this.cancellations.listen(this.bus, this.logger);
     this.consumer = await this.bus.consume(
       {
         message: Messages.collectRequested,
@@ -79,6 +84,7 @@ export class CollectWorker implements OnApplicationBootstrap, OnModuleDestroy, O
   async onApplicationShutdown(): Promise<void> {
     this.stopping = true;
     await this.consumer?.stop();
+    await this.cancelListener?.stop();
   }
 
   async handle(delivery: Delivery<CollectRequested>): Promise<Outcome> {
@@ -88,13 +94,26 @@ export class CollectWorker implements OnApplicationBootstrap, OnModuleDestroy, O
       return Outcomes.ack();
     }
     const log = this.logger.child({ jobId: job.jobId, deviceId: job.deviceId, protocol: job.protocol, profile: job.profile, host: job.host, port: job.port });
+    const cancelled = () => this.cancellations.reasonFor(job.jobId);
+    if (cancelled()) {
+      log.info({ reason: cancelled() }, 'collection of a cancelled job; passed over');
+      return Outcomes.ack();
+    }
     const startedAt = new Date();
     const heartbeat = setInterval(() => delivery.working(), this.config.heartbeatMs);
     this.busy += 1;
     try {
       return await this.perHost.run(job.host, async () => {
+        if (cancelled()) {
+          log.info({ reason: cancelled() }, 'collection of a cancelled job; passed over');
+          return Outcomes.ack();
+        }
         this.progress(job, startedAt, 0);
         const outcome = await this.collect(job);
+        if (cancelled()) {
+          log.info({ reason: cancelled() }, 'collection finished after its job was cancelled; not sent');
+          return Outcomes.ack();
+        }
         if (outcome.hostKey) await this.hostKeys.pinFirst(job.deviceId, outcome.hostKey, outcome.finishedAt);
         await this.bus.publish(Messages.scanCompleted, this.toResult(job, outcome), { correlationId: job.jobId });
         log.info({ durationMs: outcome.finishedAt.getTime() - outcome.startedAt.getTime(), ports: outcome.host.ports.length, items: outcome.host.items?.length ?? 0 }, 'collection finished');

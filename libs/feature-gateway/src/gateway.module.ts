@@ -30,6 +30,7 @@ import { HubCertificatesController } from './hub-certificates/hub-certificates.c
 import { HubCertificatesService } from './hub-certificates/hub-certificates.service';
 import { ErrorFilter } from './http/error.filter';
 import { JobsController } from './jobs/jobs.controller';
+import { JobsService } from './jobs/jobs.service';
 import { DocsController } from './openapi/docs.controller';
 import { SitesController } from './sites/sites.controller';
 import { WorkersController } from './workers/workers.controller';
@@ -74,6 +75,7 @@ import { OperatorTokensService } from './operators/operator-tokens.service';
     DevicesService,
     CredentialsService,
     TrackersService,
+    JobsService,
     EnrollmentTokensService,
     EnrolmentService,
     AgentDirectory,

@@ -5,7 +5,7 @@ import { ALL_SITES_NAME, isDomainError, Messages, ScanCompleted, ScanRequested, 
 import { PlatformConfig, ScannerConfig, workerName } from '@portolan/config';
 import { Logger } from '@portolan/logging';
 import { defaultTcpTechnique, ScanEngine, ScanOutcome, scanFailureReason, scanPercent, selectScanEngine } from '@portolan/nmap';
-import { BUS, chunkFailure, LOGGER, PLATFORM_CONFIG, PresenceBeacon, SCOPE_GUARD, SERVICE_INFO, ServiceInfo } from '@portolan/platform';
+import { BUS, chunkFailure, JobCancellations, LOGGER, PLATFORM_CONFIG, PresenceBeacon, SCOPE_GUARD, SERVICE_INFO, ServiceInfo } from '@portolan/platform';
 import { parseTargetSpec, ScopeGuard } from '@portolan/targets';
 import { splitResult } from './result.splitter';
 
@@ -21,7 +21,8 @@ const MAX_ATTEMPTS = 3;
  * which every worker takes, and version 2, the paced chunks, which only workers that keep to
  * `maxRate` take), runs the scan engine (nmap, or the built-in connect scanner where nmap is
  * absent), holds its lease with working() while the scan runs, streams progress, and publishes
- * the complete observation set, or a failure, before acking.
+ * the complete observation set, or a failure, before acking. A scan of a job an operator
+ * cancelled stops (nmap killed), and the job's chunks still queued are passed over.
  */
 @Injectable()
 export class ScanWorker implements OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown {
@@ -34,6 +35,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnModuleDestroy, OnAp
    */
   private readonly slots: Slots;
   private presence?: PresenceBeacon;
+  private readonly cancellations = new JobCancellations();
 
   constructor(
     @Inject(BUS) private readonly bus: Bus,
@@ -64,6 +66,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnModuleDestroy, OnAp
     const site = allSites ? ALL_SITES_NAME : this.config.site;
     // Version 2's consumer names start `scanner_v2-`, which no version 1 name (`scanner-<site>`) can, whatever the site is called.
     this.consumers = [
+      await this.cancellations.listen(this.bus, this.logger),
       await this.bus.consume({ ...common, message: Messages.scanRequested, durable: `scanner-${site}` }, (delivery) => this.handle(delivery)),
       await this.bus.consume({ ...common, message: Messages.scanRequestedV2, durable: `scanner_v2-${site}` }, (delivery) => this.handle(delivery)),
     ];
@@ -99,10 +102,15 @@ export class ScanWorker implements OnApplicationBootstrap, OnModuleDestroy, OnAp
       this.logger.warn({ jobId: job.jobId, chunkId: job.chunkId }, 'chunk arrived after its deadline; skipped');
       return Outcomes.ack();
     }
-    const startedAt = new Date();
     const log = this.logger.child({ jobId: job.jobId, chunkId: job.chunkId, chunk: `${job.chunkIndex + 1}/${job.chunkCount}` });
+    if (this.cancellations.reasonFor(job.jobId)) {
+      log.info({ reason: this.cancellations.reasonFor(job.jobId) }, 'chunk of a cancelled job; passed over');
+      return Outcomes.ack();
+    }
+    const startedAt = new Date();
     const controller = new AbortController();
     this.inFlight.add(controller);
+    const untrack = this.cancellations.track(job.jobId, controller);
     const heartbeat = setInterval(() => delivery.working(), this.config.heartbeatMs);
     let lastProgress = 0;
     const progress = (percent: number, hostsDone: number) =>
@@ -130,6 +138,11 @@ export class ScanWorker implements OnApplicationBootstrap, OnModuleDestroy, OnAp
       log.info({ durationMs: outcome.durationMs, hostsUp: outcome.hostsUp, hostsTotal: outcome.hostsTotal, parts: parts.length }, 'scan finished');
       return Outcomes.ack();
     } catch (error) {
+      const cancelled = this.cancellations.reasonFor(job.jobId);
+      if (controller.signal.aborted && cancelled) {
+        log.info({ reason: cancelled }, 'scan stopped: its job was cancelled');
+        return Outcomes.ack();
+      }
       if (controller.signal.aborted) return Outcomes.nak(0); // shutting down: let another worker have it
       const message = error instanceof Error ? error.message : String(error);
       const reason = scanFailureReason(error);
@@ -142,6 +155,7 @@ export class ScanWorker implements OnApplicationBootstrap, OnModuleDestroy, OnAp
     } finally {
       clearInterval(heartbeat);
       this.inFlight.delete(controller);
+      untrack();
     }
   }
 

@@ -3,14 +3,17 @@ import { DataSource } from 'typeorm';
 import { Bus, ConsumerHandle } from '@portolan/bus';
 import { Messages, ScanProgress } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
+import { BUS, DATA_SOURCE, JOB_CANCELLED_BY, LOGGER } from '@portolan/platform';
+
+/** Room past a chunk's scan timeout for a redelivery to another worker after one died. */
+const RUN_GRACE_MS = 120_000;
 
 /**
  * Keeps chunk and job progress current from the workers' live progress messages (core NATS,
- * so some may be lost; the result is what settles a chunk). Updates only chunks still open.
+ * so some may be lost; the result is what settles a chunk). Updates only chunks still open. A
+ * worker that reports progress on a chunk of a cancelled job missed the word, or took the chunk
+ * before it: it is told again (`Messages.jobCancelled`).
  */
-/** Room past a chunk's scan timeout for a redelivery to another worker after one died. */
-const RUN_GRACE_MS = 120_000;
 
 @Injectable()
 export class ProgressTracker implements OnApplicationBootstrap, OnModuleDestroy {
@@ -33,17 +36,26 @@ export class ProgressTracker implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   async record(progress: ScanProgress): Promise<void> {
-    await this.db.query(
+    const [chunk]: { cancelled: string | null }[] = await this.db.query(
       // The first progress of a chunk starts its run timeout (the scan's own timeout plus grace
       // for a redelivery after a worker died); until then it had only its queue deadline. A later
       // attempt (a worker's retry, another worker after one died) has the same time from its own
       // start: a chunk still being scanned is not failed (nor a paced tracker's next chunk released beside it).
-      `UPDATE scan_chunks SET status = 'running', progress = GREATEST(progress, $2), hosts_done = GREATEST(hosts_done, $3),
+      `WITH updated AS (
+       UPDATE scan_chunks SET status = 'running', progress = GREATEST(progress, $2), hosts_done = GREATEST(hosts_done, $3),
               worker = $4, engine = $5, started_at = COALESCE(started_at, $6),
               deadline = GREATEST(CASE WHEN started_at IS NOT NULL THEN deadline END, $6::timestamptz + (COALESCE((request->>'timeoutMs')::bigint, 600000) + $7) * interval '1 millisecond')
-        WHERE id = $1 AND status IN ('queued', 'running')`,
-      [progress.chunkId, progress.percent, progress.hostsDone, progress.worker, progress.engine, progress.startedAt, RUN_GRACE_MS],
+        WHERE id = $1 AND status IN ('queued', 'running') RETURNING id
+       )
+       SELECT (SELECT j.error FROM scan_chunks c JOIN scan_jobs j ON j.id = c.job_id
+                WHERE c.id = $1 AND c.status = 'failed' AND starts_with(c.error, $8) AND NOT EXISTS (SELECT 1 FROM updated)) AS cancelled`,
+      [progress.chunkId, progress.percent, progress.hostsDone, progress.worker, progress.engine, progress.startedAt, RUN_GRACE_MS, JOB_CANCELLED_BY],
     );
+    if (chunk?.cancelled) {
+      this.logger.info({ jobId: progress.jobId, chunkId: progress.chunkId, worker: progress.worker }, 'progress on a chunk of a cancelled job; the workers are told again');
+      this.bus.emit(Messages.jobCancelled, { jobId: progress.jobId, reason: chunk.cancelled });
+      return;
+    }
     await this.db.query(
       `UPDATE scan_jobs SET status = 'running', started_at = LEAST(COALESCE(started_at, $2), $2)
         WHERE id = $1 AND status IN ('queued', 'running')`,

@@ -283,6 +283,58 @@ describe('scheduler (Postgres)', () => {
     expect(await app.get(ChunkDispatcher).releasePacedTurns(new Date())).toBe(1);
   });
 
+  it("cancels a job an operator stops: its chunks not done fail, held ones too, one timed out is no longer taken back; progress on one of them tells the workers again", async () => {
+    const jobId = await plannedPacedRun('127.0.0.1-5');
+    const ledger = app.get(ScanJobLedger);
+    const chunkId = async (index: number) => (await db.query(`SELECT id FROM scan_chunks WHERE job_id = $1 AND chunk_index = $2`, [jobId, index]))[0].id as string;
+    // The first timed out in the queue (the scheduler failed it, and the ones held behind it, which a late result would put back), the second was released again and is being scanned.
+    await db.query(`UPDATE scan_chunks SET status = 'failed', timed_out = true, error = 'timed out: no worker', finished_at = now() WHERE id = $1`, [await chunkId(0)]);
+    await db.query(`UPDATE scan_chunks SET held = false, status = 'running', started_at = now() WHERE id = $1`, [await chunkId(1)]);
+    await db.query(`UPDATE scan_jobs SET status = 'running', chunks_failed = 1 WHERE id = $1`, [jobId]);
+    const heard: { jobId: string; reason: string }[] = [];
+    const subscription = await bus.subscribe(Messages.jobCancelled, (envelope) => void heard.push(envelope.payload));
+
+    const { reason, events } = await db.transaction(async (manager) => ledger.cancelJob(manager, (await ledger.lockJob(manager, jobId))!, 'soc-1', 'wrong range', new Date()));
+    expect(reason).toBe('cancelled by soc-1: wrong range');
+    expect(await chunkStates(jobId)).toEqual(['failed', 'failed', 'failed']);
+    const chunks = await db.query(`SELECT error, timed_out FROM scan_chunks WHERE job_id = $1 ORDER BY chunk_index`, [jobId]);
+    expect(chunks).toEqual([
+      { error: 'timed out: no worker', timed_out: false },
+      { error: reason, timed_out: false },
+      { error: reason, timed_out: false },
+    ]);
+    const [job] = await db.query(`SELECT status, chunks_failed, error FROM scan_jobs WHERE id = $1`, [jobId]);
+    expect(job).toEqual({ status: 'failed', chunks_failed: 3, error: reason });
+    expect(events.map((e) => e.details)).toEqual([expect.objectContaining({ what: 'scan-failed', status: 'failed', reason })]);
+    await db.transaction(async (manager) => {
+      const locked = (await ledger.lockJob(manager, jobId))!;
+      const first = (await manager.findOneBy(ScanChunkEntity, { id: await chunkId(0) }))!;
+      // The first one's late result is passed over: the job stays cancelled.
+      expect(await ledger.reopenTimedOut(manager, locked, first)).toBe(false);
+    });
+    expect(await app.get(ChunkDispatcher).releasePacedTurns(new Date())).toBe(0);
+
+    // The worker scanning the second missed the word: its next progress has the workers told again, and changes nothing.
+    const now = new Date().toISOString();
+    await app.get(ProgressTracker).record({ jobId, chunkId: await chunkId(1), worker: 'w', engine: 'nmap', percent: 40, hostsDone: 1, startedAt: now, at: now });
+    await until(() => heard.length >= 1);
+    expect(heard).toEqual([{ jobId, reason }]);
+    expect(await chunkStates(jobId)).toEqual(['failed', 'failed', 'failed']);
+    // Progress on a chunk failed for another reason says nothing.
+    await app.get(ProgressTracker).record({ jobId, chunkId: await chunkId(0), worker: 'w', engine: 'nmap', percent: 40, hostsDone: 1, startedAt: now, at: now });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(heard).toHaveLength(1);
+    await subscription.stop();
+
+    // A job not planned yet fails outright.
+    const ids = await tracker('127.0.0.9', 'branch-1');
+    const pending = await pendingJob(ids);
+    const cancelled = await db.transaction(async (manager) => ledger.cancelJob(manager, (await ledger.lockJob(manager, pending))!, 'soc-1', undefined, new Date()));
+    expect(cancelled.reason).toBe('cancelled by soc-1');
+    const [notPlanned] = await db.query(`SELECT status, error FROM scan_jobs WHERE id = $1`, [pending]);
+    expect(notPlanned).toEqual({ status: 'failed', error: 'cancelled by soc-1' });
+  });
+
   it("cancels the held chunks of a paced tracker disabled meanwhile (the tracker's edit does, in its transaction); the chunk under way finishes", async () => {
     const jobId = await plannedPacedRun('127.0.0.1-5');
     const [{ tracker_id: trackerId }] = await db.query(`SELECT tracker_id FROM scan_jobs WHERE id = $1`, [jobId]);

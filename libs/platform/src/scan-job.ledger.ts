@@ -18,6 +18,8 @@ export interface ChunkOutcome {
 
 /** How the error of a chunk the scheduler failed for want of its result begins. */
 export const CHUNK_TIMED_OUT = 'timed out: ';
+/** How the error of a job an operator cancelled begins, and of its chunks that were not done (`cancelJob`). */
+export const JOB_CANCELLED_BY = 'cancelled by ';
 /** How the error of a paced run's held chunk begins that was failed untried, behind one no worker took (`failHeldBehind`). */
 const CHUNK_NOT_TRIED = 'not started: ';
 
@@ -216,6 +218,25 @@ export class ScanJobLedger {
     const jobs = [...(await this.lockJobs(manager, open.map((j) => j.job_id))).values()];
     for (const job of jobs) await this.failHeld(manager, job, reason, now);
     return this.finishComplete(manager, jobs, now);
+  }
+
+  /**
+   * Cancels an open scanner or collector job (an operator's, `POST /jobs/:id/cancel`): its chunks
+   * not settled yet, queued, held for their turn or being scanned, fail as cancelled by `actor`
+   * (and why, if said), and the job with them, `failed`, or `partial` with what was scanned
+   * already; a job not planned yet fails outright. Its chunks the scheduler timed out are no
+   * longer taken back by a late result (`reopenTimedOut`). Answers the job's error and its
+   * communications event. The workers are told apart (`Messages.jobCancelled`); what they send of
+   * it later is passed over.
+   */
+  async cancelJob(manager: EntityManager, job: ScanJobEntity, actor: string, why: string | undefined, now: Date) {
+    const reason = `${JOB_CANCELLED_BY}${actor}${why ? `: ${why}` : ''}`;
+    if (job.status === 'pending') return { reason, events: await this.failJob(manager, job, reason, now) };
+    const open = await manager.find(ScanChunkEntity, { where: { jobId: job.id, status: In(['queued', 'running']) }, order: { index: 'ASC' } });
+    await this.settleChunks(manager, open.map((chunk) => ({ job, chunk, outcome: { finishedAt: now, error: reason } })));
+    await manager.query(`UPDATE scan_chunks SET held = false, timed_out = false WHERE job_id = $1 AND (held OR timed_out)`, [job.id]);
+    job.error = reason;
+    return { reason, events: await this.finishIfComplete(manager, job, now) };
   }
 
   /** Fails a job that never got to run (planning error), with its communications event. */

@@ -271,6 +271,10 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       expect(Date.now() - t0).toBeLessThan(10_000);
       expect((await a.poll({ wait: 0 })).body.jobs).toEqual([]);
       expect((await api.get(`/jobs/${jobId}`)).body['status']).toBe('queued');
+      // An agent finishes the runs it has been handed: an operator's cancel is refused, naming why.
+      const cancel = await api.post(`/jobs/${jobId}/cancel`, { reason: 'not now' });
+      expect(cancel.status).toBe(409);
+      expect(JSON.stringify(cancel.body)).toMatch(/is a run of an agent, which finishes the runs it has started; disable the tracker to stop its next runs/);
 
       expect((await a.started({ jobId, trackerId, trigger: 'manual', startedAt: new Date(Date.now() - 500).toISOString() })).status).toBe(202);
       const upload = await a.upload(selfResult(jobId, trackerId, [{ port: 40012 }], { trigger: 'manual' }), { gzip: true });

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REMOTE_TRACKER } from './agent-e2e.support';
@@ -12,6 +12,25 @@ import { freePort, ServiceProcess } from './service.process';
  * with the self-signed certificate the hub generates on first start (trusted here by pinning it),
  * and the admin token it makes on first start (read here from the file it writes).
  */
+/** Whether an nmap process is scanning the address (its argv names it). */
+function nmapScanning(address: string): boolean {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .some((pid) => {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return /(^|\/)nmap$/.test(argv[0] ?? '') && argv.includes(address);
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+}
+
+/** Waits, at most `timeoutMs`, for the condition. */
+async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline && !(await condition()); ) await new Promise((resolve) => setTimeout(resolve, 200));
+}
+
 describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
   const listeners = new LoopbackListeners();
   const dataDir = mkdtempSync(join(tmpdir(), 'portolan-aio-'));
@@ -159,6 +178,36 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
     const again = await api.waitForJob(String((await api.post(`/trackers/${trackerId}/run`, {})).body['jobId']));
     expect(((again['scans'] as { args: string[] }[])[0].args)).not.toContain('--max-rate');
   }, 120_000);
+
+  it('cancels a scan under way: nmap stops, the job fails saying who cancelled it and why, with its event; a finished job is not cancelled again', async () => {
+    await listeners.open('127.0.0.36', 40036);
+    const device = await api.post('/devices', { name: 'mistyped target', kind: 'host', address: '127.0.0.36' });
+    // 101 ports at 1 probe a second: some two minutes of nmap, unless it is stopped.
+    const created = await api.post('/trackers', { name: 'slow scan', deviceId: device.body['id'], ...REMOTE_TRACKER, maxRate: 1 });
+    const jobId = String((await api.post(`/trackers/${String(created.body['id'])}/run`, {})).body['jobId']);
+    const scanning = async () => (await api.get<{ scans: { status: string }[] }>(`/jobs/${jobId}`)).body.scans[0]?.status === 'running' && nmapScanning('127.0.0.36');
+    await until(scanning, 30_000);
+    expect(await scanning()).toBe(true);
+
+    const cancelled = await api.post(`/jobs/${jobId}/cancel`, { reason: 'wrong range', actor: 'soc-analyst-1' });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ status: 'failed', error: 'cancelled by soc-analyst-1: wrong range' });
+    expect((cancelled.body['scans'] as { status: string; error: string }[])[0]).toMatchObject({ status: 'failed', error: 'cancelled by soc-analyst-1: wrong range' });
+    await until(async () => !nmapScanning('127.0.0.36') && /scan stopped: its job was cancelled/.test(hub.log), 10_000);
+    expect(nmapScanning('127.0.0.36')).toBe(false);
+    expect(hub.log).toMatch(/scan stopped: its job was cancelled/);
+    const comms = await api.get<{ items: { details: Record<string, unknown> }[] }>(`/events?jobId=${jobId}&type=communications`);
+    expect(comms.body.items.map((e) => e.details)).toContainEqual(expect.objectContaining({ what: 'scan-failed', status: 'failed', reason: 'cancelled by soc-analyst-1: wrong range' }));
+
+    const again = await api.post(`/jobs/${jobId}/cancel`, {});
+    expect(again.status).toBe(409);
+    expect(JSON.stringify(again.body)).toMatch(/has finished already \(failed\); there is nothing to cancel/);
+    expect((await api.post(`/jobs/${jobId}/cancel`, { why: 'typo' })).status).toBe(400);
+    expect((await api.post('/jobs/00000000-0000-4000-8000-000000000000/cancel', {})).status).toBe(404);
+    // Nothing the stopped scan sent later changes the job.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect((await api.get(`/jobs/${jobId}`)).body).toMatchObject({ status: 'failed', error: 'cancelled by soc-analyst-1: wrong range' });
+  }, 90_000);
 
   it('makes an admin token on first start, written only to a file its owner alone can read', async () => {
     expect(adminToken).toMatch(/^ptop_[A-Za-z0-9_-]{43}$/);

@@ -2,6 +2,7 @@ import { AgentCredentialsChangedMessage } from './agent-credentials-changed/agen
 import { CollectRequestedMessage } from './collect-requested/collect-requested.message';
 import { AgentJobAvailableMessage } from './agent-job-available/agent-job-available.message';
 import { EventRecordedMessage } from './event-recorded/event-recorded.message';
+import { JobCancelledMessage } from './job-cancelled/job-cancelled.message';
 import { MessageDefinition, PayloadOf, StreamName } from './message-definition';
 import { OperatorTokenRevokedMessage } from './operator-token-revoked/operator-token-revoked.message';
 import { PingMessage } from './ping/ping.message';
@@ -27,6 +28,7 @@ export const Messages = {
   agentCredentialsChanged: AgentCredentialsChangedMessage,
   operatorTokenRevoked: OperatorTokenRevokedMessage,
   workerPresence: WorkerPresenceMessage,
+  jobCancelled: JobCancelledMessage,
 } as const;
 
 type AllMessages = (typeof Messages)[keyof typeof Messages];

@@ -18,6 +18,7 @@ import { ExposureQuerySchema, OpenAtQuerySchema, PlannedSummaryQuerySchema } fro
 import { CreateChannelSchema, CreateRuleSchema, UpdateChannelSchema, UpdateRuleSchema } from '../alerting/alerting.controller';
 import { AGENT_BOOT_HEADER, AGENT_CLOCK_HEADER, AgentHostReportSchema, AgentPollQuerySchema, AgentResultSchema, AgentScanProgressSchema, AgentScanStartedSchema, EnrolRequestSchema, ReenrolRequestSchema } from '@portolan/contracts';
 import { WorkersQuerySchema } from '../workers/workers.controller';
+import { CancelJobSchema } from '../jobs/jobs.service';
 import { AgentsQuerySchema } from '../agents/agents.controller';
 import { CreateEnrollmentTokenSchema } from '../enrollment/enrollment-tokens.service';
 import { CreateOperatorTokenSchema } from '../operators/operator-tokens.service';
@@ -138,6 +139,14 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         get: { summary: 'Scanner workers and collectors as their presence shows them (online, offline, stopped; restarts without a word, and a second process under one name), by site, kind and status', parameters: queryParams(WorkersQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } },
       },
       '/api/jobs/{id}': { get: { summary: 'Status and progress of a scan job', parameters: [idParam('job')], responses: { 200: json({ type: 'object' }), 404: error } } },
+      '/api/jobs/{id}/cancel': {
+        post: {
+          summary: "Stop a scanner or collector job under way or not started: its chunks not done fail as cancelled (nmap stopped), the job fails (partial with what was done); 409 for a finished job or an agent's run",
+          parameters: [idParam('job')],
+          requestBody: { required: false, ...json(schema(CancelJobSchema)) },
+          responses: { 200: json({ type: 'object' }), 400: error, 404: error, 409: error },
+        },
+      },
       '/api/events': { get: { summary: 'Change and communications events, newest first, filtered', parameters: queryParams(ListEventsQuerySchema), responses: { 200: json(listOf('event')), 400: error } } },
       '/api/events/counts': { get: { summary: 'Event counts (and planned counts) by day and kind for a filter', parameters: queryParams(EventCountsQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } } },
       '/api/events/export': {
