@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Client } from 'pg';
 import { sleep } from './service.process';
 
@@ -86,6 +87,20 @@ export async function waitFor<T>(what: string, read: () => Promise<T>, done: (va
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; last: ${JSON.stringify(value).slice(0, 1500)}`);
     await sleep(200);
   }
+}
+
+/** Whether an nmap process of this host is scanning the target (its arguments name it). */
+export function nmapScanning(target: string): boolean {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .some((pid) => {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return /(^|\/)nmap$/.test(argv[0] ?? '') && argv.includes(target);
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
 }
 
 /** The per-day event counts (per device, and estate-wide) agree with the events stored, kind by kind, read in one snapshot. */

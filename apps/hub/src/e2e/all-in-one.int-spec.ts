@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REMOTE_TRACKER } from './agent-e2e.support';
+import { nmapScanning, REMOTE_TRACKER, waitFor } from './agent-e2e.support';
 import { ApiClient } from './api.client';
 import { LoopbackListeners } from './loopback.listeners';
 import { runPortChangeScenario } from './port-change.scenario';
@@ -12,25 +12,6 @@ import { freePort, ServiceProcess } from './service.process';
  * with the self-signed certificate the hub generates on first start (trusted here by pinning it),
  * and the admin token it makes on first start (read here from the file it writes).
  */
-/** Whether an nmap process is scanning the address (its argv names it). */
-function nmapScanning(address: string): boolean {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .some((pid) => {
-      try {
-        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-        return /(^|\/)nmap$/.test(argv[0] ?? '') && argv.includes(address);
-      } catch {
-        return false; // gone meanwhile
-      }
-    });
-}
-
-/** Waits, at most `timeoutMs`, for the condition. */
-async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline && !(await condition()); ) await new Promise((resolve) => setTimeout(resolve, 200));
-}
-
 describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
   const listeners = new LoopbackListeners();
   const dataDir = mkdtempSync(join(tmpdir(), 'portolan-aio-'));
@@ -185,17 +166,13 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
     // 101 ports at 1 probe a second: some two minutes of nmap, unless it is stopped.
     const created = await api.post('/trackers', { name: 'slow scan', deviceId: device.body['id'], ...REMOTE_TRACKER, maxRate: 1 });
     const jobId = String((await api.post(`/trackers/${String(created.body['id'])}/run`, {})).body['jobId']);
-    const scanning = async () => (await api.get<{ scans: { status: string }[] }>(`/jobs/${jobId}`)).body.scans[0]?.status === 'running' && nmapScanning('127.0.0.36');
-    await until(scanning, 30_000);
-    expect(await scanning()).toBe(true);
+    await waitFor('its nmap to run', async () => (await api.get<{ scans: { status: string }[] }>(`/jobs/${jobId}`)).body.scans[0]?.status === 'running' && nmapScanning('127.0.0.36'), Boolean, 30_000);
 
     const cancelled = await api.post(`/jobs/${jobId}/cancel`, { reason: 'wrong range', actor: 'soc-analyst-1' });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ status: 'failed', error: 'cancelled by soc-analyst-1: wrong range' });
     expect((cancelled.body['scans'] as { status: string; error: string }[])[0]).toMatchObject({ status: 'failed', error: 'cancelled by soc-analyst-1: wrong range' });
-    await until(async () => !nmapScanning('127.0.0.36') && /scan stopped: its job was cancelled/.test(hub.log), 10_000);
-    expect(nmapScanning('127.0.0.36')).toBe(false);
-    expect(hub.log).toMatch(/scan stopped: its job was cancelled/);
+    await waitFor('its nmap to stop', async () => !nmapScanning('127.0.0.36') && /scan stopped: its job was cancelled/.test(hub.log), Boolean, 10_000);
     const comms = await api.get<{ items: { details: Record<string, unknown> }[] }>(`/events?jobId=${jobId}&type=communications`);
     expect(comms.body.items.map((e) => e.details)).toContainEqual(expect.objectContaining({ what: 'scan-failed', status: 'failed', reason: 'cancelled by soc-analyst-1: wrong range' }));
 

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Messages, streamOf } from '@portolan/contracts';
-import { REMOTE_TRACKER, waitFor } from './agent-e2e.support';
+import { nmapScanning, REMOTE_TRACKER, waitFor } from './agent-e2e.support';
 import { ApiClient } from './api.client';
 import { DistributedHub } from './distributed.hub';
 import { LoopbackListeners } from './loopback.listeners';
@@ -211,6 +211,31 @@ describe('distributed hub (Postgres + NATS JetStream, separate processes)', () =
       expect(ports.body.items.map((p) => `${p.host}:${p.port}`)).toEqual(['127.0.0.34:40034']);
     });
   }, 180_000);
+
+  it("cancels a paced network scan under way: its worker, another process, stops nmap on hearing it over NATS; the chunk held behind fails untried", async () => {
+    await hub.logsOnFailure(async () => {
+      const siteId = await siteIdOfSuite();
+      const device = await api.post('/devices', { name: 'wrong segment', kind: 'network', address: '127.0.0.37-40', siteId });
+      // Chunks of two hosts, 101 ports each at 2 probes a second: minutes of nmap a chunk, unless stopped.
+      const tracker = await api.post('/trackers', { name: 'stopped', deviceId: device.body['id'], ...REMOTE_TRACKER, mode: 'network', skipHostDiscovery: true, maxRate: 2 });
+      const jobId = String((await api.post(`/trackers/${String(tracker.body['id'])}/run`, {})).body['jobId']);
+      type Scan = { worker: string | null; status: string; held: boolean; error: string | null };
+      const scans = async () => (await api.get<{ scans: Scan[] }>(`/jobs/${jobId}`)).body.scans ?? [];
+      const [first] = await waitFor('the first chunk to be scanned', scans, (s) => s[0]?.status === 'running' && Boolean(s[0]?.worker) && nmapScanning('127.0.0.37-38'), 30_000);
+      expect((await scans())[1]).toMatchObject({ status: 'queued', held: true });
+
+      const cancelled = await api.post(`/jobs/${jobId}/cancel`, { reason: 'wrong segment' });
+      expect(cancelled.status).toBe(200);
+      expect(cancelled.body).toMatchObject({ status: 'failed', error: expect.stringMatching(/^cancelled by .+: wrong segment$/) });
+      const scanner = workers.find((w) => w.name === first.worker);
+      await waitFor('its worker to stop nmap', async () => !nmapScanning('127.0.0.37-38') && /scan stopped: its job was cancelled/.test(scanner?.log ?? ''), Boolean, 10_000);
+      expect((await scans()).map((s) => [s.status, s.held, s.error])).toEqual([
+        ['failed', false, cancelled.body['error']],
+        ['failed', false, cancelled.body['error']],
+      ]);
+      expect(scanner?.exitCode).toBeNull();
+    });
+  }, 90_000);
 
   it('reports database and bus readiness', async () => {
     const health = await api.get('/health');
