@@ -121,6 +121,10 @@ export class CollectWorker implements OnApplicationBootstrap, OnModuleDestroy, O
       });
     } catch (error) {
       if (this.stopping) return Outcomes.nak(0);
+      if (cancelled()) {
+        log.info({ reason: cancelled(), err: error instanceof Error ? error.message : String(error) }, 'collection of a cancelled job failed; not retried, not sent');
+        return Outcomes.ack();
+      }
       const message = error instanceof Error ? error.message : String(error);
       const reason = isDomainError(error) ? String(error.details['reason'] ?? error.code) : 'internal';
       if (error instanceof HostKeyChangedError) await this.hostKeys.recordMismatch(job.deviceId, error.presented, new Date());

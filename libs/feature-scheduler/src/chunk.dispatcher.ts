@@ -5,7 +5,7 @@ import { CollectRequested, CollectRequestedSchema, Messages, ScanRequested, scan
 import { Logger } from '@portolan/logging';
 import { ScanChunkEntity } from '@portolan/persistence';
 import { scanTimeoutMs } from '@portolan/nmap';
-import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
+import { BUS, DATA_SOURCE, lockPacedTurns, LOGGER } from '@portolan/platform';
 import { SCHEDULER_CONFIG, SchedulerConfig } from './scheduler.options';
 
 /** A chunk's job message: a scan for the scanner workers or a collection for the collectors of its site. */
@@ -22,8 +22,6 @@ const UNPUBLISHED_GRACE_MS = 10_000;
 
 /** Chunks published again, or released, at most in one look; the rest at the next tick. */
 const BATCH = 500;
-/** The advisory lock that has paced turns released by one caller at a time (the leader's tick, a planner). */
-const PACED_TURNS_LOCK = 7243102;
 
 /**
  * Publishes chunk scan requests to their site's workers (a paced one only to those that keep to
@@ -81,14 +79,13 @@ export class ChunkDispatcher {
    * `maxRate` since the run was planned applies to the chunks still held, their timeout with it);
    * a tracker whose pace was cleared has all its held chunks released at once, unpaced. A publish
    * that fails is retried as any other (`dispatchUnpublished`). Callers (the leader, a planner)
-   * release one after another: two at once could each pick a different head of one tracker (a
-   * re-probe just planned, the run's next chunk), neither seeing the other's release.
+   * release one after another (`lockPacedTurns`).
    */
   async releasePacedTurns(now: Date): Promise<number> {
     const deadline = new Date(now.getTime() + this.config.chunkQueueTimeoutMs);
     const budget = { baseMs: this.config.chunkTimeoutBaseMs, perProbeMs: this.config.chunkTimeoutPerProbeMs };
     const released = await this.db.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock($1)', [PACED_TURNS_LOCK]);
+      await lockPacedTurns(manager);
       // Wrapped in a SELECT: TypeORM answers an UPDATE with its row count beside the rows.
       const rows: Released[] = await manager.query(
         `WITH held AS (

@@ -36,7 +36,7 @@ export class ProgressTracker implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   async record(progress: ScanProgress): Promise<void> {
-    const [chunk]: { cancelled: string | null }[] = await this.db.query(
+    const [chunk]: { job_id: string | null; cancelled: string | null }[] = await this.db.query(
       // The first progress of a chunk starts its run timeout (the scan's own timeout plus grace
       // for a redelivery after a worker died); until then it had only its queue deadline. A later
       // attempt (a worker's retry, another worker after one died) has the same time from its own
@@ -47,13 +47,13 @@ export class ProgressTracker implements OnApplicationBootstrap, OnModuleDestroy 
               deadline = GREATEST(CASE WHEN started_at IS NOT NULL THEN deadline END, $6::timestamptz + (COALESCE((request->>'timeoutMs')::bigint, 600000) + $7) * interval '1 millisecond')
         WHERE id = $1 AND status IN ('queued', 'running') RETURNING id
        )
-       SELECT (SELECT j.error FROM scan_chunks c JOIN scan_jobs j ON j.id = c.job_id
-                WHERE c.id = $1 AND c.status = 'failed' AND starts_with(c.error, $8) AND NOT EXISTS (SELECT 1 FROM updated)) AS cancelled`,
+       SELECT c.job_id, j.error AS cancelled FROM scan_chunks c JOIN scan_jobs j ON j.id = c.job_id
+        WHERE c.id = $1 AND j.status IN ('failed', 'partial') AND starts_with(j.error, $8) AND NOT EXISTS (SELECT 1 FROM updated)`,
       [progress.chunkId, progress.percent, progress.hostsDone, progress.worker, progress.engine, progress.startedAt, RUN_GRACE_MS, JOB_CANCELLED_BY],
     );
-    if (chunk?.cancelled) {
-      this.logger.info({ jobId: progress.jobId, chunkId: progress.chunkId, worker: progress.worker }, 'progress on a chunk of a cancelled job; the workers are told again');
-      this.bus.emit(Messages.jobCancelled, { jobId: progress.jobId, reason: chunk.cancelled });
+    if (chunk?.job_id && chunk.cancelled) {
+      this.logger.info({ jobId: chunk.job_id, chunkId: progress.chunkId, worker: progress.worker }, 'progress on a chunk of a cancelled job; the workers are told again');
+      this.bus.emit(Messages.jobCancelled, { jobId: chunk.job_id, reason: chunk.cancelled });
       return;
     }
     await this.db.query(

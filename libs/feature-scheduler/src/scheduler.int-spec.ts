@@ -320,10 +320,32 @@ describe('scheduler (Postgres)', () => {
     await until(() => heard.length >= 1);
     expect(heard).toEqual([{ jobId, reason }]);
     expect(await chunkStates(jobId)).toEqual(['failed', 'failed', 'failed']);
-    // Progress on a chunk failed for another reason says nothing.
+    // A worker still scanning the first, which timed out before the cancel, is told too.
     await app.get(ProgressTracker).record({ jobId, chunkId: await chunkId(0), worker: 'w', engine: 'nmap', percent: 40, hostsDone: 1, startedAt: now, at: now });
+    await until(() => heard.length >= 2);
+    expect(heard).toEqual([{ jobId, reason }, { jobId, reason }]);
+
+    // Cancelled with a chunk done: partial, the job's error saying it was cancelled, then what failed before.
+    const partialJob = await plannedPacedRun('127.0.0.11-15');
+    const chunkOf = async (index: number) => (await db.query(`SELECT id FROM scan_chunks WHERE job_id = $1 AND chunk_index = $2`, [partialJob, index]))[0].id as string;
+    await db.transaction(async (manager) => {
+      const locked = (await ledger.lockJob(manager, partialJob))!;
+      const [first, second] = [(await manager.findOneBy(ScanChunkEntity, { id: await chunkOf(0) }))!, (await manager.findOneBy(ScanChunkEntity, { id: await chunkOf(1) }))!];
+      await ledger.settleChunks(manager, [
+        { job: locked, chunk: first, outcome: { finishedAt: new Date(), hostsUp: 1 } },
+        { job: locked, chunk: second, outcome: { finishedAt: new Date(), error: 'nmap exited with code 1' } },
+      ]);
+    });
+    const partial = await db.transaction(async (manager) => ledger.cancelJob(manager, (await ledger.lockJob(manager, partialJob))!, 'soc-1', 'wrong range', new Date()));
+    expect(await chunkStates(partialJob)).toEqual(['done', 'failed', 'failed']);
+    const [partialRow] = await db.query(`SELECT status, error FROM scan_jobs WHERE id = $1`, [partialJob]);
+    expect(partialRow).toEqual({ status: 'partial', error: 'cancelled by soc-1: wrong range (before that, chunk 2/3: nmap exited with code 1)' });
+    expect(partial.events.map((e) => e.details)).toEqual([expect.objectContaining({ what: 'scan-finished', status: 'partial', reason: partialRow.error })]);
+    // Progress on a chunk of a job that failed for another reason says nothing.
+    await db.query(`UPDATE scan_jobs SET error = 'chunk 2/3: nmap exited with code 1' WHERE id = $1`, [partialJob]);
+    await app.get(ProgressTracker).record({ jobId: partialJob, chunkId: await chunkOf(2), worker: 'w', engine: 'nmap', percent: 40, hostsDone: 1, startedAt: now, at: now });
     await new Promise((r) => setTimeout(r, 50));
-    expect(heard).toHaveLength(1);
+    expect(heard).toHaveLength(2);
     await subscription.stop();
 
     // A job not planned yet fails outright.

@@ -18,6 +18,16 @@ export interface ChunkOutcome {
 
 /** How the error of a chunk the scheduler failed for want of its result begins. */
 export const CHUNK_TIMED_OUT = 'timed out: ';
+/**
+ * Takes the lock under which held chunks (a paced run's, `ScanChunkEntity.held`) change, to the
+ * end of the caller's transaction: their release (`ChunkDispatcher.releasePacedTurns`), their
+ * cancelling. Two releases at once could each pick another head of one tracker, and a release
+ * and a cancel, each writing many held chunks of a job in its own order, could deadlock.
+ */
+export async function lockPacedTurns(manager: Pick<EntityManager, 'query'>): Promise<void> {
+  await manager.query('SELECT pg_advisory_xact_lock(7243102)');
+}
+
 /** How the error of a job an operator cancelled begins, and of its chunks that were not done (`cancelJob`). */
 export const JOB_CANCELLED_BY = 'cancelled by ';
 /** How the error of a paced run's held chunk begins that was failed untried, behind one no worker took (`failHeldBehind`). */
@@ -216,6 +226,7 @@ export class ScanJobLedger {
       [[...trackerIds]],
     );
     const jobs = [...(await this.lockJobs(manager, open.map((j) => j.job_id))).values()];
+    if (jobs.length) await lockPacedTurns(manager);
     for (const job of jobs) await this.failHeld(manager, job, reason, now);
     return this.finishComplete(manager, jobs, now);
   }
@@ -225,17 +236,21 @@ export class ScanJobLedger {
    * not settled yet, queued, held for their turn or being scanned, fail as cancelled by `actor`
    * (and why, if said), and the job with them, `failed`, or `partial` with what was scanned
    * already; a job not planned yet fails outright. Its chunks the scheduler timed out are no
-   * longer taken back by a late result (`reopenTimedOut`). Answers the job's error and its
-   * communications event. The workers are told apart (`Messages.jobCancelled`); what they send of
+   * longer taken back by a late result (`reopenTimedOut`). The job's error says it was cancelled,
+   * then what failed before, if anything. Answers the reason its chunks failed with, and the
+   * job's communications event. The workers are told apart (`Messages.jobCancelled`); what they send of
    * it later is passed over.
    */
   async cancelJob(manager: EntityManager, job: ScanJobEntity, actor: string, why: string | undefined, now: Date) {
     const reason = `${JOB_CANCELLED_BY}${actor}${why ? `: ${why}` : ''}`;
     if (job.status === 'pending') return { reason, events: await this.failJob(manager, job, reason, now) };
+    await lockPacedTurns(manager);
+    const before = job.error;
     const open = await manager.find(ScanChunkEntity, { where: { jobId: job.id, status: In(['queued', 'running']) }, order: { index: 'ASC' } });
     await this.settleChunks(manager, open.map((chunk) => ({ job, chunk, outcome: { finishedAt: now, error: reason } })));
     await manager.query(`UPDATE scan_chunks SET held = false, timed_out = false WHERE job_id = $1 AND (held OR timed_out)`, [job.id]);
-    job.error = reason;
+    // The job says first that it was cancelled (the scheduler tells workers so), then what failed before.
+    job.error = before ? `${reason} (before that, ${before})` : reason;
     return { reason, events: await this.finishIfComplete(manager, job, now) };
   }
 

@@ -271,10 +271,6 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       expect(Date.now() - t0).toBeLessThan(10_000);
       expect((await a.poll({ wait: 0 })).body.jobs).toEqual([]);
       expect((await api.get(`/jobs/${jobId}`)).body['status']).toBe('queued');
-      // An agent finishes the runs it has been handed: an operator's cancel is refused, naming why.
-      const cancel = await api.post(`/jobs/${jobId}/cancel`, { reason: 'not now' });
-      expect(cancel.status).toBe(409);
-      expect(JSON.stringify(cancel.body)).toMatch(/is a run of an agent, which finishes the runs it has started; disable the tracker to stop its next runs/);
 
       expect((await a.started({ jobId, trackerId, trigger: 'manual', startedAt: new Date(Date.now() - 500).toISOString() })).status).toBe(202);
       const upload = await a.upload(selfResult(jobId, trackerId, [{ port: 40012 }], { trigger: 'manual' }), { gzip: true });
@@ -557,6 +553,15 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       expect((await agentProcess.started({ jobId: running, trackerId: runTracker, trigger: 'manual', startedAt: new Date().toISOString() })).status).toBe(202);
       const cancelledAfter = await api.post(`/trackers/${runTracker}/run`, {});
       const pending = String(cancelledAfter.body['jobId']);
+      // An operator cancels a run not handed to the agent yet; one handed over is the agent's to finish.
+      const stopped = String((await api.post(`/trackers/${runTracker}/run`, {})).body['jobId']);
+      const cancel = await api.post(`/jobs/${stopped}/cancel`, { reason: 'not now', actor: 'soc-1' });
+      expect(cancel.status).toBe(200);
+      expect(cancel.body).toMatchObject({ status: 'failed', error: 'cancelled by soc-1: not now' });
+      expect((await events(`jobId=${stopped}&type=communications`)).map((e) => e.details?.['what'])).toEqual(['scan-failed']);
+      const handed = await api.post<{ error: { code: string; message: string } }>(`/jobs/${notPickedUp}/cancel`, {});
+      expect(handed.status).toBe(409);
+      expect(handed.body.error.message).toMatch(/was handed to agent "db-01" already, which runs the runs it is handed to the end; disable the tracker to stop its next runs/);
 
       expect((await api.patch(`/trackers/${runTracker}`, { enabled: false })).status).toBe(200);
       for (const jobId of [pickedUp, notPickedUp, pending]) {
@@ -572,7 +577,7 @@ describe('agent API (gateway + scheduler + comparer, Postgres + NATS JetStream)'
       const refused = await api.post<{ error: { code: string; message: string } }>(`/trackers/${runTracker}/run`, {});
       expect(refused.status).toBe(409);
       expect(refused.body.error.message).toMatch(/is disabled, and agent .* runs only enabled trackers; enable it to run it/);
-      expect(await count('scan_jobs', `tracker_id = '${runTracker}'`)).toBe(4);
+      expect(await count('scan_jobs', `tracker_id = '${runTracker}'`)).toBe(5);
 
       expect((await api.patch(`/trackers/${runTracker}`, { enabled: true })).status).toBe(200);
       const again = String((await api.post(`/trackers/${runTracker}/run`, {})).body['jobId']);

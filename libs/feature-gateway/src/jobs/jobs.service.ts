@@ -67,8 +67,9 @@ export class JobsService {
    * cancelled (those done keep their results: the job is then `partial`), with its `scan-failed`
    * or `scan-finished` event saying why, and a line in the audit log. The workers stop the scans
    * of it they are running (nmap killed) and pass over its chunks still queued; one that missed
-   * the word is told again when it reports progress (the scheduler). A run of an agent is the
-   * agent's to finish: refused.
+   * the word is told again when it reports progress (the scheduler). A run of an agent is
+   * cancelled only before the agent is handed it (`pending`): an agent runs what it is handed to
+   * the end.
    */
   async cancel(id: string, body: CancelJob, caller: AuditCaller): Promise<JobView> {
     const actor = body.actor ?? caller.name;
@@ -76,20 +77,27 @@ export class JobsService {
       const job = await this.ledger.lockJob(manager, id);
       if (!job) throw new DomainError('not_found', `job ${id} does not exist`);
       if (FINISHED.includes(job.status)) throw new DomainError('conflict', `job ${id} has finished already (${job.status}); there is nothing to cancel`, { status: job.status });
-      if (job.agentId) {
-        throw new DomainError('conflict', `job ${id} is a run of an agent, which finishes the runs it has started; disable the tracker to stop its next runs`, { agentId: job.agentId });
+      if (job.agentId && job.status !== 'pending') {
+        const [agent]: { name: string }[] = await manager.query('SELECT name FROM agents WHERE id = $1', [job.agentId]);
+        throw new DomainError(
+          'conflict',
+          `job ${id} was handed to agent "${agent?.name ?? job.agentId}" already, which runs the runs it is handed to the end; disable the tracker to stop its next runs`,
+          { agentId: job.agentId, status: job.status },
+        );
       }
+      const was = job.status;
       const cancelled = await this.ledger.cancelJob(manager, job, actor, body.reason, new Date());
-      await audit(manager, caller, body.actor, 'job.cancelled', id, body.reason ?? null, { trackerId: job.trackerId, deviceId: job.deviceId, trigger: job.trigger, status: job.status }, 'scan-job');
+      await audit(manager, caller, body.actor, 'job.cancelled', id, body.reason ?? null, { trackerId: job.trackerId, deviceId: job.deviceId, trigger: job.trigger, was, now: job.status }, 'scan-job');
       return cancelled;
     });
-    await this.events.announce(events);
     try {
       this.bus.emit(Messages.jobCancelled, { jobId: id, reason });
     } catch (error) {
       // The workers hear of it when they next report progress on one of its chunks (the scheduler tells them).
       this.logger.warn({ jobId: id, err: String(error) }, 'could not tell the workers a job was cancelled');
     }
+    // Committed already: an announcement lost here is made by the scheduler's leader (`announceUnannounced`).
+    await this.events.announce(events).catch((error: unknown) => this.logger.warn({ jobId: id, err: String(error) }, 'job cancelled, its event not announced; the scheduler will'));
     this.logger.info({ jobId: id, actor }, 'job cancelled');
     return this.get(id);
   }

@@ -141,7 +141,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/api/jobs/{id}': { get: { summary: 'Status and progress of a scan job', parameters: [idParam('job')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/jobs/{id}/cancel': {
         post: {
-          summary: "Stop a scanner or collector job under way or not started: its chunks not done fail as cancelled (nmap stopped), the job fails (partial with what was done); 409 for a finished job or an agent's run",
+          summary: "Stop a scanner or collector job under way or not started: its chunks not done fail as cancelled (nmap stopped), the job fails (partial with what was done); an agent's run only before it is handed over (409 after, and for a finished job)",
           parameters: [idParam('job')],
           requestBody: { required: false, ...json(schema(CancelJobSchema)) },
           responses: { 200: json({ type: 'object' }), 400: error, 404: error, 409: error },
