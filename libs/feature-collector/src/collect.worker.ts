@@ -95,25 +95,17 @@ export class CollectWorker implements OnApplicationBootstrap, OnModuleDestroy, O
     }
     const log = this.logger.child({ jobId: job.jobId, deviceId: job.deviceId, protocol: job.protocol, profile: job.profile, host: job.host, port: job.port });
     const cancelled = () => this.cancellations.reasonFor(job.jobId);
-    if (cancelled()) {
-      log.info({ reason: cancelled() }, 'collection of a cancelled job; passed over');
-      return Outcomes.ack();
-    }
+    const passOver = (what: string) => (log.info({ reason: cancelled() }, `${what}: its job was cancelled`), Outcomes.ack());
+    if (cancelled()) return passOver('collection passed over');
     const startedAt = new Date();
     const heartbeat = setInterval(() => delivery.working(), this.config.heartbeatMs);
     this.busy += 1;
     try {
       return await this.perHost.run(job.host, async () => {
-        if (cancelled()) {
-          log.info({ reason: cancelled() }, 'collection of a cancelled job; passed over');
-          return Outcomes.ack();
-        }
+        if (cancelled()) return passOver('collection passed over');
         this.progress(job, startedAt, 0);
         const outcome = await this.collect(job);
-        if (cancelled()) {
-          log.info({ reason: cancelled() }, 'collection finished after its job was cancelled; not sent');
-          return Outcomes.ack();
-        }
+        if (cancelled()) return passOver('collection finished, not sent');
         if (outcome.hostKey) await this.hostKeys.pinFirst(job.deviceId, outcome.hostKey, outcome.finishedAt);
         await this.bus.publish(Messages.scanCompleted, this.toResult(job, outcome), { correlationId: job.jobId });
         log.info({ durationMs: outcome.finishedAt.getTime() - outcome.startedAt.getTime(), ports: outcome.host.ports.length, items: outcome.host.items?.length ?? 0 }, 'collection finished');
@@ -121,13 +113,10 @@ export class CollectWorker implements OnApplicationBootstrap, OnModuleDestroy, O
       });
     } catch (error) {
       if (this.stopping) return Outcomes.nak(0);
-      if (cancelled()) {
-        log.info({ reason: cancelled(), err: error instanceof Error ? error.message : String(error) }, 'collection of a cancelled job failed; not retried, not sent');
-        return Outcomes.ack();
-      }
       const message = error instanceof Error ? error.message : String(error);
       const reason = isDomainError(error) ? String(error.details['reason'] ?? error.code) : 'internal';
       if (error instanceof HostKeyChangedError) await this.hostKeys.recordMismatch(job.deviceId, error.presented, new Date());
+      if (cancelled()) return passOver(`collection failed (${message}), not retried`);
       const final = !RETRYABLE.has(reason) || delivery.deliveryCount >= MAX_ATTEMPTS;
       log.warn({ err: message, reason, attempt: delivery.deliveryCount, final }, 'collection failed');
       if (!final) return Outcomes.nak(retryDelayMs(delivery.deliveryCount));

@@ -238,8 +238,8 @@ export class ScanJobLedger {
    * already; a job not planned yet fails outright. Its chunks the scheduler timed out are no
    * longer taken back by a late result (`reopenTimedOut`). The job's error says it was cancelled,
    * then what failed before, if anything. Answers the reason its chunks failed with, and the
-   * job's communications event. The workers are told apart (`Messages.jobCancelled`); what they send of
-   * it later is passed over.
+   * job's communications event. The workers are told apart (`Messages.jobCancelled`); what they
+   * send of it later is passed over.
    */
   async cancelJob(manager: EntityManager, job: ScanJobEntity, actor: string, why: string | undefined, now: Date) {
     const reason = `${JOB_CANCELLED_BY}${actor}${why ? `: ${why}` : ''}`;

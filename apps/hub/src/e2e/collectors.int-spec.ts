@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, Socket } from 'node:net';
 import { Client } from 'pg';
 import { EmulatedDeviceState, newEd25519KeyPair, prepareTestUser, RunningEmulator, startSamba, startSshd, startSshDevice, TEST_USER, WINDOWS_REGISTRY } from '@portolan/collectors/testing';
+import { waitFor } from './agent-e2e.support';
 import { ApiClient } from './api.client';
 import { DistributedHub } from './distributed.hub';
 import { LoopbackListeners } from './loopback.listeners';
@@ -198,4 +200,28 @@ describe('agentless collectors end to end (distributed hub, Postgres, NATS JetSt
     const logs = hub.processes.map((p) => p.log).join('\n');
     for (const secret of [password, login.password, 'en-9']) expect(logs).not.toContain(secret);
   }, 120_000);
+  it('drops a collection an operator cancels while it is under way: not retried, nothing sent', async () => {
+    // A device that takes the connection and never says a word: the collection waits for its SSH banner until the connect timeout.
+    const sockets = new Set<Socket>();
+    const mute = createServer((socket) => void sockets.add(socket));
+    const port = await freePort();
+    await new Promise<void>((resolve) => mute.listen({ host: '127.0.0.104', port }, resolve));
+    stoppers.push(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => mute.close(resolve));
+    });
+    const trackerId = await tracker(await device('mute-switch', '127.0.0.104', { type: 'ssh-password', ...login }), { protocol: 'ssh', profile: 'cisco-ios', port });
+    const jobId = String((await api.post(`/trackers/${trackerId}/run`, {})).body['jobId']);
+    await waitFor('the collection to be under way', async () => (await api.get<{ scans: { status: string }[] }>(`/jobs/${jobId}`)).body.scans?.[0]?.status === 'running' && sockets.size > 0, Boolean, 30_000);
+
+    const cancelled = await api.post(`/jobs/${jobId}/cancel`, { reason: 'maintenance window' });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ status: 'failed', error: expect.stringMatching(/^cancelled by .+: maintenance window$/) });
+    const collector = hub.processes.find((p) => p.name === 'collector');
+    const log = await waitFor('the collector to give up on the device', async () => collector?.log ?? '', (text) => /collection failed \(.*\), not retried: its job was cancelled/.test(text), 40_000);
+    // One attempt, given up: neither retried nor reported.
+    const lines = log.split('\n').filter((line) => line.includes(jobId));
+    expect(lines.map((line) => String(JSON.parse(line).msg).replace(/\(.*\)/, '(…)'))).toEqual(['collection failed (…), not retried: its job was cancelled']);
+    expect((await api.get(`/jobs/${jobId}`)).body).toMatchObject({ status: 'failed', error: cancelled.body['error'] });
+  }, 90_000);
 });
