@@ -186,6 +186,39 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
     expect((await api.get(`/jobs/${jobId}`)).body).toMatchObject({ status: 'failed', error: 'cancelled by soc-analyst-1: wrong range' });
   }, 90_000);
 
+  it('lists scan jobs newest first, filtered by status and tracker, in pages that follow a cursor', async () => {
+    type Listed = { id: string; trackerId: string; status: string; requestedAt: string; error: string | null; chunks: Record<string, number> };
+    const list = (query: string) => api.get<{ items: Listed[]; nextCursor: string | null }>(`/jobs?${query}`);
+    const all = (await list('limit=500')).body.items;
+    expect(all.length).toBeGreaterThanOrEqual(4);
+    const times = all.map((j) => Date.parse(j.requestedAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    expect(all[0]).not.toHaveProperty('scans');
+    expect(Object.keys(all[0].chunks).sort()).toEqual(['done', 'failed', 'total']);
+
+    const failed = (await list('status=failed,partial')).body.items;
+    expect(failed.every((j) => j.status === 'failed' || j.status === 'partial')).toBe(true);
+    const cancelled = failed.find((j) => j.error === 'cancelled by soc-analyst-1: wrong range');
+    expect(cancelled).toBeDefined();
+    expect((await list(`trackerId=${cancelled!.trackerId}`)).body.items.map((j) => j.id)).toEqual([cancelled!.id]);
+    expect((await list('status=open')).body.items.every((j) => ['pending', 'queued', 'running'].includes(j.status))).toBe(true);
+
+    const walked: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 100; page += 1) {
+      const { body } = await list(`limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      walked.push(...body.items.map((j) => j.id));
+      cursor = body.nextCursor;
+      if (!cursor) break;
+    }
+    expect(walked).toEqual(all.map((j) => j.id));
+
+    const wrong = await api.get<{ error: { message: string } }>('/jobs?status=open,done');
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error.message).toMatch(/"done" is not a job status/);
+    expect((await list('cursor=forged')).status).toBe(400);
+  });
+
   it('makes an admin token on first start, written only to a file its owner alone can read', async () => {
     expect(adminToken).toMatch(/^ptop_[A-Za-z0-9_-]{43}$/);
     expect(statSync(join(dataDir, 'admin.token')).mode & 0o777).toBe(0o600);

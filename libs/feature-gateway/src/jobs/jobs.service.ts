@@ -8,11 +8,15 @@ import { ScanChunkEntity, ScanJobEntity } from '@portolan/persistence';
 import { BUS, DATA_SOURCE, EventRecorder, LOGGER, ScanJobLedger } from '@portolan/platform';
 import { audit, AuditCaller } from '../audit/audit.log';
 import { ActorSchema } from '../http/actor';
+import { decodeCursor, LimitSchema, Page, pageOf } from '../http/pagination';
 
-export interface JobView {
+/** A job as `GET /jobs` lists it: without its chunks. */
+export interface JobSummary {
   id: string;
   trackerId: string;
   deviceId: string;
+  /** The agent that runs it; null for the hub's scanner workers and collectors. */
+  agentId: string | null;
   site: string | null;
   trigger: string;
   /** A re-probe's narrower target (the hosts and ports it looked at again). */
@@ -23,13 +27,18 @@ export interface JobView {
   progressAt: Date | null;
   hosts: { planned: number; done: number; up: number };
   probes: { planned: number; done: number };
-  /** `held`: a paced run's chunks waiting their turn (its chunks are scanned one at a time). */
-  chunks: { total: number; done: number; failed: number; running: number; held: number };
+  chunks: { total: number; done: number; failed: number };
   requestedAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
   durationMs: number | null;
   error: string | null;
+}
+
+/** A job as `GET /jobs/:id` shows it: with its chunks (`scans`). */
+export interface JobView extends JobSummary {
+  /** `held`: a paced run's chunks waiting their turn (its chunks are scanned one at a time). */
+  chunks: JobSummary['chunks'] & { running: number; held: number };
   scans: { index: number; status: string; held: boolean; progress: number; hosts: number; worker: string | null; engine: string | null; engineVersion: string | null; args: string[] | null; error: string | null }[];
 }
 
@@ -43,6 +52,43 @@ export const CancelJobSchema = z
 export type CancelJob = z.infer<typeof CancelJobSchema>;
 
 const FINISHED = ['succeeded', 'partial', 'failed'];
+const STATUSES = ['pending', 'queued', 'running', 'succeeded', 'partial', 'failed'] as const;
+
+/** `status=`: some of `STATUSES`, comma-separated; `open` stands for pending, queued and running. */
+const StatusListSchema = z
+  .string()
+  .max(200)
+  .transform((text, ctx) => {
+    const statuses = new Set<string>();
+    for (const word of text.split(',').map((w) => w.trim())) {
+      if (word === 'open') ['pending', 'queued', 'running'].forEach((s) => statuses.add(s));
+      else if ((STATUSES as readonly string[]).includes(word)) statuses.add(word);
+      else {
+        ctx.addIssue({ code: 'custom', message: `"${word}" is not a job status (${STATUSES.join(', ')}, or open)` });
+        return z.NEVER;
+      }
+    }
+    return [...statuses];
+  });
+
+export const ListJobsQuerySchema = z
+  .object({
+    status: StatusListSchema.optional(),
+    trackerId: z.uuid().optional(),
+    deviceId: z.uuid().optional(),
+    agentId: z.uuid().optional(),
+    /** The site's name, as jobs record it. */
+    site: z.string().min(1).max(63).optional(),
+    trigger: z.enum(['manual', 'schedule', 'agent-startup', 'reprobe']).optional(),
+    /** Requested at or after. */
+    since: z.iso.datetime({ offset: true }).optional(),
+    /** Requested before. */
+    until: z.iso.datetime({ offset: true }).optional(),
+    limit: LimitSchema(500, 100),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+export type ListJobsQuery = z.infer<typeof ListJobsQuerySchema>;
 
 /** Scan jobs as operators see them (`GET /jobs/:id`), and their cancelling. */
 @Injectable()
@@ -54,6 +100,29 @@ export class JobsService {
     private readonly ledger: ScanJobLedger,
     private readonly events: EventRecorder,
   ) {}
+
+  /**
+   * Jobs newest first (by when they were requested), filtered, in pages of `limit` that follow
+   * `nextCursor`: the scans under way (`status=open`) to pick one to cancel, a tracker's or an
+   * agent's runs, those that failed. Each without its chunks (`get` has them).
+   */
+  async list(query: ListJobsQuery): Promise<Page<JobSummary>> {
+    const q = this.db.getRepository(ScanJobEntity).createQueryBuilder('j').orderBy('j.requestedAt', 'DESC').addOrderBy('j.id', 'DESC').limit(query.limit + 1);
+    if (query.status) q.andWhere('j.status IN (:...statuses)', { statuses: query.status });
+    if (query.trackerId) q.andWhere('j.trackerId = :trackerId', { trackerId: query.trackerId });
+    if (query.deviceId) q.andWhere('j.deviceId = :deviceId', { deviceId: query.deviceId });
+    if (query.agentId) q.andWhere('j.agentId = :agentId', { agentId: query.agentId });
+    if (query.site) q.andWhere('j.site = :site', { site: query.site });
+    if (query.trigger) q.andWhere('j.trigger = :trigger', { trigger: query.trigger });
+    if (query.since) q.andWhere('j.requestedAt >= :since', { since: new Date(query.since) });
+    if (query.until) q.andWhere('j.requestedAt < :until', { until: new Date(query.until) });
+    if (query.cursor) {
+      const after = decodeCursor(query.cursor);
+      q.andWhere('(j.requestedAt, j.id) < (:afterAt, :afterId)', { afterAt: after.at, afterId: after.id });
+    }
+    const page = pageOf(await q.getMany(), query.limit, (job) => job.requestedAt);
+    return { items: page.items.map(summary), nextCursor: page.nextCursor };
+  }
 
   async get(id: string): Promise<JobView> {
     const job = await this.db.getRepository(ScanJobEntity).findOneBy({ id });
@@ -103,30 +172,42 @@ export class JobsService {
   }
 }
 
-function view(job: ScanJobEntity, chunks: ScanChunkEntity[]): JobView {
+/** A job without its chunks; its progress that of its settled chunks, or for an agent's run before its result, the progress the agent reported. */
+function summary(job: ScanJobEntity): JobSummary {
   const finished = FINISHED.includes(job.status);
-  const probes = chunks.reduce((sum, c) => sum + c.probeCount, 0);
-  // Probe-weighted progress of the chunks; settled chunks count as complete.
-  const weighted = chunks.reduce((sum, c) => sum + c.probeCount * (c.status === 'done' || c.status === 'failed' ? 100 : c.progress), 0);
+  const settled = job.agentId === null && job.probesPlanned > 0 ? (job.probesDone / job.probesPlanned) * 100 : job.progress;
   return {
     id: job.id,
     trackerId: job.trackerId,
     deviceId: job.deviceId,
+    agentId: job.agentId,
     site: job.site,
     trigger: job.trigger,
     probe: job.probe ?? null,
     status: job.status,
-    // An agent run has its one chunk once its result came; until then, the progress the agent reported.
-    progressPercent: finished ? 100 : probes > 0 ? Math.round((weighted / probes) * 10) / 10 : Math.round(job.progress * 10) / 10,
+    progressPercent: finished ? 100 : Math.round(settled * 10) / 10,
     progressAt: job.progressAt,
     hosts: { planned: job.hostsPlanned, done: job.hostsDone, up: job.hostsUp },
     probes: { planned: job.probesPlanned, done: job.probesDone },
-    chunks: { total: job.chunkCount, done: job.chunksDone, failed: job.chunksFailed, running: chunks.filter((c) => c.status === 'running').length, held: chunks.filter((c) => c.held).length },
+    chunks: { total: job.chunkCount, done: job.chunksDone, failed: job.chunksFailed },
     requestedAt: job.requestedAt,
     startedAt: job.startedAt,
     finishedAt: job.finishedAt,
     durationMs: job.durationMs,
     error: job.error,
+  };
+}
+
+/** A job with its chunks: its progress weighted by their probes, a chunk being scanned counting with its own progress. */
+function view(job: ScanJobEntity, chunks: ScanChunkEntity[]): JobView {
+  const base = summary(job);
+  const probes = chunks.reduce((sum, c) => sum + c.probeCount, 0);
+  const weighted = chunks.reduce((sum, c) => sum + c.probeCount * (c.status === 'done' || c.status === 'failed' ? 100 : c.progress), 0);
+  return {
+    ...base,
+    // An agent run has its one chunk once its result came; until then, the progress the agent reported.
+    progressPercent: FINISHED.includes(job.status) ? 100 : probes > 0 ? Math.round((weighted / probes) * 10) / 10 : Math.round(job.progress * 10) / 10,
+    chunks: { ...base.chunks, running: chunks.filter((c) => c.status === 'running').length, held: chunks.filter((c) => c.held).length },
     scans: chunks.map((c) => ({
       index: c.index,
       status: c.status,

@@ -18,7 +18,7 @@ import { ExposureQuerySchema, OpenAtQuerySchema, PlannedSummaryQuerySchema } fro
 import { CreateChannelSchema, CreateRuleSchema, UpdateChannelSchema, UpdateRuleSchema } from '../alerting/alerting.controller';
 import { AGENT_BOOT_HEADER, AGENT_CLOCK_HEADER, AgentHostReportSchema, AgentPollQuerySchema, AgentResultSchema, AgentScanProgressSchema, AgentScanStartedSchema, EnrolRequestSchema, ReenrolRequestSchema } from '@portolan/contracts';
 import { WorkersQuerySchema } from '../workers/workers.controller';
-import { CancelJobSchema } from '../jobs/jobs.service';
+import { CancelJobSchema, ListJobsQuerySchema } from '../jobs/jobs.service';
 import { AgentsQuerySchema } from '../agents/agents.controller';
 import { CreateEnrollmentTokenSchema } from '../enrollment/enrollment-tokens.service';
 import { CreateOperatorTokenSchema } from '../operators/operator-tokens.service';
@@ -137,6 +137,9 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       },
       '/api/workers': {
         get: { summary: 'Scanner workers and collectors as their presence shows them (online, offline, stopped; restarts without a word, and a second process under one name), by site, kind and status', parameters: queryParams(WorkersQuerySchema), responses: { 200: json({ type: 'object' }), 400: error } },
+      },
+      '/api/jobs': {
+        get: { summary: 'Scan jobs, newest first, filtered (status=open for those under way or not started), without their chunks', parameters: queryParams(ListJobsQuerySchema), responses: { 200: json(listOf('job')), 400: error } },
       },
       '/api/jobs/{id}': { get: { summary: 'Status and progress of a scan job', parameters: [idParam('job')], responses: { 200: json({ type: 'object' }), 404: error } } },
       '/api/jobs/{id}/cancel': {

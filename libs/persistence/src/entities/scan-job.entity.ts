@@ -6,6 +6,7 @@ export type ScanJobStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'pa
 /** One run of a tracker; a network scan runs as several chunks (scan_chunks). */
 @Entity({ name: 'scan_jobs' })
 @Index('scan_jobs_tracker_idx', ['trackerId', 'requestedAt'])
+@Index('scan_jobs_requested_idx', ['requestedAt', 'id'])
 export class ScanJobEntity {
   @PrimaryColumn('uuid') id!: string;
   @Column({ name: 'tracker_id', type: 'uuid' }) trackerId!: string;
