@@ -95,7 +95,7 @@ export class CollectWorker implements OnApplicationBootstrap, OnModuleDestroy, O
     }
     const log = this.logger.child({ jobId: job.jobId, deviceId: job.deviceId, protocol: job.protocol, profile: job.profile, host: job.host, port: job.port });
     const cancelled = () => this.cancellations.reasonFor(job.jobId);
-    const passOver = (what: string) => (log.info({ reason: cancelled() }, `${what}: its job was cancelled`), Outcomes.ack());
+    const passOver = (what: string, err?: string) => (log.info({ reason: cancelled(), ...(err && { err }) }, `${what}: its job was cancelled`), Outcomes.ack());
     if (cancelled()) return passOver('collection passed over');
     const startedAt = new Date();
     const heartbeat = setInterval(() => delivery.working(), this.config.heartbeatMs);
@@ -112,11 +112,11 @@ export class CollectWorker implements OnApplicationBootstrap, OnModuleDestroy, O
         return Outcomes.ack();
       });
     } catch (error) {
-      if (this.stopping) return Outcomes.nak(0);
       const message = error instanceof Error ? error.message : String(error);
       const reason = isDomainError(error) ? String(error.details['reason'] ?? error.code) : 'internal';
       if (error instanceof HostKeyChangedError) await this.hostKeys.recordMismatch(job.deviceId, error.presented, new Date());
-      if (cancelled()) return passOver(`collection failed (${message}), not retried`);
+      if (cancelled()) return passOver('collection failed, not retried', message);
+      if (this.stopping) return Outcomes.nak(0);
       const final = !RETRYABLE.has(reason) || delivery.deliveryCount >= MAX_ATTEMPTS;
       log.warn({ err: message, reason, attempt: delivery.deliveryCount, final }, 'collection failed');
       if (!final) return Outcomes.nak(retryDelayMs(delivery.deliveryCount));

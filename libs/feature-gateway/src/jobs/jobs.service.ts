@@ -75,11 +75,6 @@ export const ListJobsQuerySchema = z
   .object({
     status: StatusListSchema.optional(),
     trackerId: z.uuid().optional(),
-    deviceId: z.uuid().optional(),
-    agentId: z.uuid().optional(),
-    /** The site's name, as jobs record it. */
-    site: z.string().min(1).max(63).optional(),
-    trigger: z.enum(['manual', 'schedule', 'agent-startup', 'reprobe']).optional(),
     /** Requested at or after. */
     since: z.iso.datetime({ offset: true }).optional(),
     /** Requested before. */
@@ -103,17 +98,14 @@ export class JobsService {
 
   /**
    * Jobs newest first (by when they were requested), filtered, in pages of `limit` that follow
-   * `nextCursor`: the scans under way (`status=open`) to pick one to cancel, a tracker's or an
-   * agent's runs, those that failed. Each without its chunks (`get` has them).
+   * `nextCursor`: the scans under way (`status=open`) to pick one to cancel, a tracker's runs,
+   * those that failed. Each without its chunks (`get` has them). Filters an index serves only
+   * (`open` statuses, a tracker, when requested): jobs are many, an agent's upload each.
    */
   async list(query: ListJobsQuery): Promise<Page<JobSummary>> {
     const q = this.db.getRepository(ScanJobEntity).createQueryBuilder('j').orderBy('j.requestedAt', 'DESC').addOrderBy('j.id', 'DESC').limit(query.limit + 1);
     if (query.status) q.andWhere('j.status IN (:...statuses)', { statuses: query.status });
     if (query.trackerId) q.andWhere('j.trackerId = :trackerId', { trackerId: query.trackerId });
-    if (query.deviceId) q.andWhere('j.deviceId = :deviceId', { deviceId: query.deviceId });
-    if (query.agentId) q.andWhere('j.agentId = :agentId', { agentId: query.agentId });
-    if (query.site) q.andWhere('j.site = :site', { site: query.site });
-    if (query.trigger) q.andWhere('j.trigger = :trigger', { trigger: query.trigger });
     if (query.since) q.andWhere('j.requestedAt >= :since', { since: new Date(query.since) });
     if (query.until) q.andWhere('j.requestedAt < :until', { until: new Date(query.until) });
     if (query.cursor) {
@@ -172,7 +164,7 @@ export class JobsService {
   }
 }
 
-/** A job without its chunks; its progress that of its settled chunks, or for an agent's run before its result, the progress the agent reported. */
+/** A job without its chunks; its progress the probes of its chunks done, or for an agent's run before its result, the progress the agent reported. */
 function summary(job: ScanJobEntity): JobSummary {
   const finished = FINISHED.includes(job.status);
   const settled = job.agentId === null && job.probesPlanned > 0 ? (job.probesDone / job.probesPlanned) * 100 : job.progress;

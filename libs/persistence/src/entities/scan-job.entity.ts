@@ -27,6 +27,7 @@ export class ScanJobEntity {
   @Column({ name: 'chunk_count', type: 'integer', default: 0 }) chunkCount!: number;
   @Column({ name: 'chunks_done', type: 'integer', default: 0 }) chunksDone!: number;
   @Column({ name: 'chunks_failed', type: 'integer', default: 0 }) chunksFailed!: number;
+  /** Written from JS dates, whole milliseconds: `GET /jobs`'s cursor (a millisecond and the id) relies on it. */
   @Column({ name: 'requested_at', type: 'timestamptz' }) requestedAt!: Date;
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;
   @Column({ name: 'finished_at', type: 'timestamptz', nullable: true }) finishedAt!: Date | null;
