@@ -99,8 +99,9 @@ export class JobsService {
   /**
    * Jobs newest first (by when they were requested), filtered, in pages of `limit` that follow
    * `nextCursor`: the scans under way (`status=open`) to pick one to cancel, a tracker's runs,
-   * those that failed. Each without its chunks (`get` has them). Filters an index serves only
-   * (`open` statuses, a tracker, when requested): jobs are many, an agent's upload each.
+   * those that failed. Each without its chunks (`get` has them). Jobs are many (an agent's upload
+   * each): indexes serve the open statuses, a tracker and when requested; the finished statuses
+   * are found walking back from the newest (bound them with `since`).
    */
   async list(query: ListJobsQuery): Promise<Page<JobSummary>> {
     const q = this.db.getRepository(ScanJobEntity).createQueryBuilder('j').orderBy('j.requestedAt', 'DESC').addOrderBy('j.id', 'DESC').limit(query.limit + 1);
