@@ -103,8 +103,9 @@ export class ScanWorker implements OnApplicationBootstrap, OnModuleDestroy, OnAp
       return Outcomes.ack();
     }
     const log = this.logger.child({ jobId: job.jobId, chunkId: job.chunkId, chunk: `${job.chunkIndex + 1}/${job.chunkCount}` });
-    if (this.cancellations.reasonFor(job.jobId)) {
-      log.info({ reason: this.cancellations.reasonFor(job.jobId) }, 'chunk of a cancelled job; passed over');
+    const cancelledBefore = this.cancellations.reasonFor(job.jobId);
+    if (cancelledBefore) {
+      log.info({ reason: cancelledBefore }, 'chunk of a cancelled job; passed over');
       return Outcomes.ack();
     }
     const startedAt = new Date();

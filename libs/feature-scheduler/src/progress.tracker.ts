@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { Bus, ConsumerHandle } from '@portolan/bus';
 import { Messages, ScanProgress } from '@portolan/contracts';
 import { Logger } from '@portolan/logging';
-import { BUS, DATA_SOURCE, JOB_CANCELLED_BY, LOGGER } from '@portolan/platform';
+import { BUS, DATA_SOURCE, LOGGER } from '@portolan/platform';
 
 /** Room past a chunk's scan timeout for a redelivery to another worker after one died. */
 const RUN_GRACE_MS = 120_000;
@@ -48,8 +48,8 @@ export class ProgressTracker implements OnApplicationBootstrap, OnModuleDestroy 
         WHERE id = $1 AND status IN ('queued', 'running') RETURNING id
        )
        SELECT c.job_id, j.error AS cancelled FROM scan_chunks c JOIN scan_jobs j ON j.id = c.job_id
-        WHERE c.id = $1 AND j.status IN ('failed', 'partial') AND starts_with(j.error, $8) AND NOT EXISTS (SELECT 1 FROM updated)`,
-      [progress.chunkId, progress.percent, progress.hostsDone, progress.worker, progress.engine, progress.startedAt, RUN_GRACE_MS, JOB_CANCELLED_BY],
+        WHERE c.id = $1 AND j.cancelled_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM updated)`,
+      [progress.chunkId, progress.percent, progress.hostsDone, progress.worker, progress.engine, progress.startedAt, RUN_GRACE_MS],
     );
     if (chunk?.job_id && chunk.cancelled) {
       this.logger.info({ jobId: chunk.job_id, chunkId: progress.chunkId, worker: progress.worker }, 'progress on a chunk of a cancelled job; the workers are told again');

@@ -299,17 +299,18 @@ describe('scheduler (Postgres)', () => {
     expect(await chunkStates(jobId)).toEqual(['failed', 'failed', 'failed']);
     const chunks = await db.query(`SELECT error, timed_out FROM scan_chunks WHERE job_id = $1 ORDER BY chunk_index`, [jobId]);
     expect(chunks).toEqual([
-      { error: 'timed out: no worker', timed_out: false },
+      { error: 'timed out: no worker', timed_out: true },
       { error: reason, timed_out: false },
       { error: reason, timed_out: false },
     ]);
     const [job] = await db.query(`SELECT status, chunks_failed, error FROM scan_jobs WHERE id = $1`, [jobId]);
     expect(job).toEqual({ status: 'failed', chunks_failed: 3, error: reason });
+    expect((await db.query(`SELECT cancelled_at IS NOT NULL AS cancelled FROM scan_jobs WHERE id = $1`, [jobId]))[0]).toEqual({ cancelled: true });
     expect(events.map((e) => e.details)).toEqual([expect.objectContaining({ what: 'scan-failed', status: 'failed', reason })]);
     await db.transaction(async (manager) => {
       const locked = (await ledger.lockJob(manager, jobId))!;
       const first = (await manager.findOneBy(ScanChunkEntity, { id: await chunkId(0) }))!;
-      // The first one's late result is passed over: the job stays cancelled.
+      // The first one timed out, but its late result is passed over: the job stays cancelled.
       expect(await ledger.reopenTimedOut(manager, locked, first)).toBe(false);
     });
     expect(await app.get(ChunkDispatcher).releasePacedTurns(new Date())).toBe(0);
@@ -342,7 +343,7 @@ describe('scheduler (Postgres)', () => {
     expect(partialRow).toEqual({ status: 'partial', error: 'cancelled by soc-1: wrong range (before that, chunk 2/3: nmap exited with code 1)' });
     expect(partial.events.map((e) => e.details)).toEqual([expect.objectContaining({ what: 'scan-finished', status: 'partial', reason: partialRow.error })]);
     // Progress on a chunk of a job that failed for another reason says nothing.
-    await db.query(`UPDATE scan_jobs SET error = 'chunk 2/3: nmap exited with code 1' WHERE id = $1`, [partialJob]);
+    await db.query(`UPDATE scan_jobs SET error = 'chunk 2/3: nmap exited with code 1', cancelled_at = NULL WHERE id = $1`, [partialJob]);
     await app.get(ProgressTracker).record({ jobId: partialJob, chunkId: await chunkOf(2), worker: 'w', engine: 'nmap', percent: 40, hostsDone: 1, startedAt: now, at: now });
     await new Promise((r) => setTimeout(r, 50));
     expect(heard).toHaveLength(2);

@@ -60,6 +60,7 @@ import { PacedChunksInTurn1767000000000 } from './migrations/1767000000000-paced
 import { WorkerPresence1767100000000 } from './migrations/1767100000000-worker-presence.migration';
 import { WorkerProcesses1767200000000 } from './migrations/1767200000000-worker-processes.migration';
 import { ScanJobsByRequest1767300000000 } from './migrations/1767300000000-scan-jobs-by-request.migration';
+import { ScanJobsCancelled1767400000000 } from './migrations/1767400000000-scan-jobs-cancelled.migration';
 import { WorkerEntity } from './entities/worker.entity';
 
 export const ENTITIES = [
@@ -87,7 +88,7 @@ export const ENTITIES = [
   OperatorTokenEntity,
   WorkerEntity,
 ];
-export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000, Agents1764100000000, AgentIngest1764200000000, Collectors1764300000000, PlannedChanges1764400000000, NoiseControl1764500000000, EventPartitions1764600000000, ChunkJobIndex1764700000000, EventCounts1764800000000, Alerting1764900000000, HubEvents1765000000000, AlertRuleSeverity1765100000000, Reprobe1765200000000, EventIdIndex1765300000000, AlertDeliveryCancelled1765400000000, AgentUploadBody1765500000000, UnchangedCheck1765600000000, RedundantIndexes1765700000000, HubCertificates1765800000000, AgentAppliedConfig1765900000000, OperatorTokens1766000000000, AgentClock1766100000000, AgentBoots1766200000000, AgentClones1766300000000, AgentRunClaims1766400000000, AgentRunProgress1766500000000, TrackerScanRate1766600000000, AgentConfigIncomplete1766700000000, AgentFeatures1766800000000, ChunkTimedOut1766900000000, PacedChunksInTurn1767000000000, WorkerPresence1767100000000, WorkerProcesses1767200000000, ScanJobsByRequest1767300000000];
+export const MIGRATIONS = [InitialSchema1763800000000, ChunkResultParts1763900000000, DispatchOutbox1764000000000, Agents1764100000000, AgentIngest1764200000000, Collectors1764300000000, PlannedChanges1764400000000, NoiseControl1764500000000, EventPartitions1764600000000, ChunkJobIndex1764700000000, EventCounts1764800000000, Alerting1764900000000, HubEvents1765000000000, AlertRuleSeverity1765100000000, Reprobe1765200000000, EventIdIndex1765300000000, AlertDeliveryCancelled1765400000000, AgentUploadBody1765500000000, UnchangedCheck1765600000000, RedundantIndexes1765700000000, HubCertificates1765800000000, AgentAppliedConfig1765900000000, OperatorTokens1766000000000, AgentClock1766100000000, AgentBoots1766200000000, AgentClones1766300000000, AgentRunClaims1766400000000, AgentRunProgress1766500000000, TrackerScanRate1766600000000, AgentConfigIncomplete1766700000000, AgentFeatures1766800000000, ChunkTimedOut1766900000000, PacedChunksInTurn1767000000000, WorkerPresence1767100000000, WorkerProcesses1767200000000, ScanJobsByRequest1767300000000, ScanJobsCancelled1767400000000];
 export const MIGRATIONS_TABLE = 'portolan_migrations';
 
 export interface DatabaseOptions {

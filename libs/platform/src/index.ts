@@ -7,7 +7,7 @@ export { agentEvent, countEvents, EventRecorder, PreparedEvents } from './event.
 export type { NewEvent } from './event.recorder';
 export { PlatformModule } from './platform.module';
 export type { PlatformOptions } from './platform.module';
-export { CHUNK_TIMED_OUT, JOB_CANCELLED_BY, lockPacedTurns, ScanJobLedger } from './scan-job.ledger';
+export { CHUNK_TIMED_OUT, lockPacedTurns, ScanJobLedger } from './scan-job.ledger';
 export type { ChunkOutcome } from './scan-job.ledger';
 export { BUS, DATA_SOURCE, LOGGER, PLATFORM_CONFIG, SCOPE_GUARD, SECRET_BOX, SERVICE_INFO } from './tokens';
 export { CredentialVault } from './credential.vault';

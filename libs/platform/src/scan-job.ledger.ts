@@ -28,8 +28,6 @@ export async function lockPacedTurns(manager: Pick<EntityManager, 'query'>): Pro
   await manager.query('SELECT pg_advisory_xact_lock(7243102)');
 }
 
-/** How the error of a job an operator cancelled begins, and of its chunks that were not done (`cancelJob`). */
-export const JOB_CANCELLED_BY = 'cancelled by ';
 /** How the error of a paced run's held chunk begins that was failed untried, behind one no worker took (`failHeldBehind`). */
 const CHUNK_NOT_TRIED = 'not started: ';
 
@@ -109,9 +107,9 @@ export class ScanJobLedger {
     return held.length;
   }
 
-  /** Whether the chunk is a scanner worker's that the scheduler failed for want of its result (`reopenTimedOut`). */
+  /** Whether the chunk is a scanner worker's that the scheduler failed for want of its result (`reopenTimedOut`), of a job no operator cancelled. */
   reopenable(job: ScanJobEntity, chunk: ScanChunkEntity): boolean {
-    return chunk.status === 'failed' && chunk.timedOut && job.agentId === null;
+    return chunk.status === 'failed' && chunk.timedOut && job.agentId === null && job.cancelledAt === null;
   }
 
   /** Marks an open chunk done or failed; false when it was already settled (nothing changes). */
@@ -235,20 +233,23 @@ export class ScanJobLedger {
    * Cancels an open scanner or collector job (an operator's, `POST /jobs/:id/cancel`): its chunks
    * not settled yet, queued, held for their turn or being scanned, fail as cancelled by `actor`
    * (and why, if said), and the job with them, `failed`, or `partial` with what was scanned
-   * already; a job not planned yet fails outright. Its chunks the scheduler timed out are no
-   * longer taken back by a late result (`reopenTimedOut`). The job's error says it was cancelled,
+   * already; a job not planned yet fails outright. Marked cancelled (`cancelledAt`), its chunks the
+   * scheduler timed out are no longer taken back by a late result (`reopenable`), and a worker that
+   * reports progress on one of them is told again (`ProgressTracker`). The job's error says it was cancelled,
    * then what failed before, if anything. Answers the reason its chunks failed with, and the
    * job's communications event. The workers are told apart (`Messages.jobCancelled`); what they
    * send of it later is passed over.
    */
   async cancelJob(manager: EntityManager, job: ScanJobEntity, actor: string, why: string | undefined, now: Date) {
-    const reason = `${JOB_CANCELLED_BY}${actor}${why ? `: ${why}` : ''}`;
+    const reason = `cancelled by ${actor}${why ? `: ${why}` : ''}`;
+    job.cancelledAt = now;
+    await manager.query(`UPDATE scan_jobs SET cancelled_at = $2 WHERE id = $1`, [job.id, now]);
     if (job.status === 'pending') return { reason, events: await this.failJob(manager, job, reason, now) };
     await lockPacedTurns(manager);
     const before = job.error;
     const open = await manager.find(ScanChunkEntity, { where: { jobId: job.id, status: In(['queued', 'running']) }, order: { index: 'ASC' } });
     await this.settleChunks(manager, open.map((chunk) => ({ job, chunk, outcome: { finishedAt: now, error: reason } })));
-    await manager.query(`UPDATE scan_chunks SET held = false, timed_out = false WHERE job_id = $1 AND (held OR timed_out)`, [job.id]);
+    await manager.query(`UPDATE scan_chunks SET held = false WHERE job_id = $1 AND held`, [job.id]);
     // The job says first that it was cancelled (the scheduler tells workers so), then what failed before.
     job.error = before ? `${reason} (before that, ${before})` : reason;
     return { reason, events: await this.finishIfComplete(manager, job, now) };

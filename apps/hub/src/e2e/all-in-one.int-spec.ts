@@ -170,7 +170,7 @@ describe('all-in-one hub (PGlite + in-process bus, one process)', () => {
 
     const cancelled = await api.post(`/jobs/${jobId}/cancel`, { reason: 'wrong range', actor: 'soc-analyst-1' });
     expect(cancelled.status).toBe(200);
-    expect(cancelled.body).toMatchObject({ status: 'failed', error: 'cancelled by soc-analyst-1: wrong range' });
+    expect(cancelled.body).toMatchObject({ status: 'failed', error: 'cancelled by soc-analyst-1: wrong range', cancelledAt: expect.any(String) });
     expect((cancelled.body['scans'] as { status: string; error: string }[])[0]).toMatchObject({ status: 'failed', error: 'cancelled by soc-analyst-1: wrong range' });
     await waitFor('its nmap to stop', async () => !nmapScanning('127.0.0.36') && /scan stopped: its job was cancelled/.test(hub.log), Boolean, 10_000);
     const comms = await api.get<{ items: { details: Record<string, unknown> }[] }>(`/events?jobId=${jobId}&type=communications`);

@@ -33,6 +33,8 @@ export interface JobSummary {
   finishedAt: Date | null;
   durationMs: number | null;
   error: string | null;
+  /** When an operator cancelled it (`POST /jobs/:id/cancel`; `error` says by whom and why), else null. */
+  cancelledAt: Date | null;
 }
 
 /** A job as `GET /jobs/:id` shows it: with its chunks (`scans`). */
@@ -165,10 +167,11 @@ export class JobsService {
   }
 }
 
-/** A job without its chunks; its progress the probes of its chunks done, or for an agent's run before its result, the progress the agent reported. */
-function summary(job: ScanJobEntity): JobSummary {
-  const finished = FINISHED.includes(job.status);
-  const settled = job.agentId === null && job.probesPlanned > 0 ? (job.probesDone / job.probesPlanned) * 100 : job.progress;
+/**
+ * A job without its chunks; its progress, unless given, the probes of its chunks done, or for an
+ * agent's run before its result, the progress the agent reported.
+ */
+function summary(job: ScanJobEntity, progress = job.agentId === null && job.probesPlanned > 0 ? (job.probesDone / job.probesPlanned) * 100 : job.progress): JobSummary {
   return {
     id: job.id,
     trackerId: job.trackerId,
@@ -178,7 +181,7 @@ function summary(job: ScanJobEntity): JobSummary {
     trigger: job.trigger,
     probe: job.probe ?? null,
     status: job.status,
-    progressPercent: finished ? 100 : Math.round(settled * 10) / 10,
+    progressPercent: FINISHED.includes(job.status) ? 100 : Math.round(progress * 10) / 10,
     progressAt: job.progressAt,
     hosts: { planned: job.hostsPlanned, done: job.hostsDone, up: job.hostsUp },
     probes: { planned: job.probesPlanned, done: job.probesDone },
@@ -188,18 +191,18 @@ function summary(job: ScanJobEntity): JobSummary {
     finishedAt: job.finishedAt,
     durationMs: job.durationMs,
     error: job.error,
+    cancelledAt: job.cancelledAt,
   };
 }
 
 /** A job with its chunks: its progress weighted by their probes, a chunk being scanned counting with its own progress. */
 function view(job: ScanJobEntity, chunks: ScanChunkEntity[]): JobView {
-  const base = summary(job);
   const probes = chunks.reduce((sum, c) => sum + c.probeCount, 0);
   const weighted = chunks.reduce((sum, c) => sum + c.probeCount * (c.status === 'done' || c.status === 'failed' ? 100 : c.progress), 0);
+  // An agent run has its one chunk once its result came; until then, the progress the agent reported.
+  const base = summary(job, probes > 0 ? weighted / probes : job.progress);
   return {
     ...base,
-    // An agent run has its one chunk once its result came; until then, the progress the agent reported.
-    progressPercent: FINISHED.includes(job.status) ? 100 : probes > 0 ? Math.round((weighted / probes) * 10) / 10 : Math.round(job.progress * 10) / 10,
     chunks: { ...base.chunks, running: chunks.filter((c) => c.status === 'running').length, held: chunks.filter((c) => c.held).length },
     scans: chunks.map((c) => ({
       index: c.index,

@@ -33,6 +33,8 @@ export class ScanJobEntity {
   @Column({ name: 'finished_at', type: 'timestamptz', nullable: true }) finishedAt!: Date | null;
   @Column({ name: 'duration_ms', type: 'integer', nullable: true }) durationMs!: number | null;
   @Column({ type: 'text', nullable: true }) error!: string | null;
+  /** When an operator cancelled it (`POST /jobs/:id/cancel`); its error says by whom and why. */
+  @Column({ name: 'cancelled_at', type: 'timestamptz', nullable: true }) cancelledAt!: Date | null;
   /**
    * An agent's run: the boot of the agent process that claimed it (`queued`), and when; another
    * process of the agent claims it again while it has not started. Once started, the boot of the
